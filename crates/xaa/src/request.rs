@@ -1,0 +1,333 @@
+//! Typed grant requests parsed from `application/x-www-form-urlencoded` bodies:
+//! the RFC 8693 token exchange for an ID-JAG, the RFC 7523 JWT bearer grant, and
+//! the client credentials carried in the body. Parsing refuses repeated
+//! parameters (RFC 6749 §3.2) and answers with the precise OAuth error.
+
+use crate::{
+    CLIENT_ASSERTION_TYPE_JWT, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, OAuthError, ScopeSet,
+    TOKEN_TYPE_ID_JAG, TOKEN_TYPE_ID_TOKEN, TOKEN_TYPE_REFRESH_TOKEN,
+};
+use std::collections::HashMap;
+
+/// Form parameters with repeated names refused.
+#[derive(Debug, Default)]
+pub struct Form(HashMap<String, String>);
+
+impl Form {
+    /// Builds a form from decoded pairs; a repeated parameter is `invalid_request`.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<Self, OAuthError> {
+        let mut map = HashMap::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            if map.contains_key(&k) {
+                return Err(OAuthError::invalid_request(format!(
+                    "the parameter `{k}` is repeated"
+                )));
+            }
+            map.insert(k, v);
+        }
+        Ok(Self(map))
+    }
+
+    /// A parameter's value; an empty value counts as absent (RFC 6749 §3.1).
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    pub fn require(&self, k: &str) -> Result<&str, OAuthError> {
+        self.get(k)
+            .ok_or_else(|| OAuthError::invalid_request(format!("the parameter `{k}` is required")))
+    }
+
+    pub fn grant_type(&self) -> Result<&str, OAuthError> {
+        self.require("grant_type")
+    }
+
+    fn scope(&self) -> Result<Option<ScopeSet>, OAuthError> {
+        self.get("scope")
+            .map(|s| {
+                ScopeSet::parse(s)
+                    .ok_or_else(|| OAuthError::invalid_scope("the scope parameter is malformed"))
+            })
+            .transpose()
+    }
+}
+
+/// How a client authenticated in the request body (RFC 6749 §2.3.1, RFC 7523 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientCredentials {
+    /// `client_secret_post`.
+    Secret {
+        client_id: String,
+        client_secret: String,
+    },
+    /// `private_key_jwt`.
+    Assertion {
+        client_id: Option<String>,
+        assertion: String,
+    },
+    /// Only a `client_id` (public clients).
+    IdOnly {
+        client_id: String,
+    },
+    None,
+}
+
+impl ClientCredentials {
+    /// Reads body credentials. `client_assertion_type` other than jwt-bearer is refused.
+    pub fn from_form(form: &Form) -> Result<Self, OAuthError> {
+        if let Some(assertion) = form.get("client_assertion") {
+            if form.get("client_assertion_type") != Some(CLIENT_ASSERTION_TYPE_JWT) {
+                return Err(OAuthError::invalid_client(
+                    "client_assertion_type must be the jwt-bearer assertion type",
+                ));
+            }
+            return Ok(Self::Assertion {
+                client_id: form.get("client_id").map(str::to_owned),
+                assertion: assertion.to_owned(),
+            });
+        }
+        Ok(match (form.get("client_id"), form.get("client_secret")) {
+            (Some(id), Some(secret)) => Self::Secret {
+                client_id: id.to_owned(),
+                client_secret: secret.to_owned(),
+            },
+            (Some(id), None) => Self::IdOnly {
+                client_id: id.to_owned(),
+            },
+            (None, Some(_)) => {
+                return Err(OAuthError::invalid_client(
+                    "client_secret given without client_id",
+                ));
+            }
+            (None, None) => Self::None,
+        })
+    }
+}
+
+/// What the client presents as the user's identity in a token exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectTokenType {
+    IdToken,
+    RefreshToken,
+}
+
+/// A token exchange request for an ID-JAG (draft §4.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenExchangeRequest {
+    pub subject_token: String,
+    pub subject_token_type: SubjectTokenType,
+    /// The resource authorization server's issuer.
+    pub audience: String,
+    /// The MCP server / protected resource (RFC 8707).
+    pub resource: Option<String>,
+    pub scope: Option<ScopeSet>,
+}
+
+impl TokenExchangeRequest {
+    pub fn from_form(form: &Form) -> Result<Self, OAuthError> {
+        if form.grant_type()? != GRANT_TOKEN_EXCHANGE {
+            return Err(OAuthError::new(
+                crate::ErrorCode::UnsupportedGrantType,
+                "expected the token-exchange grant type",
+            ));
+        }
+        match form.require("requested_token_type")? {
+            TOKEN_TYPE_ID_JAG => {}
+            _ => {
+                return Err(OAuthError::invalid_request(
+                    "requested_token_type must be urn:ietf:params:oauth:token-type:id-jag",
+                ));
+            }
+        }
+        let subject_token_type = match form.require("subject_token_type")? {
+            TOKEN_TYPE_ID_TOKEN => SubjectTokenType::IdToken,
+            TOKEN_TYPE_REFRESH_TOKEN => SubjectTokenType::RefreshToken,
+            _ => {
+                return Err(OAuthError::invalid_request(
+                    "subject_token_type must be an ID token or a refresh token",
+                ));
+            }
+        };
+        if form.get("actor_token").is_some() {
+            return Err(OAuthError::invalid_request("actor_token is not supported"));
+        }
+        let audience = form
+            .get("audience")
+            .ok_or_else(|| OAuthError::invalid_target("the audience parameter is required"))?;
+        Ok(Self {
+            subject_token: form.require("subject_token")?.to_owned(),
+            subject_token_type,
+            audience: audience.to_owned(),
+            resource: form.get("resource").map(str::to_owned),
+            scope: form.scope()?,
+        })
+    }
+}
+
+/// A JWT bearer grant request presenting an ID-JAG (RFC 7523 §2.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtBearerRequest {
+    pub assertion: String,
+    pub scope: Option<ScopeSet>,
+    pub resource: Option<String>,
+}
+
+impl JwtBearerRequest {
+    pub fn from_form(form: &Form) -> Result<Self, OAuthError> {
+        if form.grant_type()? != GRANT_JWT_BEARER {
+            return Err(OAuthError::new(
+                crate::ErrorCode::UnsupportedGrantType,
+                "expected the jwt-bearer grant type",
+            ));
+        }
+        Ok(Self {
+            assertion: form.require("assertion")?.to_owned(),
+            scope: form.scope()?,
+            resource: form.get("resource").map(str::to_owned),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    fn form(pairs: &[(&str, &str)]) -> Result<Form, OAuthError> {
+        Form::from_pairs(
+            pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+        )
+    }
+
+    fn exchange(extra: &[(&str, &str)]) -> Vec<(&'static str, String)> {
+        let mut v = vec![
+            ("grant_type", GRANT_TOKEN_EXCHANGE.to_string()),
+            ("requested_token_type", TOKEN_TYPE_ID_JAG.to_string()),
+            ("subject_token_type", TOKEN_TYPE_ID_TOKEN.to_string()),
+            ("subject_token", "tok".to_string()),
+            ("audience", "https://as.example".to_string()),
+        ];
+        for (k, val) in extra {
+            v.retain(|(kk, _)| kk != k);
+            if !val.is_empty() {
+                v.push((leak(k), val.to_string()));
+            }
+        }
+        v
+    }
+
+    fn leak(s: &str) -> &'static str {
+        Box::leak(s.to_string().into_boxed_str())
+    }
+
+    fn parse(v: Vec<(&'static str, String)>) -> Result<TokenExchangeRequest, OAuthError> {
+        let f = Form::from_pairs(v.into_iter().map(|(a, b)| (a.to_string(), b)).collect())?;
+        TokenExchangeRequest::from_form(&f)
+    }
+
+    #[test]
+    fn a_complete_exchange_parses() {
+        let r = parse(exchange(&[
+            ("scope", "b a"),
+            ("resource", "https://mcp.example/mcp"),
+        ]))
+        .unwrap();
+        assert_eq!(r.audience, "https://as.example");
+        assert_eq!(r.scope.unwrap().to_string(), "a b");
+        assert_eq!(r.subject_token_type, SubjectTokenType::IdToken);
+    }
+
+    #[test]
+    fn each_missing_or_wrong_parameter_has_its_error() {
+        let cases: &[(&[(&str, &str)], ErrorCode, &str)] = &[
+            (
+                &[("grant_type", "")],
+                ErrorCode::InvalidRequest,
+                "grant_type",
+            ),
+            (
+                &[("grant_type", "password")],
+                ErrorCode::UnsupportedGrantType,
+                "token-exchange",
+            ),
+            (
+                &[("requested_token_type", "")],
+                ErrorCode::InvalidRequest,
+                "requested_token_type",
+            ),
+            (
+                &[(
+                    "requested_token_type",
+                    "urn:ietf:params:oauth:token-type:access_token",
+                )],
+                ErrorCode::InvalidRequest,
+                "id-jag",
+            ),
+            (
+                &[("subject_token_type", "x")],
+                ErrorCode::InvalidRequest,
+                "subject_token_type",
+            ),
+            (
+                &[("subject_token", "")],
+                ErrorCode::InvalidRequest,
+                "subject_token",
+            ),
+            (&[("audience", "")], ErrorCode::InvalidTarget, "audience"),
+            (&[("scope", "a\"b")], ErrorCode::InvalidScope, "scope"),
+            (
+                &[("actor_token", "x")],
+                ErrorCode::InvalidRequest,
+                "actor_token",
+            ),
+        ];
+        for (extra, code, needle) in cases {
+            let e = parse(exchange(extra)).unwrap_err();
+            assert_eq!(e.error, *code, "{extra:?}");
+            assert!(e.to_string().contains(needle), "{extra:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn repeated_parameters_are_refused() {
+        let mut v = exchange(&[]);
+        v.push(("audience", "https://other.example".into()));
+        let e = parse(v).unwrap_err();
+        assert_eq!(e.error, ErrorCode::InvalidRequest);
+        assert!(e.to_string().contains("audience"));
+    }
+
+    #[test]
+    fn client_credentials_from_the_body() {
+        let f = form(&[("client_id", "a"), ("client_secret", "s")]).unwrap();
+        assert!(matches!(
+            ClientCredentials::from_form(&f).unwrap(),
+            ClientCredentials::Secret { .. }
+        ));
+        let f = form(&[("client_secret", "s")]).unwrap();
+        assert_eq!(
+            ClientCredentials::from_form(&f).unwrap_err().error,
+            ErrorCode::InvalidClient
+        );
+        let f = form(&[
+            ("client_assertion", "x"),
+            ("client_assertion_type", "other"),
+        ])
+        .unwrap();
+        assert_eq!(
+            ClientCredentials::from_form(&f).unwrap_err().error,
+            ErrorCode::InvalidClient
+        );
+    }
+
+    #[test]
+    fn jwt_bearer_requires_an_assertion() {
+        let f = form(&[("grant_type", GRANT_JWT_BEARER)]).unwrap();
+        let e = JwtBearerRequest::from_form(&f).unwrap_err();
+        assert_eq!(e.error, ErrorCode::InvalidRequest);
+        assert!(e.to_string().contains("assertion"));
+    }
+}
