@@ -1,1 +1,21 @@
-pub fn x() {}
+//! The reference enterprise IdP for Cross App Access: OpenID Connect sign-in, the
+//! RFC 8693 token exchange that mints ID-JAGs behind the policy gate, pending
+//! connection requests, and a hash-chained audit log, on SQLite.
+//!
+//! Routes are thin (`authorize`, `token`, `endpoints`); decisions are plain
+//! functions (`policy`); state is in `store` and `audit`.
+
+pub mod audit;
+pub mod authorize;
+pub mod client_auth;
+pub mod config;
+pub mod endpoints;
+pub mod http_error;
+pub mod policy;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod token;
+
+pub use config::Config;
+pub use state::{Idp, SharedIdp};

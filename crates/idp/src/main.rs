@@ -1,1 +1,87 @@
-fn main() {}
+//! `gatehouse-idp`: run the reference IdP from a TOML config, or hash a password
+//! for that config.
+
+use clap::{Parser, Subcommand};
+use std::{io::Read, path::PathBuf, process::ExitCode};
+
+#[derive(Parser)]
+#[command(
+    name = "gatehouse-idp",
+    version,
+    about = "The Gatehouse reference IdP (OIDC + XAA token exchange)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the IdP.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+        /// Overrides `listen` from the config.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Read a password on stdin and print its argon2id hash for the config file.
+    HashPassword,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::HashPassword => {
+            let mut pw = String::new();
+            if std::io::stdin().read_to_string(&mut pw).is_err() {
+                eprintln!("could not read the password from stdin");
+                return ExitCode::FAILURE;
+            }
+            println!(
+                "{}",
+                idp::authorize::hash_password(pw.trim_end_matches(['\n', '\r']))
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Serve { config, listen } => {
+            let mut cfg = match idp::Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("gatehouse-idp: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            if let Some(l) = listen {
+                cfg.listen = l;
+            }
+            let listener = match idp::server::bind(&cfg.listen).await {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("gatehouse-idp: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let issuer = cfg.issuer.clone();
+            let state = match idp::server::build(cfg).await {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("gatehouse-idp: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            tracing::info!(%issuer, addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving");
+            if let Err(e) = idp::server::serve(state, listener).await {
+                eprintln!("gatehouse-idp: {e}");
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}

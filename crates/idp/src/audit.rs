@@ -1,0 +1,252 @@
+//! The audit log: append-only and hash-chained. Each event's hash is
+//! `SHA-256(prev_hash ‖ canonical JSON of the event)`, so editing, deleting or
+//! reordering a row breaks the chain at that row, which `verify` names.
+//!
+//! Appends go through one writer task that commits in groups: a caller awaits its
+//! own event's commit (nothing is acknowledged before it is durable), while many
+//! concurrent exchanges share one transaction. Events never hold a token.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::{Row, sqlite::SqlitePool};
+use tokio::sync::{mpsc, oneshot};
+
+/// What happened, in a few words a person can filter on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub kind: String,
+    pub actor: Option<String>,
+    pub client_id: Option<String>,
+    pub subject: Option<String>,
+    pub target: Option<String>,
+    /// `success`, `refused` or `error`.
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub detail: Value,
+}
+
+impl AuditEvent {
+    pub fn new(kind: &str, outcome: &str) -> Self {
+        Self {
+            kind: kind.into(),
+            actor: None,
+            client_id: None,
+            subject: None,
+            target: None,
+            outcome: outcome.into(),
+            reason: None,
+            detail: Value::Object(Default::default()),
+        }
+    }
+}
+
+/// A stored event with its place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub id: String,
+    pub at_ms: i64,
+    #[serde(flatten)]
+    pub event: AuditEvent,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The hash of the chain's start.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The canonical form hashed for an event: sorted keys, no whitespace.
+fn canonical(seq: i64, id: &str, at_ms: i64, e: &AuditEvent) -> String {
+    // serde_json::Value maps are BTreeMaps here (no preserve_order), so keys sort.
+    let v = serde_json::json!({
+        "seq": seq, "id": id, "at_ms": at_ms, "kind": e.kind, "actor": e.actor,
+        "client_id": e.client_id, "subject": e.subject, "target": e.target,
+        "outcome": e.outcome, "reason": e.reason, "detail": e.detail,
+    });
+    v.to_string()
+}
+
+fn chain_hash(prev: &str, canonical: &str) -> String {
+    let mut buf = Vec::with_capacity(prev.len() + canonical.len());
+    buf.extend_from_slice(prev.as_bytes());
+    buf.extend_from_slice(canonical.as_bytes());
+    xaa::util::sha256_hex(&buf)
+}
+
+type Job = (AuditEvent, i64, oneshot::Sender<Result<i64, String>>);
+
+/// A handle to the audit writer.
+#[derive(Clone)]
+pub struct AuditLog {
+    tx: mpsc::Sender<Job>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the audit log could not record the event: {0}")]
+pub struct AuditError(String);
+
+impl AuditLog {
+    /// Starts the writer task over `pool`.
+    pub async fn start(pool: SqlitePool) -> Result<Self, sqlx::Error> {
+        let last: Option<(i64, String)> =
+            sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&pool)
+                .await?
+                .map(|r| (r.get("seq"), r.get("hash")));
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(writer(pool, rx, last.unwrap_or((0, GENESIS.into()))));
+        Ok(Self { tx })
+    }
+
+    /// Appends `event` and waits until it is committed; returns its sequence number.
+    pub async fn record(&self, event: AuditEvent, at_ms: i64) -> Result<i64, AuditError> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send((event, at_ms, done))
+            .await
+            .map_err(|_| AuditError("the writer has stopped".into()))?;
+        wait.await
+            .map_err(|_| AuditError("the writer has stopped".into()))?
+            .map_err(AuditError)
+    }
+}
+
+async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Job>, mut head: (i64, String)) {
+    let mut batch: Vec<Job> = Vec::with_capacity(256);
+    while rx.recv_many(&mut batch, 256).await > 0 {
+        let result = write_batch(&pool, &batch, &head).await;
+        match result {
+            Ok(new_head) => {
+                let first = head.0 + 1;
+                head = new_head;
+                for (i, (_, _, done)) in batch.drain(..).enumerate() {
+                    let _ = done.send(Ok(first + i as i64));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "audit batch failed; nothing in it was acknowledged");
+                for (_, _, done) in batch.drain(..) {
+                    let _ = done.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+async fn write_batch(
+    pool: &SqlitePool,
+    batch: &[Job],
+    head: &(i64, String),
+) -> Result<(i64, String), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let (mut seq, mut prev) = head.clone();
+    for (e, at_ms, _) in batch {
+        seq += 1;
+        let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
+        let hash = chain_hash(&prev, &canonical(seq, &id, *at_ms, e));
+        sqlx::query(
+            "INSERT INTO audit_events (seq, id, at_ms, kind, actor, client_id, subject, target, outcome, reason, detail, prev_hash, hash)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(seq)
+        .bind(&id)
+        .bind(at_ms)
+        .bind(&e.kind)
+        .bind(&e.actor)
+        .bind(&e.client_id)
+        .bind(&e.subject)
+        .bind(&e.target)
+        .bind(&e.outcome)
+        .bind(&e.reason)
+        .bind(e.detail.to_string())
+        .bind(&prev)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+        prev = hash;
+    }
+    tx.commit().await?;
+    Ok((seq, prev))
+}
+
+fn event_from_row(r: &sqlx::sqlite::SqliteRow) -> StoredEvent {
+    let detail: String = r.get("detail");
+    StoredEvent {
+        seq: r.get("seq"),
+        id: r.get("id"),
+        at_ms: r.get("at_ms"),
+        event: AuditEvent {
+            kind: r.get("kind"),
+            actor: r.get("actor"),
+            client_id: r.get("client_id"),
+            subject: r.get("subject"),
+            target: r.get("target"),
+            outcome: r.get("outcome"),
+            reason: r.get("reason"),
+            detail: serde_json::from_str(&detail).unwrap_or(Value::String(detail)),
+        },
+        prev_hash: r.get("prev_hash"),
+        hash: r.get("hash"),
+    }
+}
+
+/// Events in sequence order, optionally of one kind.
+pub async fn list(
+    pool: &SqlitePool,
+    kind: Option<&str>,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT * FROM audit_events WHERE (? IS NULL OR kind = ?) ORDER BY seq LIMIT ?",
+    )
+    .bind(kind)
+    .bind(kind)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(event_from_row).collect())
+}
+
+/// The result of walking the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainReport {
+    pub events: i64,
+    /// The first event whose stored hash or link does not match, if any.
+    pub first_broken: Option<i64>,
+    pub head: String,
+}
+
+impl ChainReport {
+    pub fn ok(&self) -> bool {
+        self.first_broken.is_none()
+    }
+}
+
+/// Recomputes every hash from the stored fields and checks every link and that
+/// sequence numbers have no gaps.
+pub async fn verify(pool: &SqlitePool) -> Result<ChainReport, sqlx::Error> {
+    use futures_util::TryStreamExt;
+    let mut rows = sqlx::query("SELECT * FROM audit_events ORDER BY seq").fetch(pool);
+    let mut prev = GENESIS.to_string();
+    let mut expected_seq = 1;
+    let mut events = 0;
+    while let Some(row) = rows.try_next().await? {
+        let e = event_from_row(&row);
+        events += 1;
+        let recomputed = chain_hash(&prev, &canonical(e.seq, &e.id, e.at_ms, &e.event));
+        if e.seq != expected_seq || e.prev_hash != prev || e.hash != recomputed {
+            return Ok(ChainReport {
+                events,
+                first_broken: Some(e.seq),
+                head: prev,
+            });
+        }
+        prev = e.hash;
+        expected_seq += 1;
+    }
+    Ok(ChainReport {
+        events,
+        first_broken: None,
+        head: prev,
+    })
+}

@@ -1,0 +1,367 @@
+//! `/authorize`: the OpenID Connect authorization endpoint with its login page.
+//! Authorization code flow only, PKCE S256 required. The page asks for a password
+//! and, when the user has one enrolled or `acr_values` asks for it, a TOTP code.
+//! There is no single-sign-on session: every authorization authenticates afresh,
+//! which satisfies `prompt=login` and any `max_age` by construction.
+
+use crate::{audit::AuditEvent, config::Client, state::SharedIdp, store::AuthCode};
+use axum::{
+    extract::{Query, State},
+    http::{StatusCode, header},
+    response::{Html, IntoResponse, Redirect, Response},
+};
+use std::collections::HashMap;
+use xaa::{ACR_MFA, ACR_PASSWORD, util};
+
+/// The authorization request parameters the page carries through the login form.
+const CARRIED: [&str; 9] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "acr_values",
+];
+
+/// Whether `presented` matches a registered redirect URI: exactly, or for loopback
+/// IP redirects on any port (RFC 8252 §7.3).
+pub fn redirect_allowed(client: &Client, presented: &str) -> bool {
+    client.redirect_uris.iter().any(|r| {
+        if r == presented {
+            return true;
+        }
+        let (Ok(reg), Ok(got)) = (url::Url::parse(r), url::Url::parse(presented)) else {
+            return false;
+        };
+        let loopback = |u: &url::Url| {
+            u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1") | Some("[::1]"))
+        };
+        loopback(&reg)
+            && loopback(&got)
+            && reg.host_str() == got.host_str()
+            && reg.path() == got.path()
+            && reg.query() == got.query()
+    })
+}
+
+fn error_page(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Html(page(
+            "Sign-in error",
+            &format!("<p class=\"err\">{}</p>", esc(message)),
+        )),
+    )
+        .into_response()
+}
+
+fn redirect_error(
+    redirect_uri: &str,
+    error: &str,
+    desc: &str,
+    state: Option<&str>,
+    iss: &str,
+) -> Response {
+    let mut u = url::Url::parse(redirect_uri).expect("validated redirect");
+    {
+        let mut q = u.query_pairs_mut();
+        q.append_pair("error", error)
+            .append_pair("error_description", desc)
+            .append_pair("iss", iss);
+        if let Some(s) = state {
+            q.append_pair("state", s);
+        }
+    }
+    Redirect::to(u.as_str()).into_response()
+}
+
+/// Checks the parameters; an error before the redirect URI is trusted is a page,
+/// after it a redirect back to the client.
+fn validate<'a>(idp: &'a SharedIdp, p: &HashMap<String, String>) -> Result<&'a Client, Response> {
+    let get = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let Some(client) = get("client_id").and_then(|c| idp.config.client(c)) else {
+        return Err(error_page(StatusCode::BAD_REQUEST, "Unknown client."));
+    };
+    let Some(redirect) = get("redirect_uri").filter(|r| redirect_allowed(client, r)) else {
+        return Err(error_page(
+            StatusCode::BAD_REQUEST,
+            "The redirect URI is not registered for this client.",
+        ));
+    };
+    let back = |e: &str, d: &str| redirect_error(redirect, e, d, get("state"), idp.issuer());
+    if get("response_type") != Some("code") {
+        return Err(back(
+            "unsupported_response_type",
+            "only the authorization code flow is supported",
+        ));
+    }
+    if !get("scope").unwrap_or("").split(' ').any(|s| s == "openid") {
+        return Err(back("invalid_scope", "the openid scope is required"));
+    }
+    if get("code_challenge").is_none() || get("code_challenge_method") != Some("S256") {
+        return Err(back(
+            "invalid_request",
+            "PKCE with code_challenge_method=S256 is required",
+        ));
+    }
+    Ok(client)
+}
+
+pub async fn get_authorize(
+    State(idp): State<SharedIdp>,
+    Query(p): Query<HashMap<String, String>>,
+) -> Response {
+    let client = match validate(&idp, &p) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    login_form(client, &p, None, StatusCode::OK)
+}
+
+fn login_form(
+    client: &Client,
+    p: &HashMap<String, String>,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let hidden: String = CARRIED
+        .iter()
+        .filter_map(|k| {
+            p.get(*k)
+                .map(|v| format!("<input type=\"hidden\" name=\"{k}\" value=\"{}\">", esc(v)))
+        })
+        .collect();
+    let wants_mfa = p
+        .get("acr_values")
+        .is_some_and(|a| a.split(' ').any(|x| x == ACR_MFA));
+    let err = error
+        .map(|e| format!("<p class=\"err\" role=\"alert\">{}</p>", esc(e)))
+        .unwrap_or_default();
+    let mfa_note = if wants_mfa {
+        "<p class=\"note\">This sign-in requires your authenticator code.</p>"
+    } else {
+        ""
+    };
+    let body = format!(
+        "<p><b>{}</b> wants you to sign in.</p>{err}{mfa_note}
+<form method=\"post\" action=\"/authorize\">{hidden}
+<label>Username <input name=\"username\" autocomplete=\"username\" autofocus required></label>
+<label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>
+<label>Authenticator code <input name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" placeholder=\"if enrolled\"></label>
+<button type=\"submit\">Sign in</button></form>",
+        esc(&client.name)
+    );
+    let mut r = (status, Html(page("Sign in to Gatehouse", &body))).into_response();
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    r.headers_mut()
+        .insert("x-frame-options", header::HeaderValue::from_static("DENY"));
+    r
+}
+
+pub async fn post_authorize(State(idp): State<SharedIdp>, body: axum::body::Bytes) -> Response {
+    let p: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let client = match validate(&idp, &p) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
+    let username = get("username").trim().to_owned();
+    let wants_mfa = get("acr_values").split(' ').any(|x| x == ACR_MFA);
+    let fail = |msg: &str| login_form(client, &p, Some(msg), StatusCode::UNAUTHORIZED);
+    let user = idp.config.user(&username).cloned();
+    let password = get("password").to_owned();
+    // Verify even for unknown users so timing does not reveal which usernames exist.
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.into());
+    let pw_ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
+        .await
+        .unwrap_or(false);
+    let now = idp.now();
+    let audit_login = |outcome: &str, reason: &str| {
+        let mut e = AuditEvent::new("login", outcome);
+        e.subject = Some(username.clone());
+        e.client_id = Some(client.client_id.clone());
+        e.reason = Some(reason.to_owned());
+        e
+    };
+    let (Some(user), true) = (user, pw_ok) else {
+        let _ = idp
+            .audit
+            .record(
+                audit_login("refused", "bad username or password"),
+                idp.now_ms(),
+            )
+            .await;
+        return fail("The username or password is wrong.");
+    };
+    let code = get("totp").trim();
+    let mut acr = ACR_PASSWORD;
+    let mut amr = vec!["pwd".to_string()];
+    match (&user.totp_secret, code.is_empty()) {
+        (Some(secret), false) => {
+            let Some(step) = xaa::totp::verify(secret, code, now as u64) else {
+                let _ = idp
+                    .audit
+                    .record(audit_login("refused", "bad TOTP code"), idp.now_ms())
+                    .await;
+                return fail("The authenticator code is wrong.");
+            };
+            match idp.store.consume_totp_step(&user.username, step).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return fail("That authenticator code was already used; wait for the next one.");
+                }
+                Err(_) => {
+                    return error_page(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "The IdP cannot reach its storage.",
+                    );
+                }
+            }
+            acr = ACR_MFA;
+            amr.push("otp".into());
+        }
+        (Some(_), true) if wants_mfa => return fail("Enter the code from your authenticator app."),
+        (None, _) if wants_mfa => {
+            return fail(
+                "This sign-in requires a second factor, and none is enrolled for this user.",
+            );
+        }
+        _ => {}
+    }
+    let raw_code = util::random_token(32);
+    let record = AuthCode {
+        client_id: client.client_id.clone(),
+        redirect_uri: get("redirect_uri").to_owned(),
+        code_challenge: get("code_challenge").to_owned(),
+        username: user.username.clone(),
+        scope: get("scope").to_owned(),
+        nonce: p.get("nonce").cloned().filter(|n| !n.is_empty()),
+        auth_time: now,
+        acr: acr.to_owned(),
+        amr,
+        expires_at: now + idp.config.tokens.authorization_code as i64,
+        family: format!("fam_{}", util::random_token(12)),
+    };
+    if idp
+        .store
+        .insert_code(&util::sha256_hex(raw_code.as_bytes()), &record)
+        .await
+        .is_err()
+    {
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The IdP cannot reach its storage.",
+        );
+    }
+    let mut ev = audit_login("success", acr);
+    ev.detail = serde_json::json!({ "acr": acr });
+    if idp.audit.record(ev, idp.now_ms()).await.is_err() {
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The IdP cannot record the sign-in.",
+        );
+    }
+    let mut u = url::Url::parse(&record.redirect_uri).expect("validated redirect");
+    {
+        let mut q = u.query_pairs_mut();
+        q.append_pair("code", &raw_code)
+            .append_pair("iss", idp.issuer());
+        if let Some(s) = p.get("state").filter(|s| !s.is_empty()) {
+            q.append_pair("state", s);
+        }
+    }
+    Redirect::to(u.as_str()).into_response()
+}
+
+/// A valid argon2 hash of a random password, verified when the user is unknown.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Yv3Ga9/n0Hw6MrhZzM3xw0+YlN0pLp6vo0bvrB4uA+g";
+
+pub fn verify_password(phc: &str, password: &str) -> bool {
+    use argon2::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(phc).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// Hashes a password into an argon2id PHC string.
+pub fn hash_password(password: &str) -> String {
+    use argon2::{PasswordHasher, password_hash::SaltString};
+    let salt = SaltString::encode_b64(&util::sha256(util::random_token(16).as_bytes())[..16])
+        .expect("salt");
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2")
+        .to_string()
+}
+
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>
+<meta name=\"viewport\" content=\"width=device-width\">
+<style>body{{font:15px system-ui,sans-serif;background:#f4f5f7;display:grid;place-items:center;min-height:100vh;margin:0}}
+main{{background:#fff;padding:2rem;border-radius:10px;box-shadow:0 2px 12px #0002;width:22rem}}
+h1{{font-size:1.2rem}}label{{display:block;margin:.8rem 0}}input{{display:block;width:100%;padding:.5rem;box-sizing:border-box}}
+button{{padding:.6rem 1.2rem;background:#1f4fd1;color:#fff;border:0;border-radius:6px}}.err{{color:#b00020}}.note{{color:#555}}</style>
+</head><body><main><h1>{title}</h1>{body}</main></body></html>"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ClientAuth;
+
+    fn client(uris: &[&str]) -> Client {
+        Client {
+            client_id: "c".into(),
+            name: "C".into(),
+            auth: ClientAuth::None,
+            redirect_uris: uris.iter().map(|s| s.to_string()).collect(),
+            owners: vec![],
+            description: None,
+        }
+    }
+
+    #[test]
+    fn loopback_redirects_match_on_any_port_only_for_loopback_ip() {
+        let c = client(&["http://127.0.0.1/callback", "https://app.example/cb"]);
+        assert!(redirect_allowed(&c, "http://127.0.0.1:51234/callback"));
+        assert!(!redirect_allowed(&c, "http://127.0.0.1:51234/other"));
+        assert!(!redirect_allowed(&c, "http://localhost:51234/callback"));
+        assert!(redirect_allowed(&c, "https://app.example/cb"));
+        assert!(!redirect_allowed(&c, "https://app.example:444/cb"));
+        assert!(!redirect_allowed(&c, "https://app.example/cb?x=1"));
+    }
+
+    #[test]
+    fn password_hashes_verify_and_the_dummy_is_valid_phc() {
+        let h = hash_password("correct horse");
+        assert!(verify_password(&h, "correct horse"));
+        assert!(!verify_password(&h, "wrong"));
+        assert!(argon2::PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    #[test]
+    fn escaping_covers_attribute_breakers() {
+        assert_eq!(esc("\"><script>"), "&quot;&gt;&lt;script&gt;");
+    }
+}

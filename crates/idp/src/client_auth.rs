@@ -1,0 +1,163 @@
+//! Client authentication at the token endpoint: `client_secret_basic`,
+//! `client_secret_post`, `private_key_jwt` and public clients, each only for the
+//! clients registered with that method. One method per request.
+
+use crate::{
+    config::{Client, ClientAuth},
+    state::Idp,
+};
+use axum::http::HeaderMap;
+use base64::{Engine, engine::general_purpose::STANDARD};
+use xaa::{ClientCredentials, OAuthError, ReplayCache, request::Form, util};
+
+/// The authenticated client and whether it proved possession of a credential.
+pub struct Authenticated<'a> {
+    pub client: &'a Client,
+    pub confidential: bool,
+}
+
+fn failed() -> OAuthError {
+    OAuthError::invalid_client("client authentication failed")
+}
+
+fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(v) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let v = v.to_str().map_err(|_| failed())?;
+    let Some(b64) = v
+        .strip_prefix("Basic ")
+        .or_else(|| v.strip_prefix("basic "))
+    else {
+        return Ok(None);
+    };
+    let raw = STANDARD.decode(b64.trim()).map_err(|_| failed())?;
+    let raw = String::from_utf8(raw).map_err(|_| failed())?;
+    let (id, secret) = raw.split_once(':').ok_or_else(failed)?;
+    // RFC 6749 §2.3.1: both parts are form-urlencoded.
+    let dec = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Ok(Some((
+        dec(id).ok_or_else(failed)?,
+        dec(secret).ok_or_else(failed)?,
+    )))
+}
+
+/// Authenticates the client of a token-endpoint request.
+pub fn authenticate<'a>(
+    idp: &'a Idp,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<Authenticated<'a>, OAuthError> {
+    let body = ClientCredentials::from_form(form)?;
+    let creds = match (basic(headers)?, body) {
+        (Some(_), ClientCredentials::Secret { .. } | ClientCredentials::Assertion { .. }) => {
+            return Err(OAuthError::invalid_request(
+                "use only one client authentication method",
+            ));
+        }
+        (Some((id, secret)), ClientCredentials::IdOnly { client_id }) if client_id != id => {
+            let _ = secret;
+            return Err(failed());
+        }
+        (Some((client_id, client_secret)), _) => ClientCredentials::Secret {
+            client_id,
+            client_secret,
+        },
+        (None, b) => b,
+    };
+    match creds {
+        ClientCredentials::Secret {
+            client_id,
+            client_secret,
+        } => {
+            let client = idp.config.client(&client_id).ok_or_else(failed)?;
+            let ClientAuth::ClientSecret { secret_sha256 } = &client.auth else {
+                return Err(failed());
+            };
+            let presented = util::sha256_hex(client_secret.as_bytes());
+            if !util::constant_time_eq(
+                presented.as_bytes(),
+                secret_sha256.to_ascii_lowercase().as_bytes(),
+            ) {
+                return Err(failed());
+            }
+            Ok(Authenticated {
+                client,
+                confidential: true,
+            })
+        }
+        ClientCredentials::Assertion {
+            client_id,
+            assertion,
+        } => {
+            let client = verify_assertion(idp, client_id.as_deref(), &assertion)?;
+            Ok(Authenticated {
+                client,
+                confidential: true,
+            })
+        }
+        ClientCredentials::IdOnly { client_id } => {
+            let client = idp.config.client(&client_id).ok_or_else(failed)?;
+            if !matches!(client.auth, ClientAuth::None) {
+                return Err(failed());
+            }
+            Ok(Authenticated {
+                client,
+                confidential: false,
+            })
+        }
+        ClientCredentials::None => Err(OAuthError::invalid_client(
+            "client authentication is required",
+        )),
+    }
+}
+
+/// `private_key_jwt` (RFC 7523 §3): iss = sub = client, aud names this IdP, short-lived, single use.
+fn verify_assertion<'a>(
+    idp: &'a Idp,
+    claimed: Option<&str>,
+    assertion: &str,
+) -> Result<&'a Client, OAuthError> {
+    let peek = xaa::jws::insecure_peek_payload(assertion).ok_or_else(failed)?;
+    let sub = peek
+        .get("sub")
+        .and_then(|v| v.as_str())
+        .ok_or_else(failed)?;
+    if claimed.is_some_and(|c| c != sub) {
+        return Err(failed());
+    }
+    let client = idp.config.client(sub).ok_or_else(failed)?;
+    let ClientAuth::PrivateKeyJwt { jwks } = &client.auth else {
+        return Err(failed());
+    };
+    let keys = xaa::jws::keys_from_jwks(jwks);
+    let v = xaa::jws::verify_compact(assertion, &keys, None, 8192).map_err(|_| failed())?;
+    let c: serde_json::Value = serde_json::from_slice(&v.payload).map_err(|_| failed())?;
+    let now = idp.now();
+    let s = |k: &str| c.get(k).and_then(|v| v.as_str());
+    let aud_ok = match c.get("aud") {
+        Some(serde_json::Value::String(a)) => a == idp.issuer() || *a == idp.endpoint("/token"),
+        Some(serde_json::Value::Array(a)) => a.iter().any(|x| {
+            x.as_str() == Some(idp.issuer()) || x.as_str() == Some(&idp.endpoint("/token"))
+        }),
+        _ => false,
+    };
+    let exp = c.get("exp").and_then(|v| v.as_i64()).ok_or_else(failed)?;
+    if s("iss") != Some(sub) || !aud_ok || exp <= now || exp > now + 600 {
+        return Err(failed());
+    }
+    let jti = s("jti").ok_or_else(failed)?;
+    if !idp
+        .assertion_replay
+        .check_and_record(sub, jti, exp as u64, now as u64)
+    {
+        return Err(OAuthError::invalid_client(
+            "the client assertion was already used",
+        ));
+    }
+    Ok(client)
+}

@@ -1,0 +1,282 @@
+//! The IdP's configuration file (TOML): who the users, groups, clients and resource
+//! apps are, and which connections are approved from the start. State that changes
+//! (codes, tokens, requests, decisions, audit) lives in the database, not here.
+
+use serde::{Deserialize, Serialize};
+use std::{collections::BTreeMap, path::Path};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The issuer URL, exactly as it appears in tokens: no trailing slash.
+    pub issuer: String,
+    /// Address to listen on, e.g. `127.0.0.1:8443`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// SQLite database file; created with its schema on first start.
+    pub database: String,
+    #[serde(default)]
+    pub tokens: TokenLifetimes,
+    #[serde(default)]
+    pub users: Vec<User>,
+    #[serde(default)]
+    pub clients: Vec<Client>,
+    #[serde(default)]
+    pub resource_apps: Vec<ResourceApp>,
+    #[serde(default)]
+    pub connections: Vec<ConnectionSeed>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8443".into()
+}
+
+/// Lifetimes in seconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenLifetimes {
+    pub id_token: u64,
+    pub access_token: u64,
+    pub refresh_token: u64,
+    pub authorization_code: u64,
+    pub id_jag: u64,
+}
+
+impl Default for TokenLifetimes {
+    fn default() -> Self {
+        Self {
+            id_token: 3600,
+            access_token: 900,
+            refresh_token: 8 * 3600,
+            authorization_code: 60,
+            id_jag: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub username: String,
+    /// An argon2 PHC string (`gatehouse-idp hash-password` prints one).
+    pub password_hash: String,
+    /// Base32 TOTP secret; when set, the user can reach `urn:gatehouse:acr:mfa`.
+    #[serde(default)]
+    pub totp_secret: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// How a client authenticates at the token endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientAuth {
+    /// `client_secret_basic` or `client_secret_post`; the secret's SHA-256 in hex
+    /// (client secrets are random and high-entropy, so a fast hash is right).
+    ClientSecret { secret_sha256: String },
+    /// `private_key_jwt` with keys from this JWK Set.
+    PrivateKeyJwt { jwks: xaa::JwkSet },
+    /// A public client (PKCE only).
+    None,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    pub auth: ClientAuth,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Usernames of the people accountable for this client.
+    #[serde(default)]
+    pub owners: Vec<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// How risky a scope is, from reading data to administering the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Risk {
+    Read,
+    Write,
+    Destructive,
+    Admin,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeDef {
+    pub name: String,
+    pub description: String,
+    pub risk: Risk,
+    /// A sensitive scope needs MFA by default and two approvers.
+    #[serde(default)]
+    pub sensitive: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceApp {
+    /// A short stable id, e.g. `docs`.
+    pub id: String,
+    pub name: String,
+    /// The resource authorization server's issuer: the `audience` clients ask for.
+    pub issuer: String,
+    /// The MCP servers (protected resources) this app serves.
+    pub mcp_servers: Vec<String>,
+    /// Client id at the IdP → client id at this app's AS. A client not listed keeps its id.
+    #[serde(default)]
+    pub client_ids: BTreeMap<String, String>,
+    pub scopes: Vec<ScopeDef>,
+    /// Push endpoints (RFC 8935) for revocation events.
+    #[serde(default)]
+    pub receivers: Vec<String>,
+    #[serde(default)]
+    pub owners: Vec<String>,
+}
+
+impl ResourceApp {
+    pub fn scope(&self, name: &str) -> Option<&ScopeDef> {
+        self.scopes.iter().find(|s| s.name == name)
+    }
+
+    /// The client's id at this app's authorization server.
+    pub fn client_id_for<'a>(&'a self, idp_client_id: &'a str) -> &'a str {
+        self.client_ids
+            .get(idp_client_id)
+            .map(String::as_str)
+            .unwrap_or(idp_client_id)
+    }
+}
+
+/// A step-up rule: granting `scope` needs an authentication of class `acr`
+/// no older than `max_age` seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepUpRule {
+    pub scope: String,
+    #[serde(default)]
+    pub acr: Option<String>,
+    #[serde(default)]
+    pub max_age: Option<u64>,
+}
+
+/// Which scopes a connection allows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "scopes", rename_all = "snake_case")]
+pub enum ScopeCondition {
+    All,
+    IncludeOnly(Vec<String>),
+}
+
+/// A connection approved in the configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionSeed {
+    pub client_id: String,
+    pub resource_app: String,
+    pub scopes: ScopeCondition,
+    /// When set, only members of one of these groups are allowed.
+    #[serde(default)]
+    pub allowed_groups: Vec<String>,
+    /// When set, only these MCP servers; else every server of the app.
+    #[serde(default)]
+    pub allowed_resources: Vec<String>,
+    #[serde(default)]
+    pub step_up: Vec<StepUpRule>,
+    #[serde(default)]
+    pub id_jag_lifetime: Option<u64>,
+    #[serde(default)]
+    pub approved_by: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the config file is not valid: {0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("the config is inconsistent: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let config: Config = toml::from_str(&text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks references and canonical forms.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.issuer.ends_with('/') {
+            return bad(format!(
+                "issuer `{}` must not end with a slash",
+                self.issuer
+            ));
+        }
+        if self.tokens.id_jag == 0 || self.tokens.id_jag > xaa::MAX_ID_JAG_LIFETIME {
+            return bad("tokens.id_jag must be between 1 and 300 seconds".into());
+        }
+        for app in &self.resource_apps {
+            if app.issuer.ends_with('/') {
+                return bad(format!(
+                    "resource app `{}`: issuer must not end with a slash",
+                    app.id
+                ));
+            }
+            if app.scopes.is_empty() {
+                return bad(format!("resource app `{}` has no scopes", app.id));
+            }
+        }
+        for c in &self.connections {
+            if !self.clients.iter().any(|k| k.client_id == c.client_id) {
+                return bad(format!("connection names unknown client `{}`", c.client_id));
+            }
+            let Some(app) = self.resource_apps.iter().find(|a| a.id == c.resource_app) else {
+                return bad(format!(
+                    "connection names unknown resource app `{}`",
+                    c.resource_app
+                ));
+            };
+            if let ScopeCondition::IncludeOnly(list) = &c.scopes {
+                for s in list {
+                    if app.scope(s).is_none() {
+                        return bad(format!("connection grants `{s}`, unknown to `{}`", app.id));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn user(&self, username: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.username == username)
+    }
+
+    pub fn client(&self, client_id: &str) -> Option<&Client> {
+        self.clients.iter().find(|c| c.client_id == client_id)
+    }
+
+    pub fn resource_app_by_audience(&self, audience: &str) -> Option<&ResourceApp> {
+        self.resource_apps.iter().find(|a| a.issuer == audience)
+    }
+
+    pub fn resource_app(&self, id: &str) -> Option<&ResourceApp> {
+        self.resource_apps.iter().find(|a| a.id == id)
+    }
+}

@@ -1,0 +1,245 @@
+//! The small OIDC and OAuth endpoints: discovery, JWKS, userinfo, revocation, and
+//! the client-filed connection request.
+
+use crate::{
+    audit::AuditEvent,
+    client_auth::authenticate,
+    http_error::{OAuthResponse, db_error},
+    state::SharedIdp,
+    store::RequestSighting,
+};
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+use xaa::{OAuthError, ScopeSet, request::Form, util};
+
+pub async fn discovery(State(idp): State<SharedIdp>) -> Json<serde_json::Value> {
+    let e = |p: &str| idp.endpoint(p);
+    Json(json!({
+        "issuer": idp.issuer(),
+        "authorization_endpoint": e("/authorize"),
+        "token_endpoint": e("/token"),
+        "userinfo_endpoint": e("/userinfo"),
+        "revocation_endpoint": e("/revoke"),
+        "jwks_uri": e("/jwks"),
+        "connection_request_endpoint": e("/connection-requests"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", xaa::GRANT_TOKEN_EXCHANGE],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [idp.key.alg().as_str()],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "EdDSA"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "profile", "email", "groups", "offline_access"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "email", "name", "groups"],
+        "acr_values_supported": [xaa::ACR_PASSWORD, xaa::ACR_MFA],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+        "identity_chaining_requested_token_types_supported": [xaa::TOKEN_TYPE_ID_JAG],
+    }))
+}
+
+pub async fn jwks(State(idp): State<SharedIdp>) -> Response {
+    let mut r = Json(&idp.jwks).into_response();
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("public, max-age=300"),
+    );
+    r
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+}
+
+pub async fn userinfo(State(idp): State<SharedIdp>, headers: HeaderMap) -> Response {
+    let challenge = |err: &str| {
+        let mut r = StatusCode::UNAUTHORIZED.into_response();
+        let v = format!("Bearer error=\"{err}\"");
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, v.parse().expect("header"));
+        r
+    };
+    let Some(token) = bearer(&headers) else {
+        return challenge("invalid_request");
+    };
+    let found = idp
+        .store
+        .access_token(&util::sha256_hex(token.as_bytes()), idp.now())
+        .await;
+    let Ok(Some((_, username, scope))) = found else {
+        return challenge("invalid_token");
+    };
+    let Some(user) = idp.config.user(&username) else {
+        return challenge("invalid_token");
+    };
+    let scopes = ScopeSet::parse(&scope).unwrap_or_default();
+    let mut body = json!({ "sub": user.username });
+    if scopes.contains("email") {
+        body["email"] = json!(user.email);
+    }
+    if scopes.contains("profile") {
+        body["name"] = json!(user.name);
+    }
+    if scopes.contains("groups") {
+        body["groups"] = json!(user.groups);
+    }
+    Json(body).into_response()
+}
+
+/// RFC 7009: always 200 for a token the client may not know is gone; errors only
+/// for client authentication and malformed requests.
+pub async fn revoke(
+    State(idp): State<SharedIdp>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let run = async {
+        let form = Form::from_pairs(url::form_urlencoded::parse(&body).into_owned().collect())?;
+        let auth = authenticate(&idp, &headers, &form)?;
+        let token = form.require("token")?;
+        let found = idp
+            .store
+            .revoke_token(&util::sha256_hex(token.as_bytes()), &auth.client.client_id)
+            .await
+            .map_err(db_error)?;
+        if found {
+            let mut e = AuditEvent::new("token.revoke", "success");
+            e.client_id = Some(auth.client.client_id.clone());
+            e.detail = json!({ "token_fingerprint": util::fingerprint(token) });
+            idp.audit
+                .record(e, idp.now_ms())
+                .await
+                .map_err(|e| OAuthError::server_error(e.to_string()))?;
+        }
+        Ok::<_, OAuthError>(())
+    };
+    match run.await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => OAuthResponse(e).into_response(),
+    }
+}
+
+/// `POST /connection-requests`: a client asks, ahead of any refusal, to be
+/// connected to a resource app, with a justification an approver will read.
+/// Form parameters: `audience` (the resource AS issuer), `scope`, `resource`,
+/// `justification` (required), and optionally `subject_token` (an ID token of the
+/// user on whose behalf it asks).
+pub async fn file_request(
+    State(idp): State<SharedIdp>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let run = async {
+        let form = Form::from_pairs(url::form_urlencoded::parse(&body).into_owned().collect())?;
+        let auth = authenticate(&idp, &headers, &form)?;
+        if !auth.confidential {
+            return Err(OAuthError::invalid_client(
+                "filing a request requires client authentication",
+            ));
+        }
+        let audience = form
+            .get("audience")
+            .ok_or_else(|| OAuthError::invalid_target("audience is required"))?;
+        let app = idp
+            .config
+            .resource_app_by_audience(audience)
+            .ok_or_else(|| {
+                OAuthError::invalid_target(
+                    "the audience is not a known resource authorization server",
+                )
+            })?;
+        let justification = form.require("justification")?;
+        if justification.len() > 2000 {
+            return Err(OAuthError::invalid_request(
+                "the justification is longer than 2000 characters",
+            ));
+        }
+        let resource = form.get("resource");
+        if let Some(r) = resource
+            && !app.mcp_servers.iter().any(|s| s == r)
+        {
+            return Err(OAuthError::invalid_target(
+                "the resource is not served by that authorization server",
+            ));
+        }
+        let scopes = match form.get("scope") {
+            Some(s) => {
+                ScopeSet::parse(s).ok_or_else(|| OAuthError::invalid_scope("malformed scope"))?
+            }
+            None => ScopeSet::default(),
+        };
+        if let Some(unknown) = scopes.iter().find(|s| app.scope(s).is_none()) {
+            return Err(OAuthError::invalid_scope(format!(
+                "`{unknown}` is not a scope of {}",
+                app.name
+            )));
+        }
+        let username = match form.get("subject_token") {
+            Some(t) => Some(subject_username(&idp, &auth.client.client_id, t)?),
+            None => None,
+        };
+        let user = username.as_deref().and_then(|u| idp.config.user(u));
+        let scopes = scopes.to_vec();
+        let id = idp
+            .store
+            .upsert_request(
+                &RequestSighting {
+                    client_id: &auth.client.client_id,
+                    resource_app: &app.id,
+                    scopes: &scopes,
+                    resource,
+                    user: user.map(|u| (u.username.as_str(), u.groups.as_slice())),
+                    justification: Some(justification),
+                    refused: false,
+                },
+                idp.now(),
+            )
+            .await
+            .map_err(db_error)?;
+        let mut e = AuditEvent::new("connection_request.file", "success");
+        e.client_id = Some(auth.client.client_id.clone());
+        e.subject = username;
+        e.target = Some(id.clone());
+        e.reason = Some(justification.to_owned());
+        idp.audit
+            .record(e, idp.now_ms())
+            .await
+            .map_err(|e| OAuthError::server_error(e.to_string()))?;
+        let req = idp
+            .store
+            .request(&id)
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| db_error("vanished"))?;
+        Ok::<_, OAuthError>(req)
+    };
+    match run.await {
+        Ok(req) => (StatusCode::CREATED, Json(req)).into_response(),
+        Err(e) => OAuthResponse(e).into_response(),
+    }
+}
+
+fn subject_username(idp: &SharedIdp, client_id: &str, token: &str) -> Result<String, OAuthError> {
+    let v = xaa::jws::verify_compact(token, &idp.verifying, None, 16 * 1024)
+        .map_err(|e| OAuthError::invalid_grant(format!("the subject token is not valid: {e}")))?;
+    let c: xaa::IdTokenClaims = serde_json::from_slice(&v.payload)
+        .map_err(|_| OAuthError::invalid_grant("not an ID token"))?;
+    if c.iss != idp.issuer() || c.aud.single() != Some(client_id) || (c.exp as i64) <= idp.now() {
+        return Err(OAuthError::invalid_grant(
+            "the subject token is not a live ID token issued to this client",
+        ));
+    }
+    Ok(c.sub)
+}

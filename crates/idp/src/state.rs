@@ -1,0 +1,68 @@
+//! The running IdP: configuration, store, audit log, signing key and clock,
+//! shared by every request handler.
+
+use crate::{audit::AuditLog, config::Config, store::Store};
+use std::sync::{
+    Arc,
+    atomic::{AtomicI64, Ordering},
+};
+use xaa::{JwkSet, MemoryReplayCache, SigningKey, VerifyingKey};
+
+pub struct Idp {
+    pub config: Config,
+    pub store: Store,
+    pub audit: AuditLog,
+    pub key: SigningKey,
+    pub verifying: Vec<VerifyingKey>,
+    pub jwks: JwkSet,
+    /// `jti`s of `private_key_jwt` client assertions already used.
+    pub assertion_replay: MemoryReplayCache,
+    clock_offset: AtomicI64,
+}
+
+pub type SharedIdp = Arc<Idp>;
+
+impl Idp {
+    pub fn new(config: Config, store: Store, audit: AuditLog, key: SigningKey) -> Self {
+        let jwks = JwkSet {
+            keys: vec![key.public_jwk()],
+        };
+        let verifying = xaa::jws::keys_from_jwks(&jwks);
+        Self {
+            config,
+            store,
+            audit,
+            key,
+            verifying,
+            jwks,
+            assertion_replay: MemoryReplayCache::default(),
+            clock_offset: AtomicI64::new(0),
+        }
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.config.issuer
+    }
+
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.config.issuer, path)
+    }
+
+    /// Seconds since the epoch, shifted by the test clock offset.
+    pub fn now(&self) -> i64 {
+        self.now_ms() / 1000
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        let real = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_millis() as i64;
+        real + self.clock_offset.load(Ordering::Relaxed) * 1000
+    }
+
+    /// Moves this IdP's clock (tests of expiry and step-up freshness).
+    pub fn advance_clock(&self, seconds: i64) {
+        self.clock_offset.fetch_add(seconds, Ordering::Relaxed);
+    }
+}

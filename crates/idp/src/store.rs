@@ -1,0 +1,650 @@
+//! The IdP's durable state in SQLite (through sqlx, migrations embedded in the
+//! binary): signing keys, authorization codes, tokens (hashed), connections,
+//! pending connection requests. Audit events have their own module.
+
+use crate::config::{ConnectionSeed, ScopeCondition, StepUpRule};
+use serde::{Deserialize, Serialize};
+use sqlx::{
+    Row, SqlSafeStr,
+    migrate::{Migration, MigrationType, Migrator},
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    },
+};
+use std::{borrow::Cow, path::Path, str::FromStr, time::Duration};
+
+pub type DbResult<T> = Result<T, sqlx::Error>;
+
+fn migrator() -> Migrator {
+    let m = |v: i64, d: &'static str, sql: &'static str| {
+        Migration::new(
+            v,
+            Cow::Borrowed(d),
+            MigrationType::Simple,
+            sql.into_sql_str(),
+            false,
+        )
+    };
+    Migrator {
+        migrations: Cow::Owned(vec![m(
+            1,
+            "initial",
+            include_str!("../migrations/0001_initial.sql"),
+        )]),
+        ..Migrator::DEFAULT
+    }
+}
+
+/// Opens (creating if needed) the database and applies pending migrations.
+pub async fn open(path: &Path) -> DbResult<SqlitePool> {
+    let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // WAL + NORMAL: a commit survives a killed process; fsync happens at checkpoints.
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(opts)
+        .await?;
+    migrator()
+        .run(&pool)
+        .await
+        .map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
+    Ok(pool)
+}
+
+/// Lifecycle of an approved connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    Active,
+    Suspended,
+    Revoked,
+    Expired,
+}
+
+impl ConnectionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+        }
+    }
+    fn parse(s: &str) -> Self {
+        match s {
+            "active" => Self::Active,
+            "suspended" => Self::Suspended,
+            "revoked" => Self::Revoked,
+            _ => Self::Expired,
+        }
+    }
+}
+
+/// An approved client → resource app relationship.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    pub id: String,
+    pub client_id: String,
+    pub resource_app: String,
+    pub scopes: ScopeCondition,
+    pub allowed_groups: Vec<String>,
+    pub allowed_resources: Vec<String>,
+    pub step_up: Vec<StepUpRule>,
+    pub id_jag_lifetime: Option<u64>,
+    pub expires_at: Option<i64>,
+    pub status: ConnectionStatus,
+    pub approved_by: Vec<String>,
+    pub version: i64,
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("serializes")
+}
+
+fn from_json<T: for<'de> Deserialize<'de>>(s: &str) -> DbResult<T> {
+    serde_json::from_str(s).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// A newly issued authorization code's data.
+#[derive(Debug, Clone)]
+pub struct AuthCode {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub username: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: Vec<String>,
+    pub expires_at: i64,
+    pub family: String,
+}
+
+/// What a redeemed code or refresh token says about the sign-in.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub family: String,
+    pub client_id: String,
+    pub username: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: Vec<String>,
+}
+
+/// Outcome of presenting an authorization code.
+pub enum CodeRedemption {
+    Ok(AuthCode),
+    Unknown,
+    /// Used before: every token issued from it has now been revoked.
+    Reused,
+}
+
+/// Outcome of presenting a refresh token.
+pub enum RefreshOutcome {
+    Ok(Grant),
+    Unknown,
+    /// A rotated token was replayed: the whole family has been revoked.
+    ReuseDetected,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pub pool: SqlitePool,
+}
+
+impl Store {
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    // ---- signing keys ----
+
+    /// The active signing key's (kid, alg, pkcs8), if any.
+    pub async fn active_signing_key(&self) -> DbResult<Option<(String, String, Vec<u8>)>> {
+        let row = sqlx::query(
+            "SELECT kid, alg, pkcs8 FROM signing_keys WHERE active = 1 ORDER BY created_at DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| (r.get("kid"), r.get("alg"), r.get("pkcs8"))))
+    }
+
+    pub async fn insert_signing_key(
+        &self,
+        kid: &str,
+        alg: &str,
+        pkcs8: &[u8],
+        now: i64,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, pkcs8, created_at, active) VALUES (?, ?, ?, ?, 1)",
+        )
+        .bind(kid)
+        .bind(alg)
+        .bind(pkcs8)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    // ---- authorization codes ----
+
+    pub async fn insert_code(&self, code_hash: &str, c: &AuthCode) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO auth_codes (code_hash, client_id, redirect_uri, code_challenge, username, scope, nonce, auth_time, acr, amr, expires_at, family)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(code_hash)
+        .bind(&c.client_id)
+        .bind(&c.redirect_uri)
+        .bind(&c.code_challenge)
+        .bind(&c.username)
+        .bind(&c.scope)
+        .bind(&c.nonce)
+        .bind(c.auth_time)
+        .bind(&c.acr)
+        .bind(json(&c.amr))
+        .bind(c.expires_at)
+        .bind(&c.family)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks the code used, atomically; a second use revokes its token family.
+    pub async fn redeem_code(&self, code_hash: &str, now: i64) -> DbResult<CodeRedemption> {
+        let mut tx = self.pool.begin().await?;
+        let Some(r) = sqlx::query("SELECT * FROM auth_codes WHERE code_hash = ?")
+            .bind(code_hash)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(CodeRedemption::Unknown);
+        };
+        let family: String = r.get("family");
+        if r.get::<Option<i64>, _>("used_at").is_some() {
+            revoke_family(&mut tx, &family).await?;
+            tx.commit().await?;
+            return Ok(CodeRedemption::Reused);
+        }
+        sqlx::query("UPDATE auth_codes SET used_at = ? WHERE code_hash = ?")
+            .bind(now)
+            .bind(code_hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(CodeRedemption::Ok(AuthCode {
+            client_id: r.get("client_id"),
+            redirect_uri: r.get("redirect_uri"),
+            code_challenge: r.get("code_challenge"),
+            username: r.get("username"),
+            scope: r.get("scope"),
+            nonce: r.get("nonce"),
+            auth_time: r.get("auth_time"),
+            acr: r.get("acr"),
+            amr: from_json(&r.get::<String, _>("amr"))?,
+            expires_at: r.get("expires_at"),
+            family,
+        }))
+    }
+
+    // ---- access and refresh tokens ----
+
+    pub async fn insert_access_token(
+        &self,
+        hash: &str,
+        g: &Grant,
+        expires_at: i64,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO access_tokens (token_hash, family, client_id, username, scope, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(hash)
+        .bind(&g.family)
+        .bind(&g.client_id)
+        .bind(&g.username)
+        .bind(&g.scope)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// (client_id, username, scope) of a live access token.
+    pub async fn access_token(
+        &self,
+        hash: &str,
+        now: i64,
+    ) -> DbResult<Option<(String, String, String)>> {
+        let r = sqlx::query(
+            "SELECT client_id, username, scope FROM access_tokens WHERE token_hash = ? AND revoked = 0 AND expires_at > ?",
+        )
+        .bind(hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(r.map(|r| (r.get("client_id"), r.get("username"), r.get("scope"))))
+    }
+
+    pub async fn insert_refresh_token(
+        &self,
+        hash: &str,
+        g: &Grant,
+        expires_at: i64,
+        now: i64,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family, client_id, username, scope, auth_time, acr, amr, expires_at, status, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)",
+        )
+        .bind(hash)
+        .bind(&g.family)
+        .bind(&g.client_id)
+        .bind(&g.username)
+        .bind(&g.scope)
+        .bind(g.auth_time)
+        .bind(&g.acr)
+        .bind(json(&g.amr))
+        .bind(expires_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Reads a refresh token for `client_id`. With `rotate`, marks it rotated in the
+    /// same transaction; presenting a rotated token revokes its whole family.
+    pub async fn use_refresh_token(
+        &self,
+        hash: &str,
+        client_id: &str,
+        now: i64,
+        rotate: bool,
+    ) -> DbResult<RefreshOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let Some(r) =
+            sqlx::query("SELECT * FROM refresh_tokens WHERE token_hash = ? AND client_id = ?")
+                .bind(hash)
+                .bind(client_id)
+                .fetch_optional(&mut *tx)
+                .await?
+        else {
+            return Ok(RefreshOutcome::Unknown);
+        };
+        let family: String = r.get("family");
+        match r.get::<String, _>("status").as_str() {
+            "active" if r.get::<i64, _>("expires_at") > now => {}
+            "rotated" => {
+                revoke_family(&mut tx, &family).await?;
+                tx.commit().await?;
+                return Ok(RefreshOutcome::ReuseDetected);
+            }
+            _ => return Ok(RefreshOutcome::Unknown),
+        }
+        if rotate {
+            let changed = sqlx::query("UPDATE refresh_tokens SET status = 'rotated' WHERE token_hash = ? AND status = 'active'")
+                .bind(hash)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if changed != 1 {
+                return Ok(RefreshOutcome::Unknown);
+            }
+        }
+        tx.commit().await?;
+        Ok(RefreshOutcome::Ok(Grant {
+            family,
+            client_id: r.get("client_id"),
+            username: r.get("username"),
+            scope: r.get("scope"),
+            auth_time: r.get("auth_time"),
+            acr: r.get("acr"),
+            amr: from_json(&r.get::<String, _>("amr"))?,
+        }))
+    }
+
+    /// RFC 7009: revokes the token (access or refresh) if it belongs to `client_id`.
+    /// Revoking a refresh token revokes its family.
+    pub async fn revoke_token(&self, hash: &str, client_id: &str) -> DbResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let fam: Option<String> = sqlx::query_scalar(
+            "SELECT family FROM refresh_tokens WHERE token_hash = ? AND client_id = ?
+             UNION ALL SELECT family FROM access_tokens WHERE token_hash = ? AND client_id = ?",
+        )
+        .bind(hash)
+        .bind(client_id)
+        .bind(hash)
+        .bind(client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(fam) = fam else { return Ok(false) };
+        let is_refresh: bool =
+            sqlx::query_scalar("SELECT COUNT(*) > 0 FROM refresh_tokens WHERE token_hash = ?")
+                .bind(hash)
+                .fetch_one(&mut *tx)
+                .await?;
+        if is_refresh {
+            revoke_family(&mut tx, &fam).await?;
+        } else {
+            sqlx::query("UPDATE access_tokens SET revoked = 1 WHERE token_hash = ?")
+                .bind(hash)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    // ---- TOTP ----
+
+    /// Records the TOTP step used by `username`; false if that step (or a later one)
+    /// was already used, so a code cannot be replayed.
+    pub async fn consume_totp_step(&self, username: &str, step: u64) -> DbResult<bool> {
+        let changed = sqlx::query(
+            "INSERT INTO totp_last_step (username, last_step) VALUES (?, ?)
+             ON CONFLICT(username) DO UPDATE SET last_step = excluded.last_step WHERE last_step < excluded.last_step",
+        )
+        .bind(username)
+        .bind(step as i64)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
+    // ---- connections ----
+
+    /// Inserts a configured connection unless a live one exists for the pair.
+    pub async fn seed_connection(&self, seed: &ConnectionSeed, now: i64) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO connections (id, client_id, resource_app, scope_condition, allowed_groups, allowed_resources, step_up, id_jag_lifetime, status, approved_by, justification, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, 'pre-approved in configuration', ?, ?)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(format!("conn_{}", uuid::Uuid::new_v4().simple()))
+        .bind(&seed.client_id)
+        .bind(&seed.resource_app)
+        .bind(json(&seed.scopes))
+        .bind(json(&seed.allowed_groups))
+        .bind(json(&seed.allowed_resources))
+        .bind(json(&seed.step_up))
+        .bind(seed.id_jag_lifetime.map(|v| v as i64))
+        .bind(json(&seed.approved_by))
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The live (active or suspended) connection of a pair, if any.
+    pub async fn live_connection(
+        &self,
+        client_id: &str,
+        resource_app: &str,
+    ) -> DbResult<Option<Connection>> {
+        let r = sqlx::query(
+            "SELECT * FROM connections WHERE client_id = ? AND resource_app = ? AND status IN ('active', 'suspended')",
+        )
+        .bind(client_id)
+        .bind(resource_app)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.map(|r| connection_from_row(&r)).transpose()
+    }
+
+    pub async fn touch_connection(&self, id: &str, now: i64) -> DbResult<()> {
+        sqlx::query("UPDATE connections SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)")
+            .bind(now)
+            .bind(id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- connection requests ----
+
+    /// Creates or updates the pending request for (client, app): adds the scopes,
+    /// resources and user, bumps counters; returns the request id.
+    pub async fn upsert_request(&self, r: &RequestSighting<'_>, now: i64) -> DbResult<String> {
+        let mut tx = self.pool.begin().await?;
+        let new_id = format!("req_{}", uuid::Uuid::new_v4().simple());
+        let refused = i64::from(r.refused);
+        let id: String = sqlx::query_scalar(
+            "INSERT INTO connection_requests (id, client_id, resource_app, refused_count, first_seen, last_seen, justification, status)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')
+             ON CONFLICT(client_id, resource_app) WHERE status = 'pending' DO UPDATE SET
+                refused_count = refused_count + excluded.refused_count,
+                last_seen = excluded.last_seen,
+                justification = COALESCE(excluded.justification, justification),
+                version = version + 1
+             RETURNING id",
+        )
+        .bind(&new_id)
+        .bind(r.client_id)
+        .bind(r.resource_app)
+        .bind(refused)
+        .bind(now)
+        .bind(now)
+        .bind(r.justification)
+        .fetch_one(&mut *tx)
+        .await?;
+        for s in r.scopes {
+            sqlx::query(
+                "INSERT OR IGNORE INTO connection_request_scopes (request_id, scope) VALUES (?, ?)",
+            )
+            .bind(&id)
+            .bind(s)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(res) = r.resource {
+            sqlx::query("INSERT OR IGNORE INTO connection_request_resources (request_id, resource) VALUES (?, ?)")
+                .bind(&id)
+                .bind(res)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some((user, groups)) = r.user {
+            sqlx::query(
+                "INSERT INTO connection_request_users (request_id, username, groups, refused_count, first_seen, last_seen)
+                 VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT(request_id, username) DO UPDATE SET
+                    refused_count = refused_count + excluded.refused_count,
+                    groups = excluded.groups, last_seen = excluded.last_seen",
+            )
+            .bind(&id)
+            .bind(user)
+            .bind(json(&groups))
+            .bind(refused)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// A request as the IdP sees it (the admin API builds its views from this).
+    pub async fn request(&self, id: &str) -> DbResult<Option<PendingRequest>> {
+        let Some(r) = sqlx::query("SELECT * FROM connection_requests WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let scopes: Vec<String> = sqlx::query_scalar(
+            "SELECT scope FROM connection_request_scopes WHERE request_id = ? ORDER BY scope",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let users = sqlx::query("SELECT username, groups, refused_count FROM connection_request_users WHERE request_id = ? ORDER BY username")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|u| {
+                Ok(RequestUser {
+                    username: u.get("username"),
+                    groups: from_json(&u.get::<String, _>("groups"))?,
+                    refused_count: u.get("refused_count"),
+                })
+            })
+            .collect::<DbResult<Vec<_>>>()?;
+        Ok(Some(PendingRequest {
+            id: r.get("id"),
+            client_id: r.get("client_id"),
+            resource_app: r.get("resource_app"),
+            scopes,
+            users,
+            refused_count: r.get("refused_count"),
+            first_seen: r.get("first_seen"),
+            last_seen: r.get("last_seen"),
+            justification: r.get("justification"),
+            status: r.get("status"),
+        }))
+    }
+
+    /// Ids of requests with the given status, oldest first.
+    pub async fn request_ids(&self, status: &str) -> DbResult<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT id FROM connection_requests WHERE status = ? ORDER BY first_seen, id",
+        )
+        .bind(status)
+        .fetch_all(&self.pool)
+        .await
+    }
+}
+
+async fn revoke_family(tx: &mut sqlx::SqliteConnection, family: &str) -> DbResult<()> {
+    sqlx::query("UPDATE refresh_tokens SET status = 'revoked' WHERE family = ?")
+        .bind(family)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE access_tokens SET revoked = 1 WHERE family = ?")
+        .bind(family)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+fn connection_from_row(r: &sqlx::sqlite::SqliteRow) -> DbResult<Connection> {
+    Ok(Connection {
+        id: r.get("id"),
+        client_id: r.get("client_id"),
+        resource_app: r.get("resource_app"),
+        scopes: from_json(&r.get::<String, _>("scope_condition"))?,
+        allowed_groups: from_json(&r.get::<String, _>("allowed_groups"))?,
+        allowed_resources: from_json(&r.get::<String, _>("allowed_resources"))?,
+        step_up: from_json(&r.get::<String, _>("step_up"))?,
+        id_jag_lifetime: r.get::<Option<i64>, _>("id_jag_lifetime").map(|v| v as u64),
+        expires_at: r.get("expires_at"),
+        status: ConnectionStatus::parse(&r.get::<String, _>("status")),
+        approved_by: from_json(&r.get::<String, _>("approved_by"))?,
+        version: r.get("version"),
+    })
+}
+
+/// One sighting of a client wanting a resource app it has no connection to.
+pub struct RequestSighting<'a> {
+    pub client_id: &'a str,
+    pub resource_app: &'a str,
+    pub scopes: &'a [String],
+    pub resource: Option<&'a str>,
+    pub user: Option<(&'a str, &'a [String])>,
+    pub justification: Option<&'a str>,
+    /// A refused exchange (true) or an explicitly filed request (false).
+    pub refused: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RequestUser {
+    pub username: String,
+    pub groups: Vec<String>,
+    pub refused_count: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingRequest {
+    pub id: String,
+    pub client_id: String,
+    pub resource_app: String,
+    pub scopes: Vec<String>,
+    pub users: Vec<RequestUser>,
+    pub refused_count: i64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub justification: Option<String>,
+    pub status: String,
+}
