@@ -1,1 +1,369 @@
-pub fn x() {}
+//! The reference AI app: it signs a user in at the IdP the way a browser would
+//! (authorization code + PKCE, following the login form), exchanges the ID token
+//! for an ID-JAG (RFC 8693), redeems that at the resource authorization server
+//! (RFC 7523) and calls an MCP tool with the access token through `rmcp`'s client.
+//! Each step is a function so tests, the demo fleet and the load generator reuse it.
+
+use rmcp::{
+    ServiceExt,
+    model::CallToolRequestParams,
+    transport::{StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig},
+};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use xaa::{OAuthError, util};
+
+/// Why a step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The server answered with an OAuth error.
+    #[error("{0}")]
+    OAuth(OAuthError),
+    #[error("HTTP: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("sign-in failed: {0}")]
+    SignIn(String),
+    #[error("MCP: {0}")]
+    Mcp(String),
+    #[error("unexpected response: {0}")]
+    Protocol(String),
+}
+
+impl AgentError {
+    pub fn oauth(&self) -> Option<&OAuthError> {
+        match self {
+            AgentError::OAuth(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A client's credentials at one server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientCreds {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// Who signs in.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct UserCreds {
+    pub username: String,
+    pub password: String,
+    pub totp_secret: Option<String>,
+}
+
+impl std::fmt::Debug for UserCreds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserCreds").field("username", &self.username).finish_non_exhaustive()
+    }
+}
+
+/// The tokens of a sign-in. `Debug` shows none of them.
+#[derive(Clone, Deserialize)]
+pub struct SignedIn {
+    pub id_token: String,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SignedIn { <tokens redacted> }")
+    }
+}
+
+/// A successful token exchange.
+#[derive(Clone, Deserialize)]
+pub struct IdJagResponse {
+    pub access_token: String,
+    pub issued_token_type: String,
+    pub token_type: String,
+    pub expires_in: u64,
+    pub scope: Option<String>,
+}
+
+/// A resource access token.
+#[derive(Clone, Deserialize)]
+pub struct AccessToken {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: u64,
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+/// An HTTP client that does not follow redirects (the agent reads `Location` itself).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .expect("reqwest client")
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs()
+}
+
+async fn oauth_json<T: for<'de> Deserialize<'de>>(resp: reqwest::Response) -> Result<T, AgentError> {
+    let status = resp.status();
+    let body = resp.bytes().await?;
+    if status.is_success() {
+        return serde_json::from_slice(&body).map_err(|e| AgentError::Protocol(e.to_string()));
+    }
+    match serde_json::from_slice::<OAuthError>(&body) {
+        Ok(e) => Err(AgentError::OAuth(e)),
+        Err(_) => Err(AgentError::Protocol(format!("HTTP {status}"))),
+    }
+}
+
+/// Reads `<input type="hidden" name=… value=…>` fields from the login page.
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let attr = |tag: &str, name: &str| {
+        let key = format!("{name}=\"");
+        let start = tag.find(&key)? + key.len();
+        let end = tag[start..].find('"')? + start;
+        Some(unescape(&tag[start..end]))
+    };
+    html.split("<input")
+        .skip(1)
+        .filter_map(|t| t.split('>').next())
+        .filter(|t| t.contains("type=\"hidden\""))
+        .filter_map(|t| Some((attr(t, "name")?, attr(t, "value")?)))
+        .collect()
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+/// Options for a sign-in.
+#[derive(Debug, Clone, Default)]
+pub struct SignInOptions {
+    /// Ask for `urn:gatehouse:acr:mfa` (the agent then enters a TOTP code).
+    pub require_mfa: bool,
+    /// Enter a TOTP code whenever the user has a secret, even if not required.
+    pub use_totp: bool,
+    pub extra_scope: Option<String>,
+}
+
+/// Signs `user` in at `idp` through the login form and redeems the code with PKCE.
+pub async fn sign_in(
+    http: &reqwest::Client,
+    idp: &str,
+    client: &ClientCreds,
+    redirect_uri: &str,
+    user: &UserCreds,
+    opts: &SignInOptions,
+) -> Result<SignedIn, AgentError> {
+    let verifier = util::random_token(32);
+    let state = util::random_token(16);
+    let nonce = util::random_token(16);
+    let scope = match &opts.extra_scope {
+        Some(s) => format!("openid email groups {s}"),
+        None => "openid email groups".into(),
+    };
+    let mut q: Vec<(&str, String)> = vec![
+        ("response_type", "code".into()),
+        ("client_id", client.client_id.clone()),
+        ("redirect_uri", redirect_uri.into()),
+        ("scope", scope),
+        ("state", state.clone()),
+        ("nonce", nonce),
+        ("code_challenge", util::pkce_s256(&verifier)),
+        ("code_challenge_method", "S256".into()),
+    ];
+    if opts.require_mfa {
+        q.push(("acr_values", xaa::ACR_MFA.into()));
+    }
+    let page = http.get(format!("{idp}/authorize")).query(&q).send().await?;
+    if !page.status().is_success() {
+        return Err(AgentError::SignIn(format!("the login page answered HTTP {}", page.status())));
+    }
+    let html = page.text().await?;
+    let mut form = hidden_fields(&html);
+    form.push(("username".into(), user.username.clone()));
+    form.push(("password".into(), user.password.clone()));
+    if let Some(secret) = user.totp_secret.as_deref().filter(|_| opts.require_mfa || opts.use_totp) {
+        let code = xaa::totp::code(secret, now()).ok_or_else(|| AgentError::SignIn("bad TOTP secret".into()))?;
+        form.push(("totp".into(), code));
+    }
+    let resp = http.post(format!("{idp}/authorize")).form(&form).send().await?;
+    let location = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let Some(location) = location else {
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        let msg = body
+            .split("role=\"alert\">")
+            .nth(1)
+            .and_then(|s| s.split('<').next())
+            .unwrap_or("the login form was refused");
+        return Err(AgentError::SignIn(format!("HTTP {status}: {msg}")));
+    };
+    let url = url::Url::parse(&location).map_err(|e| AgentError::SignIn(e.to_string()))?;
+    let params: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    if let Some(err) = params.get("error") {
+        return Err(AgentError::SignIn(format!("{err}: {}", params.get("error_description").cloned().unwrap_or_default())));
+    }
+    if params.get("state") != Some(&state) {
+        return Err(AgentError::SignIn("the state parameter does not match".into()));
+    }
+    if params.get("iss").map(String::as_str) != Some(idp) {
+        return Err(AgentError::SignIn("the iss parameter does not name the IdP (mix-up defence)".into()));
+    }
+    let code = params.get("code").ok_or_else(|| AgentError::SignIn("no code in the redirect".into()))?;
+    let resp = http
+        .post(format!("{idp}/token"))
+        .basic_auth(&client.client_id, Some(&client.client_secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await?;
+    oauth_json(resp).await
+}
+
+/// What to exchange for an ID-JAG.
+#[derive(Debug, Clone)]
+pub struct ExchangeRequest<'a> {
+    pub audience: &'a str,
+    pub resource: Option<&'a str>,
+    pub scope: Option<&'a str>,
+}
+
+/// RFC 8693: ID token → ID-JAG, authenticating with `client_secret_post` as the
+/// MCP SDKs do.
+pub async fn exchange(
+    http: &reqwest::Client,
+    idp: &str,
+    client: &ClientCreds,
+    id_token: &str,
+    req: &ExchangeRequest<'_>,
+) -> Result<IdJagResponse, AgentError> {
+    let mut form = vec![
+        ("grant_type", xaa::GRANT_TOKEN_EXCHANGE),
+        ("requested_token_type", xaa::TOKEN_TYPE_ID_JAG),
+        ("subject_token_type", xaa::TOKEN_TYPE_ID_TOKEN),
+        ("subject_token", id_token),
+        ("audience", req.audience),
+        ("client_id", &client.client_id),
+        ("client_secret", &client.client_secret),
+    ];
+    if let Some(r) = req.resource {
+        form.push(("resource", r));
+    }
+    if let Some(s) = req.scope {
+        form.push(("scope", s));
+    }
+    oauth_json(http.post(format!("{idp}/token")).form(&form).send().await?).await
+}
+
+/// RFC 7523: ID-JAG → access token at the resource authorization server.
+pub async fn redeem(
+    http: &reqwest::Client,
+    resource_as: &str,
+    client: &ClientCreds,
+    id_jag: &str,
+    scope: Option<&str>,
+) -> Result<AccessToken, AgentError> {
+    let mut form = vec![("grant_type", xaa::GRANT_JWT_BEARER), ("assertion", id_jag)];
+    if let Some(s) = scope {
+        form.push(("scope", s));
+    }
+    let resp = http
+        .post(format!("{resource_as}/token"))
+        .basic_auth(&client.client_id, Some(&client.client_secret))
+        .form(&form)
+        .send()
+        .await?;
+    oauth_json(resp).await
+}
+
+/// A tool call's outcome: the text content and whether the tool reported an error.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolOutcome {
+    pub text: String,
+    pub is_error: bool,
+}
+
+/// Connects to the MCP server with `access_token` and calls `tool`.
+pub async fn call_tool(
+    mcp_url: &str,
+    access_token: &str,
+    tool: &str,
+    args: serde_json::Map<String, serde_json::Value>,
+) -> Result<ToolOutcome, AgentError> {
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(mcp_url.to_owned()).auth_header(access_token.to_owned()),
+    );
+    let client = ().serve(transport).await.map_err(|e| AgentError::Mcp(e.to_string()))?;
+    let mut params = CallToolRequestParams::new(tool.to_owned());
+    if !args.is_empty() {
+        params = params.with_arguments(args);
+    }
+    let result = client.call_tool(params).await;
+    let _ = client.cancel().await;
+    let result = result.map_err(|e| AgentError::Mcp(e.to_string()))?;
+    let v = serde_json::to_value(&result).map_err(|e| AgentError::Mcp(e.to_string()))?;
+    let text = v["content"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["text"].as_str()).collect::<Vec<_>>().join("\n"))
+        .unwrap_or_default();
+    Ok(ToolOutcome { text, is_error: v["isError"].as_bool().unwrap_or(false) })
+}
+
+/// Files a connection request with a justification (`POST /connection-requests`).
+pub async fn file_request(
+    http: &reqwest::Client,
+    idp: &str,
+    client: &ClientCreds,
+    audience: &str,
+    scope: Option<&str>,
+    justification: &str,
+    id_token: Option<&str>,
+) -> Result<serde_json::Value, AgentError> {
+    let mut form = vec![
+        ("audience", audience),
+        ("justification", justification),
+        ("client_id", client.client_id.as_str()),
+        ("client_secret", client.client_secret.as_str()),
+    ];
+    if let Some(s) = scope {
+        form.push(("scope", s));
+    }
+    if let Some(t) = id_token {
+        form.push(("subject_token", t));
+    }
+    oauth_json(http.post(format!("{idp}/connection-requests")).form(&form).send().await?).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_hidden_fields_and_unescapes_values() {
+        let html = r#"<form><input type="hidden" name="state" value="a&amp;b"><input name="username"><input type="hidden" name="scope" value="openid email"></form>"#;
+        assert_eq!(
+            hidden_fields(html),
+            vec![("state".into(), "a&b".into()), ("scope".into(), "openid email".into())]
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_tokens_and_passwords() {
+        let s = SignedIn { id_token: "idtok".into(), access_token: "at".into(), refresh_token: Some("rt".into()) };
+        assert!(!format!("{s:?}").contains("idtok"));
+        let u = UserCreds { username: "alice".into(), password: "hunter2".into(), totp_secret: None };
+        assert!(!format!("{u:?}").contains("hunter2"));
+    }
+}
