@@ -7,7 +7,9 @@
 use rmcp::{
     ServiceExt,
     model::CallToolRequestParams,
-    transport::{StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig},
+    transport::{
+        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
+    },
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -55,7 +57,9 @@ pub struct UserCreds {
 
 impl std::fmt::Debug for UserCreds {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserCreds").field("username", &self.username).finish_non_exhaustive()
+        f.debug_struct("UserCreds")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }
 
@@ -104,10 +108,15 @@ pub fn http_client() -> reqwest::Client {
 }
 
 fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
 }
 
-async fn oauth_json<T: for<'de> Deserialize<'de>>(resp: reqwest::Response) -> Result<T, AgentError> {
+async fn oauth_json<T: for<'de> Deserialize<'de>>(
+    resp: reqwest::Response,
+) -> Result<T, AgentError> {
     let status = resp.status();
     let body = resp.bytes().await?;
     if status.is_success() {
@@ -136,7 +145,11 @@ fn hidden_fields(html: &str) -> Vec<(String, String)> {
 }
 
 fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// Options for a sign-in.
@@ -178,19 +191,35 @@ pub async fn sign_in(
     if opts.require_mfa {
         q.push(("acr_values", xaa::ACR_MFA.into()));
     }
-    let page = http.get(format!("{idp}/authorize")).query(&q).send().await?;
+    let page = http
+        .get(format!("{idp}/authorize"))
+        .query(&q)
+        .send()
+        .await?;
     if !page.status().is_success() {
-        return Err(AgentError::SignIn(format!("the login page answered HTTP {}", page.status())));
+        return Err(AgentError::SignIn(format!(
+            "the login page answered HTTP {}",
+            page.status()
+        )));
     }
     let html = page.text().await?;
     let mut form = hidden_fields(&html);
     form.push(("username".into(), user.username.clone()));
     form.push(("password".into(), user.password.clone()));
-    if let Some(secret) = user.totp_secret.as_deref().filter(|_| opts.require_mfa || opts.use_totp) {
-        let code = xaa::totp::code(secret, now()).ok_or_else(|| AgentError::SignIn("bad TOTP secret".into()))?;
+    if let Some(secret) = user
+        .totp_secret
+        .as_deref()
+        .filter(|_| opts.require_mfa || opts.use_totp)
+    {
+        let code = xaa::totp::code(secret, now())
+            .ok_or_else(|| AgentError::SignIn("bad TOTP secret".into()))?;
         form.push(("totp".into(), code));
     }
-    let resp = http.post(format!("{idp}/authorize")).form(&form).send().await?;
+    let resp = http
+        .post(format!("{idp}/authorize"))
+        .form(&form)
+        .send()
+        .await?;
     let location = resp
         .headers()
         .get(reqwest::header::LOCATION)
@@ -209,15 +238,24 @@ pub async fn sign_in(
     let url = url::Url::parse(&location).map_err(|e| AgentError::SignIn(e.to_string()))?;
     let params: HashMap<String, String> = url.query_pairs().into_owned().collect();
     if let Some(err) = params.get("error") {
-        return Err(AgentError::SignIn(format!("{err}: {}", params.get("error_description").cloned().unwrap_or_default())));
+        return Err(AgentError::SignIn(format!(
+            "{err}: {}",
+            params.get("error_description").cloned().unwrap_or_default()
+        )));
     }
     if params.get("state") != Some(&state) {
-        return Err(AgentError::SignIn("the state parameter does not match".into()));
+        return Err(AgentError::SignIn(
+            "the state parameter does not match".into(),
+        ));
     }
     if params.get("iss").map(String::as_str) != Some(idp) {
-        return Err(AgentError::SignIn("the iss parameter does not name the IdP (mix-up defence)".into()));
+        return Err(AgentError::SignIn(
+            "the iss parameter does not name the IdP (mix-up defence)".into(),
+        ));
     }
-    let code = params.get("code").ok_or_else(|| AgentError::SignIn("no code in the redirect".into()))?;
+    let code = params
+        .get("code")
+        .ok_or_else(|| AgentError::SignIn("no code in the redirect".into()))?;
     let resp = http
         .post(format!("{idp}/token"))
         .basic_auth(&client.client_id, Some(&client.client_secret))
@@ -303,7 +341,8 @@ pub async fn call_tool(
     args: serde_json::Map<String, serde_json::Value>,
 ) -> Result<ToolOutcome, AgentError> {
     let transport = StreamableHttpClientTransport::from_config(
-        StreamableHttpClientTransportConfig::with_uri(mcp_url.to_owned()).auth_header(access_token.to_owned()),
+        StreamableHttpClientTransportConfig::with_uri(mcp_url.to_owned())
+            .auth_header(access_token.to_owned()),
     );
     let client = ().serve(transport).await.map_err(|e| AgentError::Mcp(e.to_string()))?;
     let mut params = CallToolRequestParams::new(tool.to_owned());
@@ -316,9 +355,17 @@ pub async fn call_tool(
     let v = serde_json::to_value(&result).map_err(|e| AgentError::Mcp(e.to_string()))?;
     let text = v["content"]
         .as_array()
-        .map(|a| a.iter().filter_map(|c| c["text"].as_str()).collect::<Vec<_>>().join("\n"))
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
         .unwrap_or_default();
-    Ok(ToolOutcome { text, is_error: v["isError"].as_bool().unwrap_or(false) })
+    Ok(ToolOutcome {
+        text,
+        is_error: v["isError"].as_bool().unwrap_or(false),
+    })
 }
 
 /// Files a connection request with a justification (`POST /connection-requests`).
@@ -343,7 +390,13 @@ pub async fn file_request(
     if let Some(t) = id_token {
         form.push(("subject_token", t));
     }
-    oauth_json(http.post(format!("{idp}/connection-requests")).form(&form).send().await?).await
+    oauth_json(
+        http.post(format!("{idp}/connection-requests"))
+            .form(&form)
+            .send()
+            .await?,
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -355,15 +408,26 @@ mod tests {
         let html = r#"<form><input type="hidden" name="state" value="a&amp;b"><input name="username"><input type="hidden" name="scope" value="openid email"></form>"#;
         assert_eq!(
             hidden_fields(html),
-            vec![("state".into(), "a&b".into()), ("scope".into(), "openid email".into())]
+            vec![
+                ("state".into(), "a&b".into()),
+                ("scope".into(), "openid email".into())
+            ]
         );
     }
 
     #[test]
     fn debug_output_hides_tokens_and_passwords() {
-        let s = SignedIn { id_token: "idtok".into(), access_token: "at".into(), refresh_token: Some("rt".into()) };
+        let s = SignedIn {
+            id_token: "idtok".into(),
+            access_token: "at".into(),
+            refresh_token: Some("rt".into()),
+        };
         assert!(!format!("{s:?}").contains("idtok"));
-        let u = UserCreds { username: "alice".into(), password: "hunter2".into(), totp_secret: None };
+        let u = UserCreds {
+            username: "alice".into(),
+            password: "hunter2".into(),
+            totp_secret: None,
+        };
         assert!(!format!("{u:?}").contains("hunter2"));
     }
 }

@@ -10,7 +10,11 @@ use std::{process::ExitCode, time::Instant};
 use xaa::ErrorCode;
 
 #[derive(Parser)]
-#[command(name = "gatehouse-agent", version, about = "The Gatehouse reference AI app (XAA client)")]
+#[command(
+    name = "gatehouse-agent",
+    version,
+    about = "The Gatehouse reference AI app (XAA client)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -73,7 +77,10 @@ enum Command {
 }
 
 fn step(name: &str, started: Instant) {
-    eprintln!("  ✓ {name:<28} {:>8.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+    eprintln!(
+        "  ✓ {name:<28} {:>8.1} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
 }
 
 fn fail(name: &str, e: &AgentError) -> ExitCode {
@@ -85,7 +92,9 @@ fn fail(name: &str, e: &AgentError) -> ExitCode {
                 eprintln!(
                     "    step-up needed: acr_values={} max_age={}",
                     o.acr_values.as_deref().unwrap_or("-"),
-                    o.max_age.map(|m| m.to_string()).unwrap_or_else(|| "-".into())
+                    o.max_age
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| "-".into())
                 );
             }
             ExitCode::from(3)
@@ -98,7 +107,9 @@ fn fail(name: &str, e: &AgentError) -> ExitCode {
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -106,16 +117,32 @@ async fn main() -> ExitCode {
     let common = match &cli.command {
         Command::Run { common, .. } | Command::Request { common, .. } => common.clone(),
     };
-    let client = ClientCreds { client_id: common.client_id.clone(), client_secret: common.client_secret.clone() };
+    let client = ClientCreds {
+        client_id: common.client_id.clone(),
+        client_secret: common.client_secret.clone(),
+    };
     let user = UserCreds {
         username: common.username.clone(),
         password: common.password.clone(),
         totp_secret: common.totp_secret.clone(),
     };
-    let opts = SignInOptions { require_mfa: common.mfa, use_totp: common.mfa, extra_scope: None };
+    let opts = SignInOptions {
+        require_mfa: common.mfa,
+        use_totp: common.mfa,
+        extra_scope: None,
+    };
     let total = Instant::now();
     let t = Instant::now();
-    let signed = match agent::sign_in(&http, &common.idp, &client, &common.redirect_uri, &user, &opts).await {
+    let signed = match agent::sign_in(
+        &http,
+        &common.idp,
+        &client,
+        &common.redirect_uri,
+        &user,
+        &opts,
+    )
+    .await
+    {
         Ok(s) => s,
         Err(e) => return fail("sign in", &e),
     };
@@ -142,8 +169,16 @@ async fn main() -> ExitCode {
                 Err(e) => fail("file connection request", &e),
             }
         }
-        Command::Run { resource, resource_client_id, resource_client_secret, tool, args, .. } => {
-            let args: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(&args) {
+        Command::Run {
+            resource,
+            resource_client_id,
+            resource_client_secret,
+            tool,
+            args,
+            ..
+        } => {
+            let args: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(&args)
+            {
                 Ok(a) => a,
                 Err(e) => {
                     eprintln!("--args must be a JSON object: {e}");
@@ -151,21 +186,30 @@ async fn main() -> ExitCode {
                 }
             };
             let t = Instant::now();
-            let req = ExchangeRequest { audience: &common.audience, resource: Some(&resource), scope: common.scope.as_deref() };
-            let jag = match agent::exchange(&http, &common.idp, &client, &signed.id_token, &req).await {
-                Ok(j) => j,
-                Err(e) => return fail("token exchange (ID-JAG)", &e),
+            let req = ExchangeRequest {
+                audience: &common.audience,
+                resource: Some(&resource),
+                scope: common.scope.as_deref(),
             };
+            let jag =
+                match agent::exchange(&http, &common.idp, &client, &signed.id_token, &req).await {
+                    Ok(j) => j,
+                    Err(e) => return fail("token exchange (ID-JAG)", &e),
+                };
             step("token exchange (ID-JAG)", t);
             if let Some(s) = &jag.scope {
                 eprintln!("    granted scope: {s}");
             }
             let t = Instant::now();
-            let rc = ClientCreds { client_id: resource_client_id, client_secret: resource_client_secret };
-            let at = match agent::redeem(&http, &common.audience, &rc, &jag.access_token, None).await {
-                Ok(a) => a,
-                Err(e) => return fail("redeem at resource AS", &e),
+            let rc = ClientCreds {
+                client_id: resource_client_id,
+                client_secret: resource_client_secret,
             };
+            let at =
+                match agent::redeem(&http, &common.audience, &rc, &jag.access_token, None).await {
+                    Ok(a) => a,
+                    Err(e) => return fail("redeem at resource AS", &e),
+                };
             step("redeem at resource AS", t);
             let t = Instant::now();
             match agent::call_tool(&resource, &at.access_token, &tool, args).await {

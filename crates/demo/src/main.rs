@@ -1,1 +1,53 @@
-fn main() {}
+//! `gatehouse-demo`: the IdP, resource authorization servers and MCP servers in one
+//! process with a seeded world. Prints one JSON line on stdout when ready (the
+//! contract scripts and the console rely on); logs go to stderr.
+
+use clap::Parser;
+use std::{io::Write, path::PathBuf, process::ExitCode};
+
+#[derive(Parser)]
+#[command(
+    name = "gatehouse-demo",
+    version,
+    about = "Gatehouse demo stack: IdP + resource AS + MCP servers"
+)]
+struct Cli {
+    /// The IdP's listen address; `127.0.0.1:0` picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: String,
+    /// Keep the SQLite database in this directory (else a temporary one).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let demo = match demo::start(demo::DemoOptions {
+        listen: cli.listen,
+        data_dir: cli.data,
+    })
+    .await
+    {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("gatehouse-demo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let line = serde_json::to_string(&demo.info).expect("demo info serializes");
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+    tracing::info!(idp = %demo.info.idp, data = %demo.data_dir.display(), "demo stack ready; Ctrl-C to stop");
+    let _ = tokio::signal::ctrl_c().await;
+    ExitCode::SUCCESS
+}

@@ -217,7 +217,9 @@ pub async fn post_authorize(State(idp): State<SharedIdp>, body: axum::body::Byte
             match idp.store.consume_totp_step(&user.username, step).await {
                 Ok(true) => {}
                 Ok(false) => {
-                    return fail("That authenticator code was already used; wait for the next one.");
+                    return fail(
+                        "That authenticator code was already used; wait for the next one.",
+                    );
                 }
                 Err(_) => {
                     return error_page(

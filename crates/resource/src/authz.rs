@@ -37,7 +37,9 @@ pub async fn metadata(State(app): State<Arc<AppState>>) -> Json<serde_json::Valu
     }))
 }
 
-pub async fn protected_resource_metadata(State(app): State<Arc<AppState>>) -> Json<serde_json::Value> {
+pub async fn protected_resource_metadata(
+    State(app): State<Arc<AppState>>,
+) -> Json<serde_json::Value> {
     Json(json!({
         "resource": app.config.mcp_url(),
         "authorization_servers": [app.config.issuer],
@@ -57,19 +59,33 @@ pub async fn authorize_page() -> Response {
 
 fn oauth_error(e: OAuthError) -> Response {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut r = (status, [(header::CONTENT_TYPE, "application/json")], e.to_json()).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut r = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        e.to_json(),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if e.error == xaa::ErrorCode::InvalidClient {
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"resource\""));
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"resource\""),
+        );
     }
     r
 }
 
-pub async fn token(State(app): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+pub async fn token(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     match redeem(&app, &headers, &body).await {
         Ok(v) => {
             let mut r = Json(v).into_response();
-            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             r
         }
         Err(e) => {
@@ -93,8 +109,15 @@ fn authenticate(app: &AppState, headers: &HeaderMap, form: &Form) -> Result<Stri
             let raw = STANDARD.decode(b.trim()).map_err(|_| client_failed())?;
             let raw = String::from_utf8(raw).map_err(|_| client_failed())?;
             let (i, s) = raw.split_once(':').ok_or_else(client_failed)?;
-            let dec = |x: &str| url::form_urlencoded::parse(format!("v={x}").as_bytes()).next().map(|(_, v)| v.into_owned());
-            Ok::<_, OAuthError>((dec(i).ok_or_else(client_failed)?, dec(s).ok_or_else(client_failed)?))
+            let dec = |x: &str| {
+                url::form_urlencoded::parse(format!("v={x}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+            };
+            Ok::<_, OAuthError>((
+                dec(i).ok_or_else(client_failed)?,
+                dec(s).ok_or_else(client_failed)?,
+            ))
         })
         .transpose()?;
     let post = match (form.get("client_id"), form.get("client_secret")) {
@@ -102,11 +125,24 @@ fn authenticate(app: &AppState, headers: &HeaderMap, form: &Form) -> Result<Stri
         _ => None,
     };
     let (id, secret) = match (basic, post) {
-        (Some(_), Some(_)) => return Err(OAuthError::invalid_request("use only one client authentication method")),
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "use only one client authentication method",
+            ));
+        }
         (Some(c), None) | (None, Some(c)) => c,
-        (None, None) => return Err(OAuthError::invalid_client("client authentication is required")),
+        (None, None) => {
+            return Err(OAuthError::invalid_client(
+                "client authentication is required",
+            ));
+        }
     };
-    let client = app.config.clients.iter().find(|c| c.client_id == id).ok_or_else(client_failed)?;
+    let client = app
+        .config
+        .clients
+        .iter()
+        .find(|c| c.client_id == id)
+        .ok_or_else(client_failed)?;
     let presented = util::sha256_hex(secret.as_bytes());
     if !util::constant_time_eq(presented.as_bytes(), client.secret_sha256.as_bytes()) {
         return Err(client_failed());
@@ -115,17 +151,27 @@ fn authenticate(app: &AppState, headers: &HeaderMap, form: &Form) -> Result<Stri
 }
 
 fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
 }
 
-async fn redeem(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, OAuthError> {
+async fn redeem(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<serde_json::Value, OAuthError> {
     let form = Form::from_pairs(url::form_urlencoded::parse(body).into_owned().collect())?;
     let client_id = authenticate(app, headers, &form)?;
     let req = JwtBearerRequest::from_form(&form)?;
     let policy = IdJagPolicy::new(&app.config.trusted_idp.issuer, &app.config.issuer);
     let unavailable = |e: crate::jwks::JwksError| {
         tracing::warn!(error = %e, "JWKS fetch failed");
-        OAuthError::new(xaa::ErrorCode::TemporarilyUnavailable, "the trusted IdP's keys are unavailable")
+        OAuthError::new(
+            xaa::ErrorCode::TemporarilyUnavailable,
+            "the trusted IdP's keys are unavailable",
+        )
     };
     let keys = app.jwks.keys().await.map_err(unavailable)?;
     let now = now();
@@ -139,14 +185,18 @@ async fn redeem(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<serd
     let servers = [app.config.mcp_url()];
     let resource = match (&claims.resource, &req.resource) {
         (Some(c), Some(r)) if c != r => {
-            return Err(OAuthError::invalid_target("resource differs from the one in the assertion"));
+            return Err(OAuthError::invalid_target(
+                "resource differs from the one in the assertion",
+            ));
         }
         (Some(c), _) => c.clone(),
         (None, Some(r)) => r.clone(),
         (None, None) => servers[0].clone(),
     };
     if !servers.contains(&resource) {
-        return Err(OAuthError::invalid_target("the resource is not served here"));
+        return Err(OAuthError::invalid_target(
+            "the resource is not served here",
+        ));
     }
     let known = ScopeSet::from_iter(app.config.scopes.iter().cloned());
     let asserted = claims
@@ -157,7 +207,9 @@ async fn redeem(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<serd
         .intersect(&known);
     let scopes = match &req.scope {
         Some(asked) if !asked.is_subset(&asserted) => {
-            return Err(OAuthError::invalid_scope("the requested scope exceeds the assertion's scope"));
+            return Err(OAuthError::invalid_scope(
+                "the requested scope exceeds the assertion's scope",
+            ));
         }
         Some(asked) => asked.clone(),
         None => asserted,

@@ -24,7 +24,11 @@ pub struct JwksError {
 
 impl JwksCache {
     pub fn new(uri: String, http: reqwest::Client) -> Self {
-        Self { uri, http, state: RwLock::new((Vec::new(), None)) }
+        Self {
+            uri,
+            http,
+            state: RwLock::new((Vec::new(), None)),
+        }
     }
 
     /// The cached keys, fetched when missing or stale.
@@ -47,7 +51,10 @@ impl JwksCache {
         if recent && !(force_if_stale && s.0.is_empty()) {
             return Ok(s.0.clone());
         }
-        let err = |reason: String| JwksError { uri: self.uri.clone(), reason };
+        let err = |reason: String| JwksError {
+            uri: self.uri.clone(),
+            reason,
+        };
         let set: JwkSet = self
             .http
             .get(&self.uri)

@@ -22,15 +22,25 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct Principal(pub AccessGrant);
 
-pub async fn require_token(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
-    let metadata = format!("{}/.well-known/oauth-protected-resource/mcp", app.config.issuer);
+pub async fn require_token(
+    State(app): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let metadata = format!(
+        "{}/.well-known/oauth-protected-resource/mcp",
+        app.config.issuer
+    );
     let challenge = |error: Option<&str>| {
         let mut v = format!("Bearer resource_metadata=\"{metadata}\"");
         if let Some(e) = error {
             v.push_str(&format!(", error=\"{e}\""));
         }
         let mut r = StatusCode::UNAUTHORIZED.into_response();
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_str(&v).expect("header"));
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_str(&v).expect("header"),
+        );
         r
     };
     let token = req
@@ -39,8 +49,13 @@ pub async fn require_token(State(app): State<Arc<AppState>>, mut req: Request, n
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned);
-    let Some(token) = token else { return challenge(None) };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let Some(token) = token else {
+        return challenge(None);
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
     match app.tokens.lookup(&token, now) {
         Some(g) if g.resource == app.config.mcp_url() => {
             req.extensions_mut().insert(Principal(g));
@@ -81,7 +96,10 @@ pub struct Tools {
 
 impl Tools {
     pub fn new(app: Arc<AppState>) -> Self {
-        Self { app, tool_router: Self::tool_router() }
+        Self {
+            app,
+            tool_router: Self::tool_router(),
+        }
     }
 
     fn principal(parts: &http::request::Parts) -> Result<&AccessGrant, ErrorData> {
@@ -107,13 +125,19 @@ impl Tools {
 #[tool_router]
 impl Tools {
     #[tool(description = "Who am I? The user, client and scopes of this session's access token.")]
-    async fn whoami(&self, Extension(parts): Extension<http::request::Parts>) -> Result<String, ErrorData> {
+    async fn whoami(
+        &self,
+        Extension(parts): Extension<http::request::Parts>,
+    ) -> Result<String, ErrorData> {
         let p = Self::principal(&parts)?;
         Ok(serde_json::json!({ "sub": p.sub, "client_id": p.client_id, "scope": p.scopes.to_string() }).to_string())
     }
 
     #[tool(description = "List records (read).")]
-    async fn list_records(&self, Extension(parts): Extension<http::request::Parts>) -> Result<String, ErrorData> {
+    async fn list_records(
+        &self,
+        Extension(parts): Extension<http::request::Parts>,
+    ) -> Result<String, ErrorData> {
         self.require(&parts, &self.app.config.tools.read)?;
         let records = self.app.records.lock().expect("records").clone();
         Ok(serde_json::to_string(&records).expect("records serialize"))
@@ -127,7 +151,10 @@ impl Tools {
     ) -> Result<String, ErrorData> {
         self.require(&parts, &self.app.config.tools.read)?;
         let records = self.app.records.lock().expect("records");
-        let r = records.iter().find(|r| r.id == id).ok_or_else(|| ErrorData::invalid_params("no such record", None))?;
+        let r = records
+            .iter()
+            .find(|r| r.id == id)
+            .ok_or_else(|| ErrorData::invalid_params("no such record", None))?;
         Ok(serde_json::to_string(r).expect("record serializes"))
     }
 
@@ -140,7 +167,12 @@ impl Tools {
         let p = self.require(&parts, &self.app.config.tools.write)?;
         let mut records = self.app.records.lock().expect("records");
         let id = records.iter().map(|r| r.id).max().unwrap_or(0) + 1;
-        records.push(Record { id, title, body, owner: p.sub });
+        records.push(Record {
+            id,
+            title,
+            body,
+            owner: p.sub,
+        });
         Ok(serde_json::json!({ "created": id }).to_string())
     }
 
@@ -164,7 +196,8 @@ impl Tools {
 #[tool_handler]
 impl ServerHandler for Tools {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_instructions(format!("{}: records behind Cross App Access.", self.app.config.name))
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_instructions(
+            format!("{}: records behind Cross App Access.", self.app.config.name),
+        )
     }
 }

@@ -39,18 +39,28 @@ impl ResourceApp {
 
 pub fn router(state: Arc<AppState>) -> Router {
     let factory_state = state.clone();
-    let mcp_service: StreamableHttpService<mcp::Tools, LocalSessionManager> = StreamableHttpService::new(
-        move || Ok(mcp::Tools::new(factory_state.clone())),
-        Arc::new(LocalSessionManager::default()),
-        StreamableHttpServerConfig::default(),
+    let mcp_service: StreamableHttpService<mcp::Tools, LocalSessionManager> =
+        StreamableHttpService::new(
+            move || Ok(mcp::Tools::new(factory_state.clone())),
+            Arc::new(LocalSessionManager::default()),
+            StreamableHttpServerConfig::default(),
+        );
+    let mcp_routes = Router::new().nest_service("/mcp", mcp_service).layer(
+        axum::middleware::from_fn_with_state(state.clone(), mcp::require_token),
     );
-    let mcp_routes = Router::new()
-        .nest_service("/mcp", mcp_service)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), mcp::require_token));
     Router::new()
-        .route("/.well-known/oauth-authorization-server", get(authz::metadata))
-        .route("/.well-known/oauth-protected-resource", get(authz::protected_resource_metadata))
-        .route("/.well-known/oauth-protected-resource/mcp", get(authz::protected_resource_metadata))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(authz::metadata),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(authz::protected_resource_metadata),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(authz::protected_resource_metadata),
+        )
         .route("/authorize", get(authz::authorize_page))
         .route("/token", post(authz::token))
         .with_state(state)
@@ -58,16 +68,26 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Serves `config` on `listener`. An empty `issuer` becomes `http://<bound address>`.
-pub async fn start(mut config: ResourceAppConfig, listener: TcpListener) -> std::io::Result<ResourceApp> {
+pub async fn start(
+    mut config: ResourceAppConfig,
+    listener: TcpListener,
+) -> std::io::Result<ResourceApp> {
     if config.issuer.is_empty() {
         config.issuer = format!("http://{}", listener.local_addr()?);
     }
-    let http = reqwest::Client::builder().build().map_err(std::io::Error::other)?;
+    let http = reqwest::Client::builder()
+        .build()
+        .map_err(std::io::Error::other)?;
     let records = config
         .seed_records
         .iter()
         .enumerate()
-        .map(|(i, t)| mcp::Record { id: i as u64 + 1, title: t.clone(), body: String::new(), owner: "seed".into() })
+        .map(|(i, t)| mcp::Record {
+            id: i as u64 + 1,
+            title: t.clone(),
+            body: String::new(),
+            owner: "seed".into(),
+        })
         .collect();
     let state = Arc::new(AppState {
         jwks: JwksCache::new(config.trusted_idp.jwks_uri.clone(), http),

@@ -39,7 +39,9 @@ impl TokenStore {
     /// The grant of a live token.
     pub fn lookup(&self, token: &str, now: u64) -> Option<AccessGrant> {
         let live = self.live.read().expect("token store lock");
-        live.get(&util::sha256_hex(token.as_bytes())).filter(|g| g.exp > now).cloned()
+        live.get(&util::sha256_hex(token.as_bytes()))
+            .filter(|g| g.exp > now)
+            .cloned()
     }
 
     /// Drops every token matching `pred`; returns how many.
