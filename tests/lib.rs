@@ -1,1 +1,69 @@
+//! Shared helpers for the end-to-end tests: start the demo stack on loopback and
+//! drive the reference agent through it.
 
+use agent::{AgentError, ClientCreds, ExchangeRequest, IdJagResponse, SignInOptions, SignedIn, UserCreds};
+pub use demo::{Demo, DemoInfo};
+
+pub async fn start_demo() -> Demo {
+    demo::start(demo::DemoOptions::default()).await.expect("demo stack starts")
+}
+
+pub fn client(info: &DemoInfo, id: &str) -> ClientCreds {
+    let c = info.client(id);
+    ClientCreds { client_id: c.client_id.clone(), client_secret: c.client_secret.clone() }
+}
+
+pub fn resource_client(info: &DemoInfo, client_id: &str, app: &str) -> ClientCreds {
+    let c = info.credential(client_id, app);
+    ClientCreds { client_id: c.client_id.clone(), client_secret: c.client_secret.clone() }
+}
+
+pub fn user(info: &DemoInfo, name: &str) -> UserCreds {
+    let u = info.user(name);
+    UserCreds { username: u.username.clone(), password: u.password.clone(), totp_secret: u.totp_secret.clone() }
+}
+
+pub async fn sign_in(info: &DemoInfo, username: &str, client_id: &str, mfa: bool) -> SignedIn {
+    let opts = SignInOptions { require_mfa: mfa, use_totp: mfa, extra_scope: None };
+    agent::sign_in(
+        &agent::http_client(),
+        &info.idp,
+        &client(info, client_id),
+        demo::REDIRECT_URI,
+        &user(info, username),
+        &opts,
+    )
+    .await
+    .expect("sign-in succeeds")
+}
+
+pub async fn exchange(
+    info: &DemoInfo,
+    client_id: &str,
+    id_token: &str,
+    app: &str,
+    scope: Option<&str>,
+) -> Result<IdJagResponse, AgentError> {
+    let a = info.app(app);
+    agent::exchange(
+        &agent::http_client(),
+        &info.idp,
+        &client(info, client_id),
+        id_token,
+        &ExchangeRequest { audience: &a.issuer, resource: Some(&a.mcp), scope },
+    )
+    .await
+}
+
+/// The payload of a JWS, unverified (for asserting on what was minted).
+pub fn claims(jws: &str) -> serde_json::Value {
+    xaa::jws::insecure_peek_payload(jws).expect("a JWS payload")
+}
+
+pub fn expect_oauth(r: Result<impl Sized, AgentError>, code: xaa::ErrorCode) -> xaa::OAuthError {
+    match r {
+        Err(AgentError::OAuth(e)) if e.error == code => e,
+        Err(e) => panic!("expected {code:?}, got error {e}"),
+        Ok(_) => panic!("expected {code:?}, got success"),
+    }
+}

@@ -175,11 +175,11 @@ async fn redeem(
     };
     let keys = app.jwks.keys().await.map_err(unavailable)?;
     let now = now();
-    let mut result = idjag::verify(&req.assertion, &keys, &policy, &client_id, now, &app.replay);
+    let mut result = idjag::check(&req.assertion, &keys, &policy, &client_id, now);
     if matches!(result, Err(VerifyError::Jws(JwsError::UnknownKey))) {
         // The IdP may have rotated its key: refetch once (rate-limited) and retry.
         let keys = app.jwks.refresh(false).await.map_err(unavailable)?;
-        result = idjag::verify(&req.assertion, &keys, &policy, &client_id, now, &app.replay);
+        result = idjag::check(&req.assertion, &keys, &policy, &client_id, now);
     }
     let claims = result.map_err(|e| OAuthError::invalid_grant(e.to_string()))?;
     let servers = [app.config.mcp_url()];
@@ -214,6 +214,8 @@ async fn redeem(
         Some(asked) => asked.clone(),
         None => asserted,
     };
+    // Every check passed: only now is the assertion used up (single use, MCP profile).
+    idjag::consume(&claims, &app.replay, now).map_err(|e| OAuthError::invalid_grant(e.to_string()))?;
     let lifetime = app.config.access_token_lifetime.min(300);
     let token = app.tokens.issue(
         AccessGrant {

@@ -114,6 +114,29 @@ pub fn verify(
     now: u64,
     replay: &dyn ReplayCache,
 ) -> Result<IdJagClaims, VerifyError> {
+    let claims = check(token, keys, policy, authenticated_client, now)?;
+    consume(&claims, replay, now)?;
+    Ok(claims)
+}
+
+/// Records the ID-JAG's `jti` as used; `Replayed` if it already was. A caller that
+/// runs further checks of its own between [`check`] and this keeps a request that
+/// fails them from burning the assertion.
+pub fn consume(claims: &IdJagClaims, replay: &dyn ReplayCache, now: u64) -> Result<(), VerifyError> {
+    if !replay.check_and_record(&claims.iss, &claims.jti, claims.exp, now) {
+        return Err(VerifyError::Replayed);
+    }
+    Ok(())
+}
+
+/// Every check of [`verify`] except the replay cache.
+pub fn check(
+    token: &str,
+    keys: &[VerifyingKey],
+    policy: &IdJagPolicy,
+    authenticated_client: &str,
+    now: u64,
+) -> Result<IdJagClaims, VerifyError> {
     let verified = verify_compact(token, keys, Some(TYP_ID_JAG), policy.max_len)?;
     let value: serde_json::Value = serde_json::from_slice(&verified.payload)
         .map_err(|e| VerifyError::BadClaims(e.to_string()))?;
@@ -159,9 +182,6 @@ pub fn verify(
     }
     if claims.exp - claims.iat > policy.max_lifetime {
         return Err(VerifyError::LifetimeTooLong(policy.max_lifetime));
-    }
-    if !replay.check_and_record(&claims.iss, &claims.jti, claims.exp, now) {
-        return Err(VerifyError::Replayed);
     }
     Ok(claims)
 }
