@@ -1,0 +1,188 @@
+//! Token-exchange benchmark. Measures, in one run and on this machine:
+//! 1. the raw signing ceiling: ID-JAG mints per second on one thread (ES256);
+//! 2. the IdP's end-to-end token-exchange throughput over loopback HTTP with the
+//!    policy gate and the audit log on (closed loop, many concurrent clients);
+//! 3. latency p50/p99 at half of that peak (open loop, fixed arrival rate).
+//!
+//! Prints a table and the ratio of (2) to (1). `cargo bench -p gatehouse-tests
+//! --bench xaa_exchange` for real numbers; `-- --quick` for the short CI run.
+//! The load generator shares the machine's cores with the IdP.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+fn signing_ceiling(window: Duration) -> f64 {
+    let key = xaa::SigningKey::generate(xaa::Alg::ES256).unwrap();
+    let mut claims = xaa::IdJagClaims {
+        iss: "https://idp.example".into(),
+        sub: "alice".into(),
+        aud: "https://as.example".into(),
+        client_id: "agent".into(),
+        jti: String::new(),
+        exp: 2_000_000_300,
+        iat: 2_000_000_000,
+        nbf: None,
+        resource: Some("https://mcp.example/mcp".into()),
+        scope: Some("docs.read docs.write".into()),
+        auth_time: Some(2_000_000_000),
+        acr: Some(xaa::ACR_PASSWORD.into()),
+        amr: None,
+        email: Some("alice@example.com".into()),
+        tenant: None,
+        aud_sub: None,
+        cnf: None,
+    };
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < window {
+        claims.jti = xaa::util::random_token(16);
+        std::hint::black_box(xaa::idjag::mint(&key, &claims));
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+struct Target {
+    url: String,
+    form: Vec<(String, String)>,
+}
+
+async fn one(http: &reqwest::Client, t: &Target) -> bool {
+    match http.post(&t.url).form(&t.form).send().await {
+        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+async fn closed_loop(t: Arc<Target>, http: reqwest::Client, workers: usize, window: Duration) -> (f64, u64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let (t, http, stop, ok, failed) = (t.clone(), http.clone(), stop.clone(), ok.clone(), failed.clone());
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                if one(&http, &t).await {
+                    ok.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(window).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    (ok.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64(), failed.load(Ordering::Relaxed))
+}
+
+async fn open_loop(t: Arc<Target>, http: reqwest::Client, rate: f64, window: Duration) -> (Vec<Duration>, u64) {
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    while start.elapsed() < window {
+        ticker.tick().await;
+        let (t, http) = (t.clone(), http.clone());
+        tasks.push(tokio::spawn(async move {
+            let s = Instant::now();
+            let ok = one(&http, &t).await;
+            (s.elapsed(), ok)
+        }));
+    }
+    let mut lat = Vec::with_capacity(tasks.len());
+    let mut failed = 0;
+    for t in tasks {
+        let (d, ok) = t.await.unwrap();
+        if ok {
+            lat.push(d);
+        } else {
+            failed += 1;
+        }
+    }
+    lat.sort();
+    (lat, failed)
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (sign_window, load_window) =
+        if quick { (Duration::from_millis(300), Duration::from_millis(700)) } else { (Duration::from_secs(3), Duration::from_secs(5)) };
+    let ceiling = signing_ceiling(sign_window);
+
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async move {
+        let d = demo::start(demo::DemoOptions::default()).await.expect("demo");
+        let i = &d.info;
+        let c = i.client("support-copilot");
+        let u = i.user("grace");
+        let signed = agent::sign_in(
+            &agent::http_client(),
+            &i.idp,
+            &agent::ClientCreds { client_id: c.client_id.clone(), client_secret: c.client_secret.clone() },
+            demo::REDIRECT_URI,
+            &agent::UserCreds { username: u.username.clone(), password: u.password.clone(), totp_secret: None },
+            &Default::default(),
+        )
+        .await
+        .expect("sign in");
+        let app = i.app("tickets");
+        let target = Arc::new(Target {
+            url: format!("{}/token", i.idp),
+            form: vec![
+                ("grant_type".into(), xaa::GRANT_TOKEN_EXCHANGE.into()),
+                ("requested_token_type".into(), xaa::TOKEN_TYPE_ID_JAG.into()),
+                ("subject_token_type".into(), xaa::TOKEN_TYPE_ID_TOKEN.into()),
+                ("subject_token".into(), signed.id_token.clone()),
+                ("audience".into(), app.issuer.clone()),
+                ("resource".into(), app.mcp.clone()),
+                ("scope".into(), "tickets.read tickets.comment".into()),
+                ("client_id".into(), c.client_id.clone()),
+                ("client_secret".into(), c.client_secret.clone()),
+            ],
+        });
+        let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+        assert!(one(&http, &target).await, "a single exchange must succeed before measuring");
+        let workers = if quick { 8 } else { 64 };
+        let (peak, peak_failed) = closed_loop(target.clone(), http.clone(), workers, load_window).await;
+        let half = (peak / 2.0).max(1.0);
+        let (lat, lat_failed) = open_loop(target.clone(), http.clone(), half, load_window).await;
+        let audited = idp::audit::list(&d.idp.store.pool, Some("id_jag.exchange"), i64::MAX).await.unwrap().len();
+        let chain = idp::audit::verify(&d.idp.store.pool).await.unwrap();
+
+        println!();
+        println!("Gatehouse token-exchange benchmark ({})", if quick { "quick" } else { "full" });
+        println!("{:<52} {:>14}", "measure", "value");
+        println!("{:-<67}", "");
+        println!("{:<52} {:>14.0}", "ID-JAG sign ceiling, 1 thread (ES256 mints/s)", ceiling);
+        println!("{:<52} {:>14.0}", format!("exchange throughput, {workers} clients (exchanges/s)"), peak);
+        println!("{:<52} {:>14.2}", "  ratio to signing ceiling", peak / ceiling);
+        println!("{:<52} {:>14}", "  failed requests", peak_failed);
+        println!("{:<52} {:>14.0}", "open-loop rate = half of peak (req/s)", half);
+        println!("{:<52} {:>14.2}", "  p50 latency (ms)", pct(&lat, 0.50));
+        println!("{:<52} {:>14.2}", "  p99 latency (ms)", pct(&lat, 0.99));
+        println!("{:<52} {:>14}", "  samples / failed", format!("{} / {}", lat.len(), lat_failed));
+        println!("{:<52} {:>14}", "audited exchanges (chain verified)", format!("{audited} ({})", if chain.ok() { "ok" } else { "BROKEN" }));
+        println!();
+        assert!(chain.ok(), "the audit chain must verify after load");
+        assert_eq!(peak_failed + lat_failed, 0, "no request may fail under load");
+    });
+}
