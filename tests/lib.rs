@@ -1,30 +1,48 @@
 //! Shared helpers for the end-to-end tests: start the demo stack on loopback and
 //! drive the reference agent through it.
 
-use agent::{AgentError, ClientCreds, ExchangeRequest, IdJagResponse, SignInOptions, SignedIn, UserCreds};
+use agent::{
+    AgentError, ClientCreds, ExchangeRequest, IdJagResponse, SignInOptions, SignedIn, UserCreds,
+};
 pub use demo::{Demo, DemoInfo};
 
 pub async fn start_demo() -> Demo {
-    demo::start(demo::DemoOptions::default()).await.expect("demo stack starts")
+    demo::start(demo::DemoOptions::default())
+        .await
+        .expect("demo stack starts")
 }
 
 pub fn client(info: &DemoInfo, id: &str) -> ClientCreds {
     let c = info.client(id);
-    ClientCreds { client_id: c.client_id.clone(), client_secret: c.client_secret.clone() }
+    ClientCreds {
+        client_id: c.client_id.clone(),
+        client_secret: c.client_secret.clone(),
+    }
 }
 
 pub fn resource_client(info: &DemoInfo, client_id: &str, app: &str) -> ClientCreds {
     let c = info.credential(client_id, app);
-    ClientCreds { client_id: c.client_id.clone(), client_secret: c.client_secret.clone() }
+    ClientCreds {
+        client_id: c.client_id.clone(),
+        client_secret: c.client_secret.clone(),
+    }
 }
 
 pub fn user(info: &DemoInfo, name: &str) -> UserCreds {
     let u = info.user(name);
-    UserCreds { username: u.username.clone(), password: u.password.clone(), totp_secret: u.totp_secret.clone() }
+    UserCreds {
+        username: u.username.clone(),
+        password: u.password.clone(),
+        totp_secret: u.totp_secret.clone(),
+    }
 }
 
 pub async fn sign_in(info: &DemoInfo, username: &str, client_id: &str, mfa: bool) -> SignedIn {
-    let opts = SignInOptions { require_mfa: mfa, use_totp: mfa, extra_scope: None };
+    let opts = SignInOptions {
+        require_mfa: mfa,
+        use_totp: mfa,
+        extra_scope: None,
+    };
     agent::sign_in(
         &agent::http_client(),
         &info.idp,
@@ -50,7 +68,11 @@ pub async fn exchange(
         &info.idp,
         &client(info, client_id),
         id_token,
-        &ExchangeRequest { audience: &a.issuer, resource: Some(&a.mcp), scope },
+        &ExchangeRequest {
+            audience: &a.issuer,
+            resource: Some(&a.mcp),
+            scope,
+        },
     )
     .await
 }

@@ -59,14 +59,25 @@ async fn one(http: &reqwest::Client, t: &Target) -> bool {
     }
 }
 
-async fn closed_loop(t: Arc<Target>, http: reqwest::Client, workers: usize, window: Duration) -> (f64, u64) {
+async fn closed_loop(
+    t: Arc<Target>,
+    http: reqwest::Client,
+    workers: usize,
+    window: Duration,
+) -> (f64, u64) {
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..workers {
-        let (t, http, stop, ok, failed) = (t.clone(), http.clone(), stop.clone(), ok.clone(), failed.clone());
+        let (t, http, stop, ok, failed) = (
+            t.clone(),
+            http.clone(),
+            stop.clone(),
+            ok.clone(),
+            failed.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 if one(&http, &t).await {
@@ -82,10 +93,18 @@ async fn closed_loop(t: Arc<Target>, http: reqwest::Client, workers: usize, wind
     for t in tasks {
         let _ = t.await;
     }
-    (ok.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64(), failed.load(Ordering::Relaxed))
+    (
+        ok.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64(),
+        failed.load(Ordering::Relaxed),
+    )
 }
 
-async fn open_loop(t: Arc<Target>, http: reqwest::Client, rate: f64, window: Duration) -> (Vec<Duration>, u64) {
+async fn open_loop(
+    t: Arc<Target>,
+    http: reqwest::Client,
+    rate: f64,
+    window: Duration,
+) -> (Vec<Duration>, u64) {
     let interval = Duration::from_secs_f64(1.0 / rate);
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -124,22 +143,37 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let (sign_window, load_window) =
-        if quick { (Duration::from_millis(300), Duration::from_millis(700)) } else { (Duration::from_secs(3), Duration::from_secs(5)) };
+    let (sign_window, load_window) = if quick {
+        (Duration::from_millis(300), Duration::from_millis(700))
+    } else {
+        (Duration::from_secs(3), Duration::from_secs(5))
+    };
     let ceiling = signing_ceiling(sign_window);
 
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
-        let d = demo::start(demo::DemoOptions::default()).await.expect("demo");
+        let d = demo::start(demo::DemoOptions::default())
+            .await
+            .expect("demo");
         let i = &d.info;
         let c = i.client("support-copilot");
         let u = i.user("grace");
         let signed = agent::sign_in(
             &agent::http_client(),
             &i.idp,
-            &agent::ClientCreds { client_id: c.client_id.clone(), client_secret: c.client_secret.clone() },
+            &agent::ClientCreds {
+                client_id: c.client_id.clone(),
+                client_secret: c.client_secret.clone(),
+            },
             demo::REDIRECT_URI,
-            &agent::UserCreds { username: u.username.clone(), password: u.password.clone(), totp_secret: None },
+            &agent::UserCreds {
+                username: u.username.clone(),
+                password: u.password.clone(),
+                totp_secret: None,
+            },
             &Default::default(),
         )
         .await
@@ -159,30 +193,69 @@ fn main() {
                 ("client_secret".into(), c.client_secret.clone()),
             ],
         });
-        let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
-        assert!(one(&http, &target).await, "a single exchange must succeed before measuring");
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()
+            .unwrap();
+        assert!(
+            one(&http, &target).await,
+            "a single exchange must succeed before measuring"
+        );
         let workers = if quick { 8 } else { 64 };
-        let (peak, peak_failed) = closed_loop(target.clone(), http.clone(), workers, load_window).await;
+        let (peak, peak_failed) =
+            closed_loop(target.clone(), http.clone(), workers, load_window).await;
         let half = (peak / 2.0).max(1.0);
         let (lat, lat_failed) = open_loop(target.clone(), http.clone(), half, load_window).await;
-        let audited = idp::audit::list(&d.idp.store.pool, Some("id_jag.exchange"), i64::MAX).await.unwrap().len();
+        let audited = idp::audit::list(&d.idp.store.pool, Some("id_jag.exchange"), i64::MAX)
+            .await
+            .unwrap()
+            .len();
         let chain = idp::audit::verify(&d.idp.store.pool).await.unwrap();
 
         println!();
-        println!("Gatehouse token-exchange benchmark ({})", if quick { "quick" } else { "full" });
+        println!(
+            "Gatehouse token-exchange benchmark ({})",
+            if quick { "quick" } else { "full" }
+        );
         println!("{:<52} {:>14}", "measure", "value");
         println!("{:-<67}", "");
-        println!("{:<52} {:>14.0}", "ID-JAG sign ceiling, 1 thread (ES256 mints/s)", ceiling);
-        println!("{:<52} {:>14.0}", format!("exchange throughput, {workers} clients (exchanges/s)"), peak);
-        println!("{:<52} {:>14.2}", "  ratio to signing ceiling", peak / ceiling);
+        println!(
+            "{:<52} {:>14.0}",
+            "ID-JAG sign ceiling, 1 thread (ES256 mints/s)", ceiling
+        );
+        println!(
+            "{:<52} {:>14.0}",
+            format!("exchange throughput, {workers} clients (exchanges/s)"),
+            peak
+        );
+        println!(
+            "{:<52} {:>14.2}",
+            "  ratio to signing ceiling",
+            peak / ceiling
+        );
         println!("{:<52} {:>14}", "  failed requests", peak_failed);
-        println!("{:<52} {:>14.0}", "open-loop rate = half of peak (req/s)", half);
+        println!(
+            "{:<52} {:>14.0}",
+            "open-loop rate = half of peak (req/s)", half
+        );
         println!("{:<52} {:>14.2}", "  p50 latency (ms)", pct(&lat, 0.50));
         println!("{:<52} {:>14.2}", "  p99 latency (ms)", pct(&lat, 0.99));
-        println!("{:<52} {:>14}", "  samples / failed", format!("{} / {}", lat.len(), lat_failed));
-        println!("{:<52} {:>14}", "audited exchanges (chain verified)", format!("{audited} ({})", if chain.ok() { "ok" } else { "BROKEN" }));
+        println!(
+            "{:<52} {:>14}",
+            "  samples / failed",
+            format!("{} / {}", lat.len(), lat_failed)
+        );
+        println!(
+            "{:<52} {:>14}",
+            "audited exchanges (chain verified)",
+            format!("{audited} ({})", if chain.ok() { "ok" } else { "BROKEN" })
+        );
         println!();
         assert!(chain.ok(), "the audit chain must verify after load");
-        assert_eq!(peak_failed + lat_failed, 0, "no request may fail under load");
+        assert_eq!(
+            peak_failed + lat_failed,
+            0,
+            "no request may fail under load"
+        );
     });
 }

@@ -11,38 +11,79 @@ async fn the_audit_chain_verifies_holds_no_token_and_breaks_when_a_row_is_edited
     let d = start_demo().await;
     let i = &d.info;
     let s = sign_in(i, "grace", "support-copilot", false).await;
-    let jag = exchange(i, "support-copilot", &s.id_token, "tickets", None).await.unwrap();
-    let denied = exchange(i, "research-assistant", &sign_in(i, "alice", "research-assistant", false).await.id_token, "ledger", None).await;
+    let jag = exchange(i, "support-copilot", &s.id_token, "tickets", None)
+        .await
+        .unwrap();
+    let denied = exchange(
+        i,
+        "research-assistant",
+        &sign_in(i, "alice", "research-assistant", false)
+            .await
+            .id_token,
+        "ledger",
+        None,
+    )
+    .await;
     expect_oauth(denied, ErrorCode::AccessDenied);
 
     let pool = &d.idp.store.pool;
     let report = idp::audit::verify(pool).await.unwrap();
     assert!(report.ok(), "{report:?}");
-    assert!(report.events >= 4, "logins and exchanges are audited: {report:?}");
-    let issued = idp::audit::list(pool, Some("id_jag.exchange"), 100).await.unwrap();
-    assert_eq!(issued.iter().filter(|e| e.event.outcome == "success").count(), 1);
-    let refused = issued.iter().find(|e| e.event.outcome == "refused").expect("refusal audited");
+    assert!(
+        report.events >= 4,
+        "logins and exchanges are audited: {report:?}"
+    );
+    let issued = idp::audit::list(pool, Some("id_jag.exchange"), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        issued
+            .iter()
+            .filter(|e| e.event.outcome == "success")
+            .count(),
+        1
+    );
+    let refused = issued
+        .iter()
+        .find(|e| e.event.outcome == "refused")
+        .expect("refusal audited");
     assert!(refused.event.detail["connection_request_id"].is_string());
 
     // No token is anywhere in the audit log.
-    let rows: Vec<String> = sqlx::query_scalar("SELECT detail || coalesce(reason,'') || coalesce(target,'') FROM audit_events")
-        .fetch_all(pool)
-        .await
-        .unwrap();
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT detail || coalesce(reason,'') || coalesce(target,'') FROM audit_events",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
     let all = rows.join("\n");
-    for secret in [&s.id_token, &s.access_token, s.refresh_token.as_ref().unwrap(), &jag.access_token] {
-        assert!(!all.contains(secret.as_str()), "a token leaked into the audit log");
+    for secret in [
+        &s.id_token,
+        &s.access_token,
+        s.refresh_token.as_ref().unwrap(),
+        &jag.access_token,
+    ] {
+        assert!(
+            !all.contains(secret.as_str()),
+            "a token leaked into the audit log"
+        );
         let sig = secret.rsplit('.').next().unwrap();
         assert!(!all.contains(sig));
     }
 
     // Edit one row directly in the SQLite file: verify names it.
-    sqlx::query("UPDATE audit_events SET subject = 'mallory' WHERE seq = 2").execute(pool).await.unwrap();
+    sqlx::query("UPDATE audit_events SET subject = 'mallory' WHERE seq = 2")
+        .execute(pool)
+        .await
+        .unwrap();
     let report = idp::audit::verify(pool).await.unwrap();
     assert_eq!(report.first_broken, Some(2));
     // Deleting a row is caught too (sequence gap / broken link).
     sqlx::query("UPDATE audit_events SET subject = (SELECT subject FROM audit_events WHERE seq = 1) WHERE seq = 2").execute(pool).await.unwrap();
-    sqlx::query("DELETE FROM audit_events WHERE seq = 3").execute(pool).await.unwrap();
+    sqlx::query("DELETE FROM audit_events WHERE seq = 3")
+        .execute(pool)
+        .await
+        .unwrap();
     let report = idp::audit::verify(pool).await.unwrap();
     assert!(report.first_broken.is_some());
 }
@@ -69,21 +110,39 @@ async fn refresh_tokens_rotate_and_a_replayed_one_revokes_the_family() {
     let c = i.client("code-agent");
     let basic = Some((c.client_id.as_str(), c.client_secret.as_str()));
     let rt1 = s.refresh_token.clone().unwrap();
-    let (st, body) = post(&token_url(&d), &[("grant_type", "refresh_token"), ("refresh_token", &rt1)], basic).await;
+    let (st, body) = post(
+        &token_url(&d),
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt1)],
+        basic,
+    )
+    .await;
     assert_eq!(st, 200, "{body}");
     let rt2 = body["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(rt1, rt2);
     // Reuse of the rotated token: refused, and the whole family (rt2 too) is revoked.
-    let (st, body) = post(&token_url(&d), &[("grant_type", "refresh_token"), ("refresh_token", &rt1)], basic).await;
+    let (st, body) = post(
+        &token_url(&d),
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt1)],
+        basic,
+    )
+    .await;
     assert_eq!((st, body["error"].as_str()), (400, Some("invalid_grant")));
-    let (st, _) = post(&token_url(&d), &[("grant_type", "refresh_token"), ("refresh_token", &rt2)], basic).await;
+    let (st, _) = post(
+        &token_url(&d),
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt2)],
+        basic,
+    )
+    .await;
     assert_eq!(st, 400, "the family is revoked");
     // Another client cannot use this client's refresh token.
     let s2 = sign_in(i, "alice", "code-agent", false).await;
     let other = i.client("support-copilot");
     let (st, _) = post(
         &token_url(&d),
-        &[("grant_type", "refresh_token"), ("refresh_token", s2.refresh_token.as_deref().unwrap())],
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", s2.refresh_token.as_deref().unwrap()),
+        ],
         Some((&other.client_id, &other.client_secret)),
     )
     .await;
@@ -112,11 +171,20 @@ async fn a_refresh_token_is_accepted_as_subject_token() {
     )
     .await;
     assert_eq!(st, 200, "{body}");
-    assert_eq!(claims(body["access_token"].as_str().unwrap())["sub"], "grace");
+    assert_eq!(
+        claims(body["access_token"].as_str().unwrap())["sub"],
+        "grace"
+    );
 }
 
 /// Walks the login form by hand, returning the code.
-async fn code_for(d: &Demo, client: &str, challenge: &str, user: &str, totp: Option<String>) -> Result<String, String> {
+async fn code_for(
+    d: &Demo,
+    client: &str,
+    challenge: &str,
+    user: &str,
+    totp: Option<String>,
+) -> Result<String, String> {
     let http = agent::http_client();
     let u = d.info.user(user);
     let mut form = vec![
@@ -133,13 +201,26 @@ async fn code_for(d: &Demo, client: &str, challenge: &str, user: &str, totp: Opt
     if let Some(t) = totp {
         form.push(("totp", t));
     }
-    let r = http.post(format!("{}/authorize", d.info.idp)).form(&form).send().await.unwrap();
+    let r = http
+        .post(format!("{}/authorize", d.info.idp))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     let status = r.status();
-    let Some(loc) = r.headers().get("location").map(|v| v.to_str().unwrap().to_owned()) else {
+    let Some(loc) = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned())
+    else {
         return Err(format!("{status}: {}", r.text().await.unwrap()));
     };
     let url = url_parse(&loc);
-    Ok(url.into_iter().find(|(k, _)| k == "code").map(|(_, v)| v).unwrap())
+    Ok(url
+        .into_iter()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v)
+        .unwrap())
 }
 
 fn url_parse(u: &str) -> Vec<(String, String)> {
@@ -156,12 +237,24 @@ async fn pkce_is_required_and_a_code_is_single_use() {
     let c = d.info.client("code-agent");
     let basic = Some((c.client_id.as_str(), c.client_secret.as_str()));
     let verifier = util::random_token(32);
-    let code = code_for(&d, "code-agent", &util::pkce_s256(&verifier), "alice", None).await.unwrap();
+    let code = code_for(&d, "code-agent", &util::pkce_s256(&verifier), "alice", None)
+        .await
+        .unwrap();
     let redeem = |v: String| {
         let code = code.clone();
         let url = token_url(&d);
         async move {
-            post(&url, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", demo::REDIRECT_URI), ("code_verifier", &v)], basic).await
+            post(
+                &url,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", demo::REDIRECT_URI),
+                    ("code_verifier", &v),
+                ],
+                basic,
+            )
+            .await
         }
     };
     let (st, body) = redeem("wrong-verifier-wrong-verifier-wrong-verifier".into()).await;
@@ -170,18 +263,35 @@ async fn pkce_is_required_and_a_code_is_single_use() {
     // The failed attempt used the code up; the right verifier now finds it used.
     let (st, body) = redeem(verifier.clone()).await;
     assert_eq!(st, 400);
-    assert!(body["error_description"].as_str().unwrap().contains("already used"));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already used")
+    );
 
     let verifier = util::random_token(32);
-    let code2 = code_for(&d, "code-agent", &util::pkce_s256(&verifier), "alice", None).await.unwrap();
-    let form = [("grant_type", "authorization_code"), ("code", code2.as_str()), ("redirect_uri", demo::REDIRECT_URI), ("code_verifier", verifier.as_str())];
+    let code2 = code_for(&d, "code-agent", &util::pkce_s256(&verifier), "alice", None)
+        .await
+        .unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code2.as_str()),
+        ("redirect_uri", demo::REDIRECT_URI),
+        ("code_verifier", verifier.as_str()),
+    ];
     let (st, first) = post(&token_url(&d), &form, basic).await;
     assert_eq!(st, 200, "{first}");
     let (st, _) = post(&token_url(&d), &form, basic).await;
     assert_eq!(st, 400, "a code is single use");
     // Reuse revoked what the code produced.
     let rt = first["refresh_token"].as_str().unwrap();
-    let (st, _) = post(&token_url(&d), &[("grant_type", "refresh_token"), ("refresh_token", rt)], basic).await;
+    let (st, _) = post(
+        &token_url(&d),
+        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+        basic,
+    )
+    .await;
     assert_eq!(st, 400, "tokens from a replayed code are revoked");
 }
 
@@ -192,26 +302,53 @@ async fn the_login_form_refuses_bad_passwords_and_replayed_totp_codes() {
     let r = http
         .post(format!("{}/authorize", d.info.idp))
         .form(&[
-            ("response_type", "code"), ("client_id", "code-agent"), ("redirect_uri", demo::REDIRECT_URI),
-            ("scope", "openid"), ("code_challenge", "x"), ("code_challenge_method", "S256"),
-            ("username", "alice"), ("password", "not-her-password"),
+            ("response_type", "code"),
+            ("client_id", "code-agent"),
+            ("redirect_uri", demo::REDIRECT_URI),
+            ("scope", "openid"),
+            ("code_challenge", "x"),
+            ("code_challenge_method", "S256"),
+            ("username", "alice"),
+            ("password", "not-her-password"),
         ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    assert!(r.text().await.unwrap().contains("username or password is wrong"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("username or password is wrong")
+    );
 
     let secret = d.info.user("carol").totp_secret.clone().unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let code = xaa::totp::code(&secret, now).unwrap();
-    code_for(&d, "code-agent", "challenge", "carol", Some(code.clone())).await.expect("first use of the code");
-    let again = code_for(&d, "code-agent", "challenge", "carol", Some(code)).await.unwrap_err();
+    code_for(&d, "code-agent", "challenge", "carol", Some(code.clone()))
+        .await
+        .expect("first use of the code");
+    let again = code_for(&d, "code-agent", "challenge", "carol", Some(code))
+        .await
+        .unwrap_err();
     assert!(again.contains("already used"), "{again}");
-    let wrong = code_for(&d, "code-agent", "challenge", "carol", Some("000000".into())).await;
+    let wrong = code_for(
+        &d,
+        "code-agent",
+        "challenge",
+        "carol",
+        Some("000000".into()),
+    )
+    .await;
     // 000000 could be the real code one time in a million; only then would this pass trivially.
     if let Err(e) = wrong {
-        assert!(e.contains("authenticator code is wrong") || e.contains("already used"), "{e}");
+        assert!(
+            e.contains("authenticator code is wrong") || e.contains("already used"),
+            "{e}"
+        );
     }
 }
 
@@ -220,7 +357,12 @@ async fn an_unregistered_redirect_uri_gets_an_error_page_not_a_redirect() {
     let d = start_demo().await;
     let r = agent::http_client()
         .get(format!("{}/authorize", d.info.idp))
-        .query(&[("response_type", "code"), ("client_id", "code-agent"), ("redirect_uri", "https://evil.example/cb"), ("scope", "openid")])
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", "code-agent"),
+            ("redirect_uri", "https://evil.example/cb"),
+            ("scope", "openid"),
+        ])
         .send()
         .await
         .unwrap();
@@ -229,12 +371,23 @@ async fn an_unregistered_redirect_uri_gets_an_error_page_not_a_redirect() {
     // Without PKCE, the error goes back to the (registered) client.
     let r = agent::http_client()
         .get(format!("{}/authorize", d.info.idp))
-        .query(&[("response_type", "code"), ("client_id", "code-agent"), ("redirect_uri", demo::REDIRECT_URI), ("scope", "openid"), ("state", "st")])
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", "code-agent"),
+            ("redirect_uri", demo::REDIRECT_URI),
+            ("scope", "openid"),
+            ("state", "st"),
+        ])
         .send()
         .await
         .unwrap();
     let loc = r.headers()["location"].to_str().unwrap().to_owned();
-    assert!(loc.starts_with(demo::REDIRECT_URI) && loc.contains("error=invalid_request") && loc.contains("state=st"), "{loc}");
+    assert!(
+        loc.starts_with(demo::REDIRECT_URI)
+            && loc.contains("error=invalid_request")
+            && loc.contains("state=st"),
+        "{loc}"
+    );
 }
 
 #[tokio::test]
@@ -259,7 +412,16 @@ async fn a_client_files_a_connection_request_with_a_justification() {
     assert_eq!(r["users"][0]["username"], "erin");
     assert_eq!(r["refused_count"], 0);
     // An unknown scope is refused precisely.
-    let bad = agent::file_request(&agent::http_client(), &i.idp, &client(i, "finance-analyst"), &i.app("crm").issuer, Some("crm.everything"), "x", None).await;
+    let bad = agent::file_request(
+        &agent::http_client(),
+        &i.idp,
+        &client(i, "finance-analyst"),
+        &i.app("crm").issuer,
+        Some("crm.everything"),
+        "x",
+        None,
+    )
+    .await;
     let e = expect_oauth(bad, ErrorCode::InvalidScope);
     assert!(e.error_description.unwrap().contains("crm.everything"));
 }
@@ -280,7 +442,11 @@ async fn private_key_jwt_clients_authenticate_with_a_single_use_assertion() {
         clients: vec![Client {
             client_id: "pkjwt-agent".into(),
             name: "Key Agent".into(),
-            auth: ClientAuth::PrivateKeyJwt { jwks: xaa::JwkSet { keys: vec![key.public_jwk()] } },
+            auth: ClientAuth::PrivateKeyJwt {
+                jwks: xaa::JwkSet {
+                    keys: vec![key.public_jwk()],
+                },
+            },
             redirect_uris: vec![],
             owners: vec![],
             description: None,
@@ -291,7 +457,12 @@ async fn private_key_jwt_clients_authenticate_with_a_single_use_assertion() {
             issuer: "https://docs.example".into(),
             mcp_servers: vec!["https://docs.example/mcp".into()],
             client_ids: Default::default(),
-            scopes: vec![ScopeDef { name: "docs.read".into(), description: "read".into(), risk: Risk::Read, sensitive: false }],
+            scopes: vec![ScopeDef {
+                name: "docs.read".into(),
+                description: "read".into(),
+                risk: Risk::Read,
+                sensitive: false,
+            }],
             receivers: vec![],
             owners: vec![],
         }],
@@ -299,25 +470,50 @@ async fn private_key_jwt_clients_authenticate_with_a_single_use_assertion() {
     };
     let state = idp::server::build(config).await.unwrap();
     tokio::spawn(idp::server::serve(state, listener));
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let assertion = key.sign("JWT", &json!({"iss": "pkjwt-agent", "sub": "pkjwt-agent", "aud": format!("{issuer}/token"), "jti": "a1", "exp": now + 60, "iat": now}));
     let form = |a: &str| {
         vec![
             ("audience".to_string(), "https://docs.example".to_string()),
             ("justification".to_string(), "needs docs".to_string()),
-            ("client_assertion_type".to_string(), xaa::CLIENT_ASSERTION_TYPE_JWT.to_string()),
+            (
+                "client_assertion_type".to_string(),
+                xaa::CLIENT_ASSERTION_TYPE_JWT.to_string(),
+            ),
             ("client_assertion".to_string(), a.to_string()),
         ]
     };
     let http = reqwest::Client::new();
-    let r = http.post(format!("{issuer}/connection-requests")).form(&form(&assertion)).send().await.unwrap();
+    let r = http
+        .post(format!("{issuer}/connection-requests"))
+        .form(&form(&assertion))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
-    let r = http.post(format!("{issuer}/connection-requests")).form(&form(&assertion)).send().await.unwrap();
+    let r = http
+        .post(format!("{issuer}/connection-requests"))
+        .form(&form(&assertion))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401, "a replayed client assertion is refused");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "invalid_client");
     let other = xaa::SigningKey::generate(xaa::Alg::ES256).unwrap();
     let forged = other.sign("JWT", &json!({"iss": "pkjwt-agent", "sub": "pkjwt-agent", "aud": issuer, "jti": "a2", "exp": now + 60}));
-    let r = http.post(format!("{issuer}/connection-requests")).form(&form(&forged)).send().await.unwrap();
-    assert_eq!(r.status(), 401, "an assertion signed by another key is refused");
+    let r = http
+        .post(format!("{issuer}/connection-requests"))
+        .form(&form(&forged))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "an assertion signed by another key is refused"
+    );
 }

@@ -14,13 +14,28 @@ struct Setup {
 async fn setup() -> Setup {
     let demo = start_demo().await;
     let s = sign_in(&demo.info, "grace", "support-copilot", false).await;
-    let jag = exchange(&demo.info, "support-copilot", &s.id_token, "tickets", None).await.unwrap().access_token;
+    let jag = exchange(&demo.info, "support-copilot", &s.id_token, "tickets", None)
+        .await
+        .unwrap()
+        .access_token;
     Setup { demo, jag }
 }
 
-async fn redeem_at(d: &Demo, app: &str, client: &str, jag: &str) -> Result<agent::AccessToken, agent::AgentError> {
+async fn redeem_at(
+    d: &Demo,
+    app: &str,
+    client: &str,
+    jag: &str,
+) -> Result<agent::AccessToken, agent::AgentError> {
     let a = d.info.app(app);
-    agent::redeem(&agent::http_client(), &a.issuer, &resource_client(&d.info, client, app), jag, None).await
+    agent::redeem(
+        &agent::http_client(),
+        &a.issuer,
+        &resource_client(&d.info, client, app),
+        jag,
+        None,
+    )
+    .await
 }
 
 fn description(e: xaa::OAuthError) -> String {
@@ -37,8 +52,13 @@ fn resign(d: &Demo, jag: &str, edit: impl Fn(&mut Value), typ: &str) -> String {
 #[tokio::test]
 async fn a_replayed_id_jag_is_refused() {
     let s = setup().await;
-    redeem_at(&s.demo, "tickets", "support-copilot", &s.jag).await.expect("first use");
-    let e = expect_oauth(redeem_at(&s.demo, "tickets", "support-copilot", &s.jag).await, ErrorCode::InvalidGrant);
+    redeem_at(&s.demo, "tickets", "support-copilot", &s.jag)
+        .await
+        .expect("first use");
+    let e = expect_oauth(
+        redeem_at(&s.demo, "tickets", "support-copilot", &s.jag).await,
+        ErrorCode::InvalidGrant,
+    );
     assert!(description(e).contains("already used"));
 }
 
@@ -46,11 +66,19 @@ async fn a_replayed_id_jag_is_refused() {
 async fn an_expired_id_jag_is_refused() {
     let s = setup().await;
     let now = claims(&s.jag)["iat"].as_u64().unwrap();
-    let old = resign(&s.demo, &s.jag, |c| {
-        c["iat"] = (now - 600).into();
-        c["exp"] = (now - 400).into();
-    }, xaa::TYP_ID_JAG);
-    let e = expect_oauth(redeem_at(&s.demo, "tickets", "support-copilot", &old).await, ErrorCode::InvalidGrant);
+    let old = resign(
+        &s.demo,
+        &s.jag,
+        |c| {
+            c["iat"] = (now - 600).into();
+            c["exp"] = (now - 400).into();
+        },
+        xaa::TYP_ID_JAG,
+    );
+    let e = expect_oauth(
+        redeem_at(&s.demo, "tickets", "support-copilot", &old).await,
+        ErrorCode::InvalidGrant,
+    );
     assert!(description(e).contains("expired"));
 }
 
@@ -58,24 +86,35 @@ async fn an_expired_id_jag_is_refused() {
 async fn an_id_jag_for_another_audience_is_refused() {
     let s = setup().await;
     // Minted for the tickets AS, presented at the docs AS by a client known there.
-    let e = expect_oauth(redeem_at(&s.demo, "docs", "support-copilot", &s.jag).await, ErrorCode::InvalidGrant);
+    let e = expect_oauth(
+        redeem_at(&s.demo, "docs", "support-copilot", &s.jag).await,
+        ErrorCode::InvalidGrant,
+    );
     assert!(description(e).contains("aud"));
 }
 
 #[tokio::test]
 async fn an_id_jag_presented_by_another_client_is_refused() {
     let s = setup().await;
-    let e = expect_oauth(redeem_at(&s.demo, "tickets", "code-agent", &s.jag).await, ErrorCode::InvalidGrant);
+    let e = expect_oauth(
+        redeem_at(&s.demo, "tickets", "code-agent", &s.jag).await,
+        ErrorCode::InvalidGrant,
+    );
     assert!(description(e).contains("different client"));
     // The refused presentation did not burn it: the rightful client still can.
-    redeem_at(&s.demo, "tickets", "support-copilot", &s.jag).await.expect("rightful client");
+    redeem_at(&s.demo, "tickets", "support-copilot", &s.jag)
+        .await
+        .expect("rightful client");
 }
 
 #[tokio::test]
 async fn a_wrong_typ_is_refused() {
     let s = setup().await;
     let jwt = resign(&s.demo, &s.jag, |_| {}, "JWT");
-    let e = expect_oauth(redeem_at(&s.demo, "tickets", "support-copilot", &jwt).await, ErrorCode::InvalidGrant);
+    let e = expect_oauth(
+        redeem_at(&s.demo, "tickets", "support-copilot", &jwt).await,
+        ErrorCode::InvalidGrant,
+    );
     assert!(description(e).contains("typ"));
 }
 
@@ -85,8 +124,16 @@ async fn a_tampered_signature_is_refused() {
     let parts: Vec<&str> = s.jag.split('.').collect();
     let mut c = claims(&s.jag);
     c["scope"] = "tickets.read tickets.close".into();
-    let forged = format!("{}.{}.{}", parts[0], b64(c.to_string().as_bytes()), parts[2]);
-    let e = expect_oauth(redeem_at(&s.demo, "tickets", "support-copilot", &forged).await, ErrorCode::InvalidGrant);
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(c.to_string().as_bytes()),
+        parts[2]
+    );
+    let e = expect_oauth(
+        redeem_at(&s.demo, "tickets", "support-copilot", &forged).await,
+        ErrorCode::InvalidGrant,
+    );
     assert!(description(e).contains("signature"));
 }
 
@@ -94,7 +141,10 @@ async fn a_tampered_signature_is_refused() {
 async fn a_bad_resource_client_secret_is_invalid_client() {
     let s = setup().await;
     let a = s.demo.info.app("tickets");
-    let bad = agent::ClientCreds { client_id: "support-copilot".into(), client_secret: "nope".into() };
+    let bad = agent::ClientCreds {
+        client_id: "support-copilot".into(),
+        client_secret: "nope".into(),
+    };
     let r = agent::redeem(&agent::http_client(), &a.issuer, &bad, &s.jag, None).await;
     expect_oauth(r, ErrorCode::InvalidClient);
 }
@@ -116,7 +166,9 @@ async fn an_unreachable_idp_jwks_is_temporarily_unavailable_and_burns_nothing() 
     let r = agent::redeem(&agent::http_client(), app.issuer(), &creds, &s.jag, None).await;
     let e = expect_oauth(r, ErrorCode::TemporarilyUnavailable);
     assert!(description(e).contains("keys are unavailable"));
-    redeem_at(&s.demo, "tickets", "support-copilot", &s.jag).await.expect("the ID-JAG was not consumed");
+    redeem_at(&s.demo, "tickets", "support-copilot", &s.jag)
+        .await
+        .expect("the ID-JAG was not consumed");
 }
 
 #[tokio::test]
@@ -124,21 +176,55 @@ async fn mcp_without_or_with_a_bad_token_gets_401_pointing_at_resource_metadata(
     let s = setup().await;
     let a = s.demo.info.app("tickets");
     let http = reqwest::Client::new();
-    let r = http.post(&a.mcp).json(&serde_json::json!({})).send().await.unwrap();
+    let r = http
+        .post(&a.mcp)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     let www = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
     let meta_url = format!("{}/.well-known/oauth-protected-resource/mcp", a.issuer);
-    assert!(www.contains(&format!("resource_metadata=\"{meta_url}\"")), "{www}");
-    let r = http.post(&a.mcp).bearer_auth("not-a-token").json(&serde_json::json!({})).send().await.unwrap();
+    assert!(
+        www.contains(&format!("resource_metadata=\"{meta_url}\"")),
+        "{www}"
+    );
+    let r = http
+        .post(&a.mcp)
+        .bearer_auth("not-a-token")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
-    let meta: Value = http.get(&meta_url).send().await.unwrap().json().await.unwrap();
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+    let meta: Value = http
+        .get(&meta_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(meta["resource"], a.mcp.as_str());
     assert_eq!(meta["authorization_servers"][0], a.issuer.as_str());
     // An access token for another MCP server is not accepted here (audience restriction).
-    let at = redeem_at(&s.demo, "tickets", "support-copilot", &s.jag).await.unwrap();
+    let at = redeem_at(&s.demo, "tickets", "support-copilot", &s.jag)
+        .await
+        .unwrap();
     let docs = s.demo.info.app("docs");
-    let r = http.post(&docs.mcp).bearer_auth(&at.access_token).json(&serde_json::json!({})).send().await.unwrap();
+    let r = http
+        .post(&docs.mcp)
+        .bearer_auth(&at.access_token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
 }
 
@@ -146,13 +232,41 @@ async fn mcp_without_or_with_a_bad_token_gets_401_pointing_at_resource_metadata(
 async fn authorization_server_metadata_advertises_the_id_jag_profile() {
     let s = setup().await;
     let a = s.demo.info.app("tickets");
-    let m: Value = reqwest::get(format!("{}/.well-known/oauth-authorization-server", a.issuer)).await.unwrap().json().await.unwrap();
+    let m: Value = reqwest::get(format!(
+        "{}/.well-known/oauth-authorization-server",
+        a.issuer
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     assert_eq!(m["issuer"], a.issuer.as_str(), "byte-identical issuer");
-    assert_eq!(m["authorization_grant_profiles_supported"][0], xaa::GRANT_PROFILE_ID_JAG);
+    assert_eq!(
+        m["authorization_grant_profiles_supported"][0],
+        xaa::GRANT_PROFILE_ID_JAG
+    );
     assert_eq!(m["grant_types_supported"][0], xaa::GRANT_JWT_BEARER);
-    assert!(m["authorization_endpoint"].is_string() && m["response_types_supported"].is_array(), "MCP SDKs require these");
-    let o: Value = reqwest::get(format!("{}/.well-known/openid-configuration", s.demo.info.idp)).await.unwrap().json().await.unwrap();
+    assert!(
+        m["authorization_endpoint"].is_string() && m["response_types_supported"].is_array(),
+        "MCP SDKs require these"
+    );
+    let o: Value = reqwest::get(format!(
+        "{}/.well-known/openid-configuration",
+        s.demo.info.idp
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     assert_eq!(o["issuer"], s.demo.info.idp.as_str());
-    assert_eq!(o["identity_chaining_requested_token_types_supported"][0], xaa::TOKEN_TYPE_ID_JAG);
-    assert_eq!(o["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(
+        o["identity_chaining_requested_token_types_supported"][0],
+        xaa::TOKEN_TYPE_ID_JAG
+    );
+    assert_eq!(
+        o["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
 }

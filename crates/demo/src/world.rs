@@ -338,8 +338,16 @@ pub fn step_up(c: &ConnectionSeedDef) -> Vec<StepUpRule> {
         .collect()
 }
 
-/// Pending requests the demo starts with: (client, app, scopes, users, justification).
-pub const PENDING: &[(&str, &str, &[&str], &[&str], Option<&str>)] = &[
+/// A pending request the demo starts with: (client, app, scopes, users, justification).
+pub type PendingSeed = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    Option<&'static str>,
+);
+
+pub const PENDING: &[PendingSeed] = &[
     (
         "research-assistant",
         "crm",

@@ -80,32 +80,41 @@ fn redirect_error(
 
 /// Checks the parameters; an error before the redirect URI is trusted is a page,
 /// after it a redirect back to the client.
-fn validate<'a>(idp: &'a SharedIdp, p: &HashMap<String, String>) -> Result<&'a Client, Response> {
+fn validate<'a>(
+    idp: &'a SharedIdp,
+    p: &HashMap<String, String>,
+) -> Result<&'a Client, Box<Response>> {
     let get = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let Some(client) = get("client_id").and_then(|c| idp.config.client(c)) else {
-        return Err(error_page(StatusCode::BAD_REQUEST, "Unknown client."));
+        return Err(Box::new(error_page(
+            StatusCode::BAD_REQUEST,
+            "Unknown client.",
+        )));
     };
     let Some(redirect) = get("redirect_uri").filter(|r| redirect_allowed(client, r)) else {
-        return Err(error_page(
+        return Err(Box::new(error_page(
             StatusCode::BAD_REQUEST,
             "The redirect URI is not registered for this client.",
-        ));
+        )));
     };
     let back = |e: &str, d: &str| redirect_error(redirect, e, d, get("state"), idp.issuer());
     if get("response_type") != Some("code") {
-        return Err(back(
+        return Err(Box::new(back(
             "unsupported_response_type",
             "only the authorization code flow is supported",
-        ));
+        )));
     }
     if !get("scope").unwrap_or("").split(' ').any(|s| s == "openid") {
-        return Err(back("invalid_scope", "the openid scope is required"));
+        return Err(Box::new(back(
+            "invalid_scope",
+            "the openid scope is required",
+        )));
     }
     if get("code_challenge").is_none() || get("code_challenge_method") != Some("S256") {
-        return Err(back(
+        return Err(Box::new(back(
             "invalid_request",
             "PKCE with code_challenge_method=S256 is required",
-        ));
+        )));
     }
     Ok(client)
 }
@@ -116,7 +125,7 @@ pub async fn get_authorize(
 ) -> Response {
     let client = match validate(&idp, &p) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     login_form(client, &p, None, StatusCode::OK)
 }
@@ -168,7 +177,7 @@ pub async fn post_authorize(State(idp): State<SharedIdp>, body: axum::body::Byte
     let p: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let client = match validate(&idp, &p) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
     let username = get("username").trim().to_owned();

@@ -139,7 +139,7 @@ pub struct Grant {
 
 /// Outcome of presenting an authorization code.
 pub enum CodeRedemption {
-    Ok(AuthCode),
+    Ok(Box<AuthCode>),
     Unknown,
     /// Used before: every token issued from it has now been revoked.
     Reused,
@@ -240,7 +240,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(CodeRedemption::Ok(AuthCode {
+        Ok(CodeRedemption::Ok(Box::new(AuthCode {
             client_id: r.get("client_id"),
             redirect_uri: r.get("redirect_uri"),
             code_challenge: r.get("code_challenge"),
@@ -252,7 +252,7 @@ impl Store {
             amr: from_json(&r.get::<String, _>("amr"))?,
             expires_at: r.get("expires_at"),
             family,
-        }))
+        })))
     }
 
     // ---- access and refresh tokens ----

@@ -215,7 +215,8 @@ async fn redeem(
         None => asserted,
     };
     // Every check passed: only now is the assertion used up (single use, MCP profile).
-    idjag::consume(&claims, &app.replay, now).map_err(|e| OAuthError::invalid_grant(e.to_string()))?;
+    idjag::consume(&claims, &app.replay, now)
+        .map_err(|e| OAuthError::invalid_grant(e.to_string()))?;
     let lifetime = app.config.access_token_lifetime.min(300);
     let token = app.tokens.issue(
         AccessGrant {

@@ -122,7 +122,11 @@ pub fn verify(
 /// Records the ID-JAG's `jti` as used; `Replayed` if it already was. A caller that
 /// runs further checks of its own between [`check`] and this keeps a request that
 /// fails them from burning the assertion.
-pub fn consume(claims: &IdJagClaims, replay: &dyn ReplayCache, now: u64) -> Result<(), VerifyError> {
+pub fn consume(
+    claims: &IdJagClaims,
+    replay: &dyn ReplayCache,
+    now: u64,
+) -> Result<(), VerifyError> {
     if !replay.check_and_record(&claims.iss, &claims.jti, claims.exp, now) {
         return Err(VerifyError::Replayed);
     }

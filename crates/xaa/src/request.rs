@@ -242,7 +242,8 @@ mod tests {
 
     #[test]
     fn each_missing_or_wrong_parameter_has_its_error() {
-        let cases: &[(&[(&str, &str)], ErrorCode, &str)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], ErrorCode, &'a str);
+        let cases: &[Case] = &[
             (
                 &[("grant_type", "")],
                 ErrorCode::InvalidRequest,

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, clippy (-D warnings), unit tests, the
+# hostile-token suite, the end-to-end tests over loopback, and a short run of the
+# benchmark. `--full-bench` also runs the full benchmark in release mode.
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+ensure_build_tools
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -q -- -D warnings
+echo "==> cargo test"
+cargo test --workspace -q
+echo "==> benchmark (quick)"
+cargo test -q -p gatehouse-tests --bench xaa_exchange -- --quick
+if [ "${1:-}" = "--full-bench" ]; then
+  cargo bench -p gatehouse-tests --bench xaa_exchange
+fi
+echo "==> all checks passed"
