@@ -2,7 +2,10 @@
 //! 1. the raw signing ceiling: ID-JAG mints per second on one thread (ES256);
 //! 2. the IdP's end-to-end token-exchange throughput over loopback HTTP with the
 //!    policy gate and the audit log on (closed loop, many concurrent clients);
-//! 3. latency p50/p99 at half of that peak (open loop, fixed arrival rate).
+//! 3. latency p50/p99 at half of that peak (open loop, fixed arrival rate);
+//! and, as the baseline for (2), the HTTP floor: the same client and the same
+//! server stack (axum on loopback) answering a form POST with a token-sized JSON
+//! body and doing nothing else.
 //!
 //! Prints a table and the ratio of (2) to (1). `cargo bench -p gatehouse-tests
 //! --bench xaa_exchange` for real numbers; `-- --quick` for the short CI run.
@@ -57,6 +60,28 @@ async fn one(http: &reqwest::Client, t: &Target) -> bool {
         Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
         Err(_) => false,
     }
+}
+
+/// A server that parses the same form and answers a same-sized body, nothing more.
+async fn http_floor_target(form: Vec<(String, String)>) -> Target {
+    use axum::routing::post;
+    let body =
+        serde_json::json!({ "access_token": "x".repeat(700), "token_type": "N_A" }).to_string();
+    let app = axum::Router::new().route(
+        "/token",
+        post(move |b: axum::body::Bytes| {
+            let body = body.clone();
+            async move {
+                let n = url::form_urlencoded::parse(&b).count();
+                std::hint::black_box(n);
+                ([("content-type", "application/json")], body)
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/token", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    Target { url, form }
 }
 
 async fn closed_loop(
@@ -201,55 +226,70 @@ fn main() {
             one(&http, &target).await,
             "a single exchange must succeed before measuring"
         );
-        let workers = if quick { 8 } else { 64 };
+        let workers = if quick { 8 } else { 32 };
+        let floor = Arc::new(http_floor_target(target.form.clone()).await);
+        let (floor_rps, _) = closed_loop(floor, http.clone(), workers, load_window).await;
         let (peak, peak_failed) =
             closed_loop(target.clone(), http.clone(), workers, load_window).await;
         let half = (peak / 2.0).max(1.0);
         let (lat, lat_failed) = open_loop(target.clone(), http.clone(), half, load_window).await;
-        let audited = idp::audit::list(&d.idp.store.pool, Some("id_jag.exchange"), i64::MAX)
+        let pool = &d.idp.store.pool;
+        let audited = idp::audit::list(pool, Some("id_jag.exchange"), i64::MAX)
             .await
-            .unwrap()
-            .len();
-        let chain = idp::audit::verify(&d.idp.store.pool).await.unwrap();
+            .unwrap();
+        let chain = idp::audit::verify(pool).await.unwrap();
 
-        println!();
-        println!(
-            "Gatehouse token-exchange benchmark ({})",
-            if quick { "quick" } else { "full" }
-        );
-        println!("{:<52} {:>14}", "measure", "value");
+        let mode = if quick { "quick" } else { "full" };
+        let rows: Vec<(String, String)> = vec![
+            (
+                "ID-JAG sign ceiling, 1 thread (ES256 mints/s)".into(),
+                format!("{ceiling:.0}"),
+            ),
+            (
+                format!("HTTP floor: no-op POST, {workers} clients (req/s)"),
+                format!("{floor_rps:.0}"),
+            ),
+            (
+                format!("token exchange, {workers} clients (exchanges/s)"),
+                format!("{peak:.0}"),
+            ),
+            (
+                "  ratio to signing ceiling".into(),
+                format!("{:.3}", peak / ceiling),
+            ),
+            (
+                "  ratio to HTTP floor".into(),
+                format!("{:.3}", peak / floor_rps),
+            ),
+            ("  failed requests".into(), peak_failed.to_string()),
+            (
+                "open loop at half of peak (req/s)".into(),
+                format!("{half:.0}"),
+            ),
+            (
+                "  p50 latency (ms)".into(),
+                format!("{:.2}", pct(&lat, 0.50)),
+            ),
+            (
+                "  p99 latency (ms)".into(),
+                format!("{:.2}", pct(&lat, 0.99)),
+            ),
+            (
+                "  samples / failed".into(),
+                format!("{} / {lat_failed}", lat.len()),
+            ),
+            ("audited exchanges".into(), audited.len().to_string()),
+            (
+                "audit chain after load".into(),
+                if chain.ok() { "verified" } else { "BROKEN" }.into(),
+            ),
+        ];
+        println!("\nGatehouse token-exchange benchmark ({mode})");
+        println!("{:<54} {:>12}", "measure", "value");
         println!("{:-<67}", "");
-        println!(
-            "{:<52} {:>14.0}",
-            "ID-JAG sign ceiling, 1 thread (ES256 mints/s)", ceiling
-        );
-        println!(
-            "{:<52} {:>14.0}",
-            format!("exchange throughput, {workers} clients (exchanges/s)"),
-            peak
-        );
-        println!(
-            "{:<52} {:>14.2}",
-            "  ratio to signing ceiling",
-            peak / ceiling
-        );
-        println!("{:<52} {:>14}", "  failed requests", peak_failed);
-        println!(
-            "{:<52} {:>14.0}",
-            "open-loop rate = half of peak (req/s)", half
-        );
-        println!("{:<52} {:>14.2}", "  p50 latency (ms)", pct(&lat, 0.50));
-        println!("{:<52} {:>14.2}", "  p99 latency (ms)", pct(&lat, 0.99));
-        println!(
-            "{:<52} {:>14}",
-            "  samples / failed",
-            format!("{} / {}", lat.len(), lat_failed)
-        );
-        println!(
-            "{:<52} {:>14}",
-            "audited exchanges (chain verified)",
-            format!("{audited} ({})", if chain.ok() { "ok" } else { "BROKEN" })
-        );
+        for (k, v) in rows {
+            println!("{k:<54} {v:>12}");
+        }
         println!();
         assert!(chain.ok(), "the audit chain must verify after load");
         assert_eq!(

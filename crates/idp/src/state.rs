@@ -18,6 +18,9 @@ pub struct Idp {
     /// `jti`s of `private_key_jwt` client assertions already used.
     pub assertion_replay: MemoryReplayCache,
     clock_offset: AtomicI64,
+    /// When each connection's `last_used_at` was last written, to write it at most
+    /// once a minute instead of on every exchange.
+    last_touch: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 pub type SharedIdp = Arc<Idp>;
@@ -37,6 +40,7 @@ impl Idp {
             jwks,
             assertion_replay: MemoryReplayCache::default(),
             clock_offset: AtomicI64::new(0),
+            last_touch: Default::default(),
         }
     }
 
@@ -59,6 +63,18 @@ impl Idp {
             .expect("clock after 1970")
             .as_millis() as i64;
         real + self.clock_offset.load(Ordering::Relaxed) * 1000
+    }
+
+    /// Whether `last_used_at` of `connection_id` is due a write (once a minute).
+    pub fn touch_due(&self, connection_id: &str, now: i64) -> bool {
+        let mut m = self.last_touch.lock().expect("touch lock");
+        match m.get(connection_id) {
+            Some(t) if now - *t < 60 => false,
+            _ => {
+                m.insert(connection_id.to_owned(), now);
+                true
+            }
+        }
     }
 
     /// Moves this IdP's clock (tests of expiry and step-up freshness).

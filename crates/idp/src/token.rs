@@ -423,10 +423,12 @@ async fn exchange_inner(
         "connection_id": connection_id, "scope": claims.scope, "resource": claims.resource,
         "jti": claims.jti, "exp": claims.exp,
     });
-    idp.store
-        .touch_connection(&connection_id, now)
-        .await
-        .map_err(db_error)?;
+    if idp.touch_due(&connection_id, now) {
+        idp.store
+            .touch_connection(&connection_id, now)
+            .await
+            .map_err(db_error)?;
+    }
     let mut body = json!({
         "access_token": jag,
         "issued_token_type": xaa::TOKEN_TYPE_ID_JAG,
