@@ -6,7 +6,7 @@ use std::sync::{
     Arc,
     atomic::{AtomicI64, Ordering},
 };
-use xaa::{JwkSet, MemoryReplayCache, SigningKey, VerifyingKey};
+use xaa::{IdTokenClaims, JwkSet, MemoryReplayCache, OAuthError, SigningKey, VerifyingKey};
 
 pub struct Idp {
     pub config: Config,
@@ -21,7 +21,13 @@ pub struct Idp {
     /// When each connection's `last_used_at` was last written, to write it at most
     /// once a minute instead of on every exchange.
     last_touch: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    /// ID tokens whose signature already verified, by SHA-256 of the token: an
+    /// agent exchanges one ID token for many ID-JAGs, and the signature check is
+    /// the costliest step of the gate. Claims are still checked on every use.
+    verified_id_tokens: std::sync::Mutex<std::collections::HashMap<[u8; 32], IdTokenClaims>>,
 }
+
+const VERIFIED_CACHE_MAX: usize = 10_000;
 
 pub type SharedIdp = Arc<Idp>;
 
@@ -41,6 +47,7 @@ impl Idp {
             assertion_replay: MemoryReplayCache::default(),
             clock_offset: AtomicI64::new(0),
             last_touch: Default::default(),
+            verified_id_tokens: Default::default(),
         }
     }
 
@@ -63,6 +70,35 @@ impl Idp {
             .expect("clock after 1970")
             .as_millis() as i64;
         real + self.clock_offset.load(Ordering::Relaxed) * 1000
+    }
+
+    /// The claims of an ID token signed by this IdP (signature checked once per
+    /// token, then cached until it expires); the caller checks the claims.
+    pub fn verified_id_token(&self, token: &str) -> Result<IdTokenClaims, OAuthError> {
+        let key = xaa::util::sha256(token.as_bytes());
+        if let Some(c) = self
+            .verified_id_tokens
+            .lock()
+            .expect("cache lock")
+            .get(&key)
+        {
+            return Ok(c.clone());
+        }
+        let v = xaa::jws::verify_compact(token, &self.verifying, None, 16 * 1024).map_err(|e| {
+            OAuthError::invalid_grant(format!("the subject token is not valid: {e}"))
+        })?;
+        let c: IdTokenClaims = serde_json::from_slice(&v.payload)
+            .map_err(|_| OAuthError::invalid_grant("the subject token is not an ID token"))?;
+        let now = self.now();
+        let mut cache = self.verified_id_tokens.lock().expect("cache lock");
+        if cache.len() >= VERIFIED_CACHE_MAX {
+            cache.retain(|_, c| (c.exp as i64) > now);
+            if cache.len() >= VERIFIED_CACHE_MAX {
+                cache.clear();
+            }
+        }
+        cache.insert(key, c.clone());
+        Ok(c)
     }
 
     /// Whether `last_used_at` of `connection_id` is due a write (once a minute).

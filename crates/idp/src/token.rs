@@ -230,12 +230,7 @@ async fn subject(
     let now = idp.now();
     match req.subject_token_type {
         SubjectTokenType::IdToken => {
-            let v = xaa::jws::verify_compact(&req.subject_token, &idp.verifying, None, 16 * 1024)
-                .map_err(|e| {
-                OAuthError::invalid_grant(format!("the subject token is not valid: {e}"))
-            })?;
-            let c: IdTokenClaims = serde_json::from_slice(&v.payload)
-                .map_err(|_| OAuthError::invalid_grant("the subject token is not an ID token"))?;
+            let c = idp.verified_id_token(&req.subject_token)?;
             if c.iss != idp.issuer() {
                 return Err(OAuthError::invalid_grant(
                     "the subject token was not issued by this IdP",
