@@ -9,6 +9,7 @@ pub mod audit;
 pub mod authorize;
 pub mod client_auth;
 pub mod config;
+pub mod connection_cache;
 pub mod endpoints;
 pub mod http_error;
 pub mod policy;

@@ -10,6 +10,7 @@ use xaa::{IdTokenClaims, JwkSet, MemoryReplayCache, OAuthError, SigningKey, Veri
 
 pub struct Idp {
     pub config: Config,
+    pub connections: crate::connection_cache::ConnectionCache,
     pub store: Store,
     pub audit: AuditLog,
     pub key: SigningKey,
@@ -39,6 +40,7 @@ impl Idp {
         let verifying = xaa::jws::keys_from_jwks(&jwks);
         Self {
             config,
+            connections: Default::default(),
             store,
             audit,
             key,

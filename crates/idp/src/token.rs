@@ -342,8 +342,8 @@ async fn exchange_inner(
     // 4–7. Connection, groups, scopes, step-up.
     let now = idp.now();
     let conn = idp
-        .store
-        .live_connection(&auth.client.client_id, &app.id)
+        .connections
+        .live(&idp.store, &auth.client.client_id, &app.id)
         .await
         .map_err(db_error)?;
     let verdict = policy::decide(

@@ -1,0 +1,101 @@
+//! An in-process read cache of live connections, consulted by every token
+//! exchange so the hot path does not go to SQLite. Correct for one IdP process:
+//! every write to `connections` goes through this process and calls
+//! [`ConnectionCache::invalidate`] after its commit, before it is acknowledged.
+//! A generation counter keeps a reader that raced a write from caching what it
+//! read before the write (the classic stale-fill race).
+
+use crate::store::{Connection, DbResult, Store};
+use std::{
+    collections::HashMap,
+    sync::{
+        RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+type Key = (String, String);
+
+#[derive(Default)]
+pub struct ConnectionCache {
+    generation: AtomicU64,
+    entries: RwLock<HashMap<Key, Option<Connection>>>,
+}
+
+impl ConnectionCache {
+    /// The live connection of (client, app), from the cache or the store.
+    pub async fn live(
+        &self,
+        store: &Store,
+        client_id: &str,
+        app: &str,
+    ) -> DbResult<Option<Connection>> {
+        let key = (client_id.to_owned(), app.to_owned());
+        if let Some(hit) = self.entries.read().expect("cache lock").get(&key) {
+            return Ok(hit.clone());
+        }
+        let seen = self.generation.load(Ordering::Acquire);
+        let found = store.live_connection(client_id, app).await?;
+        let mut entries = self.entries.write().expect("cache lock");
+        if self.generation.load(Ordering::Acquire) == seen {
+            entries.insert(key, found.clone());
+        }
+        Ok(found)
+    }
+
+    /// Forgets everything; call after every committed write to `connections`.
+    pub fn invalidate(&self) {
+        let mut entries = self.entries.write().expect("cache lock");
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConnectionSeed, ScopeCondition};
+
+    #[tokio::test]
+    async fn a_write_followed_by_invalidate_is_seen_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(
+            crate::store::open(&dir.path().join("t.sqlite"))
+                .await
+                .unwrap(),
+        );
+        let cache = ConnectionCache::default();
+        assert!(cache.live(&store, "c", "docs").await.unwrap().is_none());
+        let seed = ConnectionSeed {
+            client_id: "c".into(),
+            resource_app: "docs".into(),
+            scopes: ScopeCondition::All,
+            allowed_groups: vec![],
+            allowed_resources: vec![],
+            step_up: vec![],
+            id_jag_lifetime: None,
+            approved_by: vec![],
+        };
+        store.seed_connection(&seed, 1).await.unwrap();
+        assert!(
+            cache.live(&store, "c", "docs").await.unwrap().is_none(),
+            "cached absence until invalidated"
+        );
+        cache.invalidate();
+        let live = cache
+            .live(&store, "c", "docs")
+            .await
+            .unwrap()
+            .expect("seen after invalidate");
+        sqlx::query("UPDATE connections SET status = 'revoked' WHERE id = ?")
+            .bind(&live.id)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        cache.invalidate();
+        assert!(
+            cache.live(&store, "c", "docs").await.unwrap().is_none(),
+            "a revoke is seen at once"
+        );
+    }
+}
