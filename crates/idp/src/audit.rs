@@ -133,37 +133,50 @@ async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Job>, mut head: (i64, S
     }
 }
 
+/// Appends a batch in one transaction and one multi-row INSERT (one round trip to
+/// the SQLite worker, not one per event).
 async fn write_batch(
     pool: &SqlitePool,
     batch: &[Job],
     head: &(i64, String),
 ) -> Result<(i64, String), sqlx::Error> {
-    let mut tx = pool.begin().await?;
     let (mut seq, mut prev) = head.clone();
+    let mut rows = Vec::with_capacity(batch.len());
     for (e, at_ms, _) in batch {
         seq += 1;
         let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
         let hash = chain_hash(&prev, &canonical(seq, &id, *at_ms, e));
-        sqlx::query(
-            "INSERT INTO audit_events (seq, id, at_ms, kind, actor, client_id, subject, target, outcome, reason, detail, prev_hash, hash)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(seq)
-        .bind(&id)
-        .bind(at_ms)
-        .bind(&e.kind)
-        .bind(&e.actor)
-        .bind(&e.client_id)
-        .bind(&e.subject)
-        .bind(&e.target)
-        .bind(&e.outcome)
-        .bind(&e.reason)
-        .bind(e.detail.to_string())
-        .bind(&prev)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?;
-        prev = hash;
+        rows.push((
+            seq,
+            id,
+            *at_ms,
+            e,
+            std::mem::replace(&mut prev, hash.clone()),
+            hash,
+        ));
+    }
+    let mut tx = pool.begin().await?;
+    // 13 parameters a row; SQLite allows 32766 per statement.
+    for chunk in rows.chunks(2000) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO audit_events (seq, id, at_ms, kind, actor, client_id, subject, target, outcome, reason, detail, prev_hash, hash) ",
+        );
+        q.push_values(chunk, |mut b, (seq, id, at_ms, e, prev, hash)| {
+            b.push_bind(*seq)
+                .push_bind(id.clone())
+                .push_bind(*at_ms)
+                .push_bind(e.kind.clone())
+                .push_bind(e.actor.clone())
+                .push_bind(e.client_id.clone())
+                .push_bind(e.subject.clone())
+                .push_bind(e.target.clone())
+                .push_bind(e.outcome.clone())
+                .push_bind(e.reason.clone())
+                .push_bind(e.detail.to_string())
+                .push_bind(prev.clone())
+                .push_bind(hash.clone());
+        });
+        q.build().execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok((seq, prev))
