@@ -3,9 +3,9 @@
 //! 2. the IdP's end-to-end token-exchange throughput over loopback HTTP with the
 //!    policy gate and the audit log on (closed loop, many concurrent clients);
 //! 3. latency p50/p99 at half of that peak (open loop, fixed arrival rate);
-//! and, as the baseline for (2), the HTTP floor: the same client and the same
-//! server stack (axum on loopback) answering a form POST with a token-sized JSON
-//! body and doing nothing else.
+//! 4. as the baseline for (2), the HTTP floor: the same client and the same
+//!    server stack (axum on loopback) answering a form POST with a token-sized
+//!    JSON body and doing nothing else.
 //!
 //! Prints a table and the ratio of (2) to (1). `cargo bench -p gatehouse-tests
 //! --bench xaa_exchange` for real numbers; `-- --quick` for the short CI run.
