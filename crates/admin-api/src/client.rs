@@ -1,0 +1,276 @@
+//! A typed async client of the admin API. Tokens are held here and never printed.
+
+use crate::{BASE, types::*};
+use reqwest::{Method, StatusCode, header};
+use serde::{Serialize, de::DeserializeOwned};
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The API answered with problem details.
+    #[error("{} ({}): {}", .0.title, .0.code, .0.detail.as_deref().unwrap_or(""))]
+    Problem(Box<Problem>, Option<StepUp>),
+    #[error("the IdP could not be reached: {0}")]
+    Unreachable(String),
+    #[error("unexpected response from the IdP: {0}")]
+    Protocol(String),
+}
+
+/// An RFC 9470 step-up challenge read from `WWW-Authenticate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepUp {
+    pub acr_values: Option<String>,
+    pub max_age: Option<u64>,
+}
+
+impl ClientError {
+    pub fn problem(&self) -> Option<&Problem> {
+        match self {
+            ClientError::Problem(p, _) => Some(p),
+            _ => None,
+        }
+    }
+    pub fn code(&self) -> Option<&str> {
+        self.problem().map(|p| p.code.as_str())
+    }
+    pub fn status(&self) -> Option<u16> {
+        self.problem().map(|p| p.status)
+    }
+    pub fn step_up(&self) -> Option<&StepUp> {
+        match self {
+            ClientError::Problem(_, s) => s.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// A resource with the ETag to send back in `If-Match`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub etag: String,
+}
+
+/// Optional headers of a mutation.
+#[derive(Debug, Clone, Default)]
+pub struct Mutation<'a> {
+    pub if_match: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+}
+
+#[derive(Clone)]
+pub struct AdminClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl std::fmt::Debug for AdminClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminClient").field("base", &self.base).field("token", &"<redacted>").finish()
+    }
+}
+
+fn parse_step_up(www: &str) -> Option<StepUp> {
+    if !www.contains("insufficient_user_authentication") {
+        return None;
+    }
+    let param = |name: &str| {
+        let key = format!("{name}=");
+        let start = www.find(&key)? + key.len();
+        let rest = &www[start..];
+        let v = if let Some(r) = rest.strip_prefix('"') { r.split('"').next()? } else { rest.split([',', ' ']).next()? };
+        Some(v.to_owned())
+    };
+    Some(StepUp { acr_values: param("acr_values"), max_age: param("max_age").and_then(|m| m.parse().ok()) })
+}
+
+impl AdminClient {
+    /// `issuer` is the IdP's issuer URL; `token` an admin access token or API token.
+    pub fn new(issuer: &str, token: impl Into<String>) -> Self {
+        Self::with_http(reqwest::Client::new(), issuer, token)
+    }
+
+    pub fn with_http(http: reqwest::Client, issuer: &str, token: impl Into<String>) -> Self {
+        Self { http, base: format!("{}{BASE}", issuer.trim_end_matches('/')), token: token.into() }
+    }
+
+    /// Replaces the bearer token (after a refresh or a step-up sign-in).
+    pub fn set_token(&mut self, token: impl Into<String>) {
+        self.token = token.into();
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&dyn erased::Body>,
+        m: &Mutation<'_>,
+    ) -> Result<reqwest::Response, ClientError> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        if let Some(b) = body {
+            req = req.header(header::CONTENT_TYPE, "application/json").body(b.to_json());
+        }
+        if let Some(e) = m.if_match {
+            req = req.header(header::IF_MATCH, e);
+        }
+        if let Some(k) = m.idempotency_key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let resp = req.send().await.map_err(|e| ClientError::Unreachable(e.without_url().to_string()))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let step_up = resp
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_step_up);
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        match serde_json::from_slice::<Problem>(&bytes) {
+            Ok(p) => Err(ClientError::Problem(Box::new(p), step_up)),
+            Err(_) => Err(ClientError::Protocol(format!("HTTP {status} without problem details"))),
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, ClientError> {
+        let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    async fn versioned<T: DeserializeOwned>(resp: reqwest::Response) -> Result<Versioned<T>, ClientError> {
+        let etag = resp
+            .headers()
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| ClientError::Protocol("no ETag".into()))?;
+        Ok(Versioned { value: Self::json(resp).await?, etag })
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, ClientError> {
+        Self::json(self.send(Method::GET, path, query, None, &Mutation::default()).await?).await
+    }
+
+    pub async fn post_json<B: Serialize + Sync, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        m: &Mutation<'_>,
+    ) -> Result<T, ClientError> {
+        Self::json(self.send(Method::POST, path, &[], Some(&erased::Json(body)), m).await?).await
+    }
+
+    /// Raw GET (exports): the response body as text.
+    pub async fn get_text(&self, path: &str, query: &[(&str, String)]) -> Result<String, ClientError> {
+        let r = self.send(Method::GET, path, query, None, &Mutation::default()).await?;
+        r.text().await.map_err(|e| ClientError::Unreachable(e.to_string()))
+    }
+
+    pub async fn whoami(&self) -> Result<WhoAmI, ClientError> {
+        self.get_json("/whoami", &[]).await
+    }
+
+    pub async fn list_requests(&self, query: &[(&str, String)]) -> Result<Page<RequestView>, ClientError> {
+        self.get_json("/connection-requests", query).await
+    }
+
+    pub async fn get_request(&self, id: &str) -> Result<Versioned<RequestView>, ClientError> {
+        Self::versioned(self.send(Method::GET, &format!("/connection-requests/{id}"), &[], None, &Mutation::default()).await?).await
+    }
+
+    pub async fn approve(&self, id: &str, body: &ApproveRequest, m: &Mutation<'_>) -> Result<DecisionResult, ClientError> {
+        self.post_json(&format!("/connection-requests/{id}/approve"), body, m).await
+    }
+
+    pub async fn deny(&self, id: &str, reason: &str, m: &Mutation<'_>) -> Result<DecisionResult, ClientError> {
+        self.post_json(&format!("/connection-requests/{id}/deny"), &DenyRequest { reason: reason.into() }, m).await
+    }
+
+    pub async fn list_connections(&self, query: &[(&str, String)]) -> Result<Page<ConnectionView>, ClientError> {
+        self.get_json("/connections", query).await
+    }
+
+    pub async fn get_connection(&self, id: &str) -> Result<Versioned<ConnectionView>, ClientError> {
+        Self::versioned(self.send(Method::GET, &format!("/connections/{id}"), &[], None, &Mutation::default()).await?).await
+    }
+
+    pub async fn modify_connection(&self, id: &str, body: &ModifyConnection, m: &Mutation<'_>) -> Result<ConnectionView, ClientError> {
+        Self::json(self.send(Method::PATCH, &format!("/connections/{id}"), &[], Some(&erased::Json(body)), m).await?).await
+    }
+
+    /// `action` is `suspend`, `resume` or `revoke`.
+    pub async fn connection_action(&self, id: &str, action: &str, reason: &str, m: &Mutation<'_>) -> Result<ConnectionView, ClientError> {
+        self.post_json(&format!("/connections/{id}/{action}"), &ReasonBody { reason: reason.into() }, m).await
+    }
+
+    pub async fn bulk_revoke(&self, body: &BulkRevoke, m: &Mutation<'_>) -> Result<BulkRevokeResult, ClientError> {
+        self.post_json("/connections/bulk-revoke", body, m).await
+    }
+
+    pub async fn audit(&self, query: &[(&str, String)]) -> Result<Page<AuditEventView>, ClientError> {
+        self.get_json("/audit", query).await
+    }
+
+    pub async fn audit_export(&self, format: &str) -> Result<String, ClientError> {
+        self.get_text("/audit/export", &[("format", format.into())]).await
+    }
+
+    pub async fn audit_verify(&self) -> Result<ChainReportView, ClientError> {
+        self.post_json("/audit/verify", &serde_json::json!({}), &Mutation::default()).await
+    }
+
+    pub async fn create_api_token(&self, body: &CreateApiToken) -> Result<ApiTokenCreated, ClientError> {
+        self.post_json("/api-tokens", body, &Mutation::default()).await
+    }
+
+    pub async fn revoke_api_token(&self, id: &str) -> Result<ApiTokenView, ClientError> {
+        self.post_json(&format!("/api-tokens/{id}/revoke"), &serde_json::json!({}), &Mutation::default()).await
+    }
+
+    /// An arbitrary call, for tests that probe every route (the role matrix).
+    pub async fn raw(&self, method: Method, path: &str, body: Option<serde_json::Value>) -> Result<StatusCode, ClientError> {
+        let b = body.map(erased::Json);
+        match self.send(method, path, &[], b.as_ref().map(|b| b as &dyn erased::Body), &Mutation::default()).await {
+            Ok(r) => Ok(r.status()),
+            Err(ClientError::Problem(p, _)) => Ok(StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+mod erased {
+    pub trait Body: Sync {
+        fn to_json(&self) -> Vec<u8>;
+    }
+    pub struct Json<T>(pub T);
+    impl<T: serde::Serialize + Sync> Body for Json<T> {
+        fn to_json(&self) -> Vec<u8> {
+            serde_json::to_vec(&self.0).expect("request body serializes")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_an_rfc9470_challenge() {
+        let s = parse_step_up(r#"Bearer error="insufficient_user_authentication", error_description="x", acr_values="urn:gatehouse:acr:mfa", max_age=600"#).unwrap();
+        assert_eq!(s.acr_values.as_deref(), Some("urn:gatehouse:acr:mfa"));
+        assert_eq!(s.max_age, Some(600));
+        assert!(parse_step_up("Bearer error=\"invalid_token\"").is_none());
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let c = AdminClient::new("http://x", "secret-token-value");
+        assert!(!format!("{c:?}").contains("secret-token-value"));
+    }
+}

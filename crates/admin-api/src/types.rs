@@ -1,0 +1,503 @@
+//! Request and response bodies of the admin API. Enums, not strings, for every
+//! closed set; ids are strings on the wire with a prefix naming their kind
+//! (`req_`, `conn_`, `evt_`, `tok_`).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// How risky a scope is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Risk {
+    Read,
+    Write,
+    Destructive,
+    Admin,
+}
+
+impl Risk {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Risk::Read => "read",
+            Risk::Write => "write",
+            Risk::Destructive => "destructive",
+            Risk::Admin => "admin",
+        }
+    }
+}
+
+/// Which scopes a connection allows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", content = "scopes", rename_all = "snake_case")]
+pub enum ScopeCondition {
+    All,
+    IncludeOnly(Vec<String>),
+}
+
+/// Granting `scope` needs an authentication of class `acr` no older than `max_age` seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepUpRule {
+    pub scope: String,
+    #[serde(default)]
+    pub acr: Option<String>,
+    #[serde(default)]
+    pub max_age: Option<u64>,
+}
+
+/// What a signed-in person or an API token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Decide connection requests; modify, suspend and revoke connections.
+    Approver,
+    /// Revoke and suspend only (the help desk's kill switch).
+    Helpdesk,
+    /// Access reviews.
+    Reviewer,
+    /// Read everything, change nothing.
+    Auditor,
+    /// Everything, including API tokens.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [Role::Approver, Role::Helpdesk, Role::Reviewer, Role::Auditor, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Approver => "approver",
+            Role::Helpdesk => "helpdesk",
+            Role::Reviewer => "reviewer",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// RFC 9457 problem details. `code` is stable for programs; `title`/`detail` are for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The request id, for matching with the audit log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// On `412 Precondition Failed`: the resource as it is now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<serde_json::Value>,
+}
+
+/// Stable problem codes.
+pub mod codes {
+    pub const UNAUTHENTICATED: &str = "unauthenticated";
+    pub const STEP_UP_REQUIRED: &str = "step_up_required";
+    pub const FORBIDDEN: &str = "forbidden";
+    pub const NOT_FOUND: &str = "not_found";
+    pub const VALIDATION: &str = "validation_failed";
+    pub const PRECONDITION_REQUIRED: &str = "precondition_required";
+    pub const PRECONDITION_FAILED: &str = "precondition_failed";
+    pub const CONFLICT: &str = "conflict";
+    pub const SEPARATION_OF_DUTIES: &str = "separation_of_duties";
+    pub const IDEMPOTENCY_MISMATCH: &str = "idempotency_key_reused";
+    pub const UNAVAILABLE: &str = "storage_unavailable";
+}
+
+/// A page of a list, with the cursor of the next page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+    /// How many items match the filter in all.
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClientRef {
+    pub client_id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AppRef {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ScopeView {
+    pub name: String,
+    pub description: String,
+    pub risk: Risk,
+    pub sensitive: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    Pending,
+    AwaitingSecondApproval,
+    Approved,
+    Denied,
+    Expired,
+}
+
+impl RequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::AwaitingSecondApproval => "awaiting_second_approval",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+            Self::Expired => "expired",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "awaiting_second_approval" => Self::AwaitingSecondApproval,
+            "approved" => Self::Approved,
+            "denied" => Self::Denied,
+            "expired" => Self::Expired,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RequestUserView {
+    pub username: String,
+    pub groups: Vec<String>,
+    pub refused_count: i64,
+}
+
+/// A recorded approval on the way to a two-approver decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApprovalView {
+    pub approver: String,
+    pub at: i64,
+    pub grant: ApproveRequest,
+}
+
+/// A pending (or decided) connection request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RequestView {
+    pub id: String,
+    pub status: RequestStatus,
+    pub client: ClientRef,
+    pub resource_app: AppRef,
+    pub scopes: Vec<ScopeView>,
+    pub highest_risk: Option<Risk>,
+    pub sensitive: bool,
+    pub resources: Vec<String>,
+    pub users: Vec<RequestUserView>,
+    pub refused_count: i64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub justification: Option<String>,
+    pub approvals: Vec<ApprovalView>,
+    pub decided_by: Vec<String>,
+    pub decision_reason: Option<String>,
+    /// The connection created by the approval, once approved.
+    pub connection_id: Option<String>,
+    pub version: i64,
+}
+
+/// Approve, possibly narrowing what was asked. Every field left out keeps the
+/// request's own value (all requested scopes, no group limit, no expiry).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveRequest {
+    /// A subset of the requested scopes; all of them when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_groups: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_resources: Vec<String>,
+    /// Unix seconds after which the connection expires (time-bound approval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// ID-JAG lifetime in seconds (1–300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_jag_lifetime: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub step_up: Vec<StepUpRule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DenyRequest {
+    pub reason: String,
+}
+
+/// The outcome of an approve or deny.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DecisionResult {
+    pub request: RequestView,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<ConnectionView>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    Active,
+    Suspended,
+    Revoked,
+    Expired,
+}
+
+impl ConnectionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "active" => Self::Active,
+            "suspended" => Self::Suspended,
+            "revoked" => Self::Revoked,
+            "expired" => Self::Expired,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptStatus {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+/// One receiver's acknowledgement of a revocation event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReceiptView {
+    pub event_id: String,
+    pub receiver: String,
+    pub status: ReceiptStatus,
+    pub attempts: i64,
+    pub created_at_ms: i64,
+    pub delivered_at_ms: Option<i64>,
+    /// From the revoke being committed to the receiver's acknowledgement.
+    pub latency_ms: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// An approved client → resource app relationship.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConnectionView {
+    pub id: String,
+    pub client: ClientRef,
+    pub resource_app: AppRef,
+    pub status: ConnectionStatus,
+    pub scopes: ScopeCondition,
+    /// The scopes in effect, with their risk.
+    pub granted_scopes: Vec<ScopeView>,
+    pub highest_risk: Option<Risk>,
+    pub allowed_groups: Vec<String>,
+    pub allowed_resources: Vec<String>,
+    pub step_up: Vec<StepUpRule>,
+    pub id_jag_lifetime: Option<u64>,
+    pub expires_at: Option<i64>,
+    pub approved_by: Vec<String>,
+    pub justification: Option<String>,
+    pub request_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_used_at: Option<i64>,
+    pub status_reason: Option<String>,
+    pub version: i64,
+    pub receipts: Vec<ReceiptView>,
+}
+
+/// Change a connection; fields left out stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModifyConnection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_groups: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_resources: Option<Vec<String>>,
+    /// `Some(None)` is not expressible in JSON merge terms; use 0 to clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_jag_lifetime: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_up: Option<Vec<StepUpRule>>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    pub reason: String,
+}
+
+/// Revoke every live connection matching one selector (the help-desk kill switch).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRevoke {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_app: Option<String>,
+    /// Revokes the user's live access everywhere: their sessions at resource apps are
+    /// killed and new exchanges for them are refused until an admin lifts the block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    pub reason: String,
+    /// Only count, change nothing (the confirmation step).
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BulkRevokeResult {
+    pub dry_run: bool,
+    pub connections_revoked: u64,
+    pub connection_ids: Vec<String>,
+    pub users_blocked: u64,
+    /// Revocation events queued for resource apps' receivers.
+    pub events_queued: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UserView {
+    pub username: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub groups: Vec<String>,
+    pub roles: Vec<Role>,
+    pub mfa_enrolled: bool,
+    pub blocked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GroupView {
+    pub name: String,
+    pub members: Vec<String>,
+    pub roles: Vec<Role>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClientView {
+    pub client_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub owners: Vec<String>,
+    pub auth_method: String,
+    pub connections: u64,
+    pub pending_requests: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ResourceAppView {
+    pub id: String,
+    pub name: String,
+    pub issuer: String,
+    pub mcp_servers: Vec<String>,
+    pub scopes: Vec<ScopeView>,
+    pub receivers: Vec<String>,
+    pub owners: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditEventView {
+    pub seq: i64,
+    pub id: String,
+    pub at_ms: i64,
+    pub kind: String,
+    pub actor: Option<String>,
+    pub client_id: Option<String>,
+    pub subject: Option<String>,
+    pub target: Option<String>,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub detail: serde_json::Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChainReportView {
+    pub ok: bool,
+    pub events: i64,
+    pub first_broken: Option<i64>,
+    pub head: String,
+}
+
+/// Who is calling, as the API sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WhoAmI {
+    pub subject: String,
+    pub roles: Vec<Role>,
+    /// `urn:gatehouse:acr:mfa` when the sign-in used a second factor.
+    pub acr: Option<String>,
+    pub auth_time: Option<i64>,
+    /// `session` (signed in) or `api_token`.
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiToken {
+    pub name: String,
+    pub roles: Vec<Role>,
+    /// Lifetime in seconds (at most a year).
+    pub expires_in: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApiTokenView {
+    pub id: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked: bool,
+    pub last_used_at: Option<i64>,
+}
+
+/// Returned once, at creation: the only time the secret is shown.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApiTokenCreated {
+    pub token: String,
+    pub info: ApiTokenView,
+}
+
+impl std::fmt::Debug for ApiTokenCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiTokenCreated").field("token", &"<redacted>").field("info", &self.info).finish()
+    }
+}
+
+/// One server-sent event of `/admin/v1/events`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChangeEvent {
+    pub id: i64,
+    /// `request.created`, `request.updated`, `request.decided`, `connection.updated`,
+    /// `connection.revoked`, `receipt.updated`.
+    pub kind: String,
+    pub target: String,
+    pub at_ms: i64,
+}
