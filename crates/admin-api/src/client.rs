@@ -67,7 +67,10 @@ pub struct AdminClient {
 
 impl std::fmt::Debug for AdminClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminClient").field("base", &self.base).field("token", &"<redacted>").finish()
+        f.debug_struct("AdminClient")
+            .field("base", &self.base)
+            .field("token", &"<redacted>")
+            .finish()
     }
 }
 
@@ -79,10 +82,17 @@ fn parse_step_up(www: &str) -> Option<StepUp> {
         let key = format!("{name}=");
         let start = www.find(&key)? + key.len();
         let rest = &www[start..];
-        let v = if let Some(r) = rest.strip_prefix('"') { r.split('"').next()? } else { rest.split([',', ' ']).next()? };
+        let v = if let Some(r) = rest.strip_prefix('"') {
+            r.split('"').next()?
+        } else {
+            rest.split([',', ' ']).next()?
+        };
         Some(v.to_owned())
     };
-    Some(StepUp { acr_values: param("acr_values"), max_age: param("max_age").and_then(|m| m.parse().ok()) })
+    Some(StepUp {
+        acr_values: param("acr_values"),
+        max_age: param("max_age").and_then(|m| m.parse().ok()),
+    })
 }
 
 impl AdminClient {
@@ -92,7 +102,11 @@ impl AdminClient {
     }
 
     pub fn with_http(http: reqwest::Client, issuer: &str, token: impl Into<String>) -> Self {
-        Self { http, base: format!("{}{BASE}", issuer.trim_end_matches('/')), token: token.into() }
+        Self {
+            http,
+            base: format!("{}{BASE}", issuer.trim_end_matches('/')),
+            token: token.into(),
+        }
     }
 
     /// Replaces the bearer token (after a refresh or a step-up sign-in).
@@ -108,12 +122,17 @@ impl AdminClient {
         body: Option<&dyn erased::Body>,
         m: &Mutation<'_>,
     ) -> Result<reqwest::Response, ClientError> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
         if !query.is_empty() {
             req = req.query(query);
         }
         if let Some(b) = body {
-            req = req.header(header::CONTENT_TYPE, "application/json").body(b.to_json());
+            req = req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(b.to_json());
         }
         if let Some(e) = m.if_match {
             req = req.header(header::IF_MATCH, e);
@@ -121,7 +140,10 @@ impl AdminClient {
         if let Some(k) = m.idempotency_key {
             req = req.header("Idempotency-Key", k);
         }
-        let resp = req.send().await.map_err(|e| ClientError::Unreachable(e.without_url().to_string()))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| ClientError::Unreachable(e.without_url().to_string()))?;
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -131,30 +153,51 @@ impl AdminClient {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_step_up);
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
         match serde_json::from_slice::<Problem>(&bytes) {
             Ok(p) => Err(ClientError::Problem(Box::new(p), step_up)),
-            Err(_) => Err(ClientError::Protocol(format!("HTTP {status} without problem details"))),
+            Err(_) => Err(ClientError::Protocol(format!(
+                "HTTP {status} without problem details"
+            ))),
         }
     }
 
     async fn json<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, ClientError> {
-        let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
-    async fn versioned<T: DeserializeOwned>(resp: reqwest::Response) -> Result<Versioned<T>, ClientError> {
+    async fn versioned<T: DeserializeOwned>(
+        resp: reqwest::Response,
+    ) -> Result<Versioned<T>, ClientError> {
         let etag = resp
             .headers()
             .get(header::ETAG)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
             .ok_or_else(|| ClientError::Protocol("no ETag".into()))?;
-        Ok(Versioned { value: Self::json(resp).await?, etag })
+        Ok(Versioned {
+            value: Self::json(resp).await?,
+            etag,
+        })
     }
 
-    pub async fn get_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, ClientError> {
-        Self::json(self.send(Method::GET, path, query, None, &Mutation::default()).await?).await
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ClientError> {
+        Self::json(
+            self.send(Method::GET, path, query, None, &Mutation::default())
+                .await?,
+        )
+        .await
     }
 
     pub async fn post_json<B: Serialize + Sync, T: DeserializeOwned>(
@@ -163,82 +206,204 @@ impl AdminClient {
         body: &B,
         m: &Mutation<'_>,
     ) -> Result<T, ClientError> {
-        Self::json(self.send(Method::POST, path, &[], Some(&erased::Json(body)), m).await?).await
+        Self::json(
+            self.send(Method::POST, path, &[], Some(&erased::Json(body)), m)
+                .await?,
+        )
+        .await
     }
 
     /// Raw GET (exports): the response body as text.
-    pub async fn get_text(&self, path: &str, query: &[(&str, String)]) -> Result<String, ClientError> {
-        let r = self.send(Method::GET, path, query, None, &Mutation::default()).await?;
-        r.text().await.map_err(|e| ClientError::Unreachable(e.to_string()))
+    pub async fn get_text(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<String, ClientError> {
+        let r = self
+            .send(Method::GET, path, query, None, &Mutation::default())
+            .await?;
+        r.text()
+            .await
+            .map_err(|e| ClientError::Unreachable(e.to_string()))
     }
 
     pub async fn whoami(&self) -> Result<WhoAmI, ClientError> {
         self.get_json("/whoami", &[]).await
     }
 
-    pub async fn list_requests(&self, query: &[(&str, String)]) -> Result<Page<RequestView>, ClientError> {
+    pub async fn list_requests(
+        &self,
+        query: &[(&str, String)],
+    ) -> Result<Page<RequestView>, ClientError> {
         self.get_json("/connection-requests", query).await
     }
 
     pub async fn get_request(&self, id: &str) -> Result<Versioned<RequestView>, ClientError> {
-        Self::versioned(self.send(Method::GET, &format!("/connection-requests/{id}"), &[], None, &Mutation::default()).await?).await
+        Self::versioned(
+            self.send(
+                Method::GET,
+                &format!("/connection-requests/{id}"),
+                &[],
+                None,
+                &Mutation::default(),
+            )
+            .await?,
+        )
+        .await
     }
 
-    pub async fn approve(&self, id: &str, body: &ApproveRequest, m: &Mutation<'_>) -> Result<DecisionResult, ClientError> {
-        self.post_json(&format!("/connection-requests/{id}/approve"), body, m).await
+    pub async fn approve(
+        &self,
+        id: &str,
+        body: &ApproveRequest,
+        m: &Mutation<'_>,
+    ) -> Result<DecisionResult, ClientError> {
+        self.post_json(&format!("/connection-requests/{id}/approve"), body, m)
+            .await
     }
 
-    pub async fn deny(&self, id: &str, reason: &str, m: &Mutation<'_>) -> Result<DecisionResult, ClientError> {
-        self.post_json(&format!("/connection-requests/{id}/deny"), &DenyRequest { reason: reason.into() }, m).await
+    pub async fn deny(
+        &self,
+        id: &str,
+        reason: &str,
+        m: &Mutation<'_>,
+    ) -> Result<DecisionResult, ClientError> {
+        self.post_json(
+            &format!("/connection-requests/{id}/deny"),
+            &DenyRequest {
+                reason: reason.into(),
+            },
+            m,
+        )
+        .await
     }
 
-    pub async fn list_connections(&self, query: &[(&str, String)]) -> Result<Page<ConnectionView>, ClientError> {
+    pub async fn list_connections(
+        &self,
+        query: &[(&str, String)],
+    ) -> Result<Page<ConnectionView>, ClientError> {
         self.get_json("/connections", query).await
     }
 
     pub async fn get_connection(&self, id: &str) -> Result<Versioned<ConnectionView>, ClientError> {
-        Self::versioned(self.send(Method::GET, &format!("/connections/{id}"), &[], None, &Mutation::default()).await?).await
+        Self::versioned(
+            self.send(
+                Method::GET,
+                &format!("/connections/{id}"),
+                &[],
+                None,
+                &Mutation::default(),
+            )
+            .await?,
+        )
+        .await
     }
 
-    pub async fn modify_connection(&self, id: &str, body: &ModifyConnection, m: &Mutation<'_>) -> Result<ConnectionView, ClientError> {
-        Self::json(self.send(Method::PATCH, &format!("/connections/{id}"), &[], Some(&erased::Json(body)), m).await?).await
+    pub async fn modify_connection(
+        &self,
+        id: &str,
+        body: &ModifyConnection,
+        m: &Mutation<'_>,
+    ) -> Result<ConnectionView, ClientError> {
+        Self::json(
+            self.send(
+                Method::PATCH,
+                &format!("/connections/{id}"),
+                &[],
+                Some(&erased::Json(body)),
+                m,
+            )
+            .await?,
+        )
+        .await
     }
 
     /// `action` is `suspend`, `resume` or `revoke`.
-    pub async fn connection_action(&self, id: &str, action: &str, reason: &str, m: &Mutation<'_>) -> Result<ConnectionView, ClientError> {
-        self.post_json(&format!("/connections/{id}/{action}"), &ReasonBody { reason: reason.into() }, m).await
+    pub async fn connection_action(
+        &self,
+        id: &str,
+        action: &str,
+        reason: &str,
+        m: &Mutation<'_>,
+    ) -> Result<ConnectionView, ClientError> {
+        self.post_json(
+            &format!("/connections/{id}/{action}"),
+            &ReasonBody {
+                reason: reason.into(),
+            },
+            m,
+        )
+        .await
     }
 
-    pub async fn bulk_revoke(&self, body: &BulkRevoke, m: &Mutation<'_>) -> Result<BulkRevokeResult, ClientError> {
+    pub async fn bulk_revoke(
+        &self,
+        body: &BulkRevoke,
+        m: &Mutation<'_>,
+    ) -> Result<BulkRevokeResult, ClientError> {
         self.post_json("/connections/bulk-revoke", body, m).await
     }
 
-    pub async fn audit(&self, query: &[(&str, String)]) -> Result<Page<AuditEventView>, ClientError> {
+    pub async fn audit(
+        &self,
+        query: &[(&str, String)],
+    ) -> Result<Page<AuditEventView>, ClientError> {
         self.get_json("/audit", query).await
     }
 
     pub async fn audit_export(&self, format: &str) -> Result<String, ClientError> {
-        self.get_text("/audit/export", &[("format", format.into())]).await
+        self.get_text("/audit/export", &[("format", format.into())])
+            .await
     }
 
     pub async fn audit_verify(&self) -> Result<ChainReportView, ClientError> {
-        self.post_json("/audit/verify", &serde_json::json!({}), &Mutation::default()).await
+        self.post_json(
+            "/audit/verify",
+            &serde_json::json!({}),
+            &Mutation::default(),
+        )
+        .await
     }
 
-    pub async fn create_api_token(&self, body: &CreateApiToken) -> Result<ApiTokenCreated, ClientError> {
-        self.post_json("/api-tokens", body, &Mutation::default()).await
+    pub async fn create_api_token(
+        &self,
+        body: &CreateApiToken,
+    ) -> Result<ApiTokenCreated, ClientError> {
+        self.post_json("/api-tokens", body, &Mutation::default())
+            .await
     }
 
     pub async fn revoke_api_token(&self, id: &str) -> Result<ApiTokenView, ClientError> {
-        self.post_json(&format!("/api-tokens/{id}/revoke"), &serde_json::json!({}), &Mutation::default()).await
+        self.post_json(
+            &format!("/api-tokens/{id}/revoke"),
+            &serde_json::json!({}),
+            &Mutation::default(),
+        )
+        .await
     }
 
     /// An arbitrary call, for tests that probe every route (the role matrix).
-    pub async fn raw(&self, method: Method, path: &str, body: Option<serde_json::Value>) -> Result<StatusCode, ClientError> {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<StatusCode, ClientError> {
         let b = body.map(erased::Json);
-        match self.send(method, path, &[], b.as_ref().map(|b| b as &dyn erased::Body), &Mutation::default()).await {
+        match self
+            .send(
+                method,
+                path,
+                &[],
+                b.as_ref().map(|b| b as &dyn erased::Body),
+                &Mutation::default(),
+            )
+            .await
+        {
             Ok(r) => Ok(r.status()),
-            Err(ClientError::Problem(p, _)) => Ok(StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)),
+            Err(ClientError::Problem(p, _)) => {
+                Ok(StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+            }
             Err(e) => Err(e),
         }
     }

@@ -35,10 +35,26 @@ const AUDIT: &[Role] = &[Auditor, Admin, Approver, Reviewer];
 
 macro_rules! route {
     ($m:literal, $p:literal, $s:literal, $roles:expr, $cond:literal, none, $resp:expr) => {
-        Route { method: $m, path: $p, summary: $s, roles: $roles, conditional: $cond, body: None, response: $resp }
+        Route {
+            method: $m,
+            path: $p,
+            summary: $s,
+            roles: $roles,
+            conditional: $cond,
+            body: None,
+            response: $resp,
+        }
     };
     ($m:literal, $p:literal, $s:literal, $roles:expr, $cond:literal, $body:ty, $resp:expr) => {
-        Route { method: $m, path: $p, summary: $s, roles: $roles, conditional: $cond, body: Some(schema::<$body>), response: $resp }
+        Route {
+            method: $m,
+            path: $p,
+            summary: $s,
+            roles: $roles,
+            conditional: $cond,
+            body: Some(schema::<$body>),
+            response: $resp,
+        }
     };
 }
 
@@ -46,41 +62,229 @@ macro_rules! route {
 /// authorization layer enforces exactly this table.
 pub fn routes() -> Vec<Route> {
     vec![
-        route!("get", "/whoami", "The caller's identity and roles", READ_ALL, false, none, schema::<WhoAmI>),
-        route!("get", "/connection-requests", "List connection requests (filter, sort, search, cursor)", READ_ALL, false, none, schema::<Page<RequestView>>),
-        route!("get", "/connection-requests/{id}", "One connection request, with its ETag", READ_ALL, false, none, schema::<RequestView>),
-        route!("post", "/connection-requests/{id}/approve", "Approve, possibly narrowed and time-bound", DECIDE, true, ApproveRequest, schema::<DecisionResult>),
-        route!("post", "/connection-requests/{id}/deny", "Deny with a reason", DECIDE, true, DenyRequest, schema::<DecisionResult>),
-        route!("get", "/connections", "List connections (filter, sort, search, cursor)", READ_ALL, false, none, schema::<Page<ConnectionView>>),
-        route!("get", "/connections/{id}", "One connection with its receipts and ETag", READ_ALL, false, none, schema::<ConnectionView>),
-        route!("patch", "/connections/{id}", "Modify a connection", DECIDE, true, ModifyConnection, schema::<ConnectionView>),
-        route!("post", "/connections/{id}/suspend", "Suspend a connection", REVOKE, true, ReasonBody, schema::<ConnectionView>),
-        route!("post", "/connections/{id}/resume", "Resume a suspended connection", DECIDE, true, ReasonBody, schema::<ConnectionView>),
-        route!("post", "/connections/{id}/revoke", "Revoke a connection and its live tokens", REVOKE, true, ReasonBody, schema::<ConnectionView>),
-        route!("post", "/connections/bulk-revoke", "Revoke by client, user or resource app (kill switch)", REVOKE, false, BulkRevoke, schema::<BulkRevokeResult>),
-        route!("get", "/clients", "AI clients", READ_ALL, false, none, schema::<Vec<ClientView>>),
-        route!("get", "/resource-apps", "Resource apps and their scope catalogues", READ_ALL, false, none, schema::<Vec<ResourceAppView>>),
-        route!("get", "/users", "Users", READ_ALL, false, none, schema::<Vec<UserView>>),
-        route!("get", "/groups", "Groups", READ_ALL, false, none, schema::<Vec<GroupView>>),
-        route!("get", "/audit", "Query the audit log", AUDIT, false, none, schema::<Page<AuditEventView>>),
-        route!("get", "/audit/export", "Export the audit log as JSONL or CSV (streamed)", AUDIT, false, none, text),
-        route!("post", "/audit/verify", "Walk the hash chain; name the first broken event", AUDIT, false, none, schema::<ChainReportView>),
-        route!("get", "/events", "Server-sent change events, resumable with Last-Event-ID", READ_ALL, false, none, schema::<ChangeEvent>),
-        route!("get", "/api-tokens", "API tokens (never their secrets)", &[Admin], false, none, schema::<Vec<ApiTokenView>>),
-        route!("post", "/api-tokens", "Create an API token; the secret is shown once", &[Admin], false, CreateApiToken, schema::<ApiTokenCreated>),
-        route!("post", "/api-tokens/{id}/revoke", "Revoke an API token", &[Admin], false, none, schema::<ApiTokenView>),
+        route!(
+            "get",
+            "/whoami",
+            "The caller's identity and roles",
+            READ_ALL,
+            false,
+            none,
+            schema::<WhoAmI>
+        ),
+        route!(
+            "get",
+            "/connection-requests",
+            "List connection requests (filter, sort, search, cursor)",
+            READ_ALL,
+            false,
+            none,
+            schema::<Page<RequestView>>
+        ),
+        route!(
+            "get",
+            "/connection-requests/{id}",
+            "One connection request, with its ETag",
+            READ_ALL,
+            false,
+            none,
+            schema::<RequestView>
+        ),
+        route!(
+            "post",
+            "/connection-requests/{id}/approve",
+            "Approve, possibly narrowed and time-bound",
+            DECIDE,
+            true,
+            ApproveRequest,
+            schema::<DecisionResult>
+        ),
+        route!(
+            "post",
+            "/connection-requests/{id}/deny",
+            "Deny with a reason",
+            DECIDE,
+            true,
+            DenyRequest,
+            schema::<DecisionResult>
+        ),
+        route!(
+            "get",
+            "/connections",
+            "List connections (filter, sort, search, cursor)",
+            READ_ALL,
+            false,
+            none,
+            schema::<Page<ConnectionView>>
+        ),
+        route!(
+            "get",
+            "/connections/{id}",
+            "One connection with its receipts and ETag",
+            READ_ALL,
+            false,
+            none,
+            schema::<ConnectionView>
+        ),
+        route!(
+            "patch",
+            "/connections/{id}",
+            "Modify a connection",
+            DECIDE,
+            true,
+            ModifyConnection,
+            schema::<ConnectionView>
+        ),
+        route!(
+            "post",
+            "/connections/{id}/suspend",
+            "Suspend a connection",
+            REVOKE,
+            true,
+            ReasonBody,
+            schema::<ConnectionView>
+        ),
+        route!(
+            "post",
+            "/connections/{id}/resume",
+            "Resume a suspended connection",
+            DECIDE,
+            true,
+            ReasonBody,
+            schema::<ConnectionView>
+        ),
+        route!(
+            "post",
+            "/connections/{id}/revoke",
+            "Revoke a connection and its live tokens",
+            REVOKE,
+            true,
+            ReasonBody,
+            schema::<ConnectionView>
+        ),
+        route!(
+            "post",
+            "/connections/bulk-revoke",
+            "Revoke by client, user or resource app (kill switch)",
+            REVOKE,
+            false,
+            BulkRevoke,
+            schema::<BulkRevokeResult>
+        ),
+        route!(
+            "get",
+            "/clients",
+            "AI clients",
+            READ_ALL,
+            false,
+            none,
+            schema::<Vec<ClientView>>
+        ),
+        route!(
+            "get",
+            "/resource-apps",
+            "Resource apps and their scope catalogues",
+            READ_ALL,
+            false,
+            none,
+            schema::<Vec<ResourceAppView>>
+        ),
+        route!(
+            "get",
+            "/users",
+            "Users",
+            READ_ALL,
+            false,
+            none,
+            schema::<Vec<UserView>>
+        ),
+        route!(
+            "get",
+            "/groups",
+            "Groups",
+            READ_ALL,
+            false,
+            none,
+            schema::<Vec<GroupView>>
+        ),
+        route!(
+            "get",
+            "/audit",
+            "Query the audit log",
+            AUDIT,
+            false,
+            none,
+            schema::<Page<AuditEventView>>
+        ),
+        route!(
+            "get",
+            "/audit/export",
+            "Export the audit log as JSONL or CSV (streamed)",
+            AUDIT,
+            false,
+            none,
+            text
+        ),
+        route!(
+            "post",
+            "/audit/verify",
+            "Walk the hash chain; name the first broken event",
+            AUDIT,
+            false,
+            none,
+            schema::<ChainReportView>
+        ),
+        route!(
+            "get",
+            "/events",
+            "Server-sent change events, resumable with Last-Event-ID",
+            READ_ALL,
+            false,
+            none,
+            schema::<ChangeEvent>
+        ),
+        route!(
+            "get",
+            "/api-tokens",
+            "API tokens (never their secrets)",
+            &[Admin],
+            false,
+            none,
+            schema::<Vec<ApiTokenView>>
+        ),
+        route!(
+            "post",
+            "/api-tokens",
+            "Create an API token; the secret is shown once",
+            &[Admin],
+            false,
+            CreateApiToken,
+            schema::<ApiTokenCreated>
+        ),
+        route!(
+            "post",
+            "/api-tokens/{id}/revoke",
+            "Revoke an API token",
+            &[Admin],
+            false,
+            none,
+            schema::<ApiTokenView>
+        ),
     ]
 }
 
 /// The OpenAPI 3.1 document.
 pub fn document() -> Value {
-    let mut g = SchemaSettings::draft2020_12().with(|s| s.definitions_path = "/components/schemas".into()).into_generator();
+    let mut g = SchemaSettings::draft2020_12()
+        .with(|s| s.definitions_path = "/components/schemas".into())
+        .into_generator();
     let problem = schema::<Problem>(&mut g);
     let mut paths = serde_json::Map::new();
     for r in routes() {
         let mut params = vec![];
         if r.path.contains("{id}") {
-            params.push(json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}));
+            params.push(
+                json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}),
+            );
         }
         if r.conditional {
             params.push(json!({"name": "If-Match", "in": "header", "required": true, "schema": {"type": "string"}, "description": "The ETag from the last read; a stale one gets 412 with the current state."}));

@@ -6,7 +6,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// How risky a scope is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Risk {
     Read,
@@ -46,7 +48,9 @@ pub struct StepUpRule {
 }
 
 /// What a signed-in person or an API token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Decide connection requests; modify, suspend and revoke connections.
@@ -62,7 +66,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Approver, Role::Helpdesk, Role::Reviewer, Role::Auditor, Role::Admin];
+    pub const ALL: [Role; 5] = [
+        Role::Approver,
+        Role::Helpdesk,
+        Role::Reviewer,
+        Role::Auditor,
+        Role::Admin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -487,7 +497,10 @@ pub struct ApiTokenCreated {
 
 impl std::fmt::Debug for ApiTokenCreated {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiTokenCreated").field("token", &"<redacted>").field("info", &self.info).finish()
+        f.debug_struct("ApiTokenCreated")
+            .field("token", &"<redacted>")
+            .field("info", &self.info)
+            .finish()
     }
 }
 

@@ -37,6 +37,8 @@ pub struct DemoUser {
     pub password: String,
     pub totp_secret: Option<String>,
     pub groups: Vec<String>,
+    /// Admin API roles from the user's groups.
+    pub roles: Vec<admin_api::Role>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -80,6 +82,8 @@ pub struct DemoResourceApp {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DemoInfo {
     pub idp: String,
+    /// The console's public client id at the IdP (PKCE + loopback redirect).
+    pub console_client_id: String,
     pub resource_as: String,
     pub mcp: String,
     pub users: Vec<DemoUser>,
@@ -159,6 +163,11 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
             password: util::random_token(12),
             totp_secret: u.totp.then(xaa::totp::generate_secret),
             groups: u.groups.iter().map(|g| (*g).into()).collect(),
+            roles: world::ROLES
+                .iter()
+                .filter(|(_, gs)| gs.iter().any(|g| u.groups.contains(g)))
+                .map(|(r, _)| *r)
+                .collect(),
         })
         .collect();
     let hashed: Vec<String> = {
@@ -223,7 +232,7 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
             mcp_servers: vec![mcp],
             client_ids: mapping,
             scopes: world::scope_defs(seed),
-            receivers: vec![],
+            receivers: vec![format!("{issuer}/revocation-events")],
             owners: seed.owners.iter().map(|o| (*o).into()).collect(),
         });
         app_configs.push(ResourceAppConfig {
@@ -285,6 +294,16 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
                 owners: c.owners.iter().map(|o| (*o).into()).collect(),
                 description: Some(c.description.into()),
             })
+            .chain(std::iter::once(Client {
+                client_id: world::CONSOLE_CLIENT_ID.into(),
+                name: "Gatehouse Console".into(),
+                auth: ClientAuth::None,
+                redirect_uris: vec!["http://127.0.0.1/callback".into()],
+                owners: vec![],
+                description: Some(
+                    "The desktop console (public client, RFC 8252 loopback redirect)".into(),
+                ),
+            }))
             .collect(),
         resource_apps: idp_apps,
         connections: world::CONNECTIONS
@@ -299,6 +318,10 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
                 id_jag_lifetime: None,
                 approved_by: vec!["carol".into()],
             })
+            .collect(),
+        roles: world::ROLES
+            .iter()
+            .map(|(r, gs)| (*r, gs.iter().map(|g| (*g).into()).collect()))
             .collect(),
     };
     config
@@ -350,6 +373,7 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
         .collect();
     let info = DemoInfo {
         idp: idp_issuer,
+        console_client_id: world::CONSOLE_CLIENT_ID.into(),
         resource_as: resource_apps[0].issuer.clone(),
         mcp: resource_apps[0].mcp.clone(),
         users,

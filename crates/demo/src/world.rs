@@ -60,7 +60,37 @@ pub const USERS: &[UserSeed] = &[
         groups: &["internal-audit", "employees"],
         totp: false,
     },
+    UserSeed {
+        username: "ivan",
+        name: "Ivan Petrov",
+        groups: &["access-reviewers", "employees"],
+        totp: false,
+    },
+    UserSeed {
+        username: "judy",
+        name: "Judy Adeyemi",
+        groups: &["iam-admins", "security", "employees"],
+        totp: true,
+    },
+    UserSeed {
+        username: "oscar",
+        name: "Oscar Lind",
+        groups: &["iam-approvers", "employees"],
+        totp: true,
+    },
 ];
+
+/// Admin roles by group.
+pub const ROLES: &[(admin_api::Role, &[&str])] = &[
+    (admin_api::Role::Approver, &["iam-approvers"]),
+    (admin_api::Role::Helpdesk, &["it-helpdesk"]),
+    (admin_api::Role::Reviewer, &["access-reviewers"]),
+    (admin_api::Role::Auditor, &["internal-audit"]),
+    (admin_api::Role::Admin, &["iam-admins"]),
+];
+
+/// The console's client id: a public client (PKCE, loopback redirect on any port).
+pub const CONSOLE_CLIENT_ID: &str = "gatehouse-console";
 
 pub struct ClientSeed {
     pub client_id: &'static str,

@@ -55,14 +55,31 @@ pub struct StoredEvent {
 /// The hash of the chain's start.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The canonical form hashed for an event: sorted keys, no whitespace.
+/// Rebuilds a JSON value with every object's keys sorted, whatever map type
+/// serde_json was built with.
+fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&m[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The canonical form hashed for an event: keys sorted at every level, no whitespace.
 fn canonical(seq: i64, id: &str, at_ms: i64, e: &AuditEvent) -> String {
-    // serde_json::Value maps are BTreeMaps here (no preserve_order), so keys sort.
-    let v = serde_json::json!({
+    let v = sorted(&serde_json::json!({
         "seq": seq, "id": id, "at_ms": at_ms, "kind": e.kind, "actor": e.actor,
         "client_id": e.client_id, "subject": e.subject, "target": e.target,
         "outcome": e.outcome, "reason": e.reason, "detail": e.detail,
-    });
+    }));
     v.to_string()
 }
 
@@ -88,13 +105,12 @@ pub struct AuditError(String);
 impl AuditLog {
     /// Starts the writer task over `pool`.
     pub async fn start(pool: SqlitePool) -> Result<Self, sqlx::Error> {
-        let last: Option<(i64, String)> =
-            sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&pool)
-                .await?
-                .map(|r| (r.get("seq"), r.get("hash")));
+        // Fail at start, not at the first event, if the table is unreadable.
+        sqlx::query("SELECT COUNT(*) FROM audit_events")
+            .fetch_one(&pool)
+            .await?;
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(writer(pool, rx, last.unwrap_or((0, GENESIS.into()))));
+        tokio::spawn(writer(pool, rx));
         Ok(Self { tx })
     }
 
@@ -111,14 +127,13 @@ impl AuditLog {
     }
 }
 
-async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Job>, mut head: (i64, String)) {
+async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(256);
     while rx.recv_many(&mut batch, 256).await > 0 {
-        let result = write_batch(&pool, &batch, &head).await;
+        let result = write_batch(&pool, &batch).await;
         match result {
-            Ok(new_head) => {
-                let first = head.0 + 1;
-                head = new_head;
+            Ok((last, _)) => {
+                let first = last - batch.len() as i64 + 1;
                 for (i, (_, _, done)) in batch.drain(..).enumerate() {
                     let _ = done.send(Ok(first + i as i64));
                 }
@@ -135,14 +150,38 @@ async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Job>, mut head: (i64, S
 
 /// Appends a batch in one transaction and one multi-row INSERT (one round trip to
 /// the SQLite worker, not one per event).
-async fn write_batch(
-    pool: &SqlitePool,
-    batch: &[Job],
-    head: &(i64, String),
+/// Appends a batch in one IMMEDIATE transaction: the chain head is read under the
+/// write lock, so appends from other transactions ([`append_in_tx`]) interleave safely.
+async fn write_batch(pool: &SqlitePool, batch: &[Job]) -> Result<(i64, String), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let events: Vec<(&AuditEvent, i64)> = batch.iter().map(|(e, at, _)| (e, *at)).collect();
+    let head = append_rows(&mut tx, &events).await?;
+    tx.commit().await?;
+    Ok(head)
+}
+
+/// Appends events inside the caller's write transaction (which must have been
+/// begun with `BEGIN IMMEDIATE`), so a decision and its audit event commit or roll
+/// back together. Returns the new (seq, hash) head.
+pub async fn append_in_tx(
+    tx: &mut sqlx::SqliteConnection,
+    events: &[(&AuditEvent, i64)],
 ) -> Result<(i64, String), sqlx::Error> {
-    let (mut seq, mut prev) = head.clone();
-    let mut rows = Vec::with_capacity(batch.len());
-    for (e, at_ms, _) in batch {
+    append_rows(tx, events).await
+}
+
+async fn append_rows(
+    tx: &mut sqlx::SqliteConnection,
+    events: &[(&AuditEvent, i64)],
+) -> Result<(i64, String), sqlx::Error> {
+    let head: Option<(i64, String)> =
+        sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| (r.get("seq"), r.get("hash")));
+    let (mut seq, mut prev) = head.unwrap_or((0, GENESIS.into()));
+    let mut rows = Vec::with_capacity(events.len());
+    for (e, at_ms) in events {
         seq += 1;
         let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
         let hash = chain_hash(&prev, &canonical(seq, &id, *at_ms, e));
@@ -150,12 +189,11 @@ async fn write_batch(
             seq,
             id,
             *at_ms,
-            e,
+            *e,
             std::mem::replace(&mut prev, hash.clone()),
             hash,
         ));
     }
-    let mut tx = pool.begin().await?;
     // 13 parameters a row; SQLite allows 32766 per statement.
     for chunk in rows.chunks(2000) {
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
@@ -178,11 +216,10 @@ async fn write_batch(
         });
         q.build().execute(&mut *tx).await?;
     }
-    tx.commit().await?;
     Ok((seq, prev))
 }
 
-fn event_from_row(r: &sqlx::sqlite::SqliteRow) -> StoredEvent {
+pub fn event_from_row(r: &sqlx::sqlite::SqliteRow) -> StoredEvent {
     let detail: String = r.get("detail");
     StoredEvent {
         seq: r.get("seq"),

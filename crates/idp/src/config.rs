@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, path::Path};
 
+pub use admin_api::{Risk, Role, ScopeCondition, StepUpRule};
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -25,6 +27,9 @@ pub struct Config {
     pub resource_apps: Vec<ResourceApp>,
     #[serde(default)]
     pub connections: Vec<ConnectionSeed>,
+    /// Admin API roles granted by group membership, e.g. `approver = ["iam-approvers"]`.
+    #[serde(default)]
+    pub roles: BTreeMap<Role, Vec<String>>,
 }
 
 fn default_listen() -> String {
@@ -99,16 +104,6 @@ pub struct Client {
     pub description: Option<String>,
 }
 
-/// How risky a scope is, from reading data to administering the app.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Risk {
-    Read,
-    Write,
-    Destructive,
-    Admin,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeDef {
@@ -153,26 +148,6 @@ impl ResourceApp {
             .map(String::as_str)
             .unwrap_or(idp_client_id)
     }
-}
-
-/// A step-up rule: granting `scope` needs an authentication of class `acr`
-/// no older than `max_age` seconds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StepUpRule {
-    pub scope: String,
-    #[serde(default)]
-    pub acr: Option<String>,
-    #[serde(default)]
-    pub max_age: Option<u64>,
-}
-
-/// Which scopes a connection allows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "scopes", rename_all = "snake_case")]
-pub enum ScopeCondition {
-    All,
-    IncludeOnly(Vec<String>),
 }
 
 /// A connection approved in the configuration file.
@@ -274,6 +249,18 @@ impl Config {
 
     pub fn resource_app_by_audience(&self, audience: &str) -> Option<&ResourceApp> {
         self.resource_apps.iter().find(|a| a.issuer == audience)
+    }
+
+    /// The admin roles a user holds through their groups.
+    pub fn roles_of(&self, username: &str) -> Vec<Role> {
+        let Some(user) = self.user(username) else {
+            return vec![];
+        };
+        self.roles
+            .iter()
+            .filter(|(_, groups)| groups.iter().any(|g| user.groups.contains(g)))
+            .map(|(r, _)| *r)
+            .collect()
     }
 
     pub fn resource_app(&self, id: &str) -> Option<&ResourceApp> {

@@ -20,6 +20,8 @@ type Key = (String, String);
 pub struct ConnectionCache {
     generation: AtomicU64,
     entries: RwLock<HashMap<Key, Option<Connection>>>,
+    /// Users cut off by the help desk; `None` until first loaded.
+    blocked: RwLock<Option<std::collections::HashSet<String>>>,
 }
 
 impl ConnectionCache {
@@ -43,11 +45,31 @@ impl ConnectionCache {
         Ok(found)
     }
 
-    /// Forgets everything; call after every committed write to `connections`.
+    /// Whether the help desk has cut `username` off.
+    pub async fn is_blocked(&self, store: &Store, username: &str) -> DbResult<bool> {
+        if let Some(set) = self.blocked.read().expect("cache lock").as_ref() {
+            return Ok(set.contains(username));
+        }
+        let seen = self.generation.load(Ordering::Acquire);
+        let all: Vec<String> = sqlx::query_scalar("SELECT username FROM user_blocks")
+            .fetch_all(&store.pool)
+            .await?;
+        let set: std::collections::HashSet<String> = all.into_iter().collect();
+        let blocked = set.contains(username);
+        let mut slot = self.blocked.write().expect("cache lock");
+        if self.generation.load(Ordering::Acquire) == seen {
+            *slot = Some(set);
+        }
+        Ok(blocked)
+    }
+
+    /// Forgets everything; call after every committed write to `connections` or `user_blocks`.
     pub fn invalidate(&self) {
         let mut entries = self.entries.write().expect("cache lock");
+        let mut blocked = self.blocked.write().expect("cache lock");
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.clear();
+        *blocked = None;
     }
 }
 

@@ -78,7 +78,10 @@ pub async fn userinfo(State(idp): State<SharedIdp>, headers: HeaderMap) -> Respo
         .store
         .access_token(&util::sha256_hex(token.as_bytes()), idp.now())
         .await;
-    let Ok(Some((_, username, scope))) = found else {
+    let Ok(Some(crate::store::AccessTokenRow {
+        username, scope, ..
+    })) = found
+    else {
         return challenge("invalid_token");
     };
     let Some(user) = idp.config.user(&username) else {

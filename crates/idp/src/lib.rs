@@ -5,6 +5,7 @@
 //! Routes are thin (`authorize`, `token`, `endpoints`); decisions are plain
 //! functions (`policy`); state is in `store` and `audit`.
 
+pub mod admin;
 pub mod audit;
 pub mod authorize;
 pub mod client_auth;
@@ -13,6 +14,7 @@ pub mod connection_cache;
 pub mod endpoints;
 pub mod http_error;
 pub mod policy;
+pub mod revocation;
 pub mod server;
 pub mod state;
 pub mod store;

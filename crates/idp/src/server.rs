@@ -54,7 +54,9 @@ pub async fn build(config: Config) -> Result<SharedIdp, StartError> {
         store.seed_connection(seed, now).await?;
     }
     let audit = AuditLog::start(pool).await?;
-    Ok(Arc::new(Idp::new(config, store, audit, key)))
+    let idp = Arc::new(Idp::new(config, store, audit, key));
+    crate::revocation::start_pusher(idp.clone());
+    Ok(idp)
 }
 
 pub fn router(idp: SharedIdp) -> Router {
@@ -79,6 +81,7 @@ pub fn router(idp: SharedIdp) -> Router {
         )
         .route("/revoke", post(endpoints::revoke))
         .route("/connection-requests", post(endpoints::file_request))
+        .merge(crate::admin::router(idp.clone()))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(idp)
 }

@@ -10,6 +10,12 @@ use xaa::{IdTokenClaims, JwkSet, MemoryReplayCache, OAuthError, SigningKey, Veri
 
 pub struct Idp {
     pub config: Config,
+    /// Roles allowed per admin route (from the admin API contract).
+    pub admin_routes: crate::admin::auth::RouteRoles,
+    /// Live subscribers of the admin change feed.
+    pub changes: tokio::sync::broadcast::Sender<admin_api::ChangeEvent>,
+    /// Wakes the revocation pusher after a revoke commits.
+    pub outbox_wake: tokio::sync::Notify,
     pub connections: crate::connection_cache::ConnectionCache,
     pub store: Store,
     pub audit: AuditLog,
@@ -39,6 +45,9 @@ impl Idp {
         };
         let verifying = xaa::jws::keys_from_jwks(&jwks);
         Self {
+            admin_routes: crate::admin::auth::RouteRoles::from_contract(),
+            changes: tokio::sync::broadcast::channel(1024).0,
+            outbox_wake: tokio::sync::Notify::new(),
             config,
             connections: Default::default(),
             store,

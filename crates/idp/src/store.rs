@@ -26,11 +26,10 @@ fn migrator() -> Migrator {
         )
     };
     Migrator {
-        migrations: Cow::Owned(vec![m(
-            1,
-            "initial",
-            include_str!("../migrations/0001_initial.sql"),
-        )]),
+        migrations: Cow::Owned(vec![
+            m(1, "initial", include_str!("../migrations/0001_initial.sql")),
+            m(2, "admin", include_str!("../migrations/0002_admin.sql")),
+        ]),
         ..Migrator::DEFAULT
     }
 }
@@ -123,6 +122,16 @@ pub struct AuthCode {
     pub amr: Vec<String>,
     pub expires_at: i64,
     pub family: String,
+}
+
+/// A live IdP access token as stored.
+#[derive(Debug, Clone)]
+pub struct AccessTokenRow {
+    pub client_id: String,
+    pub username: String,
+    pub scope: String,
+    pub acr: Option<String>,
+    pub auth_time: Option<i64>,
 }
 
 /// What a redeemed code or refresh token says about the sign-in.
@@ -264,7 +273,7 @@ impl Store {
         expires_at: i64,
     ) -> DbResult<()> {
         sqlx::query(
-            "INSERT INTO access_tokens (token_hash, family, client_id, username, scope, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO access_tokens (token_hash, family, client_id, username, scope, expires_at, acr, auth_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(hash)
         .bind(&g.family)
@@ -272,25 +281,29 @@ impl Store {
         .bind(&g.username)
         .bind(&g.scope)
         .bind(expires_at)
+        .bind(&g.acr)
+        .bind(g.auth_time)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// (client_id, username, scope) of a live access token.
-    pub async fn access_token(
-        &self,
-        hash: &str,
-        now: i64,
-    ) -> DbResult<Option<(String, String, String)>> {
+    /// A live access token.
+    pub async fn access_token(&self, hash: &str, now: i64) -> DbResult<Option<AccessTokenRow>> {
         let r = sqlx::query(
-            "SELECT client_id, username, scope FROM access_tokens WHERE token_hash = ? AND revoked = 0 AND expires_at > ?",
+            "SELECT client_id, username, scope, acr, auth_time FROM access_tokens WHERE token_hash = ? AND revoked = 0 AND expires_at > ?",
         )
         .bind(hash)
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(r.map(|r| (r.get("client_id"), r.get("username"), r.get("scope"))))
+        Ok(r.map(|r| AccessTokenRow {
+            client_id: r.get("client_id"),
+            username: r.get("username"),
+            scope: r.get("scope"),
+            acr: r.get("acr"),
+            auth_time: r.get("auth_time"),
+        }))
     }
 
     pub async fn insert_refresh_token(

@@ -325,6 +325,17 @@ async fn exchange_inner(
         .config
         .user(&who.username)
         .ok_or_else(|| OAuthError::invalid_grant("the subject's account no longer exists"))?;
+    if idp
+        .connections
+        .is_blocked(&idp.store, &user.username)
+        .await
+        .map_err(db_error)?
+    {
+        return Err(OAuthError::access_denied(
+            None,
+            "the help desk has suspended this user's AI app access",
+        ));
+    }
     // 3. The audience and resource are known.
     let app = idp
         .config

@@ -214,6 +214,17 @@ async fn redeem(
         Some(asked) => asked.clone(),
         None => asserted,
     };
+    let revoked = app
+        .revocations
+        .read()
+        .expect("revocations lock")
+        .iter()
+        .any(|m| m.covers(&client_id, &claims.sub) && claims.iat <= m.at);
+    if revoked {
+        return Err(OAuthError::invalid_grant(
+            "the connection this assertion was issued under has been revoked",
+        ));
+    }
     // Every check passed: only now is the assertion used up (single use, MCP profile).
     idjag::consume(&claims, &app.replay, now)
         .map_err(|e| OAuthError::invalid_grant(e.to_string()))?;

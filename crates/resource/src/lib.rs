@@ -7,6 +7,7 @@ pub mod authz;
 pub mod config;
 pub mod jwks;
 pub mod mcp;
+pub mod receiver;
 pub mod server;
 pub mod tokens;
 

@@ -20,6 +20,10 @@ pub struct AppState {
     pub replay: MemoryReplayCache,
     pub tokens: TokenStore,
     pub records: Mutex<Vec<mcp::Record>>,
+    /// `jti`s of revocation SETs already applied.
+    pub set_replay: MemoryReplayCache,
+    /// Revocations received; ID-JAGs minted before a covering mark are refused.
+    pub revocations: std::sync::RwLock<Vec<crate::receiver::RevocationMark>>,
 }
 
 /// A running resource app.
@@ -63,6 +67,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/authorize", get(authz::authorize_page))
         .route("/token", post(authz::token))
+        .route("/revocation-events", post(crate::receiver::receive))
         .with_state(state)
         .merge(mcp_routes)
 }
@@ -95,6 +100,8 @@ pub async fn start(
         replay: MemoryReplayCache::default(),
         tokens: TokenStore::default(),
         records: Mutex::new(records),
+        set_replay: MemoryReplayCache::default(),
+        revocations: Default::default(),
     });
     let app = router(state.clone());
     tokio::spawn(async move {

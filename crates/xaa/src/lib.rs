@@ -46,3 +46,8 @@ pub const MAX_ID_JAG_LIFETIME: u64 = 300;
 pub const ACR_PASSWORD: &str = "urn:gatehouse:acr:pwd";
 /// Authentication context class: password and a second factor.
 pub const ACR_MFA: &str = "urn:gatehouse:acr:mfa";
+/// The JWS `typ` of a Security Event Token (RFC 8417).
+pub const TYP_SET: &str = "secevent+jwt";
+/// The SET event type Gatehouse sends when a connection is revoked or a user cut off.
+pub const EVENT_CONNECTION_REVOKED: &str =
+    "https://schemas.gatehouse.dev/secevent/xaa/connection-revoked";

@@ -1,0 +1,184 @@
+//! Who is calling the admin API and what they may do. A bearer token is either an
+//! access token this IdP issued at sign-in (roles from the user's groups, `acr`
+//! and `auth_time` from the sign-in) or an admin API token (roles fixed at
+//! creation). Every route's allowed roles come from `admin_api::openapi::routes()`,
+//! the same table the OpenAPI document is generated from.
+
+use super::problem::{ApiError, ApiResult};
+use crate::state::SharedIdp;
+use admin_api::Role;
+use axum::{
+    extract::{MatchedPath, Request, State},
+    http::header,
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use sqlx::Row;
+use std::collections::{BTreeSet, HashMap};
+use xaa::util;
+
+/// How long an MFA sign-in counts as recent for approver step-up (RFC 9470).
+pub const STEP_UP_MAX_AGE: u64 = 600;
+
+/// Prefix of admin API tokens, so scanners and people can recognise them.
+pub const API_TOKEN_PREFIX: &str = "gh_adm_";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalKind {
+    Session,
+    ApiToken { id: String },
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub subject: String,
+    pub roles: BTreeSet<Role>,
+    pub acr: Option<String>,
+    pub auth_time: Option<i64>,
+    pub kind: PrincipalKind,
+}
+
+impl Principal {
+    pub fn has(&self, r: Role) -> bool {
+        self.roles.contains(&r)
+    }
+
+    /// The role to record in audit events: the most powerful one used.
+    pub fn role_label(&self) -> String {
+        self.roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// RFC 9470: an MFA sign-in within the last ten minutes, or a 401 challenge.
+    pub fn require_recent_mfa(&self, now: i64) -> ApiResult<()> {
+        let recent = self.kind == PrincipalKind::Session
+            && self.acr.as_deref() == Some(xaa::ACR_MFA)
+            && self
+                .auth_time
+                .is_some_and(|t| now - t <= STEP_UP_MAX_AGE as i64);
+        if recent {
+            Ok(())
+        } else {
+            Err(ApiError::step_up(STEP_UP_MAX_AGE))
+        }
+    }
+}
+
+/// (method, path template) → roles allowed.
+pub struct RouteRoles(HashMap<(String, String), Vec<Role>>);
+
+impl RouteRoles {
+    pub fn from_contract() -> Self {
+        Self(
+            admin_api::openapi::routes()
+                .into_iter()
+                .map(|r| {
+                    (
+                        (
+                            r.method.to_uppercase(),
+                            format!("{}{}", admin_api::BASE, r.path),
+                        ),
+                        r.roles.to_vec(),
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
+async fn resolve(idp: &SharedIdp, token: &str) -> ApiResult<Principal> {
+    let now = idp.now();
+    let hash = util::sha256_hex(token.as_bytes());
+    if token.starts_with(API_TOKEN_PREFIX) {
+        let row = sqlx::query("SELECT id, roles, created_by, expires_at, revoked_at FROM api_tokens WHERE token_hash = ?")
+            .bind(&hash)
+            .fetch_optional(&idp.store.pool)
+            .await?
+            .ok_or_else(|| ApiError::unauthenticated("the API token is not valid"))?;
+        if row.get::<Option<i64>, _>("revoked_at").is_some()
+            || row.get::<i64, _>("expires_at") <= now
+        {
+            return Err(ApiError::unauthenticated(
+                "the API token is expired or revoked",
+            ));
+        }
+        let id: String = row.get("id");
+        let roles: Vec<Role> =
+            serde_json::from_str(&row.get::<String, _>("roles")).unwrap_or_default();
+        sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(&id)
+            .execute(&idp.store.pool)
+            .await?;
+        return Ok(Principal {
+            subject: format!("api-token:{}", row.get::<String, _>("created_by")),
+            roles: roles.into_iter().collect(),
+            acr: None,
+            auth_time: None,
+            kind: PrincipalKind::ApiToken { id },
+        });
+    }
+    let row =
+        idp.store.access_token(&hash, now).await?.ok_or_else(|| {
+            ApiError::unauthenticated("the access token is not valid or has expired")
+        })?;
+    if idp.config.user(&row.username).is_none() {
+        return Err(ApiError::unauthenticated("the account no longer exists"));
+    }
+    Ok(Principal {
+        roles: idp.config.roles_of(&row.username).into_iter().collect(),
+        subject: row.username,
+        acr: row.acr,
+        auth_time: row.auth_time,
+        kind: PrincipalKind::Session,
+    })
+}
+
+/// Authenticates the caller and checks the route's roles before any handler runs.
+pub async fn authorize(State(idp): State<SharedIdp>, mut req: Request, next: Next) -> Response {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let Some(token) = token else {
+        return ApiError::unauthenticated("send an access token or API token as a Bearer token")
+            .into_response();
+    };
+    let principal = match resolve(&idp, &token).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let template = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    let key = (req.method().as_str().to_owned(), template);
+    let allowed = idp.admin_routes.0.get(&key);
+    match allowed {
+        Some(roles) if roles.iter().any(|r| principal.has(*r)) => {}
+        Some(_) => {
+            return ApiError::forbidden(format!(
+                "your roles ({}) do not allow this",
+                if principal.roles.is_empty() {
+                    "none".into()
+                } else {
+                    principal.role_label()
+                }
+            ))
+            .into_response();
+        }
+        None => {
+            return ApiError::forbidden("this route is not in the admin API contract")
+                .into_response();
+        }
+    }
+    req.extensions_mut().insert(principal);
+    next.run(req).await
+}

@@ -1,0 +1,195 @@
+//! What every admin mutation shares: ETags and `If-Match`, `Idempotency-Key`
+//! replay, the change feed, and JSON bodies with precise errors.
+
+use super::{
+    auth::Principal,
+    problem::{ApiError, ApiResult},
+};
+use crate::state::SharedIdp;
+use admin_api::ChangeEvent;
+use axum::{
+    Json,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::{Serialize, de::DeserializeOwned};
+use sqlx::Row;
+
+pub fn etag(version: i64) -> String {
+    format!("\"v{version}\"")
+}
+
+/// The version named by `If-Match`; 428 when it is missing.
+pub fn if_match(headers: &HeaderMap) -> ApiResult<i64> {
+    let v = headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(ApiError::precondition_required)?;
+    let v = v.trim().trim_start_matches("W/").trim_matches('"');
+    v.strip_prefix('v')
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| ApiError::validation("If-Match must be an ETag this API returned"))
+}
+
+/// A JSON body with the ETag header.
+pub fn with_etag<T: Serialize>(value: &T, version: i64) -> Response {
+    let mut r = Json(value).into_response();
+    r.headers_mut().insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag(version)).expect("etag"),
+    );
+    r
+}
+
+pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::validation(format!("the request body is not valid: {e}")))
+}
+
+/// Runs `op` at most once per (caller, `Idempotency-Key`): a retry with the same
+/// key and body gets the first response again; the same key with another body is
+/// refused. Without the header, `op` simply runs.
+pub async fn idempotent<F, Fut>(
+    idp: &SharedIdp,
+    who: &Principal,
+    headers: &HeaderMap,
+    route: &str,
+    body: &[u8],
+    op: F,
+) -> ApiResult<Response>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ApiResult<(StatusCode, serde_json::Value, Option<i64>)>>,
+{
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut material = route.as_bytes().to_vec();
+    material.push(0);
+    material.extend_from_slice(body);
+    let hash = xaa::util::sha256_hex(&material);
+    if let Some(k) = &key {
+        if k.is_empty() || k.len() > 200 {
+            return Err(ApiError::validation(
+                "Idempotency-Key must be 1 to 200 characters",
+            ));
+        }
+        let prior = sqlx::query(
+            "SELECT request_hash, status, body FROM idempotency_keys WHERE actor = ? AND key = ?",
+        )
+        .bind(&who.subject)
+        .bind(k)
+        .fetch_optional(&idp.store.pool)
+        .await?;
+        if let Some(row) = prior {
+            if row.get::<String, _>("request_hash") != hash {
+                return Err(ApiError::idempotency_mismatch());
+            }
+            let status =
+                StatusCode::from_u16(row.get::<i64, _>("status") as u16).unwrap_or(StatusCode::OK);
+            let body: String = row.get("body");
+            let mut r = (status, body).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            return Ok(r);
+        }
+    }
+    let (status, value, version) = op().await?;
+    if let Some(k) = key {
+        sqlx::query(
+            "INSERT OR IGNORE INTO idempotency_keys (actor, key, request_hash, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&who.subject)
+        .bind(k)
+        .bind(&hash)
+        .bind(status.as_u16() as i64)
+        .bind(value.to_string())
+        .bind(idp.now())
+        .execute(&idp.store.pool)
+        .await?;
+    }
+    let mut r = (status, Json(value)).into_response();
+    if let Some(v) = version {
+        r.headers_mut()
+            .insert(header::ETAG, HeaderValue::from_str(&etag(v)).expect("etag"));
+    }
+    Ok(r)
+}
+
+/// Records a change in the caller's transaction; returns the event to publish
+/// after commit.
+pub async fn record_change(
+    tx: &mut sqlx::SqliteConnection,
+    kind: &str,
+    target: &str,
+    at_ms: i64,
+) -> Result<ChangeEvent, sqlx::Error> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO change_events (kind, target, at_ms) VALUES (?, ?, ?) RETURNING id",
+    )
+    .bind(kind)
+    .bind(target)
+    .bind(at_ms)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(ChangeEvent {
+        id,
+        kind: kind.into(),
+        target: target.into(),
+        at_ms,
+    })
+}
+
+/// Publishes committed changes to live SSE subscribers.
+pub fn publish(idp: &SharedIdp, events: Vec<ChangeEvent>) {
+    for e in events {
+        let _ = idp.changes.send(e);
+    }
+}
+
+/// An audit event for an admin action, carrying actor and role.
+pub fn admin_event(who: &Principal, kind: &str, target: &str) -> crate::audit::AuditEvent {
+    let mut e = crate::audit::AuditEvent::new(kind, "success");
+    e.actor = Some(who.subject.clone());
+    e.target = Some(target.to_owned());
+    e.detail = serde_json::json!({ "role": who.role_label() });
+    e
+}
+
+/// Opaque cursors are offsets, base64url-encoded.
+pub fn decode_cursor(c: Option<&str>) -> ApiResult<usize> {
+    match c {
+        None | Some("") => Ok(0),
+        Some(c) => xaa::util::b64_decode(c)
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse().ok()))
+            .ok_or_else(|| ApiError::validation("the cursor is not one this API returned")),
+    }
+}
+
+pub fn encode_cursor(offset: usize) -> String {
+    xaa::util::b64(format!("o:{offset}").as_bytes())
+}
+
+/// Slices `items` into a page.
+pub fn paginate<T>(
+    items: Vec<T>,
+    cursor: Option<&str>,
+    limit: Option<usize>,
+) -> ApiResult<admin_api::Page<T>> {
+    let offset = decode_cursor(cursor)?;
+    let limit = limit.unwrap_or(50).clamp(1, 500);
+    let total = items.len() as u64;
+    let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
+    let next = offset + page.len();
+    Ok(admin_api::Page {
+        next_cursor: (next < total as usize).then(|| encode_cursor(next)),
+        items: page,
+        total,
+    })
+}

@@ -1,0 +1,433 @@
+//! The connection inventory and what can be done to a connection: modify, suspend,
+//! resume, revoke, and bulk revoke by client, user or resource app (the help-desk
+//! kill switch). A revoke is committed — and the next exchange refused — before it
+//! is acknowledged; its revocation events are queued in the same transaction.
+
+use super::{
+    auth::Principal,
+    common::*,
+    problem::{ApiError, ApiResult},
+    requests::j,
+    views::{connection_from_row, connection_view},
+};
+use crate::{
+    audit,
+    revocation::{self, Revocation},
+    state::SharedIdp,
+};
+use admin_api::*;
+use axum::{
+    Extension, Json,
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::Response,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Debug, Deserialize)]
+pub struct ConnectionQuery {
+    pub status: Option<String>,
+    pub client_id: Option<String>,
+    pub resource_app: Option<String>,
+    /// Connections this user can use (by group restriction).
+    pub user: Option<String>,
+    /// Connections restricted to this group.
+    pub group: Option<String>,
+    pub risk: Option<Risk>,
+    /// Only connections unused for at least this many seconds (or never used).
+    pub unused_for: Option<i64>,
+    pub q: Option<String>,
+    /// `created` (default, newest first), `last_used`, `client`, `app`, `risk`.
+    pub sort: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<usize>,
+}
+
+pub async fn list(
+    State(idp): State<SharedIdp>,
+    Query(q): Query<ConnectionQuery>,
+) -> ApiResult<Json<Page<ConnectionView>>> {
+    if let Some(s) = &q.status
+        && s != "all"
+        && ConnectionStatus::parse(s).is_none()
+    {
+        return Err(ApiError::validation(format!("unknown status `{s}`")));
+    }
+    let status = q.status.clone().unwrap_or_else(|| "all".into());
+    let rows = sqlx::query(
+        "SELECT * FROM connections WHERE (? = 'all' OR status = ?) AND (? IS NULL OR client_id = ?) AND (? IS NULL OR resource_app = ?)",
+    )
+    .bind(&status)
+    .bind(&status)
+    .bind(&q.client_id)
+    .bind(&q.client_id)
+    .bind(&q.resource_app)
+    .bind(&q.resource_app)
+    .fetch_all(&idp.store.pool)
+    .await?;
+    let now = idp.now();
+    let user_groups = q.user.as_deref().map(|u| {
+        idp.config
+            .user(u)
+            .map(|u| u.groups.clone())
+            .unwrap_or_default()
+    });
+    let needle = q.q.as_deref().map(str::to_lowercase);
+    let mut views = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let v = connection_from_row(&idp, r, vec![])?;
+        if let Some(groups) = &user_groups
+            && !v.allowed_groups.is_empty()
+            && !v.allowed_groups.iter().any(|g| groups.contains(g))
+        {
+            continue;
+        }
+        if q.group
+            .as_ref()
+            .is_some_and(|g| !v.allowed_groups.contains(g))
+        {
+            continue;
+        }
+        if q.risk.is_some_and(|r| v.highest_risk.is_none_or(|h| h < r)) {
+            continue;
+        }
+        if q.unused_for
+            .is_some_and(|a| v.last_used_at.is_some_and(|t| now - t < a))
+        {
+            continue;
+        }
+        if let Some(n) = &needle {
+            let hay = format!(
+                "{} {} {} {} {}",
+                v.client.client_id, v.client.name, v.resource_app.id, v.resource_app.name, v.id
+            )
+            .to_lowercase();
+            if !hay.contains(n.as_str()) {
+                continue;
+            }
+        }
+        views.push(v);
+    }
+    match q.sort.as_deref().unwrap_or("created") {
+        "created" => views.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id))),
+        "last_used" => {
+            views.sort_by(|a, b| b.last_used_at.cmp(&a.last_used_at).then(a.id.cmp(&b.id)))
+        }
+        "client" => views.sort_by(|a, b| a.client.name.cmp(&b.client.name).then(a.id.cmp(&b.id))),
+        "app" => views.sort_by(|a, b| {
+            a.resource_app
+                .name
+                .cmp(&b.resource_app.name)
+                .then(a.id.cmp(&b.id))
+        }),
+        "risk" => views.sort_by(|a, b| b.highest_risk.cmp(&a.highest_risk).then(a.id.cmp(&b.id))),
+        other => return Err(ApiError::validation(format!("unknown sort `{other}`"))),
+    }
+    Ok(Json(paginate(views, q.cursor.as_deref(), q.limit)?))
+}
+
+pub async fn get(State(idp): State<SharedIdp>, Path(id): Path<String>) -> ApiResult<Response> {
+    let mut db = idp.store.pool.acquire().await?;
+    let v = connection_view(&idp, &mut db, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the connection"))?;
+    Ok(with_etag(&v, v.version))
+}
+
+fn required_reason(reason: &str) -> ApiResult<&str> {
+    let r = reason.trim();
+    if r.is_empty() || r.len() > 2000 {
+        return Err(ApiError::validation(
+            "a reason (1 to 2000 characters) is required",
+        ));
+    }
+    Ok(r)
+}
+
+/// The state transition an action makes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Suspend,
+    Resume,
+    Revoke,
+}
+
+pub async fn suspend(
+    s: State<SharedIdp>,
+    w: Extension<Principal>,
+    p: Path<String>,
+    h: HeaderMap,
+    b: Bytes,
+) -> ApiResult<Response> {
+    transition(s, w, p, h, b, Action::Suspend).await
+}
+pub async fn resume(
+    s: State<SharedIdp>,
+    w: Extension<Principal>,
+    p: Path<String>,
+    h: HeaderMap,
+    b: Bytes,
+) -> ApiResult<Response> {
+    transition(s, w, p, h, b, Action::Resume).await
+}
+pub async fn revoke(
+    s: State<SharedIdp>,
+    w: Extension<Principal>,
+    p: Path<String>,
+    h: HeaderMap,
+    b: Bytes,
+) -> ApiResult<Response> {
+    transition(s, w, p, h, b, Action::Revoke).await
+}
+
+async fn transition(
+    State(idp): State<SharedIdp>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+    action: Action,
+) -> ApiResult<Response> {
+    let req: ReasonBody = parse_body(&body)?;
+    let name = match action {
+        Action::Suspend => "suspend",
+        Action::Resume => "resume",
+        Action::Revoke => "revoke",
+    };
+    let route = format!("{name} {id}");
+    idempotent(&idp, &who, &headers, &route, &body, || async {
+        let reason = required_reason(&req.reason)?;
+        let expected = if_match(&headers)?;
+        let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let v = connection_view(&idp, &mut tx, &id).await?.ok_or_else(|| ApiError::not_found("the connection"))?;
+        if v.version != expected {
+            return Err(ApiError::stale(json!(v)));
+        }
+        let (from_ok, to) = match action {
+            Action::Suspend => (v.status == ConnectionStatus::Active, "suspended"),
+            Action::Resume => (v.status == ConnectionStatus::Suspended, "active"),
+            Action::Revoke => (matches!(v.status, ConnectionStatus::Active | ConnectionStatus::Suspended), "revoked"),
+        };
+        if !from_ok {
+            return Err(ApiError::conflict(format!("a {} connection cannot be {name}d", v.status.as_str())));
+        }
+        sqlx::query("UPDATE connections SET status = ?, status_reason = ?, updated_at = ?, version = version + 1 WHERE id = ?")
+            .bind(to)
+            .bind(reason)
+            .bind(idp.now())
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        let mut queued = 0;
+        if action != Action::Resume {
+            // Suspending also kills live tokens: a suspended connection grants nothing.
+            queued = revocation::enqueue(
+                &idp,
+                &mut tx,
+                &Revocation {
+                    connection_id: Some(&id),
+                    resource_app: &v.resource_app.id,
+                    client_id: Some(&v.client.client_id),
+                    username: None,
+                    reason,
+                },
+            )
+            .await?;
+        }
+        let mut e = admin_event(&who, &format!("connection.{name}"), &id);
+        e.client_id = Some(v.client.client_id.clone());
+        e.reason = Some(reason.to_owned());
+        e.detail["before"] = json!({ "status": v.status });
+        e.detail["after"] = json!({ "status": to, "revocation_events": queued });
+        audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
+        let kind = if action == Action::Revoke { "connection.revoked" } else { "connection.updated" };
+        let events = vec![record_change(&mut tx, kind, &id, idp.now_ms()).await?];
+        let view = connection_view(&idp, &mut tx, &id).await?.expect("exists");
+        tx.commit().await?;
+        idp.connections.invalidate();
+        idp.outbox_wake.notify_one();
+        publish(&idp, events);
+        let version = view.version;
+        Ok((StatusCode::OK, json!(view), Some(version)))
+    })
+    .await
+}
+
+pub async fn modify(
+    State(idp): State<SharedIdp>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let m: ModifyConnection = parse_body(&body)?;
+    let route = format!("modify {id}");
+    idempotent(&idp, &who, &headers, &route, &body, || async {
+        let reason = required_reason(&m.reason)?.to_owned();
+        let expected = if_match(&headers)?;
+        let now = idp.now();
+        let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let v = connection_view(&idp, &mut tx, &id).await?.ok_or_else(|| ApiError::not_found("the connection"))?;
+        if v.version != expected {
+            return Err(ApiError::stale(json!(v)));
+        }
+        if !matches!(v.status, ConnectionStatus::Active | ConnectionStatus::Suspended) {
+            return Err(ApiError::conflict("only a live connection can be modified"));
+        }
+        let app = idp.config.resource_app(&v.resource_app.id).ok_or_else(|| ApiError::conflict("the app is gone"))?;
+        let mut scopes = v.scopes.clone();
+        let mut widened = false;
+        if let Some(list) = &m.scopes {
+            if list.is_empty() {
+                return Err(ApiError::validation("keep at least one scope, or revoke the connection"));
+            }
+            if let Some(bad) = list.iter().find(|s| app.scope(s).is_none()) {
+                return Err(ApiError::validation(format!("`{bad}` is not a scope of {}", app.name)));
+            }
+            let current: Vec<String> = v.granted_scopes.iter().map(|s| s.name.clone()).collect();
+            widened = list.iter().any(|s| !current.contains(s));
+            if list.iter().any(|s| !current.contains(s) && app.scope(s).is_some_and(|d| d.sensitive)) {
+                who.require_recent_mfa(now)?;
+            }
+            scopes = ScopeCondition::IncludeOnly(list.clone());
+        }
+        if widened && !(who.has(Role::Approver) || who.has(Role::Admin)) {
+            return Err(ApiError::forbidden("only approvers can widen a connection"));
+        }
+        if m.id_jag_lifetime.is_some_and(|l| !(1..=xaa::MAX_ID_JAG_LIFETIME).contains(&l)) {
+            return Err(ApiError::validation("id_jag_lifetime must be between 1 and 300 seconds"));
+        }
+        if let Some(bad) = m.allowed_resources.iter().flatten().find(|r| !app.mcp_servers.contains(r)) {
+            return Err(ApiError::validation(format!("`{bad}` is not one of {}'s MCP servers", app.name)));
+        }
+        let expires_at = match m.expires_at {
+            Some(0) => None,
+            Some(e) if e <= now => return Err(ApiError::validation("expires_at must be in the future (0 clears it)")),
+            Some(e) => Some(e),
+            None => v.expires_at,
+        };
+        sqlx::query(
+            "UPDATE connections SET scope_condition = ?, allowed_groups = ?, allowed_resources = ?, step_up = ?, id_jag_lifetime = ?, expires_at = ?, updated_at = ?, version = version + 1 WHERE id = ?",
+        )
+        .bind(j(&scopes))
+        .bind(j(m.allowed_groups.as_ref().unwrap_or(&v.allowed_groups)))
+        .bind(j(m.allowed_resources.as_ref().unwrap_or(&v.allowed_resources)))
+        .bind(j(m.step_up.as_ref().unwrap_or(&v.step_up)))
+        .bind(m.id_jag_lifetime.or(v.id_jag_lifetime).map(|l| l as i64))
+        .bind(expires_at)
+        .bind(now)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        let mut e = admin_event(&who, "connection.modify", &id);
+        e.client_id = Some(v.client.client_id.clone());
+        e.reason = Some(reason);
+        let after = connection_view(&idp, &mut tx, &id).await?.expect("exists");
+        e.detail["before"] = json!({ "scopes": v.scopes, "allowed_groups": v.allowed_groups, "expires_at": v.expires_at, "step_up": v.step_up });
+        e.detail["after"] = json!({ "scopes": after.scopes, "allowed_groups": after.allowed_groups, "expires_at": after.expires_at, "step_up": after.step_up });
+        audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
+        let events = vec![record_change(&mut tx, "connection.updated", &id, idp.now_ms()).await?];
+        tx.commit().await?;
+        idp.connections.invalidate();
+        publish(&idp, events);
+        let version = after.version;
+        Ok((StatusCode::OK, json!(after), Some(version)))
+    })
+    .await
+}
+
+pub async fn bulk_revoke(
+    State(idp): State<SharedIdp>,
+    Extension(who): Extension<Principal>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let b: BulkRevoke = parse_body(&body)?;
+    idempotent(&idp, &who, &headers, "bulk-revoke", &body, || async {
+        let reason = required_reason(&b.reason)?.to_owned();
+        let selectors = [b.client_id.is_some(), b.resource_app.is_some(), b.username.is_some()];
+        if selectors.iter().filter(|s| **s).count() != 1 {
+            return Err(ApiError::validation("name exactly one of client_id, resource_app, username"));
+        }
+        if let Some(u) = &b.username
+            && idp.config.user(u).is_none()
+        {
+            return Err(ApiError::not_found("the user"));
+        }
+        if !b.dry_run {
+            who.require_recent_mfa(idp.now())?;
+        }
+        let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT id, client_id, resource_app FROM connections WHERE status IN ('active', 'suspended') AND (? IS NULL OR client_id = ?) AND (? IS NULL OR resource_app = ?) ORDER BY id",
+        )
+        .bind(&b.client_id)
+        .bind(&b.client_id)
+        .bind(&b.resource_app)
+        .bind(&b.resource_app)
+        .fetch_all(&mut *tx)
+        .await?;
+        // A user selector does not revoke connections (they are shared by everyone);
+        // it blocks the user and kills their sessions at every app.
+        let by_user = b.username.is_some();
+        let ids: Vec<String> = if by_user { vec![] } else { rows.iter().map(|r| r.0.clone()).collect() };
+        let mut result = BulkRevokeResult {
+            dry_run: b.dry_run,
+            connections_revoked: ids.len() as u64,
+            connection_ids: ids.clone(),
+            users_blocked: u64::from(by_user),
+            events_queued: 0,
+        };
+        if b.dry_run {
+            return Ok((StatusCode::OK, json!(result), None));
+        }
+        let now = idp.now();
+        let mut events = Vec::new();
+        for (id, client, app) in rows.iter().filter(|_| !by_user) {
+            sqlx::query("UPDATE connections SET status = 'revoked', status_reason = ?, updated_at = ?, version = version + 1 WHERE id = ?")
+                .bind(&reason)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            result.events_queued += revocation::enqueue(
+                &idp,
+                &mut tx,
+                &Revocation { connection_id: Some(id), resource_app: app, client_id: Some(client), username: None, reason: &reason },
+            )
+            .await?;
+            events.push(record_change(&mut tx, "connection.revoked", id, idp.now_ms()).await?);
+        }
+        if let Some(u) = &b.username {
+            sqlx::query("INSERT INTO user_blocks (username, reason, created_by, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(username) DO UPDATE SET reason = excluded.reason")
+                .bind(u)
+                .bind(&reason)
+                .bind(&who.subject)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            for app in &idp.config.resource_apps {
+                result.events_queued += revocation::enqueue(
+                    &idp,
+                    &mut tx,
+                    &Revocation { connection_id: None, resource_app: &app.id, client_id: None, username: Some(u), reason: &reason },
+                )
+                .await?;
+            }
+            events.push(record_change(&mut tx, "user.blocked", u, idp.now_ms()).await?);
+        }
+        let mut e = admin_event(&who, "connection.bulk_revoke", b.client_id.as_deref().or(b.resource_app.as_deref()).or(b.username.as_deref()).unwrap_or(""));
+        e.reason = Some(reason.clone());
+        e.detail["selector"] = json!({ "client_id": b.client_id, "resource_app": b.resource_app, "username": b.username });
+        e.detail["after"] = json!(result);
+        audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
+        tx.commit().await?;
+        idp.connections.invalidate();
+        idp.outbox_wake.notify_one();
+        publish(&idp, events);
+        Ok((StatusCode::OK, json!(result), None))
+    })
+    .await
+}

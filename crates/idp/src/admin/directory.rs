@@ -1,0 +1,128 @@
+//! Read-only views of who and what exists: the caller, clients, resource apps,
+//! users and groups.
+
+use super::{auth::Principal, problem::ApiResult, views::scope_views};
+use crate::state::SharedIdp;
+use admin_api::*;
+use axum::{Extension, Json, extract::State};
+use std::collections::BTreeMap;
+
+pub async fn whoami(Extension(who): Extension<Principal>) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        subject: who.subject.clone(),
+        roles: who.roles.iter().copied().collect(),
+        acr: who.acr.clone(),
+        auth_time: who.auth_time,
+        kind: match who.kind {
+            super::auth::PrincipalKind::Session => "session".into(),
+            super::auth::PrincipalKind::ApiToken { .. } => "api_token".into(),
+        },
+    })
+}
+
+pub async fn clients(State(idp): State<SharedIdp>) -> ApiResult<Json<Vec<ClientView>>> {
+    let counts: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT client_id,
+                SUM(CASE WHEN kind = 'c' THEN 1 ELSE 0 END),
+                SUM(CASE WHEN kind = 'r' THEN 1 ELSE 0 END)
+         FROM (SELECT client_id, 'c' AS kind FROM connections WHERE status IN ('active', 'suspended')
+               UNION ALL SELECT client_id, 'r' FROM connection_requests WHERE status = 'pending')
+         GROUP BY client_id",
+    )
+    .fetch_all(&idp.store.pool)
+    .await?;
+    let counts: BTreeMap<String, (i64, i64)> =
+        counts.into_iter().map(|(c, a, b)| (c, (a, b))).collect();
+    Ok(Json(
+        idp.config
+            .clients
+            .iter()
+            .map(|c| {
+                let (conns, pending) = counts.get(&c.client_id).copied().unwrap_or((0, 0));
+                ClientView {
+                    client_id: c.client_id.clone(),
+                    name: c.name.clone(),
+                    description: c.description.clone(),
+                    owners: c.owners.clone(),
+                    auth_method: match c.auth {
+                        crate::config::ClientAuth::ClientSecret { .. } => "client_secret".into(),
+                        crate::config::ClientAuth::PrivateKeyJwt { .. } => "private_key_jwt".into(),
+                        crate::config::ClientAuth::None => "none".into(),
+                    },
+                    connections: conns as u64,
+                    pending_requests: pending as u64,
+                }
+            })
+            .collect(),
+    ))
+}
+
+pub async fn resource_apps(State(idp): State<SharedIdp>) -> Json<Vec<ResourceAppView>> {
+    Json(
+        idp.config
+            .resource_apps
+            .iter()
+            .map(|a| ResourceAppView {
+                id: a.id.clone(),
+                name: a.name.clone(),
+                issuer: a.issuer.clone(),
+                mcp_servers: a.mcp_servers.clone(),
+                scopes: scope_views(
+                    Some(a),
+                    &a.scopes.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+                ),
+                receivers: a.receivers.clone(),
+                owners: a.owners.clone(),
+            })
+            .collect(),
+    )
+}
+
+pub async fn users(State(idp): State<SharedIdp>) -> ApiResult<Json<Vec<UserView>>> {
+    let blocked: Vec<String> = sqlx::query_scalar("SELECT username FROM user_blocks")
+        .fetch_all(&idp.store.pool)
+        .await?;
+    Ok(Json(
+        idp.config
+            .users
+            .iter()
+            .map(|u| UserView {
+                username: u.username.clone(),
+                name: u.name.clone(),
+                email: u.email.clone(),
+                groups: u.groups.clone(),
+                roles: idp.config.roles_of(&u.username),
+                mfa_enrolled: u.totp_secret.is_some(),
+                blocked: blocked.contains(&u.username),
+            })
+            .collect(),
+    ))
+}
+
+pub async fn groups(State(idp): State<SharedIdp>) -> Json<Vec<GroupView>> {
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for u in &idp.config.users {
+        for g in &u.groups {
+            groups
+                .entry(g.clone())
+                .or_default()
+                .push(u.username.clone());
+        }
+    }
+    Json(
+        groups
+            .into_iter()
+            .map(|(name, members)| GroupView {
+                roles: idp
+                    .config
+                    .roles
+                    .iter()
+                    .filter(|(_, gs)| gs.contains(&name))
+                    .map(|(r, _)| *r)
+                    .collect(),
+                name,
+                members,
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,75 @@
+//! The admin API (`/admin/v1`) the console drives: routes here, one module per
+//! resource; authentication and the role check run before every handler.
+
+pub mod audit_api;
+pub mod auth;
+pub mod common;
+pub mod connections;
+pub mod directory;
+pub mod events;
+pub mod problem;
+pub mod requests;
+pub mod tokens;
+pub mod views;
+
+use crate::state::SharedIdp;
+use axum::{
+    Json, Router,
+    routing::{get, post},
+};
+
+pub fn router(idp: SharedIdp) -> Router<SharedIdp> {
+    let protected = Router::new()
+        .route("/admin/v1/whoami", get(directory::whoami))
+        .route("/admin/v1/connection-requests", get(requests::list))
+        .route("/admin/v1/connection-requests/{id}", get(requests::get))
+        .route(
+            "/admin/v1/connection-requests/{id}/approve",
+            post(requests::approve),
+        )
+        .route(
+            "/admin/v1/connection-requests/{id}/deny",
+            post(requests::deny),
+        )
+        .route("/admin/v1/connections", get(connections::list))
+        .route(
+            "/admin/v1/connections/bulk-revoke",
+            post(connections::bulk_revoke),
+        )
+        .route(
+            "/admin/v1/connections/{id}",
+            get(connections::get).patch(connections::modify),
+        )
+        .route(
+            "/admin/v1/connections/{id}/suspend",
+            post(connections::suspend),
+        )
+        .route(
+            "/admin/v1/connections/{id}/resume",
+            post(connections::resume),
+        )
+        .route(
+            "/admin/v1/connections/{id}/revoke",
+            post(connections::revoke),
+        )
+        .route("/admin/v1/clients", get(directory::clients))
+        .route("/admin/v1/resource-apps", get(directory::resource_apps))
+        .route("/admin/v1/users", get(directory::users))
+        .route("/admin/v1/groups", get(directory::groups))
+        .route("/admin/v1/audit", get(audit_api::query))
+        .route("/admin/v1/audit/export", get(audit_api::export))
+        .route("/admin/v1/audit/verify", post(audit_api::verify))
+        .route("/admin/v1/events", get(events::stream))
+        .route(
+            "/admin/v1/api-tokens",
+            get(tokens::list).post(tokens::create),
+        )
+        .route("/admin/v1/api-tokens/{id}/revoke", post(tokens::revoke))
+        .route_layer(axum::middleware::from_fn_with_state(idp, auth::authorize));
+    Router::new()
+        .route(
+            "/admin/v1/openapi.json",
+            get(|| async { Json(admin_api::openapi::document()) }),
+        )
+        .merge(protected)
+}

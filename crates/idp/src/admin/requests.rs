@@ -1,0 +1,420 @@
+//! Deciding connection requests: list and read them, approve (possibly narrowed,
+//! time-bound, with step-up rules) or deny with a reason. Approvals obey
+//! separation of duties, need two distinct approvers and a recent MFA sign-in when
+//! a sensitive scope is granted, and are atomic: the request, the connection, the
+//! audit event and the change feed commit together or not at all.
+
+use super::{
+    auth::Principal,
+    common::*,
+    problem::{ApiError, ApiResult},
+    views::{connection_view, request_view},
+};
+use crate::{audit, state::SharedIdp};
+use admin_api::*;
+use axum::{
+    Extension,
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::Response,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Debug, Deserialize)]
+pub struct RequestQuery {
+    pub status: Option<String>,
+    pub client_id: Option<String>,
+    pub resource_app: Option<String>,
+    /// Minimum highest risk: read, write, destructive, admin.
+    pub risk: Option<Risk>,
+    /// Only requests first seen at least this many seconds ago.
+    pub min_age: Option<i64>,
+    /// Free text over client, app, users, scopes and justification.
+    pub q: Option<String>,
+    /// `age` (oldest first, default), `-age`, `last_seen`, `refused`, `risk`, `users`.
+    pub sort: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<usize>,
+}
+
+pub async fn list(
+    State(idp): State<SharedIdp>,
+    Query(q): Query<RequestQuery>,
+) -> ApiResult<axum::Json<Page<RequestView>>> {
+    let status = q.status.clone().unwrap_or_else(|| "pending".into());
+    let db_status = match status.as_str() {
+        "awaiting_second_approval" => "pending".to_string(),
+        "all" => String::new(),
+        s => {
+            RequestStatus::parse(s)
+                .ok_or_else(|| ApiError::validation(format!("unknown status `{s}`")))?;
+            s.to_string()
+        }
+    };
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM connection_requests WHERE (? = '' OR status = ?) AND (? IS NULL OR client_id = ?) AND (? IS NULL OR resource_app = ?)",
+    )
+    .bind(&db_status)
+    .bind(&db_status)
+    .bind(&q.client_id)
+    .bind(&q.client_id)
+    .bind(&q.resource_app)
+    .bind(&q.resource_app)
+    .fetch_all(&idp.store.pool)
+    .await?;
+    let mut db = idp.store.pool.acquire().await?;
+    let now = idp.now();
+    let needle = q.q.as_deref().map(str::to_lowercase);
+    let mut views = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(v) = request_view(&idp, &mut db, &id).await? else {
+            continue;
+        };
+        if status == "awaiting_second_approval" && v.status != RequestStatus::AwaitingSecondApproval
+        {
+            continue;
+        }
+        if status == "pending"
+            && v.status != RequestStatus::Pending
+            && v.status != RequestStatus::AwaitingSecondApproval
+        {
+            continue;
+        }
+        if q.risk.is_some_and(|r| v.highest_risk.is_none_or(|h| h < r)) {
+            continue;
+        }
+        if q.min_age.is_some_and(|a| now - v.first_seen < a) {
+            continue;
+        }
+        if let Some(n) = &needle {
+            let hay = format!(
+                "{} {} {} {} {} {} {}",
+                v.client.client_id,
+                v.client.name,
+                v.resource_app.id,
+                v.resource_app.name,
+                v.users
+                    .iter()
+                    .map(|u| u.username.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                v.scopes
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                v.justification.as_deref().unwrap_or("")
+            )
+            .to_lowercase();
+            if !hay.contains(n.as_str()) {
+                continue;
+            }
+        }
+        views.push(v);
+    }
+    match q.sort.as_deref().unwrap_or("age") {
+        "age" => views.sort_by(|a, b| a.first_seen.cmp(&b.first_seen).then(a.id.cmp(&b.id))),
+        "-age" => views.sort_by(|a, b| b.first_seen.cmp(&a.first_seen).then(a.id.cmp(&b.id))),
+        "last_seen" => views.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.id.cmp(&b.id))),
+        "refused" => {
+            views.sort_by(|a, b| b.refused_count.cmp(&a.refused_count).then(a.id.cmp(&b.id)))
+        }
+        "risk" => views.sort_by(|a, b| {
+            b.highest_risk
+                .cmp(&a.highest_risk)
+                .then(a.first_seen.cmp(&b.first_seen))
+        }),
+        "users" => views.sort_by(|a, b| b.users.len().cmp(&a.users.len()).then(a.id.cmp(&b.id))),
+        other => return Err(ApiError::validation(format!("unknown sort `{other}`"))),
+    }
+    Ok(axum::Json(paginate(views, q.cursor.as_deref(), q.limit)?))
+}
+
+pub async fn get(State(idp): State<SharedIdp>, Path(id): Path<String>) -> ApiResult<Response> {
+    let mut db = idp.store.pool.acquire().await?;
+    let v = request_view(&idp, &mut db, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the request"))?;
+    Ok(with_etag(&v, v.version))
+}
+
+/// Checks separation of duties: not a requester, not an owner of the client.
+fn check_sod(idp: &SharedIdp, who: &Principal, v: &RequestView) -> ApiResult<()> {
+    if v.users.iter().any(|u| u.username == who.subject) {
+        return Err(ApiError::sod(
+            "you triggered this request, so someone else must decide it",
+        ));
+    }
+    if idp
+        .config
+        .client(&v.client.client_id)
+        .is_some_and(|c| c.owners.contains(&who.subject))
+    {
+        return Err(ApiError::sod(
+            "you own this client, so someone else must decide its requests",
+        ));
+    }
+    Ok(())
+}
+
+/// Validates a grant against the request and the app; returns the granted scopes.
+fn validate_grant(
+    idp: &SharedIdp,
+    v: &RequestView,
+    g: &ApproveRequest,
+    now: i64,
+) -> ApiResult<Vec<String>> {
+    let app = idp
+        .config
+        .resource_app(&v.resource_app.id)
+        .ok_or_else(|| ApiError::conflict("the resource app is no longer configured"))?;
+    let requested: Vec<String> = if v.scopes.is_empty() {
+        app.scopes.iter().map(|s| s.name.clone()).collect()
+    } else {
+        v.scopes.iter().map(|s| s.name.clone()).collect()
+    };
+    let scopes = g.scopes.clone().unwrap_or_else(|| requested.clone());
+    if scopes.is_empty() {
+        return Err(ApiError::validation(
+            "grant at least one scope, or deny the request",
+        ));
+    }
+    if let Some(extra) = scopes.iter().find(|s| !requested.contains(s)) {
+        return Err(ApiError::validation(format!(
+            "`{extra}` was not requested; an approval can only narrow"
+        )));
+    }
+    if let Some(bad) = g
+        .allowed_resources
+        .iter()
+        .find(|r| !app.mcp_servers.contains(r))
+    {
+        return Err(ApiError::validation(format!(
+            "`{bad}` is not one of {}'s MCP servers",
+            app.name
+        )));
+    }
+    if let Some(l) = g.id_jag_lifetime
+        && !(1..=xaa::MAX_ID_JAG_LIFETIME).contains(&l)
+    {
+        return Err(ApiError::validation(
+            "id_jag_lifetime must be between 1 and 300 seconds",
+        ));
+    }
+    if g.expires_at.is_some_and(|e| e <= now) {
+        return Err(ApiError::validation("expires_at must be in the future"));
+    }
+    if let Some(r) = g.step_up.iter().find(|r| !scopes.contains(&r.scope)) {
+        return Err(ApiError::validation(format!(
+            "a step-up rule names `{}`, which is not granted",
+            r.scope
+        )));
+    }
+    if g.justification.as_deref().is_some_and(|j| j.len() > 2000) {
+        return Err(ApiError::validation(
+            "the justification is longer than 2000 characters",
+        ));
+    }
+    Ok(scopes)
+}
+
+pub async fn approve(
+    State(idp): State<SharedIdp>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let grant: ApproveRequest = parse_body(&body)?;
+    let route = format!("approve {id}");
+    idempotent(&idp, &who, &headers, &route, &body, || async {
+        let expected = if_match(&headers)?;
+        let now = idp.now();
+        let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let v = request_view(&idp, &mut tx, &id).await?.ok_or_else(|| ApiError::not_found("the request"))?;
+        if v.version != expected {
+            return Err(ApiError::stale(json!(v)));
+        }
+        if !matches!(v.status, RequestStatus::Pending | RequestStatus::AwaitingSecondApproval) {
+            return Err(ApiError::conflict(format!("the request is already {}", v.status.as_str())));
+        }
+        check_sod(&idp, &who, &v)?;
+        let scopes = validate_grant(&idp, &v, &grant, now)?;
+        let app = idp.config.resource_app(&v.resource_app.id).expect("validated");
+        let sensitive = scopes.iter().any(|s| app.scope(s).is_some_and(|d| d.sensitive));
+        let mut events = Vec::new();
+        if sensitive {
+            who.require_recent_mfa(now)?;
+            match v.approvals.first() {
+                None => {
+                    // First of two approvals: record it, leave the request pending.
+                    let mut first = grant.clone();
+                    first.scopes = Some(scopes.clone());
+                    sqlx::query("INSERT INTO request_approvals (request_id, approver, at, grant_json) VALUES (?, ?, ?, ?)")
+                        .bind(&id)
+                        .bind(&who.subject)
+                        .bind(now)
+                        .bind(serde_json::to_string(&first).expect("grant"))
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("UPDATE connection_requests SET version = version + 1 WHERE id = ?")
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await?;
+                    let mut e = admin_event(&who, "connection_request.first_approval", &id);
+                    e.client_id = Some(v.client.client_id.clone());
+                    e.detail["grant"] = json!(first);
+                    audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
+                    events.push(record_change(&mut tx, "request.updated", &id, idp.now_ms()).await?);
+                    let view = request_view(&idp, &mut tx, &id).await?.expect("exists");
+                    tx.commit().await?;
+                    publish(&idp, events);
+                    let version = view.version;
+                    return Ok((StatusCode::ACCEPTED, json!(DecisionResult { request: view, connection: None }), Some(version)));
+                }
+                Some(first) if first.approver == who.subject => {
+                    return Err(ApiError::sod("you already approved; a second, different approver must confirm"));
+                }
+                Some(first) => {
+                    let allowed = first.grant.scopes.clone().unwrap_or_default();
+                    if let Some(extra) = scopes.iter().find(|s| !allowed.contains(s)) {
+                        return Err(ApiError::validation(format!(
+                            "`{extra}` was not in the first approval; the second approver can only narrow it"
+                        )));
+                    }
+                }
+            }
+        }
+        // Final approval: create or update the connection.
+        let mut approvers: Vec<String> = v.approvals.iter().map(|a| a.approver.clone()).collect();
+        approvers.push(who.subject.clone());
+        let condition = ScopeCondition::IncludeOnly(scopes.clone());
+        let live: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM connections WHERE client_id = ? AND resource_app = ? AND status IN ('active', 'suspended')",
+        )
+        .bind(&v.client.client_id)
+        .bind(&v.resource_app.id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let conn_id = live.clone().unwrap_or_else(|| format!("conn_{}", uuid::Uuid::new_v4().simple()));
+        if live.is_some() {
+            sqlx::query(
+                "UPDATE connections SET scope_condition = ?, allowed_groups = ?, allowed_resources = ?, step_up = ?, id_jag_lifetime = ?, expires_at = ?, status = 'active', approved_by = ?, justification = ?, request_id = ?, updated_at = ?, version = version + 1, status_reason = NULL WHERE id = ?",
+            )
+            .bind(j(&condition))
+            .bind(j(&grant.allowed_groups))
+            .bind(j(&grant.allowed_resources))
+            .bind(j(&grant.step_up))
+            .bind(grant.id_jag_lifetime.map(|l| l as i64))
+            .bind(grant.expires_at)
+            .bind(j(&approvers))
+            .bind(&grant.justification)
+            .bind(&id)
+            .bind(now)
+            .bind(&conn_id)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO connections (id, client_id, resource_app, scope_condition, allowed_groups, allowed_resources, step_up, id_jag_lifetime, expires_at, status, approved_by, justification, request_id, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)",
+            )
+            .bind(&conn_id)
+            .bind(&v.client.client_id)
+            .bind(&v.resource_app.id)
+            .bind(j(&condition))
+            .bind(j(&grant.allowed_groups))
+            .bind(j(&grant.allowed_resources))
+            .bind(j(&grant.step_up))
+            .bind(grant.id_jag_lifetime.map(|l| l as i64))
+            .bind(grant.expires_at)
+            .bind(j(&approvers))
+            .bind(&grant.justification)
+            .bind(&id)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE connection_requests SET status = 'approved', decided_by = ?, decision_reason = ?, connection_id = ?, version = version + 1 WHERE id = ?",
+        )
+        .bind(j(&approvers))
+        .bind(&grant.justification)
+        .bind(&conn_id)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        let mut e = admin_event(&who, "connection_request.approve", &id);
+        e.client_id = Some(v.client.client_id.clone());
+        e.reason = grant.justification.clone();
+        e.detail["before"] = json!({ "status": v.status, "requested_scopes": v.scopes.iter().map(|s| &s.name).collect::<Vec<_>>() });
+        e.detail["after"] = json!({ "connection_id": conn_id, "grant": grant, "scopes": scopes, "approvers": approvers });
+        audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
+        events.push(record_change(&mut tx, "request.decided", &id, idp.now_ms()).await?);
+        events.push(record_change(&mut tx, "connection.updated", &conn_id, idp.now_ms()).await?);
+        let view = request_view(&idp, &mut tx, &id).await?.expect("exists");
+        let conn = connection_view(&idp, &mut tx, &conn_id).await?;
+        tx.commit().await?;
+        idp.connections.invalidate();
+        publish(&idp, events);
+        let version = view.version;
+        Ok((StatusCode::OK, json!(DecisionResult { request: view, connection: conn }), Some(version)))
+    })
+    .await
+}
+
+pub async fn deny(
+    State(idp): State<SharedIdp>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let req: DenyRequest = parse_body(&body)?;
+    let route = format!("deny {id}");
+    idempotent(&idp, &who, &headers, &route, &body, || async {
+        let reason = req.reason.trim();
+        if reason.is_empty() || reason.len() > 2000 {
+            return Err(ApiError::validation("a reason (1 to 2000 characters) is required to deny"));
+        }
+        let expected = if_match(&headers)?;
+        let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let v = request_view(&idp, &mut tx, &id).await?.ok_or_else(|| ApiError::not_found("the request"))?;
+        if v.version != expected {
+            return Err(ApiError::stale(json!(v)));
+        }
+        if !matches!(v.status, RequestStatus::Pending | RequestStatus::AwaitingSecondApproval) {
+            return Err(ApiError::conflict(format!("the request is already {}", v.status.as_str())));
+        }
+        check_sod(&idp, &who, &v)?;
+        sqlx::query(
+            "UPDATE connection_requests SET status = 'denied', decided_by = ?, decision_reason = ?, version = version + 1 WHERE id = ?",
+        )
+        .bind(serde_json::to_string(&[&who.subject]).expect("json"))
+        .bind(reason)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        let mut e = admin_event(&who, "connection_request.deny", &id);
+        e.client_id = Some(v.client.client_id.clone());
+        e.reason = Some(reason.to_owned());
+        e.detail["before"] = json!({ "status": v.status });
+        e.detail["after"] = json!({ "status": "denied" });
+        audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
+        let events = vec![record_change(&mut tx, "request.decided", &id, idp.now_ms()).await?];
+        let view = request_view(&idp, &mut tx, &id).await?.expect("exists");
+        tx.commit().await?;
+        publish(&idp, events);
+        let version = view.version;
+        Ok((StatusCode::OK, json!(DecisionResult { request: view, connection: None }), Some(version)))
+    })
+    .await
+}
+
+/// A value as the JSON text stored in a column.
+pub fn j<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).expect("serializes")
+}

@@ -1,0 +1,179 @@
+//! Revocation that reaches tokens already issued. A revoke writes, in the same
+//! transaction as the decision, one Security Event Token (RFC 8417) per receiver
+//! of the resource app into a durable outbox; a pusher delivers them by RFC 8935
+//! push with retries and exponential backoff, and survives restarts because the
+//! outbox is in the database. Each acknowledgement is a receipt with its latency.
+
+use crate::state::{Idp, SharedIdp};
+use serde_json::json;
+use sqlx::Row;
+use std::time::Duration;
+
+use xaa::{EVENT_CONNECTION_REVOKED, TYP_SET};
+const MAX_ATTEMPTS: i64 = 20;
+
+/// What was revoked, as the resource app will see it.
+pub struct Revocation<'a> {
+    pub connection_id: Option<&'a str>,
+    pub resource_app: &'a str,
+    /// The IdP client id (mapped to the app's client id in the SET); `None` for a user-wide cut-off.
+    pub client_id: Option<&'a str>,
+    pub username: Option<&'a str>,
+    pub reason: &'a str,
+}
+
+/// Queues SETs for every receiver of the app, inside the caller's transaction.
+/// Returns how many were queued.
+pub async fn enqueue(
+    idp: &Idp,
+    tx: &mut sqlx::SqliteConnection,
+    r: &Revocation<'_>,
+) -> Result<u64, sqlx::Error> {
+    let Some(app) = idp.config.resource_app(r.resource_app) else {
+        return Ok(0);
+    };
+    let now_ms = idp.now_ms();
+    let mut n = 0;
+    for receiver in &app.receivers {
+        let event_id = format!("set_{}", uuid::Uuid::new_v4().simple());
+        let mut event = json!({ "reason": r.reason, "revoked_at": now_ms / 1000 });
+        let mut sub = serde_json::Map::new();
+        if let Some(c) = r.client_id {
+            sub.insert(
+                "client".into(),
+                json!({ "format": "opaque", "id": app.client_id_for(c) }),
+            );
+        }
+        if let Some(u) = r.username {
+            sub.insert("user".into(), json!({ "format": "opaque", "id": u }));
+        }
+        event["subject"] = json!({ "format": "complex", "fields": sub });
+        if let Some(c) = r.connection_id {
+            event["connection_id"] = json!(c);
+        }
+        let set = idp.key.sign(
+            TYP_SET,
+            &json!({
+                "iss": idp.issuer(),
+                "jti": event_id,
+                "iat": now_ms / 1000,
+                "aud": app.issuer,
+                "events": { EVENT_CONNECTION_REVOKED: event },
+            }),
+        );
+        sqlx::query(
+            "INSERT INTO revocation_outbox (event_id, receiver, connection_id, set_jwt, created_at_ms, next_attempt_ms, status) VALUES (?, ?, ?, ?, ?, ?, 'pending')",
+        )
+        .bind(&event_id)
+        .bind(receiver)
+        .bind(r.connection_id)
+        .bind(&set)
+        .bind(now_ms)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Starts the pusher. It wakes on `idp.outbox_wake` and every 250 ms.
+pub fn start_pusher(idp: SharedIdp) {
+    tokio::spawn(async move {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("http client");
+        loop {
+            if let Err(e) = push_due(&idp, &http).await {
+                tracing::warn!(error = %e, "revocation outbox pass failed; will retry");
+            }
+            tokio::select! {
+                _ = idp.outbox_wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+        }
+    });
+}
+
+async fn push_due(idp: &SharedIdp, http: &reqwest::Client) -> Result<(), sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT event_id, receiver, connection_id, set_jwt, attempts FROM revocation_outbox WHERE status = 'pending' AND next_attempt_ms <= ? ORDER BY created_at_ms LIMIT 100",
+    )
+    .bind(idp.now_ms())
+    .fetch_all(&idp.store.pool)
+    .await?;
+    let sends = rows.iter().map(|r| {
+        let receiver: String = r.get("receiver");
+        let set: String = r.get("set_jwt");
+        async move {
+            let res = http
+                .post(&receiver)
+                .header("content-type", "application/secevent+jwt")
+                .header("accept", "application/json")
+                .body(set)
+                .send()
+                .await;
+            match res {
+                Ok(resp) if resp.status().as_u16() == 202 || resp.status().is_success() => Ok(()),
+                Ok(resp) => {
+                    let status = resp.status();
+                    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+                    Err(format!(
+                        "HTTP {status}: {}",
+                        body["err"].as_str().unwrap_or("no error code")
+                    ))
+                }
+                Err(e) => Err(e.without_url().to_string()),
+            }
+        }
+    });
+    let results = futures_util::future::join_all(sends).await;
+    for (r, outcome) in rows.iter().zip(results) {
+        let event_id: String = r.get("event_id");
+        let receiver: String = r.get("receiver");
+        let attempts: i64 = r.get::<i64, _>("attempts") + 1;
+        let now = idp.now_ms();
+        let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
+        match outcome {
+            Ok(()) => {
+                sqlx::query("UPDATE revocation_outbox SET status = 'delivered', attempts = ?, delivered_at_ms = ?, last_error = NULL WHERE event_id = ? AND receiver = ?")
+                    .bind(attempts)
+                    .bind(now)
+                    .bind(&event_id)
+                    .bind(&receiver)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Err(err) => {
+                let backoff = (200i64 << attempts.min(9)).min(60_000);
+                let status = if attempts >= MAX_ATTEMPTS {
+                    "failed"
+                } else {
+                    "pending"
+                };
+                tracing::info!(%receiver, attempts, error = %err, "revocation push failed");
+                sqlx::query("UPDATE revocation_outbox SET status = ?, attempts = ?, next_attempt_ms = ?, last_error = ? WHERE event_id = ? AND receiver = ?")
+                    .bind(status)
+                    .bind(attempts)
+                    .bind(now + backoff)
+                    .bind(&err)
+                    .bind(&event_id)
+                    .bind(&receiver)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let target: Option<String> = r.get("connection_id");
+        let ev = crate::admin::common::record_change(
+            &mut tx,
+            "receipt.updated",
+            target.as_deref().unwrap_or(&event_id),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        crate::admin::common::publish(idp, vec![ev]);
+    }
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! The resource app's revocation receiver (RFC 8935 push delivery of RFC 8417
+//! Security Event Tokens). A verified "connection revoked" event kills every
+//! access token this AS issued to that client (or that user) and refuses any
+//! ID-JAG minted before the event, so no token from the revoked connection
+//! survives. Answers `202 Accepted`, or `400` with an RFC 8935 error code.
+
+use crate::server::AppState;
+use axum::{
+    Json,
+    body::Bytes,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use xaa::{EVENT_CONNECTION_REVOKED, ReplayCache, TYP_SET, jws::JwsError};
+
+/// A revocation as this AS remembers it: who, and from when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationMark {
+    /// The client id at this AS, or `None` for every client.
+    pub client_id: Option<String>,
+    /// The user, or `None` for every user.
+    pub sub: Option<String>,
+    /// Unix seconds: ID-JAGs issued at or before this are refused.
+    pub at: u64,
+}
+
+impl RevocationMark {
+    pub fn covers(&self, client_id: &str, sub: &str) -> bool {
+        self.client_id.as_deref().is_none_or(|c| c == client_id)
+            && self.sub.as_deref().is_none_or(|s| s == sub)
+    }
+}
+
+fn err(code: &str, description: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "err": code, "description": description })),
+    )
+        .into_response()
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+pub async fn receive(State(app): State<Arc<AppState>>, body: Bytes) -> Response {
+    let Ok(set) = std::str::from_utf8(&body) else {
+        return err("invalid_request", "the body is not a SET");
+    };
+    let set = set.trim();
+    let Ok(mut keys) = app.jwks.keys().await else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"err": "invalid_key", "description": "the issuer's keys are unavailable"})),
+        )
+            .into_response();
+    };
+    let mut verified = xaa::jws::verify_compact(set, &keys, Some(TYP_SET), 16 * 1024);
+    if matches!(verified, Err(JwsError::UnknownKey)) {
+        keys = app.jwks.refresh(false).await.unwrap_or(keys);
+        verified = xaa::jws::verify_compact(set, &keys, Some(TYP_SET), 16 * 1024);
+    }
+    let v = match verified {
+        Ok(v) => v,
+        Err(JwsError::UnknownKey | JwsError::BadSignature | JwsError::AlgKeyMismatch) => {
+            return err(
+                "invalid_key",
+                "the SET's signature does not verify with the trusted IdP's keys",
+            );
+        }
+        Err(e) => return err("invalid_request", &e.to_string()),
+    };
+    let Ok(c) = serde_json::from_slice::<Value>(&v.payload) else {
+        return err("invalid_request", "claims are not JSON");
+    };
+    if c["iss"].as_str() != Some(app.config.trusted_idp.issuer.as_str()) {
+        return err(
+            "invalid_issuer",
+            "the SET was not issued by the trusted IdP",
+        );
+    }
+    let aud_ok = match &c["aud"] {
+        Value::String(a) => *a == app.config.issuer,
+        Value::Array(a) => a.iter().any(|x| x.as_str() == Some(&app.config.issuer)),
+        _ => false,
+    };
+    if !aud_ok {
+        return err(
+            "invalid_audience",
+            "the SET is not addressed to this authorization server",
+        );
+    }
+    let (Some(jti), Some(iat)) = (c["jti"].as_str(), c["iat"].as_u64()) else {
+        return err("invalid_request", "jti and iat are required");
+    };
+    let now = now();
+    if iat > now + 60 || iat + 7 * 86400 < now {
+        return err("invalid_request", "iat is out of range");
+    }
+    let Some(event) = c["events"].get(EVENT_CONNECTION_REVOKED) else {
+        // RFC 8935: an event type we do not act on is still accepted.
+        return StatusCode::ACCEPTED.into_response();
+    };
+    let fields = &event["subject"]["fields"];
+    let client_id = fields["client"]["id"].as_str().map(str::to_owned);
+    let sub = fields["user"]["id"].as_str().map(str::to_owned);
+    if client_id.is_none() && sub.is_none() {
+        return err(
+            "invalid_request",
+            "the event names neither a client nor a user",
+        );
+    }
+    // A replayed SET is acknowledged again (push delivery retries), without effect.
+    if !app
+        .set_replay
+        .check_and_record(&app.config.trusted_idp.issuer, jti, iat + 7 * 86400, now)
+    {
+        return StatusCode::ACCEPTED.into_response();
+    }
+    let mark = RevocationMark {
+        client_id,
+        sub,
+        at: event["revoked_at"].as_u64().unwrap_or(iat).max(iat),
+    };
+    app.revocations
+        .write()
+        .expect("revocations lock")
+        .push(mark.clone());
+    let killed = app
+        .tokens
+        .revoke_where(|g| mark.covers(&g.client_id, &g.sub));
+    tracing::info!(app = %app.config.id, client = ?mark.client_id, sub = ?mark.sub, killed, "revocation event applied");
+    StatusCode::ACCEPTED.into_response()
+}
