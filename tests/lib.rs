@@ -89,3 +89,28 @@ pub fn expect_oauth(r: Result<impl Sized, AgentError>, code: xaa::ErrorCode) -> 
         Ok(_) => panic!("expected {code:?}, got success"),
     }
 }
+
+/// Signs `username` in through the console's public client and returns an admin
+/// API client carrying that session's access token.
+pub async fn admin_session(info: &DemoInfo, username: &str, mfa: bool) -> admin_api::AdminClient {
+    let opts = SignInOptions {
+        require_mfa: mfa,
+        use_totp: mfa,
+        extra_scope: None,
+    };
+    let console = ClientCreds {
+        client_id: info.console_client_id.clone(),
+        client_secret: String::new(),
+    };
+    let s = agent::sign_in(
+        &agent::http_client(),
+        &info.idp,
+        &console,
+        "http://127.0.0.1:53123/callback",
+        &user(info, username),
+        &opts,
+    )
+    .await
+    .expect("console sign-in");
+    admin_api::AdminClient::new(&info.idp, s.access_token)
+}

@@ -256,17 +256,20 @@ pub async fn sign_in(
     let code = params
         .get("code")
         .ok_or_else(|| AgentError::SignIn("no code in the redirect".into()))?;
-    let resp = http
-        .post(format!("{idp}/token"))
-        .basic_auth(&client.client_id, Some(&client.client_secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", redirect_uri),
-            ("code_verifier", &verifier),
-        ])
-        .send()
-        .await?;
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let mut req = http.post(format!("{idp}/token"));
+    if client.client_secret.is_empty() {
+        // A public client (the console): PKCE only, client_id in the body.
+        form.push(("client_id", client.client_id.as_str()));
+    } else {
+        req = req.basic_auth(&client.client_id, Some(&client.client_secret));
+    }
+    let resp = req.form(&form).send().await?;
     oauth_json(resp).await
 }
 

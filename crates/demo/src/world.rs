@@ -115,7 +115,7 @@ pub const CLIENTS: &[ClientSeed] = &[
     ClientSeed {
         client_id: "support-copilot",
         name: "Support Copilot",
-        owners: &["grace"],
+        owners: &["grace", "oscar"],
         description: "Drafts replies to customer tickets",
     },
     ClientSeed {

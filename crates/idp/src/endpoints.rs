@@ -195,7 +195,7 @@ pub async fn file_request(
         };
         let user = username.as_deref().and_then(|u| idp.config.user(u));
         let scopes = scopes.to_vec();
-        let id = idp
+        let (id, change) = idp
             .store
             .upsert_request(
                 &RequestSighting {
@@ -211,6 +211,7 @@ pub async fn file_request(
             )
             .await
             .map_err(db_error)?;
+        crate::admin::common::publish(&idp, change.into_iter().collect());
         let mut e = AuditEvent::new("connection_request.file", "success");
         e.client_id = Some(auth.client.client_id.clone());
         e.subject = username;

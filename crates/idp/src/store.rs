@@ -487,19 +487,22 @@ impl Store {
 
     /// Creates or updates the pending request for (client, app): adds the scopes,
     /// resources and user, bumps counters; returns the request id.
-    pub async fn upsert_request(&self, r: &RequestSighting<'_>, now: i64) -> DbResult<String> {
+    pub async fn upsert_request(
+        &self,
+        r: &RequestSighting<'_>,
+        now: i64,
+    ) -> DbResult<(String, Option<admin_api::ChangeEvent>)> {
         let mut tx = self.pool.begin().await?;
         let new_id = format!("req_{}", uuid::Uuid::new_v4().simple());
         let refused = i64::from(r.refused);
-        let id: String = sqlx::query_scalar(
+        let id = sqlx::query(
             "INSERT INTO connection_requests (id, client_id, resource_app, refused_count, first_seen, last_seen, justification, status)
              VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')
              ON CONFLICT(client_id, resource_app) WHERE status = 'pending' DO UPDATE SET
                 refused_count = refused_count + excluded.refused_count,
                 last_seen = excluded.last_seen,
-                justification = COALESCE(excluded.justification, justification),
-                version = version + 1
-             RETURNING id",
+                justification = COALESCE(excluded.justification, justification)
+             RETURNING id, (id = ?) AS created",
         )
         .bind(&new_id)
         .bind(r.client_id)
@@ -508,25 +511,43 @@ impl Store {
         .bind(now)
         .bind(now)
         .bind(r.justification)
+        .bind(&new_id)
         .fetch_one(&mut *tx)
-        .await?;
+        .await
+        .map(|row: sqlx::sqlite::SqliteRow| (row.get::<String, _>("id"), row.get::<bool, _>("created")))?;
+        let (id, created) = id;
+        // Only what changes the decision bumps the version (and so the ETag):
+        // new scopes, resources, users or a justification; not counters.
+        let mut material = r.justification.is_some();
         for s in r.scopes {
-            sqlx::query(
+            material |= sqlx::query(
                 "INSERT OR IGNORE INTO connection_request_scopes (request_id, scope) VALUES (?, ?)",
             )
             .bind(&id)
             .bind(s)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected()
+                > 0;
         }
         if let Some(res) = r.resource {
-            sqlx::query("INSERT OR IGNORE INTO connection_request_resources (request_id, resource) VALUES (?, ?)")
+            material |= sqlx::query("INSERT OR IGNORE INTO connection_request_resources (request_id, resource) VALUES (?, ?)")
                 .bind(&id)
                 .bind(res)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected()
+                > 0;
         }
         if let Some((user, groups)) = r.user {
+            let known: bool = sqlx::query_scalar(
+                "SELECT COUNT(*) > 0 FROM connection_request_users WHERE request_id = ? AND username = ?",
+            )
+            .bind(&id)
+            .bind(user)
+            .fetch_one(&mut *tx)
+            .await?;
+            material |= !known;
             sqlx::query(
                 "INSERT INTO connection_request_users (request_id, username, groups, refused_count, first_seen, last_seen)
                  VALUES (?, ?, ?, ?, ?, ?)
@@ -543,8 +564,24 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        let change = if created || material {
+            if !created {
+                sqlx::query("UPDATE connection_requests SET version = version + 1 WHERE id = ?")
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let kind = if created {
+                "request.created"
+            } else {
+                "request.updated"
+            };
+            Some(crate::admin::common::record_change(&mut tx, kind, &id, now * 1000).await?)
+        } else {
+            None
+        };
         tx.commit().await?;
-        Ok(id)
+        Ok((id, change))
     }
 
     /// A request as the IdP sees it (the admin API builds its views from this).

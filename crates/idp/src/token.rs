@@ -380,7 +380,7 @@ async fn exchange_inner(
         Verdict::Refuse(e) => return Err(e),
         Verdict::NoConnection { why } => {
             let wanted = req.scope.as_ref().map(ScopeSet::to_vec).unwrap_or_default();
-            let id = idp
+            let (id, change) = idp
                 .store
                 .upsert_request(
                     &RequestSighting {
@@ -396,6 +396,9 @@ async fn exchange_inner(
                 )
                 .await
                 .map_err(db_error)?;
+            if let Some(c) = change {
+                idp.changes.send(c).ok();
+            }
             return Err(OAuthError::access_denied(
                 Some(id.clone()),
                 format!(
