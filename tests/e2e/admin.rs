@@ -324,10 +324,9 @@ async fn two_concurrent_approvers_with_the_same_etag_exactly_one_wins() {
         1,
         "exactly one wins: {a:?} / {b:?}"
     );
-    let loser = if a.is_ok() {
-        b.unwrap_err()
-    } else {
-        a.unwrap_err()
+    let loser = match (a, b) {
+        (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
+        _ => unreachable!("checked above"),
     };
     assert_eq!(loser.status(), Some(412));
     let current = loser
