@@ -10,6 +10,8 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -q -- -D warnings
+echo "==> cargo build --bins (binaries the crash tests run)"
+cargo build --workspace --bins -q
 echo "==> cargo test"
 cargo test --workspace -q
 echo "==> benchmark (quick)"

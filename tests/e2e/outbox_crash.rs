@@ -1,0 +1,214 @@
+//! The revocation outbox survives a `kill -9` of the IdP between the committed
+//! revoke and its delivery: after a restart on the same database, the Security
+//! Event Token reaches the resource app's receiver. Runs the real `gatehouse-idp`
+//! binary (built by `cargo build --bins`, as `scripts/test.sh` does first).
+
+use axum::{Router, body::Bytes, http::StatusCode, routing::post};
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+fn binary(name: &str) -> PathBuf {
+    let deps = std::env::current_exe().unwrap();
+    let p = deps.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --bins` first",
+        p.display()
+    );
+    p
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Idp(Child);
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn start_idp(config: &std::path::Path, issuer: &str) -> Idp {
+    let child = Command::new(binary("gatehouse-idp"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if http.get(format!("{issuer}/jwks")).send().await.is_ok() {
+            return Idp(child);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the IdP did not start");
+}
+
+#[tokio::test]
+async fn a_revocation_committed_before_a_kill_9_is_delivered_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let idp_port = free_port();
+    let receiver_port = free_port(); // nothing listens here until after the crash
+    let issuer = format!("http://127.0.0.1:{idp_port}");
+    let password = "correct horse battery staple";
+    let config = format!(
+        r#"
+issuer = "{issuer}"
+listen = "127.0.0.1:{idp_port}"
+database = "{db}"
+
+[roles]
+helpdesk = ["it-helpdesk"]
+
+[[users]]
+username = "dave"
+password_hash = "{hash}"
+groups = ["it-helpdesk"]
+
+[[clients]]
+client_id = "gatehouse-console"
+name = "Console"
+redirect_uris = ["http://127.0.0.1/callback"]
+auth = {{ method = "none" }}
+
+[[clients]]
+client_id = "agent"
+name = "Agent"
+auth = {{ method = "client_secret", secret_sha256 = "{secret}" }}
+
+[[resource_apps]]
+id = "docs"
+name = "Docs"
+issuer = "http://127.0.0.1:{receiver_port}"
+mcp_servers = ["http://127.0.0.1:{receiver_port}/mcp"]
+receivers = ["http://127.0.0.1:{receiver_port}/revocation-events"]
+scopes = [{{ name = "docs.read", description = "Read", risk = "read" }}]
+
+[[connections]]
+client_id = "agent"
+resource_app = "docs"
+scopes = {{ kind = "all" }}
+"#,
+        db = dir.path().join("idp.sqlite").display(),
+        hash = idp::authorize::hash_password(password),
+        secret = xaa::util::sha256_hex(b"agent-secret"),
+    );
+    let config_path = dir.path().join("idp.toml");
+    std::fs::write(&config_path, config).unwrap();
+
+    let mut idp = start_idp(&config_path, &issuer).await;
+    let console = agent::ClientCreds {
+        client_id: "gatehouse-console".into(),
+        client_secret: String::new(),
+    };
+    let user = agent::UserCreds {
+        username: "dave".into(),
+        password: password.into(),
+        totp_secret: None,
+    };
+    let s = agent::sign_in(
+        &agent::http_client(),
+        &issuer,
+        &console,
+        "http://127.0.0.1:4000/callback",
+        &user,
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let admin = admin_api::AdminClient::new(&issuer, s.access_token);
+    let conn = admin.list_connections(&[]).await.unwrap().items.remove(0);
+    let etag = admin.get_connection(&conn.id).await.unwrap().etag;
+    let revoked = admin
+        .connection_action(
+            &conn.id,
+            "revoke",
+            "compromised",
+            &admin_api::client::Mutation {
+                if_match: Some(&etag),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(revoked.status, admin_api::ConnectionStatus::Revoked);
+    assert_eq!(
+        revoked.receipts[0].status,
+        admin_api::ReceiptStatus::Pending
+    );
+
+    // kill -9: no graceful shutdown, nothing flushed beyond what was committed.
+    Command::new("kill")
+        .args(["-9", &idp.0.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = idp.0.wait();
+
+    let received: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = received.clone();
+    let app = Router::new().route(
+        "/revocation-events",
+        post(move |b: Bytes| {
+            let sink = sink.clone();
+            async move {
+                sink.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&b).into_owned());
+                StatusCode::ACCEPTED
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", receiver_port))
+        .await
+        .unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let _idp = start_idp(&config_path, &issuer).await;
+    let mut delivered = None;
+    for _ in 0..200 {
+        if let Some(set) = received.lock().unwrap().first().cloned() {
+            delivered = Some(set);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let set = delivered.expect("the SET was delivered after the restart");
+    let claims = xaa::jws::insecure_peek_payload(&set).unwrap();
+    assert_eq!(claims["iss"], issuer.as_str());
+    let event = &claims["events"][xaa::EVENT_CONNECTION_REVOKED];
+    assert_eq!(event["subject"]["fields"]["client"]["id"], "agent");
+    assert_eq!(event["connection_id"], conn.id.as_str());
+    let header: serde_json::Value =
+        serde_json::from_slice(&xaa::util::b64_decode(set.split('.').next().unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(header["typ"], xaa::TYP_SET);
+    // The receipt turns delivered, with a latency that includes the downtime.
+    let mut receipt = None;
+    for _ in 0..100 {
+        let c = admin.get_connection(&conn.id).await.unwrap().value;
+        if c.receipts[0].status == admin_api::ReceiptStatus::Delivered {
+            receipt = Some(c.receipts[0].clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let receipt = receipt.expect("receipt delivered");
+    assert!(
+        receipt.attempts >= 2,
+        "it failed before the crash and succeeded after: {receipt:?}"
+    );
+    assert_eq!(received.lock().unwrap().len(), 1, "delivered once");
+}
