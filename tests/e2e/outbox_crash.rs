@@ -40,17 +40,17 @@ impl Drop for Idp {
 }
 
 async fn start_idp(config: &std::path::Path, issuer: &str) -> Idp {
-    let child = Command::new(binary("gatehouse-idp"))
+    let idp = Idp(Command::new(binary("gatehouse-idp"))
         .args(["serve", "--config"])
         .arg(config)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap());
     let http = reqwest::Client::new();
     for _ in 0..200 {
         if http.get(format!("{issuer}/jwks")).send().await.is_ok() {
-            return Idp(child);
+            return idp;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
