@@ -16,7 +16,9 @@ echo "==> cargo test"
 cargo test --workspace -q
 echo "==> benchmark (quick)"
 cargo test -q -p gatehouse-tests --bench xaa_exchange -- --quick
+cargo test -q -p gatehouse-tests --bench revocation -- --quick
 if [ "${1:-}" = "--full-bench" ]; then
   cargo bench -p gatehouse-tests --bench xaa_exchange
+  cargo bench -p gatehouse-tests --bench revocation
 fi
 echo "==> all checks passed"
