@@ -156,6 +156,7 @@ async fn an_approval_narrows_scopes_and_the_agent_then_gets_exactly_those() {
     let e = &audit.items[0];
     assert_eq!(e.actor.as_deref(), Some("oscar"));
     assert_eq!(e.detail["role"], "approver");
+    assert!(e.detail["request_id"].as_str().unwrap().starts_with("rq_"));
     assert_eq!(e.detail["after"]["scopes"], json!(["crm.contacts.read"]));
     assert_eq!(e.reason.as_deref(), Some("read-only is enough"));
 }

@@ -37,6 +37,8 @@ pub struct Principal {
     pub acr: Option<String>,
     pub auth_time: Option<i64>,
     pub kind: PrincipalKind,
+    /// This HTTP request's id: in the audit event and the `X-Request-Id` header.
+    pub request_id: String,
 }
 
 impl Principal {
@@ -120,6 +122,7 @@ async fn resolve(idp: &SharedIdp, token: &str) -> ApiResult<Principal> {
             acr: None,
             auth_time: None,
             kind: PrincipalKind::ApiToken { id },
+            request_id: String::new(),
         });
     }
     let row =
@@ -135,6 +138,7 @@ async fn resolve(idp: &SharedIdp, token: &str) -> ApiResult<Principal> {
         acr: row.acr,
         auth_time: row.auth_time,
         kind: PrincipalKind::Session,
+        request_id: String::new(),
     })
 }
 
@@ -150,10 +154,12 @@ pub async fn authorize(State(idp): State<SharedIdp>, mut req: Request, next: Nex
         return ApiError::unauthenticated("send an access token or API token as a Bearer token")
             .into_response();
     };
-    let principal = match resolve(&idp, &token).await {
+    let mut principal = match resolve(&idp, &token).await {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
+    principal.request_id = format!("rq_{}", uuid::Uuid::new_v4().simple());
+    let request_id = principal.request_id.clone();
     let template = req
         .extensions()
         .get::<MatchedPath>()
@@ -180,5 +186,9 @@ pub async fn authorize(State(idp): State<SharedIdp>, mut req: Request, next: Nex
         }
     }
     req.extensions_mut().insert(principal);
-    next.run(req).await
+    let mut resp = next.run(req).await;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
 }

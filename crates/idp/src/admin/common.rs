@@ -157,7 +157,7 @@ pub fn admin_event(who: &Principal, kind: &str, target: &str) -> crate::audit::A
     let mut e = crate::audit::AuditEvent::new(kind, "success");
     e.actor = Some(who.subject.clone());
     e.target = Some(target.to_owned());
-    e.detail = serde_json::json!({ "role": who.role_label() });
+    e.detail = serde_json::json!({ "role": who.role_label(), "request_id": who.request_id });
     e
 }
 
