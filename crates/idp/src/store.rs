@@ -54,34 +54,7 @@ pub async fn open(path: &Path) -> DbResult<SqlitePool> {
     Ok(pool)
 }
 
-/// Lifecycle of an approved connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ConnectionStatus {
-    Active,
-    Suspended,
-    Revoked,
-    Expired,
-}
-
-impl ConnectionStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Suspended => "suspended",
-            Self::Revoked => "revoked",
-            Self::Expired => "expired",
-        }
-    }
-    fn parse(s: &str) -> Self {
-        match s {
-            "active" => Self::Active,
-            "suspended" => Self::Suspended,
-            "revoked" => Self::Revoked,
-            _ => Self::Expired,
-        }
-    }
-}
+pub use admin_api::ConnectionStatus;
 
 /// An approved client → resource app relationship.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -660,7 +633,8 @@ fn connection_from_row(r: &sqlx::sqlite::SqliteRow) -> DbResult<Connection> {
         step_up: from_json(&r.get::<String, _>("step_up"))?,
         id_jag_lifetime: r.get::<Option<i64>, _>("id_jag_lifetime").map(|v| v as u64),
         expires_at: r.get("expires_at"),
-        status: ConnectionStatus::parse(&r.get::<String, _>("status")),
+        status: ConnectionStatus::parse(&r.get::<String, _>("status"))
+            .unwrap_or(ConnectionStatus::Expired),
         approved_by: from_json(&r.get::<String, _>("approved_by"))?,
         version: r.get("version"),
     })

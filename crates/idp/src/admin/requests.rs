@@ -220,6 +220,35 @@ fn validate_grant(
     Ok(scopes)
 }
 
+/// Loads a request inside the decision's transaction and checks what every
+/// decision needs: it exists, the caller read the current version, it is still
+/// undecided, and the caller may decide it.
+async fn open_for_decision(
+    idp: &SharedIdp,
+    who: &Principal,
+    tx: &mut sqlx::SqliteConnection,
+    id: &str,
+    expected: i64,
+) -> ApiResult<RequestView> {
+    let v = request_view(idp, tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the request"))?;
+    if v.version != expected {
+        return Err(ApiError::stale(json!(v)));
+    }
+    if !matches!(
+        v.status,
+        RequestStatus::Pending | RequestStatus::AwaitingSecondApproval
+    ) {
+        return Err(ApiError::conflict(format!(
+            "the request is already {}",
+            v.status.as_str()
+        )));
+    }
+    check_sod(idp, who, &v)?;
+    Ok(v)
+}
+
 pub async fn approve(
     State(idp): State<SharedIdp>,
     Extension(who): Extension<Principal>,
@@ -233,14 +262,7 @@ pub async fn approve(
         let expected = if_match(&headers)?;
         let now = idp.now();
         let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let v = request_view(&idp, &mut tx, &id).await?.ok_or_else(|| ApiError::not_found("the request"))?;
-        if v.version != expected {
-            return Err(ApiError::stale(json!(v)));
-        }
-        if !matches!(v.status, RequestStatus::Pending | RequestStatus::AwaitingSecondApproval) {
-            return Err(ApiError::conflict(format!("the request is already {}", v.status.as_str())));
-        }
-        check_sod(&idp, &who, &v)?;
+        let v = open_for_decision(&idp, &who, &mut tx, &id, expected).await?;
         let scopes = validate_grant(&idp, &v, &grant, now)?;
         let app = idp.config.resource_app(&v.resource_app.id).expect("validated");
         let sensitive = scopes.iter().any(|s| app.scope(s).is_some_and(|d| d.sensitive));
@@ -382,14 +404,7 @@ pub async fn deny(
         }
         let expected = if_match(&headers)?;
         let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let v = request_view(&idp, &mut tx, &id).await?.ok_or_else(|| ApiError::not_found("the request"))?;
-        if v.version != expected {
-            return Err(ApiError::stale(json!(v)));
-        }
-        if !matches!(v.status, RequestStatus::Pending | RequestStatus::AwaitingSecondApproval) {
-            return Err(ApiError::conflict(format!("the request is already {}", v.status.as_str())));
-        }
-        check_sod(&idp, &who, &v)?;
+        let v = open_for_decision(&idp, &who, &mut tx, &id, expected).await?;
         sqlx::query(
             "UPDATE connection_requests SET status = 'denied', decided_by = ?, decision_reason = ?, version = version + 1 WHERE id = ?",
         )
