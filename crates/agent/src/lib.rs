@@ -191,50 +191,15 @@ pub async fn sign_in(
     if opts.require_mfa {
         q.push(("acr_values", xaa::ACR_MFA.into()));
     }
-    let page = http
-        .get(format!("{idp}/authorize"))
-        .query(&q)
-        .send()
-        .await?;
-    if !page.status().is_success() {
-        return Err(AgentError::SignIn(format!(
-            "the login page answered HTTP {}",
-            page.status()
-        )));
-    }
-    let html = page.text().await?;
-    let mut form = hidden_fields(&html);
-    form.push(("username".into(), user.username.clone()));
-    form.push(("password".into(), user.password.clone()));
-    if let Some(secret) = user
-        .totp_secret
-        .as_deref()
-        .filter(|_| opts.require_mfa || opts.use_totp)
-    {
-        let code = xaa::totp::code(secret, now())
-            .ok_or_else(|| AgentError::SignIn("bad TOTP secret".into()))?;
-        form.push(("totp".into(), code));
-    }
-    let resp = http
-        .post(format!("{idp}/authorize"))
-        .form(&form)
-        .send()
-        .await?;
-    let location = resp
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let Some(location) = location else {
-        let status = resp.status();
-        let body = resp.text().await.unwrap_or_default();
-        let msg = body
-            .split("role=\"alert\">")
-            .nth(1)
-            .and_then(|s| s.split('<').next())
-            .unwrap_or("the login form was refused");
-        return Err(AgentError::SignIn(format!("HTTP {status}: {msg}")));
-    };
+    let authorize = url::Url::parse_with_params(&format!("{idp}/authorize"), &q)
+        .map_err(|e| AgentError::SignIn(e.to_string()))?;
+    let location = submit_login(
+        http,
+        authorize.as_str(),
+        user,
+        opts.require_mfa || opts.use_totp,
+    )
+    .await?;
     let url = url::Url::parse(&location).map_err(|e| AgentError::SignIn(e.to_string()))?;
     let params: HashMap<String, String> = url.query_pairs().into_owned().collect();
     if let Some(err) = params.get("error") {
@@ -271,6 +236,54 @@ pub async fn sign_in(
     }
     let resp = req.form(&form).send().await?;
     oauth_json(resp).await
+}
+
+/// Plays the person at the browser: opens an authorization URL, fills in the IdP's
+/// login form (with a TOTP code when `totp` and the user has a secret) and returns
+/// the `Location` the IdP redirects to. Used by the agent and by tests of the
+/// console's system-browser sign-in.
+pub async fn submit_login(
+    http: &reqwest::Client,
+    authorize_url: &str,
+    user: &UserCreds,
+    totp: bool,
+) -> Result<String, AgentError> {
+    let page = http.get(authorize_url).send().await?;
+    if !page.status().is_success() {
+        return Err(AgentError::SignIn(format!(
+            "the login page answered HTTP {}",
+            page.status()
+        )));
+    }
+    let mut action =
+        url::Url::parse(authorize_url).map_err(|e| AgentError::SignIn(e.to_string()))?;
+    action.set_query(None);
+    let html = page.text().await?;
+    let mut form = hidden_fields(&html);
+    form.push(("username".into(), user.username.clone()));
+    form.push(("password".into(), user.password.clone()));
+    if let Some(secret) = user.totp_secret.as_deref().filter(|_| totp) {
+        let code = xaa::totp::code(secret, now())
+            .ok_or_else(|| AgentError::SignIn("bad TOTP secret".into()))?;
+        form.push(("totp".into(), code));
+    }
+    let resp = http.post(action).form(&form).send().await?;
+    if let Some(l) = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        return Ok(l.to_owned());
+    }
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    let msg = body
+        .split("role=\"alert\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap_or("the login form was refused")
+        .to_owned();
+    Err(AgentError::SignIn(format!("HTTP {status}: {msg}")))
 }
 
 /// What to exchange for an ID-JAG.
