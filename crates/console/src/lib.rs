@@ -1,1 +1,19 @@
-pub fn x() {}
+//! The console's logic with no Tauri in it: IdP profiles (discovery checked),
+//! sign-in through the system browser (authorization code + PKCE + loopback
+//! redirect, RFC 8252) or with a pasted admin API token, session restore and
+//! refresh from the OS keychain, sign-out, and the idle lock. `src-tauri` only
+//! adapts this crate to IPC; tests drive it against the real IdP on loopback.
+//!
+//! Tokens live here, in Rust: nothing in this crate's public views carries one.
+
+pub mod discovery;
+pub mod error;
+pub mod profiles;
+pub mod secrets;
+pub mod session;
+pub mod signin;
+
+pub use error::{ConsoleError, ErrorCode};
+pub use profiles::{Profile, ProfileStore};
+pub use secrets::{KeychainStore, MemoryStore, SecretKind, SecretStore};
+pub use session::{Console, SessionView};

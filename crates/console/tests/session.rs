@@ -1,0 +1,265 @@
+//! The console's logic against the real IdP on loopback (the demo stack). The
+//! secret store here is the in-memory FAKE, so these tests can check exactly what
+//! is stored; `keychain.rs` covers the real OS keychain.
+
+use console::{
+    Console, ErrorCode, MemoryStore, ProfileStore, SecretKind, SecretStore, session::OpenUrl,
+};
+use std::{sync::Arc, time::Duration};
+
+struct World {
+    demo: demo::Demo,
+    console: Console,
+    secrets: Arc<MemoryStore>,
+    profile: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn world(idle: Duration) -> World {
+    let demo = demo::start(demo::DemoOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = Arc::new(MemoryStore::default());
+    let console = Console::new(
+        ProfileStore::new(dir.path().join("profiles.json")),
+        secrets.clone(),
+        idle,
+    )
+    .with_sign_in_timeout(Duration::from_secs(20));
+    let (p, d) = console
+        .add_profile("Demo IdP", &demo.info.idp, &demo.info.console_client_id)
+        .await
+        .unwrap();
+    assert!(d.supports_xaa && d.supports_pkce_s256);
+    World {
+        demo,
+        console,
+        secrets,
+        profile: p.id,
+        _dir: dir,
+    }
+}
+
+/// A FAKE system browser: follows the authorization URL through the login form as
+/// `username`, then delivers the redirect to the console's loopback port.
+fn browser(info: &demo::DemoInfo, username: &str, mfa: bool) -> OpenUrl {
+    let u = info.user(username);
+    let user = agent::UserCreds {
+        username: u.username.clone(),
+        password: u.password.clone(),
+        totp_secret: u.totp_secret.clone(),
+    };
+    Arc::new(move |url: String| {
+        let user = user.clone();
+        tokio::spawn(async move {
+            let http = agent::http_client();
+            let location = agent::submit_login(&http, &url, &user, mfa)
+                .await
+                .expect("login form");
+            http.get(location).send().await.expect("loopback redirect");
+        });
+        Ok(())
+    })
+}
+
+#[tokio::test]
+async fn browser_sign_in_keeps_the_refresh_token_in_the_store_and_restores_after_restart() {
+    let w = world(Duration::from_secs(600)).await;
+    let view = w
+        .console
+        .sign_in_browser(&w.profile, false, browser(&w.demo.info, "carol", false))
+        .await
+        .unwrap();
+    assert_eq!(view.subject, "carol");
+    assert_eq!(view.roles, vec![admin_api::Role::Approver]);
+    assert!(!view.mfa);
+    let rt1 = w
+        .secrets
+        .get(&w.profile, SecretKind::RefreshToken)
+        .unwrap()
+        .expect("refresh token stored");
+    assert!(
+        !serde_json::to_string(&view).unwrap().contains(&rt1),
+        "the view carries no token"
+    );
+    let requests = w
+        .console
+        .admin()
+        .await
+        .unwrap()
+        .list_requests(&[])
+        .await
+        .unwrap();
+    assert!(requests.total >= 4);
+
+    // "Restart": a new console over the same profile file and secret store.
+    let again = Console::new(
+        ProfileStore::new(w._dir.path().join("profiles.json")),
+        w.secrets.clone(),
+        Duration::from_secs(600),
+    );
+    let restored = again
+        .restore(&w.profile)
+        .await
+        .unwrap()
+        .expect("restored without a prompt");
+    assert_eq!(restored.subject, "carol");
+    let rt2 = w
+        .secrets
+        .get(&w.profile, SecretKind::RefreshToken)
+        .unwrap()
+        .unwrap();
+    assert_ne!(rt1, rt2, "the refresh token rotated");
+    again.admin().await.unwrap().whoami().await.unwrap();
+    // The old console's rotated-away refresh token is now dead at the IdP.
+    let old = reqwest::Client::new()
+        .post(format!("{}/token", w.demo.info.idp))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt1.as_str()),
+            ("client_id", "gatehouse-console"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 400);
+}
+
+#[tokio::test]
+async fn mfa_sign_in_is_reported_and_satisfies_approver_step_up() {
+    let w = world(Duration::from_secs(600)).await;
+    let view = w
+        .console
+        .sign_in_browser(&w.profile, true, browser(&w.demo.info, "oscar", true))
+        .await
+        .unwrap();
+    assert!(view.mfa);
+    let who = w.console.admin().await.unwrap().whoami().await.unwrap();
+    assert_eq!(who.acr.as_deref(), Some(xaa::ACR_MFA));
+}
+
+#[tokio::test]
+async fn sign_out_revokes_and_deletes_the_secret() {
+    let w = world(Duration::from_secs(600)).await;
+    w.console
+        .sign_in_browser(&w.profile, false, browser(&w.demo.info, "dave", false))
+        .await
+        .unwrap();
+    let rt = w
+        .secrets
+        .get(&w.profile, SecretKind::RefreshToken)
+        .unwrap()
+        .unwrap();
+    w.console.sign_out().await.unwrap();
+    assert!(w.secrets.is_empty(), "nothing left in the store");
+    assert_eq!(
+        w.console.admin().await.unwrap_err().code,
+        ErrorCode::NotSignedIn
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{}/token", w.demo.info.idp))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt.as_str()),
+            ("client_id", "gatehouse-console"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "revoked at the IdP");
+    assert_eq!(w.console.restore(&w.profile).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn an_api_token_signs_in_once_and_restores() {
+    let w = world(Duration::from_secs(600)).await;
+    // An admin creates a token for automation.
+    w.console
+        .sign_in_browser(&w.profile, false, browser(&w.demo.info, "judy", false))
+        .await
+        .unwrap();
+    let created = w
+        .console
+        .admin()
+        .await
+        .unwrap()
+        .create_api_token(&admin_api::CreateApiToken {
+            name: "console".into(),
+            roles: vec![admin_api::Role::Auditor],
+            expires_in: 3600,
+        })
+        .await
+        .unwrap();
+    w.console.sign_out().await.unwrap();
+    let view = w
+        .console
+        .sign_in_api_token(&w.profile, &created.token)
+        .await
+        .unwrap();
+    assert_eq!(view.kind, "api_token");
+    assert_eq!(view.roles, vec![admin_api::Role::Auditor]);
+    assert_eq!(
+        w.secrets
+            .get(&w.profile, SecretKind::ApiToken)
+            .unwrap()
+            .as_deref(),
+        Some(created.token.as_str())
+    );
+    let bad = w
+        .console
+        .sign_in_api_token(&w.profile, "gh_adm_not-a-token")
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code, ErrorCode::SessionExpired);
+    assert!(!bad.message.contains("gh_adm_not-a-token"));
+}
+
+#[tokio::test]
+async fn the_idle_lock_drops_tokens_and_unlock_restores_from_the_store() {
+    let w = world(Duration::from_millis(300)).await;
+    w.console
+        .sign_in_browser(&w.profile, false, browser(&w.demo.info, "heidi", false))
+        .await
+        .unwrap();
+    w.console.admin().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let e = w.console.admin().await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Locked);
+    assert!(w.console.is_locked().await);
+    w.console
+        .restore(&w.profile)
+        .await
+        .unwrap()
+        .expect("unlocked");
+    w.console.admin().await.unwrap().whoami().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unavailable_keychain_gives_a_sentence_a_person_can_act_on() {
+    let w = world(Duration::from_secs(600)).await;
+    w.secrets
+        .fail
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let e = w
+        .console
+        .sign_in_browser(&w.profile, false, browser(&w.demo.info, "carol", false))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::KeychainUnavailable);
+    assert!(e.message.contains("keychain"));
+    assert!(w.console.view().await.is_none(), "no half-signed-in state");
+}
+
+#[tokio::test]
+async fn a_wrong_issuer_or_unreachable_idp_is_refused_when_adding_a_profile() {
+    let w = world(Duration::from_secs(600)).await;
+    let slash = format!("{}/x", w.demo.info.idp);
+    let e = w.console.add_profile("x", &slash, "c").await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::DiscoveryFailed);
+    let e = w
+        .console
+        .add_profile("x", "http://127.0.0.1:9", "c")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::IdpUnreachable);
+    assert_eq!(w.console.profiles.list().unwrap().len(), 1);
+}
