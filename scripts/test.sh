@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy (-D warnings), unit tests, the
-# hostile-token suite, the end-to-end tests over loopback, and a short run of the
-# benchmark. `--full-bench` also runs the full benchmark in release mode.
+# hostile-token suite, the end-to-end tests over loopback, the real-keychain test,
+# and a short run of the benchmarks. `--full-bench` also runs the full benchmark in release mode.
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_build_tools
@@ -14,6 +14,8 @@ echo "==> cargo build --bins (binaries the crash tests run)"
 cargo build --workspace --bins -q
 echo "==> cargo test"
 cargo test --workspace -q
+echo "==> the real OS keychain (gnome-keyring under dbus-run-session)"
+./scripts/keychain-tests.sh
 echo "==> benchmark (quick)"
 cargo test -q -p gatehouse-tests --bench xaa_exchange -- --quick
 cargo test -q -p gatehouse-tests --bench revocation -- --quick
