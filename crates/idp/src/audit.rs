@@ -55,32 +55,23 @@ pub struct StoredEvent {
 /// The hash of the chain's start.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Rebuilds a JSON value with every object's keys sorted, whatever map type
-/// serde_json was built with.
-fn sorted(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            Value::Object(
-                keys.into_iter()
-                    .map(|k| (k.clone(), sorted(&m[k])))
-                    .collect(),
-            )
-        }
-        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
-        other => other.clone(),
-    }
-}
-
-/// The canonical form hashed for an event: keys sorted at every level, no whitespace.
-fn canonical(seq: i64, id: &str, at_ms: i64, e: &AuditEvent) -> String {
-    let v = sorted(&serde_json::json!({
-        "seq": seq, "id": id, "at_ms": at_ms, "kind": e.kind, "actor": e.actor,
-        "client_id": e.client_id, "subject": e.subject, "target": e.target,
-        "outcome": e.outcome, "reason": e.reason, "detail": e.detail,
-    }));
-    v.to_string()
+/// The canonical form hashed for an event: a JSON object with its keys in sorted
+/// order and no whitespace; `detail` is the exact JSON text stored in the row
+/// (serde_json writes object keys sorted), so writer and verifier hash the same bytes.
+fn canonical(seq: i64, id: &str, at_ms: i64, e: &AuditEvent, detail: &str) -> String {
+    let j = |v: &Option<String>| serde_json::to_string(v).expect("string serializes");
+    let s = |v: &str| serde_json::to_string(v).expect("string serializes");
+    format!(
+        r#"{{"actor":{},"at_ms":{at_ms},"client_id":{},"detail":{detail},"id":{},"kind":{},"outcome":{},"reason":{},"seq":{seq},"subject":{},"target":{}}}"#,
+        j(&e.actor),
+        j(&e.client_id),
+        s(id),
+        s(&e.kind),
+        s(&e.outcome),
+        j(&e.reason),
+        j(&e.subject),
+        j(&e.target),
+    )
 }
 
 fn chain_hash(prev: &str, canonical: &str) -> String {
@@ -184,12 +175,14 @@ async fn append_rows(
     for (e, at_ms) in events {
         seq += 1;
         let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
-        let hash = chain_hash(&prev, &canonical(seq, &id, *at_ms, e));
+        let detail = e.detail.to_string();
+        let hash = chain_hash(&prev, &canonical(seq, &id, *at_ms, e, &detail));
         rows.push((
             seq,
             id,
             *at_ms,
             *e,
+            detail,
             std::mem::replace(&mut prev, hash.clone()),
             hash,
         ));
@@ -199,20 +192,20 @@ async fn append_rows(
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
             "INSERT INTO audit_events (seq, id, at_ms, kind, actor, client_id, subject, target, outcome, reason, detail, prev_hash, hash) ",
         );
-        q.push_values(chunk, |mut b, (seq, id, at_ms, e, prev, hash)| {
+        q.push_values(chunk, |mut b, (seq, id, at_ms, e, detail, prev, hash)| {
             b.push_bind(*seq)
-                .push_bind(id.clone())
+                .push_bind(id.as_str())
                 .push_bind(*at_ms)
-                .push_bind(e.kind.clone())
-                .push_bind(e.actor.clone())
-                .push_bind(e.client_id.clone())
-                .push_bind(e.subject.clone())
-                .push_bind(e.target.clone())
-                .push_bind(e.outcome.clone())
-                .push_bind(e.reason.clone())
-                .push_bind(e.detail.to_string())
-                .push_bind(prev.clone())
-                .push_bind(hash.clone());
+                .push_bind(e.kind.as_str())
+                .push_bind(e.actor.as_deref())
+                .push_bind(e.client_id.as_deref())
+                .push_bind(e.subject.as_deref())
+                .push_bind(e.target.as_deref())
+                .push_bind(e.outcome.as_str())
+                .push_bind(e.reason.as_deref())
+                .push_bind(detail.as_str())
+                .push_bind(prev.as_str())
+                .push_bind(hash.as_str());
         });
         q.build().execute(&mut *tx).await?;
     }
@@ -282,8 +275,9 @@ pub async fn verify(pool: &SqlitePool) -> Result<ChainReport, sqlx::Error> {
     let mut events = 0;
     while let Some(row) = rows.try_next().await? {
         let e = event_from_row(&row);
+        let detail: String = row.get("detail");
         events += 1;
-        let recomputed = chain_hash(&prev, &canonical(e.seq, &e.id, e.at_ms, &e.event));
+        let recomputed = chain_hash(&prev, &canonical(e.seq, &e.id, e.at_ms, &e.event, &detail));
         if e.seq != expected_seq || e.prev_hash != prev || e.hash != recomputed {
             return Ok(ChainReport {
                 events,
@@ -299,4 +293,26 @@ pub async fn verify(pool: &SqlitePool) -> Result<ChainReport, sqlx::Error> {
         first_broken: None,
         head: prev,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_canonical_form_is_sorted_compact_json_of_the_event() {
+        let mut e = AuditEvent::new("id_jag.exchange", "success");
+        e.actor = Some("carol \"the approver\"".into());
+        e.detail = serde_json::json!({ "z": 1, "a": { "y": [1, 2], "b": null } });
+        let detail = e.detail.to_string();
+        let c = canonical(7, "evt_1", 42, &e, &detail);
+        let expected = serde_json::json!({
+            "actor": e.actor, "at_ms": 42, "client_id": null, "detail": e.detail, "id": "evt_1",
+            "kind": "id_jag.exchange", "outcome": "success", "reason": null, "seq": 7,
+            "subject": null, "target": null,
+        });
+        assert_eq!(c, expected.to_string());
+        let reparsed: Value = serde_json::from_str(&c).unwrap();
+        assert_eq!(reparsed, expected);
+    }
 }
