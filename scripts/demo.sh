@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
-# Runs the Gatehouse demo stack: IdP + resource authorization servers + MCP servers
-# with a seeded world, on loopback. Prints one JSON line with URLs and credentials.
+# Opens the Gatehouse console in demo mode: the IdP, resource authorization servers
+# and MCP servers start in-process with a seeded world and the demo approver is
+# signed in. `./scripts/demo.sh --stack` runs only the headless demo stack (one
+# JSON line with URLs and credentials on stdout).
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_build_tools
-cargo build -q -p gatehouse-demo -p gatehouse-agent
-echo "==> starting the demo stack (Ctrl-C to stop); agent: $CARGO_TARGET_DIR/debug/gatehouse-agent --help" >&2
-exec "$CARGO_TARGET_DIR/debug/gatehouse-demo" "$@"
+if [ "${1:-}" = "--stack" ]; then
+  shift
+  cargo build -q -p gatehouse-demo -p gatehouse-agent
+  echo "==> starting the demo stack (Ctrl-C to stop); agent: $CARGO_TARGET_DIR/debug/gatehouse-agent --help" >&2
+  exec "$CARGO_TARGET_DIR/debug/gatehouse-demo" "$@"
+fi
+build_ui
+cargo build -q -p gatehouse-app
+echo "==> opening the Gatehouse console in demo mode" >&2
+GATEHOUSE_DEMO=1 exec "$CARGO_TARGET_DIR/debug/gatehouse" "$@"

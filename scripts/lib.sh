@@ -8,8 +8,10 @@ as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# Debian packages needed to build the workspace.
-DEBIAN_PACKAGES=(build-essential pkg-config curl ca-certificates)
+# Debian packages needed to build the workspace, the Tauri app, and to run it headless.
+DEBIAN_PACKAGES=(build-essential pkg-config curl ca-certificates
+  libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev librsvg2-dev libayatana-appindicator3-dev
+  xvfb xauth x11-utils imagemagick gnome-keyring dbus-x11 libsecret-tools)
 
 ensure_debian_packages() {
   local missing=()
@@ -37,4 +39,16 @@ ensure_rust() {
 ensure_build_tools() {
   if command -v dpkg-query >/dev/null 2>&1; then ensure_debian_packages "${DEBIAN_PACKAGES[@]}"; fi
   ensure_rust
+}
+
+ensure_node() {
+  command -v npm >/dev/null 2>&1 || ensure_debian_packages nodejs npm
+}
+
+# Installs the UI's npm packages (from the lock file), regenerates its types from
+# the Rust contract, and builds it into ui/dist (which the Tauri app embeds).
+build_ui() {
+  ensure_node
+  (cd ui && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } \
+     && npm run -s gen && npm run -s build)
 }

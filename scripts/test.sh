@@ -5,6 +5,12 @@
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_build_tools
+echo "==> UI: npm ci, types generated from the Rust contract, build"
+build_ui
+echo "==> UI: tsc, eslint, vitest"
+(cd ui && npm run -s typecheck && npm run -s lint && npm test --silent)
+echo "==> generated UI types match the checked-in contract"
+git diff --exit-code -- ui/src/gen
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
@@ -16,6 +22,8 @@ echo "==> cargo test"
 cargo test --workspace -q
 echo "==> the real OS keychain (gnome-keyring under dbus-run-session)"
 ./scripts/keychain-tests.sh
+echo "==> the desktop app starts headless in demo mode and shows the queue"
+./scripts/app-smoke.sh
 echo "==> benchmark (quick)"
 cargo test -q -p gatehouse-tests --bench xaa_exchange -- --quick
 cargo test -q -p gatehouse-tests --bench revocation -- --quick

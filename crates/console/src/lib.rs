@@ -8,6 +8,7 @@
 
 pub mod discovery;
 pub mod error;
+pub mod ipc;
 pub mod profiles;
 pub mod secrets;
 pub mod session;

@@ -42,7 +42,8 @@ impl KeychainStore {
     }
 
     fn entry(&self, profile: &str, kind: SecretKind) -> Result<keyring::Entry, ConsoleError> {
-        keyring::Entry::new(&self.service, &format!("{profile}/{}", kind.as_str())).map_err(map_err)
+        let (service, user) = (self.service.clone(), format!("{profile}/{}", kind.as_str()));
+        off_runtime(move || keyring::Entry::new(&service, &user).map_err(map_err))
     }
 }
 
@@ -74,26 +75,33 @@ fn map_err(e: keyring::Error) -> ConsoleError {
     ConsoleError::new(ErrorCode::KeychainUnavailable, msg)
 }
 
+/// Runs a keychain call on a plain thread: the Secret Service client blocks on its
+/// own executor, which must not happen on a thread that drives async tasks.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(f).join().expect("keychain thread"))
+}
+
 impl SecretStore for KeychainStore {
     fn get(&self, profile: &str, kind: SecretKind) -> Result<Option<String>, ConsoleError> {
-        match self.entry(profile, kind)?.get_password() {
+        let entry = self.entry(profile, kind)?;
+        off_runtime(|| match entry.get_password() {
             Ok(s) => Ok(Some(s)),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(e) => Err(map_err(e)),
-        }
+        })
     }
 
     fn set(&self, profile: &str, kind: SecretKind, secret: &str) -> Result<(), ConsoleError> {
-        self.entry(profile, kind)?
-            .set_password(secret)
-            .map_err(map_err)
+        let entry = self.entry(profile, kind)?;
+        off_runtime(|| entry.set_password(secret).map_err(map_err))
     }
 
     fn delete(&self, profile: &str, kind: SecretKind) -> Result<(), ConsoleError> {
-        match self.entry(profile, kind)?.delete_credential() {
+        let entry = self.entry(profile, kind)?;
+        off_runtime(|| match entry.delete_credential() {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(map_err(e)),
-        }
+        })
     }
 }
 

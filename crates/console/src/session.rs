@@ -20,7 +20,7 @@ use std::{
 use tokio::sync::Mutex;
 
 /// What the UI may know about the session: no tokens.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SessionView {
     pub profile_id: String,
     pub profile_name: String,
@@ -64,6 +64,7 @@ pub struct Console {
     idle_timeout: Duration,
     sign_in_timeout: Duration,
     state: Mutex<State>,
+    transient: Mutex<Vec<Profile>>,
 }
 
 fn not_signed_in() -> ConsoleError {
@@ -90,6 +91,7 @@ impl Console {
                 locked: false,
                 last_activity: Instant::now(),
             }),
+            transient: Mutex::new(Vec::new()),
         }
     }
 
@@ -116,7 +118,31 @@ impl Console {
         Ok((p, d))
     }
 
+    /// Like [`Console::add_profile`] but kept in memory only (demo mode: the demo
+    /// IdP lives as long as the app).
+    pub async fn add_profile_unsaved(
+        &self,
+        name: &str,
+        issuer: &str,
+        client_id: &str,
+    ) -> Result<(Profile, Discovery), ConsoleError> {
+        let d = discover(&self.http, issuer).await?;
+        let p = Profile {
+            id: xaa::util::sha256_hex(d.issuer.as_bytes())[..12].to_owned(),
+            name: name.trim().to_owned(),
+            issuer: d.issuer.clone(),
+            client_id: client_id.to_owned(),
+        };
+        self.transient.lock().await.push(p.clone());
+        Ok((p, d))
+    }
+
     fn profile(&self, id: &str) -> Result<Profile, ConsoleError> {
+        if let Ok(t) = self.transient.try_lock()
+            && let Some(p) = t.iter().find(|p| p.id == id)
+        {
+            return Ok(p.clone());
+        }
         self.profiles
             .list()?
             .into_iter()

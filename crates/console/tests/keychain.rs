@@ -60,3 +60,20 @@ fn store_restore_and_delete_through_the_real_keychain() {
     // Deleting what is not there is not an error.
     store.delete(profile, SecretKind::ApiToken).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs an unlocked Secret Service; run scripts/keychain-tests.sh"]
+async fn the_keychain_works_from_async_code() {
+    // The console calls the store from async commands; the Secret Service client
+    // must not block a runtime thread (it would panic).
+    let store = KeychainStore::new(format!(
+        "dev.gatehouse.console.async.{}",
+        std::process::id()
+    ));
+    store.set("p", SecretKind::RefreshToken, "rt").unwrap();
+    assert_eq!(
+        store.get("p", SecretKind::RefreshToken).unwrap().as_deref(),
+        Some("rt")
+    );
+    store.delete("p", SecretKind::RefreshToken).unwrap();
+}

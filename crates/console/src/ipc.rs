@@ -1,0 +1,32 @@
+//! The types that cross IPC beyond the admin API's own, and the schema document
+//! the UI's TypeScript types are generated from (`ipc.json`, checked in next to
+//! this crate; `ui` runs `openapi-typescript` on it and on `openapi.json`).
+
+use schemars::{JsonSchema, generate::SchemaSettings};
+use serde::{Deserialize, Serialize};
+
+/// A request and the ETag to decide against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RequestDetail {
+    pub request: admin_api::RequestView,
+    pub etag: String,
+}
+
+/// An OpenAPI 3.1 document with only `components.schemas`: the IPC types.
+pub fn document() -> serde_json::Value {
+    let mut g = SchemaSettings::draft2020_12()
+        .with(|s| s.definitions_path = "/components/schemas".into())
+        .into_generator();
+    let _ = g.subschema_for::<crate::SessionView>();
+    let _ = g.subschema_for::<crate::ConsoleError>();
+    let _ = g.subschema_for::<RequestDetail>();
+    let _ = g.subschema_for::<admin_api::DecisionResult>();
+    let _ = g.subschema_for::<admin_api::ApproveRequest>();
+    let _ = g.subschema_for::<admin_api::Page<admin_api::RequestView>>();
+    serde_json::json!({
+        "openapi": "3.1.0",
+        "info": { "title": "Gatehouse console IPC types", "version": "1" },
+        "paths": {},
+        "components": { "schemas": g.take_definitions(true) },
+    })
+}
