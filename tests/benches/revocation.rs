@@ -5,36 +5,12 @@
 //! the push adds. `cargo bench -p gatehouse-tests --bench revocation`
 //! (`-- --quick` runs 10 revocations for CI).
 
-use admin_api::{AdminClient, ApproveRequest, client::Mutation};
+use admin_api::{ApproveRequest, client::Mutation};
 use std::time::{Duration, Instant};
 
 fn pct(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1000.0
-}
-
-async fn session(i: &demo::DemoInfo, name: &str) -> AdminClient {
-    let u = i.user(name);
-    let console = agent::ClientCreds {
-        client_id: i.console_client_id.clone(),
-        client_secret: String::new(),
-    };
-    let user = agent::UserCreds {
-        username: u.username.clone(),
-        password: u.password.clone(),
-        totp_secret: None,
-    };
-    let s = agent::sign_in(
-        &agent::http_client(),
-        &i.idp,
-        &console,
-        "http://127.0.0.1:4000/callback",
-        &user,
-        &Default::default(),
-    )
-    .await
-    .unwrap();
-    AdminClient::new(&i.idp, s.access_token)
 }
 
 fn main() {
@@ -75,8 +51,8 @@ fn main() {
             client_id: rc.client_id.clone(),
             client_secret: rc.client_secret.clone(),
         };
-        let approver = session(i, "oscar").await;
-        let helpdesk = session(i, "dave").await;
+        let approver = gatehouse_tests::admin_session(i, "oscar", false).await;
+        let helpdesk = gatehouse_tests::admin_session(i, "dave", false).await;
         let probe = reqwest::Client::new();
         let req = agent::ExchangeRequest {
             audience: &app.issuer,

@@ -107,20 +107,13 @@ impl Console {
         issuer: &str,
         client_id: &str,
     ) -> Result<(Profile, Discovery), ConsoleError> {
-        let d = discover(&self.http, issuer).await?;
-        let p = Profile {
-            id: xaa::util::sha256_hex(d.issuer.as_bytes())[..12].to_owned(),
-            name: name.trim().to_owned(),
-            issuer: d.issuer.clone(),
-            client_id: client_id.to_owned(),
-        };
+        let (p, d) = self.checked_profile(name, issuer, client_id).await?;
         self.profiles.save(&p)?;
         Ok((p, d))
     }
 
-    /// Like [`Console::add_profile`] but kept in memory only (demo mode: the demo
-    /// IdP lives as long as the app).
-    pub async fn add_profile_unsaved(
+    /// A profile for `issuer` once its discovery document checks out.
+    async fn checked_profile(
         &self,
         name: &str,
         issuer: &str,
@@ -133,6 +126,18 @@ impl Console {
             issuer: d.issuer.clone(),
             client_id: client_id.to_owned(),
         };
+        Ok((p, d))
+    }
+
+    /// Like [`Console::add_profile`] but kept in memory only (demo mode: the demo
+    /// IdP lives as long as the app).
+    pub async fn add_profile_unsaved(
+        &self,
+        name: &str,
+        issuer: &str,
+        client_id: &str,
+    ) -> Result<(Profile, Discovery), ConsoleError> {
+        let (p, d) = self.checked_profile(name, issuer, client_id).await?;
         self.transient.lock().await.push(p.clone());
         Ok((p, d))
     }
