@@ -1,14 +1,14 @@
-//! IPC commands: each takes what the screen sends, calls `crates/console` and the
-//! admin API, and returns views or `{code, message}`. No command returns a token.
+//! IPC commands: thin forwards to `console::commands`, where the logic and its
+//! tests live. No command returns a token.
 
 use crate::AppState;
-use admin_api::{ApproveRequest, DecisionResult, Page, RequestView, client::Mutation};
-use console::{ConsoleError, SessionView, ipc::RequestDetail};
+use admin_api::{ApproveRequest, DecisionResult, Page, RequestView};
+use console::{ConsoleError, SessionView, commands as c, ipc::RequestDetail};
 use tauri::State;
 
 #[tauri::command]
 pub async fn session(state: State<'_, AppState>) -> Result<Option<SessionView>, ConsoleError> {
-    Ok(state.console.view().await)
+    c::session(&state.console).await
 }
 
 #[tauri::command]
@@ -18,20 +18,7 @@ pub async fn list_requests(
     q: Option<String>,
     sort: Option<String>,
 ) -> Result<Page<RequestView>, ConsoleError> {
-    let admin = state.console.admin().await?;
-    let mut query = vec![("limit", "500".to_string())];
-    for (k, v) in [("status", status), ("q", q), ("sort", sort)] {
-        if let Some(v) = v.filter(|v| !v.is_empty()) {
-            query.push((k, v));
-        }
-    }
-    let page = admin.list_requests(&query).await?;
-    tracing::info!(
-        shown = page.items.len(),
-        total = page.total,
-        "pending queue served"
-    );
-    Ok(page)
+    c::list_requests(&state.console, status, q, sort).await
 }
 
 #[tauri::command]
@@ -39,11 +26,7 @@ pub async fn get_request(
     state: State<'_, AppState>,
     id: String,
 ) -> Result<RequestDetail, ConsoleError> {
-    let v = state.console.admin().await?.get_request(&id).await?;
-    Ok(RequestDetail {
-        request: v.value,
-        etag: v.etag,
-    })
+    c::get_request(&state.console, &id).await
 }
 
 #[tauri::command]
@@ -53,17 +36,7 @@ pub async fn approve(
     etag: String,
     grant: ApproveRequest,
 ) -> Result<DecisionResult, ConsoleError> {
-    let admin = state.console.admin().await?;
-    Ok(admin
-        .approve(
-            &id,
-            &grant,
-            &Mutation {
-                if_match: Some(&etag),
-                ..Default::default()
-            },
-        )
-        .await?)
+    c::approve(&state.console, &id, &etag, &grant).await
 }
 
 #[tauri::command]
@@ -73,15 +46,5 @@ pub async fn deny(
     etag: String,
     reason: String,
 ) -> Result<DecisionResult, ConsoleError> {
-    let admin = state.console.admin().await?;
-    Ok(admin
-        .deny(
-            &id,
-            &reason,
-            &Mutation {
-                if_match: Some(&etag),
-                ..Default::default()
-            },
-        )
-        .await?)
+    c::deny(&state.console, &id, &etag, &reason).await
 }

@@ -6,6 +6,7 @@
 //!
 //! Tokens live here, in Rust: nothing in this crate's public views carries one.
 
+pub mod commands;
 pub mod discovery;
 pub mod error;
 pub mod ipc;

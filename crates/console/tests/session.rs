@@ -263,3 +263,98 @@ async fn a_wrong_issuer_or_unreachable_idp_is_refused_when_adding_a_profile() {
     assert_eq!(e.code, ErrorCode::IdpUnreachable);
     assert_eq!(w.console.profiles.list().unwrap().len(), 1);
 }
+
+/// Token-shaped strings: JWS (ID tokens, ID-JAGs), admin API tokens, and any
+/// 43-character base64url run (32 random bytes: access and refresh tokens).
+fn token_shaped(json: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for word in
+        json.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
+    {
+        let jws = word.starts_with("eyJ") && word.matches('.').count() == 2;
+        let api = word.starts_with("gh_adm_");
+        let random = word.len() >= 43
+            && word
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if jws || api || random {
+            found.push(word.to_owned());
+        }
+    }
+    found
+}
+
+#[test]
+fn the_token_scanner_finds_what_it_must() {
+    let t = xaa::util::random_token(32);
+    assert_eq!(token_shaped(&format!(r#"{{"a":"{t}"}}"#)), vec![t]);
+    assert_eq!(
+        token_shaped(r#"{"t":"eyJhbGciOi.eyJzdWIiOi.c2ln"}"#).len(),
+        1
+    );
+    assert_eq!(token_shaped(r#"{"t":"gh_adm_abc"}"#).len(), 1);
+    assert!(
+        token_shaped(r#"{"id":"req_0123456789abcdef0123456789abcdef","etag":"\"v3\""}"#).is_empty()
+    );
+}
+
+#[tokio::test]
+async fn no_ipc_command_response_carries_a_token() {
+    use console::commands as c;
+    let w = world(Duration::from_secs(600)).await;
+    w.console
+        .sign_in_browser(&w.profile, false, browser(&w.demo.info, "carol", false))
+        .await
+        .unwrap();
+    let mut responses: Vec<String> = Vec::new();
+    let mut push = |v: &dyn erased::Json| responses.push(v.json());
+    push(&c::session(&w.console).await.unwrap());
+    let page = c::list_requests(&w.console, None, None, Some("age".into()))
+        .await
+        .unwrap();
+    push(&page);
+    let first = c::get_request(&w.console, &page.items[0].id).await.unwrap();
+    push(&first);
+    let approved = c::approve(
+        &w.console,
+        &first.request.id,
+        &first.etag,
+        &admin_api::ApproveRequest::default(),
+    )
+    .await;
+    push(
+        &approved
+            .map_err(|e| serde_json::to_value(e).unwrap())
+            .map(|v| serde_json::to_value(v).unwrap()),
+    );
+    let second = c::get_request(&w.console, &page.items[1].id).await.unwrap();
+    push(&second);
+    let denied = c::deny(&w.console, &second.request.id, &second.etag, "not now").await;
+    push(
+        &denied
+            .map_err(|e| serde_json::to_value(e).unwrap())
+            .map(|v| serde_json::to_value(v).unwrap()),
+    );
+    // An error response too (stale ETag).
+    let stale = c::deny(&w.console, &second.request.id, &second.etag, "again")
+        .await
+        .unwrap_err();
+    push(&stale);
+    let hits: Vec<String> = responses.iter().flat_map(|r| token_shaped(r)).collect();
+    assert!(
+        hits.is_empty(),
+        "token-shaped strings crossed IPC: {hits:?}"
+    );
+    assert_eq!(responses.len(), 7);
+}
+
+mod erased {
+    pub trait Json {
+        fn json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> String {
+            serde_json::to_string(self).unwrap()
+        }
+    }
+}
