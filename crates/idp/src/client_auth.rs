@@ -7,7 +7,6 @@ use crate::{
     state::Idp,
 };
 use axum::http::HeaderMap;
-use base64::{Engine, engine::general_purpose::STANDARD};
 use xaa::{ClientCredentials, OAuthError, ReplayCache, request::Form, util};
 
 /// The authenticated client and whether it proved possession of a credential.
@@ -21,29 +20,11 @@ fn failed() -> OAuthError {
 }
 
 fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
-    let Some(v) = headers.get(axum::http::header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let v = v.to_str().map_err(|_| failed())?;
-    let Some(b64) = v
-        .strip_prefix("Basic ")
-        .or_else(|| v.strip_prefix("basic "))
-    else {
-        return Ok(None);
-    };
-    let raw = STANDARD.decode(b64.trim()).map_err(|_| failed())?;
-    let raw = String::from_utf8(raw).map_err(|_| failed())?;
-    let (id, secret) = raw.split_once(':').ok_or_else(failed)?;
-    // RFC 6749 §2.3.1: both parts are form-urlencoded.
-    let dec = |s: &str| {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-    };
-    Ok(Some((
-        dec(id).ok_or_else(failed)?,
-        dec(secret).ok_or_else(failed)?,
-    )))
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .map(|v| v.to_str().map_err(|_| failed()))
+        .transpose()?;
+    xaa::request::basic_credentials(value)
 }
 
 /// Authenticates the client of a token-endpoint request.

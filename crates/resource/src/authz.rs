@@ -9,7 +9,6 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
-use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::json;
 use std::sync::Arc;
 use xaa::{
@@ -101,25 +100,11 @@ fn client_failed() -> OAuthError {
 
 /// `client_secret_basic` or `client_secret_post`, one of them.
 fn authenticate(app: &AppState, headers: &HeaderMap, form: &Form) -> Result<String, OAuthError> {
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .map(|b| {
-            let raw = STANDARD.decode(b.trim()).map_err(|_| client_failed())?;
-            let raw = String::from_utf8(raw).map_err(|_| client_failed())?;
-            let (i, s) = raw.split_once(':').ok_or_else(client_failed)?;
-            let dec = |x: &str| {
-                url::form_urlencoded::parse(format!("v={x}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-            };
-            Ok::<_, OAuthError>((
-                dec(i).ok_or_else(client_failed)?,
-                dec(s).ok_or_else(client_failed)?,
-            ))
-        })
-        .transpose()?;
+    let basic = xaa::request::basic_credentials(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )?;
     let post = match (form.get("client_id"), form.get("client_secret")) {
         (Some(i), Some(s)) => Some((i.to_owned(), s.to_owned())),
         _ => None,

@@ -104,6 +104,52 @@ impl ClientCredentials {
     }
 }
 
+/// Decodes one `application/x-www-form-urlencoded` value (`+` is a space, `%XX` a byte).
+fn form_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Reads client credentials from an `Authorization: Basic` header value (RFC 6749
+/// §2.3.1: id and secret are each form-urlencoded before base64). `Ok(None)` when
+/// the header is absent or not Basic; `invalid_client` when it is malformed.
+pub fn basic_credentials(
+    authorization: Option<&str>,
+) -> Result<Option<(String, String)>, OAuthError> {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    let failed = || OAuthError::invalid_client("client authentication failed");
+    let Some(v) = authorization else {
+        return Ok(None);
+    };
+    let Some(b64) = v
+        .strip_prefix("Basic ")
+        .or_else(|| v.strip_prefix("basic "))
+    else {
+        return Ok(None);
+    };
+    let raw = STANDARD.decode(b64.trim()).map_err(|_| failed())?;
+    let raw = String::from_utf8(raw).map_err(|_| failed())?;
+    let (id, secret) = raw.split_once(':').ok_or_else(failed)?;
+    Ok(Some((
+        form_decode(id).ok_or_else(failed)?,
+        form_decode(secret).ok_or_else(failed)?,
+    )))
+}
+
 /// What the client presents as the user's identity in a token exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SubjectTokenType {
@@ -322,6 +368,29 @@ mod tests {
             ClientCredentials::from_form(&f).unwrap_err().error,
             ErrorCode::InvalidClient
         );
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded_and_malformed_ones_refused() {
+        use base64::{Engine, engine::general_purpose::STANDARD};
+        let h = format!("Basic {}", STANDARD.encode("my%20client:s%3Acret+x"));
+        assert_eq!(
+            basic_credentials(Some(&h)).unwrap(),
+            Some(("my client".into(), "s:cret x".into()))
+        );
+        assert_eq!(basic_credentials(Some("Bearer abc")).unwrap(), None);
+        assert_eq!(basic_credentials(None).unwrap(), None);
+        for bad in [
+            "Basic !!!",
+            &format!("Basic {}", STANDARD.encode("no-colon")),
+            &format!("Basic {}", STANDARD.encode("a:%zz")),
+        ] {
+            assert_eq!(
+                basic_credentials(Some(bad)).unwrap_err().error,
+                ErrorCode::InvalidClient,
+                "{bad}"
+            );
+        }
     }
 
     #[test]
