@@ -26,31 +26,9 @@ fn main() {
         let (client, app_id, username) = ("research-assistant", "tickets", "grace");
         let app = i.app(app_id);
         let http = agent::http_client();
-        let creds = agent::ClientCreds {
-            client_id: client.into(),
-            client_secret: i.client(client).client_secret.clone(),
-        };
-        let u = i.user(username);
-        let user = agent::UserCreds {
-            username: u.username.clone(),
-            password: u.password.clone(),
-            totp_secret: None,
-        };
-        let signed = agent::sign_in(
-            &http,
-            &i.idp,
-            &creds,
-            demo::REDIRECT_URI,
-            &user,
-            &Default::default(),
-        )
-        .await
-        .unwrap();
-        let rc = i.credential(client, app_id);
-        let rc = agent::ClientCreds {
-            client_id: rc.client_id.clone(),
-            client_secret: rc.client_secret.clone(),
-        };
+        let creds = gatehouse_tests::client(i, client);
+        let signed = gatehouse_tests::sign_in(i, username, client, false).await;
+        let rc = gatehouse_tests::resource_client(i, client, app_id);
         let approver = gatehouse_tests::admin_session(i, "oscar", false).await;
         let helpdesk = gatehouse_tests::admin_session(i, "dave", false).await;
         let probe = reqwest::Client::new();

@@ -236,10 +236,7 @@ pub async fn file_request(
 }
 
 fn subject_username(idp: &SharedIdp, client_id: &str, token: &str) -> Result<String, OAuthError> {
-    let v = xaa::jws::verify_compact(token, &idp.verifying, None, 16 * 1024)
-        .map_err(|e| OAuthError::invalid_grant(format!("the subject token is not valid: {e}")))?;
-    let c: xaa::IdTokenClaims = serde_json::from_slice(&v.payload)
-        .map_err(|_| OAuthError::invalid_grant("not an ID token"))?;
+    let c = idp.verified_id_token(token)?;
     if c.iss != idp.issuer() || c.aud.single() != Some(client_id) || (c.exp as i64) <= idp.now() {
         return Err(OAuthError::invalid_grant(
             "the subject token is not a live ID token issued to this client",
