@@ -383,6 +383,34 @@ impl AdminClient {
     }
 
     /// An arbitrary call, for tests that probe every route (the role matrix).
+    /// Opens the change stream, resuming after `last_event_id` when given.
+    pub async fn events(
+        &self,
+        last_event_id: Option<i64>,
+    ) -> Result<crate::sse::EventStream, ClientError> {
+        let mut req = self
+            .http
+            .get(format!("{}/events", self.base))
+            .bearer_auth(&self.token)
+            .header(header::ACCEPT, "text/event-stream");
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id.to_string());
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| ClientError::Unreachable(e.without_url().to_string()))?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let bytes = resp.bytes().await.unwrap_or_default();
+            return Err(match serde_json::from_slice::<Problem>(&bytes) {
+                Ok(p) => ClientError::Problem(Box::new(p), None),
+                Err(_) => ClientError::Protocol(format!("HTTP {status} opening the event stream")),
+            });
+        }
+        Ok(crate::sse::EventStream::new(resp))
+    }
+
     pub async fn raw(
         &self,
         method: Method,

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod openapi;
+pub mod sse;
 pub mod types;
 
 pub use client::{AdminClient, ClientError};

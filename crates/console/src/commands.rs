@@ -2,8 +2,19 @@
 //! (and are tested) without a window; `src-tauri` only forwards to them. Each
 //! returns a view for the screen or `{code, message}` — never a token.
 
-use crate::{Console, ConsoleError, SessionView, ipc::RequestDetail};
-use admin_api::{ApproveRequest, DecisionResult, Page, RequestView, client::Mutation};
+use crate::{
+    Console, ConsoleError, ErrorCode, SessionView,
+    ipc::{ConnectionDetail, ExportSummary, RequestDetail},
+};
+use admin_api::{
+    ApproveRequest, AuditEventView, AuditQuery, ChainReportView, ConnectionQuery, ConnectionView,
+    DecisionResult, ModifyConnection, Page, RequestView, client::Mutation,
+};
+use std::path::Path;
+
+fn refs(pairs: &[(String, String)]) -> Vec<(&str, String)> {
+    pairs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect()
+}
 
 pub async fn session(c: &Console) -> Result<Option<SessionView>, ConsoleError> {
     Ok(c.view().await)
@@ -75,4 +86,137 @@ pub async fn deny(
             },
         )
         .await?)
+}
+
+/// How many requests wait for a decision (the tray count).
+pub async fn pending_count(c: &Console) -> Result<u64, ConsoleError> {
+    let admin = c.admin_background().await?;
+    let page = admin
+        .list_requests(&[("status", "pending".into()), ("limit", "1".into())])
+        .await?;
+    Ok(page.total)
+}
+
+pub async fn list_connections(
+    c: &Console,
+    query: &ConnectionQuery,
+) -> Result<Page<ConnectionView>, ConsoleError> {
+    let mut q = query.clone();
+    q.limit = Some(q.limit.unwrap_or(1000).min(5000));
+    let page = c.admin().await?.list_connections(&refs(&q.pairs())).await?;
+    tracing::info!(
+        shown = page.items.len(),
+        total = page.total,
+        "connections served"
+    );
+    Ok(page)
+}
+
+pub async fn get_connection(c: &Console, id: &str) -> Result<ConnectionDetail, ConsoleError> {
+    let v = c.admin().await?.get_connection(id).await?;
+    Ok(ConnectionDetail {
+        connection: v.value,
+        etag: v.etag,
+    })
+}
+
+/// `suspend`, `resume` or `revoke`, with the reason the audit trail keeps.
+pub async fn connection_action(
+    c: &Console,
+    id: &str,
+    etag: &str,
+    action: &str,
+    reason: &str,
+) -> Result<ConnectionView, ConsoleError> {
+    if !matches!(action, "suspend" | "resume" | "revoke") {
+        return Err(ConsoleError::new(
+            ErrorCode::Invalid,
+            format!("`{action}` is not a connection action (suspend, resume, revoke)."),
+        ));
+    }
+    if reason.trim().is_empty() {
+        return Err(ConsoleError::new(ErrorCode::Invalid, "Give a reason."));
+    }
+    let admin = c.admin().await?;
+    Ok(admin
+        .connection_action(
+            id,
+            action,
+            reason.trim(),
+            &Mutation {
+                if_match: Some(etag),
+                ..Default::default()
+            },
+        )
+        .await?)
+}
+
+pub async fn modify_connection(
+    c: &Console,
+    id: &str,
+    etag: &str,
+    change: &ModifyConnection,
+) -> Result<ConnectionView, ConsoleError> {
+    let admin = c.admin().await?;
+    Ok(admin
+        .modify_connection(
+            id,
+            change,
+            &Mutation {
+                if_match: Some(etag),
+                ..Default::default()
+            },
+        )
+        .await?)
+}
+
+pub async fn audit(c: &Console, query: &AuditQuery) -> Result<Page<AuditEventView>, ConsoleError> {
+    let mut q = query.clone();
+    q.limit = Some(q.limit.unwrap_or(500).min(5000));
+    Ok(c.admin().await?.audit(&refs(&q.pairs())).await?)
+}
+
+pub async fn verify_audit(c: &Console) -> Result<ChainReportView, ConsoleError> {
+    Ok(c.admin().await?.audit_verify().await?)
+}
+
+/// Exports the whole audit log (`csv` or `jsonl`) to `path`, chosen by the person
+/// in a save dialog. Written to a temporary file beside it and renamed, so a
+/// failed export never leaves half a file under the chosen name.
+pub async fn export_audit(
+    c: &Console,
+    format: &str,
+    path: &Path,
+) -> Result<ExportSummary, ConsoleError> {
+    if !matches!(format, "csv" | "jsonl") {
+        return Err(ConsoleError::new(
+            ErrorCode::Invalid,
+            "Export as csv or jsonl.",
+        ));
+    }
+    let body = c.admin().await?.audit_export(format).await?;
+    let rows = body.lines().filter(|l| !l.is_empty()).count();
+    let rows = if format == "csv" {
+        rows.saturating_sub(1)
+    } else {
+        rows
+    };
+    let tmp = path.with_extension(format!("{format}.partial"));
+    let write = async {
+        tokio::fs::write(&tmp, body.as_bytes()).await?;
+        tokio::fs::rename(&tmp, path).await
+    };
+    if let Err(e) = write.await {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(ConsoleError::new(
+            ErrorCode::Invalid,
+            format!("Could not write {}: {e}", path.display()),
+        ));
+    }
+    Ok(ExportSummary {
+        path: path.display().to_string(),
+        format: format.into(),
+        events: rows,
+        bytes: body.len(),
+    })
 }

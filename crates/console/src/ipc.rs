@@ -12,6 +12,29 @@ pub struct RequestDetail {
     pub etag: String,
 }
 
+/// A connection and the ETag to change it against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConnectionDetail {
+    pub connection: admin_api::ConnectionView,
+    pub etag: String,
+}
+
+/// What an audit export wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ExportSummary {
+    pub path: String,
+    pub format: String,
+    pub events: usize,
+    pub bytes: usize,
+}
+
+/// The IdP's reachability as the console last saw it (the `idp-status` event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct IdpStatus {
+    pub reachable: bool,
+    pub message: Option<String>,
+}
+
 /// An OpenAPI 3.1 document with only `components.schemas`: the IPC types.
 pub fn document() -> serde_json::Value {
     let mut g = SchemaSettings::draft2020_12()
@@ -23,6 +46,16 @@ pub fn document() -> serde_json::Value {
     let _ = g.subschema_for::<admin_api::DecisionResult>();
     let _ = g.subschema_for::<admin_api::ApproveRequest>();
     let _ = g.subschema_for::<admin_api::Page<admin_api::RequestView>>();
+    let _ = g.subschema_for::<ConnectionDetail>();
+    let _ = g.subschema_for::<ExportSummary>();
+    let _ = g.subschema_for::<IdpStatus>();
+    let _ = g.subschema_for::<admin_api::ConnectionQuery>();
+    let _ = g.subschema_for::<admin_api::AuditQuery>();
+    let _ = g.subschema_for::<admin_api::ModifyConnection>();
+    let _ = g.subschema_for::<admin_api::ChangeEvent>();
+    let _ = g.subschema_for::<admin_api::Page<admin_api::ConnectionView>>();
+    let _ = g.subschema_for::<admin_api::Page<admin_api::AuditEventView>>();
+    let _ = g.subschema_for::<admin_api::ChainReportView>();
     serde_json::json!({
         "openapi": "3.1.0",
         "info": { "title": "Gatehouse console IPC types", "version": "1" },

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod discovery;
 pub mod error;
 pub mod ipc;
+pub mod live;
 pub mod profiles;
 pub mod secrets;
 pub mod session;

@@ -343,6 +343,23 @@ impl Console {
     /// An admin API client for the current session: locks if idle too long,
     /// refreshes the access token shortly before it expires.
     pub async fn admin(&self) -> Result<AdminClient, ConsoleError> {
+        self.admin_client(true).await
+    }
+
+    /// The same client for background work (the live event stream): it does not
+    /// count as activity, so the idle lock still comes.
+    pub async fn admin_background(&self) -> Result<AdminClient, ConsoleError> {
+        self.admin_client(false).await
+    }
+
+    /// Signs in again with a second factor for the current profile (the approver
+    /// step-up the IdP asks for with `insufficient_user_authentication`).
+    pub async fn step_up(&self, open: OpenUrl) -> Result<SessionView, ConsoleError> {
+        let profile_id = self.view().await.ok_or_else(not_signed_in)?.profile_id;
+        self.sign_in_browser(&profile_id, true, open).await
+    }
+
+    async fn admin_client(&self, activity: bool) -> Result<AdminClient, ConsoleError> {
         let mut s = self.state.lock().await;
         if s.active.is_some() && !s.locked && s.last_activity.elapsed() > self.idle_timeout {
             if let Some(a) = s.active.as_mut() {
@@ -356,7 +373,9 @@ impl Console {
                 "Gatehouse locked itself after inactivity; unlock to continue.",
             ));
         }
-        s.last_activity = Instant::now();
+        if activity {
+            s.last_activity = Instant::now();
+        }
         let a = s.active.as_ref().ok_or_else(not_signed_in)?;
         let due = a.kind == Kind::Browser
             && a.expires_at.is_some_and(|e| {

@@ -265,7 +265,8 @@ async fn a_wrong_issuer_or_unreachable_idp_is_refused_when_adding_a_profile() {
 }
 
 /// Token-shaped strings: JWS (ID tokens, ID-JAGs), admin API tokens, and any
-/// 43-character base64url run (32 random bytes: access and refresh tokens).
+/// 43-character base64url run (32 random bytes: access and refresh tokens) that
+/// is not a hex SHA-256 digest.
 fn token_shaped(json: &str) -> Vec<String> {
     let mut found = Vec::new();
     for word in
@@ -277,7 +278,9 @@ fn token_shaped(json: &str) -> Vec<String> {
             && word
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if jws || api || random {
+        // SHA-256 digests (the audit chain's hashes) are lowercase hex, never a token.
+        let digest = word.len() == 64 && word.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'));
+        if jws || api || (random && !digest) {
             found.push(word.to_owned());
         }
     }
@@ -293,6 +296,10 @@ fn the_token_scanner_finds_what_it_must() {
         1
     );
     assert_eq!(token_shaped(r#"{"t":"gh_adm_abc"}"#).len(), 1);
+    let digest = xaa::util::sha256_hex(b"x");
+    assert!(token_shaped(&format!(r#"{{"hash":"{digest}"}}"#)).is_empty());
+    let long = xaa::util::random_token(48);
+    assert_eq!(token_shaped(&long), vec![long.clone()]);
     assert!(
         token_shaped(r#"{"id":"req_0123456789abcdef0123456789abcdef","etag":"\"v3\""}"#).is_empty()
     );
@@ -340,12 +347,49 @@ async fn no_ipc_command_response_carries_a_token() {
         .await
         .unwrap_err();
     push(&stale);
+    // Connections, a revocation with its receipts, the audit screens.
+    let conns = c::list_connections(&w.console, &admin_api::ConnectionQuery::default())
+        .await
+        .unwrap();
+    push(&conns);
+    let one = c::get_connection(&w.console, &conns.items[0].id)
+        .await
+        .unwrap();
+    push(&one);
+    let revoked = c::connection_action(
+        &w.console,
+        &one.connection.id,
+        &one.etag,
+        "revoke",
+        "offboarding",
+    )
+    .await
+    .unwrap();
+    assert_eq!(revoked.status, admin_api::ConnectionStatus::Revoked);
+    push(&revoked);
+    push(
+        &c::get_connection(&w.console, &one.connection.id)
+            .await
+            .unwrap(),
+    );
+    let audit = c::audit(&w.console, &admin_api::AuditQuery::default())
+        .await
+        .unwrap();
+    assert!(audit.items.iter().any(|e| e.kind.contains("revoke")));
+    push(&audit);
+    push(&c::verify_audit(&w.console).await.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let export = c::export_audit(&w.console, "jsonl", &dir.path().join("audit.jsonl"))
+        .await
+        .unwrap();
+    push(&export);
+    push(&c::pending_count(&w.console).await.unwrap());
     let hits: Vec<String> = responses.iter().flat_map(|r| token_shaped(r)).collect();
     assert!(
         hits.is_empty(),
         "token-shaped strings crossed IPC: {hits:?}"
     );
-    assert_eq!(responses.len(), 7);
+    assert_eq!(responses.len(), 15);
 }
 
 mod erased {
@@ -357,4 +401,69 @@ mod erased {
             serde_json::to_string(self).unwrap()
         }
     }
+}
+
+#[tokio::test]
+async fn an_audit_export_writes_every_event_and_a_bad_format_writes_nothing() {
+    use console::commands as c;
+    let w = world(Duration::from_secs(600)).await;
+    w.console
+        .sign_in_browser(&w.profile, false, browser(&w.demo.info, "heidi", false))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.csv");
+    let summary = c::export_audit(&w.console, "csv", &path).await.unwrap();
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(written.lines().count(), summary.events + 1, "header + rows");
+    let total = c::audit(&w.console, &admin_api::AuditQuery::default())
+        .await
+        .unwrap()
+        .total;
+    assert_eq!(summary.events as u64, total);
+    let bad = dir.path().join("audit.xml");
+    let e = c::export_audit(&w.console, "xml", &bad).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Invalid);
+    assert!(!bad.exists());
+    let entries = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(entries, 1, "no partial file left behind");
+}
+
+#[tokio::test]
+async fn the_live_follower_reports_connected_then_each_change_as_it_commits() {
+    use console::{commands as c, live};
+    let w = world(Duration::from_secs(600)).await;
+    w.console
+        .sign_in_browser(&w.profile, false, browser(&w.demo.info, "carol", false))
+        .await
+        .unwrap();
+    let console = Arc::new(w.console);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let follower = tokio::spawn(live::follow(console.clone(), move |e| tx.send(e).is_ok()));
+    let first = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first, live::LiveEvent::Connected);
+    let page = c::list_requests(&console, Some("pending".into()), None, None)
+        .await
+        .unwrap();
+    let r = c::get_request(&console, &page.items[0].id).await.unwrap();
+    c::deny(&console, &r.request.id, &r.etag, "not needed")
+        .await
+        .unwrap();
+    let change = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    match change {
+        live::LiveEvent::Change(ch) => {
+            assert_eq!(ch.kind, "request.decided");
+            assert_eq!(ch.target, r.request.id);
+        }
+        other => panic!("expected the decision, got {other:?}"),
+    }
+    // The follower's reads do not count as activity: the idle lock still comes.
+    assert!(!console.is_locked().await);
+    follower.abort();
 }

@@ -40,9 +40,93 @@ export interface components {
             scopes?: string[] | null;
             step_up?: components["schemas"]["StepUpRule"][];
         };
+        AuditEventView: {
+            actor?: string | null;
+            /** Format: int64 */
+            at_ms: number;
+            client_id?: string | null;
+            detail: unknown;
+            hash: string;
+            id: string;
+            kind: string;
+            outcome: string;
+            prev_hash: string;
+            reason?: string | null;
+            /** Format: int64 */
+            seq: number;
+            subject?: string | null;
+            target?: string | null;
+        };
+        /** @description Filters of `GET /audit` and `/audit/export` (query parameters; all optional). */
+        AuditQuery: {
+            actor?: string | null;
+            client_id?: string | null;
+            cursor?: string | null;
+            kind?: string | null;
+            /** Format: uint */
+            limit?: number | null;
+            outcome?: string | null;
+            /**
+             * Format: int64
+             * @description Unix milliseconds, inclusive.
+             */
+            since_ms?: number | null;
+            subject?: string | null;
+            target?: string | null;
+            /** Format: int64 */
+            until_ms?: number | null;
+        };
+        ChainReportView: {
+            /** Format: int64 */
+            events: number;
+            /** Format: int64 */
+            first_broken?: number | null;
+            head: string;
+            ok: boolean;
+        };
+        /** @description One server-sent event of `/admin/v1/events`. */
+        ChangeEvent: {
+            /** Format: int64 */
+            at_ms: number;
+            /** Format: int64 */
+            id: number;
+            /**
+             * @description `request.created`, `request.updated`, `request.decided`, `connection.updated`,
+             *     `connection.revoked`, `receipt.updated`.
+             */
+            kind: string;
+            target: string;
+        };
         ClientRef: {
             client_id: string;
             name: string;
+        };
+        /** @description A connection and the ETag to change it against. */
+        ConnectionDetail: {
+            connection: components["schemas"]["ConnectionView"];
+            etag: string;
+        };
+        /** @description Filters of `GET /connections` (query parameters; all optional). */
+        ConnectionQuery: {
+            client_id?: string | null;
+            cursor?: string | null;
+            /** @description Connections restricted to this group. */
+            group?: string | null;
+            /** Format: uint */
+            limit?: number | null;
+            q?: string | null;
+            resource_app?: string | null;
+            risk?: components["schemas"]["Risk"] | null;
+            /** @description `created` (default, newest first), `last_used`, `client`, `app`, `risk`. */
+            sort?: string | null;
+            status?: string | null;
+            /**
+             * Format: int64
+             * @description Only connections unused for at least this many seconds (or never used).
+             */
+            unused_for?: number | null;
+            /** @description Connections this user can use (by group restriction). */
+            user?: string | null;
         };
         /** @enum {string} */
         ConnectionStatus: "active" | "suspended" | "revoked" | "expired";
@@ -88,6 +172,57 @@ export interface components {
         };
         /** @enum {string} */
         ErrorCode: "keychain_unavailable" | "not_signed_in" | "locked" | "idp_unreachable" | "discovery_failed" | "sign_in_failed" | "sign_in_timed_out" | "session_expired" | "step_up_required" | "forbidden" | "conflict" | "stale" | "invalid" | "not_found" | "internal";
+        /** @description What an audit export wrote. */
+        ExportSummary: {
+            /** Format: uint */
+            bytes: number;
+            /** Format: uint */
+            events: number;
+            format: string;
+            path: string;
+        };
+        /** @description The IdP's reachability as the console last saw it (the `idp-status` event). */
+        IdpStatus: {
+            message?: string | null;
+            reachable: boolean;
+        };
+        /** @description Change a connection; fields left out stay as they are. */
+        ModifyConnection: {
+            allowed_groups?: string[] | null;
+            allowed_resources?: string[] | null;
+            /**
+             * Format: int64
+             * @description `Some(None)` is not expressible in JSON merge terms; use 0 to clear.
+             */
+            expires_at?: number | null;
+            /** Format: uint64 */
+            id_jag_lifetime?: number | null;
+            reason: string;
+            scopes?: string[] | null;
+            step_up?: components["schemas"]["StepUpRule"][] | null;
+        };
+        /** @description A page of a list, with the cursor of the next page. */
+        Page_AuditEventView: {
+            items: components["schemas"]["AuditEventView"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page. */
+            next_cursor?: string | null;
+            /**
+             * Format: uint64
+             * @description How many items match the filter in all.
+             */
+            total: number;
+        };
+        /** @description A page of a list, with the cursor of the next page. */
+        Page_ConnectionView: {
+            items: components["schemas"]["ConnectionView"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page. */
+            next_cursor?: string | null;
+            /**
+             * Format: uint64
+             * @description How many items match the filter in all.
+             */
+            total: number;
+        };
         /** @description A page of a list, with the cursor of the next page. */
         Page_RequestView: {
             items: components["schemas"]["RequestView"][];

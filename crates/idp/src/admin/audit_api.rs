@@ -17,20 +17,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
-pub struct AuditQuery {
-    pub kind: Option<String>,
-    pub actor: Option<String>,
-    pub client_id: Option<String>,
-    pub subject: Option<String>,
-    pub target: Option<String>,
-    pub outcome: Option<String>,
-    /// Unix milliseconds, inclusive.
-    pub since_ms: Option<i64>,
-    pub until_ms: Option<i64>,
-    pub cursor: Option<String>,
-    pub limit: Option<usize>,
-}
+pub use admin_api::AuditQuery;
 
 fn view(e: audit::StoredEvent) -> AuditEventView {
     AuditEventView {

@@ -23,27 +23,9 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::Response,
 };
-use serde::Deserialize;
 use serde_json::json;
 
-#[derive(Debug, Deserialize)]
-pub struct ConnectionQuery {
-    pub status: Option<String>,
-    pub client_id: Option<String>,
-    pub resource_app: Option<String>,
-    /// Connections this user can use (by group restriction).
-    pub user: Option<String>,
-    /// Connections restricted to this group.
-    pub group: Option<String>,
-    pub risk: Option<Risk>,
-    /// Only connections unused for at least this many seconds (or never used).
-    pub unused_for: Option<i64>,
-    pub q: Option<String>,
-    /// `created` (default, newest first), `last_used`, `client`, `app`, `risk`.
-    pub sort: Option<String>,
-    pub cursor: Option<String>,
-    pub limit: Option<usize>,
-}
+pub use admin_api::ConnectionQuery;
 
 pub async fn list(
     State(idp): State<SharedIdp>,
