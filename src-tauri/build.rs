@@ -1,12 +1,27 @@
+/// Every IPC command the window may call; `capabilities/main.json` grants each one.
+const COMMANDS: &[&str] = &[
+    "session",
+    "list_requests",
+    "get_request",
+    "approve",
+    "deny",
+    "step_up",
+    "list_connections",
+    "get_connection",
+    "connection_action",
+    "modify_connection",
+    "audit",
+    "verify_audit",
+    "export_audit",
+    "lock",
+    "unlock",
+    "idp_status",
+];
+
 fn main() {
-    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(
-        tauri_build::AppManifest::new().commands(&[
-            "session",
-            "list_requests",
-            "get_request",
-            "approve",
-            "deny",
-        ]),
-    ))
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
     .expect("tauri-build");
 }

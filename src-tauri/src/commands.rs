@@ -1,10 +1,18 @@
 //! IPC commands: thin forwards to `console::commands`, where the logic and its
-//! tests live. No command returns a token.
+//! tests live. No command returns a token. The only things done here are what
+//! needs the window: the save dialog, the system browser for a step-up.
 
 use crate::AppState;
-use admin_api::{ApproveRequest, DecisionResult, Page, RequestView};
-use console::{ConsoleError, SessionView, commands as c, ipc::RequestDetail};
-use tauri::State;
+use admin_api::{
+    ApproveRequest, AuditEventView, AuditQuery, ChainReportView, ConnectionQuery, ConnectionView,
+    DecisionResult, ModifyConnection, Page, RequestView,
+};
+use console::{
+    ConsoleError, ErrorCode, SessionView, commands as c,
+    ipc::{ConnectionDetail, ExportSummary, IdpStatus, RequestDetail},
+};
+use tauri::{AppHandle, State};
+use tauri_plugin_dialog::DialogExt;
 
 #[tauri::command]
 pub async fn session(state: State<'_, AppState>) -> Result<Option<SessionView>, ConsoleError> {
@@ -47,4 +55,122 @@ pub async fn deny(
     reason: String,
 ) -> Result<DecisionResult, ConsoleError> {
     c::deny(&state.console, &id, &etag, &reason).await
+}
+
+/// Re-authenticates with a second factor in the browser (the approver step-up).
+#[tauri::command]
+pub async fn step_up(state: State<'_, AppState>) -> Result<SessionView, ConsoleError> {
+    let open = state.open_url();
+    state.console.step_up(open).await
+}
+
+#[tauri::command]
+pub async fn list_connections(
+    state: State<'_, AppState>,
+    query: ConnectionQuery,
+) -> Result<Page<ConnectionView>, ConsoleError> {
+    c::list_connections(&state.console, &query).await
+}
+
+#[tauri::command]
+pub async fn get_connection(
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<ConnectionDetail, ConsoleError> {
+    c::get_connection(&state.console, &id).await
+}
+
+#[tauri::command]
+pub async fn connection_action(
+    state: State<'_, AppState>,
+    id: String,
+    etag: String,
+    action: String,
+    reason: String,
+) -> Result<ConnectionView, ConsoleError> {
+    c::connection_action(&state.console, &id, &etag, &action, &reason).await
+}
+
+#[tauri::command]
+pub async fn modify_connection(
+    state: State<'_, AppState>,
+    id: String,
+    etag: String,
+    change: ModifyConnection,
+) -> Result<ConnectionView, ConsoleError> {
+    c::modify_connection(&state.console, &id, &etag, &change).await
+}
+
+#[tauri::command]
+pub async fn audit(
+    state: State<'_, AppState>,
+    query: AuditQuery,
+) -> Result<Page<AuditEventView>, ConsoleError> {
+    c::audit(&state.console, &query).await
+}
+
+#[tauri::command]
+pub async fn verify_audit(state: State<'_, AppState>) -> Result<ChainReportView, ConsoleError> {
+    c::verify_audit(&state.console).await
+}
+
+/// Asks where to save (a native dialog, owned by Rust: the webview never names a
+/// path), then writes the export there. `None` when the person cancels.
+#[tauri::command]
+pub async fn export_audit(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    format: String,
+) -> Result<Option<ExportSummary>, ConsoleError> {
+    let (label, ext) = match format.as_str() {
+        "csv" => ("CSV", "csv"),
+        "jsonl" => ("JSON Lines", "jsonl"),
+        _ => {
+            return Err(ConsoleError::new(
+                ErrorCode::Invalid,
+                "Export as csv or jsonl.",
+            ));
+        }
+    };
+    let dialog = app
+        .dialog()
+        .file()
+        .set_title("Export the audit log")
+        .set_file_name(format!("gatehouse-audit.{ext}"))
+        .add_filter(label, &[ext]);
+    let chosen = tauri::async_runtime::spawn_blocking(move || dialog.blocking_save_file())
+        .await
+        .map_err(|e| {
+            ConsoleError::new(ErrorCode::Internal, format!("The save dialog failed: {e}"))
+        })?;
+    let Some(path) = chosen.and_then(|p| p.into_path().ok()) else {
+        return Ok(None);
+    };
+    c::export_audit(&state.console, &format, &path)
+        .await
+        .map(Some)
+}
+
+/// Locks now: drops the in-memory tokens (the idle lock does the same by itself).
+#[tauri::command]
+pub async fn lock(state: State<'_, AppState>) -> Result<(), ConsoleError> {
+    state.console.lock().await;
+    Ok(())
+}
+
+/// Unlocks from the keychain (no browser needed while the refresh token is good).
+#[tauri::command]
+pub async fn unlock(state: State<'_, AppState>) -> Result<Option<SessionView>, ConsoleError> {
+    let Some(view) = state.console.view().await else {
+        return Err(ConsoleError::new(
+            ErrorCode::NotSignedIn,
+            "Sign in to an IdP first.",
+        ));
+    };
+    state.console.restore(&view.profile_id).await
+}
+
+#[tauri::command]
+pub async fn idp_status(state: State<'_, AppState>) -> Result<IdpStatus, ConsoleError> {
+    Ok(state.idp_status.lock().expect("status").clone())
 }

@@ -6,7 +6,6 @@ use crate::AppState;
 use console::{ConsoleError, ErrorCode, session::OpenUrl};
 use std::sync::Arc;
 use tauri::{AppHandle, Emitter, Manager};
-use tauri_plugin_opener::OpenerExt;
 
 pub async fn start_or_restore(app: AppHandle) {
     let state = app.state::<AppState>();
@@ -17,15 +16,7 @@ pub async fn start_or_restore(app: AppHandle) {
             match console.restore(&p.id).await {
                 Ok(Some(_)) => Ok(()),
                 Ok(None) => {
-                    let opener = app.clone();
-                    let open: OpenUrl = Arc::new(move |url: String| {
-                        opener.opener().open_url(url, None::<&str>).map_err(|e| {
-                            ConsoleError::new(
-                                ErrorCode::SignInFailed,
-                                format!("Cannot open the browser: {e}"),
-                            )
-                        })
-                    });
+                    let open = state.open_url();
                     console
                         .sign_in_browser(&p.id, false, open)
                         .await
@@ -66,11 +57,14 @@ async fn start_demo(app: &AppHandle) -> Result<(), ConsoleError> {
         password: approver.password,
         totp_secret: approver.totp_secret,
     };
+    // The demo approver's "browser": fills in the demo IdP's login form (with the
+    // second factor when the IdP asks for one, as in an approver step-up).
     let open: OpenUrl = Arc::new(move |url: String| {
         let user = user.clone();
+        let mfa = url.contains("acr_values=");
         tauri::async_runtime::spawn(async move {
             let http = agent::http_client();
-            match agent::submit_login(&http, &url, &user, false).await {
+            match agent::submit_login(&http, &url, &user, mfa).await {
                 Ok(location) => {
                     let _ = http.get(location).send().await;
                 }
@@ -79,6 +73,7 @@ async fn start_demo(app: &AppHandle) -> Result<(), ConsoleError> {
         });
         Ok(())
     });
+    *state.open_url.lock().expect("opener") = open.clone();
     state
         .console
         .sign_in_browser(&profile.id, false, open)

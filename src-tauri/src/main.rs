@@ -7,14 +7,40 @@
 
 mod commands;
 mod demo_mode;
+mod desktop;
 
-use console::{Console, KeychainStore, ProfileStore};
+use console::{
+    Console, ConsoleError, ErrorCode, KeychainStore, ProfileStore, ipc::IdpStatus, session::OpenUrl,
+};
 use std::{sync::Arc, time::Duration};
-use tauri::Manager;
+use tauri::{AppHandle, Manager};
+use tauri_plugin_opener::OpenerExt;
 
 pub struct AppState {
     pub console: Arc<Console>,
     pub demo: tokio::sync::Mutex<Option<demo::Demo>>,
+    /// How sign-in opens its authorization URL: the system browser, or in demo
+    /// mode the demo approver's "browser" that fills in the demo IdP's login form.
+    pub open_url: std::sync::Mutex<OpenUrl>,
+    pub idp_status: std::sync::Mutex<IdpStatus>,
+}
+
+impl AppState {
+    pub fn open_url(&self) -> OpenUrl {
+        self.open_url.lock().expect("opener").clone()
+    }
+}
+
+/// Opens URLs in the system browser.
+fn system_browser(app: AppHandle) -> OpenUrl {
+    Arc::new(move |url: String| {
+        app.opener().open_url(url, None::<&str>).map_err(|e| {
+            ConsoleError::new(
+                ErrorCode::SignInFailed,
+                format!("Cannot open the browser: {e}"),
+            )
+        })
+    })
 }
 
 fn main() {
@@ -27,6 +53,8 @@ fn main() {
         .init();
     tauri::Builder::default()
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .setup(|app| {
             let dir = app.path().app_config_dir().expect("a config directory");
             let profiles = ProfileStore::new(dir.join("profiles.json"));
@@ -38,9 +66,21 @@ fn main() {
             app.manage(AppState {
                 console,
                 demo: tokio::sync::Mutex::new(None),
+                open_url: std::sync::Mutex::new(system_browser(app.handle().clone())),
+                idp_status: std::sync::Mutex::new(IdpStatus {
+                    reachable: true,
+                    message: None,
+                }),
             });
+            if let Err(e) = desktop::build_tray(app.handle()) {
+                // No tray host (some desktops): the window still shows the count.
+                tracing::warn!(error = %e, "tray icon not available");
+            }
             let handle = app.handle().clone();
-            tauri::async_runtime::spawn(async move { demo_mode::start_or_restore(handle).await });
+            tauri::async_runtime::spawn(async move {
+                demo_mode::start_or_restore(handle.clone()).await;
+                desktop::spawn_live_bridge(handle);
+            });
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -49,6 +89,17 @@ fn main() {
             commands::get_request,
             commands::approve,
             commands::deny,
+            commands::step_up,
+            commands::list_connections,
+            commands::get_connection,
+            commands::connection_action,
+            commands::modify_connection,
+            commands::audit,
+            commands::verify_audit,
+            commands::export_audit,
+            commands::lock,
+            commands::unlock,
+            commands::idp_status,
         ])
         .run(tauri::generate_context!())
         .expect("the Gatehouse window failed to start");

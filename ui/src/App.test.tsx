@@ -6,6 +6,7 @@ import { act } from "react";
 import { createRoot, type Root } from "react-dom/client";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import { App } from "./App";
+import { describeChange } from "./Pending";
 import type { RequestView } from "./ipc";
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
@@ -57,6 +58,8 @@ beforeEach(() => {
       }
       case "approve":
         return { request: { ...queue[0], status: "approved" } };
+      case "idp_status":
+        return { reachable: true, message: null };
       default:
         return null;
     }
@@ -104,13 +107,139 @@ describe("Pending queue", () => {
     expect(container.querySelector("h2")?.textContent).toContain("Support Copilot");
   });
 
-  it("shows an IPC error's message in a banner", async () => {
-    mockIPC((cmd) => {
-      if (cmd === "session" || cmd.startsWith("plugin:event")) return null;
-      throw { code: "idp_unreachable", message: "The IdP cannot be reached." };
+  it("an unreachable IdP shows the banner and disables every decision", async () => {
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      if (cmd === "idp_status") return { reachable: false, message: "connection refused" };
+      if (cmd === "list_requests") return { items: queue, total: queue.length };
+      if (cmd === "get_request") return { request: queue[0], etag: '"v1"' };
+      return null;
     }, { shouldMockEvents: true });
     act(() => root.render(<App />));
     await settle();
-    expect(container.querySelector('[role="alert"]')?.textContent).toBe("The IdP cannot be reached.");
+    expect(container.querySelector('[data-testid="offline"]')?.textContent).toContain("Actions are disabled");
+    expect(container.querySelector<HTMLButtonElement>('[data-testid="approve"]')?.disabled).toBe(true);
+    await act(async () => window.dispatchEvent(new KeyboardEvent("keydown", { key: "a" })));
+    await settle();
+    expect(calls.some((c) => c.cmd === "approve")).toBe(false);
+  });
+
+  it("a stale ETag (412) reloads the request and says what changed, without deciding", async () => {
+    let approveCalls = 0;
+    const changed = { ...queue[0], scopes: [...queue[0].scopes, { name: "crm.export", risk: "admin" as const, sensitive: true, description: "" }], version: 2 };
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      if (cmd === "session") return null;
+      if (cmd === "idp_status") return { reachable: true, message: null };
+      if (cmd === "list_requests") return { items: [queue[0]], total: 1 };
+      if (cmd === "get_request") return approveCalls ? { request: changed, etag: '"v2"' } : { request: queue[0], etag: '"v1"' };
+      if (cmd === "approve") {
+        approveCalls++;
+        throw { code: "stale", message: "The request changed." };
+      }
+      return null;
+    }, { shouldMockEvents: true });
+    act(() => root.render(<App />));
+    await settle();
+    await act(async () => window.dispatchEvent(new KeyboardEvent("keydown", { key: "a" })));
+    await settle();
+    expect(container.querySelector('[data-testid="stale"]')?.textContent).toContain("now also asks for crm.export");
+    expect(container.querySelector('[data-testid="notice"]')).toBeNull();
+    // The next approval goes against the new ETag.
+    await act(async () => window.dispatchEvent(new KeyboardEvent("keydown", { key: "a" })));
+    await settle();
+    const approvals = calls.filter((c) => c.cmd === "approve").map((c) => (c.args as { etag: string }).etag);
+    expect(approvals).toEqual(['"v1"', '"v2"']);
+  });
+
+  it("a step-up challenge asks to re-authenticate, then retries the approval", async () => {
+    let mfa = false;
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      if (cmd === "session") return null;
+      if (cmd === "idp_status") return { reachable: true, message: null };
+      if (cmd === "list_requests") return { items: [queue[1]], total: 1 };
+      if (cmd === "get_request") return { request: queue[1], etag: '"v1"' };
+      if (cmd === "step_up") {
+        mfa = true;
+        return { profile_id: "p", profile_name: "Demo", issuer: "http://idp", subject: "carol", roles: ["approver"], kind: "session", mfa: true };
+      }
+      if (cmd === "approve") {
+        if (!mfa) throw { code: "step_up_required", message: "MFA needed" };
+        return { request: { ...queue[1], status: "awaiting_second_approval", approvals: [] } };
+      }
+      return null;
+    }, { shouldMockEvents: true });
+    act(() => root.render(<App />));
+    await settle();
+    await act(async () => window.dispatchEvent(new KeyboardEvent("keydown", { key: "a" })));
+    await settle();
+    const banner = container.querySelector('[data-testid="step-up"]');
+    expect(banner?.textContent).toContain("second factor");
+    await act(async () => banner!.querySelector("button")!.click());
+    await settle();
+    expect(calls.map((c) => c.cmd).filter((c) => c === "step_up" || c === "approve")).toEqual(["approve", "step_up", "approve"]);
+    expect(container.querySelector('[data-testid="notice"]')?.textContent).toContain("a second approver must confirm");
+  });
+});
+
+describe("describeChange", () => {
+  it("names added scopes, new users and a status change", () => {
+    const after = { ...queue[0], status: "awaiting_second_approval" as const, users: [...queue[0].users, { username: "bob", groups: [], refused_count: 1 }], scopes: queue[0].scopes.slice(0, 1) };
+    expect(describeChange(queue[0], after)).toEqual([
+      "no longer asks for crm.deals.write",
+      "new requesting users: bob",
+      "status is now awaiting second approval",
+    ]);
+  });
+});
+
+describe("Connections and Audit", () => {
+  const connection = {
+    id: "conn_1", client: { client_id: "code-agent", name: "Code Agent" }, resource_app: { id: "docs", name: "Docs" },
+    status: "revoked", scopes: { all_of: [] }, granted_scopes: [{ name: "docs.read", risk: "read", sensitive: false, description: "read" }],
+    highest_risk: "read", allowed_groups: [], allowed_resources: [], step_up: [], id_jag_lifetime: null, expires_at: null,
+    approved_by: ["carol"], justification: null, request_id: null, created_at: 1, updated_at: 2, last_used_at: null,
+    status_reason: "offboarding", version: 3,
+    receipts: [{ event_id: "e1", receiver: "http://127.0.0.1:9/revocation-events", status: "delivered", attempts: 1, latency_ms: 4, created_at_ms: 1, delivered_at_ms: 5, last_error: null }],
+  };
+
+  it("shows a revoked connection's receipt per receiver with its latency", async () => {
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      if (cmd === "idp_status") return { reachable: true, message: null };
+      if (cmd === "list_requests") return { items: [], total: 0 };
+      if (cmd === "list_connections") return { items: [connection], total: 1 };
+      if (cmd === "get_connection") return { connection, etag: '"v3"' };
+      return null;
+    }, { shouldMockEvents: true });
+    act(() => root.render(<App />));
+    await settle();
+    await act(async () => window.dispatchEvent(new KeyboardEvent("keydown", { key: "2" })));
+    await settle();
+    await act(async () => window.dispatchEvent(new KeyboardEvent("keydown", { key: "j" })));
+    await settle();
+    expect(container.querySelector('[data-testid="connection-status"]')?.textContent).toBe("revoked");
+    const receipt = container.querySelector('[data-testid="receipt"]')?.textContent ?? "";
+    expect(receipt).toContain("delivered");
+    expect(receipt).toContain("4 ms");
+    expect(container.querySelector('[data-testid="revoke"]')).toBeNull();
+  });
+
+  it("a broken audit chain is reported with the first broken event", async () => {
+    mockIPC((cmd) => {
+      if (cmd === "idp_status") return { reachable: true, message: null };
+      if (cmd === "list_requests") return { items: [], total: 0 };
+      if (cmd === "audit") return { items: [], total: 0 };
+      if (cmd === "verify_audit") return { ok: false, events: 10, first_broken: 7, head: "ab" };
+      return null;
+    }, { shouldMockEvents: true });
+    act(() => root.render(<App />));
+    await settle();
+    await act(async () => window.dispatchEvent(new KeyboardEvent("keydown", { key: "3" })));
+    await settle();
+    await act(async () => container.querySelector<HTMLButtonElement>('[data-testid="verify"]')!.click());
+    await settle();
+    expect(container.querySelector('[data-testid="chain"]')?.textContent).toContain("BROKEN at event #7");
   });
 });

@@ -1,280 +1,240 @@
-// The console's first screen: the Pending queue with keyboard triage (j/k, Enter,
-// a approve, d deny, / search, ? shortcuts) and the request detail beside it.
+// The console's shell: the session header, the screens (Pending, Connections,
+// Audit), the IdP-unreachable banner (actions disabled, nothing shown as done
+// that the IdP did not confirm), the idle lock, live updates from the IdP's
+// change stream, the command palette (Ctrl+K) and the shortcut list (?).
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { listen } from "@tauri-apps/api/event";
-import { ipc, isConsoleError, type RequestDetail, type RequestView, type Risk, type SessionView } from "./ipc";
+import { ipc, isConsoleError, type IdpStatus, type SessionView } from "./ipc";
+import { errorText, inField } from "./common";
+import { Pending } from "./Pending";
+import { Connections } from "./Connections";
+import { Audit } from "./Audit";
 
-const RISK_ORDER: Risk[] = ["read", "write", "destructive", "admin"];
+type Screen = "pending" | "connections" | "audit";
+const SCREENS: [Screen, string, string][] = [
+  ["pending", "Pending", "1"],
+  ["connections", "Connections", "2"],
+  ["audit", "Audit", "3"],
+];
 
-function age(firstSeen: number): string {
-  const s = Math.max(0, Math.floor(Date.now() / 1000) - firstSeen);
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86400)}d`;
-}
-
-function RiskBadge({ risk, sensitive }: { risk: Risk | null | undefined; sensitive?: boolean }) {
-  if (!risk) return null;
-  return (
-    <span className={`risk risk-${risk}`} title={sensitive ? "sensitive: two approvers and MFA" : risk}>
-      {risk}
-      {sensitive ? " ●" : ""}
-    </span>
-  );
+interface Command {
+  label: string;
+  keys: string;
+  run: () => void;
 }
 
 export function App() {
   const [session, setSession] = useState<SessionView | null>(null);
-  const [items, setItems] = useState<RequestView[]>([]);
-  const [total, setTotal] = useState(0);
-  const [selected, setSelected] = useState(0);
-  const [detail, setDetail] = useState<RequestDetail | null>(null);
-  const [q, setQ] = useState("");
+  const [screen, setScreen] = useState<Screen>("pending");
+  const [tick, setTick] = useState(0);
+  const [status, setStatus] = useState<IdpStatus>({ reachable: true, message: null });
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const [dropped, setDropped] = useState<Set<string>>(new Set());
-  const [denying, setDenying] = useState(false);
-  const [reason, setReason] = useState("");
+  const [locked, setLocked] = useState(false);
   const [help, setHelp] = useState(false);
-  const search = useRef<HTMLInputElement>(null);
+  const [palette, setPalette] = useState(false);
+  const [filter, setFilter] = useState("");
+  const [cursor, setCursor] = useState(0);
+  const paletteInput = useRef<HTMLInputElement>(null);
 
-  const report = useCallback((e: unknown) => setError(isConsoleError(e) ? e.message : String(e)), []);
+  const report = useCallback((e: unknown) => {
+    if (isConsoleError(e) && e.code === "locked") setLocked(true);
+    else if (isConsoleError(e) && e.code === "idp_unreachable") setStatus({ reachable: false, message: e.message });
+    else setError(errorText(e));
+  }, []);
+  const notify = useCallback((m: string) => {
+    setError(null);
+    setNotice(m);
+  }, []);
 
-  const refresh = useCallback(async () => {
+  const loadSession = useCallback(async () => {
     try {
       setSession(await ipc.session());
-      const page = await ipc.listRequests({ q: q || undefined, sort: "age" });
-      setItems(page.items);
-      setTotal(page.total);
-      setError(null);
+      setStatus(await ipc.idpStatus());
     } catch (e) {
       report(e);
     }
-  }, [q, report]);
+  }, [report]);
 
   useEffect(() => {
-    const first = setTimeout(() => void refresh(), 0);
-    const un = listen("session-changed", () => void refresh());
-    const unErr = listen<unknown>("console-error", (ev) => report(ev.payload));
+    const first = setTimeout(() => void loadSession(), 0);
+    const subs = [
+      listen("session-changed", () => {
+        void loadSession();
+        setTick((t) => t + 1);
+      }),
+      listen<unknown>("console-error", (ev) => report(ev.payload)),
+      listen("changes", () => setTick((t) => t + 1)),
+      listen<IdpStatus>("idp-status", (ev) => {
+        setStatus(ev.payload);
+        if (ev.payload.reachable) setTick((t) => t + 1);
+      }),
+    ];
     return () => {
       clearTimeout(first);
-      void un.then((f) => f());
-      void unErr.then((f) => f());
+      subs.forEach((s) => void s.then((f) => f()));
     };
-  }, [refresh, report]);
+  }, [loadSession, report]);
 
-  const current = items[selected];
-  useEffect(() => {
-    if (!current) return;
-    let stale = false;
-    ipc.getRequest(current.id).then(
-      (d) => {
-        if (!stale) {
-          setDetail(d);
-          setDropped(new Set());
-        }
-      },
-      (e) => report(e),
-    );
-    return () => {
-      stale = true;
-    };
-  }, [current, report]);
+  const lockNow = useCallback(async () => {
+    await ipc.lock().catch(report);
+    setLocked(true);
+  }, [report]);
 
-  // The detail shown is the one fetched for the selected row, never a stale one.
-  const shown = detail && current && detail.request.id === current.id ? detail : null;
-  const granted = useMemo(
-    () => (shown ? shown.request.scopes.map((s) => s.name).filter((n) => !dropped.has(n)) : []),
-    [shown, dropped],
+  const unlock = useCallback(async () => {
+    try {
+      await ipc.unlock();
+      setLocked(false);
+      setError(null);
+      setTick((t) => t + 1);
+    } catch (e) {
+      setError(errorText(e));
+    }
+  }, []);
+
+  const commands: Command[] = useMemo(
+    () => [
+      ...SCREENS.map(([s, label, key]) => ({ label: `Go to ${label}`, keys: key, run: () => setScreen(s) })),
+      { label: "Refresh", keys: "R", run: () => setTick((t) => t + 1) },
+      { label: "Lock Gatehouse", keys: "Ctrl+L", run: () => void lockNow() },
+      { label: "Keyboard shortcuts", keys: "?", run: () => setHelp(true) },
+    ],
+    [lockNow],
   );
-
-  const approve = useCallback(async () => {
-    if (!shown) return;
-    try {
-      const r = await ipc.approve(shown.request.id, shown.etag, { scopes: granted });
-      setNotice(
-        r.request.status === "awaiting_second_approval"
-          ? "Recorded your approval; a second approver must confirm."
-          : `Approved ${r.request.client.name} → ${r.request.resource_app.name}.`,
-      );
-      await refresh();
-    } catch (e) {
-      report(e);
-    }
-  }, [shown, granted, refresh, report]);
-
-  const deny = useCallback(async () => {
-    if (!shown || !reason.trim()) return;
-    try {
-      await ipc.deny(shown.request.id, shown.etag, reason.trim());
-      setNotice(`Denied ${shown.request.client.name} → ${shown.request.resource_app.name}.`);
-      setDenying(false);
-      setReason("");
-      await refresh();
-    } catch (e) {
-      report(e);
-    }
-  }, [shown, reason, refresh, report]);
+  const matches = commands.filter((c) => c.label.toLowerCase().includes(filter.toLowerCase()));
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if (e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement) {
-        if (e.key === "Escape") (e.target as HTMLElement).blur();
+      if ((e.ctrlKey || e.metaKey) && e.key === "k") {
+        e.preventDefault();
+        setFilter("");
+        setCursor(0);
+        setPalette((p) => !p);
         return;
       }
-      if (e.key === "j") setSelected((s) => Math.min(s + 1, Math.max(items.length - 1, 0)));
-      else if (e.key === "k") setSelected((s) => Math.max(s - 1, 0));
-      else if (e.key === "a") void approve();
-      else if (e.key === "d") setDenying(true);
-      else if (e.key === "/") {
+      if ((e.ctrlKey || e.metaKey) && e.key === "l") {
         e.preventDefault();
-        search.current?.focus();
-      } else if (e.key === "?") setHelp((h) => !h);
+        void lockNow();
+        return;
+      }
+      if (e.key === "Escape") {
+        setPalette(false);
+        setHelp(false);
+      }
+      if (inField(e) || e.ctrlKey || e.metaKey || e.altKey) return;
+      const s = SCREENS.find(([, , key]) => key === e.key);
+      if (s) setScreen(s[0]);
+      else if (e.key === "?") setHelp((h) => !h);
+      else if (e.key === "R") setTick((t) => t + 1);
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [items.length, approve]);
+  }, [lockNow]);
+
+  const props = { tick, online: status.reachable && !locked, report, notify };
 
   return (
     <div className="app">
       <header>
         <strong className="brand">Gatehouse</strong>
-        <span className="muted">{session ? `${session.profile_name} · ${session.issuer}` : "Not signed in"}</span>
+        <nav>
+          {SCREENS.map(([s, label, key]) => (
+            <button
+              key={s}
+              className={screen === s ? "tab active" : "tab"}
+              onClick={() => setScreen(s)}
+              data-testid={`nav-${s}`}
+              title={`${label} (${key})`}
+            >
+              {label}
+            </button>
+          ))}
+        </nav>
+        <span className="muted">{session ? session.profile_name : "Not signed in"}</span>
         <span className="who" data-testid="who">
-          {session ? `${session.subject} (${session.roles.join(", ") || "no role"})${session.mfa ? " · MFA" : ""}` : ""}
+          {session
+            ? `${session.subject} (${session.roles.join(", ") || "no role"})${session.mfa ? " · MFA" : ""}`
+            : ""}
         </span>
+        <button className="tab" onClick={() => void lockNow()} title="Lock (Ctrl+L)">
+          Lock
+        </button>
       </header>
+      {!status.reachable && (
+        <div className="banner error" role="alert" data-testid="offline">
+          The IdP cannot be reached{status.message ? ` (${status.message})` : ""}. Actions are disabled until it answers;
+          nothing is shown as done that the IdP has not confirmed.
+        </div>
+      )}
       {error && (
-        <div className="banner error" role="alert">
+        <div className="banner error" role="alert" onClick={() => setError(null)}>
           {error}
         </div>
       )}
       {notice && (
-        <div className="banner ok" role="status" onClick={() => setNotice(null)}>
+        <div className="banner ok" role="status" data-testid="notice" onClick={() => setNotice(null)}>
           {notice}
         </div>
       )}
-      <main>
-        <section className="queue">
-          <div className="toolbar">
-            <h1>
-              Pending <span className="count" data-testid="pending-count">{total}</span>
-            </h1>
-            <input
-              ref={search}
-              placeholder="Search client, app, user, scope  ( / )"
-              value={q}
-              onChange={(e) => setQ(e.target.value)}
-            />
+      {screen === "pending" && <Pending {...props} />}
+      {screen === "connections" && <Connections {...props} />}
+      {screen === "audit" && <Audit {...props} />}
+      {locked && (
+        <div className="overlay" role="dialog" aria-label="Locked">
+          <div className="card">
+            <h2>Gatehouse is locked</h2>
+            <p className="muted">Tokens were dropped from memory. Unlock restores the session from the OS keychain.</p>
+            <button autoFocus onClick={() => void unlock()} data-testid="unlock">
+              Unlock
+            </button>
           </div>
-          <table>
-            <thead>
-              <tr>
-                <th>Client</th>
-                <th>Resource app</th>
-                <th>Risk</th>
-                <th>Users</th>
-                <th>Refused</th>
-                <th>Age</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((r, i) => (
-                <tr
-                  key={r.id}
-                  className={i === selected ? "selected" : ""}
-                  onClick={() => setSelected(i)}
-                  data-testid="request-row"
+        </div>
+      )}
+      {palette && (
+        <div className="overlay" role="dialog" aria-label="Command palette" onClick={() => setPalette(false)}>
+          <div className="card palette" onClick={(e) => e.stopPropagation()}>
+            <input
+              ref={paletteInput}
+              autoFocus
+              placeholder="Type a command"
+              value={filter}
+              onChange={(e) => {
+                setFilter(e.target.value);
+                setCursor(0);
+              }}
+              onKeyDown={(e) => {
+                if (e.key === "ArrowDown") setCursor((c) => Math.min(c + 1, matches.length - 1));
+                else if (e.key === "ArrowUp") setCursor((c) => Math.max(c - 1, 0));
+                else if (e.key === "Enter" && matches[cursor]) {
+                  matches[cursor].run();
+                  setPalette(false);
+                }
+              }}
+            />
+            <ul>
+              {matches.map((c, i) => (
+                <li
+                  key={c.label}
+                  className={i === cursor ? "selected" : ""}
+                  onClick={() => {
+                    c.run();
+                    setPalette(false);
+                  }}
                 >
-                  <td>{r.client.name}</td>
-                  <td>{r.resource_app.name}</td>
-                  <td>
-                    <RiskBadge risk={r.highest_risk} sensitive={r.sensitive} />
-                  </td>
-                  <td>{r.users.length}</td>
-                  <td>{r.refused_count}</td>
-                  <td>{age(r.first_seen)}</td>
-                </tr>
+                  {c.label} <kbd>{c.keys}</kbd>
+                </li>
               ))}
-            </tbody>
-          </table>
-          {items.length === 0 && <p className="muted empty">Nothing waits for a decision.</p>}
-        </section>
-        <aside className="detail">
-          {shown ? (
-            <>
-              <h2>
-                {shown.request.client.name} → {shown.request.resource_app.name}
-              </h2>
-              <p className="muted">
-                {shown.request.status.replace(/_/g, " ")} · first seen {age(shown.request.first_seen)} ago ·{" "}
-                {shown.request.refused_count} refused exchanges
-              </p>
-              {shown.request.justification && <blockquote>{shown.request.justification}</blockquote>}
-              <h3>Scopes (uncheck to drop)</h3>
-              <ul className="scopes">
-                {[...shown.request.scopes]
-                  .sort((a, b) => RISK_ORDER.indexOf(b.risk) - RISK_ORDER.indexOf(a.risk))
-                  .map((s) => (
-                    <li key={s.name}>
-                      <label>
-                        <input
-                          type="checkbox"
-                          checked={!dropped.has(s.name)}
-                          onChange={() =>
-                            setDropped((d) => {
-                              const n = new Set(d);
-                              if (n.has(s.name)) n.delete(s.name);
-                              else n.add(s.name);
-                              return n;
-                            })
-                          }
-                        />
-                        <code>{s.name}</code> <RiskBadge risk={s.risk} sensitive={s.sensitive} />
-                        <span className="muted"> {s.description}</span>
-                      </label>
-                    </li>
-                  ))}
-              </ul>
-              <h3>Who asked</h3>
-              <ul>
-                {shown.request.users.map((u) => (
-                  <li key={u.username}>
-                    {u.username} <span className="muted">({u.groups.join(", ")})</span>
-                  </li>
-                ))}
-              </ul>
-              <div className="actions">
-                <button onClick={() => void approve()} disabled={granted.length === 0}>
-                  Approve {granted.length} scope{granted.length === 1 ? "" : "s"} (a)
-                </button>
-                <button className="secondary" onClick={() => setDenying(true)}>
-                  Deny… (d)
-                </button>
-              </div>
-              {denying && (
-                <div className="deny">
-                  <textarea
-                    autoFocus
-                    placeholder="Reason (required)"
-                    value={reason}
-                    onChange={(e) => setReason(e.target.value)}
-                  />
-                  <button onClick={() => void deny()} disabled={!reason.trim()}>
-                    Deny
-                  </button>
-                </div>
-              )}
-            </>
-          ) : (
-            <p className="muted">Select a request (j/k).</p>
-          )}
-        </aside>
-      </main>
+            </ul>
+          </div>
+        </div>
+      )}
       {help && (
         <div className="help" role="dialog" aria-label="Keyboard shortcuts">
           <h3>Keyboard</h3>
-          <p>j / k move · a approve · d deny · / search · ? this help · Esc leave a field</p>
+          <p>1 Pending · 2 Connections · 3 Audit · Ctrl+K commands · Ctrl+L lock · R refresh</p>
+          <p>Pending: j / k move · a approve · d deny · / search</p>
+          <p>Connections: j / k move · s suspend · r revoke · / search</p>
+          <p>? this help · Esc close or leave a field</p>
         </div>
       )}
     </div>

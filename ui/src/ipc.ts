@@ -13,6 +13,19 @@ export type SessionView = Ipc["schemas"]["SessionView"];
 export type ConsoleError = Ipc["schemas"]["ConsoleError"];
 export type RequestDetail = Ipc["schemas"]["RequestDetail"];
 export type RequestPage = Ipc["schemas"]["Page_RequestView"];
+export type ConnectionView = Ipc["schemas"]["ConnectionView"];
+export type ConnectionDetail = Ipc["schemas"]["ConnectionDetail"];
+export type ConnectionPage = Ipc["schemas"]["Page_ConnectionView"];
+export type ConnectionQuery = Ipc["schemas"]["ConnectionQuery"];
+export type ModifyConnection = Ipc["schemas"]["ModifyConnection"];
+export type AuditEventView = Ipc["schemas"]["AuditEventView"];
+export type AuditPage = Ipc["schemas"]["Page_AuditEventView"];
+export type AuditQuery = Ipc["schemas"]["AuditQuery"];
+export type ChainReport = Ipc["schemas"]["ChainReportView"];
+export type ExportSummary = Ipc["schemas"]["ExportSummary"];
+export type IdpStatus = Ipc["schemas"]["IdpStatus"];
+export type ChangeEvent = Ipc["schemas"]["ChangeEvent"];
+export type StepUpRule = Ipc["schemas"]["StepUpRule"];
 
 export function isConsoleError(e: unknown): e is ConsoleError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
@@ -24,4 +37,17 @@ export const ipc = {
   getRequest: (id: string) => invoke<RequestDetail>("get_request", { id }),
   approve: (id: string, etag: string, grant: ApproveRequest) => invoke<DecisionResult>("approve", { id, etag, grant }),
   deny: (id: string, etag: string, reason: string) => invoke<DecisionResult>("deny", { id, etag, reason }),
+  stepUp: () => invoke<SessionView>("step_up"),
+  listConnections: (query: ConnectionQuery) => invoke<ConnectionPage>("list_connections", { query }),
+  getConnection: (id: string) => invoke<ConnectionDetail>("get_connection", { id }),
+  connectionAction: (id: string, etag: string, action: "suspend" | "resume" | "revoke", reason: string) =>
+    invoke<ConnectionView>("connection_action", { id, etag, action, reason }),
+  modifyConnection: (id: string, etag: string, change: ModifyConnection) =>
+    invoke<ConnectionView>("modify_connection", { id, etag, change }),
+  audit: (query: AuditQuery) => invoke<AuditPage>("audit", { query }),
+  verifyAudit: () => invoke<ChainReport>("verify_audit"),
+  exportAudit: (format: "csv" | "jsonl") => invoke<ExportSummary | null>("export_audit", { format }),
+  lock: () => invoke<null>("lock"),
+  unlock: () => invoke<SessionView | null>("unlock"),
+  idpStatus: () => invoke<IdpStatus>("idp_status"),
 };

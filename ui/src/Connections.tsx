@@ -1,0 +1,333 @@
+// The Connections screen: the inventory (server-side filter, sort, search; a
+// virtualised TanStack table, so 100k rows scroll like 10) and the selected
+// connection with its grant, its revocation receipts per receiver, and the
+// actions: narrow scopes, suspend, resume, revoke — each with a reason.
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { createColumnHelper, flexRender, getCoreRowModel, useReactTable } from "@tanstack/react-table";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { ipc, isConsoleError, type ConnectionDetail, type ConnectionView } from "./ipc";
+import { ago, inField, RiskBadge, type ScreenProps } from "./common";
+
+const col = createColumnHelper<ConnectionView>();
+const columns = [
+  col.accessor((c) => c.client.name, { id: "client", header: "Client" }),
+  col.accessor((c) => c.resource_app.name, { id: "app", header: "Resource app" }),
+  col.accessor("status", { header: "Status", cell: (c) => <span className={`status status-${c.getValue()}`}>{c.getValue()}</span> }),
+  col.accessor("highest_risk", { header: "Risk", cell: (c) => <RiskBadge risk={c.getValue()} /> }),
+  col.accessor((c) => c.granted_scopes.length, { id: "scopes", header: "Scopes" }),
+  col.accessor("last_used_at", { header: "Last used", cell: (c) => ago(c.getValue()) }),
+];
+
+type Action = "suspend" | "resume" | "revoke";
+
+export function Connections({ tick, online, report, notify }: ScreenProps) {
+  const [items, setItems] = useState<ConnectionView[]>([]);
+  const [total, setTotal] = useState(0);
+  const [q, setQ] = useState("");
+  const [status, setStatus] = useState("active");
+  const [risk, setRisk] = useState("");
+  const [sort, setSort] = useState("created");
+  const [selectedId, setSelectedId] = useState<string | null>(null);
+  const [detail, setDetail] = useState<ConnectionDetail | null>(null);
+  const [action, setAction] = useState<Action | null>(null);
+  const [reason, setReason] = useState("");
+  const [dropped, setDropped] = useState<Set<string>>(new Set());
+  const [elapsed, setElapsed] = useState<number | null>(null);
+  const search = useRef<HTMLInputElement>(null);
+  const scroller = useRef<HTMLDivElement>(null);
+
+  const refresh = useCallback(async () => {
+    const started = performance.now();
+    try {
+      const page = await ipc.listConnections({
+        q: q || null,
+        status: status || null,
+        risk: (risk || null) as ConnectionView["highest_risk"],
+        sort,
+        limit: 5000,
+      });
+      setItems(page.items);
+      setTotal(page.total);
+      setElapsed(Math.round(performance.now() - started));
+    } catch (e) {
+      report(e);
+    }
+  }, [q, status, risk, sort, report]);
+
+  useEffect(() => {
+    const t = setTimeout(() => void refresh(), q ? 150 : 0);
+    return () => clearTimeout(t);
+  }, [refresh, tick, q]);
+
+  const loadDetail = useCallback(
+    async (id: string) => {
+      try {
+        setDetail(await ipc.getConnection(id));
+      } catch (e) {
+        report(e);
+      }
+    },
+    [report],
+  );
+
+  useEffect(() => {
+    if (!selectedId) return;
+    const t = setTimeout(() => void loadDetail(selectedId), 0);
+    return () => clearTimeout(t);
+  }, [selectedId, loadDetail, tick]);
+
+  // eslint-disable-next-line react-hooks/incompatible-library -- no React Compiler here; the table is re-read every render
+  const table = useReactTable({ data: items, columns, getCoreRowModel: getCoreRowModel() });
+  const rows = table.getRowModel().rows;
+  const virtual = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => 34,
+    overscan: 12,
+  });
+
+  const shown = detail && detail.connection.id === selectedId ? detail.connection : null;
+  const kept = useMemo(
+    () => (shown ? shown.granted_scopes.map((s) => s.name).filter((n) => !dropped.has(n)) : []),
+    [shown, dropped],
+  );
+
+  const act = useCallback(async () => {
+    if (!detail || !action || !reason.trim() || !online) return;
+    try {
+      const c = await ipc.connectionAction(detail.connection.id, detail.etag, action, reason.trim());
+      notify(`${action === "revoke" ? "Revoked" : action === "suspend" ? "Suspended" : "Resumed"} ${c.client.name} → ${c.resource_app.name}.`);
+      setAction(null);
+      setReason("");
+      await loadDetail(c.id);
+      await refresh();
+    } catch (e) {
+      if (isConsoleError(e) && e.code === "stale") {
+        notify("The connection changed meanwhile; it has been reloaded. Check it and try again.");
+        await loadDetail(detail.connection.id);
+      } else report(e);
+    }
+  }, [detail, action, reason, online, notify, loadDetail, refresh, report]);
+
+  const narrow = useCallback(async () => {
+    if (!detail || !reason.trim() || kept.length === 0 || !online) return;
+    try {
+      await ipc.modifyConnection(detail.connection.id, detail.etag, { scopes: kept, reason: reason.trim() });
+      notify(`Narrowed to ${kept.join(", ")}.`);
+      setDropped(new Set());
+      setReason("");
+      await loadDetail(detail.connection.id);
+    } catch (e) {
+      report(e);
+    }
+  }, [detail, reason, kept, online, notify, loadDetail, report]);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (inField(e) || e.ctrlKey || e.metaKey || e.altKey) return;
+      const i = items.findIndex((c) => c.id === selectedId);
+      if (e.key === "j" && items.length) setSelectedId(items[Math.min(i + 1, items.length - 1)].id);
+      else if (e.key === "k" && items.length) setSelectedId(items[Math.max(i - 1, 0)].id);
+      else if (e.key === "r" && selectedId) setAction("revoke");
+      else if (e.key === "s" && selectedId) setAction("suspend");
+      else if (e.key === "/") {
+        e.preventDefault();
+        search.current?.focus();
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [items, selectedId]);
+
+  useEffect(() => {
+    const i = items.findIndex((c) => c.id === selectedId);
+    if (i >= 0) virtual.scrollToIndex(i);
+  }, [items, selectedId, virtual]);
+
+  return (
+    <main className="split">
+      <section className="queue">
+        <div className="toolbar">
+          <h1>
+            Connections <span className="count" data-testid="connection-count">{total}</span>
+          </h1>
+          <input
+            ref={search}
+            placeholder="Search client, app, id  ( / )"
+            value={q}
+            onChange={(e) => setQ(e.target.value)}
+          />
+          <select value={status} onChange={(e) => setStatus(e.target.value)} aria-label="Status">
+            <option value="">Any status</option>
+            <option value="active">Active</option>
+            <option value="suspended">Suspended</option>
+            <option value="revoked">Revoked</option>
+            <option value="expired">Expired</option>
+          </select>
+          <select value={risk} onChange={(e) => setRisk(e.target.value)} aria-label="Risk at least">
+            <option value="">Any risk</option>
+            <option value="write">Write+</option>
+            <option value="destructive">Destructive+</option>
+            <option value="admin">Admin</option>
+          </select>
+          <select value={sort} onChange={(e) => setSort(e.target.value)} aria-label="Sort">
+            <option value="created">Newest</option>
+            <option value="last_used">Last used</option>
+            <option value="client">Client</option>
+            <option value="app">App</option>
+            <option value="risk">Risk</option>
+          </select>
+        </div>
+        <p className="muted small">
+          {items.length < total ? `Showing ${items.length} of ${total}; narrow the search. ` : ""}
+          {elapsed != null ? `Answered in ${elapsed} ms.` : ""}
+        </p>
+        <div className="vtable" ref={scroller}>
+          <table>
+            <thead>
+              {table.getHeaderGroups().map((hg) => (
+                <tr key={hg.id}>
+                  {hg.headers.map((h) => (
+                    <th key={h.id}>{flexRender(h.column.columnDef.header, h.getContext())}</th>
+                  ))}
+                </tr>
+              ))}
+            </thead>
+            <tbody style={{ height: virtual.getTotalSize(), position: "relative", display: "block" }}>
+              {virtual.getVirtualItems().map((v) => {
+                const row = rows[v.index];
+                return (
+                  <tr
+                    key={row.id}
+                    data-testid="connection-row"
+                    data-connection-id={row.original.id}
+                    className={row.original.id === selectedId ? "selected" : ""}
+                    onClick={() => setSelectedId(row.original.id)}
+                    style={{ position: "absolute", top: 0, transform: `translateY(${v.start}px)`, display: "table", width: "100%", tableLayout: "fixed" }}
+                  >
+                    {row.getVisibleCells().map((c) => (
+                      <td key={c.id}>{flexRender(c.column.columnDef.cell, c.getContext())}</td>
+                    ))}
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+        {items.length === 0 && <p className="muted empty">No connection matches.</p>}
+      </section>
+      <aside className="detail" data-testid="connection-detail">
+        {shown ? (
+          <>
+            <h2>
+              {shown.client.name} → {shown.resource_app.name}
+            </h2>
+            <p className="muted">
+              <span className={`status status-${shown.status}`} data-testid="connection-status">
+                {shown.status}
+              </span>{" "}
+              · approved by {shown.approved_by.join(", ") || "seed"} · created {ago(shown.created_at)} ago · last used{" "}
+              {ago(shown.last_used_at)}
+              {shown.expires_at ? ` · expires ${new Date(shown.expires_at * 1000).toISOString().slice(0, 10)}` : ""}
+            </p>
+            {shown.status_reason && <blockquote>{shown.status_reason}</blockquote>}
+            <h3>Granted scopes{shown.status === "active" ? " (uncheck to narrow)" : ""}</h3>
+            <ul className="scopes">
+              {shown.granted_scopes.map((s) => (
+                <li key={s.name} className={dropped.has(s.name) ? "dropped" : ""}>
+                  <label>
+                    <input
+                      type="checkbox"
+                      disabled={shown.status !== "active"}
+                      checked={!dropped.has(s.name)}
+                      onChange={() =>
+                        setDropped((d) => {
+                          const n = new Set(d);
+                          if (n.has(s.name)) n.delete(s.name);
+                          else n.add(s.name);
+                          return n;
+                        })
+                      }
+                    />
+                    <code>{s.name}</code> <RiskBadge risk={s.risk} sensitive={s.sensitive} />
+                    <span className="muted"> {s.description}</span>
+                  </label>
+                </li>
+              ))}
+            </ul>
+            <p className="muted">
+              Groups: {shown.allowed_groups.join(", ") || "anyone"} · ID-JAG lifetime:{" "}
+              {shown.id_jag_lifetime ? `${shown.id_jag_lifetime} s` : "default"}
+              {shown.step_up.length ? ` · step-up on ${shown.step_up.map((r) => r.scope).join(", ")}` : ""}
+            </p>
+            {shown.receipts.length > 0 && (
+              <>
+                <h3>Revocation receipts</h3>
+                <table className="receipts" data-testid="receipts">
+                  <thead>
+                    <tr>
+                      <th>Receiver</th>
+                      <th>Status</th>
+                      <th>Attempts</th>
+                      <th>Latency</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {shown.receipts.map((r) => (
+                      <tr key={r.event_id + r.receiver} data-testid="receipt">
+                        <td title={r.receiver}>{new URL(r.receiver).host}</td>
+                        <td className={`receipt-${r.status}`}>{r.status}</td>
+                        <td>{r.attempts}</td>
+                        <td>{r.latency_ms != null ? `${r.latency_ms} ms` : r.last_error ?? "…"}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </>
+            )}
+            {shown.status !== "revoked" && (
+              <div className="actions">
+                {dropped.size > 0 && (
+                  <button onClick={() => void narrow()} disabled={!online || !reason.trim() || kept.length === 0}>
+                    Narrow to {kept.length} scope{kept.length === 1 ? "" : "s"}
+                  </button>
+                )}
+                {shown.status === "active" && (
+                  <button className="secondary" onClick={() => setAction("suspend")} disabled={!online}>
+                    Suspend… (s)
+                  </button>
+                )}
+                {shown.status === "suspended" && (
+                  <button className="secondary" onClick={() => setAction("resume")} disabled={!online}>
+                    Resume…
+                  </button>
+                )}
+                <button className="danger" data-testid="revoke" onClick={() => setAction("revoke")} disabled={!online}>
+                  Revoke… (r)
+                </button>
+              </div>
+            )}
+            {(action || dropped.size > 0) && (
+              <div className="deny">
+                <textarea
+                  autoFocus
+                  data-testid="reason"
+                  placeholder={`Reason to ${action ?? "narrow"} (required, kept in the audit trail)`}
+                  value={reason}
+                  onChange={(e) => setReason(e.target.value)}
+                />
+                {action && (
+                  <button data-testid="confirm-action" onClick={() => void act()} disabled={!reason.trim() || !online}>
+                    {action[0].toUpperCase() + action.slice(1)}
+                  </button>
+                )}
+              </div>
+            )}
+          </>
+        ) : (
+          <p className="muted">Select a connection (j/k).</p>
+        )}
+      </aside>
+    </main>
+  );
+}
