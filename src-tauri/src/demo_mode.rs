@@ -79,5 +79,36 @@ async fn start_demo(app: &AppHandle) -> Result<(), ConsoleError> {
         .sign_in_browser(&profile.id, false, open)
         .await?;
     tracing::info!(idp = %info.idp, "demo mode: signed in as the demo approver");
+    // A living queue: simulated agents keep exchanging (GATEHOUSE_DEMO_FLEET_MS,
+    // default 2500; 0 turns the fleet off).
+    let every = std::env::var("GATEHOUSE_DEMO_FLEET_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(2500);
+    if every > 0 {
+        tauri::async_runtime::spawn(demo::fleet::run(
+            info.clone(),
+            std::time::Duration::from_millis(every),
+            None,
+        ));
+    }
+    // For end-to-end tests that drive agents against this in-process demo: the
+    // demo's JSON line (the `gatehouse-demo` contract, demo credentials only) in
+    // a file readable by this user alone. Off unless asked for.
+    if let Ok(path) = std::env::var("GATEHOUSE_DEMO_INFO") {
+        write_private(&path, &serde_json::to_vec(&info).expect("demo info"));
+    }
     Ok(())
+}
+
+fn write_private(path: &str, bytes: &[u8]) {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    match opts.open(path).and_then(|mut f| f.write_all(bytes)) {
+        Ok(()) => tracing::info!(path, "demo info written"),
+        Err(e) => tracing::warn!(path, error = %e, "demo info not written"),
+    }
 }

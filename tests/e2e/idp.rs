@@ -518,3 +518,27 @@ async fn private_key_jwt_clients_authenticate_with_a_single_use_assertion() {
         "an assertion signed by another key is refused"
     );
 }
+
+#[tokio::test]
+async fn the_demo_fleet_produces_usage_and_grows_the_pending_queue() {
+    let d = start_demo().await;
+    let admin = admin_session(&d.info, "carol", false).await;
+    let pending = |a: admin_api::AdminClient| async move {
+        a.list_requests(&[("status", "pending".into())])
+            .await
+            .unwrap()
+            .total
+    };
+    let before = pending(admin.clone()).await;
+    let stats = demo::fleet::run(
+        d.info.clone(),
+        std::time::Duration::from_millis(1),
+        Some(80),
+    )
+    .await;
+    assert_eq!(stats.errors, 0, "{stats:?}");
+    assert!(stats.granted > 0, "no granted exchange: {stats:?}");
+    assert!(stats.refused > 0, "no refused exchange: {stats:?}");
+    let after = pending(admin).await;
+    assert!(after > before, "pending stayed at {before} after {stats:?}");
+}

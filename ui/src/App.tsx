@@ -38,7 +38,9 @@ export function App() {
   const paletteInput = useRef<HTMLInputElement>(null);
 
   const report = useCallback((e: unknown) => {
-    if (isConsoleError(e) && e.code === "locked") setLocked(true);
+    // Before the first sign-in completes there is nothing to show yet, not an error.
+    if (isConsoleError(e) && e.code === "not_signed_in") setSession(null);
+    else if (isConsoleError(e) && e.code === "locked") setLocked(true);
     else if (isConsoleError(e) && e.code === "idp_unreachable") setStatus({ reachable: false, message: e.message });
     else setError(errorText(e));
   }, []);
@@ -60,6 +62,7 @@ export function App() {
     const first = setTimeout(() => void loadSession(), 0);
     const subs = [
       listen("session-changed", () => {
+        setError(null);
         void loadSession();
         setTick((t) => t + 1);
       }),
@@ -150,7 +153,7 @@ export function App() {
             </button>
           ))}
         </nav>
-        <span className="muted">{session ? session.profile_name : "Not signed in"}</span>
+        <span className="muted">{session ? session.profile_name : "Signing in…"}</span>
         <span className="who" data-testid="who">
           {session
             ? `${session.subject} (${session.roles.join(", ") || "no role"})${session.mfa ? " · MFA" : ""}`

@@ -264,28 +264,7 @@ async fn a_wrong_issuer_or_unreachable_idp_is_refused_when_adding_a_profile() {
     assert_eq!(w.console.profiles.list().unwrap().len(), 1);
 }
 
-/// Token-shaped strings: JWS (ID tokens, ID-JAGs), admin API tokens, and any
-/// 43-character base64url run (32 random bytes: access and refresh tokens) that
-/// is not a hex SHA-256 digest.
-fn token_shaped(json: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for word in
-        json.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
-    {
-        let jws = word.starts_with("eyJ") && word.matches('.').count() == 2;
-        let api = word.starts_with("gh_adm_");
-        let random = word.len() >= 43
-            && word
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        // SHA-256 digests (the audit chain's hashes) are lowercase hex, never a token.
-        let digest = word.len() == 64 && word.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'));
-        if jws || api || (random && !digest) {
-            found.push(word.to_owned());
-        }
-    }
-    found
-}
+use xaa::util::token_shaped;
 
 #[test]
 fn the_token_scanner_finds_what_it_must() {

@@ -3,6 +3,7 @@
 //! world. `start` returns everything a test or the console needs; `DemoInfo` is
 //! the JSON line `gatehouse-demo` prints, a contract scripts rely on.
 
+pub mod fleet;
 pub mod world;
 
 use idp::config::{

@@ -18,6 +18,10 @@ struct Cli {
     /// Keep the SQLite database in this directory (else a temporary one).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Run a simulated agent fleet: one exchange every this many milliseconds
+    /// (granted ones are usage, refused ones grow the pending queue).
+    #[arg(long, value_name = "MS")]
+    fleet: Option<u64>,
 }
 
 #[tokio::main]
@@ -48,6 +52,13 @@ async fn main() -> ExitCode {
         let _ = out.flush();
     }
     tracing::info!(idp = %demo.info.idp, data = %demo.data_dir.display(), "demo stack ready; Ctrl-C to stop");
+    if let Some(ms) = cli.fleet {
+        tokio::spawn(demo::fleet::run(
+            demo.info.clone(),
+            std::time::Duration::from_millis(ms.max(10)),
+            None,
+        ));
+    }
     let _ = tokio::signal::ctrl_c().await;
     ExitCode::SUCCESS
 }

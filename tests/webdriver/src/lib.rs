@@ -1,0 +1,282 @@
+//! A small W3C WebDriver client over reqwest (the protocol is plain JSON over
+//! HTTP), and the harness that starts `tauri-driver` for the real console binary.
+//! Only what the end-to-end tests use: sessions, CSS lookups, clicks, typing,
+//! text, scripts in the page, screenshots.
+
+use base64::Engine;
+use serde_json::{Value, json};
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// `tauri-driver` on a free port pair; stopped with SIGTERM on drop so that
+/// WebKitWebDriver goes with it.
+pub struct TauriDriver {
+    child: Child,
+    pub port: u16,
+}
+
+impl TauriDriver {
+    pub async fn start() -> TauriDriver {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let bin = std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());
+        let child = Command::new(bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &(port + 1).to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("tauri-driver on PATH (cargo install tauri-driver --locked)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "tauri-driver did not listen");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        TauriDriver { child, port }
+    }
+}
+
+impl Drop for TauriDriver {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// One WebDriver session: the console window.
+pub struct Window {
+    http: reqwest::Client,
+    base: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Element(String);
+
+impl Window {
+    /// Launches `app` through the driver (capabilities: `tauri:options` only).
+    pub async fn open(driver: &TauriDriver, app: &str) -> Window {
+        let http = reqwest::Client::new();
+        let root = format!("http://127.0.0.1:{}", driver.port);
+        let caps =
+            json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": app}}}});
+        let v: Value = http
+            .post(format!("{root}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .expect("new session")
+            .json()
+            .await
+            .expect("session json");
+        let id = v["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {v}"))
+            .to_string();
+        Window {
+            http,
+            base: format!("{root}/session/{id}"),
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let v: Value = req
+            .send()
+            .await
+            .expect("webdriver")
+            .json()
+            .await
+            .expect("json");
+        v["value"].clone()
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn find_all(&self, css: &str) -> Vec<Element> {
+        let v = self
+            .post("/elements", json!({"using": "css selector", "value": css}))
+            .await;
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e[ELEMENT].as_str().map(|s| Element(s.into())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits up to `secs` for at least one element matching `css` whose text
+    /// satisfies `ok`; returns it.
+    pub async fn wait_for(&self, css: &str, secs: u64, ok: impl Fn(&str) -> bool) -> Element {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut last = String::new();
+        loop {
+            for e in self.find_all(css).await {
+                let t = self.text(&e).await;
+                if ok(&t) {
+                    return e;
+                }
+                last = t;
+            }
+            if Instant::now() > deadline {
+                let shot = self.screenshot("timeout").await;
+                panic!(
+                    "no `{css}` as expected within {secs} s (last text: {last:?}; screenshot {shot:?})"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn find_in(&self, parent: &Element, css: &str) -> Option<Element> {
+        let v = self
+            .post(
+                &format!("/element/{}/element", parent.0),
+                json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        v[ELEMENT].as_str().map(|s| Element(s.into()))
+    }
+
+    pub async fn count(&self, css: &str) -> usize {
+        self.find_all(css).await.len()
+    }
+
+    pub async fn click(&self, e: &Element) {
+        self.post(&format!("/element/{}/click", e.0), json!({}))
+            .await;
+    }
+
+    /// Clicks the first `css` element whose text satisfies `pick`, again until
+    /// `then` (another selector) shows text satisfying `ok`: a live list may
+    /// re-render under the first click.
+    pub async fn click_until(
+        &self,
+        css: &str,
+        pick: impl Fn(&str) -> bool,
+        then: &str,
+        ok: impl Fn(&str) -> bool,
+    ) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let e = self.wait_for(css, 30, &pick).await;
+            // WebKitWebDriver does not hit a table row itself: click its first cell.
+            let cell = self.find_in(&e, "td").await.unwrap_or(e);
+            self.click(&cell).await;
+            for _ in 0..10 {
+                for t in self.find_all(then).await {
+                    if ok(&self.text(&t).await) {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "clicking `{css}` never showed `{then}`"
+            );
+        }
+    }
+
+    pub async fn click_css(&self, css: &str) {
+        let e = self.wait_for(css, 15, |_| true).await;
+        self.click(&e).await;
+    }
+
+    pub async fn type_into(&self, e: &Element, text: &str) {
+        self.post(&format!("/element/{}/value", e.0), json!({"text": text}))
+            .await;
+    }
+
+    pub async fn text(&self, e: &Element) -> String {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{}/text", e.0),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    pub async fn attribute(&self, e: &Element, name: &str) -> Option<String> {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{}/attribute/{name}", e.0),
+            None,
+        )
+        .await
+        .as_str()
+        .map(str::to_owned)
+    }
+
+    /// Runs an async script in the page; it calls `done(result)` (the last argument).
+    pub async fn run_async(&self, script: &str, args: Value) -> Value {
+        self.post("/execute/async", json!({"script": script, "args": args}))
+            .await
+    }
+
+    /// Saves a screenshot of the window (after two animation frames, so it is
+    /// the current frame) to `$SCREENSHOT_DIR/webdriver-<name>.png`.
+    pub async fn screenshot(&self, name: &str) -> Option<PathBuf> {
+        let _ = self
+            .run_async(
+                "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                json!([]),
+            )
+            .await;
+        let b64 = self
+            .call(reqwest::Method::GET, "/screenshot", None)
+            .await
+            .as_str()?
+            .to_string();
+        let png = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+        let dir = PathBuf::from(
+            std::env::var("SCREENSHOT_DIR").unwrap_or_else(|_| "target/screenshots".into()),
+        );
+        std::fs::create_dir_all(&dir).ok()?;
+        let path = dir.join(format!("webdriver-{name}.png"));
+        std::fs::write(&path, png).ok()?;
+        Some(path)
+    }
+
+    pub async fn close(self) {
+        let _ = self.call(reqwest::Method::DELETE, "", None).await;
+    }
+}
+
+/// The demo's JSON line the app writes when `GATEHOUSE_DEMO_INFO` is set.
+pub async fn demo_info(path: &std::path::Path) -> demo::DemoInfo {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(bytes) = std::fs::read(path)
+            && let Ok(info) = serde_json::from_slice(&bytes)
+        {
+            return info;
+        }
+        assert!(Instant::now() < deadline, "the app wrote no demo info");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
