@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The console benchmark (tests/webdriver/benches/console.rs): cold start and
+# memory of the real console against a minimal Tauri window, and filter/search
+# latency, with a large store. `--quick` (CI) uses 10k connections / 1k pending;
+# the default is 100k / 10k. Runs under Xvfb with a private D-Bus session and an
+# unlocked gnome-keyring (the console restores its session from it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+cargo build -q -p gatehouse-app --bin gatehouse --example minimal_window
+export GATEHOUSE_APP="$CARGO_TARGET_DIR/debug/gatehouse" GATEHOUSE_MINIMAL_WINDOW="$CARGO_TARGET_DIR/debug/examples/minimal_window"
+if [ "${1:-}" = "--quick" ]; then
+  cargo test -q -p gatehouse-webdriver-tests --bench console --no-run
+  run=(cargo test -q -p gatehouse-webdriver-tests --bench console -- --quick)
+else
+  cargo bench -q -p gatehouse-webdriver-tests --bench console --no-run
+  run=(cargo bench -q -p gatehouse-webdriver-tests --bench console)
+fi
+export RUN="${run[*]}"
+exec xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
+  set -euo pipefail
+  export XDG_DATA_HOME="$(mktemp -d)"
+  echo -n "gatehouse-test-keyring" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+  for _ in $(seq 1 100); do
+    dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+      org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q "boolean true" && break
+    sleep 0.1
+  done
+  $RUN
+'

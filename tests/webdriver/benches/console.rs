@@ -1,0 +1,258 @@
+//! Console benchmark, printed as a table. With a large store (default 100k
+//! connections, 10k pending requests; `--quick`: 10k / 1k):
+//! - filter / search latency of the admin API calls behind the screens, as
+//!   ratios to the cheapest authenticated call (`whoami`) in the same run;
+//! - cold start of the real console (saved profile, session restored from the
+//!   OS keychain, no prompt) to the pending queue served, and the memory of its
+//!   whole process tree (PSS: app + WebKit processes), both as ratios to a
+//!   minimal Tauri window (`src-tauri/examples/minimal_window.rs`) started the
+//!   same way in the same run.
+//!
+//! Needs `GATEHOUSE_APP` and `GATEHOUSE_MINIMAL_WINDOW` (binaries), a display,
+//! and an unlocked keyring: `scripts/console-bench.sh` sets all of that up.
+
+use console::{Console, KeychainStore, ProfileStore, session::OpenUrl};
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::{Arc, mpsc},
+    time::{Duration, Instant},
+};
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn timed<F, Fut, T>(reps: usize, mut f: F) -> (f64, f64)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let mut ms = Vec::with_capacity(reps);
+    f().await; // warm
+    for _ in 0..reps {
+        let t = Instant::now();
+        f().await;
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    (percentile(&mut ms, 0.5), percentile(&mut ms, 0.99))
+}
+
+/// Sum of `Pss:` over `root` and all its descendants, in MiB.
+fn pss_tree_mib(root: u32) -> f64 {
+    let mut parent = std::collections::HashMap::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            && let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r)
+            && let Some(ppid) = rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok())
+        {
+            parent.insert(pid, ppid);
+        }
+    }
+    let in_tree = |mut p: u32| loop {
+        if p == root {
+            return true;
+        }
+        match parent.get(&p) {
+            Some(&pp) if pp != 0 && pp != p => p = pp,
+            _ => return false,
+        }
+    };
+    let mut kib = 0u64;
+    for &pid in parent.keys() {
+        if in_tree(pid)
+            && let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        {
+            kib += s
+                .lines()
+                .find_map(|l| l.strip_prefix("Pss:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    kib as f64 / 1024.0
+}
+
+struct Started {
+    child: Child,
+    ready_after: Duration,
+}
+
+/// Spawns `bin` and waits until a stderr line satisfies `ready`.
+fn start_until(bin: &str, env: &[(&str, &str)], ready: fn(&str) -> bool) -> Started {
+    let t = Instant::now();
+    let mut cmd = Command::new(bin);
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped()).env_remove("GATEHOUSE_DEMO");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{bin}: {e}"));
+    let (tx, rx) = mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if ready(&line) {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(90))
+        .unwrap_or_else(|_| panic!("{bin} never became ready"));
+    Started {
+        ready_after: t.elapsed(),
+        child,
+    }
+}
+
+fn stop(mut s: Started) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &s.child.id().to_string()])
+        .status();
+    let _ = s.child.wait();
+}
+
+fn queue_served(line: &str) -> bool {
+    line.contains("pending queue served")
+        && line
+            .split("shown=")
+            .nth(1)
+            .is_some_and(|v| !v.starts_with('0'))
+}
+
+/// A FAKE system browser for the one-time sign-in before the runs: fills in the
+/// demo IdP's login form as `user`.
+fn browser(user: &demo::DemoUser) -> OpenUrl {
+    let user = agent::UserCreds {
+        username: user.username.clone(),
+        password: user.password.clone(),
+        totp_secret: user.totp_secret.clone(),
+    };
+    Arc::new(move |url: String| {
+        let user = user.clone();
+        tokio::spawn(async move {
+            let http = agent::http_client();
+            let location = agent::submit_login(&http, &url, &user, false)
+                .await
+                .expect("login form");
+            http.get(location).send().await.expect("loopback redirect");
+        });
+        Ok(())
+    })
+}
+
+#[tokio::main]
+async fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (n_conn, n_pending, reps, runs) = if quick {
+        (10_000, 1_000, 5, 1)
+    } else {
+        (100_000, 10_000, 30, 3)
+    };
+    let data = tempfile::tempdir().unwrap();
+    let d = demo::start(demo::DemoOptions {
+        data_dir: Some(data.path().to_path_buf()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let t = Instant::now();
+    demo::scale::seed(&d, n_conn, n_pending).await.unwrap();
+    let seeded = t.elapsed();
+    let admin = gatehouse_tests::admin_session(&d.info, "carol", false).await;
+
+    // Filter and search latency behind the screens.
+    let base = timed(reps, || admin.whoami()).await;
+    let q = |pairs: Vec<(&'static str, String)>| {
+        let admin = admin.clone();
+        move || {
+            let admin = admin.clone();
+            let pairs = pairs.clone();
+            async move { admin.list_requests(&pairs).await.unwrap() }
+        }
+    };
+    let c = |pairs: Vec<(&'static str, String)>| {
+        let admin = admin.clone();
+        move || {
+            let admin = admin.clone();
+            let pairs = pairs.clone();
+            async move { admin.list_connections(&pairs).await.unwrap() }
+        }
+    };
+    let pending_q = vec![("status", "pending".to_string()), ("sort", "age".into()), ("limit", "500".into())];
+    let search_q = vec![("q", "agent-0250".to_string()), ("limit", "500".into())];
+    let conn_default = vec![("status", "active".to_string()), ("limit", "5000".into())];
+    let conn_search = vec![("status", "active".to_string()), ("q", "agent-01234".into()), ("limit", "5000".into())];
+    let conn_risk = vec![("risk", "destructive".to_string()), ("sort", "client".into()), ("limit", "5000".into())];
+    let rows = [
+        ("Pending queue (age order, first 500)", timed(reps, q(pending_q)).await),
+        ("Pending search `agent-0250`", timed(reps, q(search_q)).await),
+        ("Connections, active (first 5000)", timed(reps, c(conn_default)).await),
+        ("Connections search `agent-01234`", timed(reps, c(conn_search)).await),
+        ("Connections risk ≥ destructive, by client", timed(reps, c(conn_risk)).await),
+    ];
+
+    // Cold start and memory: the console restoring a saved session vs a minimal window.
+    let app = std::env::var("GATEHOUSE_APP").expect("GATEHOUSE_APP");
+    let minimal = std::env::var("GATEHOUSE_MINIMAL_WINDOW").expect("GATEHOUSE_MINIMAL_WINDOW");
+    let config_home = tempfile::tempdir().unwrap();
+    let profiles = config_home
+        .path()
+        .join("dev.gatehouse.console")
+        .join("profiles.json");
+    let console = Console::new(
+        ProfileStore::new(profiles),
+        Arc::new(KeychainStore::default()),
+        Duration::from_secs(900),
+    );
+    let (p, _) = console
+        .add_profile("Scale IdP", &d.info.idp, &d.info.console_client_id)
+        .await
+        .expect("profile");
+    console
+        .sign_in_browser(&p.id, false, browser(d.info.user("carol")))
+        .await
+        .expect("one-time sign-in");
+    drop(console);
+    let home = config_home.path().to_str().unwrap().to_string();
+    let env: Vec<(&str, &str)> = vec![("XDG_CONFIG_HOME", &home), ("RUST_LOG", "info")];
+    let settle = Duration::from_secs(if quick { 2 } else { 4 });
+    let measure = |bin: &str, ready: fn(&str) -> bool| {
+        // One warm-up start (disk cache, font cache), then the measured runs.
+        stop(start_until(bin, &env, ready));
+        let mut times = vec![];
+        let mut pss = vec![];
+        for _ in 0..runs {
+            let s = start_until(bin, &env, ready);
+            times.push(s.ready_after.as_secs_f64() * 1000.0);
+            std::thread::sleep(settle);
+            pss.push(pss_tree_mib(s.child.id()));
+            stop(s);
+        }
+        (percentile(&mut times, 0.5), percentile(&mut pss, 0.5))
+    };
+    let (min_ms, min_pss) = measure(&minimal, |l| l.contains("minimal window loaded"));
+    let (app_ms, app_pss) = measure(&app, queue_served);
+
+    println!(
+        "Gatehouse console benchmark ({}: {n_conn} connections, {n_pending} pending; seeded in {:.1} s)",
+        if quick { "quick" } else { "full" },
+        seeded.as_secs_f64()
+    );
+    println!("{:<50} {:>9} {:>9} {:>10}", "measure", "p50 ms", "p99 ms", "p50 ratio");
+    println!("{}", "-".repeat(81));
+    println!("{:<50} {:>9.2} {:>9.2} {:>10}", "baseline: whoami (API floor)", base.0, base.1, "1.00");
+    for (name, (p50, p99)) in rows {
+        println!("{name:<50} {p50:>9.2} {p99:>9.2} {:>10.2}", p50 / base.0);
+    }
+    println!();
+    println!("{:<50} {:>12} {:>12}", "start-up (median of runs)", "ms / MiB", "ratio");
+    println!("{}", "-".repeat(76));
+    println!("{:<50} {:>12.0} {:>12}", "minimal Tauri window: start to page loaded", min_ms, "1.00");
+    println!("{:<50} {:>12.0} {:>12.2}", "console: start to pending queue served", app_ms, app_ms / min_ms);
+    println!("{:<50} {:>12.1} {:>12}", "minimal Tauri window: PSS of process tree", min_pss, "1.00");
+    println!("{:<50} {:>12.1} {:>12.2}", "console: PSS of process tree", app_pss, app_pss / min_pss);
+}
