@@ -29,6 +29,11 @@ fn migrator() -> Migrator {
         migrations: Cow::Owned(vec![
             m(1, "initial", include_str!("../migrations/0001_initial.sql")),
             m(2, "admin", include_str!("../migrations/0002_admin.sql")),
+            m(
+                3,
+                "list_indexes",
+                include_str!("../migrations/0003_list_indexes.sql"),
+            ),
         ]),
         ..Migrator::DEFAULT
     }

@@ -48,7 +48,10 @@ fn pss_tree_mib(root: u32) -> f64 {
         };
         if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
             && let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r)
-            && let Some(ppid) = rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok())
+            && let Some(ppid) = rest
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u32>().ok())
         {
             parent.insert(pid, ppid);
         }
@@ -86,7 +89,9 @@ struct Started {
 fn start_until(bin: &str, env: &[(&str, &str)], ready: fn(&str) -> bool) -> Started {
     let t = Instant::now();
     let mut cmd = Command::new(bin);
-    cmd.stdout(Stdio::null()).stderr(Stdio::piped()).env_remove("GATEHOUSE_DEMO");
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .env_remove("GATEHOUSE_DEMO");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -182,17 +187,44 @@ async fn main() {
             async move { admin.list_connections(&pairs).await.unwrap() }
         }
     };
-    let pending_q = vec![("status", "pending".to_string()), ("sort", "age".into()), ("limit", "500".into())];
+    let pending_q = vec![
+        ("status", "pending".to_string()),
+        ("sort", "age".into()),
+        ("limit", "500".into()),
+    ];
     let search_q = vec![("q", "agent-0250".to_string()), ("limit", "500".into())];
     let conn_default = vec![("status", "active".to_string()), ("limit", "5000".into())];
-    let conn_search = vec![("status", "active".to_string()), ("q", "agent-01234".into()), ("limit", "5000".into())];
-    let conn_risk = vec![("risk", "destructive".to_string()), ("sort", "client".into()), ("limit", "5000".into())];
+    let conn_search = vec![
+        ("status", "active".to_string()),
+        ("q", "agent-01234".into()),
+        ("limit", "5000".into()),
+    ];
+    let conn_risk = vec![
+        ("risk", "destructive".to_string()),
+        ("sort", "client".into()),
+        ("limit", "5000".into()),
+    ];
     let rows = [
-        ("Pending queue (age order, first 500)", timed(reps, q(pending_q)).await),
-        ("Pending search `agent-0250`", timed(reps, q(search_q)).await),
-        ("Connections, active (first 5000)", timed(reps, c(conn_default)).await),
-        ("Connections search `agent-01234`", timed(reps, c(conn_search)).await),
-        ("Connections risk ≥ destructive, by client", timed(reps, c(conn_risk)).await),
+        (
+            "Pending queue (age order, first 500)",
+            timed(reps, q(pending_q)).await,
+        ),
+        (
+            "Pending search `agent-0250`",
+            timed(reps, q(search_q)).await,
+        ),
+        (
+            "Connections, active (first 5000)",
+            timed(reps, c(conn_default)).await,
+        ),
+        (
+            "Connections search `agent-01234`",
+            timed(reps, c(conn_search)).await,
+        ),
+        (
+            "Connections risk ≥ destructive, by client",
+            timed(reps, c(conn_risk)).await,
+        ),
     ];
 
     // Cold start and memory: the console restoring a saved session vs a minimal window.
@@ -242,17 +274,42 @@ async fn main() {
         if quick { "quick" } else { "full" },
         seeded.as_secs_f64()
     );
-    println!("{:<50} {:>9} {:>9} {:>10}", "measure", "p50 ms", "p99 ms", "p50 ratio");
+    println!(
+        "{:<50} {:>9} {:>9} {:>10}",
+        "measure", "p50 ms", "p99 ms", "p50 ratio"
+    );
     println!("{}", "-".repeat(81));
-    println!("{:<50} {:>9.2} {:>9.2} {:>10}", "baseline: whoami (API floor)", base.0, base.1, "1.00");
+    println!(
+        "{:<50} {:>9.2} {:>9.2} {:>10}",
+        "baseline: whoami (API floor)", base.0, base.1, "1.00"
+    );
     for (name, (p50, p99)) in rows {
         println!("{name:<50} {p50:>9.2} {p99:>9.2} {:>10.2}", p50 / base.0);
     }
     println!();
-    println!("{:<50} {:>12} {:>12}", "start-up (median of runs)", "ms / MiB", "ratio");
+    println!(
+        "{:<50} {:>12} {:>12}",
+        "start-up (median of runs)", "ms / MiB", "ratio"
+    );
     println!("{}", "-".repeat(76));
-    println!("{:<50} {:>12.0} {:>12}", "minimal Tauri window: start to page loaded", min_ms, "1.00");
-    println!("{:<50} {:>12.0} {:>12.2}", "console: start to pending queue served", app_ms, app_ms / min_ms);
-    println!("{:<50} {:>12.1} {:>12}", "minimal Tauri window: PSS of process tree", min_pss, "1.00");
-    println!("{:<50} {:>12.1} {:>12.2}", "console: PSS of process tree", app_pss, app_pss / min_pss);
+    println!(
+        "{:<50} {:>12.0} {:>12}",
+        "minimal Tauri window: start to page loaded", min_ms, "1.00"
+    );
+    println!(
+        "{:<50} {:>12.0} {:>12.2}",
+        "console: start to pending queue served",
+        app_ms,
+        app_ms / min_ms
+    );
+    println!(
+        "{:<50} {:>12.1} {:>12}",
+        "minimal Tauri window: PSS of process tree", min_pss, "1.00"
+    );
+    println!(
+        "{:<50} {:>12.1} {:>12.2}",
+        "console: PSS of process tree",
+        app_pss,
+        app_pss / min_pss
+    );
 }

@@ -24,8 +24,113 @@ use axum::{
     response::Response,
 };
 use serde_json::json;
+use sqlx::Row;
 
 pub use admin_api::ConnectionQuery;
+
+/// A value bound into the list query.
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// The SQL part of a connection filter: everything but the risk, which comes
+/// from the scope catalogue in the configuration.
+fn connection_filter(
+    idp: &crate::state::Idp,
+    q: &ConnectionQuery,
+    status: &str,
+) -> (String, Vec<Bind>) {
+    let mut sql = String::from(" FROM connections c WHERE 1 = 1");
+    let mut binds = Vec::new();
+    let mut eq = |sql: &mut String, col: &str, v: &str| {
+        sql.push_str(&format!(" AND c.{col} = ?"));
+        binds.push(Bind::Text(v.into()));
+    };
+    if status != "all" {
+        eq(&mut sql, "status", status);
+    }
+    if let Some(v) = &q.client_id {
+        eq(&mut sql, "client_id", v);
+    }
+    if let Some(v) = &q.resource_app {
+        eq(&mut sql, "resource_app", v);
+    }
+    if let Some(a) = q.unused_for {
+        sql.push_str(" AND (c.last_used_at IS NULL OR c.last_used_at <= ?)");
+        binds.push(Bind::Int(idp.now() - a));
+    }
+    if let Some(g) = &q.group {
+        sql.push_str(" AND EXISTS (SELECT 1 FROM json_each(c.allowed_groups) WHERE value = ?)");
+        binds.push(Bind::Text(g.clone()));
+    }
+    if let Some(u) = &q.user {
+        let groups = idp
+            .config
+            .user(u)
+            .map(|u| u.groups.clone())
+            .unwrap_or_default();
+        sql.push_str(" AND (c.allowed_groups = '[]'");
+        if !groups.is_empty() {
+            sql.push_str(&format!(
+                " OR EXISTS (SELECT 1 FROM json_each(c.allowed_groups) WHERE value IN ({}))",
+                vec!["?"; groups.len()].join(", ")
+            ));
+            binds.extend(groups.into_iter().map(Bind::Text));
+        }
+        sql.push(')');
+    }
+    if let Some(n) = q.q.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        let n = n.to_lowercase();
+        let like = format!(
+            "%{}%",
+            n.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        // Names live in the configuration: match them there, then by id here.
+        let clients: Vec<String> = idp
+            .config
+            .clients
+            .iter()
+            .filter(|c| c.name.to_lowercase().contains(&n))
+            .map(|c| c.client_id.clone())
+            .collect();
+        let apps: Vec<String> = idp
+            .config
+            .resource_apps
+            .iter()
+            .filter(|a| a.name.to_lowercase().contains(&n))
+            .map(|a| a.id.clone())
+            .collect();
+        sql.push_str(" AND (lower(c.client_id) LIKE ? ESCAPE '\\' OR lower(c.resource_app) LIKE ? ESCAPE '\\' OR lower(c.id) LIKE ? ESCAPE '\\'");
+        binds.extend((0..3).map(|_| Bind::Text(like.clone())));
+        for (col, ids) in [("client_id", clients), ("resource_app", apps)] {
+            if !ids.is_empty() {
+                sql.push_str(&format!(
+                    " OR c.{col} IN ({})",
+                    vec!["?"; ids.len()].join(", ")
+                ));
+                binds.extend(ids.into_iter().map(Bind::Text));
+            }
+        }
+        sql.push(')');
+    }
+    (sql, binds)
+}
+
+fn bound<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    binds: &'q [Bind],
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    for b in binds {
+        query = match b {
+            Bind::Text(t) => query.bind(t.as_str()),
+            Bind::Int(i) => query.bind(*i),
+        };
+    }
+    query
+}
 
 pub async fn list(
     State(idp): State<SharedIdp>,
@@ -38,61 +143,53 @@ pub async fn list(
         return Err(ApiError::validation(format!("unknown status `{s}`")));
     }
     let status = q.status.clone().unwrap_or_else(|| "all".into());
-    let rows = sqlx::query(
-        "SELECT * FROM connections WHERE (? = 'all' OR status = ?) AND (? IS NULL OR client_id = ?) AND (? IS NULL OR resource_app = ?)",
+    let sort = q.sort.as_deref().unwrap_or("created");
+    let order = match sort {
+        "created" => Some("c.created_at DESC, c.id"),
+        "last_used" => Some("c.last_used_at DESC, c.id"),
+        "client" | "app" | "risk" => None,
+        other => return Err(ApiError::validation(format!("unknown sort `{other}`"))),
+    };
+    let (filter, binds) = connection_filter(&idp, &q, &status);
+    // Only what SQL can filter and order: count, then build views for one page.
+    if let (Some(order), None) = (order, q.risk) {
+        let offset = decode_cursor(q.cursor.as_deref())?;
+        let limit = q.limit.unwrap_or(50).clamp(1, 500);
+        let count_sql = format!("SELECT COUNT(*){filter}");
+        let total: i64 = bound(sqlx::query(sqlx::AssertSqlSafe(count_sql)), &binds)
+            .fetch_one(&idp.store.pool)
+            .await?
+            .get(0);
+        let page_sql = format!("SELECT c.*{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
+        let rows = bound(sqlx::query(sqlx::AssertSqlSafe(page_sql)), &binds)
+            .fetch_all(&idp.store.pool)
+            .await?;
+        let items = rows
+            .iter()
+            .map(|r| connection_from_row(&idp, r, vec![]))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = offset + items.len();
+        return Ok(Json(Page {
+            next_cursor: ((next as i64) < total).then(|| encode_cursor(next)),
+            items,
+            total: total as u64,
+        }));
+    }
+    let rows = bound(
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT c.*{filter}"))),
+        &binds,
     )
-    .bind(&status)
-    .bind(&status)
-    .bind(&q.client_id)
-    .bind(&q.client_id)
-    .bind(&q.resource_app)
-    .bind(&q.resource_app)
     .fetch_all(&idp.store.pool)
     .await?;
-    let now = idp.now();
-    let user_groups = q.user.as_deref().map(|u| {
-        idp.config
-            .user(u)
-            .map(|u| u.groups.clone())
-            .unwrap_or_default()
-    });
-    let needle = q.q.as_deref().map(str::to_lowercase);
     let mut views = Vec::with_capacity(rows.len());
     for r in &rows {
         let v = connection_from_row(&idp, r, vec![])?;
-        if let Some(groups) = &user_groups
-            && !v.allowed_groups.is_empty()
-            && !v.allowed_groups.iter().any(|g| groups.contains(g))
-        {
-            continue;
-        }
-        if q.group
-            .as_ref()
-            .is_some_and(|g| !v.allowed_groups.contains(g))
-        {
-            continue;
-        }
         if q.risk.is_some_and(|r| v.highest_risk.is_none_or(|h| h < r)) {
             continue;
         }
-        if q.unused_for
-            .is_some_and(|a| v.last_used_at.is_some_and(|t| now - t < a))
-        {
-            continue;
-        }
-        if let Some(n) = &needle {
-            let hay = format!(
-                "{} {} {} {} {}",
-                v.client.client_id, v.client.name, v.resource_app.id, v.resource_app.name, v.id
-            )
-            .to_lowercase();
-            if !hay.contains(n.as_str()) {
-                continue;
-            }
-        }
         views.push(v);
     }
-    match q.sort.as_deref().unwrap_or("created") {
+    match sort {
         "created" => views.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id))),
         "last_used" => {
             views.sort_by(|a, b| b.last_used_at.cmp(&a.last_used_at).then(a.id.cmp(&b.id)))
@@ -104,8 +201,7 @@ pub async fn list(
                 .cmp(&b.resource_app.name)
                 .then(a.id.cmp(&b.id))
         }),
-        "risk" => views.sort_by(|a, b| b.highest_risk.cmp(&a.highest_risk).then(a.id.cmp(&b.id))),
-        other => return Err(ApiError::validation(format!("unknown sort `{other}`"))),
+        _ => views.sort_by(|a, b| b.highest_risk.cmp(&a.highest_risk).then(a.id.cmp(&b.id))),
     }
     Ok(Json(paginate(views, q.cursor.as_deref(), q.limit)?))
 }

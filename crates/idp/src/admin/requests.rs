@@ -8,7 +8,7 @@ use super::{
     auth::Principal,
     common::*,
     problem::{ApiError, ApiResult},
-    views::{connection_view, request_view},
+    views::{RequestFilter, connection_view, request_view, request_views},
 };
 use crate::{audit, state::SharedIdp};
 use admin_api::*;
@@ -53,25 +53,22 @@ pub async fn list(
             s.to_string()
         }
     };
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM connection_requests WHERE (? = '' OR status = ?) AND (? IS NULL OR client_id = ?) AND (? IS NULL OR resource_app = ?)",
-    )
-    .bind(&db_status)
-    .bind(&db_status)
-    .bind(&q.client_id)
-    .bind(&q.client_id)
-    .bind(&q.resource_app)
-    .bind(&q.resource_app)
-    .fetch_all(&idp.store.pool)
-    .await?;
     let mut db = idp.store.pool.acquire().await?;
     let now = idp.now();
     let needle = q.q.as_deref().map(str::to_lowercase);
-    let mut views = Vec::with_capacity(ids.len());
-    for id in ids {
-        let Some(v) = request_view(&idp, &mut db, &id).await? else {
-            continue;
-        };
+    let all = request_views(
+        &idp,
+        &mut db,
+        &RequestFilter {
+            status: &db_status,
+            client_id: q.client_id.as_deref(),
+            resource_app: q.resource_app.as_deref(),
+            id: None,
+        },
+    )
+    .await?;
+    let mut views = Vec::with_capacity(all.len());
+    for v in all {
         if status == "awaiting_second_approval" && v.status != RequestStatus::AwaitingSecondApproval
         {
             continue;

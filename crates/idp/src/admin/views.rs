@@ -51,68 +51,130 @@ fn json_vec<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, sqlx::Error> {
     serde_json::from_str(s).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
+/// The parts of a request kept in side tables.
+#[derive(Default)]
+struct RequestParts {
+    scopes: Vec<String>,
+    resources: Vec<String>,
+    users: Vec<RequestUserView>,
+    approvals: Vec<ApprovalView>,
+}
+
+/// Which requests to load: all of them with `status` empty.
+pub struct RequestFilter<'a> {
+    pub status: &'a str,
+    pub client_id: Option<&'a str>,
+    pub resource_app: Option<&'a str>,
+    pub id: Option<&'a str>,
+}
+
+const REQUEST_WHERE: &str = "(?1 = '' OR r.status = ?1) AND (?2 IS NULL OR r.client_id = ?2) AND (?3 IS NULL OR r.resource_app = ?3) AND (?4 IS NULL OR r.id = ?4)";
+
+/// The views of every request matching `f`, loaded in five queries whatever
+/// their number (one per table, grouped here), so a 10k queue stays fast.
+pub async fn request_views(
+    idp: &Idp,
+    db: &mut SqliteConnection,
+    f: &RequestFilter<'_>,
+) -> Result<Vec<RequestView>, sqlx::Error> {
+    macro_rules! filtered {
+        ($sql:expr) => {
+            // Only the constant filter is spliced in; values are bound.
+            sqlx::query(sqlx::AssertSqlSafe(format!($sql, w = REQUEST_WHERE)))
+                .bind(f.status)
+                .bind(f.client_id)
+                .bind(f.resource_app)
+                .bind(f.id)
+                .fetch_all(&mut *db)
+                .await?
+        };
+    }
+    let rows = filtered!("SELECT r.* FROM connection_requests r WHERE {w}");
+    let mut parts: std::collections::HashMap<String, RequestParts> =
+        std::collections::HashMap::with_capacity(rows.len());
+    for x in filtered!(
+        "SELECT x.request_id, x.scope FROM connection_request_scopes x JOIN connection_requests r ON r.id = x.request_id WHERE {w} ORDER BY x.scope"
+    ) {
+        parts
+            .entry(x.get("request_id"))
+            .or_default()
+            .scopes
+            .push(x.get("scope"));
+    }
+    for x in filtered!(
+        "SELECT x.request_id, x.resource FROM connection_request_resources x JOIN connection_requests r ON r.id = x.request_id WHERE {w} ORDER BY x.resource"
+    ) {
+        parts
+            .entry(x.get("request_id"))
+            .or_default()
+            .resources
+            .push(x.get("resource"));
+    }
+    for x in filtered!(
+        "SELECT x.request_id, x.username, x.groups, x.refused_count FROM connection_request_users x JOIN connection_requests r ON r.id = x.request_id WHERE {w} ORDER BY x.username"
+    ) {
+        parts
+            .entry(x.get("request_id"))
+            .or_default()
+            .users
+            .push(RequestUserView {
+                username: x.get("username"),
+                groups: json_vec(&x.get::<String, _>("groups"))?,
+                refused_count: x.get("refused_count"),
+            });
+    }
+    for x in filtered!(
+        "SELECT x.request_id, x.approver, x.at, x.grant_json FROM request_approvals x JOIN connection_requests r ON r.id = x.request_id WHERE {w} ORDER BY x.at"
+    ) {
+        parts
+            .entry(x.get("request_id"))
+            .or_default()
+            .approvals
+            .push(ApprovalView {
+                approver: x.get("approver"),
+                at: x.get("at"),
+                grant: json_vec(&x.get::<String, _>("grant_json"))?,
+            });
+    }
+    rows.iter()
+        .map(|r| {
+            let p = parts.remove(r.get::<&str, _>("id")).unwrap_or_default();
+            build_request_view(idp, r, p)
+        })
+        .collect()
+}
+
 pub async fn request_view(
     idp: &Idp,
     db: &mut SqliteConnection,
     id: &str,
 ) -> Result<Option<RequestView>, sqlx::Error> {
-    let Some(r) = sqlx::query("SELECT * FROM connection_requests WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut *db)
-        .await?
-    else {
-        return Ok(None);
+    let f = RequestFilter {
+        status: "",
+        client_id: None,
+        resource_app: None,
+        id: Some(id),
     };
-    let scopes: Vec<String> = sqlx::query_scalar(
-        "SELECT scope FROM connection_request_scopes WHERE request_id = ? ORDER BY scope",
-    )
-    .bind(id)
-    .fetch_all(&mut *db)
-    .await?;
-    let resources: Vec<String> = sqlx::query_scalar(
-        "SELECT resource FROM connection_request_resources WHERE request_id = ? ORDER BY resource",
-    )
-    .bind(id)
-    .fetch_all(&mut *db)
-    .await?;
-    let mut users = Vec::new();
-    for u in sqlx::query("SELECT username, groups, refused_count FROM connection_request_users WHERE request_id = ? ORDER BY username")
-        .bind(id)
-        .fetch_all(&mut *db)
-        .await?
-    {
-        users.push(RequestUserView {
-            username: u.get("username"),
-            groups: json_vec(&u.get::<String, _>("groups"))?,
-            refused_count: u.get("refused_count"),
-        });
-    }
-    let mut approvals = Vec::new();
-    for a in sqlx::query(
-        "SELECT approver, at, grant_json FROM request_approvals WHERE request_id = ? ORDER BY at",
-    )
-    .bind(id)
-    .fetch_all(&mut *db)
-    .await?
-    {
-        approvals.push(ApprovalView {
-            approver: a.get("approver"),
-            at: a.get("at"),
-            grant: json_vec(&a.get::<String, _>("grant_json"))?,
-        });
-    }
+    Ok(request_views(idp, db, &f).await?.pop())
+}
+
+fn build_request_view(
+    idp: &Idp,
+    r: &sqlx::sqlite::SqliteRow,
+    p: RequestParts,
+) -> Result<RequestView, sqlx::Error> {
     let app_id: String = r.get("resource_app");
     let client_id: String = r.get("client_id");
     let app = idp.config.resource_app(&app_id);
-    let scope_views = scope_views(app, &scopes);
+    let scope_views = scope_views(app, &p.scopes);
     let status = match RequestStatus::parse(&r.get::<String, _>("status"))
         .unwrap_or(RequestStatus::Expired)
     {
-        RequestStatus::Pending if !approvals.is_empty() => RequestStatus::AwaitingSecondApproval,
+        RequestStatus::Pending if !p.approvals.is_empty() => RequestStatus::AwaitingSecondApproval,
         s => s,
     };
     let decided_by: Option<String> = r.get("decided_by");
-    Ok(Some(RequestView {
+    Ok(RequestView {
         id: r.get("id"),
         status,
         client: client_ref(idp, &client_id),
@@ -120,13 +182,13 @@ pub async fn request_view(
         highest_risk: scope_views.iter().map(|s| s.risk).max(),
         sensitive: scope_views.iter().any(|s| s.sensitive),
         scopes: scope_views,
-        resources,
-        users,
+        resources: p.resources,
+        users: p.users,
         refused_count: r.get("refused_count"),
         first_seen: r.get("first_seen"),
         last_seen: r.get("last_seen"),
         justification: r.get("justification"),
-        approvals,
+        approvals: p.approvals,
         decided_by: decided_by
             .map(|d| json_vec(&d))
             .transpose()?
@@ -134,7 +196,7 @@ pub async fn request_view(
         decision_reason: r.get("decision_reason"),
         connection_id: r.get("connection_id"),
         version: r.get("version"),
-    }))
+    })
 }
 
 pub async fn receipts(
