@@ -821,4 +821,37 @@ async fn connection_filters_and_cursor_pages_agree_with_a_full_scan() {
             .iter()
             .all(|c| c.highest_risk >= Some(admin_api::Risk::Destructive))
     );
+    // The SQL risk filter agrees with the views' own highest risk, row for row.
+    let mut scanned = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut q = vec![("limit", "500".to_string())];
+        if let Some(c) = &cursor {
+            q.push(("cursor", c.clone()));
+        }
+        let page = admin.list_connections(&q).await.unwrap();
+        scanned += page
+            .items
+            .iter()
+            .filter(|c| c.highest_risk >= Some(admin_api::Risk::Destructive))
+            .count() as u64;
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(risky.total, scanned);
+    // Sorting by client uses display names: configured names, else ids.
+    let by_client = admin
+        .list_connections(&[("sort", "client".into()), ("limit", "500".into())])
+        .await
+        .unwrap();
+    let names: Vec<&str> = by_client
+        .items
+        .iter()
+        .map(|c| c.client.name.as_str())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
 }

@@ -193,3 +193,71 @@ pub fn paginate<T>(
         total,
     })
 }
+
+/// A value bound into the list query.
+pub enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// Binds `binds` in order.
+pub fn bound<'q, 'b>(
+    mut query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    binds: impl IntoIterator<Item = &'b Bind>,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    for b in binds {
+        query = match b {
+            Bind::Text(t) => query.bind(t.clone()),
+            Bind::Int(i) => query.bind(*i),
+        };
+    }
+    query
+}
+
+/// A LIKE pattern matching `needle` anywhere, with `%`, `_` and `\\` literal
+/// (use with `ESCAPE '\\'`; SQLite's LIKE ignores ASCII case).
+pub fn like_pattern(needle: &str) -> String {
+    format!(
+        "%{}%",
+        needle
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
+}
+
+/// Appends `OR t.client_id IN (..) OR t.resource_app IN (..)` for the clients and
+/// apps whose configured names contain `needle` (names live in the config, not
+/// in the tables).
+pub fn push_named_ids(
+    idp: &crate::state::Idp,
+    needle: &str,
+    table: &str,
+    sql: &mut String,
+    binds: &mut Vec<Bind>,
+) {
+    let n = needle.to_lowercase();
+    let clients: Vec<String> = idp
+        .config
+        .clients
+        .iter()
+        .filter(|c| c.name.to_lowercase().contains(&n))
+        .map(|c| c.client_id.clone())
+        .collect();
+    let apps: Vec<String> = idp
+        .config
+        .resource_apps
+        .iter()
+        .filter(|a| a.name.to_lowercase().contains(&n))
+        .map(|a| a.id.clone())
+        .collect();
+    for (col, ids) in [("client_id", clients), ("resource_app", apps)] {
+        if !ids.is_empty() {
+            sql.push_str(&format!(
+                " OR {table}.{col} IN ({})",
+                vec!["?"; ids.len()].join(", ")
+            ));
+            binds.extend(ids.into_iter().map(Bind::Text));
+        }
+    }
+}

@@ -28,12 +28,6 @@ use sqlx::Row;
 
 pub use admin_api::ConnectionQuery;
 
-/// A value bound into the list query.
-enum Bind {
-    Text(String),
-    Int(i64),
-}
-
 /// The SQL part of a connection filter: everything but the risk, which comes
 /// from the scope catalogue in the configuration.
 fn connection_filter(
@@ -81,55 +75,58 @@ fn connection_filter(
         sql.push(')');
     }
     if let Some(n) = q.q.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-        let n = n.to_lowercase();
-        let like = format!(
-            "%{}%",
-            n.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        // Names live in the configuration: match them there, then by id here.
-        let clients: Vec<String> = idp
-            .config
-            .clients
-            .iter()
-            .filter(|c| c.name.to_lowercase().contains(&n))
-            .map(|c| c.client_id.clone())
-            .collect();
-        let apps: Vec<String> = idp
-            .config
-            .resource_apps
-            .iter()
-            .filter(|a| a.name.to_lowercase().contains(&n))
-            .map(|a| a.id.clone())
-            .collect();
-        sql.push_str(" AND (lower(c.client_id) LIKE ? ESCAPE '\\' OR lower(c.resource_app) LIKE ? ESCAPE '\\' OR lower(c.id) LIKE ? ESCAPE '\\'");
+        let like = like_pattern(n);
+        sql.push_str(" AND (c.client_id LIKE ? ESCAPE '\\' OR c.resource_app LIKE ? ESCAPE '\\' OR c.id LIKE ? ESCAPE '\\'");
         binds.extend((0..3).map(|_| Bind::Text(like.clone())));
-        for (col, ids) in [("client_id", clients), ("resource_app", apps)] {
-            if !ids.is_empty() {
-                sql.push_str(&format!(
-                    " OR c.{col} IN ({})",
-                    vec!["?"; ids.len()].join(", ")
-                ));
-                binds.extend(ids.into_iter().map(Bind::Text));
+        push_named_ids(idp, n, "c", &mut sql, &mut binds);
+        sql.push(')');
+    }
+    if let Some(r) = q.risk {
+        // Risk comes from the catalogue: the (app, scope) pairs at or above it,
+        // every app that has one (for "all scopes" grants), and every known pair
+        // (a scope outside the catalogue counts as admin, as the views say).
+        let mut risky = Vec::new();
+        let mut known = Vec::new();
+        let mut apps = Vec::new();
+        for app in &idp.config.resource_apps {
+            for s in &app.scopes {
+                known.push(format!("{} {}", app.id, s.name));
+                if s.risk >= r {
+                    risky.push(format!("{} {}", app.id, s.name));
+                    if !apps.contains(&app.id) {
+                        apps.push(app.id.clone());
+                    }
+                }
             }
         }
-        sql.push(')');
+        let marks = |n: usize| vec!["?"; n].join(", ");
+        sql.push_str(&format!(
+            " AND ((json_extract(c.scope_condition, '$.kind') = 'all' AND c.resource_app IN ({})) \
+             OR EXISTS (SELECT 1 FROM json_each(c.scope_condition, '$.scopes') j \
+             WHERE (c.resource_app || ' ' || j.value) IN ({}) OR (c.resource_app || ' ' || j.value) NOT IN ({})))",
+            marks(apps.len()),
+            marks(risky.len()),
+            marks(known.len())
+        ));
+        binds.extend(apps.into_iter().chain(risky).chain(known).map(Bind::Text));
     }
     (sql, binds)
 }
 
-fn bound<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
-    binds: &'q [Bind],
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
-    for b in binds {
-        query = match b {
-            Bind::Text(t) => query.bind(t.as_str()),
-            Bind::Int(i) => query.bind(*i),
-        };
+/// `ORDER BY` by configured display name (ids stand in for names the config lacks).
+fn by_name(names: Vec<(String, String)>, col: &str) -> (String, Vec<Bind>) {
+    if names.is_empty() {
+        return (format!("c.{col}, c.id"), vec![]);
     }
-    query
+    let mut sql = format!("CASE c.{col}");
+    let mut binds = Vec::new();
+    for (id, name) in names {
+        sql.push_str(" WHEN ? THEN ?");
+        binds.push(Bind::Text(id));
+        binds.push(Bind::Text(name));
+    }
+    sql.push_str(&format!(" ELSE c.{col} END, c.id"));
+    (sql, binds)
 }
 
 pub async fn list(
@@ -144,15 +141,31 @@ pub async fn list(
     }
     let status = q.status.clone().unwrap_or_else(|| "all".into());
     let sort = q.sort.as_deref().unwrap_or("created");
-    let order = match sort {
-        "created" => Some("c.created_at DESC, c.id"),
-        "last_used" => Some("c.last_used_at DESC, c.id"),
-        "client" | "app" | "risk" => None,
+    let (order, order_binds) = match sort {
+        "created" => ("c.created_at DESC, c.id".to_string(), vec![]),
+        "last_used" => ("c.last_used_at DESC, c.id".to_string(), vec![]),
+        "client" => by_name(
+            idp.config
+                .clients
+                .iter()
+                .map(|c| (c.client_id.clone(), c.name.clone()))
+                .collect(),
+            "client_id",
+        ),
+        "app" => by_name(
+            idp.config
+                .resource_apps
+                .iter()
+                .map(|a| (a.id.clone(), a.name.clone()))
+                .collect(),
+            "resource_app",
+        ),
+        "risk" => (String::new(), vec![]),
         other => return Err(ApiError::validation(format!("unknown sort `{other}`"))),
     };
     let (filter, binds) = connection_filter(&idp, &q, &status);
-    // Only what SQL can filter and order: count, then build views for one page.
-    if let (Some(order), None) = (order, q.risk) {
+    // Everything but a sort by risk runs in SQL: count, then views for one page.
+    if sort != "risk" {
         let offset = decode_cursor(q.cursor.as_deref())?;
         let limit = q.limit.unwrap_or(50).clamp(1, 500);
         let count_sql = format!("SELECT COUNT(*){filter}");
@@ -161,7 +174,8 @@ pub async fn list(
             .await?
             .get(0);
         let page_sql = format!("SELECT c.*{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
-        let rows = bound(sqlx::query(sqlx::AssertSqlSafe(page_sql)), &binds)
+        let all_binds: Vec<&Bind> = binds.iter().chain(&order_binds).collect();
+        let rows = bound(sqlx::query(sqlx::AssertSqlSafe(page_sql)), all_binds)
             .fetch_all(&idp.store.pool)
             .await?;
         let items = rows
@@ -181,28 +195,11 @@ pub async fn list(
     )
     .fetch_all(&idp.store.pool)
     .await?;
-    let mut views = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let v = connection_from_row(&idp, r, vec![])?;
-        if q.risk.is_some_and(|r| v.highest_risk.is_none_or(|h| h < r)) {
-            continue;
-        }
-        views.push(v);
-    }
-    match sort {
-        "created" => views.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id))),
-        "last_used" => {
-            views.sort_by(|a, b| b.last_used_at.cmp(&a.last_used_at).then(a.id.cmp(&b.id)))
-        }
-        "client" => views.sort_by(|a, b| a.client.name.cmp(&b.client.name).then(a.id.cmp(&b.id))),
-        "app" => views.sort_by(|a, b| {
-            a.resource_app
-                .name
-                .cmp(&b.resource_app.name)
-                .then(a.id.cmp(&b.id))
-        }),
-        _ => views.sort_by(|a, b| b.highest_risk.cmp(&a.highest_risk).then(a.id.cmp(&b.id))),
-    }
+    let mut views = rows
+        .iter()
+        .map(|r| connection_from_row(&idp, r, vec![]))
+        .collect::<Result<Vec<_>, _>>()?;
+    views.sort_by(|a, b| b.highest_risk.cmp(&a.highest_risk).then(a.id.cmp(&b.id)));
     Ok(Json(paginate(views, q.cursor.as_deref(), q.limit)?))
 }
 

@@ -21,6 +21,7 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::json;
+use sqlx::Row;
 
 #[derive(Debug, Deserialize)]
 pub struct RequestQuery {
@@ -37,6 +38,47 @@ pub struct RequestQuery {
     pub sort: Option<String>,
     pub cursor: Option<String>,
     pub limit: Option<usize>,
+}
+
+/// The SQL part of a request filter (all but the risk, which comes from the
+/// scope catalogue): status, client, app, minimum age, and the free-text search
+/// over client, app, justification, requesting users and scopes.
+fn request_filter(
+    idp: &crate::state::Idp,
+    q: &RequestQuery,
+    db_status: &str,
+    now: i64,
+) -> (String, Vec<Bind>) {
+    let mut sql = String::from(" FROM connection_requests r WHERE 1 = 1");
+    let mut binds = Vec::new();
+    for (col, v) in [
+        ("status", (!db_status.is_empty()).then_some(db_status)),
+        ("client_id", q.client_id.as_deref()),
+        ("resource_app", q.resource_app.as_deref()),
+    ] {
+        if let Some(v) = v {
+            sql.push_str(&format!(" AND r.{col} = ?"));
+            binds.push(Bind::Text(v.into()));
+        }
+    }
+    if let Some(a) = q.min_age {
+        sql.push_str(" AND r.first_seen <= ?");
+        binds.push(Bind::Int(now - a));
+    }
+    if let Some(n) = q.q.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        let like = like_pattern(n);
+        sql.push_str(
+            " AND (r.client_id LIKE ?1x OR r.resource_app LIKE ?1x OR r.justification LIKE ?1x \
+             OR EXISTS (SELECT 1 FROM connection_request_users u WHERE u.request_id = r.id AND u.username LIKE ?1x) \
+             OR EXISTS (SELECT 1 FROM connection_request_scopes s WHERE s.request_id = r.id AND s.scope LIKE ?1x)"
+                .replace("?1x", "? ESCAPE '\\'")
+                .as_str(),
+        );
+        binds.extend((0..5).map(|_| Bind::Text(like.clone())));
+        push_named_ids(idp, n, "r", &mut sql, &mut binds);
+        sql.push(')');
+    }
+    (sql, binds)
 }
 
 pub async fn list(
@@ -56,6 +98,61 @@ pub async fn list(
     let mut db = idp.store.pool.acquire().await?;
     let now = idp.now();
     let needle = q.q.as_deref().map(str::to_lowercase);
+    let order = match q.sort.as_deref().unwrap_or("age") {
+        "age" => Some("r.first_seen, r.id"),
+        "-age" => Some("r.first_seen DESC, r.id"),
+        "last_seen" => Some("r.last_seen DESC, r.id"),
+        "refused" => Some("r.refused_count DESC, r.id"),
+        _ => None,
+    };
+    // What SQL can filter and order (the queue as the console opens it, and
+    // searches): count and page there, then build views for one page only.
+    if let (Some(order), None, false) = (order, q.risk, status == "awaiting_second_approval") {
+        let (filter, binds) = request_filter(&idp, &q, &db_status, now);
+        let offset = decode_cursor(q.cursor.as_deref())?;
+        let limit = q.limit.unwrap_or(50).clamp(1, 500);
+        let total: i64 = bound(
+            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*){filter}"))),
+            &binds,
+        )
+        .fetch_one(&mut *db)
+        .await?
+        .get(0);
+        let ids: Vec<String> = bound(
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT r.id{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+            ))),
+            &binds,
+        )
+        .fetch_all(&mut *db)
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+        let mut views = request_views(
+            &idp,
+            &mut db,
+            &RequestFilter {
+                status: "",
+                client_id: None,
+                resource_app: None,
+                ids: Some(serde_json::to_string(&ids).expect("ids")),
+            },
+        )
+        .await?;
+        let rank: std::collections::HashMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        views.sort_by_key(|v| rank.get(v.id.as_str()).copied().unwrap_or(usize::MAX));
+        let next = offset + views.len();
+        return Ok(axum::Json(Page {
+            next_cursor: ((next as i64) < total).then(|| encode_cursor(next)),
+            items: views,
+            total: total as u64,
+        }));
+    }
     let all = request_views(
         &idp,
         &mut db,
@@ -63,7 +160,7 @@ pub async fn list(
             status: &db_status,
             client_id: q.client_id.as_deref(),
             resource_app: q.resource_app.as_deref(),
-            id: None,
+            ids: None,
         },
     )
     .await?;
