@@ -39,8 +39,8 @@ where
     (percentile(&mut ms, 0.5), percentile(&mut ms, 0.99))
 }
 
-/// Sum of `Pss:` over `root` and all its descendants, in MiB.
-fn pss_tree_mib(root: u32) -> f64 {
+/// Sum of `Pss:` over `root` and all its descendants, in MiB, and per process.
+fn pss_tree_mib(root: u32) -> (f64, Vec<(String, f64)>) {
     let mut parent = std::collections::HashMap::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
@@ -66,18 +66,23 @@ fn pss_tree_mib(root: u32) -> f64 {
         }
     };
     let mut kib = 0u64;
+    let mut each = Vec::new();
     for &pid in parent.keys() {
         if in_tree(pid)
             && let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
         {
-            kib += s
+            let k = s
                 .lines()
                 .find_map(|l| l.strip_prefix("Pss:"))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
                 .unwrap_or(0);
+            kib += k;
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            each.push((comm.trim().to_string(), k as f64 / 1024.0));
         }
     }
-    kib as f64 / 1024.0
+    each.sort_by(|a, b| b.1.total_cmp(&a.1));
+    (kib as f64 / 1024.0, each)
 }
 
 struct Started {
@@ -257,17 +262,24 @@ async fn main() {
         stop(start_until(bin, &env, ready));
         let mut times = vec![];
         let mut pss = vec![];
+        let mut breakdown = vec![];
         for _ in 0..runs {
             let s = start_until(bin, &env, ready);
             times.push(s.ready_after.as_secs_f64() * 1000.0);
             std::thread::sleep(settle);
-            pss.push(pss_tree_mib(s.child.id()));
+            let (total, each) = pss_tree_mib(s.child.id());
+            pss.push(total);
+            breakdown = each;
             stop(s);
         }
-        (percentile(&mut times, 0.5), percentile(&mut pss, 0.5))
+        (
+            percentile(&mut times, 0.5),
+            percentile(&mut pss, 0.5),
+            breakdown,
+        )
     };
-    let (min_ms, min_pss) = measure(&minimal, |l| l.contains("minimal window loaded"));
-    let (app_ms, app_pss) = measure(&app, queue_served);
+    let (min_ms, min_pss, min_each) = measure(&minimal, |l| l.contains("minimal window loaded"));
+    let (app_ms, app_pss, app_each) = measure(&app, queue_served);
 
     println!(
         "Gatehouse console benchmark ({}: {n_conn} connections, {n_pending} pending; seeded in {:.1} s)",
@@ -312,4 +324,8 @@ async fn main() {
         app_pss,
         app_pss / min_pss
     );
+    for (who, each) in [("minimal", &min_each), ("console", &app_each)] {
+        let parts: Vec<String> = each.iter().map(|(c, m)| format!("{c} {m:.0}")).collect();
+        println!("  {who} by process (MiB): {}", parts.join(", "));
+    }
 }

@@ -261,3 +261,50 @@ pub fn push_named_ids(
         }
     }
 }
+
+/// One page of `SELECT {columns}{filter} ORDER BY {order}` and the total match
+/// count. With `scan` (the filter reads every row anyway, e.g. a search) the
+/// count rides on the page query as a window, so the table is scanned once;
+/// otherwise a separate `COUNT(*)` lets the page query stop after `limit` rows
+/// along an index.
+#[allow(clippy::too_many_arguments)]
+pub async fn sql_page(
+    db: &mut sqlx::SqliteConnection,
+    columns: &str,
+    filter: &str,
+    binds: &[Bind],
+    order: &str,
+    order_binds: &[Bind],
+    offset: usize,
+    limit: usize,
+    scan: bool,
+) -> Result<(Vec<sqlx::sqlite::SqliteRow>, i64), sqlx::Error> {
+    let all: Vec<&Bind> = binds.iter().chain(order_binds).collect();
+    if scan {
+        let sql = format!(
+            "SELECT {columns}, COUNT(*) OVER () AS total_rows{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+        );
+        let rows = bound(sqlx::query(sqlx::AssertSqlSafe(sql)), all.iter().copied())
+            .fetch_all(&mut *db)
+            .await?;
+        if let Some(first) = rows.first() {
+            let total: i64 = first.get("total_rows");
+            return Ok((rows, total));
+        }
+        if offset == 0 {
+            return Ok((rows, 0));
+        }
+    }
+    let total: i64 = bound(
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*){filter}"))),
+        binds,
+    )
+    .fetch_one(&mut *db)
+    .await?
+    .get(0);
+    let sql = format!("SELECT {columns}{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
+    let rows = bound(sqlx::query(sqlx::AssertSqlSafe(sql)), all)
+        .fetch_all(&mut *db)
+        .await?;
+    Ok((rows, total))
+}

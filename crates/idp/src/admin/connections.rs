@@ -24,7 +24,6 @@ use axum::{
     response::Response,
 };
 use serde_json::json;
-use sqlx::Row;
 
 pub use admin_api::ConnectionQuery;
 
@@ -168,16 +167,20 @@ pub async fn list(
     if sort != "risk" {
         let offset = decode_cursor(q.cursor.as_deref())?;
         let limit = q.limit.unwrap_or(50).clamp(1, 500);
-        let count_sql = format!("SELECT COUNT(*){filter}");
-        let total: i64 = bound(sqlx::query(sqlx::AssertSqlSafe(count_sql)), &binds)
-            .fetch_one(&idp.store.pool)
-            .await?
-            .get(0);
-        let page_sql = format!("SELECT c.*{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
-        let all_binds: Vec<&Bind> = binds.iter().chain(&order_binds).collect();
-        let rows = bound(sqlx::query(sqlx::AssertSqlSafe(page_sql)), all_binds)
-            .fetch_all(&idp.store.pool)
-            .await?;
+        let mut db = idp.store.pool.acquire().await?;
+        let scan = q.q.is_some() || q.risk.is_some() || q.user.is_some() || q.group.is_some();
+        let (rows, total) = sql_page(
+            &mut db,
+            "c.*",
+            &filter,
+            &binds,
+            &order,
+            &order_binds,
+            offset,
+            limit,
+            scan,
+        )
+        .await?;
         let items = rows
             .iter()
             .map(|r| connection_from_row(&idp, r, vec![]))

@@ -111,24 +111,19 @@ pub async fn list(
         let (filter, binds) = request_filter(&idp, &q, &db_status, now);
         let offset = decode_cursor(q.cursor.as_deref())?;
         let limit = q.limit.unwrap_or(50).clamp(1, 500);
-        let total: i64 = bound(
-            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*){filter}"))),
+        let (rows, total) = sql_page(
+            &mut db,
+            "r.id",
+            &filter,
             &binds,
+            order,
+            &[],
+            offset,
+            limit,
+            q.q.is_some(),
         )
-        .fetch_one(&mut *db)
-        .await?
-        .get(0);
-        let ids: Vec<String> = bound(
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT r.id{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
-            ))),
-            &binds,
-        )
-        .fetch_all(&mut *db)
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .await?;
+        let ids: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
         let mut views = request_views(
             &idp,
             &mut db,
