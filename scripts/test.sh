@@ -29,8 +29,10 @@ echo "==> WebDriver end to end of the real window (approve, agent, revoke, recei
 echo "==> benchmark (quick)"
 cargo test -q -p gatehouse-tests --bench xaa_exchange -- --quick
 cargo test -q -p gatehouse-tests --bench revocation -- --quick
+./scripts/console-bench.sh --quick
 if [ "${1:-}" = "--full-bench" ]; then
   cargo bench -p gatehouse-tests --bench xaa_exchange
   cargo bench -p gatehouse-tests --bench revocation
+  ./scripts/console-bench.sh
 fi
 echo "==> all checks passed"

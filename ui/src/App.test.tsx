@@ -10,6 +10,10 @@ import { describeChange } from "./Pending";
 import type { RequestView } from "./ipc";
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+// jsdom has no layout: give elements a window-sized box so the virtualised
+// tables render the rows a person would see.
+Object.defineProperty(HTMLElement.prototype, "clientHeight", { configurable: true, get: () => 680 });
+Object.defineProperty(HTMLElement.prototype, "clientWidth", { configurable: true, get: () => 800 });
 
 function request(id: string, client: string, scopes: [string, "read" | "write" | "admin", boolean][]): RequestView {
   return {
@@ -105,6 +109,22 @@ describe("Pending queue", () => {
     await act(async () => window.dispatchEvent(new KeyboardEvent("keydown", { key: "j" })));
     await settle();
     expect(container.querySelector("h2")?.textContent).toContain("Support Copilot");
+  });
+
+  it("a 500-request page puts only the rows in view into the DOM", async () => {
+    const many = Array.from({ length: 500 }, (_, i) => request(`req_${i}`, `Agent ${i}`, [["crm.contacts.read", "read", false]]));
+    mockIPC((cmd, args) => {
+      if (cmd === "idp_status") return { reachable: true, message: null };
+      if (cmd === "list_requests") return { items: many, total: 10000 };
+      if (cmd === "get_request") return { request: many.find((r) => r.id === (args as { id: string }).id), etag: '"v1"' };
+      return null;
+    }, { shouldMockEvents: true });
+    act(() => root.render(<App />));
+    await settle();
+    expect(container.querySelector('[data-testid="pending-count"]')?.textContent).toBe("10000");
+    const rows = container.querySelectorAll('[data-testid="request-row"]').length;
+    expect(rows).toBeGreaterThan(10);
+    expect(rows).toBeLessThan(60);
   });
 
   it("an unreachable IdP shows the banner and disables every decision", async () => {

@@ -4,6 +4,7 @@
 // handling the approver step-up challenge, a stale ETag (412) and the
 // awaiting-second-approver state.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useVirtualizer } from "@tanstack/react-virtual";
 import { ipc, isConsoleError, type ApproveRequest, type RequestDetail, type RequestView } from "./ipc";
 import { ago, inField, RISK_ORDER, RiskBadge, type ScreenProps } from "./common";
 
@@ -57,6 +58,14 @@ export function Pending({ tick, online, report, notify }: ScreenProps) {
   const [stepUp, setStepUp] = useState(false);
   const [busy, setBusy] = useState(false);
   const search = useRef<HTMLInputElement>(null);
+  const scroller = useRef<HTMLDivElement>(null);
+  // Only the rows in view are in the DOM: a 500-row page costs what 20 rows do.
+  const virtual = useVirtualizer({
+    count: items.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => 34,
+    overscan: 10,
+  });
 
   const refresh = useCallback(async () => {
     try {
@@ -102,6 +111,10 @@ export function Pending({ tick, online, report, notify }: ScreenProps) {
       stale = true;
     };
   }, [currentId, currentVersion, report]);
+
+  useEffect(() => {
+    if (items.length) virtual.scrollToIndex(Math.min(selected, items.length - 1));
+  }, [selected, items.length, virtual]);
 
   // The detail shown is the one fetched for the selected row, never a stale one.
   const shown = detail && current && detail.request.id === current.id ? detail : null;
@@ -227,38 +240,44 @@ export function Pending({ tick, online, report, notify }: ScreenProps) {
             onChange={(e) => setQ(e.target.value)}
           />
         </div>
-        <table>
-          <thead>
-            <tr>
-              <th>Client</th>
-              <th>Resource app</th>
-              <th>Risk</th>
-              <th>Users</th>
-              <th>Refused</th>
-              <th>Age</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((r, i) => (
-              <tr
-                key={r.id}
-                className={r.id === current?.id ? "selected" : ""}
-                onClick={() => setSelected(i)}
-                data-testid="request-row"
-                data-request-id={r.id}
-              >
-                <td>{r.client.name}</td>
-                <td>{r.resource_app.name}</td>
-                <td>
-                  <RiskBadge risk={r.highest_risk} sensitive={r.sensitive} />
-                </td>
-                <td>{r.users.length}</td>
-                <td>{r.refused_count}</td>
-                <td>{ago(r.first_seen)}</td>
+        <div className="vtable" ref={scroller}>
+          <table>
+            <thead>
+              <tr>
+                <th>Client</th>
+                <th>Resource app</th>
+                <th>Risk</th>
+                <th>Users</th>
+                <th>Refused</th>
+                <th>Age</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody style={{ height: virtual.getTotalSize(), position: "relative", display: "block" }}>
+              {virtual.getVirtualItems().map((v) => {
+                const r = items[v.index];
+                return (
+                  <tr
+                    key={r.id}
+                    className={r.id === current?.id ? "selected" : ""}
+                    onClick={() => setSelected(v.index)}
+                    data-testid="request-row"
+                    data-request-id={r.id}
+                    style={{ position: "absolute", top: 0, transform: `translateY(${v.start}px)`, display: "table", width: "100%", tableLayout: "fixed" }}
+                  >
+                    <td>{r.client.name}</td>
+                    <td>{r.resource_app.name}</td>
+                    <td>
+                      <RiskBadge risk={r.highest_risk} sensitive={r.sensitive} />
+                    </td>
+                    <td>{r.users.length}</td>
+                    <td>{r.refused_count}</td>
+                    <td>{ago(r.first_seen)}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
         {items.length === 0 && <p className="muted empty">Nothing waits for a decision.</p>}
       </section>
       <aside className="detail" data-testid="request-detail">

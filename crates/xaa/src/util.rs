@@ -61,6 +61,30 @@ pub fn fingerprint(token: &str) -> String {
     hex(&sha256(token.as_bytes())[..6])
 }
 
+/// Token-shaped strings: JWS (ID tokens, ID-JAGs), admin API tokens, and any
+/// 43-character base64url run (32 random bytes: access and refresh tokens) that
+/// is not a hex SHA-256 digest.
+/// Used by leak checks (IPC responses, logs, files).
+pub fn token_shaped(json: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for word in
+        json.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
+    {
+        let jws = word.starts_with("eyJ") && word.matches('.').count() == 2;
+        let api = word.starts_with("gh_adm_");
+        let random = word.len() >= 43
+            && word
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        // SHA-256 digests (the audit chain's hashes) are lowercase hex, never a token.
+        let digest = word.len() == 64 && word.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'));
+        if jws || api || (random && !digest) {
+            found.push(word.to_owned());
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,28 +111,4 @@ mod tests {
         assert_eq!(f.len(), 12);
         assert!(!t.contains(&f));
     }
-}
-
-/// Token-shaped strings: JWS (ID tokens, ID-JAGs), admin API tokens, and any
-/// 43-character base64url run (32 random bytes: access and refresh tokens) that
-/// is not a hex SHA-256 digest.
-/// Used by leak checks (IPC responses, logs, files).
-pub fn token_shaped(json: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for word in
-        json.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
-    {
-        let jws = word.starts_with("eyJ") && word.matches('.').count() == 2;
-        let api = word.starts_with("gh_adm_");
-        let random = word.len() >= 43
-            && word
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        // SHA-256 digests (the audit chain's hashes) are lowercase hex, never a token.
-        let digest = word.len() == 64 && word.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'));
-        if jws || api || (random && !digest) {
-            found.push(word.to_owned());
-        }
-    }
-    found
 }

@@ -209,11 +209,12 @@ impl Window {
             .await;
     }
 
+    /// The element's rendered text (`innerText`). WebDriver's own text command
+    /// drops text clipped by `overflow: hidden`, which an ellipsis cell is.
     pub async fn text(&self, e: &Element) -> String {
-        self.call(
-            reqwest::Method::GET,
-            &format!("/element/{}/text", e.0),
-            None,
+        self.post(
+            "/execute/sync",
+            json!({"script": "return arguments[0].innerText", "args": [{ELEMENT: e.0}]}),
         )
         .await
         .as_str()
