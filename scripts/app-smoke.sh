@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts the real console under Xvfb in demo mode (with an unlocked gnome-keyring
 # in a private D-Bus session), waits for its window and for the demo approver's
-# sign-in and for the UI to have fetched a non-empty queue through IPC, then takes a screenshot to target/screenshots/pending.png.
+# sign-in, for the UI to have fetched a non-empty queue through IPC, for the
+# live change stream to be connected and the tray to show the pending count, then takes a screenshot to target/screenshots/pending.png.
 # Fails if the window or the sign-in does not come within 90 s.
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -9,22 +10,18 @@ cargo build -q -p gatehouse-app
 out="${SCREENSHOT_DIR:-$CARGO_TARGET_DIR/screenshots}"
 mkdir -p "$out"
 export APP="$CARGO_TARGET_DIR/debug/gatehouse" OUT="$out"
-exec xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
+exec xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- scripts/with-keyring.sh bash -c '
   set -uo pipefail
-  export XDG_DATA_HOME="$(mktemp -d)" XDG_CONFIG_HOME="$(mktemp -d)"
-  echo -n "gatehouse-test-keyring" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-  for _ in $(seq 1 100); do
-    dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-      org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q "boolean true" && break
-    sleep 0.1
-  done
+  export XDG_CONFIG_HOME="$(mktemp -d)"
   log="$OUT/app.log"
   GATEHOUSE_DEMO=1 "$APP" >"$log" 2>&1 &
   pid=$!
   ok=""
   for _ in $(seq 1 180); do
     if xwininfo -root -tree 2>/dev/null | grep -q "\"Gatehouse\"" && grep -q "demo mode: signed in" "$log" \
-        && grep -Eq "pending queue served shown=[1-9]" "$log"; then ok=1; break; fi
+        && grep -Eq "pending queue served shown=[1-9]" "$log" \
+        && grep -Eq "tray count updated pending=[1-9]" "$log" \
+        && grep -q "IdP status reachable=true" "$log"; then ok=1; break; fi
     kill -0 $pid 2>/dev/null || break
     sleep 0.5
   done

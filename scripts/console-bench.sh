@@ -16,15 +16,4 @@ else
   cargo bench -q -p gatehouse-webdriver-tests --bench console --no-run
   run=(cargo bench -q -p gatehouse-webdriver-tests --bench console)
 fi
-export RUN="${run[*]}"
-exec xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
-  set -euo pipefail
-  export XDG_DATA_HOME="$(mktemp -d)"
-  echo -n "gatehouse-test-keyring" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-  for _ in $(seq 1 100); do
-    dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-      org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q "boolean true" && break
-    sleep 0.1
-  done
-  $RUN
-'
+exec xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- scripts/with-keyring.sh "${run[@]}"

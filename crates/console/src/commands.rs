@@ -12,6 +12,14 @@ use admin_api::{
 };
 use std::path::Path;
 
+/// A change made against the version the person saw.
+fn if_match(etag: &str) -> Mutation<'_> {
+    Mutation {
+        if_match: Some(etag),
+        ..Default::default()
+    }
+}
+
 fn refs(pairs: &[(String, String)]) -> Vec<(&str, String)> {
     pairs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect()
 }
@@ -57,16 +65,7 @@ pub async fn approve(
     grant: &ApproveRequest,
 ) -> Result<DecisionResult, ConsoleError> {
     let admin = c.admin().await?;
-    Ok(admin
-        .approve(
-            id,
-            grant,
-            &Mutation {
-                if_match: Some(etag),
-                ..Default::default()
-            },
-        )
-        .await?)
+    Ok(admin.approve(id, grant, &if_match(etag)).await?)
 }
 
 pub async fn deny(
@@ -76,16 +75,7 @@ pub async fn deny(
     reason: &str,
 ) -> Result<DecisionResult, ConsoleError> {
     let admin = c.admin().await?;
-    Ok(admin
-        .deny(
-            id,
-            reason,
-            &Mutation {
-                if_match: Some(etag),
-                ..Default::default()
-            },
-        )
-        .await?)
+    Ok(admin.deny(id, reason, &if_match(etag)).await?)
 }
 
 /// How many requests wait for a decision (the tray count).
@@ -139,15 +129,7 @@ pub async fn connection_action(
     }
     let admin = c.admin().await?;
     Ok(admin
-        .connection_action(
-            id,
-            action,
-            reason.trim(),
-            &Mutation {
-                if_match: Some(etag),
-                ..Default::default()
-            },
-        )
+        .connection_action(id, action, reason.trim(), &if_match(etag))
         .await?)
 }
 
@@ -158,16 +140,7 @@ pub async fn modify_connection(
     change: &ModifyConnection,
 ) -> Result<ConnectionView, ConsoleError> {
     let admin = c.admin().await?;
-    Ok(admin
-        .modify_connection(
-            id,
-            change,
-            &Mutation {
-                if_match: Some(etag),
-                ..Default::default()
-            },
-        )
-        .await?)
+    Ok(admin.modify_connection(id, change, &if_match(etag)).await?)
 }
 
 pub async fn audit(c: &Console, query: &AuditQuery) -> Result<Page<AuditEventView>, ConsoleError> {
