@@ -16,6 +16,12 @@ const COMMANDS: &[&str] = &[
     "lock",
     "unlock",
     "idp_status",
+    "profiles",
+    "add_profile",
+    "remove_profile",
+    "sign_in_browser",
+    "sign_in_api_token",
+    "sign_out",
 ];
 
 fn main() {

@@ -9,9 +9,9 @@ use admin_api::{
 };
 use console::{
     ConsoleError, ErrorCode, SessionView, commands as c,
-    ipc::{ConnectionDetail, ExportSummary, IdpStatus, RequestDetail},
+    ipc::{ConnectionDetail, ExportSummary, IdpStatus, ProfileAdded, ProfileView, RequestDetail},
 };
-use tauri::{AppHandle, State};
+use tauri::{AppHandle, Emitter, State};
 use tauri_plugin_dialog::DialogExt;
 
 #[tauri::command]
@@ -173,4 +173,60 @@ pub async fn unlock(state: State<'_, AppState>) -> Result<Option<SessionView>, C
 #[tauri::command]
 pub async fn idp_status(state: State<'_, AppState>) -> Result<IdpStatus, ConsoleError> {
     Ok(state.idp_status.lock().expect("status").clone())
+}
+
+#[tauri::command]
+pub async fn profiles(state: State<'_, AppState>) -> Result<Vec<ProfileView>, ConsoleError> {
+    c::profiles(&state.console).await
+}
+
+#[tauri::command]
+pub async fn add_profile(
+    state: State<'_, AppState>,
+    name: String,
+    issuer: String,
+    client_id: String,
+) -> Result<ProfileAdded, ConsoleError> {
+    c::add_profile(&state.console, &name, &issuer, &client_id).await
+}
+
+#[tauri::command]
+pub async fn remove_profile(state: State<'_, AppState>, id: String) -> Result<(), ConsoleError> {
+    c::remove_profile(&state.console, &id).await
+}
+
+/// Signs in through the system browser (RFC 8252 loopback + PKCE).
+#[tauri::command]
+pub async fn sign_in_browser(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    profile_id: String,
+) -> Result<SessionView, ConsoleError> {
+    let open = state.open_url();
+    let view = state
+        .console
+        .sign_in_browser(&profile_id, false, open)
+        .await?;
+    let _ = app.emit("session-changed", ());
+    Ok(view)
+}
+
+/// The token comes in once (pasted) and goes to the keychain; it is never sent back.
+#[tauri::command]
+pub async fn sign_in_api_token(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    profile_id: String,
+    token: String,
+) -> Result<SessionView, ConsoleError> {
+    let view = c::sign_in_api_token(&state.console, &profile_id, &token).await?;
+    let _ = app.emit("session-changed", ());
+    Ok(view)
+}
+
+#[tauri::command]
+pub async fn sign_out(app: AppHandle, state: State<'_, AppState>) -> Result<(), ConsoleError> {
+    c::sign_out(&state.console).await?;
+    let _ = app.emit("session-changed", ());
+    Ok(())
 }

@@ -100,6 +100,12 @@ fn main() {
             commands::lock,
             commands::unlock,
             commands::idp_status,
+            commands::profiles,
+            commands::add_profile,
+            commands::remove_profile,
+            commands::sign_in_browser,
+            commands::sign_in_api_token,
+            commands::sign_out,
         ])
         .run(tauri::generate_context!())
         .expect("the Gatehouse window failed to start");

@@ -263,3 +263,37 @@ describe("Connections and Audit", () => {
     expect(container.querySelector('[data-testid="chain"]')?.textContent).toContain("BROKEN at event #7");
   });
 });
+
+describe("Profiles", () => {
+  it("shows what discovery found and clears a pasted API token once sent", async () => {
+    const profile = { id: "p1", name: "Acme", issuer: "https://idp.acme.test", client_id: "gatehouse-console" };
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      if (cmd === "idp_status") return { reachable: true, message: null };
+      if (cmd === "list_requests") return { items: [], total: 0 };
+      if (cmd === "profiles") return [{ profile, saved: true, active: false }];
+      if (cmd === "add_profile")
+        return { profile, discovery: { issuer: profile.issuer, authorization_endpoint: "", token_endpoint: "", revocation_endpoint: null, supports_pkce_s256: true, supports_xaa: true, admin_api: "https://idp.acme.test/admin/v1" } };
+      if (cmd === "sign_in_api_token") return { profile_id: "p1", profile_name: "Acme", issuer: profile.issuer, subject: "svc", roles: ["auditor"], kind: "api_token", mfa: false };
+      return null;
+    }, { shouldMockEvents: true });
+    act(() => root.render(<App />));
+    await settle();
+    await act(async () => window.dispatchEvent(new KeyboardEvent("keydown", { key: "4" })));
+    await settle();
+    expect(container.querySelector('[data-testid="profiles"]')?.textContent).toContain("https://idp.acme.test");
+    const buttons = Array.from(container.querySelectorAll("button"));
+    await act(async () => buttons.find((b) => b.textContent === "Use an API token")!.click());
+    const input = container.querySelector<HTMLInputElement>('input[type="password"]')!;
+    const setValue = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value")!.set!;
+    await act(async () => {
+      setValue.call(input, "gh_adm_secret");
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    await act(async () => input.form!.requestSubmit());
+    await settle();
+    expect(calls.find((c) => c.cmd === "sign_in_api_token")?.args).toEqual({ profileId: "p1", token: "gh_adm_secret" });
+    expect(container.querySelector('input[type="password"]')).toBeNull();
+    expect(container.innerHTML).not.toContain("gh_adm_secret");
+  });
+});

@@ -9,12 +9,14 @@ import { errorText, inField } from "./common";
 import { Pending } from "./Pending";
 import { Connections } from "./Connections";
 import { Audit } from "./Audit";
+import { Profiles } from "./Profiles";
 
-type Screen = "pending" | "connections" | "audit";
+type Screen = "pending" | "connections" | "audit" | "profiles";
 const SCREENS: [Screen, string, string][] = [
   ["pending", "Pending", "1"],
   ["connections", "Connections", "2"],
   ["audit", "Audit", "3"],
+  ["profiles", "Profiles", "4"],
 ];
 
 interface Command {
@@ -182,6 +184,7 @@ export function App() {
       {screen === "pending" && <Pending {...props} />}
       {screen === "connections" && <Connections {...props} />}
       {screen === "audit" && <Audit {...props} />}
+      {screen === "profiles" && <Profiles {...props} />}
       {locked && (
         <div className="overlay" role="dialog" aria-label="Locked">
           <div className="card">
@@ -234,7 +237,7 @@ export function App() {
       {help && (
         <div className="help" role="dialog" aria-label="Keyboard shortcuts">
           <h3>Keyboard</h3>
-          <p>1 Pending · 2 Connections · 3 Audit · Ctrl+K commands · Ctrl+L lock · R refresh</p>
+          <p>1 Pending · 2 Connections · 3 Audit · 4 Profiles · Ctrl+K commands · Ctrl+L lock · R refresh</p>
           <p>Pending: j / k move · a approve · d deny · / search</p>
           <p>Connections: j / k move · s suspend · r revoke · / search</p>
           <p>? this help · Esc close or leave a field</p>

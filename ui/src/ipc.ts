@@ -26,6 +26,8 @@ export type ExportSummary = Ipc["schemas"]["ExportSummary"];
 export type IdpStatus = Ipc["schemas"]["IdpStatus"];
 export type ChangeEvent = Ipc["schemas"]["ChangeEvent"];
 export type StepUpRule = Ipc["schemas"]["StepUpRule"];
+export type ProfileView = Ipc["schemas"]["ProfileView"];
+export type ProfileAdded = Ipc["schemas"]["ProfileAdded"];
 
 export function isConsoleError(e: unknown): e is ConsoleError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
@@ -50,4 +52,12 @@ export const ipc = {
   lock: () => invoke<null>("lock"),
   unlock: () => invoke<SessionView | null>("unlock"),
   idpStatus: () => invoke<IdpStatus>("idp_status"),
+  profiles: () => invoke<ProfileView[]>("profiles"),
+  addProfile: (name: string, issuer: string, clientId: string) =>
+    invoke<ProfileAdded>("add_profile", { name, issuer, clientId }),
+  removeProfile: (id: string) => invoke<null>("remove_profile", { id }),
+  signInBrowser: (profileId: string) => invoke<SessionView>("sign_in_browser", { profileId }),
+  // The token goes to Rust once and into the OS keychain; nothing sends it back.
+  signInApiToken: (profileId: string, token: string) => invoke<SessionView>("sign_in_api_token", { profileId, token }),
+  signOut: () => invoke<null>("sign_out"),
 };

@@ -4,7 +4,7 @@
 
 use crate::{
     Console, ConsoleError, ErrorCode, SessionView,
-    ipc::{ConnectionDetail, ExportSummary, RequestDetail},
+    ipc::{ConnectionDetail, ExportSummary, ProfileAdded, ProfileView, RequestDetail},
 };
 use admin_api::{
     ApproveRequest, AuditEventView, AuditQuery, ChainReportView, ConnectionQuery, ConnectionView,
@@ -192,4 +192,65 @@ pub async fn export_audit(
         events: rows,
         bytes: body.len(),
     })
+}
+
+pub async fn profiles(c: &Console) -> Result<Vec<ProfileView>, ConsoleError> {
+    let active = c.view().await.map(|v| v.profile_id);
+    Ok(c.all_profiles()
+        .await?
+        .into_iter()
+        .map(|(p, saved)| ProfileView {
+            active: active.as_deref() == Some(p.id.as_str()),
+            profile: p,
+            saved,
+        })
+        .collect())
+}
+
+/// Checks the IdP's discovery document and saves the profile.
+pub async fn add_profile(
+    c: &Console,
+    name: &str,
+    issuer: &str,
+    client_id: &str,
+) -> Result<ProfileAdded, ConsoleError> {
+    if name.trim().is_empty() || client_id.trim().is_empty() {
+        return Err(ConsoleError::new(
+            ErrorCode::Invalid,
+            "Give the profile a name and the console's client id at that IdP.",
+        ));
+    }
+    let (profile, discovery) = c.add_profile(name, issuer.trim(), client_id.trim()).await?;
+    Ok(ProfileAdded { profile, discovery })
+}
+
+/// Forgets a saved profile and its keychain entries (not the one in use).
+pub async fn remove_profile(c: &Console, id: &str) -> Result<(), ConsoleError> {
+    if c.view().await.is_some_and(|v| v.profile_id == id) {
+        return Err(ConsoleError::new(
+            ErrorCode::Conflict,
+            "Sign out of this IdP before removing it.",
+        ));
+    }
+    c.forget_profile(id)
+}
+
+/// Signs in with an admin API token pasted once; it goes to the keychain and
+/// never comes back over IPC.
+pub async fn sign_in_api_token(
+    c: &Console,
+    profile_id: &str,
+    token: &str,
+) -> Result<SessionView, ConsoleError> {
+    if token.trim().is_empty() {
+        return Err(ConsoleError::new(
+            ErrorCode::Invalid,
+            "Paste an admin API token.",
+        ));
+    }
+    c.sign_in_api_token(profile_id, token).await
+}
+
+pub async fn sign_out(c: &Console) -> Result<(), ConsoleError> {
+    c.sign_out().await
 }

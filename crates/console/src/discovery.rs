@@ -5,7 +5,7 @@ use crate::error::{ConsoleError, ErrorCode};
 use serde::{Deserialize, Serialize};
 
 /// What the console shows about an IdP.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Discovery {
     pub issuer: String,
     pub authorization_endpoint: String,

@@ -35,6 +35,23 @@ pub struct IdpStatus {
     pub message: Option<String>,
 }
 
+/// An IdP profile as the Profiles screen lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProfileView {
+    pub profile: crate::Profile,
+    /// Saved to disk (demo mode's profile lives only as long as the app).
+    pub saved: bool,
+    /// The profile of the current session.
+    pub active: bool,
+}
+
+/// A profile just added, with what its discovery document said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProfileAdded {
+    pub profile: crate::Profile,
+    pub discovery: crate::discovery::Discovery,
+}
+
 /// An OpenAPI 3.1 document with only `components.schemas`: the IPC types.
 pub fn document() -> serde_json::Value {
     let mut g = SchemaSettings::draft2020_12()
@@ -49,6 +66,8 @@ pub fn document() -> serde_json::Value {
     let _ = g.subschema_for::<ConnectionDetail>();
     let _ = g.subschema_for::<ExportSummary>();
     let _ = g.subschema_for::<IdpStatus>();
+    let _ = g.subschema_for::<ProfileView>();
+    let _ = g.subschema_for::<ProfileAdded>();
     let _ = g.subschema_for::<admin_api::ConnectionQuery>();
     let _ = g.subschema_for::<admin_api::AuditQuery>();
     let _ = g.subschema_for::<admin_api::ModifyConnection>();

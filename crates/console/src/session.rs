@@ -142,6 +142,24 @@ impl Console {
         Ok((p, d))
     }
 
+    /// Saved profiles, then the in-memory ones (demo mode), with whether saved.
+    pub async fn all_profiles(&self) -> Result<Vec<(Profile, bool)>, ConsoleError> {
+        let mut out: Vec<(Profile, bool)> = self
+            .profiles
+            .list()?
+            .into_iter()
+            .map(|p| (p, true))
+            .collect();
+        out.extend(
+            self.transient
+                .lock()
+                .await
+                .iter()
+                .map(|p| (p.clone(), false)),
+        );
+        Ok(out)
+    }
+
     fn profile(&self, id: &str) -> Result<Profile, ConsoleError> {
         if let Ok(t) = self.transient.try_lock()
             && let Some(p) = t.iter().find(|p| p.id == id)
@@ -394,6 +412,13 @@ impl Console {
             &a.profile.issuer,
             a.access_token.clone(),
         ))
+    }
+
+    /// Removes a saved profile and deletes its keychain entries.
+    pub fn forget_profile(&self, id: &str) -> Result<(), ConsoleError> {
+        self.secrets.delete(id, SecretKind::RefreshToken)?;
+        self.secrets.delete(id, SecretKind::ApiToken)?;
+        self.profiles.remove(id)
     }
 
     /// Signs out: revokes the refresh token at the IdP (best effort), deletes the

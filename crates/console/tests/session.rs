@@ -446,3 +446,50 @@ async fn the_live_follower_reports_connected_then_each_change_as_it_commits() {
     assert!(!console.is_locked().await);
     follower.abort();
 }
+
+#[tokio::test]
+async fn the_profiles_screen_lists_checks_and_forgets_profiles() {
+    use console::commands as c;
+    let w = world(Duration::from_secs(600)).await;
+    let listed = c::profiles(&w.console).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].saved && !listed[0].active);
+    // Adding checks discovery and shows what it found; bad input is refused.
+    let added = c::add_profile(&w.console, "Again", &w.demo.info.idp, "gatehouse-console")
+        .await
+        .unwrap();
+    assert!(added.discovery.supports_xaa && added.discovery.supports_pkce_s256);
+    assert_eq!(added.profile.id, w.profile, "one profile per issuer");
+    let e = c::add_profile(&w.console, " ", &w.demo.info.idp, "x")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Invalid);
+    let e = c::add_profile(&w.console, "Nowhere", "http://127.0.0.1:9", "x")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::IdpUnreachable);
+    let e = c::sign_in_api_token(&w.console, &w.profile, "  ")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Invalid);
+    // The active profile cannot be removed; after sign-out it can, with its secrets.
+    w.console
+        .sign_in_browser(&w.profile, false, browser(&w.demo.info, "carol", false))
+        .await
+        .unwrap();
+    let listed = c::profiles(&w.console).await.unwrap();
+    assert!(listed[0].active);
+    let leaks = token_shaped(&serde_json::to_string(&listed).unwrap());
+    assert!(leaks.is_empty(), "{leaks:?}");
+    let e = c::remove_profile(&w.console, &w.profile).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Conflict);
+    c::sign_out(&w.console).await.unwrap();
+    c::remove_profile(&w.console, &w.profile).await.unwrap();
+    assert!(c::profiles(&w.console).await.unwrap().is_empty());
+    assert!(
+        w.secrets
+            .get(&w.profile, SecretKind::RefreshToken)
+            .unwrap()
+            .is_none()
+    );
+}

@@ -170,6 +170,16 @@ export interface components {
             connection?: components["schemas"]["ConnectionView"] | null;
             request: components["schemas"]["RequestView"];
         };
+        /** @description What the console shows about an IdP. */
+        Discovery: {
+            admin_api: string;
+            authorization_endpoint: string;
+            issuer: string;
+            revocation_endpoint?: string | null;
+            supports_pkce_s256: boolean;
+            supports_xaa: boolean;
+            token_endpoint: string;
+        };
         /** @enum {string} */
         ErrorCode: "keychain_unavailable" | "not_signed_in" | "locked" | "idp_unreachable" | "discovery_failed" | "sign_in_failed" | "sign_in_timed_out" | "session_expired" | "step_up_required" | "forbidden" | "conflict" | "stale" | "invalid" | "not_found" | "internal";
         /** @description What an audit export wrote. */
@@ -233,6 +243,26 @@ export interface components {
              * @description How many items match the filter in all.
              */
             total: number;
+        };
+        Profile: {
+            /** @description The console's client id at that IdP (public client). */
+            client_id: string;
+            id: string;
+            issuer: string;
+            name: string;
+        };
+        /** @description A profile just added, with what its discovery document said. */
+        ProfileAdded: {
+            discovery: components["schemas"]["Discovery"];
+            profile: components["schemas"]["Profile"];
+        };
+        /** @description An IdP profile as the Profiles screen lists it. */
+        ProfileView: {
+            /** @description The profile of the current session. */
+            active: boolean;
+            profile: components["schemas"]["Profile"];
+            /** @description Saved to disk (demo mode's profile lives only as long as the app). */
+            saved: boolean;
         };
         /** @enum {string} */
         ReceiptStatus: "pending" | "delivered" | "failed";
