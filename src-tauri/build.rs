@@ -3,6 +3,7 @@ const COMMANDS: &[&str] = &[
     "session",
     "list_requests",
     "get_request",
+    "request_context",
     "approve",
     "deny",
     "step_up",

@@ -9,7 +9,10 @@ use admin_api::{
 };
 use console::{
     ConsoleError, ErrorCode, SessionView, commands as c,
-    ipc::{ConnectionDetail, ExportSummary, IdpStatus, ProfileAdded, ProfileView, RequestDetail},
+    ipc::{
+        ConnectionDetail, ExportSummary, IdpStatus, ProfileAdded, ProfileView, RequestContext,
+        RequestDetail,
+    },
 };
 use tauri::{AppHandle, Emitter, State};
 use tauri_plugin_dialog::DialogExt;
@@ -35,6 +38,14 @@ pub async fn get_request(
     id: String,
 ) -> Result<RequestDetail, ConsoleError> {
     c::get_request(&state.console, &id).await
+}
+
+#[tauri::command]
+pub async fn request_context(
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<RequestContext, ConsoleError> {
+    c::request_context(&state.console, &id).await
 }
 
 #[tauri::command]

@@ -87,6 +87,7 @@ fn main() {
             commands::session,
             commands::list_requests,
             commands::get_request,
+            commands::request_context,
             commands::approve,
             commands::deny,
             commands::step_up,

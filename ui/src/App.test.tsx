@@ -203,6 +203,42 @@ describe("Pending queue", () => {
   });
 });
 
+describe("Request context", () => {
+  it("counts who would gain access, before and after restricting to a group, and shows the owner", async () => {
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      if (cmd === "idp_status") return { reachable: true, message: null };
+      if (cmd === "list_requests") return { items: [queue[0]], total: 1 };
+      if (cmd === "get_request") return { request: queue[0], etag: '"v1"' };
+      if (cmd === "request_context")
+        return {
+          client: { client_id: "Research Assistant", name: "Research Assistant", description: null, owners: ["alice"], auth_method: "client_secret_basic", connections: 2, pending_requests: 1 },
+          groups: [
+            { name: "engineering", members: ["alice", "frank"], roles: [] },
+            { name: "employees", members: ["alice", "bob", "frank", "grace"], roles: [] },
+          ],
+          directory_users: 11,
+          history: [],
+        };
+      return null;
+    }, { shouldMockEvents: true });
+    act(() => root.render(<App />));
+    await settle();
+    expect(container.querySelector('[data-testid="blast-radius"]')?.textContent).toContain("All 11 people");
+    expect(container.querySelector('[data-testid="client-owners"]')?.textContent).toContain("owned by alice");
+    const engineering = Array.from(container.querySelectorAll("fieldset label")).find((l) => l.textContent?.includes("engineering"))!;
+    await act(async () => engineering.querySelector("input")!.click());
+    await settle();
+    expect(container.querySelector('[data-testid="blast-radius"]')?.textContent).toContain("2 people would gain access (members of engineering): alice, frank");
+    await act(async () => window.dispatchEvent(new KeyboardEvent("keydown", { key: "a" })));
+    await settle();
+    expect((calls.find((c) => c.cmd === "approve")?.args as { grant: unknown }).grant).toEqual({
+      scopes: ["crm.contacts.read", "crm.deals.write"],
+      allowed_groups: ["engineering"],
+    });
+  });
+});
+
 describe("describeChange", () => {
   it("names added scopes, new users and a status change", () => {
     const after = { ...queue[0], status: "awaiting_second_approval" as const, users: [...queue[0].users, { username: "bob", groups: [], refused_count: 1 }], scopes: queue[0].scopes.slice(0, 1) };

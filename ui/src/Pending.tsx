@@ -5,8 +5,8 @@
 // awaiting-second-approver state.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { ipc, isConsoleError, type ApproveRequest, type RequestDetail, type RequestView } from "./ipc";
-import { ago, inField, RISK_ORDER, RiskBadge, type ScreenProps } from "./common";
+import { ipc, isConsoleError, type ApproveRequest, type RequestContext, type RequestDetail, type RequestView } from "./ipc";
+import { ago, inField, RISK_ORDER, RiskBadge, when, type ScreenProps } from "./common";
 
 const DAY = 86400;
 const EXPIRIES: [string, number | null][] = [
@@ -57,6 +57,7 @@ export function Pending({ tick, online, report, notify }: ScreenProps) {
   const [changed, setChanged] = useState<string[] | null>(null);
   const [stepUp, setStepUp] = useState(false);
   const [busy, setBusy] = useState(false);
+  const [context, setContext] = useState<RequestContext | null>(null);
   const search = useRef<HTMLInputElement>(null);
   const scroller = useRef<HTMLDivElement>(null);
   // Only the rows in view are in the DOM: a 500-row page costs what 20 rows do.
@@ -112,6 +113,24 @@ export function Pending({ tick, online, report, notify }: ScreenProps) {
     };
   }, [currentId, currentVersion, report]);
 
+  // Owners, groups and history: extra context, not needed to decide, so a
+  // failure here leaves the detail as it is.
+  useEffect(() => {
+    if (!currentId) return;
+    let stale = false;
+    ipc.requestContext(currentId).then(
+      (c) => {
+        if (!stale) setContext(c);
+      },
+      () => {
+        if (!stale) setContext(null);
+      },
+    );
+    return () => {
+      stale = true;
+    };
+  }, [currentId, currentVersion]);
+
   useEffect(() => {
     if (items.length) virtual.scrollToIndex(Math.min(selected, items.length - 1));
   }, [selected, items.length, virtual]);
@@ -122,6 +141,14 @@ export function Pending({ tick, online, report, notify }: ScreenProps) {
     () => (shown ? shown.request.scopes.map((s) => s.name).filter((n) => !dropped.has(n)) : []),
     [shown, dropped],
   );
+  const shownContext = context && shown && context.history.every((e) => e.target === shown.request.id) ? context : null;
+  // Who would gain access: everyone in the directory, or the members of the chosen groups.
+  const gaining = useMemo(() => {
+    if (!shownContext) return null;
+    if (!groups.size) return { count: shownContext.directory_users, names: [] as string[] };
+    const members = new Set(shownContext.groups.filter((g) => groups.has(g.name)).flatMap((g) => g.members));
+    return { count: members.size, names: [...members].sort() };
+  }, [shownContext, groups]);
   const requestGroups = useMemo(
     () => (shown ? [...new Set(shown.request.users.flatMap((u) => u.groups))].sort() : []),
     [shown],
@@ -291,6 +318,12 @@ export function Pending({ tick, online, report, notify }: ScreenProps) {
               {ago(shown.request.first_seen)} ago · last {ago(shown.request.last_seen)} ago ·{" "}
               {shown.request.refused_count} refused exchanges
             </p>
+            {shownContext?.client && (
+              <p className="muted" data-testid="client-owners">
+                Client owned by {shownContext.client.owners.join(", ") || "nobody"} · {shownContext.client.connections} connection
+                {shownContext.client.connections === 1 ? "" : "s"} · authenticates with {shownContext.client.auth_method}
+              </p>
+            )}
             {changed && (
               <div className="banner warn" role="alert" data-testid="stale">
                 This request changed while you were looking: {changed.join("; ")}. Review it and decide again.
@@ -331,10 +364,14 @@ export function Pending({ tick, online, report, notify }: ScreenProps) {
                 </li>
               ))}
             </ul>
-            <p className="muted">
-              {groups.size
-                ? `Only members of ${[...groups].join(", ")} will be able to use this connection.`
-                : "Anyone in the directory will be able to use this connection: restrict it to groups below."}
+            <p className="muted" data-testid="blast-radius">
+              {gaining
+                ? groups.size
+                  ? `${gaining.count} people would gain access (members of ${[...groups].join(", ")}): ${gaining.names.join(", ")}.`
+                  : `All ${gaining.count} people in the directory would gain access: restrict it to groups below.`
+                : groups.size
+                  ? `Only members of ${[...groups].join(", ")} will be able to use this connection.`
+                  : "Anyone in the directory will be able to use this connection: restrict it to groups below."}
             </p>
             <div className="grant">
               <fieldset>
@@ -397,6 +434,19 @@ export function Pending({ tick, online, report, notify }: ScreenProps) {
                 Deny… (d)
               </button>
             </div>
+            {shownContext && shownContext.history.length > 0 && (
+              <>
+                <h3>History</h3>
+                <ul className="history" data-testid="history">
+                  {shownContext.history.map((e) => (
+                    <li key={e.id}>
+                      {when(e.at_ms)} · <code>{e.kind}</code> by {e.actor ?? "system"} · {e.outcome}
+                      {e.reason ? ` — ${e.reason}` : ""}
+                    </li>
+                  ))}
+                </ul>
+              </>
+            )}
             {denying && (
               <div className="deny">
                 <textarea

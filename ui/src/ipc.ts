@@ -27,6 +27,7 @@ export type IdpStatus = Ipc["schemas"]["IdpStatus"];
 export type ChangeEvent = Ipc["schemas"]["ChangeEvent"];
 export type StepUpRule = Ipc["schemas"]["StepUpRule"];
 export type ProfileView = Ipc["schemas"]["ProfileView"];
+export type RequestContext = Ipc["schemas"]["RequestContext"];
 export type ProfileAdded = Ipc["schemas"]["ProfileAdded"];
 
 export function isConsoleError(e: unknown): e is ConsoleError {
@@ -37,6 +38,7 @@ export const ipc = {
   session: () => invoke<SessionView | null>("session"),
   listRequests: (args: { status?: string; q?: string; sort?: string }) => invoke<RequestPage>("list_requests", args),
   getRequest: (id: string) => invoke<RequestDetail>("get_request", { id }),
+  requestContext: (id: string) => invoke<RequestContext>("request_context", { id }),
   approve: (id: string, etag: string, grant: ApproveRequest) => invoke<DecisionResult>("approve", { id, etag, grant }),
   deny: (id: string, etag: string, reason: string) => invoke<DecisionResult>("deny", { id, etag, reason }),
   stepUp: () => invoke<SessionView>("step_up"),

@@ -4,7 +4,9 @@
 
 use crate::{
     Console, ConsoleError, ErrorCode, SessionView,
-    ipc::{ConnectionDetail, ExportSummary, ProfileAdded, ProfileView, RequestDetail},
+    ipc::{
+        ConnectionDetail, ExportSummary, ProfileAdded, ProfileView, RequestContext, RequestDetail,
+    },
 };
 use admin_api::{
     ApproveRequest, AuditEventView, AuditQuery, ChainReportView, ConnectionQuery, ConnectionView,
@@ -55,6 +57,27 @@ pub async fn get_request(c: &Console, id: &str) -> Result<RequestDetail, Console
     Ok(RequestDetail {
         request: v.value,
         etag: v.etag,
+    })
+}
+
+/// The context of a request's detail, fetched in parallel.
+pub async fn request_context(c: &Console, id: &str) -> Result<RequestContext, ConsoleError> {
+    let admin = c.admin().await?;
+    let request = admin.get_request(id).await?.value;
+    let history_query = [("target", id.to_string()), ("limit", "50".into())];
+    let (clients, groups, users, history) = tokio::join!(
+        admin.get_json::<Vec<admin_api::ClientView>>("/clients", &[]),
+        admin.get_json::<Vec<admin_api::GroupView>>("/groups", &[]),
+        admin.get_json::<Vec<admin_api::UserView>>("/users", &[]),
+        admin.audit(&history_query),
+    );
+    Ok(RequestContext {
+        client: clients?
+            .into_iter()
+            .find(|x| x.client_id == request.client.client_id),
+        groups: groups?,
+        directory_users: users?.len(),
+        history: history.map(|p| p.items).unwrap_or_default(),
     })
 }
 

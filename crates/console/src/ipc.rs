@@ -35,6 +35,17 @@ pub struct IdpStatus {
     pub message: Option<String>,
 }
 
+/// What the request detail shows around a request: the client's registration
+/// (owners), the directory's groups (to count who would gain access), and the
+/// request's history from the audit log (empty when the role may not read it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RequestContext {
+    pub client: Option<admin_api::ClientView>,
+    pub groups: Vec<admin_api::GroupView>,
+    pub directory_users: usize,
+    pub history: Vec<admin_api::AuditEventView>,
+}
+
 /// An IdP profile as the Profiles screen lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProfileView {
@@ -67,6 +78,7 @@ pub fn document() -> serde_json::Value {
     let _ = g.subschema_for::<ExportSummary>();
     let _ = g.subschema_for::<IdpStatus>();
     let _ = g.subschema_for::<ProfileView>();
+    let _ = g.subschema_for::<RequestContext>();
     let _ = g.subschema_for::<ProfileAdded>();
     let _ = g.subschema_for::<admin_api::ConnectionQuery>();
     let _ = g.subschema_for::<admin_api::AuditQuery>();

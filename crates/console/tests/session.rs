@@ -299,7 +299,13 @@ async fn no_ipc_command_response_carries_a_token() {
         .await
         .unwrap();
     push(&page);
-    let first = c::get_request(&w.console, &page.items[0].id).await.unwrap();
+    // A request carol may approve alone (not sensitive: no second approver or MFA).
+    let plain = page
+        .items
+        .iter()
+        .find(|r| !r.sensitive)
+        .expect("a plain request");
+    let first = c::get_request(&w.console, &plain.id).await.unwrap();
     push(&first);
     let approved = c::approve(
         &w.console,
@@ -308,12 +314,32 @@ async fn no_ipc_command_response_carries_a_token() {
         &admin_api::ApproveRequest::default(),
     )
     .await;
+    let approved_ok = approved.is_ok();
+    assert!(approved_ok, "{approved:?}");
     push(
         &approved
             .map_err(|e| serde_json::to_value(e).unwrap())
             .map(|v| serde_json::to_value(v).unwrap()),
     );
-    let second = c::get_request(&w.console, &page.items[1].id).await.unwrap();
+    let context = c::request_context(&w.console, &first.request.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        context
+            .history
+            .iter()
+            .any(|e| e.actor.as_deref() == Some("carol")),
+        approved_ok,
+        "the approval is in the request's history exactly when it happened"
+    );
+    assert!(context.directory_users > 5 && !context.groups.is_empty());
+    assert_eq!(
+        context.client.as_ref().map(|c| c.client_id.as_str()),
+        Some(first.request.client.client_id.as_str())
+    );
+    push(&context);
+    let other = page.items.iter().find(|r| r.id != plain.id).unwrap();
+    let second = c::get_request(&w.console, &other.id).await.unwrap();
     push(&second);
     let denied = c::deny(&w.console, &second.request.id, &second.etag, "not now").await;
     push(
@@ -368,7 +394,7 @@ async fn no_ipc_command_response_carries_a_token() {
         hits.is_empty(),
         "token-shaped strings crossed IPC: {hits:?}"
     );
-    assert_eq!(responses.len(), 15);
+    assert_eq!(responses.len(), 16);
 }
 
 mod erased {

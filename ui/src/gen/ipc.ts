@@ -101,6 +101,17 @@ export interface components {
             client_id: string;
             name: string;
         };
+        ClientView: {
+            auth_method: string;
+            client_id: string;
+            /** Format: uint64 */
+            connections: number;
+            description?: string | null;
+            name: string;
+            owners: string[];
+            /** Format: uint64 */
+            pending_requests: number;
+        };
         /** @description A connection and the ETag to change it against. */
         ConnectionDetail: {
             connection: components["schemas"]["ConnectionView"];
@@ -190,6 +201,11 @@ export interface components {
             events: number;
             format: string;
             path: string;
+        };
+        GroupView: {
+            members: string[];
+            name: string;
+            roles: components["schemas"]["Role"][];
         };
         /** @description The IdP's reachability as the console last saw it (the `idp-status` event). */
         IdpStatus: {
@@ -283,6 +299,18 @@ export interface components {
             latency_ms?: number | null;
             receiver: string;
             status: components["schemas"]["ReceiptStatus"];
+        };
+        /**
+         * @description What the request detail shows around a request: the client's registration
+         *     (owners), the directory's groups (to count who would gain access), and the
+         *     request's history from the audit log (empty when the role may not read it).
+         */
+        RequestContext: {
+            client?: components["schemas"]["ClientView"] | null;
+            /** Format: uint */
+            directory_users: number;
+            groups: components["schemas"]["GroupView"][];
+            history: components["schemas"]["AuditEventView"][];
         };
         /** @description A request and the ETag to decide against. */
         RequestDetail: {
