@@ -282,6 +282,30 @@ describe("Connections and Audit", () => {
     expect(container.querySelector('[data-testid="revoke"]')).toBeNull();
   });
 
+  it("loads the next page of connections as the last rows come into view", async () => {
+    const make = (i: number) => ({ ...connection, id: `conn_${i}`, status: "active" as const, receipts: [] });
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      if (cmd === "idp_status") return { reachable: true, message: null };
+      if (cmd === "list_requests") return { items: [], total: 0 };
+      if (cmd === "list_connections") {
+        const cursor = (args as { query: { cursor?: string } }).query.cursor;
+        return cursor
+          ? { items: Array.from({ length: 30 }, (_, i) => make(30 + i)), total: 60, next_cursor: null }
+          : { items: Array.from({ length: 30 }, (_, i) => make(i)), total: 60, next_cursor: "page2" };
+      }
+      return null;
+    }, { shouldMockEvents: true });
+    act(() => root.render(<App />));
+    await settle();
+    await act(async () => window.dispatchEvent(new KeyboardEvent("keydown", { key: "2" })));
+    await settle();
+    await settle();
+    const cursors = calls.filter((c) => c.cmd === "list_connections").map((c) => (c.args as { query: { cursor?: string } }).query.cursor);
+    expect(cursors).toContain("page2");
+    expect(container.textContent).not.toContain("more load as you scroll");
+  });
+
   it("a broken audit chain is reported with the first broken event", async () => {
     mockIPC((cmd) => {
       if (cmd === "idp_status") return { reachable: true, message: null };

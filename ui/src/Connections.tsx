@@ -33,6 +33,9 @@ export function Connections({ tick, online, report, notify }: ScreenProps) {
   const [reason, setReason] = useState("");
   const [dropped, setDropped] = useState<Set<string>>(new Set());
   const [elapsed, setElapsed] = useState<number | null>(null);
+  const [next, setNext] = useState<string | null>(null);
+  // The cursor being fetched (a ref: it must not re-run the effect that fetches).
+  const loadingMore = useRef<string | null>(null);
   const search = useRef<HTMLInputElement>(null);
   const scroller = useRef<HTMLDivElement>(null);
 
@@ -44,10 +47,12 @@ export function Connections({ tick, online, report, notify }: ScreenProps) {
         status: status || null,
         risk: (risk || null) as ConnectionView["highest_risk"],
         sort,
-        limit: 5000,
+        limit: 500,
       });
+      loadingMore.current = null;
       setItems(page.items);
       setTotal(page.total);
+      setNext(page.next_cursor ?? null);
       setElapsed(Math.round(performance.now() - started));
     } catch (e) {
       report(e);
@@ -85,6 +90,23 @@ export function Connections({ tick, online, report, notify }: ScreenProps) {
     estimateSize: () => 34,
     overscan: 12,
   });
+
+  // The next page comes in as the last rows scroll into view.
+  const last = virtual.getVirtualItems().at(-1)?.index ?? 0;
+  useEffect(() => {
+    if (!next || loadingMore.current === next || last < items.length - 20) return;
+    loadingMore.current = next;
+    const query = { q: q || null, status: status || null, risk: (risk || null) as ConnectionView["highest_risk"], sort, limit: 500 };
+    ipc.listConnections({ ...query, cursor: next }).then(
+      (page) => {
+        // Only if the list is still the one this page continues.
+        if (loadingMore.current !== next) return;
+        setItems((have) => [...have, ...page.items]);
+        setNext(page.next_cursor ?? null);
+      },
+      report,
+    );
+  }, [last, items.length, next, q, status, risk, sort, report]);
 
   const shown = detail && detail.connection.id === selectedId ? detail.connection : null;
   const kept = useMemo(
@@ -179,7 +201,7 @@ export function Connections({ tick, online, report, notify }: ScreenProps) {
           </select>
         </div>
         <p className="muted small">
-          {items.length < total ? `Showing ${items.length} of ${total}; narrow the search. ` : ""}
+          {items.length < total ? `${items.length} of ${total} loaded; more load as you scroll. ` : ""}
           {elapsed != null ? `Answered in ${elapsed} ms.` : ""}
         </p>
         <div className="vtable" ref={scroller}>
