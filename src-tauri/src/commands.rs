@@ -28,8 +28,9 @@ pub async fn list_requests(
     status: Option<String>,
     q: Option<String>,
     sort: Option<String>,
+    risk: Option<String>,
 ) -> Result<Page<RequestView>, ConsoleError> {
-    c::list_requests(&state.console, status, q, sort).await
+    c::list_requests(&state.console, status, q, sort, risk).await
 }
 
 #[tauri::command]

@@ -111,6 +111,20 @@ describe("Pending queue", () => {
     expect(container.querySelector("h2")?.textContent).toContain("Support Copilot");
   });
 
+  it("the risk and order pickers go to the server's filter", async () => {
+    act(() => root.render(<App />));
+    await settle();
+    const risk = container.querySelector<HTMLSelectElement>('select[aria-label="Risk at least"]')!;
+    const setValue = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, "value")!.set!;
+    await act(async () => {
+      setValue.call(risk, "admin");
+      risk.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+    await settle();
+    const last = calls.filter((c) => c.cmd === "list_requests").at(-1);
+    expect(last?.args).toMatchObject({ risk: "admin", sort: "age" });
+  });
+
   it("a 500-request page puts only the rows in view into the DOM", async () => {
     const many = Array.from({ length: 500 }, (_, i) => request(`req_${i}`, `Agent ${i}`, [["crm.contacts.read", "read", false]]));
     mockIPC((cmd, args) => {

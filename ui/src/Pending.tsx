@@ -47,6 +47,8 @@ export function Pending({ tick, online, report, notify }: ScreenProps) {
   const [selected, setSelected] = useState(0);
   const [detail, setDetail] = useState<RequestDetail | null>(null);
   const [q, setQ] = useState("");
+  const [risk, setRisk] = useState("");
+  const [sort, setSort] = useState("age");
   const [dropped, setDropped] = useState<Set<string>>(new Set());
   const [groups, setGroups] = useState<Set<string>>(new Set());
   const [expiry, setExpiry] = useState<number | null>(null);
@@ -70,13 +72,13 @@ export function Pending({ tick, online, report, notify }: ScreenProps) {
 
   const refresh = useCallback(async () => {
     try {
-      const page = await ipc.listRequests({ q: q || undefined, sort: "age" });
+      const page = await ipc.listRequests({ q: q || undefined, sort, risk: risk || undefined });
       setItems(page.items);
       setTotal(page.total);
     } catch (e) {
       report(e);
     }
-  }, [q, report]);
+  }, [q, sort, risk, report]);
 
   useEffect(() => {
     const t = setTimeout(() => void refresh(), 0);
@@ -266,6 +268,19 @@ export function Pending({ tick, online, report, notify }: ScreenProps) {
             value={q}
             onChange={(e) => setQ(e.target.value)}
           />
+          <select value={risk} onChange={(e) => setRisk(e.target.value)} aria-label="Risk at least">
+            <option value="">Any risk</option>
+            <option value="write">Write+</option>
+            <option value="destructive">Destructive+</option>
+            <option value="admin">Admin</option>
+          </select>
+          <select value={sort} onChange={(e) => setSort(e.target.value)} aria-label="Order">
+            <option value="age">Oldest first</option>
+            <option value="-age">Newest first</option>
+            <option value="refused">Most refused</option>
+            <option value="users">Most users</option>
+            <option value="risk">Highest risk</option>
+          </select>
         </div>
         <div className="vtable" ref={scroller}>
           <table>

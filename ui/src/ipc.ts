@@ -36,7 +36,7 @@ export function isConsoleError(e: unknown): e is ConsoleError {
 
 export const ipc = {
   session: () => invoke<SessionView | null>("session"),
-  listRequests: (args: { status?: string; q?: string; sort?: string }) => invoke<RequestPage>("list_requests", args),
+  listRequests: (args: { status?: string; q?: string; sort?: string; risk?: string }) => invoke<RequestPage>("list_requests", args),
   getRequest: (id: string) => invoke<RequestDetail>("get_request", { id }),
   requestContext: (id: string) => invoke<RequestContext>("request_context", { id }),
   approve: (id: string, etag: string, grant: ApproveRequest) => invoke<DecisionResult>("approve", { id, etag, grant }),

@@ -35,10 +35,11 @@ pub async fn list_requests(
     status: Option<String>,
     q: Option<String>,
     sort: Option<String>,
+    risk: Option<String>,
 ) -> Result<Page<RequestView>, ConsoleError> {
     let admin = c.admin().await?;
     let mut query = vec![("limit", "500".to_string())];
-    for (k, v) in [("status", status), ("q", q), ("sort", sort)] {
+    for (k, v) in [("status", status), ("q", q), ("sort", sort), ("risk", risk)] {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
             query.push((k, v));
         }

@@ -295,7 +295,7 @@ async fn no_ipc_command_response_carries_a_token() {
     let mut responses: Vec<String> = Vec::new();
     let mut push = |v: &dyn erased::Json| responses.push(v.json());
     push(&c::session(&w.console).await.unwrap());
-    let page = c::list_requests(&w.console, None, None, Some("age".into()))
+    let page = c::list_requests(&w.console, None, None, Some("age".into()), None)
         .await
         .unwrap();
     push(&page);
@@ -450,7 +450,7 @@ async fn the_live_follower_reports_connected_then_each_change_as_it_commits() {
         .unwrap()
         .unwrap();
     assert_eq!(first, live::LiveEvent::Connected);
-    let page = c::list_requests(&console, Some("pending".into()), None, None)
+    let page = c::list_requests(&console, Some("pending".into()), None, None, None)
         .await
         .unwrap();
     let r = c::get_request(&console, &page.items[0].id).await.unwrap();
