@@ -198,16 +198,16 @@ async fn main() {
         ("limit", "500".into()),
     ];
     let search_q = vec![("q", "agent-0250".to_string()), ("limit", "500".into())];
-    let conn_default = vec![("status", "active".to_string()), ("limit", "5000".into())];
+    let conn_default = vec![("status", "active".to_string()), ("limit", "500".into())];
     let conn_search = vec![
         ("status", "active".to_string()),
         ("q", "agent-01234".into()),
-        ("limit", "5000".into()),
+        ("limit", "500".into()),
     ];
     let conn_risk = vec![
         ("risk", "destructive".to_string()),
         ("sort", "client".into()),
-        ("limit", "5000".into()),
+        ("limit", "500".into()),
     ];
     let rows = [
         (
@@ -219,7 +219,7 @@ async fn main() {
             timed(reps, q(search_q)).await,
         ),
         (
-            "Connections, active (first 5000)",
+            "Connections, active (first page of 500)",
             timed(reps, c(conn_default)).await,
         ),
         (
