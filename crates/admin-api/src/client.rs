@@ -382,7 +382,93 @@ impl AdminClient {
         .await
     }
 
-    /// An arbitrary call, for tests that probe every route (the role matrix).
+    // ---- access reviews ----
+
+    pub async fn create_campaign(
+        &self,
+        body: &CreateCampaign,
+    ) -> Result<CampaignView, ClientError> {
+        self.post_json("/reviews", body, &Mutation::default()).await
+    }
+
+    pub async fn campaigns(&self) -> Result<Vec<CampaignView>, ClientError> {
+        self.get_json("/reviews", &[]).await
+    }
+
+    pub async fn campaign(&self, id: &str) -> Result<CampaignView, ClientError> {
+        self.get_json(&format!("/reviews/{id}"), &[]).await
+    }
+
+    /// Items of a campaign; `state` is `open` or `decided`.
+    pub async fn review_items(
+        &self,
+        id: &str,
+        reviewer: Option<&str>,
+        state: Option<&str>,
+    ) -> Result<Page<ReviewItemView>, ClientError> {
+        let mut q = vec![("limit", "500".to_string())];
+        if let Some(r) = reviewer {
+            q.push(("reviewer", r.into()));
+        }
+        if let Some(s) = state {
+            q.push(("state", s.into()));
+        }
+        self.get_json(&format!("/reviews/{id}/items"), &q).await
+    }
+
+    pub async fn decide_items(
+        &self,
+        id: &str,
+        body: &ReviewDecisions,
+    ) -> Result<Vec<ReviewItemView>, ClientError> {
+        self.post_json(
+            &format!("/reviews/{id}/decisions"),
+            body,
+            &Mutation::default(),
+        )
+        .await
+    }
+
+    pub async fn reassign_item(
+        &self,
+        id: &str,
+        item: &str,
+        body: &Reassign,
+    ) -> Result<ReviewItemView, ClientError> {
+        self.post_json(
+            &format!("/reviews/{id}/items/{item}/reassign"),
+            body,
+            &Mutation::default(),
+        )
+        .await
+    }
+
+    pub async fn complete_campaign(&self, id: &str) -> Result<CampaignView, ClientError> {
+        self.post_json(
+            &format!("/reviews/{id}/complete"),
+            &serde_json::json!({}),
+            &Mutation::default(),
+        )
+        .await
+    }
+
+    /// The report as bytes (`csv` or `pdf`).
+    pub async fn review_report(&self, id: &str, format: &str) -> Result<Vec<u8>, ClientError> {
+        let r = self
+            .send(
+                Method::GET,
+                &format!("/reviews/{id}/report"),
+                &[("format", format.into())],
+                None,
+                &Mutation::default(),
+            )
+            .await?;
+        r.bytes()
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| ClientError::Unreachable(e.to_string()))
+    }
+
     /// Opens the change stream, resuming after `last_event_id` when given.
     pub async fn events(
         &self,
@@ -411,6 +497,7 @@ impl AdminClient {
         Ok(crate::sse::EventStream::new(resp))
     }
 
+    /// An arbitrary call, for tests that probe every route (the role matrix).
     pub async fn raw(
         &self,
         method: Method,

@@ -32,6 +32,8 @@ const READ_ALL: &[Role] = &[Approver, Helpdesk, Reviewer, Auditor, Admin];
 const DECIDE: &[Role] = &[Approver, Admin];
 const REVOKE: &[Role] = &[Approver, Helpdesk, Admin];
 const AUDIT: &[Role] = &[Auditor, Admin, Approver, Reviewer];
+const REVIEW: &[Role] = &[Reviewer, Admin];
+const ADMIN: &[Role] = &[Admin];
 
 macro_rules! route {
     ($m:literal, $p:literal, $s:literal, $roles:expr, $cond:literal, none, $resp:expr) => {
@@ -169,6 +171,78 @@ pub fn routes() -> Vec<Route> {
             false,
             BulkRevoke,
             schema::<BulkRevokeResult>
+        ),
+        route!(
+            "get",
+            "/reviews",
+            "Access review campaigns with progress per reviewer",
+            READ_ALL,
+            false,
+            none,
+            schema::<Vec<CampaignView>>
+        ),
+        route!(
+            "post",
+            "/reviews",
+            "Start an access review campaign",
+            ADMIN,
+            false,
+            CreateCampaign,
+            schema::<CampaignView>
+        ),
+        route!(
+            "get",
+            "/reviews/{id}",
+            "One campaign",
+            READ_ALL,
+            false,
+            none,
+            schema::<CampaignView>
+        ),
+        route!(
+            "get",
+            "/reviews/{id}/items",
+            "A campaign's items (filter by reviewer, open or decided)",
+            READ_ALL,
+            false,
+            none,
+            schema::<Page<ReviewItemView>>
+        ),
+        route!(
+            "post",
+            "/reviews/{id}/decisions",
+            "Keep, revoke or narrow one or more items (reason required against the recommendation)",
+            REVIEW,
+            false,
+            ReviewDecisions,
+            schema::<Vec<ReviewItemView>>
+        ),
+        route!(
+            "post",
+            "/reviews/{id}/items/{item}/reassign",
+            "Give an item to another reviewer, with a note",
+            REVIEW,
+            false,
+            Reassign,
+            schema::<ReviewItemView>
+        ),
+        route!(
+            "post",
+            "/reviews/{id}/complete",
+            "Apply the default action to undecided items now and complete the campaign",
+            ADMIN,
+            false,
+            none,
+            schema::<CampaignView>
+        ),
+        route!(
+            "get",
+            "/reviews/{id}/report",
+            "The campaign report (format=csv or pdf)",
+            READ_ALL,
+            false,
+            none,
+            text
         ),
         route!(
             "get",

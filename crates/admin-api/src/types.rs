@@ -601,3 +601,126 @@ fn query_pairs<T: Serialize>(q: &T) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+// ---- access reviews ----
+
+/// What happens to items nobody decided by the due date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewDefault {
+    Keep,
+    Revoke,
+    /// Keep or revoke as the usage-based recommendation says.
+    Recommendation,
+}
+
+/// Start a campaign: one item per connection matching `scope`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCampaign {
+    pub name: String,
+    /// Which connections (active and suspended ones matching this filter).
+    #[serde(default)]
+    pub scope: ConnectionQuery,
+    /// Named reviewers, assigned in turn; empty: each resource app's owners.
+    #[serde(default)]
+    pub reviewers: Vec<String>,
+    /// Who reviews an item nobody else may (every candidate is conflicted).
+    pub fallback_reviewer: String,
+    /// Unix seconds; now when absent.
+    #[serde(default)]
+    pub starts_at: Option<i64>,
+    pub due_at: i64,
+    pub default_action: ReviewDefault,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignStatus {
+    Active,
+    Completed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReviewerProgress {
+    pub reviewer: String,
+    pub items: u64,
+    pub decided: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CampaignView {
+    pub id: String,
+    pub name: String,
+    pub scope: ConnectionQuery,
+    pub reviewers: Vec<String>,
+    pub fallback_reviewer: String,
+    pub starts_at: i64,
+    pub due_at: i64,
+    pub default_action: ReviewDefault,
+    pub status: CampaignStatus,
+    pub created_by: String,
+    pub created_at: i64,
+    pub completed_at: Option<i64>,
+    pub items: u64,
+    pub decided: u64,
+    pub progress: Vec<ReviewerProgress>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewDecision {
+    Keep,
+    Revoke,
+    /// Keep with fewer scopes.
+    Modify,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReviewItemView {
+    pub id: String,
+    pub campaign_id: String,
+    pub connection_id: String,
+    pub client: ClientRef,
+    pub resource_app: AppRef,
+    pub granted_scopes: Vec<String>,
+    pub reviewer: String,
+    /// `keep` or `revoke`, from usage.
+    pub recommendation: ReviewDecision,
+    pub recommendation_reason: String,
+    pub last_used_at: Option<i64>,
+    pub exchanges_30d: u64,
+    pub exchanges_90d: u64,
+    pub decision: Option<ReviewDecision>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<i64>,
+    pub reason: Option<String>,
+    /// The scopes kept by a `modify`.
+    pub scopes_after: Option<Vec<String>>,
+    /// Decided by the campaign's default action at the due date.
+    pub defaulted: bool,
+    /// What was done: `kept`, `revoked`, `narrowed`, `already revoked`.
+    pub remediation: Option<String>,
+    pub reassign_note: Option<String>,
+}
+
+/// Decide one or more items the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewDecisions {
+    pub items: Vec<String>,
+    pub decision: ReviewDecision,
+    /// For `modify`: the scopes to keep (a subset of the granted ones).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Required where the decision goes against an item's recommendation.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reassign {
+    pub to: String,
+    pub note: String,
+}

@@ -14,6 +14,7 @@ pub mod connection_cache;
 pub mod endpoints;
 pub mod http_error;
 pub mod policy;
+pub mod report_pdf;
 pub mod revocation;
 pub mod server;
 pub mod state;

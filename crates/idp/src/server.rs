@@ -56,6 +56,17 @@ pub async fn build(config: Config) -> Result<SharedIdp, StartError> {
     let audit = AuditLog::start(pool).await?;
     let idp = Arc::new(Idp::new(config, store, audit, key));
     crate::revocation::start_pusher(idp.clone());
+    // Access reviews past their due date get their default action.
+    {
+        let idp = idp.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                crate::admin::reviews::run_due(&idp).await;
+            }
+        });
+    }
     Ok(idp)
 }
 

@@ -34,6 +34,7 @@ fn migrator() -> Migrator {
                 "list_indexes",
                 include_str!("../migrations/0003_list_indexes.sql"),
             ),
+            m(4, "reviews", include_str!("../migrations/0004_reviews.sql")),
         ]),
         ..Migrator::DEFAULT
     }

@@ -329,6 +329,126 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Access review campaigns with progress per reviewer */
+        get: operations["get_reviews"];
+        put?: never;
+        /** Start an access review campaign */
+        post: operations["post_reviews"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/reviews/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One campaign */
+        get: operations["get_reviews__id_"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/reviews/{id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Apply the default action to undecided items now and complete the campaign */
+        post: operations["post_reviews__id__complete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/reviews/{id}/decisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Keep, revoke or narrow one or more items (reason required against the recommendation) */
+        post: operations["post_reviews__id__decisions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/reviews/{id}/items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A campaign's items (filter by reviewer, open or decided) */
+        get: operations["get_reviews__id__items"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/reviews/{id}/items/{item}/reassign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Give an item to another reviewer, with a note */
+        post: operations["post_reviews__id__items__item__reassign"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/reviews/{id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The campaign report (format=csv or pdf) */
+        get: operations["get_reviews__id__report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/users": {
         parameters: {
             query?: never;
@@ -464,6 +584,31 @@ export interface components {
             /** Format: uint64 */
             users_blocked: number;
         };
+        /** @enum {string} */
+        CampaignStatus: "active" | "completed";
+        CampaignView: {
+            /** Format: int64 */
+            completed_at?: number | null;
+            /** Format: int64 */
+            created_at: number;
+            created_by: string;
+            /** Format: uint64 */
+            decided: number;
+            default_action: components["schemas"]["ReviewDefault"];
+            /** Format: int64 */
+            due_at: number;
+            fallback_reviewer: string;
+            id: string;
+            /** Format: uint64 */
+            items: number;
+            name: string;
+            progress: components["schemas"]["ReviewerProgress"][];
+            reviewers: string[];
+            scope: components["schemas"]["ConnectionQuery"];
+            /** Format: int64 */
+            starts_at: number;
+            status: components["schemas"]["CampaignStatus"];
+        };
         ChainReportView: {
             /** Format: int64 */
             events: number;
@@ -499,6 +644,28 @@ export interface components {
             owners: string[];
             /** Format: uint64 */
             pending_requests: number;
+        };
+        /** @description Filters of `GET /connections` (query parameters; all optional). */
+        ConnectionQuery: {
+            client_id?: string | null;
+            cursor?: string | null;
+            /** @description Connections restricted to this group. */
+            group?: string | null;
+            /** Format: uint */
+            limit?: number | null;
+            q?: string | null;
+            resource_app?: string | null;
+            risk?: components["schemas"]["Risk"] | null;
+            /** @description `created` (default, newest first), `last_used`, `client`, `app`, `risk`. */
+            sort?: string | null;
+            status?: string | null;
+            /**
+             * Format: int64
+             * @description Only connections unused for at least this many seconds (or never used).
+             */
+            unused_for?: number | null;
+            /** @description Connections this user can use (by group restriction). */
+            user?: string | null;
         };
         /** @enum {string} */
         ConnectionStatus: "active" | "suspended" | "revoked" | "expired";
@@ -541,6 +708,31 @@ export interface components {
             expires_in: number;
             name: string;
             roles: components["schemas"]["Role"][];
+        };
+        /** @description Start a campaign: one item per connection matching `scope`. */
+        CreateCampaign: {
+            default_action: components["schemas"]["ReviewDefault"];
+            /** Format: int64 */
+            due_at: number;
+            /** @description Who reviews an item nobody else may (every candidate is conflicted). */
+            fallback_reviewer: string;
+            name: string;
+            /**
+             * @description Named reviewers, assigned in turn; empty: each resource app's owners.
+             * @default []
+             */
+            reviewers: string[];
+            /**
+             * @description Which connections (active and suspended ones matching this filter).
+             * @default {}
+             */
+            scope: components["schemas"]["ConnectionQuery"];
+            /**
+             * Format: int64
+             * @description Unix seconds; now when absent.
+             * @default null
+             */
+            starts_at: number | null;
         };
         /** @description The outcome of an approve or deny. */
         DecisionResult: {
@@ -603,6 +795,17 @@ export interface components {
              */
             total: number;
         };
+        /** @description A page of a list, with the cursor of the next page. */
+        Page_ReviewItemView: {
+            items: components["schemas"]["ReviewItemView"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page. */
+            next_cursor?: string | null;
+            /**
+             * Format: uint64
+             * @description How many items match the filter in all.
+             */
+            total: number;
+        };
         /** @description RFC 9457 problem details. `code` is stable for programs; `title`/`detail` are for people. */
         Problem: {
             code: string;
@@ -618,6 +821,10 @@ export interface components {
         };
         ReasonBody: {
             reason: string;
+        };
+        Reassign: {
+            note: string;
+            to: string;
         };
         /** @enum {string} */
         ReceiptStatus: "pending" | "delivered" | "failed";
@@ -681,6 +888,61 @@ export interface components {
             owners: string[];
             receivers: string[];
             scopes: components["schemas"]["ScopeView"][];
+        };
+        ReviewDecision: ("keep" | "revoke") | "modify";
+        /** @description Decide one or more items the same way. */
+        ReviewDecisions: {
+            decision: components["schemas"]["ReviewDecision"];
+            items: string[];
+            /**
+             * @description Required where the decision goes against an item's recommendation.
+             * @default null
+             */
+            reason: string | null;
+            /**
+             * @description For `modify`: the scopes to keep (a subset of the granted ones).
+             * @default null
+             */
+            scopes: string[] | null;
+        };
+        /** @description What happens to items nobody decided by the due date. */
+        ReviewDefault: ("keep" | "revoke") | "recommendation";
+        ReviewItemView: {
+            campaign_id: string;
+            client: components["schemas"]["ClientRef"];
+            connection_id: string;
+            /** Format: int64 */
+            decided_at?: number | null;
+            decided_by?: string | null;
+            decision?: components["schemas"]["ReviewDecision"] | null;
+            /** @description Decided by the campaign's default action at the due date. */
+            defaulted: boolean;
+            /** Format: uint64 */
+            exchanges_30d: number;
+            /** Format: uint64 */
+            exchanges_90d: number;
+            granted_scopes: string[];
+            id: string;
+            /** Format: int64 */
+            last_used_at?: number | null;
+            reason?: string | null;
+            reassign_note?: string | null;
+            /** @description `keep` or `revoke`, from usage. */
+            recommendation: components["schemas"]["ReviewDecision"];
+            recommendation_reason: string;
+            /** @description What was done: `kept`, `revoked`, `narrowed`, `already revoked`. */
+            remediation?: string | null;
+            resource_app: components["schemas"]["AppRef"];
+            reviewer: string;
+            /** @description The scopes kept by a `modify`. */
+            scopes_after?: string[] | null;
+        };
+        ReviewerProgress: {
+            /** Format: uint64 */
+            decided: number;
+            /** Format: uint64 */
+            items: number;
+            reviewer: string;
         };
         /**
          * @description How risky a scope is.
@@ -1420,6 +1682,262 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ResourceAppView"][];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_reviews: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignView"][];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_reviews: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateCampaign"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignView"];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_reviews__id_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignView"];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_reviews__id__complete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignView"];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_reviews__id__decisions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReviewDecisions"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewItemView"][];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_reviews__id__items: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ReviewItemView"];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_reviews__id__items__item__reassign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Reassign"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewItemView"];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_reviews__id__report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
                 };
             };
             /** @description Problem */

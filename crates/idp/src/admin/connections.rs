@@ -29,7 +29,7 @@ pub use admin_api::ConnectionQuery;
 
 /// The SQL part of a connection filter: everything but the risk, which comes
 /// from the scope catalogue in the configuration.
-fn connection_filter(
+pub(super) fn connection_filter(
     idp: &crate::state::Idp,
     q: &ConnectionQuery,
     status: &str,
@@ -508,4 +508,89 @@ pub async fn bulk_revoke(
         Ok((StatusCode::OK, json!(result), None))
     })
     .await
+}
+
+/// Revokes a live connection inside `tx`: status, the revocation events of every
+/// receiver (durable outbox), the audit event `base` (actor set by the caller)
+/// and the change row. The caller commits, then invalidates the connection
+/// cache and wakes the outbox. `None` when the connection was no longer live.
+pub async fn revoke_in_tx(
+    idp: &crate::state::Idp,
+    tx: &mut sqlx::SqliteConnection,
+    id: &str,
+    reason: &str,
+    mut base: audit::AuditEvent,
+) -> Result<Option<ChangeEvent>, sqlx::Error> {
+    let Some(v) = connection_view(idp, tx, id).await? else {
+        return Ok(None);
+    };
+    if !matches!(
+        v.status,
+        ConnectionStatus::Active | ConnectionStatus::Suspended
+    ) {
+        return Ok(None);
+    }
+    sqlx::query("UPDATE connections SET status = 'revoked', status_reason = ?, updated_at = ?, version = version + 1 WHERE id = ?")
+        .bind(reason)
+        .bind(idp.now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let queued = revocation::enqueue(
+        idp,
+        tx,
+        &Revocation {
+            connection_id: Some(id),
+            resource_app: &v.resource_app.id,
+            client_id: Some(&v.client.client_id),
+            username: None,
+            reason,
+        },
+    )
+    .await?;
+    base.client_id = Some(v.client.client_id.clone());
+    base.reason = Some(reason.to_owned());
+    base.detail["before"] = json!({ "status": v.status });
+    base.detail["after"] = json!({ "status": "revoked", "revocation_events": queued });
+    audit::append_in_tx(tx, &[(&base, idp.now_ms())]).await?;
+    Ok(Some(
+        record_change(tx, "connection.revoked", id, idp.now_ms()).await?,
+    ))
+}
+
+/// Narrows a live connection to `scopes` inside `tx` (audit `base` and change row
+/// included); `None` when it was no longer live.
+pub async fn narrow_in_tx(
+    idp: &crate::state::Idp,
+    tx: &mut sqlx::SqliteConnection,
+    id: &str,
+    scopes: &[String],
+    reason: &str,
+    mut base: audit::AuditEvent,
+) -> Result<Option<ChangeEvent>, sqlx::Error> {
+    let Some(v) = connection_view(idp, tx, id).await? else {
+        return Ok(None);
+    };
+    if !matches!(
+        v.status,
+        ConnectionStatus::Active | ConnectionStatus::Suspended
+    ) {
+        return Ok(None);
+    }
+    let condition = ScopeCondition::IncludeOnly(scopes.to_vec());
+    sqlx::query("UPDATE connections SET scope_condition = ?, updated_at = ?, version = version + 1 WHERE id = ?")
+        .bind(serde_json::to_string(&condition).expect("json"))
+        .bind(idp.now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    base.client_id = Some(v.client.client_id.clone());
+    base.reason = Some(reason.to_owned());
+    base.detail["before"] =
+        json!({ "scopes": v.granted_scopes.iter().map(|s| &s.name).collect::<Vec<_>>() });
+    base.detail["after"] = json!({ "scopes": scopes });
+    audit::append_in_tx(tx, &[(&base, idp.now_ms())]).await?;
+    Ok(Some(
+        record_change(tx, "connection.updated", id, idp.now_ms()).await?,
+    ))
 }

@@ -9,6 +9,7 @@ pub mod directory;
 pub mod events;
 pub mod problem;
 pub mod requests;
+pub mod reviews;
 pub mod tokens;
 pub mod views;
 
@@ -52,6 +53,19 @@ pub fn router(idp: SharedIdp) -> Router<SharedIdp> {
             "/admin/v1/connections/{id}/revoke",
             post(connections::revoke),
         )
+        .route(
+            "/admin/v1/reviews",
+            get(reviews::list).post(reviews::create),
+        )
+        .route("/admin/v1/reviews/{id}", get(reviews::get))
+        .route("/admin/v1/reviews/{id}/items", get(reviews::items))
+        .route("/admin/v1/reviews/{id}/decisions", post(reviews::decide))
+        .route(
+            "/admin/v1/reviews/{id}/items/{item}/reassign",
+            post(reviews::reassign),
+        )
+        .route("/admin/v1/reviews/{id}/complete", post(reviews::complete))
+        .route("/admin/v1/reviews/{id}/report", get(reviews::report))
         .route("/admin/v1/clients", get(directory::clients))
         .route("/admin/v1/resource-apps", get(directory::resource_apps))
         .route("/admin/v1/users", get(directory::users))
