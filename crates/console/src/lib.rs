@@ -9,6 +9,7 @@
 pub mod commands;
 pub mod discovery;
 pub mod error;
+pub mod helpdesk;
 pub mod ipc;
 pub mod live;
 pub mod profiles;

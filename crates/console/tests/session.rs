@@ -2,64 +2,11 @@
 //! secret store here is the in-memory FAKE, so these tests can check exactly what
 //! is stored; `keychain.rs` covers the real OS keychain.
 
-use console::{
-    Console, ErrorCode, MemoryStore, ProfileStore, SecretKind, SecretStore, session::OpenUrl,
-};
+use console::{Console, ErrorCode, ProfileStore, SecretKind, SecretStore};
 use std::{sync::Arc, time::Duration};
 
-struct World {
-    demo: demo::Demo,
-    console: Console,
-    secrets: Arc<MemoryStore>,
-    profile: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn world(idle: Duration) -> World {
-    let demo = demo::start(demo::DemoOptions::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let secrets = Arc::new(MemoryStore::default());
-    let console = Console::new(
-        ProfileStore::new(dir.path().join("profiles.json")),
-        secrets.clone(),
-        idle,
-    )
-    .with_sign_in_timeout(Duration::from_secs(20));
-    let (p, d) = console
-        .add_profile("Demo IdP", &demo.info.idp, &demo.info.console_client_id)
-        .await
-        .unwrap();
-    assert!(d.supports_xaa && d.supports_pkce_s256);
-    World {
-        demo,
-        console,
-        secrets,
-        profile: p.id,
-        _dir: dir,
-    }
-}
-
-/// A FAKE system browser: follows the authorization URL through the login form as
-/// `username`, then delivers the redirect to the console's loopback port.
-fn browser(info: &demo::DemoInfo, username: &str, mfa: bool) -> OpenUrl {
-    let u = info.user(username);
-    let user = agent::UserCreds {
-        username: u.username.clone(),
-        password: u.password.clone(),
-        totp_secret: u.totp_secret.clone(),
-    };
-    Arc::new(move |url: String| {
-        let user = user.clone();
-        tokio::spawn(async move {
-            let http = agent::http_client();
-            let location = agent::submit_login(&http, &url, &user, mfa)
-                .await
-                .expect("login form");
-            http.get(location).send().await.expect("loopback redirect");
-        });
-        Ok(())
-    })
-}
+mod common;
+use common::{browser, world};
 
 #[tokio::test]
 async fn browser_sign_in_keeps_the_refresh_token_in_the_store_and_restores_after_restart() {
