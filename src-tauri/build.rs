@@ -23,6 +23,17 @@ const COMMANDS: &[&str] = &[
     "sign_in_browser",
     "sign_in_api_token",
     "sign_out",
+    "helpdesk_search",
+    "helpdesk_lookup",
+    "helpdesk_kill",
+    "export_evidence",
+    "campaigns",
+    "create_campaign",
+    "review_items",
+    "decide_items",
+    "reassign_item",
+    "complete_campaign",
+    "export_report",
 ];
 
 fn main() {

@@ -7,8 +7,10 @@ use admin_api::{
     ApproveRequest, AuditEventView, AuditQuery, ChainReportView, ConnectionQuery, ConnectionView,
     DecisionResult, ModifyConnection, Page, RequestView,
 };
+use admin_api::{CampaignView, CreateCampaign, Reassign, ReviewDecisions, ReviewItemView};
 use console::{
     ConsoleError, ErrorCode, SessionView, commands as c,
+    helpdesk::{self, HelpdeskView, KillResult, TargetKind},
     ipc::{
         ConnectionDetail, ExportSummary, IdpStatus, ProfileAdded, ProfileView, RequestContext,
         RequestDetail,
@@ -144,23 +146,43 @@ pub async fn export_audit(
             ));
         }
     };
+    let Some(path) = choose_path(
+        &app,
+        "Export the audit log",
+        &format!("gatehouse-audit.{ext}"),
+        label,
+        ext,
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    c::export_audit(&state.console, &format, &path)
+        .await
+        .map(Some)
+}
+
+/// Asks where to save in a native dialog (Rust owns the path: the webview never
+/// names one). `None` when the person cancels.
+async fn choose_path(
+    app: &AppHandle,
+    title: &str,
+    file_name: &str,
+    label: &str,
+    ext: &str,
+) -> Result<Option<std::path::PathBuf>, ConsoleError> {
     let dialog = app
         .dialog()
         .file()
-        .set_title("Export the audit log")
-        .set_file_name(format!("gatehouse-audit.{ext}"))
+        .set_title(title)
+        .set_file_name(file_name)
         .add_filter(label, &[ext]);
     let chosen = tauri::async_runtime::spawn_blocking(move || dialog.blocking_save_file())
         .await
         .map_err(|e| {
             ConsoleError::new(ErrorCode::Internal, format!("The save dialog failed: {e}"))
         })?;
-    let Some(path) = chosen.and_then(|p| p.into_path().ok()) else {
-        return Ok(None);
-    };
-    c::export_audit(&state.console, &format, &path)
-        .await
-        .map(Some)
+    Ok(chosen.and_then(|p| p.into_path().ok()))
 }
 
 /// Locks now: drops the in-memory tokens (the idle lock does the same by itself).
@@ -241,4 +263,142 @@ pub async fn sign_out(app: AppHandle, state: State<'_, AppState>) -> Result<(), 
     c::sign_out(&state.console).await?;
     let _ = app.emit("session-changed", ());
     Ok(())
+}
+
+// ---- help desk ----
+
+#[tauri::command]
+pub async fn helpdesk_search(
+    state: State<'_, AppState>,
+    q: String,
+) -> Result<HelpdeskView, ConsoleError> {
+    helpdesk::search(&state.console, &q).await
+}
+
+#[tauri::command]
+pub async fn helpdesk_lookup(
+    state: State<'_, AppState>,
+    kind: TargetKind,
+    id: String,
+) -> Result<HelpdeskView, ConsoleError> {
+    helpdesk::lookup(&state.console, kind, &id).await
+}
+
+#[tauri::command]
+pub async fn helpdesk_kill(
+    state: State<'_, AppState>,
+    kind: TargetKind,
+    id: String,
+    reason: String,
+    dry_run: bool,
+) -> Result<KillResult, ConsoleError> {
+    helpdesk::kill(&state.console, kind, &id, &reason, dry_run).await
+}
+
+#[tauri::command]
+pub async fn export_evidence(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    kind: TargetKind,
+    id: String,
+) -> Result<Option<usize>, ConsoleError> {
+    let Some(path) = choose_path(
+        &app,
+        "Save the evidence bundle",
+        &format!("gatehouse-evidence-{id}.json"),
+        "JSON",
+        "json",
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    c::export_evidence(&state.console, kind, &id, &path)
+        .await
+        .map(Some)
+}
+
+// ---- access reviews ----
+
+#[tauri::command]
+pub async fn campaigns(state: State<'_, AppState>) -> Result<Vec<CampaignView>, ConsoleError> {
+    c::campaigns(&state.console).await
+}
+
+#[tauri::command]
+pub async fn create_campaign(
+    state: State<'_, AppState>,
+    body: CreateCampaign,
+) -> Result<CampaignView, ConsoleError> {
+    c::create_campaign(&state.console, &body).await
+}
+
+#[tauri::command]
+pub async fn review_items(
+    state: State<'_, AppState>,
+    id: String,
+    mine: bool,
+    review_state: Option<String>,
+) -> Result<Page<ReviewItemView>, ConsoleError> {
+    c::review_items(&state.console, &id, mine, review_state).await
+}
+
+#[tauri::command]
+pub async fn decide_items(
+    state: State<'_, AppState>,
+    id: String,
+    body: ReviewDecisions,
+) -> Result<Vec<ReviewItemView>, ConsoleError> {
+    c::decide_items(&state.console, &id, &body).await
+}
+
+#[tauri::command]
+pub async fn reassign_item(
+    state: State<'_, AppState>,
+    id: String,
+    item: String,
+    body: Reassign,
+) -> Result<ReviewItemView, ConsoleError> {
+    c::reassign_item(&state.console, &id, &item, &body).await
+}
+
+#[tauri::command]
+pub async fn complete_campaign(
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<CampaignView, ConsoleError> {
+    c::complete_campaign(&state.console, &id).await
+}
+
+#[tauri::command]
+pub async fn export_report(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    id: String,
+    format: String,
+) -> Result<Option<usize>, ConsoleError> {
+    let (label, ext) = match format.as_str() {
+        "csv" => ("CSV", "csv"),
+        "pdf" => ("PDF", "pdf"),
+        _ => {
+            return Err(ConsoleError::new(
+                ErrorCode::Invalid,
+                "Export as csv or pdf.",
+            ));
+        }
+    };
+    let Some(path) = choose_path(
+        &app,
+        "Save the campaign report",
+        &format!("access-review-{id}.{ext}"),
+        label,
+        ext,
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    c::export_report(&state.console, &id, &format, &path)
+        .await
+        .map(Some)
 }

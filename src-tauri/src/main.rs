@@ -107,6 +107,17 @@ fn main() {
             commands::sign_in_browser,
             commands::sign_in_api_token,
             commands::sign_out,
+            commands::helpdesk_search,
+            commands::helpdesk_lookup,
+            commands::helpdesk_kill,
+            commands::export_evidence,
+            commands::campaigns,
+            commands::create_campaign,
+            commands::review_items,
+            commands::decide_items,
+            commands::reassign_item,
+            commands::complete_campaign,
+            commands::export_report,
         ])
         .run(tauri::generate_context!())
         .expect("the Gatehouse window failed to start");

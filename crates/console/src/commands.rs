@@ -198,18 +198,7 @@ pub async fn export_audit(
     } else {
         rows
     };
-    let tmp = path.with_extension(format!("{format}.partial"));
-    let write = async {
-        tokio::fs::write(&tmp, body.as_bytes()).await?;
-        tokio::fs::rename(&tmp, path).await
-    };
-    if let Err(e) = write.await {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(ConsoleError::new(
-            ErrorCode::Invalid,
-            format!("Could not write {}: {e}", path.display()),
-        ));
-    }
+    write_atomically(path, body.as_bytes()).await?;
     Ok(ExportSummary {
         path: path.display().to_string(),
         format: format.into(),
@@ -277,4 +266,108 @@ pub async fn sign_in_api_token(
 
 pub async fn sign_out(c: &Console) -> Result<(), ConsoleError> {
     c.sign_out().await
+}
+
+// ---- access reviews ----
+
+pub async fn campaigns(c: &Console) -> Result<Vec<admin_api::CampaignView>, ConsoleError> {
+    Ok(c.admin().await?.campaigns().await?)
+}
+
+pub async fn create_campaign(
+    c: &Console,
+    body: &admin_api::CreateCampaign,
+) -> Result<admin_api::CampaignView, ConsoleError> {
+    Ok(c.admin().await?.create_campaign(body).await?)
+}
+
+/// A campaign's items; `mine` keeps the signed-in reviewer's only.
+pub async fn review_items(
+    c: &Console,
+    id: &str,
+    mine: bool,
+    state: Option<String>,
+) -> Result<Page<admin_api::ReviewItemView>, ConsoleError> {
+    let me = c.view().await.map(|v| v.subject);
+    let admin = c.admin().await?;
+    Ok(admin
+        .review_items(
+            id,
+            if mine { me.as_deref() } else { None },
+            state.as_deref().filter(|s| !s.is_empty()),
+        )
+        .await?)
+}
+
+pub async fn decide_items(
+    c: &Console,
+    id: &str,
+    body: &admin_api::ReviewDecisions,
+) -> Result<Vec<admin_api::ReviewItemView>, ConsoleError> {
+    Ok(c.admin().await?.decide_items(id, body).await?)
+}
+
+pub async fn reassign_item(
+    c: &Console,
+    id: &str,
+    item: &str,
+    body: &admin_api::Reassign,
+) -> Result<admin_api::ReviewItemView, ConsoleError> {
+    Ok(c.admin().await?.reassign_item(id, item, body).await?)
+}
+
+pub async fn complete_campaign(
+    c: &Console,
+    id: &str,
+) -> Result<admin_api::CampaignView, ConsoleError> {
+    Ok(c.admin().await?.complete_campaign(id).await?)
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it, so a failure
+/// never leaves half a file under the chosen name.
+pub async fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ConsoleError> {
+    let tmp = path.with_extension("partial");
+    let write = async {
+        tokio::fs::write(&tmp, bytes).await?;
+        tokio::fs::rename(&tmp, path).await
+    };
+    if let Err(e) = write.await {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(ConsoleError::new(
+            ErrorCode::Invalid,
+            format!("Could not write {}: {e}", path.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// Saves a campaign report (`csv` or `pdf`) to `path`; returns the bytes written.
+pub async fn export_report(
+    c: &Console,
+    id: &str,
+    format: &str,
+    path: &Path,
+) -> Result<usize, ConsoleError> {
+    if !matches!(format, "csv" | "pdf") {
+        return Err(ConsoleError::new(
+            ErrorCode::Invalid,
+            "Export as csv or pdf.",
+        ));
+    }
+    let bytes = c.admin().await?.review_report(id, format).await?;
+    write_atomically(path, &bytes).await?;
+    Ok(bytes.len())
+}
+
+/// Saves the help desk's evidence bundle (JSON) to `path`.
+pub async fn export_evidence(
+    c: &Console,
+    kind: crate::helpdesk::TargetKind,
+    id: &str,
+    path: &Path,
+) -> Result<usize, ConsoleError> {
+    let bundle = crate::helpdesk::evidence(c, kind, id).await?;
+    let bytes = serde_json::to_vec_pretty(&bundle).expect("json");
+    write_atomically(path, &bytes).await?;
+    Ok(bytes.len())
 }

@@ -79,6 +79,14 @@ pub fn document() -> serde_json::Value {
     let _ = g.subschema_for::<IdpStatus>();
     let _ = g.subschema_for::<ProfileView>();
     let _ = g.subschema_for::<RequestContext>();
+    let _ = g.subschema_for::<crate::helpdesk::HelpdeskView>();
+    let _ = g.subschema_for::<crate::helpdesk::KillResult>();
+    let _ = g.subschema_for::<crate::helpdesk::TargetKind>();
+    let _ = g.subschema_for::<Vec<admin_api::CampaignView>>();
+    let _ = g.subschema_for::<admin_api::CreateCampaign>();
+    let _ = g.subschema_for::<admin_api::Page<admin_api::ReviewItemView>>();
+    let _ = g.subschema_for::<admin_api::ReviewDecisions>();
+    let _ = g.subschema_for::<admin_api::Reassign>();
     let _ = g.subschema_for::<ProfileAdded>();
     let _ = g.subschema_for::<admin_api::ConnectionQuery>();
     let _ = g.subschema_for::<admin_api::AuditQuery>();

@@ -76,6 +76,44 @@ export interface components {
             /** Format: int64 */
             until_ms?: number | null;
         };
+        BulkRevokeResult: {
+            connection_ids: string[];
+            /** Format: uint64 */
+            connections_revoked: number;
+            dry_run: boolean;
+            /**
+             * Format: uint64
+             * @description Revocation events queued for resource apps' receivers.
+             */
+            events_queued: number;
+            /** Format: uint64 */
+            users_blocked: number;
+        };
+        /** @enum {string} */
+        CampaignStatus: "active" | "completed";
+        CampaignView: {
+            /** Format: int64 */
+            completed_at?: number | null;
+            /** Format: int64 */
+            created_at: number;
+            created_by: string;
+            /** Format: uint64 */
+            decided: number;
+            default_action: components["schemas"]["ReviewDefault"];
+            /** Format: int64 */
+            due_at: number;
+            fallback_reviewer: string;
+            id: string;
+            /** Format: uint64 */
+            items: number;
+            name: string;
+            progress: components["schemas"]["ReviewerProgress"][];
+            reviewers: string[];
+            scope: components["schemas"]["ConnectionQuery"];
+            /** Format: int64 */
+            starts_at: number;
+            status: components["schemas"]["CampaignStatus"];
+        };
         ChainReportView: {
             /** Format: int64 */
             events: number;
@@ -139,6 +177,10 @@ export interface components {
             /** @description Connections this user can use (by group restriction). */
             user?: string | null;
         };
+        ConnectionReceipts: {
+            connection_id: string;
+            receipts: components["schemas"]["ReceiptView"][];
+        };
         /** @enum {string} */
         ConnectionStatus: "active" | "suspended" | "revoked" | "expired";
         /** @description An approved client → resource app relationship. */
@@ -176,6 +218,31 @@ export interface components {
             code: components["schemas"]["ErrorCode"];
             message: string;
         };
+        /** @description Start a campaign: one item per connection matching `scope`. */
+        CreateCampaign: {
+            default_action: components["schemas"]["ReviewDefault"];
+            /** Format: int64 */
+            due_at: number;
+            /** @description Who reviews an item nobody else may (every candidate is conflicted). */
+            fallback_reviewer: string;
+            name: string;
+            /**
+             * @description Named reviewers, assigned in turn; empty: each resource app's owners.
+             * @default []
+             */
+            reviewers: string[];
+            /**
+             * @description Which connections (active and suspended ones matching this filter).
+             * @default {}
+             */
+            scope: components["schemas"]["ConnectionQuery"];
+            /**
+             * Format: int64
+             * @description Unix seconds; now when absent.
+             * @default null
+             */
+            starts_at: number | null;
+        };
         /** @description The outcome of an approve or deny. */
         DecisionResult: {
             connection?: components["schemas"]["ConnectionView"] | null;
@@ -207,10 +274,40 @@ export interface components {
             name: string;
             roles: components["schemas"]["Role"][];
         };
+        HelpdeskView: {
+            connections: components["schemas"]["ConnectionView"][];
+            matches: components["schemas"]["Target"][];
+            /**
+             * Format: uint
+             * @description Of those, the ones whose access tokens may still be valid now.
+             */
+            possibly_live: number;
+            /** @description Successful exchanges in the last 24 hours, newest first. */
+            recent_id_jags: components["schemas"]["IssuedIdJag"][];
+            target?: components["schemas"]["Target"] | null;
+        };
         /** @description The IdP's reachability as the console last saw it (the `idp-status` event). */
         IdpStatus: {
             message?: string | null;
             reachable: boolean;
+        };
+        /** @description An ID-JAG issued recently, and how long access tokens minted from it may live. */
+        IssuedIdJag: {
+            /** Format: int64 */
+            at_ms: number;
+            audience: string;
+            client_id: string;
+            /**
+             * Format: int64
+             * @description Access tokens from it may be valid at the resource app until then.
+             */
+            possibly_valid_until_ms: number;
+            subject: string;
+        };
+        KillResult: {
+            /** @description After a real run: each revoked connection's receipts (waited for up to 5 s). */
+            receipts: components["schemas"]["ConnectionReceipts"][];
+            result: components["schemas"]["BulkRevokeResult"];
         };
         /** @description Change a connection; fields left out stay as they are. */
         ModifyConnection: {
@@ -260,6 +357,17 @@ export interface components {
              */
             total: number;
         };
+        /** @description A page of a list, with the cursor of the next page. */
+        Page_ReviewItemView: {
+            items: components["schemas"]["ReviewItemView"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page. */
+            next_cursor?: string | null;
+            /**
+             * Format: uint64
+             * @description How many items match the filter in all.
+             */
+            total: number;
+        };
         Profile: {
             /** @description The console's client id at that IdP (public client). */
             client_id: string;
@@ -279,6 +387,10 @@ export interface components {
             profile: components["schemas"]["Profile"];
             /** @description Saved to disk (demo mode's profile lives only as long as the app). */
             saved: boolean;
+        };
+        Reassign: {
+            note: string;
+            to: string;
         };
         /** @enum {string} */
         ReceiptStatus: "pending" | "delivered" | "failed";
@@ -351,6 +463,61 @@ export interface components {
             /** Format: int64 */
             version: number;
         };
+        ReviewDecision: ("keep" | "revoke") | "modify";
+        /** @description Decide one or more items the same way. */
+        ReviewDecisions: {
+            decision: components["schemas"]["ReviewDecision"];
+            items: string[];
+            /**
+             * @description Required where the decision goes against an item's recommendation.
+             * @default null
+             */
+            reason: string | null;
+            /**
+             * @description For `modify`: the scopes to keep (a subset of the granted ones).
+             * @default null
+             */
+            scopes: string[] | null;
+        };
+        /** @description What happens to items nobody decided by the due date. */
+        ReviewDefault: ("keep" | "revoke") | "recommendation";
+        ReviewItemView: {
+            campaign_id: string;
+            client: components["schemas"]["ClientRef"];
+            connection_id: string;
+            /** Format: int64 */
+            decided_at?: number | null;
+            decided_by?: string | null;
+            decision?: components["schemas"]["ReviewDecision"] | null;
+            /** @description Decided by the campaign's default action at the due date. */
+            defaulted: boolean;
+            /** Format: uint64 */
+            exchanges_30d: number;
+            /** Format: uint64 */
+            exchanges_90d: number;
+            granted_scopes: string[];
+            id: string;
+            /** Format: int64 */
+            last_used_at?: number | null;
+            reason?: string | null;
+            reassign_note?: string | null;
+            /** @description `keep` or `revoke`, from usage. */
+            recommendation: components["schemas"]["ReviewDecision"];
+            recommendation_reason: string;
+            /** @description What was done: `kept`, `revoked`, `narrowed`, `already revoked`. */
+            remediation?: string | null;
+            resource_app: components["schemas"]["AppRef"];
+            reviewer: string;
+            /** @description The scopes kept by a `modify`. */
+            scopes_after?: string[] | null;
+        };
+        ReviewerProgress: {
+            /** Format: uint64 */
+            decided: number;
+            /** Format: uint64 */
+            items: number;
+            reviewer: string;
+        };
         /**
          * @description How risky a scope is.
          * @enum {string}
@@ -396,6 +563,15 @@ export interface components {
             max_age: number | null;
             scope: string;
         };
+        Target: {
+            /** @description One line about it (groups, owners, issuer). */
+            detail: string;
+            id: string;
+            kind: components["schemas"]["TargetKind"];
+            name: string;
+        };
+        /** @enum {string} */
+        TargetKind: "user" | "client" | "app";
     };
     responses: never;
     parameters: never;
