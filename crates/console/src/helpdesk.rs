@@ -236,7 +236,7 @@ async fn details(
             possibly_valid_until_ms: e.at_ms + ACCESS_TOKEN_MAX_S * 1000,
         })
         .collect();
-    recent.sort_by(|a, b| b.at_ms.cmp(&a.at_ms));
+    recent.sort_by_key(|j| std::cmp::Reverse(j.at_ms));
     let possibly_live = recent
         .iter()
         .filter(|j| j.possibly_valid_until_ms > now)
