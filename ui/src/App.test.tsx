@@ -371,3 +371,105 @@ describe("Profiles", () => {
     expect(container.innerHTML).not.toContain("gh_adm_secret");
   });
 });
+
+describe("Reviews and Help desk", () => {
+  const item = (id: string, rec: "keep" | "revoke") => ({
+    id, campaign_id: "rev_1", connection_id: `conn_${id}`,
+    client: { client_id: "code-agent", name: "Code Assistant" }, resource_app: { id: "docs", name: "Docs" },
+    granted_scopes: ["docs.read", "docs.write"], reviewer: "ivan", recommendation: rec,
+    recommendation_reason: rec === "revoke" ? "never used: no ID-JAG issued" : "12 ID-JAGs in the last 30 days",
+    last_used_at: null, exchanges_30d: 0, exchanges_90d: 0, decision: null, decided_by: null, decided_at: null,
+    reason: null, scopes_after: null, defaulted: false, remediation: null, reassign_note: null,
+  });
+  const campaign = {
+    id: "rev_1", name: "Q4", scope: {}, reviewers: ["ivan"], fallback_reviewer: "ivan", starts_at: 0, due_at: 2000000000,
+    default_action: "keep", status: "active", created_by: "judy", created_at: 0, completed_at: null, items: 2, decided: 0,
+    progress: [{ reviewer: "ivan", items: 2, decided: 0 }],
+  };
+
+  it("keeping against a revoke recommendation needs a reason, which goes with the bulk decision", async () => {
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      if (cmd === "idp_status") return { reachable: true, message: null };
+      if (cmd === "session") return { profile_id: "p", profile_name: "Demo", issuer: "http://idp", subject: "ivan", roles: ["reviewer"], kind: "session", mfa: false };
+      if (cmd === "list_requests") return { items: [], total: 0 };
+      if (cmd === "campaigns") return [campaign];
+      if (cmd === "review_items") return { items: [item("i1", "revoke"), item("i2", "revoke")], total: 2 };
+      if (cmd === "decide_items") return [{ ...item("i1", "revoke"), decision: "keep", remediation: "kept" }, { ...item("i2", "revoke"), decision: "keep", remediation: "kept" }];
+      return null;
+    }, { shouldMockEvents: true });
+    act(() => root.render(<App />));
+    await settle();
+    await act(async () => window.dispatchEvent(new KeyboardEvent("keydown", { key: "5" })));
+    await settle();
+    const boxes = container.querySelectorAll<HTMLInputElement>('[data-testid="review-item"] input[type="checkbox"]');
+    expect(boxes.length).toBe(2);
+    await act(async () => boxes[0].click());
+    await act(async () => boxes[1].click());
+    const keep = container.querySelector<HTMLButtonElement>('[data-testid="review-keep"]')!;
+    expect(keep.disabled).toBe(true);
+    const revoke = container.querySelector<HTMLButtonElement>('[data-testid="review-revoke"]')!;
+    expect(revoke.disabled).toBe(false);
+    const reason = container.querySelector<HTMLTextAreaElement>('[data-testid="review-reason"]')!;
+    const setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value")!.set!;
+    await act(async () => {
+      setValue.call(reason, "needed for the quarter close");
+      reason.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    expect(keep.disabled).toBe(false);
+    await act(async () => keep.click());
+    await settle();
+    expect(calls.find((c) => c.cmd === "decide_items")?.args).toEqual({
+      id: "rev_1",
+      body: { items: ["i1", "i2"], decision: "keep", reason: "needed for the quarter close", scopes: null },
+    });
+  });
+
+  it("the kill switch shows the exact count before it acts, then the receipts", async () => {
+    const view = {
+      matches: [{ kind: "client", id: "support-copilot", name: "Support Copilot", detail: "AI client" }],
+      target: { kind: "client", id: "support-copilot", name: "Support Copilot", detail: "AI client" },
+      connections: [], recent_id_jags: [], possibly_live: 0,
+    };
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      if (cmd === "idp_status") return { reachable: true, message: null };
+      if (cmd === "list_requests") return { items: [], total: 0 };
+      if (cmd === "helpdesk_search" || cmd === "helpdesk_lookup") return view;
+      if (cmd === "helpdesk_kill") {
+        const dry = (args as { dryRun: boolean }).dryRun;
+        return {
+          result: { dry_run: dry, connections_revoked: 3, connection_ids: ["c1"], users_blocked: 0, events_queued: dry ? 0 : 3 },
+          receipts: dry ? [] : [{ connection_id: "c1", receipts: [{ event_id: "e", receiver: "http://127.0.0.1:9/r", status: "delivered", attempts: 1, latency_ms: 3, created_at_ms: 1, delivered_at_ms: 4, last_error: null }] }],
+        };
+      }
+      return null;
+    }, { shouldMockEvents: true });
+    act(() => root.render(<App />));
+    await settle();
+    await act(async () => window.dispatchEvent(new KeyboardEvent("keydown", { key: "6" })));
+    await settle();
+    const search = container.querySelector<HTMLInputElement>('[data-testid="helpdesk-search"]')!;
+    const setInput = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value")!.set!;
+    await act(async () => {
+      setInput.call(search, "copilot");
+      search.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    await act(async () => search.form!.requestSubmit());
+    await settle();
+    const reason = container.querySelector<HTMLTextAreaElement>('[data-testid="kill-reason"]')!;
+    const setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value")!.set!;
+    await act(async () => {
+      setValue.call(reason, "token leak");
+      reason.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    await act(async () => container.querySelector<HTMLButtonElement>('[data-testid="kill-check"]')!.click());
+    await settle();
+    expect(container.querySelector('[data-testid="kill-count"]')?.textContent).toContain("exactly 3 connection(s)");
+    expect(calls.filter((c) => c.cmd === "helpdesk_kill").map((c) => (c.args as { dryRun: boolean }).dryRun)).toEqual([true]);
+    await act(async () => container.querySelector<HTMLButtonElement>('[data-testid="kill-confirm"]')!.click());
+    await settle();
+    expect(calls.filter((c) => c.cmd === "helpdesk_kill").map((c) => (c.args as { dryRun: boolean }).dryRun)).toEqual([true, false]);
+    expect(container.querySelector('[data-testid="kill-receipt"]')?.textContent).toContain("delivered");
+  });
+});

@@ -10,13 +10,17 @@ import { Pending } from "./Pending";
 import { Connections } from "./Connections";
 import { Audit } from "./Audit";
 import { Profiles } from "./Profiles";
+import { Reviews } from "./Reviews";
+import { Helpdesk } from "./Helpdesk";
 
-type Screen = "pending" | "connections" | "audit" | "profiles";
+type Screen = "pending" | "connections" | "audit" | "profiles" | "reviews" | "helpdesk";
 const SCREENS: [Screen, string, string][] = [
   ["pending", "Pending", "1"],
   ["connections", "Connections", "2"],
   ["audit", "Audit", "3"],
   ["profiles", "Profiles", "4"],
+  ["reviews", "Reviews", "5"],
+  ["helpdesk", "Help desk", "6"],
 ];
 
 interface Command {
@@ -185,6 +189,8 @@ export function App() {
       {screen === "connections" && <Connections {...props} />}
       {screen === "audit" && <Audit {...props} />}
       {screen === "profiles" && <Profiles {...props} />}
+      {screen === "reviews" && <Reviews {...props} session={session} />}
+      {screen === "helpdesk" && <Helpdesk {...props} />}
       {locked && (
         <div className="overlay" role="dialog" aria-label="Locked">
           <div className="card">
@@ -237,7 +243,7 @@ export function App() {
       {help && (
         <div className="help" role="dialog" aria-label="Keyboard shortcuts">
           <h3>Keyboard</h3>
-          <p>1 Pending · 2 Connections · 3 Audit · 4 Profiles · Ctrl+K commands · Ctrl+L lock · R refresh</p>
+          <p>1 Pending · 2 Connections · 3 Audit · 4 Profiles · 5 Reviews · 6 Help desk · Ctrl+K commands · Ctrl+L lock · R refresh</p>
           <p>Pending: j / k move · a approve · d deny · / search</p>
           <p>Connections: j / k move · s suspend · r revoke · / search</p>
           <p>? this help · Esc close or leave a field</p>

@@ -28,6 +28,14 @@ export type ChangeEvent = Ipc["schemas"]["ChangeEvent"];
 export type StepUpRule = Ipc["schemas"]["StepUpRule"];
 export type ProfileView = Ipc["schemas"]["ProfileView"];
 export type RequestContext = Ipc["schemas"]["RequestContext"];
+export type HelpdeskView = Ipc["schemas"]["HelpdeskView"];
+export type KillResult = Ipc["schemas"]["KillResult"];
+export type TargetKind = Ipc["schemas"]["TargetKind"];
+export type CampaignView = Ipc["schemas"]["CampaignView"];
+export type CreateCampaign = Ipc["schemas"]["CreateCampaign"];
+export type ReviewItemView = Ipc["schemas"]["ReviewItemView"];
+export type ReviewItemPage = Ipc["schemas"]["Page_ReviewItemView"];
+export type ReviewDecisions = Ipc["schemas"]["ReviewDecisions"];
 export type ProfileAdded = Ipc["schemas"]["ProfileAdded"];
 
 export function isConsoleError(e: unknown): e is ConsoleError {
@@ -62,4 +70,17 @@ export const ipc = {
   // The token goes to Rust once and into the OS keychain; nothing sends it back.
   signInApiToken: (profileId: string, token: string) => invoke<SessionView>("sign_in_api_token", { profileId, token }),
   signOut: () => invoke<null>("sign_out"),
+  helpdeskSearch: (q: string) => invoke<HelpdeskView>("helpdesk_search", { q }),
+  helpdeskLookup: (kind: TargetKind, id: string) => invoke<HelpdeskView>("helpdesk_lookup", { kind, id }),
+  helpdeskKill: (kind: TargetKind, id: string, reason: string, dryRun: boolean) =>
+    invoke<KillResult>("helpdesk_kill", { kind, id, reason, dryRun }),
+  exportEvidence: (kind: TargetKind, id: string) => invoke<number | null>("export_evidence", { kind, id }),
+  campaigns: () => invoke<CampaignView[]>("campaigns"),
+  createCampaign: (body: CreateCampaign) => invoke<CampaignView>("create_campaign", { body }),
+  reviewItems: (id: string, mine: boolean, reviewState?: string) => invoke<ReviewItemPage>("review_items", { id, mine, reviewState }),
+  decideItems: (id: string, body: ReviewDecisions) => invoke<ReviewItemView[]>("decide_items", { id, body }),
+  reassignItem: (id: string, item: string, to: string, note: string) =>
+    invoke<ReviewItemView>("reassign_item", { id, item, body: { to, note } }),
+  completeCampaign: (id: string) => invoke<CampaignView>("complete_campaign", { id }),
+  exportReport: (id: string, format: "csv" | "pdf") => invoke<number | null>("export_report", { id, format }),
 };
