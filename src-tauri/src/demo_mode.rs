@@ -51,7 +51,20 @@ async fn start_demo(app: &AppHandle) -> Result<(), ConsoleError> {
         .console
         .add_profile_unsaved("Demo IdP (in-process)", &info.idp, &info.console_client_id)
         .await?;
-    let approver = info.user("carol").clone();
+    // The demo approver by default; GATEHOUSE_DEMO_USER picks another seeded
+    // person (the reviewer ivan, the help desk's dave, the admin judy...).
+    let who = std::env::var("GATEHOUSE_DEMO_USER").unwrap_or_else(|_| "carol".into());
+    let approver = info
+        .users
+        .iter()
+        .find(|u| u.username == who)
+        .cloned()
+        .ok_or_else(|| {
+            ConsoleError::new(
+                ErrorCode::Invalid,
+                format!("GATEHOUSE_DEMO_USER={who} is not a seeded demo user."),
+            )
+        })?;
     let user = agent::UserCreds {
         username: approver.username,
         password: approver.password,
@@ -78,7 +91,7 @@ async fn start_demo(app: &AppHandle) -> Result<(), ConsoleError> {
         .console
         .sign_in_browser(&profile.id, false, open)
         .await?;
-    tracing::info!(idp = %info.idp, "demo mode: signed in as the demo approver");
+    tracing::info!(idp = %info.idp, user = %who, "demo mode: signed in as the demo approver");
     // A living queue: simulated agents keep exchanging (GATEHOUSE_DEMO_FLEET_MS,
     // default 2500; 0 turns the fleet off).
     let every = std::env::var("GATEHOUSE_DEMO_FLEET_MS")

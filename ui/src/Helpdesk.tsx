@@ -19,7 +19,8 @@ export function Helpdesk({ online, report, notify }: ScreenProps) {
   const [reason, setReason] = useState("");
   const [count, setCount] = useState<KillResult | null>(null);
   const [done, setDone] = useState<KillResult | null>(null);
-  const [stepUp, setStepUp] = useState(false);
+  // The call a step-up challenge interrupted (true: the count, false: the revoke).
+  const [stepUp, setStepUp] = useState<boolean | null>(null);
   const [busy, setBusy] = useState(false);
   const input = useRef<HTMLInputElement>(null);
 
@@ -53,7 +54,7 @@ export function Helpdesk({ online, report, notify }: ScreenProps) {
       setBusy(true);
       try {
         const r = await ipc.helpdeskKill(target.kind, target.id, reason.trim(), dryRun);
-        setStepUp(false);
+        setStepUp(null);
         if (dryRun) setCount(r);
         else {
           setDone(r);
@@ -62,7 +63,7 @@ export function Helpdesk({ online, report, notify }: ScreenProps) {
           setView(await ipc.helpdeskLookup(target.kind, target.id));
         }
       } catch (e) {
-        if (isConsoleError(e) && e.code === "step_up_required") setStepUp(true);
+        if (isConsoleError(e) && e.code === "step_up_required") setStepUp(dryRun);
         else report(e);
       } finally {
         setBusy(false);
@@ -71,15 +72,17 @@ export function Helpdesk({ online, report, notify }: ScreenProps) {
     [target, reason, notify, report],
   );
 
+  // Re-authenticate with a second factor, then retry what was interrupted.
   const reauthenticate = useCallback(async () => {
+    const retry = stepUp;
     try {
       await ipc.stepUp();
-      setStepUp(false);
-      await run(true);
+      setStepUp(null);
+      if (retry !== null) await run(retry);
     } catch (e) {
       report(e);
     }
-  }, [run, report]);
+  }, [stepUp, run, report]);
 
   const evidence = useCallback(async () => {
     if (!target) return;
@@ -183,8 +186,8 @@ export function Helpdesk({ online, report, notify }: ScreenProps) {
                 Check what it revokes
               </button>
             </div>
-            {stepUp && (
-              <div className="banner warn" role="alert">
+            {stepUp !== null && (
+              <div className="banner warn" role="alert" data-testid="helpdesk-step-up">
                 This needs a fresh sign-in with a second factor.{" "}
                 <button onClick={() => void reauthenticate()}>Re-authenticate</button>
               </div>

@@ -9,7 +9,7 @@
 //! Run by `scripts/webdriver-tests.sh` (it builds the app and sets up the
 //! display, D-Bus session and keyring); `#[ignore]` keeps plain `cargo test` off it.
 
-use gatehouse_tests::{claims, exchange, expect_oauth, sign_in};
+use gatehouse_tests::{admin_session, claims, exchange, expect_oauth, sign_in};
 use gatehouse_webdriver_tests::{TauriDriver, Window, demo_info};
 use serde_json::json;
 
@@ -17,18 +17,33 @@ fn app_binary() -> String {
     std::env::var("GATEHOUSE_APP").expect("GATEHOUSE_APP: the console binary to drive")
 }
 
+/// Starts the console in demo mode signed in as `user` (tests run one at a
+/// time: the driver and the app inherit this process's environment).
+async fn launch(user: &str) -> (TauriDriver, Window, demo::DemoInfo) {
+    let dir = std::env::temp_dir().join(format!("gatehouse-wd-{user}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let info_file = dir.join("demo.json");
+    let _ = std::fs::remove_file(&info_file);
+    // SAFETY: the WebDriver tests run on one thread (--test-threads=1) and set
+    // the environment before the driver (and through it the app) is spawned.
+    unsafe {
+        std::env::set_var("GATEHOUSE_DEMO_USER", user);
+        std::env::set_var("GATEHOUSE_DEMO_INFO", &info_file);
+    }
+    let driver = TauriDriver::start().await;
+    let w = Window::open(&driver, &app_binary()).await;
+    let info = demo_info(&info_file).await;
+    w.wait_for("[data-testid=who]", 60, |t| t.contains(user))
+        .await;
+    (driver, w, info)
+}
+
 #[tokio::test]
 #[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
 async fn approve_down_scoped_then_revoke_is_felt_by_the_agent() {
-    let info_file = std::env::var("GATEHOUSE_DEMO_INFO").expect("GATEHOUSE_DEMO_INFO");
-    let _ = std::fs::remove_file(&info_file);
-    let driver = TauriDriver::start().await;
-    let w = Window::open(&driver, &app_binary()).await;
-    let info = demo_info(std::path::Path::new(&info_file)).await;
+    let (_driver, w, info) = launch("carol").await;
 
     // The queue shows the seeded requests once the demo approver is signed in.
-    w.wait_for("[data-testid=who]", 60, |t| t.contains("carol"))
-        .await;
     let client = info.client("code-agent").name.clone();
     let app = info.app("tickets").name.clone();
     w.wait_for("[data-testid=request-row]", 30, |t| {
@@ -163,5 +178,138 @@ const invoke = window.__TAURI_INTERNALS__.invoke;
     w.wait_for("[data-testid=chain]", 15, |t| t.contains("Chain verified"))
         .await;
     w.screenshot("audit").await;
+    w.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
+async fn a_reviewer_completes_a_campaign_and_the_agent_feels_it() {
+    let (_driver, w, info) = launch("ivan").await;
+    let judy = admin_session(&info, "judy", true).await;
+    let campaign = judy
+        .create_campaign(&admin_api::CreateCampaign {
+            name: "Q4 AI app access".into(),
+            scope: Default::default(),
+            reviewers: vec!["ivan".into()],
+            fallback_reviewer: "ivan".into(),
+            starts_at: None,
+            due_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64
+                + 14 * 86_400,
+            default_action: admin_api::ReviewDefault::Keep,
+        })
+        .await
+        .unwrap();
+    // Before: frank's code agent reaches the docs.
+    let frank = sign_in(&info, "frank", "code-agent", false).await;
+    exchange(
+        &info,
+        "code-agent",
+        &frank.id_token,
+        "docs",
+        Some("docs.read"),
+    )
+    .await
+    .expect("connected before the review");
+
+    w.click_css("[data-testid=nav-reviews]").await;
+    w.wait_for("[data-testid=campaign]", 15, |t| {
+        t.contains("Q4 AI app access")
+    })
+    .await;
+    w.wait_for("[data-testid=review-item]", 15, |t| {
+        t.contains("never used")
+    })
+    .await;
+    let boxes = w
+        .find_all("[data-testid=review-item] input[type=checkbox]")
+        .await;
+    assert_eq!(boxes.len() as u64, campaign.items);
+    for b in &boxes {
+        w.click(b).await;
+    }
+    w.screenshot("reviews").await;
+    // Everything was unused: revoking follows the recommendation, no reason needed.
+    w.click_css("[data-testid=review-revoke]").await;
+    w.wait_for("[data-testid=notice]", 15, |t| t.contains("revoked"))
+        .await;
+    w.wait_for("[data-testid=campaign]", 15, |t| {
+        t.contains("4/4 decided") && t.contains("completed")
+    })
+    .await;
+    w.screenshot("reviews-done").await;
+
+    // The agent feels it; the report says who decided what, and the PDF opens.
+    expect_oauth(
+        exchange(
+            &info,
+            "code-agent",
+            &frank.id_token,
+            "docs",
+            Some("docs.read"),
+        )
+        .await,
+        xaa::ErrorCode::AccessDenied,
+    );
+    let csv = String::from_utf8(judy.review_report(&campaign.id, "csv").await.unwrap()).unwrap();
+    assert_eq!(csv.lines().count() as u64, campaign.items + 1);
+    assert_eq!(
+        csv.matches("\"ivan\"").count() as u64,
+        2 * campaign.items,
+        "reviewer and decider"
+    );
+    let pdf = judy.review_report(&campaign.id, "pdf").await.unwrap();
+    let text = String::from_utf8_lossy(&pdf);
+    assert!(text.starts_with("%PDF-1.4") && text.contains("revoked"));
+    w.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
+async fn the_help_desk_kill_switch_is_felt_by_the_agent() {
+    let (_driver, w, info) = launch("dave").await;
+    let grace = sign_in(&info, "grace", "support-copilot", false).await;
+    exchange(&info, "support-copilot", &grace.id_token, "tickets", None)
+        .await
+        .expect("in use before the kill switch");
+
+    w.click_css("[data-testid=nav-helpdesk]").await;
+    let search = w
+        .wait_for("[data-testid=helpdesk-search]", 10, |_| true)
+        .await;
+    w.type_into(&search, "copilot").await;
+    w.click_css("form.toolbar button[type=submit]").await;
+    w.wait_for("[data-testid=helpdesk-target]", 15, |t| {
+        t.contains("Support Copilot")
+    })
+    .await;
+    w.wait_for("[data-testid=live-connections]", 5, |t| t == "1")
+        .await;
+    let reason = w.wait_for("[data-testid=kill-reason]", 5, |_| true).await;
+    w.type_into(&reason, "copilot token found in a public repo")
+        .await;
+    // The exact count first.
+    w.click_css("[data-testid=kill-check]").await;
+    w.wait_for("[data-testid=kill-count]", 15, |t| {
+        t.contains("exactly 1 connection")
+    })
+    .await;
+    w.screenshot("helpdesk-count").await;
+    w.click_css("[data-testid=kill-confirm]").await;
+    // Revoking needs a fresh second factor: re-authenticate, and it goes through.
+    w.click_until(
+        "[data-testid=helpdesk-step-up] button",
+        |t| t.contains("Re-authenticate"),
+        "[data-testid=kill-receipt]",
+        |t| t.contains("delivered"),
+    )
+    .await;
+    w.screenshot("helpdesk").await;
+    expect_oauth(
+        exchange(&info, "support-copilot", &grace.id_token, "tickets", None).await,
+        xaa::ErrorCode::AccessDenied,
+    );
     w.close().await;
 }

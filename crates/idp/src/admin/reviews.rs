@@ -579,6 +579,26 @@ pub async fn decide(
             .await?,
         );
     }
+    // The last open item decided completes the campaign.
+    let open: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM review_items WHERE campaign_id = ? AND decision IS NULL",
+    )
+    .bind(&id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if open == 0 {
+        sqlx::query(
+            "UPDATE review_campaigns SET status = 'completed', completed_at = ? WHERE id = ?",
+        )
+        .bind(idp.now())
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        let mut e = actor.clone();
+        e.kind = "review.campaign_completed".into();
+        e.detail["defaulted"] = json!(0);
+        audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
+    }
     events.push(record_change(&mut tx, "review.updated", &id, idp.now_ms()).await?);
     let decided = load_items(&idp, &mut tx, &id, &req.items).await?;
     tx.commit().await?;
