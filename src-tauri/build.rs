@@ -34,6 +34,7 @@ const COMMANDS: &[&str] = &[
     "reassign_item",
     "complete_campaign",
     "export_report",
+    "overview",
 ];
 
 fn main() {

@@ -12,8 +12,8 @@ use console::{
     ConsoleError, ErrorCode, SessionView, commands as c,
     helpdesk::{self, HelpdeskView, KillResult, TargetKind},
     ipc::{
-        ConnectionDetail, ExportSummary, IdpStatus, ProfileAdded, ProfileView, RequestContext,
-        RequestDetail,
+        ConnectionDetail, ExportSummary, IdpStatus, OverviewView, ProfileAdded, ProfileView,
+        RequestContext, RequestDetail,
     },
 };
 use tauri::{AppHandle, Emitter, State};
@@ -401,4 +401,9 @@ pub async fn export_report(
     c::export_report(&state.console, &id, &format, &path)
         .await
         .map(Some)
+}
+
+#[tauri::command]
+pub async fn overview(state: State<'_, AppState>) -> Result<OverviewView, ConsoleError> {
+    c::overview(&state.console).await
 }

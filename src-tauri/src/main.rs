@@ -118,6 +118,7 @@ fn main() {
             commands::reassign_item,
             commands::complete_campaign,
             commands::export_report,
+            commands::overview,
         ])
         .run(tauri::generate_context!())
         .expect("the Gatehouse window failed to start");

@@ -855,3 +855,70 @@ async fn connection_filters_and_cursor_pages_agree_with_a_full_scan() {
     sorted.sort();
     assert_eq!(names, sorted);
 }
+
+#[tokio::test]
+async fn stats_count_usage_issuance_decisions_and_queue_age() {
+    let d = start_demo().await;
+    let i = &d.info;
+    let grace = sign_in(i, "grace", "support-copilot", false).await;
+    for _ in 0..2 {
+        exchange(i, "support-copilot", &grace.id_token, "tickets", None)
+            .await
+            .unwrap();
+    }
+    let carol = admin_session(i, "carol", false).await;
+    let pending = carol
+        .list_requests(&[("status", "pending".into())])
+        .await
+        .unwrap();
+    let before = pending.total;
+    let plain: Vec<_> = pending.items.iter().filter(|r| !r.sensitive).collect();
+    let a = carol.get_request(&plain[0].id).await.unwrap();
+    carol
+        .approve(
+            &a.value.id,
+            &Default::default(),
+            &admin_api::client::Mutation {
+                if_match: Some(&a.etag),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let b = carol.get_request(&plain[1].id).await.unwrap();
+    carol
+        .deny(
+            &b.value.id,
+            "not needed",
+            &admin_api::client::Mutation {
+                if_match: Some(&b.etag),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    let s = carol.stats().await.unwrap();
+    let copilot = s
+        .usage
+        .iter()
+        .find(|u| u.client_id == "support-copilot" && u.resource_app == "tickets")
+        .expect("usage row");
+    assert_eq!(copilot.exchanges_30d, 2);
+    let issued: u64 = s
+        .issuance
+        .iter()
+        .filter(|b| b.client_id == "support-copilot")
+        .map(|b| b.count)
+        .sum();
+    assert_eq!(issued, 2);
+    assert_eq!(s.decisions.len(), 14);
+    let today = s.decisions.last().unwrap();
+    assert_eq!((today.approved, today.denied), (1, 1));
+    let queued: u64 = s.pending_by_age.iter().map(|b| b.count).sum();
+    assert_eq!(queued, before - 2);
+    assert_eq!(
+        s.pending_by_age[0].count, queued,
+        "all of them arrived within the hour"
+    );
+}

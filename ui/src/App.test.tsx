@@ -473,3 +473,43 @@ describe("Reviews and Help desk", () => {
     expect(container.querySelector('[data-testid="kill-receipt"]')?.textContent).toContain("delivered");
   });
 });
+
+describe("Overview", () => {
+  it("draws an edge per connection, weighted by usage, with its detail on click, and the charts", async () => {
+    const conn = (id: string, client: string, app: string, risk: "read" | "admin") => ({
+      id, client: { client_id: client, name: client.toUpperCase() }, resource_app: { id: app, name: app.toUpperCase() },
+      status: "active", scopes: { kind: "all" }, granted_scopes: [{ name: `${app}.read`, risk, sensitive: false, description: "" }],
+      highest_risk: risk, allowed_groups: [], allowed_resources: [], step_up: [], id_jag_lifetime: null, expires_at: null,
+      approved_by: ["carol"], justification: null, request_id: null, created_at: 1, updated_at: 1, last_used_at: null,
+      status_reason: null, version: 1, receipts: [],
+    });
+    mockIPC((cmd) => {
+      if (cmd === "idp_status") return { reachable: true, message: null };
+      if (cmd === "list_requests") return { items: [], total: 0 };
+      if (cmd === "overview")
+        return {
+          connections: [conn("c1", "code-agent", "docs", "admin"), conn("c2", "copilot", "tickets", "read")],
+          clients: [], apps: [],
+          stats: {
+            usage: [{ client_id: "code-agent", resource_app: "docs", exchanges_30d: 40, last_at_ms: 1 }],
+            issuance: [{ hour_ms: 0, client_id: "code-agent", count: 5 }],
+            decisions: Array.from({ length: 14 }, (_, i) => ({ day_ms: i * 86400000, approved: i % 2, denied: 0 })),
+            pending_by_age: [{ label: "< 1 hour", count: 3 }],
+          },
+        };
+      return null;
+    }, { shouldMockEvents: true });
+    act(() => root.render(<App />));
+    await settle();
+    await act(async () => window.dispatchEvent(new KeyboardEvent("keydown", { key: "7" })));
+    await settle();
+    const edges = container.querySelectorAll<SVGPathElement>('[data-testid="map-edge"]');
+    expect(edges.length).toBe(2);
+    const widths = Array.from(edges).map((e) => Number(e.getAttribute("stroke-width")));
+    expect(widths[0]).toBeGreaterThan(widths[1]);
+    expect(edges[0].getAttribute("stroke")).toBe("#7b3fbf");
+    await act(async () => edges[0].dispatchEvent(new MouseEvent("click", { bubbles: true })));
+    expect(container.querySelector('[data-testid="edge-detail"]')?.textContent).toContain("40 ID-JAGs in 30 days");
+    expect(container.querySelectorAll('[data-testid="chart-decisions"] g').length).toBe(14);
+  });
+});

@@ -12,8 +12,9 @@ import { Audit } from "./Audit";
 import { Profiles } from "./Profiles";
 import { Reviews } from "./Reviews";
 import { Helpdesk } from "./Helpdesk";
+import { Overview } from "./Overview";
 
-type Screen = "pending" | "connections" | "audit" | "profiles" | "reviews" | "helpdesk";
+type Screen = "pending" | "connections" | "audit" | "profiles" | "reviews" | "helpdesk" | "overview";
 const SCREENS: [Screen, string, string][] = [
   ["pending", "Pending", "1"],
   ["connections", "Connections", "2"],
@@ -21,6 +22,7 @@ const SCREENS: [Screen, string, string][] = [
   ["profiles", "Profiles", "4"],
   ["reviews", "Reviews", "5"],
   ["helpdesk", "Help desk", "6"],
+  ["overview", "Overview", "7"],
 ];
 
 interface Command {
@@ -191,6 +193,7 @@ export function App() {
       {screen === "profiles" && <Profiles {...props} />}
       {screen === "reviews" && <Reviews {...props} session={session} />}
       {screen === "helpdesk" && <Helpdesk {...props} />}
+      {screen === "overview" && <Overview {...props} />}
       {locked && (
         <div className="overlay" role="dialog" aria-label="Locked">
           <div className="card">
@@ -243,7 +246,7 @@ export function App() {
       {help && (
         <div className="help" role="dialog" aria-label="Keyboard shortcuts">
           <h3>Keyboard</h3>
-          <p>1 Pending · 2 Connections · 3 Audit · 4 Profiles · 5 Reviews · 6 Help desk · Ctrl+K commands · Ctrl+L lock · R refresh</p>
+          <p>1 Pending · 2 Connections · 3 Audit · 4 Profiles · 5 Reviews · 6 Help desk · 7 Overview · Ctrl+K commands · Ctrl+L lock · R refresh</p>
           <p>Pending: j / k move · a approve · d deny · / search</p>
           <p>Connections: j / k move · s suspend · r revoke · / search</p>
           <p>? this help · Esc close or leave a field</p>

@@ -29,6 +29,7 @@ export type StepUpRule = Ipc["schemas"]["StepUpRule"];
 export type ProfileView = Ipc["schemas"]["ProfileView"];
 export type RequestContext = Ipc["schemas"]["RequestContext"];
 export type HelpdeskView = Ipc["schemas"]["HelpdeskView"];
+export type OverviewView = Ipc["schemas"]["OverviewView"];
 export type KillResult = Ipc["schemas"]["KillResult"];
 export type TargetKind = Ipc["schemas"]["TargetKind"];
 export type CampaignView = Ipc["schemas"]["CampaignView"];
@@ -82,5 +83,6 @@ export const ipc = {
   reassignItem: (id: string, item: string, to: string, note: string) =>
     invoke<ReviewItemView>("reassign_item", { id, item, body: { to, note } }),
   completeCampaign: (id: string) => invoke<CampaignView>("complete_campaign", { id }),
+  overview: () => invoke<OverviewView>("overview"),
   exportReport: (id: string, format: "csv" | "pdf") => invoke<number | null>("export_report", { id, format }),
 };

@@ -382,6 +382,10 @@ impl AdminClient {
         .await
     }
 
+    pub async fn stats(&self) -> Result<StatsView, ClientError> {
+        self.get_json("/stats", &[]).await
+    }
+
     // ---- access reviews ----
 
     pub async fn create_campaign(

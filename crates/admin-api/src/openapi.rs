@@ -247,6 +247,15 @@ pub fn routes() -> Vec<Route> {
         ),
         route!(
             "get",
+            "/stats",
+            "Usage per client and app, ID-JAG issuance, decisions over time, the queue by age",
+            READ_ALL,
+            false,
+            none,
+            schema::<StatsView>
+        ),
+        route!(
+            "get",
             "/clients",
             "AI clients",
             READ_ALL,

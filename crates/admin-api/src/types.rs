@@ -724,3 +724,47 @@ pub struct Reassign {
     pub to: String,
     pub note: String,
 }
+
+// ---- the whole picture ----
+
+/// ID-JAGs issued for one client at one resource app in the last 30 days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UsageRow {
+    pub client_id: String,
+    pub resource_app: String,
+    pub exchanges_30d: u64,
+    pub last_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct IssuanceBucket {
+    /// The hour's start, Unix milliseconds.
+    pub hour_ms: i64,
+    pub client_id: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DecisionDay {
+    /// The day's start (UTC), Unix milliseconds.
+    pub day_ms: i64,
+    pub approved: u64,
+    pub denied: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AgeBucket {
+    pub label: String,
+    pub count: u64,
+}
+
+/// Counts for the relationship map and the charts, from the audit log and the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StatsView {
+    pub usage: Vec<UsageRow>,
+    /// The last 24 hours, per hour and client.
+    pub issuance: Vec<IssuanceBucket>,
+    /// The last 14 days.
+    pub decisions: Vec<DecisionDay>,
+    pub pending_by_age: Vec<AgeBucket>,
+}

@@ -5,7 +5,8 @@
 use crate::{
     Console, ConsoleError, ErrorCode, SessionView,
     ipc::{
-        ConnectionDetail, ExportSummary, ProfileAdded, ProfileView, RequestContext, RequestDetail,
+        ConnectionDetail, ExportSummary, OverviewView, ProfileAdded, ProfileView, RequestContext,
+        RequestDetail,
     },
 };
 use admin_api::{
@@ -370,4 +371,22 @@ pub async fn export_evidence(
     let bytes = serde_json::to_vec_pretty(&bundle).expect("json");
     write_atomically(path, &bytes).await?;
     Ok(bytes.len())
+}
+
+/// Everything the Overview screen draws, fetched in parallel.
+pub async fn overview(c: &Console) -> Result<OverviewView, ConsoleError> {
+    let admin = c.admin().await?;
+    let conn_q = [("status", "active".to_string()), ("limit", "500".into())];
+    let (connections, clients, apps, stats) = tokio::join!(
+        admin.list_connections(&conn_q),
+        admin.get_json::<Vec<admin_api::ClientView>>("/clients", &[]),
+        admin.get_json::<Vec<admin_api::ResourceAppView>>("/resource-apps", &[]),
+        admin.stats(),
+    );
+    Ok(OverviewView {
+        connections: connections?.items,
+        clients: clients?,
+        apps: apps?,
+        stats: stats?,
+    })
 }

@@ -46,6 +46,16 @@ pub struct RequestContext {
     pub history: Vec<admin_api::AuditEventView>,
 }
 
+/// The relationship map and charts: live connections (edges), the clients and
+/// apps (nodes), and the counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OverviewView {
+    pub connections: Vec<admin_api::ConnectionView>,
+    pub clients: Vec<admin_api::ClientView>,
+    pub apps: Vec<admin_api::ResourceAppView>,
+    pub stats: admin_api::StatsView,
+}
+
 /// An IdP profile as the Profiles screen lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProfileView {
@@ -79,6 +89,7 @@ pub fn document() -> serde_json::Value {
     let _ = g.subschema_for::<IdpStatus>();
     let _ = g.subschema_for::<ProfileView>();
     let _ = g.subschema_for::<RequestContext>();
+    let _ = g.subschema_for::<OverviewView>();
     let _ = g.subschema_for::<crate::helpdesk::HelpdeskView>();
     let _ = g.subschema_for::<crate::helpdesk::KillResult>();
     let _ = g.subschema_for::<crate::helpdesk::TargetKind>();

@@ -336,12 +336,16 @@ async fn no_ipc_command_response_carries_a_token() {
         .unwrap();
     push(&export);
     push(&c::pending_count(&w.console).await.unwrap());
+    let overview = c::overview(&w.console).await.unwrap();
+    assert!(!overview.clients.is_empty() && !overview.apps.is_empty());
+    assert_eq!(overview.stats.decisions.len(), 14);
+    push(&overview);
     let hits: Vec<String> = responses.iter().flat_map(|r| token_shaped(r)).collect();
     assert!(
         hits.is_empty(),
         "token-shaped strings crossed IPC: {hits:?}"
     );
-    assert_eq!(responses.len(), 16);
+    assert_eq!(responses.len(), 17);
 }
 
 mod erased {

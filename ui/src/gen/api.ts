@@ -449,6 +449,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Usage per client and app, ID-JAG issuance, decisions over time, the queue by age */
+        get: operations["get_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/users": {
         parameters: {
             query?: never;
@@ -487,6 +504,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AgeBucket: {
+            /** Format: uint64 */
+            count: number;
+            label: string;
+        };
         /** @description Returned once, at creation: the only time the secret is shown. */
         ApiTokenCreated: {
             info: components["schemas"]["ApiTokenView"];
@@ -734,6 +756,17 @@ export interface components {
              */
             starts_at: number | null;
         };
+        DecisionDay: {
+            /** Format: uint64 */
+            approved: number;
+            /**
+             * Format: int64
+             * @description The day's start (UTC), Unix milliseconds.
+             */
+            day_ms: number;
+            /** Format: uint64 */
+            denied: number;
+        };
         /** @description The outcome of an approve or deny. */
         DecisionResult: {
             connection?: components["schemas"]["ConnectionView"] | null;
@@ -746,6 +779,16 @@ export interface components {
             members: string[];
             name: string;
             roles: components["schemas"]["Role"][];
+        };
+        IssuanceBucket: {
+            client_id: string;
+            /** Format: uint64 */
+            count: number;
+            /**
+             * Format: int64
+             * @description The hour's start, Unix milliseconds.
+             */
+            hour_ms: number;
         };
         /** @description Change a connection; fields left out stay as they are. */
         ModifyConnection: {
@@ -966,6 +1009,15 @@ export interface components {
             risk: components["schemas"]["Risk"];
             sensitive: boolean;
         };
+        /** @description Counts for the relationship map and the charts, from the audit log and the queue. */
+        StatsView: {
+            /** @description The last 14 days. */
+            decisions: components["schemas"]["DecisionDay"][];
+            /** @description The last 24 hours, per hour and client. */
+            issuance: components["schemas"]["IssuanceBucket"][];
+            pending_by_age: components["schemas"]["AgeBucket"][];
+            usage: components["schemas"]["UsageRow"][];
+        };
         /** @description Granting `scope` needs an authentication of class `acr` no older than `max_age` seconds. */
         StepUpRule: {
             /** @default null */
@@ -976,6 +1028,15 @@ export interface components {
              */
             max_age: number | null;
             scope: string;
+        };
+        /** @description ID-JAGs issued for one client at one resource app in the last 30 days. */
+        UsageRow: {
+            client_id: string;
+            /** Format: uint64 */
+            exchanges_30d: number;
+            /** Format: int64 */
+            last_at_ms: number;
+            resource_app: string;
         };
         UserView: {
             blocked: boolean;
@@ -1938,6 +1999,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": string;
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_stats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsView"];
                 };
             };
             /** @description Problem */

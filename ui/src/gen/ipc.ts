@@ -7,6 +7,11 @@ export type paths = Record<string, never>;
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AgeBucket: {
+            /** Format: uint64 */
+            count: number;
+            label: string;
+        };
         AppRef: {
             id: string;
             name: string;
@@ -243,6 +248,17 @@ export interface components {
              */
             starts_at: number | null;
         };
+        DecisionDay: {
+            /** Format: uint64 */
+            approved: number;
+            /**
+             * Format: int64
+             * @description The day's start (UTC), Unix milliseconds.
+             */
+            day_ms: number;
+            /** Format: uint64 */
+            denied: number;
+        };
         /** @description The outcome of an approve or deny. */
         DecisionResult: {
             connection?: components["schemas"]["ConnectionView"] | null;
@@ -291,6 +307,16 @@ export interface components {
             message?: string | null;
             reachable: boolean;
         };
+        IssuanceBucket: {
+            client_id: string;
+            /** Format: uint64 */
+            count: number;
+            /**
+             * Format: int64
+             * @description The hour's start, Unix milliseconds.
+             */
+            hour_ms: number;
+        };
         /** @description An ID-JAG issued recently, and how long access tokens minted from it may live. */
         IssuedIdJag: {
             /** Format: int64 */
@@ -323,6 +349,16 @@ export interface components {
             reason: string;
             scopes?: string[] | null;
             step_up?: components["schemas"]["StepUpRule"][] | null;
+        };
+        /**
+         * @description The relationship map and charts: live connections (edges), the clients and
+         *     apps (nodes), and the counts.
+         */
+        OverviewView: {
+            apps: components["schemas"]["ResourceAppView"][];
+            clients: components["schemas"]["ClientView"][];
+            connections: components["schemas"]["ConnectionView"][];
+            stats: components["schemas"]["StatsView"];
         };
         /** @description A page of a list, with the cursor of the next page. */
         Page_AuditEventView: {
@@ -463,6 +499,15 @@ export interface components {
             /** Format: int64 */
             version: number;
         };
+        ResourceAppView: {
+            id: string;
+            issuer: string;
+            mcp_servers: string[];
+            name: string;
+            owners: string[];
+            receivers: string[];
+            scopes: components["schemas"]["ScopeView"][];
+        };
         ReviewDecision: ("keep" | "revoke") | "modify";
         /** @description Decide one or more items the same way. */
         ReviewDecisions: {
@@ -552,6 +597,15 @@ export interface components {
             roles: components["schemas"]["Role"][];
             subject: string;
         };
+        /** @description Counts for the relationship map and the charts, from the audit log and the queue. */
+        StatsView: {
+            /** @description The last 14 days. */
+            decisions: components["schemas"]["DecisionDay"][];
+            /** @description The last 24 hours, per hour and client. */
+            issuance: components["schemas"]["IssuanceBucket"][];
+            pending_by_age: components["schemas"]["AgeBucket"][];
+            usage: components["schemas"]["UsageRow"][];
+        };
         /** @description Granting `scope` needs an authentication of class `acr` no older than `max_age` seconds. */
         StepUpRule: {
             /** @default null */
@@ -572,6 +626,15 @@ export interface components {
         };
         /** @enum {string} */
         TargetKind: "user" | "client" | "app";
+        /** @description ID-JAGs issued for one client at one resource app in the last 30 days. */
+        UsageRow: {
+            client_id: string;
+            /** Format: uint64 */
+            exchanges_30d: number;
+            /** Format: int64 */
+            last_at_ms: number;
+            resource_app: string;
+        };
     };
     responses: never;
     parameters: never;

@@ -10,6 +10,7 @@ pub mod events;
 pub mod problem;
 pub mod requests;
 pub mod reviews;
+pub mod stats;
 pub mod tokens;
 pub mod views;
 
@@ -66,6 +67,7 @@ pub fn router(idp: SharedIdp) -> Router<SharedIdp> {
         )
         .route("/admin/v1/reviews/{id}/complete", post(reviews::complete))
         .route("/admin/v1/reviews/{id}/report", get(reviews::report))
+        .route("/admin/v1/stats", get(stats::stats))
         .route("/admin/v1/clients", get(directory::clients))
         .route("/admin/v1/resource-apps", get(directory::resource_apps))
         .route("/admin/v1/users", get(directory::users))
