@@ -86,6 +86,42 @@ async fn notify_new_request(app: &AppHandle, id: &str) {
     }
 }
 
+/// Reminds the signed-in reviewer, at start and every hour, of open review items
+/// in campaigns due within three days.
+pub fn spawn_review_reminders(app: AppHandle) {
+    tauri::async_runtime::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let console = app.state::<AppState>().console.clone();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            let Ok(due) = console::commands::review_reminders(&console, now, 3 * 86_400).await
+            else {
+                continue;
+            };
+            for (name, open, due_at) in due {
+                let days = ((due_at - now).max(0) + 86_399) / 86_400;
+                let body = format!("{open} item(s) to review in “{name}”, due in {days} day(s).");
+                match app
+                    .notification()
+                    .builder()
+                    .title("Access review due")
+                    .body(&body)
+                    .show()
+                {
+                    Ok(()) => tracing::info!(campaign = %name, open, "review reminder shown"),
+                    Err(e) => {
+                        tracing::info!(campaign = %name, error = %e, "review reminder not shown")
+                    }
+                }
+            }
+        }
+    });
+}
+
 /// Follows the IdP for as long as the app runs.
 pub fn spawn_live_bridge(app: AppHandle) {
     let console = app.state::<AppState>().console.clone();

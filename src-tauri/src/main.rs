@@ -79,6 +79,7 @@ fn main() {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 demo_mode::start_or_restore(handle.clone()).await;
+                desktop::spawn_review_reminders(handle.clone());
                 desktop::spawn_live_bridge(handle);
             });
             Ok(())

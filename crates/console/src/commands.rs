@@ -390,3 +390,32 @@ pub async fn overview(c: &Console) -> Result<OverviewView, ConsoleError> {
         stats: stats?,
     })
 }
+
+/// Open review items assigned to the signed-in person in active campaigns due
+/// within `within_s` seconds (the desktop reminders), as (campaign name, open
+/// items, due at).
+pub async fn review_reminders(
+    c: &Console,
+    now: i64,
+    within_s: i64,
+) -> Result<Vec<(String, u64, i64)>, ConsoleError> {
+    let Some(me) = c.view().await.map(|v| v.subject) else {
+        return Ok(vec![]);
+    };
+    let admin = c.admin_background().await?;
+    let mut out = Vec::new();
+    for campaign in admin.campaigns().await? {
+        if campaign.status != admin_api::CampaignStatus::Active || campaign.due_at > now + within_s
+        {
+            continue;
+        }
+        let open = admin
+            .review_items(&campaign.id, Some(&me), Some("open"))
+            .await?
+            .total;
+        if open > 0 {
+            out.push((campaign.name, open, campaign.due_at));
+        }
+    }
+    Ok(out)
+}

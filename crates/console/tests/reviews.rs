@@ -1,0 +1,60 @@
+//! Review reminders against the real IdP: the signed-in reviewer is reminded of
+//! open items in campaigns due soon, and only those.
+
+mod common;
+use common::{browser, world};
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_reviewer_is_reminded_of_open_items_due_soon() {
+    let w = world(Duration::from_secs(600)).await;
+    let i = &w.demo.info;
+    let judy = i.user("judy");
+    let signed = agent::sign_in(
+        &agent::http_client(),
+        &i.idp,
+        &agent::ClientCreds {
+            client_id: i.console_client_id.clone(),
+            client_secret: String::new(),
+        },
+        "http://127.0.0.1:53123/callback",
+        &agent::UserCreds {
+            username: judy.username.clone(),
+            password: judy.password.clone(),
+            totp_secret: judy.totp_secret.clone(),
+        },
+        &agent::SignInOptions {
+            require_mfa: true,
+            use_totp: true,
+            extra_scope: None,
+        },
+    )
+    .await
+    .unwrap();
+    let admin = admin_api::AdminClient::new(&i.idp, signed.access_token);
+    let now = w.demo.idp.now();
+    admin
+        .create_campaign(&admin_api::CreateCampaign {
+            name: "Soon".into(),
+            scope: Default::default(),
+            reviewers: vec!["ivan".into()],
+            fallback_reviewer: "ivan".into(),
+            starts_at: None,
+            due_at: now + 2 * 86_400,
+            default_action: admin_api::ReviewDefault::Keep,
+        })
+        .await
+        .unwrap();
+    w.console
+        .sign_in_browser(&w.profile, false, browser(i, "ivan", false))
+        .await
+        .unwrap();
+    let soon = console::commands::review_reminders(&w.console, now, 3 * 86_400)
+        .await
+        .unwrap();
+    assert_eq!(soon, vec![("Soon".to_string(), 4, now + 2 * 86_400)]);
+    let not_yet = console::commands::review_reminders(&w.console, now, 86_400)
+        .await
+        .unwrap();
+    assert!(not_yet.is_empty());
+}
