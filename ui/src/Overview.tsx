@@ -88,7 +88,9 @@ export function Overview({ tick, report }: ScreenProps) {
     values: [d.approved, d.denied],
   }));
   const issuingClients = [...new Set(data.stats.issuance.map((b) => b.client_id))].sort();
-  const hours = [...new Set(data.stats.issuance.map((b) => b.hour_ms))].sort((a, b) => a - b);
+  // A 24-hour timeline, empty hours included.
+  const thisHour = Math.floor(Date.now() / 3600000) * 3600000;
+  const hours = Array.from({ length: 24 }, (_, i) => thisHour - (23 - i) * 3600000);
   const issuance = hours.map((h) => ({
     label: new Date(h).toISOString().slice(11, 13) + "h",
     values: issuingClients.map((c) => data.stats.issuance.find((b) => b.hour_ms === h && b.client_id === c)?.count ?? 0),

@@ -143,6 +143,19 @@ const invoke = window.__TAURI_INTERNALS__.invoke;
         "token-shaped strings crossed IPC: {leaks:?}"
     );
 
+    // The whole picture: an edge per live connection, the charts.
+    w.click_css("[data-testid=nav-overview]").await;
+    w.wait_for("[data-testid=relationship-map]", 15, |_| true)
+        .await;
+    assert_eq!(
+        w.count("[data-testid=map-edge]").await,
+        5,
+        "4 seeded + the approval"
+    );
+    w.wait_for("[data-testid=chart-decisions]", 5, |_| true)
+        .await;
+    w.screenshot("overview").await;
+
     // Revoke it from the Connections screen, with a reason.
     w.click_css("[data-testid=nav-connections]").await;
     w.click_until(
