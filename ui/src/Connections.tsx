@@ -6,7 +6,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { createColumnHelper, flexRender, getCoreRowModel, useReactTable } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { ipc, isConsoleError, type ConnectionDetail, type ConnectionView } from "./ipc";
-import { ago, inField, RiskBadge, type ScreenProps } from "./common";
+import { ago, inField, RiskBadge, RiskSelect, toggled, type ScreenProps } from "./common";
 
 const col = createColumnHelper<ConnectionView>();
 const columns = [
@@ -186,12 +186,7 @@ export function Connections({ tick, online, report, notify }: ScreenProps) {
             <option value="revoked">Revoked</option>
             <option value="expired">Expired</option>
           </select>
-          <select value={risk} onChange={(e) => setRisk(e.target.value)} aria-label="Risk at least">
-            <option value="">Any risk</option>
-            <option value="write">Write+</option>
-            <option value="destructive">Destructive+</option>
-            <option value="admin">Admin</option>
-          </select>
+          <RiskSelect value={risk} onChange={setRisk} />
           <select value={sort} onChange={(e) => setSort(e.target.value)} aria-label="Sort">
             <option value="created">Newest</option>
             <option value="last_used">Last used</option>
@@ -263,12 +258,7 @@ export function Connections({ tick, online, report, notify }: ScreenProps) {
                       disabled={shown.status !== "active"}
                       checked={!dropped.has(s.name)}
                       onChange={() =>
-                        setDropped((d) => {
-                          const n = new Set(d);
-                          if (n.has(s.name)) n.delete(s.name);
-                          else n.add(s.name);
-                          return n;
-                        })
+                        setDropped((d) => toggled(d, s.name))
                       }
                     />
                     <code>{s.name}</code> <RiskBadge risk={s.risk} sensitive={s.sensitive} />

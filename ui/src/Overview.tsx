@@ -50,13 +50,17 @@ function Bars({ data, label, testid }: { data: { label: string; values: number[]
 export function Overview({ tick, report }: ScreenProps) {
   const [data, setData] = useState<OverviewView | null>(null);
   const [edge, setEdge] = useState<ConnectionView | null>(null);
+  // When the data was fetched: the issuance timeline ends at that hour.
+  const [loadedAt, setLoadedAt] = useState(0);
 
   useEffect(() => {
     let stale = false;
     const t = setTimeout(() => {
       ipc.overview().then(
         (d) => {
-          if (!stale) setData(d);
+          if (stale) return;
+          setData(d);
+          setLoadedAt(Date.now());
         },
         (e) => report(e),
       );
@@ -89,7 +93,7 @@ export function Overview({ tick, report }: ScreenProps) {
   }));
   const issuingClients = [...new Set(data.stats.issuance.map((b) => b.client_id))].sort();
   // A 24-hour timeline, empty hours included.
-  const thisHour = Math.floor(Date.now() / 3600000) * 3600000;
+  const thisHour = Math.floor(loadedAt / 3600000) * 3600000;
   const hours = Array.from({ length: 24 }, (_, i) => thisHour - (23 - i) * 3600000);
   const issuance = hours.map((h) => ({
     label: new Date(h).toISOString().slice(11, 13) + "h",

@@ -6,7 +6,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { ipc, isConsoleError, type ApproveRequest, type RequestContext, type RequestDetail, type RequestView } from "./ipc";
-import { ago, inField, RISK_ORDER, RiskBadge, when, type ScreenProps } from "./common";
+import { ago, inField, RISK_ORDER, RiskBadge, RiskSelect, toggled, when, type ScreenProps } from "./common";
 
 const DAY = 86400;
 const EXPIRIES: [string, number | null][] = [
@@ -247,13 +247,7 @@ export function Pending({ tick, online, report, notify }: ScreenProps) {
     return () => window.removeEventListener("keydown", onKey);
   }, [items.length, approve]);
 
-  const toggle = (set: (f: (s: Set<string>) => Set<string>) => void, name: string) =>
-    set((d) => {
-      const n = new Set(d);
-      if (n.has(name)) n.delete(name);
-      else n.add(name);
-      return n;
-    });
+  const toggle = (set: (f: (s: Set<string>) => Set<string>) => void, name: string) => set((d) => toggled(d, name));
 
   return (
     <main className="split">
@@ -268,12 +262,7 @@ export function Pending({ tick, online, report, notify }: ScreenProps) {
             value={q}
             onChange={(e) => setQ(e.target.value)}
           />
-          <select value={risk} onChange={(e) => setRisk(e.target.value)} aria-label="Risk at least">
-            <option value="">Any risk</option>
-            <option value="write">Write+</option>
-            <option value="destructive">Destructive+</option>
-            <option value="admin">Admin</option>
-          </select>
+          <RiskSelect value={risk} onChange={setRisk} />
           <select value={sort} onChange={(e) => setSort(e.target.value)} aria-label="Order">
             <option value="age">Oldest first</option>
             <option value="-age">Newest first</option>

@@ -5,7 +5,7 @@
 // start campaigns and can apply the default action before the due date.
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { ipc, type CampaignView, type ReviewItemView, type SessionView } from "./ipc";
-import { ago, type ScreenProps } from "./common";
+import { ago, toggled, type ScreenProps } from "./common";
 
 type Decision = ReviewItemView["recommendation"];
 
@@ -249,12 +249,7 @@ export function Reviews({ tick, online, report, notify, session }: ScreenProps &
                       checked={checked.has(i.id)}
                       onChange={() => {
                         setKeepScopes(new Set(i.granted_scopes));
-                        setChecked((s) => {
-                          const n = new Set(s);
-                          if (n.has(i.id)) n.delete(i.id);
-                          else n.add(i.id);
-                          return n;
-                        });
+                        setChecked((s) => toggled(s, i.id));
                       }}
                     />{" "}
                     <strong>{i.client.name}</strong> → {i.resource_app.name}{" "}
@@ -311,12 +306,7 @@ export function Reviews({ tick, online, report, notify, session }: ScreenProps &
                             type="checkbox"
                             checked={keepScopes.has(s)}
                             onChange={() =>
-                              setKeepScopes((k) => {
-                                const n = new Set(k);
-                                if (n.has(s)) n.delete(s);
-                                else n.add(s);
-                                return n;
-                              })
+                              setKeepScopes((k) => toggled(k, s))
                             }
                           />{" "}
                           {s}

@@ -51,3 +51,23 @@ export interface ScreenProps {
   report: (e: unknown) => void;
   notify: (message: string) => void;
 }
+
+/** A copy of `set` with `x` added, or removed if it was there. */
+export function toggled<T>(set: Set<T>, x: T): Set<T> {
+  const n = new Set(set);
+  if (n.has(x)) n.delete(x);
+  else n.add(x);
+  return n;
+}
+
+/** The "risk at least" picker both lists use (values are the API's `risk`). */
+export function RiskSelect({ value, onChange }: { value: string; onChange: (v: string) => void }) {
+  return (
+    <select value={value} onChange={(e) => onChange(e.target.value)} aria-label="Risk at least">
+      <option value="">Any risk</option>
+      <option value="write">Write+</option>
+      <option value="destructive">Destructive+</option>
+      <option value="admin">Admin</option>
+    </select>
+  );
+}

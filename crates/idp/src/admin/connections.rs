@@ -510,6 +510,20 @@ pub async fn bulk_revoke(
     .await
 }
 
+/// The connection if it is live (active or suspended).
+async fn live_view(
+    idp: &crate::state::Idp,
+    tx: &mut sqlx::SqliteConnection,
+    id: &str,
+) -> Result<Option<ConnectionView>, sqlx::Error> {
+    Ok(connection_view(idp, tx, id).await?.filter(|v| {
+        matches!(
+            v.status,
+            ConnectionStatus::Active | ConnectionStatus::Suspended
+        )
+    }))
+}
+
 /// Revokes a live connection inside `tx`: status, the revocation events of every
 /// receiver (durable outbox), the audit event `base` (actor set by the caller)
 /// and the change row. The caller commits, then invalidates the connection
@@ -521,15 +535,9 @@ pub async fn revoke_in_tx(
     reason: &str,
     mut base: audit::AuditEvent,
 ) -> Result<Option<ChangeEvent>, sqlx::Error> {
-    let Some(v) = connection_view(idp, tx, id).await? else {
+    let Some(v) = live_view(idp, tx, id).await? else {
         return Ok(None);
     };
-    if !matches!(
-        v.status,
-        ConnectionStatus::Active | ConnectionStatus::Suspended
-    ) {
-        return Ok(None);
-    }
     sqlx::query("UPDATE connections SET status = 'revoked', status_reason = ?, updated_at = ?, version = version + 1 WHERE id = ?")
         .bind(reason)
         .bind(idp.now())
@@ -568,15 +576,9 @@ pub async fn narrow_in_tx(
     reason: &str,
     mut base: audit::AuditEvent,
 ) -> Result<Option<ChangeEvent>, sqlx::Error> {
-    let Some(v) = connection_view(idp, tx, id).await? else {
+    let Some(v) = live_view(idp, tx, id).await? else {
         return Ok(None);
     };
-    if !matches!(
-        v.status,
-        ConnectionStatus::Active | ConnectionStatus::Suspended
-    ) {
-        return Ok(None);
-    }
     let condition = ScopeCondition::IncludeOnly(scopes.to_vec());
     sqlx::query("UPDATE connections SET scope_condition = ?, updated_at = ?, version = version + 1 WHERE id = ?")
         .bind(serde_json::to_string(&condition).expect("json"))
