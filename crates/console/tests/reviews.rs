@@ -57,4 +57,25 @@ async fn a_reviewer_is_reminded_of_open_items_due_soon() {
         .await
         .unwrap();
     assert!(not_yet.is_empty());
+
+    // The report through the console: written whole to the chosen path.
+    let campaign = console::commands::campaigns(&w.console).await.unwrap()[0].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("report.pdf");
+    let n = console::commands::export_report(&w.console, &campaign.id, "pdf", &pdf)
+        .await
+        .unwrap();
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert_eq!(bytes.len(), n);
+    assert!(bytes.starts_with(b"%PDF-1.4"));
+    let e = console::commands::export_report(
+        &w.console,
+        &campaign.id,
+        "docx",
+        &dir.path().join("r.docx"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, console::ErrorCode::Invalid);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
