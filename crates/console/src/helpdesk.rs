@@ -195,14 +195,31 @@ async fn details(
         TargetKind::Client => "client_id",
         TargetKind::App => "resource_app",
     };
-    let connections = admin
+    let all = admin
         .list_connections(&[
             (key, target.id.clone()),
-            ("status", "active".into()),
+            ("status", "all".into()),
             ("limit", "500".into()),
         ])
         .await?
         .items;
+    // When each (client, app issuer) pair was last cut off (revoked or suspended).
+    let cut_off: std::collections::HashMap<(String, String), i64> = all
+        .iter()
+        .filter(|c| c.status != admin_api::ConnectionStatus::Active)
+        .filter_map(|c| {
+            let issuer = apps
+                .iter()
+                .find(|a| a.id == c.resource_app.id)?
+                .issuer
+                .clone();
+            Some(((c.client.client_id.clone(), issuer), c.updated_at * 1000))
+        })
+        .collect();
+    let connections: Vec<ConnectionView> = all
+        .into_iter()
+        .filter(|c| c.status == admin_api::ConnectionStatus::Active)
+        .collect();
     let mut audit_q = vec![
         ("kind", "id_jag.exchange".to_string()),
         ("outcome", "success".into()),
@@ -228,12 +245,22 @@ async fn details(
         .unwrap_or_default();
     let mut recent: Vec<IssuedIdJag> = events
         .into_iter()
-        .map(|e| IssuedIdJag {
-            at_ms: e.at_ms,
-            client_id: e.client_id.unwrap_or_default(),
-            subject: e.subject.unwrap_or_default(),
-            audience: e.target.unwrap_or_default(),
-            possibly_valid_until_ms: e.at_ms + ACCESS_TOKEN_MAX_S * 1000,
+        .map(|e| {
+            let client_id = e.client_id.unwrap_or_default();
+            let audience = e.target.unwrap_or_default();
+            // A revocation after issuance killed its tokens at the app (SET).
+            // (`updated_at` has whole seconds: compare seconds.)
+            let until = match cut_off.get(&(client_id.clone(), audience.clone())) {
+                Some(&t) if t / 1000 >= e.at_ms / 1000 => t.max(e.at_ms),
+                _ => e.at_ms + ACCESS_TOKEN_MAX_S * 1000,
+            };
+            IssuedIdJag {
+                at_ms: e.at_ms,
+                client_id,
+                subject: e.subject.unwrap_or_default(),
+                audience,
+                possibly_valid_until_ms: until,
+            }
         })
         .collect();
     recent.sort_by_key(|j| std::cmp::Reverse(j.at_ms));

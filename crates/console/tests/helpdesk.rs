@@ -90,6 +90,13 @@ async fn search_count_kill_and_evidence() {
             .all(|r| r.delivered_at_ms.is_some())
     );
     assert!(exchange(i, "support-copilot", &grace).await.is_err());
+    // After the kill switch, nothing it issued can still be live.
+    let after = helpdesk::lookup(&w.console, TargetKind::Client, "support-copilot")
+        .await
+        .unwrap();
+    assert!(after.connections.is_empty());
+    assert!(!after.recent_id_jags.is_empty());
+    assert_eq!(after.possibly_live, 0);
 
     let bundle = helpdesk::evidence(&w.console, TargetKind::Client, "support-copilot")
         .await
