@@ -230,7 +230,41 @@ async fn main() {
             "Connections risk ≥ destructive, by client",
             timed(reps, c(conn_risk)).await,
         ),
+        ("Overview counts (/stats)", {
+            let admin = admin.clone();
+            timed(reps, move || {
+                let admin = admin.clone();
+                async move { admin.stats().await.unwrap() }
+            })
+            .await
+        }),
     ];
+    // One access review campaign over every live connection (one transaction).
+    let judy = gatehouse_tests::admin_session(&d.info, "judy", true).await;
+    let t = Instant::now();
+    let campaign = judy
+        .create_campaign(&admin_api::CreateCampaign {
+            name: "everything".into(),
+            scope: Default::default(),
+            reviewers: vec!["ivan".into()],
+            fallback_reviewer: "ivan".into(),
+            starts_at: None,
+            due_at: d.idp.now() + 86_400,
+            default_action: admin_api::ReviewDefault::Recommendation,
+        })
+        .await
+        .unwrap();
+    let campaign_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let first_items = timed(reps, || {
+        let judy = judy.clone();
+        let id = campaign.id.clone();
+        async move {
+            judy.review_items(&id, Some("ivan"), Some("open"))
+                .await
+                .unwrap()
+        }
+    })
+    .await;
 
     // Cold start and memory: the console restoring a saved session vs a minimal window.
     let app = std::env::var("GATEHOUSE_APP").expect("GATEHOUSE_APP");
@@ -298,6 +332,19 @@ async fn main() {
     for (name, (p50, p99)) in rows {
         println!("{name:<50} {p50:>9.2} {p99:>9.2} {:>10.2}", p50 / base.0);
     }
+    println!(
+        "{:<50} {:>9.2} {:>9.2} {:>10.2}",
+        format!("Review items of one reviewer ({} items)", campaign.items),
+        first_items.0,
+        first_items.1,
+        first_items.0 / base.0
+    );
+    println!(
+        "{:<50} {campaign_ms:>9.0} {:>9} {:>10.0}",
+        "Start a campaign over every connection (once)",
+        "",
+        campaign_ms / base.0
+    );
     println!();
     println!(
         "{:<50} {:>12} {:>12}",

@@ -369,24 +369,48 @@ pub async fn items(
     Path(id): Path<String>,
     Query(q): Query<ItemQuery>,
 ) -> ApiResult<Json<Page<ReviewItemView>>> {
-    let rows = sqlx::query(
-        "SELECT * FROM review_items WHERE campaign_id = ? AND (? IS NULL OR reviewer = ?)
-         AND (? IS NULL OR (? = 'open' AND decision IS NULL) OR (? = 'decided' AND decision IS NOT NULL))
-         ORDER BY resource_app, client_id, id",
+    // Filtered, counted and paged in SQL: a campaign may hold 100k items.
+    let mut filter = String::from(" FROM review_items WHERE campaign_id = ?");
+    let mut binds = vec![Bind::Text(id.clone())];
+    if let Some(r) = &q.reviewer {
+        filter.push_str(" AND reviewer = ?");
+        binds.push(Bind::Text(r.clone()));
+    }
+    match q.state.as_deref() {
+        None | Some("") => {}
+        Some("open") => filter.push_str(" AND decision IS NULL"),
+        Some("decided") => filter.push_str(" AND decision IS NOT NULL"),
+        Some(other) => {
+            return Err(ApiError::validation(format!(
+                "unknown state `{other}` (open or decided)"
+            )));
+        }
+    }
+    let offset = decode_cursor(q.cursor.as_deref())?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let mut db = idp.store.pool.acquire().await?;
+    let (rows, total) = sql_page(
+        &mut db,
+        "*",
+        &filter,
+        &binds,
+        "resource_app, client_id, id",
+        &[],
+        offset,
+        limit,
+        false,
     )
-    .bind(&id)
-    .bind(&q.reviewer)
-    .bind(&q.reviewer)
-    .bind(&q.state)
-    .bind(&q.state)
-    .bind(&q.state)
-    .fetch_all(&idp.store.pool)
     .await?;
-    let views = rows
+    let items = rows
         .iter()
         .map(|r| item_view(&idp, r))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(paginate(views, q.cursor.as_deref(), q.limit)?))
+    let next = offset + items.len();
+    Ok(Json(Page {
+        next_cursor: ((next as i64) < total).then(|| encode_cursor(next)),
+        items,
+        total: total as u64,
+    }))
 }
 
 /// Applies one decision inside `tx`: the remediation (revoke or narrow through
