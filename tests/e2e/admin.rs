@@ -748,6 +748,51 @@ async fn the_served_openapi_document_matches_the_checked_in_copy() {
 async fn connection_filters_and_cursor_pages_agree_with_a_full_scan() {
     let d = start_demo().await;
     demo::scale::seed(&d, 300, 40).await.unwrap();
+    // Writes through the API too (the stored risk follows inserts and scope
+    // changes): approve a request, narrow the admin-risk code agent to reading.
+    let carol = admin_session(&d.info, "carol", false).await;
+    let pending = carol
+        .list_requests(&[("status", "pending".into()), ("q", "code-agent".into())])
+        .await
+        .unwrap();
+    let r = carol.get_request(&pending.items[0].id).await.unwrap();
+    carol
+        .approve(
+            &r.value.id,
+            &Default::default(),
+            &admin_api::client::Mutation {
+                if_match: Some(&r.etag),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let docs = carol
+        .list_connections(&[
+            ("client_id", "code-agent".into()),
+            ("resource_app", "docs".into()),
+        ])
+        .await
+        .unwrap()
+        .items[0]
+        .clone();
+    assert_eq!(docs.highest_risk, Some(admin_api::Risk::Admin));
+    let etag = carol.get_connection(&docs.id).await.unwrap().etag;
+    carol
+        .modify_connection(
+            &docs.id,
+            &admin_api::ModifyConnection {
+                scopes: Some(vec!["docs.read".into()]),
+                reason: "least privilege".into(),
+                ..Default::default()
+            },
+            &admin_api::client::Mutation {
+                if_match: Some(&etag),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     let admin = admin_session(&d.info, "heidi", false).await;
     let all_pages = |query: Vec<(&'static str, String)>| {
         let admin = admin.clone();
@@ -771,7 +816,7 @@ async fn connection_filters_and_cursor_pages_agree_with_a_full_scan() {
     };
     // Paging in SQL order returns every connection once, in created order.
     let (ids, total) = all_pages(vec![("status", "active".into())]).await;
-    assert_eq!(total, 304, "300 seeded + the demo's 4");
+    assert_eq!(total, 305, "300 seeded + the demo's 4 + one approved");
     let unique: std::collections::BTreeSet<_> = ids.iter().collect();
     assert_eq!(
         unique.len(),

@@ -50,6 +50,7 @@ pub async fn build(config: Config) -> Result<SharedIdp, StartError> {
             k
         }
     };
+    store.sync_scope_catalogue(&config.resource_apps).await?;
     for seed in &config.connections {
         store.seed_connection(seed, now).await?;
     }

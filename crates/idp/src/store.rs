@@ -35,6 +35,11 @@ fn migrator() -> Migrator {
                 include_str!("../migrations/0003_list_indexes.sql"),
             ),
             m(4, "reviews", include_str!("../migrations/0004_reviews.sql")),
+            m(
+                5,
+                "risk_rank",
+                include_str!("../migrations/0005_risk_rank.sql"),
+            ),
         ]),
         ..Migrator::DEFAULT
     }
@@ -413,6 +418,38 @@ impl Store {
 
     // ---- connections ----
 
+    /// Mirrors the configuration's scope catalogue (with risk ranks) into the
+    /// database and recomputes every connection's `risk_rank` from it: the
+    /// catalogue may have changed since the last start.
+    pub async fn sync_scope_catalogue(&self, apps: &[crate::config::ResourceApp]) -> DbResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM scope_catalogue")
+            .execute(&mut *tx)
+            .await?;
+        for app in apps {
+            for s in &app.scopes {
+                sqlx::query("INSERT INTO scope_catalogue (app, scope, rank) VALUES (?, ?, ?)")
+                    .bind(&app.id)
+                    .bind(&s.name)
+                    .bind(risk_rank(s.risk))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        sqlx::query(
+            "UPDATE connections SET risk_rank = COALESCE(
+                CASE json_extract(scope_condition, '$.kind')
+                    WHEN 'all' THEN (SELECT MAX(rank) FROM scope_catalogue WHERE app = connections.resource_app)
+                    ELSE (SELECT MAX(COALESCE((SELECT rank FROM scope_catalogue s WHERE s.app = connections.resource_app AND s.scope = j.value), 4))
+                          FROM json_each(scope_condition, '$.scopes') j)
+                END, 0)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Inserts a configured connection unless a live one exists for the pair.
     pub async fn seed_connection(&self, seed: &ConnectionSeed, now: i64) -> DbResult<()> {
         sqlx::query(
@@ -677,4 +714,14 @@ pub struct PendingRequest {
     pub last_seen: i64,
     pub justification: Option<String>,
     pub status: String,
+}
+
+/// The rank stored for a risk (`risk_rank` columns): read 1 … admin 4; 0 grants nothing.
+pub fn risk_rank(r: admin_api::Risk) -> i64 {
+    match r {
+        admin_api::Risk::Read => 1,
+        admin_api::Risk::Write => 2,
+        admin_api::Risk::Destructive => 3,
+        admin_api::Risk::Admin => 4,
+    }
 }

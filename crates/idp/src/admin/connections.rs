@@ -81,33 +81,9 @@ pub(super) fn connection_filter(
         sql.push(')');
     }
     if let Some(r) = q.risk {
-        // Risk comes from the catalogue: the (app, scope) pairs at or above it,
-        // every app that has one (for "all scopes" grants), and every known pair
-        // (a scope outside the catalogue counts as admin, as the views say).
-        let mut risky = Vec::new();
-        let mut known = Vec::new();
-        let mut apps = Vec::new();
-        for app in &idp.config.resource_apps {
-            for s in &app.scopes {
-                known.push(format!("{} {}", app.id, s.name));
-                if s.risk >= r {
-                    risky.push(format!("{} {}", app.id, s.name));
-                    if !apps.contains(&app.id) {
-                        apps.push(app.id.clone());
-                    }
-                }
-            }
-        }
-        let marks = |n: usize| vec!["?"; n].join(", ");
-        sql.push_str(&format!(
-            " AND ((json_extract(c.scope_condition, '$.kind') = 'all' AND c.resource_app IN ({})) \
-             OR EXISTS (SELECT 1 FROM json_each(c.scope_condition, '$.scopes') j \
-             WHERE (c.resource_app || ' ' || j.value) IN ({}) OR (c.resource_app || ' ' || j.value) NOT IN ({})))",
-            marks(apps.len()),
-            marks(risky.len()),
-            marks(known.len())
-        ));
-        binds.extend(apps.into_iter().chain(risky).chain(known).map(Bind::Text));
+        // `risk_rank` is kept by triggers from the scope catalogue (migration 0005).
+        sql.push_str(" AND c.risk_rank >= ?");
+        binds.push(Bind::Int(crate::store::risk_rank(r)));
     }
     (sql, binds)
 }
@@ -159,51 +135,38 @@ pub async fn list(
                 .collect(),
             "resource_app",
         ),
-        "risk" => (String::new(), vec![]),
+        "risk" => ("c.risk_rank DESC, c.id".to_string(), vec![]),
         other => return Err(ApiError::validation(format!("unknown sort `{other}`"))),
     };
     let (filter, binds) = connection_filter(&idp, &q, &status);
-    // Everything but a sort by risk runs in SQL: count, then views for one page.
-    if sort != "risk" {
-        let offset = decode_cursor(q.cursor.as_deref())?;
-        let limit = q.limit.unwrap_or(50).clamp(1, 500);
-        let mut db = idp.store.pool.acquire().await?;
-        let scan = q.q.is_some() || q.risk.is_some() || q.user.is_some() || q.group.is_some();
-        let (rows, total) = sql_page(
-            &mut db,
-            "c.*",
-            &filter,
-            &binds,
-            &order,
-            &order_binds,
-            offset,
-            limit,
-            scan,
-        )
-        .await?;
-        let items = rows
-            .iter()
-            .map(|r| connection_from_row(&idp, r, vec![]))
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = offset + items.len();
-        return Ok(Json(Page {
-            next_cursor: ((next as i64) < total).then(|| encode_cursor(next)),
-            items,
-            total: total as u64,
-        }));
-    }
-    let rows = bound(
-        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT c.*{filter}"))),
+    // Filtered, counted, ordered and paged in SQL; views built for one page.
+    let offset = decode_cursor(q.cursor.as_deref())?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let mut db = idp.store.pool.acquire().await?;
+    // Risk alone walks the (status, risk_rank) index; the others read every row.
+    let scan = q.q.is_some() || q.user.is_some() || q.group.is_some();
+    let (rows, total) = sql_page(
+        &mut db,
+        "c.*",
+        &filter,
         &binds,
+        &order,
+        &order_binds,
+        offset,
+        limit,
+        scan,
     )
-    .fetch_all(&idp.store.pool)
     .await?;
-    let mut views = rows
+    let items = rows
         .iter()
         .map(|r| connection_from_row(&idp, r, vec![]))
         .collect::<Result<Vec<_>, _>>()?;
-    views.sort_by(|a, b| b.highest_risk.cmp(&a.highest_risk).then(a.id.cmp(&b.id)));
-    Ok(Json(paginate(views, q.cursor.as_deref(), q.limit)?))
+    let next = offset + items.len();
+    Ok(Json(Page {
+        next_cursor: ((next as i64) < total).then(|| encode_cursor(next)),
+        items,
+        total: total as u64,
+    }))
 }
 
 pub async fn get(State(idp): State<SharedIdp>, Path(id): Path<String>) -> ApiResult<Response> {
