@@ -198,6 +198,7 @@ pub fn paginate<T>(
 pub enum Bind {
     Text(String),
     Int(i64),
+    Null,
 }
 
 /// Binds `binds` in order.
@@ -209,6 +210,7 @@ pub fn bound<'q, 'b>(
         query = match b {
             Bind::Text(t) => query.bind(t.clone()),
             Bind::Int(i) => query.bind(*i),
+            Bind::Null => query.bind(None::<i64>),
         };
     }
     query

@@ -241,7 +241,9 @@ pub async fn create(
     scope.limit = None;
     let status = scope.status.clone().unwrap_or_else(|| "all".into());
     let (filter, binds) = connection_filter(&idp, &scope, &status);
-    let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
+    // Read and compute outside the write lock (a campaign may cover 100k
+    // connections); the campaign then commits in one short write transaction.
+    let mut db = idp.store.pool.acquire().await?;
     let live = if scope.status.is_none() {
         " AND c.status IN ('active', 'suspended')"
     } else {
@@ -253,31 +255,17 @@ pub async fn create(
         ))),
         &binds,
     )
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *db)
     .await?;
     if rows.is_empty() {
         return Err(ApiError::validation(
             "no connection matches the campaign's scope",
         ));
     }
-    let used = usage(&idp, &mut tx, idp.now_ms()).await?;
+    let used = usage(&idp, &mut db, idp.now_ms()).await?;
+    drop(db);
     let id = format!("rev_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(
-        "INSERT INTO review_campaigns (id, name, scope_json, reviewers_json, fallback_reviewer, starts_at, due_at, default_action, status, created_by, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
-    )
-    .bind(&id)
-    .bind(req.name.trim())
-    .bind(serde_json::to_string(&scope).expect("json"))
-    .bind(serde_json::to_string(&req.reviewers).expect("json"))
-    .bind(&req.fallback_reviewer)
-    .bind(starts_at)
-    .bind(req.due_at)
-    .bind(default_str(req.default_action))
-    .bind(&who.subject)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    let mut items: Vec<[Bind; 12]> = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
         let v = super::views::connection_from_row(&idp, r, vec![])?;
         let (n30, n90) = used
@@ -300,22 +288,48 @@ pub async fn create(
             .find(|c| !conflicted(&idp, c, &v.client.client_id))
             .unwrap_or_else(|| req.fallback_reviewer.clone());
         let scopes: Vec<&String> = v.granted_scopes.iter().map(|s| &s.name).collect();
-        sqlx::query(
-            "INSERT INTO review_items (id, campaign_id, connection_id, client_id, resource_app, scopes_json, reviewer, recommendation, recommendation_reason, last_used_at, exchanges_30d, exchanges_90d)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        items.push([
+            Bind::Text(format!("item_{}", uuid::Uuid::new_v4().simple())),
+            Bind::Text(id.clone()),
+            Bind::Text(v.id.clone()),
+            Bind::Text(v.client.client_id.clone()),
+            Bind::Text(v.resource_app.id.clone()),
+            Bind::Text(serde_json::to_string(&scopes).expect("json")),
+            Bind::Text(reviewer),
+            Bind::Text(decision_str(rec).into()),
+            Bind::Text(why),
+            v.last_used_at.map(Bind::Int).unwrap_or(Bind::Null),
+            Bind::Int(n30 as i64),
+            Bind::Int(n90 as i64),
+        ]);
+    }
+    let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query(
+        "INSERT INTO review_campaigns (id, name, scope_json, reviewers_json, fallback_reviewer, starts_at, due_at, default_action, status, created_by, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
+    )
+    .bind(&id)
+    .bind(req.name.trim())
+    .bind(serde_json::to_string(&scope).expect("json"))
+    .bind(serde_json::to_string(&req.reviewers).expect("json"))
+    .bind(&req.fallback_reviewer)
+    .bind(starts_at)
+    .bind(req.due_at)
+    .bind(default_str(req.default_action))
+    .bind(&who.subject)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    // Multi-row inserts, 400 items (4,800 values) a statement.
+    for chunk in items.chunks(400) {
+        let sql = format!(
+            "INSERT INTO review_items (id, campaign_id, connection_id, client_id, resource_app, scopes_json, reviewer, recommendation, recommendation_reason, last_used_at, exchanges_30d, exchanges_90d) VALUES {}",
+            vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+        );
+        bound(
+            sqlx::query(sqlx::AssertSqlSafe(sql)),
+            chunk.iter().flatten(),
         )
-        .bind(format!("item_{}", uuid::Uuid::new_v4().simple()))
-        .bind(&id)
-        .bind(&v.id)
-        .bind(&v.client.client_id)
-        .bind(&v.resource_app.id)
-        .bind(serde_json::to_string(&scopes).expect("json"))
-        .bind(reviewer)
-        .bind(decision_str(rec))
-        .bind(why)
-        .bind(v.last_used_at)
-        .bind(n30 as i64)
-        .bind(n90 as i64)
         .execute(&mut *tx)
         .await?;
     }
