@@ -558,6 +558,11 @@ pub async fn decide(
     if campaign.status != CampaignStatus::Active {
         return Err(ApiError::conflict("the campaign is completed"));
     }
+    if idp.now() >= campaign.due_at {
+        return Err(ApiError::conflict(
+            "the campaign is past its due date: its default action applies",
+        ));
+    }
     let items = load_items(&idp, &mut tx, &id, &req.items).await?;
     if items.len() != req.items.len() {
         return Err(ApiError::not_found("one of the items in this campaign"));
@@ -709,48 +714,69 @@ pub async fn complete_campaign(
     id: &str,
     actor: audit::AuditEvent,
 ) -> ApiResult<usize> {
-    let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
-    let campaign = campaign_view(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("the campaign"))?;
+    let campaign = {
+        let mut db = idp.store.pool.acquire().await?;
+        campaign_view(&mut db, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("the campaign"))?
+    };
     if campaign.status != CampaignStatus::Active {
         return Err(ApiError::conflict("the campaign is completed"));
     }
-    let open: Vec<ReviewItemView> =
-        sqlx::query("SELECT * FROM review_items WHERE campaign_id = ? AND decision IS NULL")
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| item_view(idp, r))
-            .collect::<Result<_, _>>()?;
-    let mut events = Vec::new();
-    for item in &open {
-        let decision = match campaign.default_action {
-            ReviewDefault::Keep => ReviewDecision::Keep,
-            ReviewDefault::Revoke => ReviewDecision::Revoke,
-            ReviewDefault::Recommendation => item.recommendation,
-        };
-        let why = format!(
-            "not decided by the due date: default action `{}`",
-            default_str(campaign.default_action)
-        );
-        events.extend(apply(idp, &mut tx, item, decision, None, &actor, &why, true).await?);
-    }
-    sqlx::query("UPDATE review_campaigns SET status = 'completed', completed_at = ? WHERE id = ?")
-        .bind(idp.now())
+    let why = format!(
+        "not decided by the due date: default action `{}`",
+        default_str(campaign.default_action)
+    );
+    // In batches, each its own short transaction: other writers (exchanges'
+    // audit events, decisions) go between them. Decided items are skipped, so an
+    // interrupted run simply continues at the next sweep.
+    let mut defaulted = 0;
+    loop {
+        let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let batch: Vec<ReviewItemView> = sqlx::query(
+            "SELECT * FROM review_items WHERE campaign_id = ? AND decision IS NULL LIMIT 200",
+        )
         .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    let mut e = actor.clone();
-    e.kind = "review.campaign_completed".into();
-    e.target = Some(id.to_owned());
-    e.detail["defaulted"] = json!(open.len());
-    audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
-    events.push(record_change(&mut tx, "review.updated", id, idp.now_ms()).await?);
-    tx.commit().await?;
-    after_commit(idp, events);
-    Ok(open.len())
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| item_view(idp, r))
+        .collect::<Result<_, _>>()?;
+        let mut events = Vec::new();
+        for item in &batch {
+            let decision = match campaign.default_action {
+                ReviewDefault::Keep => ReviewDecision::Keep,
+                ReviewDefault::Revoke => ReviewDecision::Revoke,
+                ReviewDefault::Recommendation => item.recommendation,
+            };
+            events.extend(apply(idp, &mut tx, item, decision, None, &actor, &why, true).await?);
+        }
+        defaulted += batch.len();
+        if batch.is_empty() {
+            let changed = sqlx::query(
+                "UPDATE review_campaigns SET status = 'completed', completed_at = ? WHERE id = ? AND status = 'active'",
+            )
+            .bind(idp.now())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 0 {
+                return Err(ApiError::conflict("the campaign is completed"));
+            }
+            let mut e = actor.clone();
+            e.kind = "review.campaign_completed".into();
+            e.target = Some(id.to_owned());
+            e.detail["defaulted"] = json!(defaulted);
+            audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
+            events.push(record_change(&mut tx, "review.updated", id, idp.now_ms()).await?);
+            tx.commit().await?;
+            after_commit(idp, events);
+            return Ok(defaulted);
+        }
+        tx.commit().await?;
+        after_commit(idp, events);
+    }
 }
 
 pub async fn complete(
