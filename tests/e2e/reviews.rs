@@ -38,6 +38,7 @@ async fn a_campaign_from_start_to_default_action_and_report() {
             starts_at: None,
             due_at: now + 7 * 86_400,
             default_action: ReviewDefault::Revoke,
+            per_user: false,
         })
         .await
         .unwrap();
@@ -298,6 +299,7 @@ async fn only_admins_start_campaigns_and_bad_campaigns_are_refused() {
         starts_at: None,
         due_at: d.idp.now() + 3600,
         default_action: ReviewDefault::Recommendation,
+        per_user: false,
     };
     assert_eq!(
         code(ivan.create_campaign(&body).await.unwrap_err()),
@@ -327,4 +329,99 @@ async fn only_admins_start_campaigns_and_bad_campaigns_are_refused() {
         let owners = &d.idp.config.client(&x.client.client_id).unwrap().owners;
         assert!(!owners.contains(&x.reviewer), "{x:?}");
     }
+}
+
+#[tokio::test]
+async fn a_per_user_review_removes_one_user_and_leaves_the_others() {
+    let d = start_demo().await;
+    let i = &d.info;
+    let grace = sign_in(i, "grace", "support-copilot", false).await;
+    let alice = sign_in(i, "alice", "support-copilot", false).await;
+    for s in [&grace, &grace, &alice] {
+        exchange(i, "support-copilot", &s.id_token, "tickets", None)
+            .await
+            .unwrap();
+    }
+    let judy = admin_session(i, "judy", true).await;
+    let ivan = admin_session(i, "ivan", false).await;
+    let scope = admin_api::ConnectionQuery {
+        client_id: Some("support-copilot".into()),
+        ..Default::default()
+    };
+    let c = judy
+        .create_campaign(&CreateCampaign {
+            name: "Copilot users".into(),
+            scope,
+            // alice would be first in turn for her own item: she is skipped.
+            reviewers: vec!["alice".into(), "ivan".into()],
+            fallback_reviewer: "ivan".into(),
+            starts_at: None,
+            due_at: d.idp.now() + 86_400,
+            default_action: ReviewDefault::Keep,
+            per_user: true,
+        })
+        .await
+        .unwrap();
+    assert!(c.per_user);
+    let items = judy.review_items(&c.id, None, None).await.unwrap().items;
+    let users: Vec<_> = items.iter().map(|x| x.username.clone().unwrap()).collect();
+    assert_eq!(users, vec!["alice", "grace"]);
+    let alice_item = &items[0];
+    let grace_item = &items[1];
+    assert_ne!(
+        alice_item.reviewer, "alice",
+        "nobody reviews their own access"
+    );
+    assert_eq!((grace_item.exchanges_30d, alice_item.exchanges_30d), (2, 1));
+    assert_eq!(grace_item.recommendation, ReviewDecision::Keep);
+
+    // Narrowing would change the connection for everyone: refused on a user's item.
+    let e = judy
+        .decide_items(
+            &c.id,
+            &ReviewDecisions {
+                items: vec![grace_item.id.clone()],
+                decision: ReviewDecision::Modify,
+                scopes: Some(vec!["tickets.read".into()]),
+                reason: Some("x".into()),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(e), codes::VALIDATION);
+    let reviewer = admin_session(i, &grace_item.reviewer, grace_item.reviewer == "judy").await;
+    let done = reviewer
+        .decide_items(
+            &c.id,
+            &ReviewDecisions {
+                items: vec![grace_item.id.clone()],
+                decision: ReviewDecision::Revoke,
+                scopes: None,
+                reason: Some("moved to another team".into()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(done[0].remediation.as_deref(), Some("removed grace"));
+    let refused = expect_oauth(
+        exchange(i, "support-copilot", &grace.id_token, "tickets", None).await,
+        xaa::ErrorCode::AccessDenied,
+    );
+    assert!(refused.to_string().contains("access review"), "{refused}");
+    exchange(i, "support-copilot", &alice.id_token, "tickets", None)
+        .await
+        .expect("alice keeps her access");
+    let conn = ivan
+        .get_connection(&grace_item.connection_id)
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(conn.status, admin_api::ConnectionStatus::Active);
+    assert_eq!(conn.excluded_users, vec!["grace".to_string()]);
+    assert!(
+        !conn.receipts.is_empty(),
+        "a revocation event went out for grace"
+    );
+    let csv = String::from_utf8(judy.review_report(&c.id, "csv").await.unwrap()).unwrap();
+    assert!(csv.contains("\"grace\"") && csv.contains("removed grace"));
 }

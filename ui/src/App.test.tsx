@@ -270,7 +270,7 @@ describe("Connections and Audit", () => {
     status: "revoked", scopes: { all_of: [] }, granted_scopes: [{ name: "docs.read", risk: "read", sensitive: false, description: "read" }],
     highest_risk: "read", allowed_groups: [], allowed_resources: [], step_up: [], id_jag_lifetime: null, expires_at: null,
     approved_by: ["carol"], justification: null, request_id: null, created_at: 1, updated_at: 2, last_used_at: null,
-    status_reason: "offboarding", version: 3,
+    status_reason: "offboarding", version: 3, excluded_users: [],
     receipts: [{ event_id: "e1", receiver: "http://127.0.0.1:9/revocation-events", status: "delivered", attempts: 1, latency_ms: 4, created_at_ms: 1, delivered_at_ms: 5, last_error: null }],
   };
 
@@ -379,11 +379,11 @@ describe("Reviews and Help desk", () => {
     granted_scopes: ["docs.read", "docs.write"], reviewer: "ivan", recommendation: rec,
     recommendation_reason: rec === "revoke" ? "never used: no ID-JAG issued" : "12 ID-JAGs in the last 30 days",
     last_used_at: null, exchanges_30d: 0, exchanges_90d: 0, decision: null, decided_by: null, decided_at: null,
-    reason: null, scopes_after: null, defaulted: false, remediation: null, reassign_note: null,
+    reason: null, scopes_after: null, defaulted: false, remediation: null, reassign_note: null, username: null,
   });
   const campaign = {
     id: "rev_1", name: "Q4", scope: {}, reviewers: ["ivan"], fallback_reviewer: "ivan", starts_at: 0, due_at: 2000000000,
-    default_action: "keep", status: "active", created_by: "judy", created_at: 0, completed_at: null, items: 2, decided: 0,
+    default_action: "keep", per_user: false, status: "active", created_by: "judy", created_at: 0, completed_at: null, items: 2, decided: 0,
     progress: [{ reviewer: "ivan", items: 2, decided: 0 }],
   };
 
@@ -478,7 +478,7 @@ describe("Overview", () => {
   it("draws an edge per connection, weighted by usage, with its detail on click, and the charts", async () => {
     const conn = (id: string, client: string, app: string, risk: "read" | "admin") => ({
       id, client: { client_id: client, name: client.toUpperCase() }, resource_app: { id: app, name: app.toUpperCase() },
-      status: "active", scopes: { kind: "all" }, granted_scopes: [{ name: `${app}.read`, risk, sensitive: false, description: "" }],
+      status: "active", scopes: { kind: "all" }, granted_scopes: [{ name: `${app}.read`, risk, sensitive: false, description: "" }], excluded_users: [],
       highest_risk: risk, allowed_groups: [], allowed_resources: [], step_up: [], id_jag_lifetime: null, expires_at: null,
       approved_by: ["carol"], justification: null, request_id: null, created_at: 1, updated_at: 1, last_used_at: null,
       status_reason: null, version: 1, receipts: [],

@@ -271,6 +271,7 @@ export function Connections({ tick, online, report, notify }: ScreenProps) {
               Groups: {shown.allowed_groups.join(", ") || "anyone"} · ID-JAG lifetime:{" "}
               {shown.id_jag_lifetime ? `${shown.id_jag_lifetime} s` : "default"}
               {shown.step_up.length ? ` · step-up on ${shown.step_up.map((r) => r.scope).join(", ")}` : ""}
+              {shown.excluded_users.length ? ` · removed by access review: ${shown.excluded_users.join(", ")}` : ""}
             </p>
             {shown.receipts.length > 0 && (
               <>

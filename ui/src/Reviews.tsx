@@ -20,7 +20,7 @@ export function Reviews({ tick, online, report, notify, session }: ScreenProps &
   const [keepScopes, setKeepScopes] = useState<Set<string>>(new Set());
   const [reassignTo, setReassignTo] = useState("");
   const [note, setNote] = useState("");
-  const [form, setForm] = useState({ name: "", days: 14, defaultAction: "recommendation", reviewers: "", fallback: "" });
+  const [form, setForm] = useState({ name: "", days: 14, defaultAction: "recommendation", reviewers: "", fallback: "", perUser: false });
   const admin = session?.roles.includes("admin") ?? false;
 
   const load = useCallback(async () => {
@@ -101,6 +101,7 @@ export function Reviews({ tick, online, report, notify, session }: ScreenProps &
         reviewers: form.reviewers.split(",").map((r) => r.trim()).filter(Boolean),
         fallback_reviewer: form.fallback || session?.subject || "",
         starts_at: null,
+        per_user: form.perUser,
         due_at: now + form.days * 86400,
         default_action: form.defaultAction as CampaignView["default_action"],
       });
@@ -188,6 +189,10 @@ export function Reviews({ tick, online, report, notify, session }: ScreenProps &
                 <option value="revoke">revoke</option>
               </select>
             </label>
+            <label>
+              <input type="checkbox" checked={form.perUser} onChange={() => setForm({ ...form, perUser: !form.perUser })} /> One
+              item per user of each connection (a revoke removes only that user)
+            </label>
             <button type="submit" disabled={!online || !form.name.trim()}>
               Start campaign
             </button>
@@ -252,7 +257,8 @@ export function Reviews({ tick, online, report, notify, session }: ScreenProps &
                         setChecked((s) => toggled(s, i.id));
                       }}
                     />{" "}
-                    <strong>{i.client.name}</strong> → {i.resource_app.name}{" "}
+                    <strong>{i.client.name}</strong> → {i.resource_app.name}
+                    {i.username ? <span className="for-user"> for {i.username}</span> : null}{" "}
                     <span className={`rec rec-${i.recommendation}`}>recommend {i.recommendation}</span>
                   </label>
                   <div className="muted">

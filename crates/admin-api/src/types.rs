@@ -322,6 +322,8 @@ pub struct ConnectionView {
     pub granted_scopes: Vec<ScopeView>,
     pub highest_risk: Option<Risk>,
     pub allowed_groups: Vec<String>,
+    /// Users an access review removed from this connection.
+    pub excluded_users: Vec<String>,
     pub allowed_resources: Vec<String>,
     pub step_up: Vec<StepUpRule>,
     pub id_jag_lifetime: Option<u64>,
@@ -632,6 +634,10 @@ pub struct CreateCampaign {
     pub starts_at: Option<i64>,
     pub due_at: i64,
     pub default_action: ReviewDefault,
+    /// One item per user who used a connection in the last 90 days (a revoke
+    /// then removes only that user); connections nobody used get one item.
+    #[serde(default)]
+    pub per_user: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -658,6 +664,7 @@ pub struct CampaignView {
     pub starts_at: i64,
     pub due_at: i64,
     pub default_action: ReviewDefault,
+    pub per_user: bool,
     pub status: CampaignStatus,
     pub created_by: String,
     pub created_at: i64,
@@ -683,6 +690,8 @@ pub struct ReviewItemView {
     pub connection_id: String,
     pub client: ClientRef,
     pub resource_app: AppRef,
+    /// For a per-user item: whose access through the connection.
+    pub username: Option<String>,
     pub granted_scopes: Vec<String>,
     pub reviewer: String,
     /// `keep` or `revoke`, from usage.

@@ -42,6 +42,7 @@ async fn a_reviewer_is_reminded_of_open_items_due_soon() {
             starts_at: None,
             due_at: now + 2 * 86_400,
             default_action: admin_api::ReviewDefault::Keep,
+            per_user: false,
         })
         .await
         .unwrap();

@@ -52,8 +52,23 @@ pub async fn run(info: DemoInfo, every: Duration, steps: Option<u64>) -> FleetSt
         n += 1;
         tokio::time::sleep(every).await;
         let who = WORKERS[dice.pick(WORKERS.len())];
-        let client = clients[dice.pick(clients.len())];
-        let app = &info.resource_apps[dice.pick(info.resource_apps.len())];
+        // Every other step uses an approved connection (usage, mostly granted);
+        // the rest explore client × app pairs (refusals: new and growing requests).
+        let known = (n % 2 == 0)
+            .then(|| &info.connections[dice.pick(info.connections.len())])
+            .and_then(|c| {
+                let client = clients.iter().find(|x| x.client_id == c.client_id)?;
+                let app = info.resource_apps.iter().find(|a| a.issuer == c.audience)?;
+                Some((*client, app, c.scopes.first()?.clone()))
+            });
+        let (client, app, first_scope) = match known {
+            Some((c, a, s)) => (c, a, Some(s)),
+            None => (
+                clients[dice.pick(clients.len())],
+                &info.resource_apps[dice.pick(info.resource_apps.len())],
+                None,
+            ),
+        };
         let creds = agent::ClientCreds {
             client_id: client.client_id.clone(),
             client_secret: client.client_secret.clone(),
@@ -90,8 +105,9 @@ pub async fn run(info: DemoInfo, every: Duration, steps: Option<u64>) -> FleetSt
         }
         let id_token = &id_tokens[who].0;
         // One or two of the app's scopes: agents ask for what a task needs.
-        let mut scopes = vec![app.scopes[dice.pick(app.scopes.len())].clone()];
-        if dice.pick(3) == 0 {
+        let mut scopes =
+            vec![first_scope.unwrap_or_else(|| app.scopes[dice.pick(app.scopes.len())].clone())];
+        if n % 2 == 1 && dice.pick(3) == 0 {
             let extra = app.scopes[dice.pick(app.scopes.len())].clone();
             if !scopes.contains(&extra) {
                 scopes.push(extra);

@@ -40,3 +40,4 @@ CREATE TABLE review_items (
 CREATE INDEX review_items_campaign ON review_items(campaign_id, reviewer);
 CREATE INDEX review_campaigns_due ON review_campaigns(status, due_at);
 CREATE INDEX review_items_order ON review_items(campaign_id, resource_app, client_id, id);
+-- (0006 adds `username`; per-user items order by it within a connection.)

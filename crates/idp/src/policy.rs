@@ -93,6 +93,12 @@ pub fn decide(
             "the user is not in a group allowed to use this connection",
         ));
     }
+    if conn.excluded_users.iter().any(|u| u == subject.username) {
+        return Verdict::Refuse(OAuthError::access_denied(
+            None,
+            "an access review removed this user's access through this connection",
+        ));
+    }
     let catalogue = ScopeSet::from_iter(app.scopes.iter().map(|s| s.name.clone()));
     let allowed = match &conn.scopes {
         ScopeCondition::All => catalogue.clone(),
@@ -218,6 +224,7 @@ mod tests {
             resource_app: "docs".into(),
             scopes: ScopeCondition::All,
             allowed_groups: vec![],
+            excluded_users: vec![],
             allowed_resources: vec![],
             step_up: vec![],
             id_jag_lifetime: None,
@@ -322,6 +329,19 @@ mod tests {
             &subject(&[], ACR_PASSWORD),
         ));
         assert_eq!(e.error, ErrorCode::InvalidScope);
+    }
+
+    #[test]
+    fn a_user_removed_by_an_access_review_is_refused_and_only_them() {
+        let mut c = conn();
+        let groups: Vec<String> = vec![];
+        let s = subject(&groups, ACR_PASSWORD);
+        c.excluded_users = vec![s.username.to_string()];
+        let e = refused(run(Some(&c), Some("docs.read"), &s));
+        assert_eq!(e.error, ErrorCode::AccessDenied);
+        assert!(e.to_string().contains("access review"));
+        c.excluded_users = vec!["someone-else".into()];
+        assert_eq!(granted(run(Some(&c), Some("docs.read"), &s)), "docs.read");
     }
 
     #[test]

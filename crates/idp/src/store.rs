@@ -40,6 +40,11 @@ fn migrator() -> Migrator {
                 "risk_rank",
                 include_str!("../migrations/0005_risk_rank.sql"),
             ),
+            m(
+                6,
+                "per_user_reviews",
+                include_str!("../migrations/0006_per_user_reviews.sql"),
+            ),
         ]),
         ..Migrator::DEFAULT
     }
@@ -75,6 +80,8 @@ pub struct Connection {
     pub resource_app: String,
     pub scopes: ScopeCondition,
     pub allowed_groups: Vec<String>,
+    /// Users whose access through this connection an access review removed.
+    pub excluded_users: Vec<String>,
     pub allowed_resources: Vec<String>,
     pub step_up: Vec<StepUpRule>,
     pub id_jag_lifetime: Option<u64>,
@@ -672,6 +679,7 @@ fn connection_from_row(r: &sqlx::sqlite::SqliteRow) -> DbResult<Connection> {
         resource_app: r.get("resource_app"),
         scopes: from_json(&r.get::<String, _>("scope_condition"))?,
         allowed_groups: from_json(&r.get::<String, _>("allowed_groups"))?,
+        excluded_users: from_json(&r.get::<String, _>("excluded_users"))?,
         allowed_resources: from_json(&r.get::<String, _>("allowed_resources"))?,
         step_up: from_json(&r.get::<String, _>("step_up"))?,
         id_jag_lifetime: r.get::<Option<i64>, _>("id_jag_lifetime").map(|v| v as u64),

@@ -251,6 +251,7 @@ async fn main() {
             starts_at: None,
             due_at: d.idp.now() + 86_400,
             default_action: admin_api::ReviewDefault::Recommendation,
+            per_user: false,
         })
         .await
         .unwrap();

@@ -212,6 +212,7 @@ async fn a_reviewer_completes_a_campaign_and_the_agent_feels_it() {
                 .as_secs() as i64
                 + 14 * 86_400,
             default_action: admin_api::ReviewDefault::Keep,
+            per_user: false,
         })
         .await
         .unwrap();

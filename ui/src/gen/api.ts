@@ -624,6 +624,7 @@ export interface components {
             /** Format: uint64 */
             items: number;
             name: string;
+            per_user: boolean;
             progress: components["schemas"]["ReviewerProgress"][];
             reviewers: string[];
             scope: components["schemas"]["ConnectionQuery"];
@@ -699,6 +700,8 @@ export interface components {
             client: components["schemas"]["ClientRef"];
             /** Format: int64 */
             created_at: number;
+            /** @description Users an access review removed from this connection. */
+            excluded_users: string[];
             /** Format: int64 */
             expires_at?: number | null;
             /** @description The scopes in effect, with their risk. */
@@ -739,6 +742,12 @@ export interface components {
             /** @description Who reviews an item nobody else may (every candidate is conflicted). */
             fallback_reviewer: string;
             name: string;
+            /**
+             * @description One item per user who used a connection in the last 90 days (a revoke
+             *     then removes only that user); connections nobody used get one item.
+             * @default false
+             */
+            per_user: boolean;
             /**
              * @description Named reviewers, assigned in turn; empty: each resource app's owners.
              * @default []
@@ -979,6 +988,8 @@ export interface components {
             reviewer: string;
             /** @description The scopes kept by a `modify`. */
             scopes_after?: string[] | null;
+            /** @description For a per-user item: whose access through the connection. */
+            username?: string | null;
         };
         ReviewerProgress: {
             /** Format: uint64 */

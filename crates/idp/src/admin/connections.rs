@@ -559,3 +559,53 @@ pub async fn narrow_in_tx(
         record_change(tx, "connection.updated", id, idp.now_ms()).await?,
     ))
 }
+
+/// Removes one user's access through a live connection inside `tx` (an access
+/// review's per-user revoke): the gate refuses them from the commit on, and a
+/// revocation event with the user and client as subject kills their live tokens
+/// at the app. `None` when the connection was no longer live or they were
+/// already removed.
+pub async fn exclude_user_in_tx(
+    idp: &crate::state::Idp,
+    tx: &mut sqlx::SqliteConnection,
+    id: &str,
+    username: &str,
+    reason: &str,
+    mut base: audit::AuditEvent,
+) -> Result<Option<ChangeEvent>, sqlx::Error> {
+    let Some(v) = live_view(idp, tx, id).await? else {
+        return Ok(None);
+    };
+    if v.excluded_users.iter().any(|u| u == username) {
+        return Ok(None);
+    }
+    let mut excluded = v.excluded_users.clone();
+    excluded.push(username.to_owned());
+    sqlx::query("UPDATE connections SET excluded_users = ?, updated_at = ?, version = version + 1 WHERE id = ?")
+        .bind(serde_json::to_string(&excluded).expect("json"))
+        .bind(idp.now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let queued = revocation::enqueue(
+        idp,
+        tx,
+        &Revocation {
+            connection_id: Some(id),
+            resource_app: &v.resource_app.id,
+            client_id: Some(&v.client.client_id),
+            username: Some(username),
+            reason,
+        },
+    )
+    .await?;
+    base.client_id = Some(v.client.client_id.clone());
+    base.subject = Some(username.to_owned());
+    base.reason = Some(reason.to_owned());
+    base.detail["before"] = json!({ "excluded_users": v.excluded_users });
+    base.detail["after"] = json!({ "excluded_users": excluded, "revocation_events": queued });
+    audit::append_in_tx(tx, &[(&base, idp.now_ms())]).await?;
+    Ok(Some(
+        record_change(tx, "connection.updated", id, idp.now_ms()).await?,
+    ))
+}

@@ -8,7 +8,7 @@
 use super::{
     auth::Principal,
     common::*,
-    connections::{connection_filter, narrow_in_tx, revoke_in_tx},
+    connections::{connection_filter, exclude_user_in_tx, narrow_in_tx, revoke_in_tx},
     problem::{ApiError, ApiResult},
     views::{app_ref, client_ref},
 };
@@ -84,11 +84,14 @@ pub fn recommend(now: i64, last_used: Option<i64>, n30: u64, n90: u64) -> (Revie
     }
 }
 
-/// Whether `who` may not review access of this client (they own it).
-fn conflicted(idp: &Idp, reviewer: &str, client_id: &str) -> bool {
-    idp.config
-        .client(client_id)
-        .is_some_and(|c| c.owners.iter().any(|o| o == reviewer))
+/// Whether `reviewer` may not review this access: they own the client, or it
+/// is their own (a per-user item).
+fn conflicted(idp: &Idp, reviewer: &str, client_id: &str, username: Option<&str>) -> bool {
+    username == Some(reviewer)
+        || idp
+            .config
+            .client(client_id)
+            .is_some_and(|c| c.owners.iter().any(|o| o == reviewer))
 }
 
 fn item_view(idp: &Idp, r: &SqliteRow) -> Result<ReviewItemView, sqlx::Error> {
@@ -100,6 +103,7 @@ fn item_view(idp: &Idp, r: &SqliteRow) -> Result<ReviewItemView, sqlx::Error> {
         connection_id: r.get("connection_id"),
         client: client_ref(idp, &client_id),
         resource_app: app_ref(idp, &app),
+        username: r.get("username"),
         granted_scopes: json_of(&r.get::<String, _>("scopes_json"))?,
         reviewer: r.get("reviewer"),
         recommendation: parse_decision(&r.get::<String, _>("recommendation")),
@@ -161,6 +165,7 @@ async fn campaign_view(
         starts_at: c.get("starts_at"),
         due_at: c.get("due_at"),
         default_action,
+        per_user: c.get::<i64, _>("per_user") != 0,
         status: if c.get::<String, _>("status") == "completed" {
             CampaignStatus::Completed
         } else {
@@ -208,6 +213,50 @@ async fn usage(
                 (client, app.to_string()),
                 (r.get::<i64, _>("n30") as u64, r.get::<i64, _>("n90") as u64),
             );
+        }
+    }
+    Ok(out)
+}
+
+/// Per user: (subject, ID-JAGs in 30 days, in 90 days, last issuance in ms)
+/// per (client, resource app), from the audit log.
+type UserUsage = HashMap<(String, String), Vec<(String, u64, u64, i64)>>;
+
+async fn usage_by_user(
+    idp: &Idp,
+    db: &mut SqliteConnection,
+    now_ms: i64,
+) -> Result<UserUsage, sqlx::Error> {
+    let by_issuer: HashMap<&str, &str> = idp
+        .config
+        .resource_apps
+        .iter()
+        .map(|a| (a.issuer.as_str(), a.id.as_str()))
+        .collect();
+    let rows = sqlx::query(
+        "SELECT client_id, target, subject, SUM(at_ms >= ?) AS n30, COUNT(*) AS n90, MAX(at_ms) AS last FROM audit_events
+         WHERE kind = 'id_jag.exchange' AND outcome = 'success' AND at_ms >= ? AND subject IS NOT NULL
+         GROUP BY client_id, target, subject ORDER BY subject",
+    )
+    .bind(now_ms - 30 * DAY * 1000)
+    .bind(now_ms - 90 * DAY * 1000)
+    .fetch_all(&mut *db)
+    .await?;
+    let mut out: UserUsage = HashMap::new();
+    for r in rows {
+        let (Some(client), Some(target)) = (
+            r.get::<Option<String>, _>("client_id"),
+            r.get::<Option<String>, _>("target"),
+        ) else {
+            continue;
+        };
+        if let Some(app) = by_issuer.get(target.as_str()) {
+            out.entry((client, app.to_string())).or_default().push((
+                r.get("subject"),
+                r.get::<i64, _>("n30") as u64,
+                r.get::<i64, _>("n90") as u64,
+                r.get("last"),
+            ));
         }
     }
     Ok(out)
@@ -263,50 +312,73 @@ pub async fn create(
         ));
     }
     let used = usage(&idp, &mut db, idp.now_ms()).await?;
+    let by_user = if req.per_user {
+        usage_by_user(&idp, &mut db, idp.now_ms()).await?
+    } else {
+        UserUsage::new()
+    };
     drop(db);
     let id = format!("rev_{}", uuid::Uuid::new_v4().simple());
-    let mut items: Vec<[Bind; 12]> = Vec::with_capacity(rows.len());
-    for (i, r) in rows.iter().enumerate() {
+    let mut items: Vec<[Bind; 13]> = Vec::with_capacity(rows.len());
+    let mut k = 0usize;
+    for r in rows.iter() {
         let v = super::views::connection_from_row(&idp, r, vec![])?;
-        let (n30, n90) = used
-            .get(&(v.client.client_id.clone(), v.resource_app.id.clone()))
-            .copied()
-            .unwrap_or((0, 0));
-        let (rec, why) = recommend(now, v.last_used_at, n30, n90);
-        // Named reviewers in turn, else the app's owners; never someone who owns the client.
-        let candidates: Vec<String> = if req.reviewers.is_empty() {
-            idp.config
-                .resource_app(&v.resource_app.id)
-                .map(|a| a.owners.clone())
-                .unwrap_or_default()
-        } else {
-            let k = req.reviewers.len();
-            (0..k).map(|j| req.reviewers[(i + j) % k].clone()).collect()
-        };
-        let reviewer = candidates
-            .into_iter()
-            .find(|c| !conflicted(&idp, c, &v.client.client_id))
-            .unwrap_or_else(|| req.fallback_reviewer.clone());
+        let key = (v.client.client_id.clone(), v.resource_app.id.clone());
+        let (n30, n90) = used.get(&key).copied().unwrap_or((0, 0));
+        // Per user: everyone who used it (and was not removed already); else the connection.
+        let mut subjects: Vec<(Option<String>, u64, u64, Option<i64>)> = by_user
+            .get(&key)
+            .map(|us| {
+                us.iter()
+                    .filter(|(u, ..)| !v.excluded_users.contains(u))
+                    .map(|(u, a, b, last)| (Some(u.clone()), *a, *b, Some(last / 1000)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if subjects.is_empty() {
+            subjects.push((None, n30, n90, v.last_used_at));
+        }
         let scopes: Vec<&String> = v.granted_scopes.iter().map(|s| &s.name).collect();
-        items.push([
-            Bind::Text(format!("item_{}", uuid::Uuid::new_v4().simple())),
-            Bind::Text(id.clone()),
-            Bind::Text(v.id.clone()),
-            Bind::Text(v.client.client_id.clone()),
-            Bind::Text(v.resource_app.id.clone()),
-            Bind::Text(serde_json::to_string(&scopes).expect("json")),
-            Bind::Text(reviewer),
-            Bind::Text(decision_str(rec).into()),
-            Bind::Text(why),
-            v.last_used_at.map(Bind::Int).unwrap_or(Bind::Null),
-            Bind::Int(n30 as i64),
-            Bind::Int(n90 as i64),
-        ]);
+        let scopes_json = serde_json::to_string(&scopes).expect("json");
+        for (username, n30, n90, last) in subjects {
+            let (rec, why) = recommend(now, last, n30, n90);
+            // Named reviewers in turn, else the app's owners; never someone whose
+            // own access it is (client owner, or the user of a per-user item).
+            let candidates: Vec<String> = if req.reviewers.is_empty() {
+                idp.config
+                    .resource_app(&v.resource_app.id)
+                    .map(|a| a.owners.clone())
+                    .unwrap_or_default()
+            } else {
+                let n = req.reviewers.len();
+                (0..n).map(|j| req.reviewers[(k + j) % n].clone()).collect()
+            };
+            k += 1;
+            let reviewer = candidates
+                .into_iter()
+                .find(|c| !conflicted(&idp, c, &v.client.client_id, username.as_deref()))
+                .unwrap_or_else(|| req.fallback_reviewer.clone());
+            items.push([
+                Bind::Text(format!("item_{}", uuid::Uuid::new_v4().simple())),
+                Bind::Text(id.clone()),
+                Bind::Text(v.id.clone()),
+                Bind::Text(v.client.client_id.clone()),
+                Bind::Text(v.resource_app.id.clone()),
+                username.map(Bind::Text).unwrap_or(Bind::Null),
+                Bind::Text(scopes_json.clone()),
+                Bind::Text(reviewer),
+                Bind::Text(decision_str(rec).into()),
+                Bind::Text(why),
+                last.map(Bind::Int).unwrap_or(Bind::Null),
+                Bind::Int(n30 as i64),
+                Bind::Int(n90 as i64),
+            ]);
+        }
     }
     let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
     sqlx::query(
-        "INSERT INTO review_campaigns (id, name, scope_json, reviewers_json, fallback_reviewer, starts_at, due_at, default_action, status, created_by, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
+        "INSERT INTO review_campaigns (id, name, scope_json, reviewers_json, fallback_reviewer, starts_at, due_at, default_action, status, created_by, created_at, per_user)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
     )
     .bind(&id)
     .bind(req.name.trim())
@@ -318,13 +390,14 @@ pub async fn create(
     .bind(default_str(req.default_action))
     .bind(&who.subject)
     .bind(now)
+    .bind(req.per_user as i64)
     .execute(&mut *tx)
     .await?;
-    // Multi-row inserts, 400 items (4,800 values) a statement.
+    // Multi-row inserts, 400 items (5,200 values) a statement.
     for chunk in items.chunks(400) {
         let sql = format!(
-            "INSERT INTO review_items (id, campaign_id, connection_id, client_id, resource_app, scopes_json, reviewer, recommendation, recommendation_reason, last_used_at, exchanges_30d, exchanges_90d) VALUES {}",
-            vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+            "INSERT INTO review_items (id, campaign_id, connection_id, client_id, resource_app, username, scopes_json, reviewer, recommendation, recommendation_reason, last_used_at, exchanges_30d, exchanges_90d) VALUES {}",
+            vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
         );
         bound(
             sqlx::query(sqlx::AssertSqlSafe(sql)),
@@ -334,7 +407,7 @@ pub async fn create(
         .await?;
     }
     let mut e = admin_event(&who, "review.campaign_created", &id);
-    e.detail["items"] = json!(rows.len());
+    e.detail["items"] = json!(items.len());
     e.detail["due_at"] = json!(req.due_at);
     audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
     let events = vec![record_change(&mut tx, "review.created", &id, idp.now_ms()).await?];
@@ -408,7 +481,7 @@ pub async fn items(
         "*",
         &filter,
         &binds,
-        "resource_app, client_id, id",
+        "resource_app, client_id, username, id",
         &[],
         offset,
         limit,
@@ -452,6 +525,25 @@ async fn apply(
     let why = format!("access review: {reason}");
     let remediation = match decision {
         ReviewDecision::Keep => "kept".to_string(),
+        ReviewDecision::Revoke if item.username.is_some() => {
+            let user = item.username.as_deref().expect("per-user item");
+            match exclude_user_in_tx(
+                idp,
+                tx,
+                &item.connection_id,
+                user,
+                &why,
+                base("connection.exclude_user"),
+            )
+            .await?
+            {
+                Some(ev) => {
+                    events.push(ev);
+                    format!("removed {user}")
+                }
+                None => "already removed".into(),
+            }
+        }
         ReviewDecision::Revoke => {
             match revoke_in_tx(
                 idp,
@@ -576,11 +668,21 @@ pub async fn decide(
                 item.id
             )));
         }
-        if conflicted(&idp, &who.subject, &item.client.client_id) {
+        if conflicted(
+            &idp,
+            &who.subject,
+            &item.client.client_id,
+            item.username.as_deref(),
+        ) {
             return Err(ApiError::sod(format!(
-                "{} owns {}: reviewers cannot review their own access",
-                who.subject, item.client.name
+                "{} cannot review their own access ({} → {})",
+                who.subject, item.client.name, item.resource_app.name
             )));
+        }
+        if req.decision == ReviewDecision::Modify && item.username.is_some() {
+            return Err(ApiError::validation(
+                "narrowing scopes changes the connection for everyone: keep or revoke this user's access, or review the connection as a whole",
+            ));
         }
         if item.reviewer != who.subject && !who.has(Role::Admin) {
             return Err(ApiError::forbidden(format!(
@@ -680,10 +782,15 @@ pub async fn reassign(
             item.reviewer
         )));
     }
-    if conflicted(&idp, &req.to, &item.client.client_id) {
+    if conflicted(
+        &idp,
+        &req.to,
+        &item.client.client_id,
+        item.username.as_deref(),
+    ) {
         return Err(ApiError::sod(format!(
-            "{} owns {}: reviewers cannot review their own access",
-            req.to, item.client.name
+            "{} cannot review their own access ({} → {})",
+            req.to, item.client.name, item.resource_app.name
         )));
     }
     sqlx::query("UPDATE review_items SET reviewer = ?, reassign_note = ? WHERE id = ?")
@@ -849,7 +956,7 @@ pub async fn report(
         .await?
         .ok_or_else(|| ApiError::not_found("the campaign"))?;
     let items: Vec<ReviewItemView> = sqlx::query(
-        "SELECT * FROM review_items WHERE campaign_id = ? ORDER BY resource_app, client_id, id",
+        "SELECT * FROM review_items WHERE campaign_id = ? ORDER BY resource_app, client_id, username, id",
     )
     .bind(&id)
     .fetch_all(&mut *db)
@@ -861,7 +968,7 @@ pub async fn report(
     match q.format.as_deref().unwrap_or("csv") {
         "csv" => {
             let mut out = String::from(
-                "campaign,item,client,resource_app,scopes,reviewer,recommendation,recommendation_reason,decision,decided_by,decided_at,reason,defaulted,remediation\n",
+                "campaign,item,client,resource_app,user,scopes,reviewer,recommendation,recommendation_reason,decision,decided_by,decided_at,reason,defaulted,remediation\n",
             );
             for i in &items {
                 let cells = [
@@ -869,6 +976,7 @@ pub async fn report(
                     i.id.clone(),
                     i.client.client_id.clone(),
                     i.resource_app.id.clone(),
+                    i.username.clone().unwrap_or_default(),
                     i.granted_scopes.join(" "),
                     i.reviewer.clone(),
                     decision_str(i.recommendation).into(),
@@ -905,9 +1013,13 @@ pub async fn report(
             ];
             for i in &items {
                 lines.push(format!(
-                    "{} -> {} [{}]  reviewer {}",
+                    "{} -> {}{} [{}]  reviewer {}",
                     i.client.name,
                     i.resource_app.name,
+                    i.username
+                        .as_deref()
+                        .map(|u| format!(" for {u}"))
+                        .unwrap_or_default(),
                     i.granted_scopes.join(" "),
                     i.reviewer
                 ));

@@ -274,6 +274,7 @@ pub fn connection_from_row(
         highest_risk: granted.iter().map(|s| s.risk).max(),
         granted_scopes: granted,
         allowed_groups: json_vec(&r.get::<String, _>("allowed_groups"))?,
+        excluded_users: json_vec(&r.get::<String, _>("excluded_users"))?,
         allowed_resources: json_vec(&r.get::<String, _>("allowed_resources"))?,
         step_up: json_vec(&r.get::<String, _>("step_up"))?,
         id_jag_lifetime: r.get::<Option<i64>, _>("id_jag_lifetime").map(|v| v as u64),
