@@ -11,15 +11,6 @@ CREATE TABLE scope_catalogue (
     rank  INTEGER NOT NULL,
     PRIMARY KEY (app, scope)
 );
-CREATE TRIGGER connections_risk_insert AFTER INSERT ON connections BEGIN
-    UPDATE connections SET risk_rank = COALESCE(
-        CASE json_extract(NEW.scope_condition, '$.kind')
-            WHEN 'all' THEN (SELECT MAX(rank) FROM scope_catalogue WHERE app = NEW.resource_app)
-            ELSE (SELECT MAX(COALESCE((SELECT rank FROM scope_catalogue s WHERE s.app = NEW.resource_app AND s.scope = j.value), 4))
-                  FROM json_each(NEW.scope_condition, '$.scopes') j)
-        END, 0)
-    WHERE id = NEW.id;
-END;
 CREATE TRIGGER connections_risk_update AFTER UPDATE OF scope_condition ON connections BEGIN
     UPDATE connections SET risk_rank = COALESCE(
         CASE json_extract(NEW.scope_condition, '$.kind')
@@ -28,5 +19,10 @@ CREATE TRIGGER connections_risk_update AFTER UPDATE OF scope_condition ON connec
                   FROM json_each(NEW.scope_condition, '$.scopes') j)
         END, 0)
     WHERE id = NEW.id;
+END;
+-- An insert (and the recompute at start) rewrites `scope_condition` unchanged,
+-- which runs the one computation above.
+CREATE TRIGGER connections_risk_insert AFTER INSERT ON connections BEGIN
+    UPDATE connections SET scope_condition = NEW.scope_condition WHERE id = NEW.id;
 END;
 CREATE INDEX connections_status_risk ON connections(status, risk_rank);

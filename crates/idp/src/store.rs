@@ -443,16 +443,10 @@ impl Store {
                     .await?;
             }
         }
-        sqlx::query(
-            "UPDATE connections SET risk_rank = COALESCE(
-                CASE json_extract(scope_condition, '$.kind')
-                    WHEN 'all' THEN (SELECT MAX(rank) FROM scope_catalogue WHERE app = connections.resource_app)
-                    ELSE (SELECT MAX(COALESCE((SELECT rank FROM scope_catalogue s WHERE s.app = connections.resource_app AND s.scope = j.value), 4))
-                          FROM json_each(scope_condition, '$.scopes') j)
-                END, 0)",
-        )
-        .execute(&mut *tx)
-        .await?;
+        // Rewriting each row's scopes unchanged runs the risk trigger (0005).
+        sqlx::query("UPDATE connections SET scope_condition = scope_condition")
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -94,6 +94,22 @@ fn conflicted(idp: &Idp, reviewer: &str, client_id: &str, username: Option<&str>
             .is_some_and(|c| c.owners.iter().any(|o| o == reviewer))
 }
 
+/// Refuses `reviewer` for an item that is their own access.
+fn not_own_access(idp: &Idp, reviewer: &str, item: &ReviewItemView) -> ApiResult<()> {
+    if conflicted(
+        idp,
+        reviewer,
+        &item.client.client_id,
+        item.username.as_deref(),
+    ) {
+        return Err(ApiError::sod(format!(
+            "{reviewer} cannot review their own access ({} → {})",
+            item.client.name, item.resource_app.name
+        )));
+    }
+    Ok(())
+}
+
 fn item_view(idp: &Idp, r: &SqliteRow) -> Result<ReviewItemView, sqlx::Error> {
     let client_id: String = r.get("client_id");
     let app: String = r.get("resource_app");
@@ -668,17 +684,7 @@ pub async fn decide(
                 item.id
             )));
         }
-        if conflicted(
-            &idp,
-            &who.subject,
-            &item.client.client_id,
-            item.username.as_deref(),
-        ) {
-            return Err(ApiError::sod(format!(
-                "{} cannot review their own access ({} → {})",
-                who.subject, item.client.name, item.resource_app.name
-            )));
-        }
+        not_own_access(&idp, &who.subject, item)?;
         if req.decision == ReviewDecision::Modify && item.username.is_some() {
             return Err(ApiError::validation(
                 "narrowing scopes changes the connection for everyone: keep or revoke this user's access, or review the connection as a whole",
@@ -782,17 +788,7 @@ pub async fn reassign(
             item.reviewer
         )));
     }
-    if conflicted(
-        &idp,
-        &req.to,
-        &item.client.client_id,
-        item.username.as_deref(),
-    ) {
-        return Err(ApiError::sod(format!(
-            "{} cannot review their own access ({} → {})",
-            req.to, item.client.name, item.resource_app.name
-        )));
-    }
+    not_own_access(&idp, &req.to, &item)?;
     sqlx::query("UPDATE review_items SET reviewer = ?, reassign_note = ? WHERE id = ?")
         .bind(&req.to)
         .bind(note)
