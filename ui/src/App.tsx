@@ -247,7 +247,7 @@ export function App() {
         <div className="help" role="dialog" aria-label="Keyboard shortcuts">
           <h3>Keyboard</h3>
           <p>1 Pending · 2 Connections · 3 Audit · 4 Profiles · 5 Reviews · 6 Help desk · 7 Overview · Ctrl+K commands · Ctrl+L lock · R refresh</p>
-          <p>Pending: j / k move · a approve · d deny · / search</p>
+          <p>Pending: j / k move · Enter into the detail · a approve · d deny · / search</p>
           <p>Connections: j / k move · s suspend · r revoke · / search</p>
           <p>? this help · Esc close or leave a field</p>
         </div>

@@ -1,6 +1,7 @@
-// The Pending screen: the queue with keyboard triage (j/k, a approve, d deny,
-// / search) and the request detail with the approval as a diff against the
-// request — drop scopes, restrict groups, expiry, ID-JAG lifetime, step-up —
+// The Pending screen: the queue with keyboard triage (j/k, Enter into the
+// detail, a approve, d deny, / search) and the request detail with the
+// approval as a diff against the request — drop scopes, restrict groups,
+// expiry, ID-JAG lifetime, step-up —
 // handling the approver step-up challenge, a stale ETag (412) and the
 // awaiting-second-approver state.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
@@ -236,6 +237,7 @@ export function Pending({ tick, online, report, notify }: ScreenProps) {
       if (inField(e) || e.ctrlKey || e.metaKey || e.altKey) return;
       if (e.key === "j") setSelected((s) => Math.min(s + 1, Math.max(items.length - 1, 0)));
       else if (e.key === "k") setSelected((s) => Math.max(s - 1, 0));
+      else if (e.key === "Enter") document.querySelector<HTMLButtonElement>('[data-testid="approve"]')?.focus();
       else if (e.key === "a") void approve();
       else if (e.key === "d") setDenying(true);
       else if (e.key === "/") {

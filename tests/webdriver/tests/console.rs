@@ -113,6 +113,11 @@ const invoke = window.__TAURI_INTERNALS__.invoke;
   if (conns.length) await call("get_connection", { id: conns[0].id });
   await call("audit", { query: { limit: 200 } });
   await call("verify_audit", {});
+  if (reqs.length) await call("request_context", { id: reqs[0].id });
+  await call("profiles", {});
+  await call("overview", {});
+  await call("campaigns", {});
+  await call("helpdesk_search", { q: "copilot" });
   return JSON.stringify(out);
 })().then(done, (e) => done("failed: " + e));
 "#,
@@ -124,15 +129,26 @@ const invoke = window.__TAURI_INTERNALS__.invoke;
     let parsed: serde_json::Value = serde_json::from_str(&walked).unwrap();
     for cmd in [
         "session",
+        "idp_status",
         "list_requests",
         "get_request",
         "list_connections",
         "get_connection",
         "audit",
         "verify_audit",
+        "request_context",
+        "overview",
+        "helpdesk_search",
     ] {
         assert!(
             parsed[cmd].is_object() && parsed[cmd].get("error").is_none(),
+            "{cmd} failed in the walk: {}",
+            parsed[cmd]
+        );
+    }
+    for cmd in ["profiles", "campaigns"] {
+        assert!(
+            parsed[cmd].is_array(),
             "{cmd} failed in the walk: {}",
             parsed[cmd]
         );
