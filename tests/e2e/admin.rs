@@ -967,3 +967,51 @@ async fn stats_count_usage_issuance_decisions_and_queue_age() {
         "all of them arrived within the hour"
     );
 }
+
+#[tokio::test]
+async fn the_audit_log_pages_oldest_or_newest_first() {
+    let d = start_demo().await;
+    let i = &d.info;
+    for u in ["alice", "bob", "grace"] {
+        sign_in(i, u, "support-copilot", false).await;
+    }
+    let heidi = admin_session(i, "heidi", false).await;
+    let mut asc = Vec::new();
+    let mut cursor: Option<String> = None;
+    let total = loop {
+        let mut q = vec![("limit", "2".to_string())];
+        if let Some(c) = &cursor {
+            q.push(("cursor", c.clone()));
+        }
+        let page = heidi.audit(&q).await.unwrap();
+        asc.extend(page.items.iter().map(|e| e.seq));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break page.total,
+        }
+    };
+    assert!(total >= 4);
+    assert_eq!(asc.len() as u64, total);
+    assert!(
+        asc.windows(2).all(|w| w[0] < w[1]),
+        "oldest first, no repeats"
+    );
+    let newest = heidi
+        .audit(&[("order", "desc".into()), ("limit", "3".into())])
+        .await
+        .unwrap();
+    let top: Vec<i64> = newest.items.iter().map(|e| e.seq).collect();
+    let mut expected: Vec<i64> = asc.iter().rev().take(3).copied().collect();
+    expected.truncate(3);
+    assert_eq!(top, expected);
+    let logins = heidi
+        .audit(&[("kind", "login".into()), ("order", "desc".into())])
+        .await
+        .unwrap();
+    assert!(logins.items.iter().all(|e| e.kind == "login"));
+    let e = heidi
+        .audit(&[("order", "sideways".into())])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(admin_api::codes::VALIDATION));
+}

@@ -1,4 +1,4 @@
-// The Audit screen: query the hash-chained audit log, export it (CSV or JSON
+// The Audit screen: query the hash-chained audit log (newest first), export it (CSV or JSON
 // Lines, to a file the person picks in a native save dialog), and verify the
 // chain, showing exactly where it breaks if it does.
 import { useCallback, useEffect, useState } from "react";
@@ -22,6 +22,7 @@ export function Audit({ tick, online, report, notify }: ScreenProps) {
         actor: actor || null,
         subject: subject || null,
         outcome: outcome || null,
+        order: "desc",
         limit: 500,
       });
       setItems(page.items);

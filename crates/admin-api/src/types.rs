@@ -569,6 +569,9 @@ pub struct AuditQuery {
     pub since_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until_ms: Option<i64>,
+    /// `asc` (oldest first, the default) or `desc` (newest first); not for exports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -224,6 +224,7 @@ async fn details(
         ("kind", "id_jag.exchange".to_string()),
         ("outcome", "success".into()),
         ("since_ms", (now - 86_400_000).to_string()),
+        ("order", "desc".into()),
         ("limit", "500".into()),
     ];
     match target.kind {

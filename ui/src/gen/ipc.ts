@@ -70,6 +70,8 @@ export interface components {
             kind?: string | null;
             /** Format: uint */
             limit?: number | null;
+            /** @description `asc` (oldest first, the default) or `desc` (newest first); not for exports. */
+            order?: string | null;
             outcome?: string | null;
             /**
              * Format: int64

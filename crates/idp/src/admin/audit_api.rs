@@ -3,7 +3,7 @@
 //! verify the hash chain.
 
 use super::{
-    common::paginate,
+    common::{decode_cursor, encode_cursor},
     problem::{ApiError, ApiResult},
 };
 use crate::{audit, state::SharedIdp};
@@ -16,6 +16,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
+use sqlx::Row;
 
 pub use admin_api::AuditQuery;
 
@@ -42,6 +43,29 @@ const FILTER: &str =
      AND (? IS NULL OR subject = ?) AND (? IS NULL OR target = ?) AND (? IS NULL OR outcome = ?)
      AND (? IS NULL OR at_ms >= ?) AND (? IS NULL OR at_ms <= ?)";
 
+fn filtered<'q>(
+    sql: String,
+    q: &'q AuditQuery,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&q.kind)
+        .bind(&q.kind)
+        .bind(&q.actor)
+        .bind(&q.actor)
+        .bind(&q.client_id)
+        .bind(&q.client_id)
+        .bind(&q.subject)
+        .bind(&q.subject)
+        .bind(&q.target)
+        .bind(&q.target)
+        .bind(&q.outcome)
+        .bind(&q.outcome)
+        .bind(q.since_ms)
+        .bind(q.since_ms)
+        .bind(q.until_ms)
+        .bind(q.until_ms)
+}
+
 async fn fetch(
     idp: &SharedIdp,
     q: &AuditQuery,
@@ -49,23 +73,7 @@ async fn fetch(
     limit: i64,
 ) -> Result<Vec<AuditEventView>, sqlx::Error> {
     let sql = format!("SELECT * FROM audit_events {FILTER} AND seq > ? ORDER BY seq LIMIT ?");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&q.kind)
-        .bind(&q.kind)
-        .bind(&q.actor)
-        .bind(&q.actor)
-        .bind(&q.client_id)
-        .bind(&q.client_id)
-        .bind(&q.subject)
-        .bind(&q.subject)
-        .bind(&q.target)
-        .bind(&q.target)
-        .bind(&q.outcome)
-        .bind(&q.outcome)
-        .bind(q.since_ms)
-        .bind(q.since_ms)
-        .bind(q.until_ms)
-        .bind(q.until_ms)
+    let rows = filtered(sql, q)
         .bind(after_seq)
         .bind(limit)
         .fetch_all(&idp.store.pool)
@@ -76,12 +84,43 @@ async fn fetch(
         .collect())
 }
 
+/// One page of the log, oldest first or (`order=desc`) newest first, counted
+/// and paged in SQL.
 pub async fn query(
     State(idp): State<SharedIdp>,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<Page<AuditEventView>>> {
-    let all = fetch(&idp, &q, 0, 100_000).await?;
-    Ok(Json(paginate(all, q.cursor.as_deref(), q.limit)?))
+    let direction = match q.order.as_deref() {
+        None | Some("asc") => "ASC",
+        Some("desc") => "DESC",
+        Some(other) => {
+            return Err(ApiError::validation(format!(
+                "unknown order `{other}` (asc or desc)"
+            )));
+        }
+    };
+    let offset = decode_cursor(q.cursor.as_deref())?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let total: i64 = filtered(format!("SELECT COUNT(*) FROM audit_events {FILTER}"), &q)
+        .fetch_one(&idp.store.pool)
+        .await?
+        .get(0);
+    let rows = filtered(
+        format!("SELECT * FROM audit_events {FILTER} ORDER BY seq {direction} LIMIT {limit} OFFSET {offset}"),
+        &q,
+    )
+    .fetch_all(&idp.store.pool)
+    .await?;
+    let items: Vec<AuditEventView> = rows
+        .iter()
+        .map(|r| view(audit::event_from_row(r)))
+        .collect();
+    let next = offset + items.len();
+    Ok(Json(Page {
+        next_cursor: ((next as i64) < total).then(|| encode_cursor(next)),
+        items,
+        total: total as u64,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
