@@ -12,6 +12,7 @@ pub mod requests;
 pub mod reviews;
 pub mod stats;
 pub mod tokens;
+pub mod usage;
 pub mod views;
 
 use crate::state::SharedIdp;

@@ -10,6 +10,7 @@ use super::{
     common::*,
     connections::{connection_filter, exclude_user_in_tx, narrow_in_tx, revoke_in_tx},
     problem::{ApiError, ApiResult},
+    usage::{Usage, exchange_usage},
     views::{app_ref, client_ref},
 };
 use crate::{
@@ -196,88 +197,6 @@ async fn campaign_view(
     }))
 }
 
-/// ID-JAGs issued per (client, resource app) since `since_ms`, from the audit log.
-async fn usage(
-    idp: &Idp,
-    db: &mut SqliteConnection,
-    now_ms: i64,
-) -> Result<HashMap<(String, String), (u64, u64)>, sqlx::Error> {
-    let by_issuer: HashMap<&str, &str> = idp
-        .config
-        .resource_apps
-        .iter()
-        .map(|a| (a.issuer.as_str(), a.id.as_str()))
-        .collect();
-    let rows = sqlx::query(
-        "SELECT client_id, target, SUM(at_ms >= ?) AS n30, COUNT(*) AS n90 FROM audit_events
-         WHERE kind = 'id_jag.exchange' AND outcome = 'success' AND at_ms >= ? GROUP BY client_id, target",
-    )
-    .bind(now_ms - 30 * DAY * 1000)
-    .bind(now_ms - 90 * DAY * 1000)
-    .fetch_all(&mut *db)
-    .await?;
-    let mut out = HashMap::new();
-    for r in rows {
-        let (Some(client), Some(target)) = (
-            r.get::<Option<String>, _>("client_id"),
-            r.get::<Option<String>, _>("target"),
-        ) else {
-            continue;
-        };
-        if let Some(app) = by_issuer.get(target.as_str()) {
-            out.insert(
-                (client, app.to_string()),
-                (r.get::<i64, _>("n30") as u64, r.get::<i64, _>("n90") as u64),
-            );
-        }
-    }
-    Ok(out)
-}
-
-/// Per user: (subject, ID-JAGs in 30 days, in 90 days, last issuance in ms)
-/// per (client, resource app), from the audit log.
-type UserUsage = HashMap<(String, String), Vec<(String, u64, u64, i64)>>;
-
-async fn usage_by_user(
-    idp: &Idp,
-    db: &mut SqliteConnection,
-    now_ms: i64,
-) -> Result<UserUsage, sqlx::Error> {
-    let by_issuer: HashMap<&str, &str> = idp
-        .config
-        .resource_apps
-        .iter()
-        .map(|a| (a.issuer.as_str(), a.id.as_str()))
-        .collect();
-    let rows = sqlx::query(
-        "SELECT client_id, target, subject, SUM(at_ms >= ?) AS n30, COUNT(*) AS n90, MAX(at_ms) AS last FROM audit_events
-         WHERE kind = 'id_jag.exchange' AND outcome = 'success' AND at_ms >= ? AND subject IS NOT NULL
-         GROUP BY client_id, target, subject ORDER BY subject",
-    )
-    .bind(now_ms - 30 * DAY * 1000)
-    .bind(now_ms - 90 * DAY * 1000)
-    .fetch_all(&mut *db)
-    .await?;
-    let mut out: UserUsage = HashMap::new();
-    for r in rows {
-        let (Some(client), Some(target)) = (
-            r.get::<Option<String>, _>("client_id"),
-            r.get::<Option<String>, _>("target"),
-        ) else {
-            continue;
-        };
-        if let Some(app) = by_issuer.get(target.as_str()) {
-            out.entry((client, app.to_string())).or_default().push((
-                r.get("subject"),
-                r.get::<i64, _>("n30") as u64,
-                r.get::<i64, _>("n90") as u64,
-                r.get("last"),
-            ));
-        }
-    }
-    Ok(out)
-}
-
 pub async fn create(
     State(idp): State<SharedIdp>,
     Extension(who): Extension<Principal>,
@@ -327,12 +246,27 @@ pub async fn create(
             "no connection matches the campaign's scope",
         ));
     }
-    let used = usage(&idp, &mut db, idp.now_ms()).await?;
-    let by_user = if req.per_user {
-        usage_by_user(&idp, &mut db, idp.now_ms()).await?
-    } else {
-        UserUsage::new()
-    };
+    let used: HashMap<(String, String), (u64, u64)> =
+        exchange_usage(&idp, &mut db, idp.now_ms(), false)
+            .await?
+            .into_iter()
+            .map(|u| {
+                (
+                    (u.client_id, u.resource_app),
+                    (u.exchanges_30d, u.exchanges_90d),
+                )
+            })
+            .collect();
+    // Per user: who used each pair, with their own counts.
+    let mut by_user: HashMap<(String, String), Vec<Usage>> = HashMap::new();
+    if req.per_user {
+        for u in exchange_usage(&idp, &mut db, idp.now_ms(), true).await? {
+            by_user
+                .entry((u.client_id.clone(), u.resource_app.clone()))
+                .or_default()
+                .push(u);
+        }
+    }
     drop(db);
     let id = format!("rev_{}", uuid::Uuid::new_v4().simple());
     let mut items: Vec<[Bind; 13]> = Vec::with_capacity(rows.len());
@@ -346,8 +280,19 @@ pub async fn create(
             .get(&key)
             .map(|us| {
                 us.iter()
-                    .filter(|(u, ..)| !v.excluded_users.contains(u))
-                    .map(|(u, a, b, last)| (Some(u.clone()), *a, *b, Some(last / 1000)))
+                    .filter(|u| {
+                        u.subject
+                            .as_ref()
+                            .is_some_and(|s| !v.excluded_users.contains(s))
+                    })
+                    .map(|u| {
+                        (
+                            u.subject.clone(),
+                            u.exchanges_30d,
+                            u.exchanges_90d,
+                            Some(u.last_at_ms / 1000),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();

@@ -1,14 +1,14 @@
 //! `/admin/v1/stats`: the counts behind the console's relationship map and
-//! charts — usage per (client, resource app) over 30 days, ID-JAG issuance per
+//! charts — usage per (client, resource app) over 30 days (`usage.rs`), ID-JAG issuance per
 //! hour and client over a day, decisions per day over two weeks, and the pending
 //! queue by age — each one GROUP BY over the audit log or the queue.
 
-use super::problem::ApiResult;
+use super::{problem::ApiResult, usage::exchange_usage};
 use crate::state::SharedIdp;
 use admin_api::{AgeBucket, DecisionDay, IssuanceBucket, StatsView, UsageRow};
 use axum::{Json, extract::State};
 use sqlx::Row;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -16,28 +16,17 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 pub async fn stats(State(idp): State<SharedIdp>) -> ApiResult<Json<StatsView>> {
     let now_ms = idp.now_ms();
     let pool = &idp.store.pool;
-    let app_of: HashMap<&str, &str> = idp
-        .config
-        .resource_apps
-        .iter()
-        .map(|a| (a.issuer.as_str(), a.id.as_str()))
-        .collect();
-    let usage = sqlx::query(
-        "SELECT client_id, target, COUNT(*) AS n, MAX(at_ms) AS last FROM audit_events
-         WHERE kind = 'id_jag.exchange' AND outcome = 'success' AND at_ms >= ? GROUP BY client_id, target",
-    )
-    .bind(now_ms - 30 * DAY_MS)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .filter_map(|r| {
-        let target: Option<String> = r.get("target");
-        Some(UsageRow {
-            client_id: r.get::<Option<String>, _>("client_id")?,
-            resource_app: app_of.get(target?.as_str())?.to_string(),
-            exchanges_30d: r.get::<i64, _>("n") as u64,
-            last_at_ms: r.get("last"),
-        })
+    let usage = {
+        let mut db = pool.acquire().await?;
+        exchange_usage(&idp, &mut db, now_ms, false).await?
+    }
+    .into_iter()
+    .filter(|u| u.exchanges_30d > 0)
+    .map(|u| UsageRow {
+        client_id: u.client_id,
+        resource_app: u.resource_app,
+        exchanges_30d: u.exchanges_30d,
+        last_at_ms: u.last_at_ms,
     })
     .collect();
     let issuance = sqlx::query(
