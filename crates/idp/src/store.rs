@@ -426,29 +426,47 @@ impl Store {
     // ---- connections ----
 
     /// Mirrors the configuration's scope catalogue (with risk ranks) into the
-    /// database and recomputes every connection's `risk_rank` from it: the
-    /// catalogue may have changed since the last start.
-    pub async fn sync_scope_catalogue(&self, apps: &[crate::config::ResourceApp]) -> DbResult<()> {
+    /// database and, when it changed since the last start, recomputes every
+    /// connection's `risk_rank` from it. Returns whether it recomputed.
+    pub async fn sync_scope_catalogue(
+        &self,
+        apps: &[crate::config::ResourceApp],
+    ) -> DbResult<bool> {
+        let wanted: std::collections::BTreeSet<(String, String, i64)> = apps
+            .iter()
+            .flat_map(|a| {
+                a.scopes
+                    .iter()
+                    .map(|s| (a.id.clone(), s.name.clone(), risk_rank(s.risk)))
+            })
+            .collect();
         let mut tx = self.pool.begin().await?;
+        let stored: std::collections::BTreeSet<(String, String, i64)> =
+            sqlx::query_as("SELECT app, scope, rank FROM scope_catalogue")
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+        if stored == wanted {
+            return Ok(false);
+        }
         sqlx::query("DELETE FROM scope_catalogue")
             .execute(&mut *tx)
             .await?;
-        for app in apps {
-            for s in &app.scopes {
-                sqlx::query("INSERT INTO scope_catalogue (app, scope, rank) VALUES (?, ?, ?)")
-                    .bind(&app.id)
-                    .bind(&s.name)
-                    .bind(risk_rank(s.risk))
-                    .execute(&mut *tx)
-                    .await?;
-            }
+        for (app, scope, rank) in &wanted {
+            sqlx::query("INSERT INTO scope_catalogue (app, scope, rank) VALUES (?, ?, ?)")
+                .bind(app)
+                .bind(scope)
+                .bind(rank)
+                .execute(&mut *tx)
+                .await?;
         }
         // Rewriting each row's scopes unchanged runs the risk trigger (0005).
         sqlx::query("UPDATE connections SET scope_condition = scope_condition")
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Inserts a configured connection unless a live one exists for the pair.
@@ -725,5 +743,67 @@ pub fn risk_rank(r: admin_api::Risk) -> i64 {
         admin_api::Risk::Write => 2,
         admin_api::Risk::Destructive => 3,
         admin_api::Risk::Admin => 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ResourceApp, ScopeDef};
+
+    fn app(risk: admin_api::Risk) -> ResourceApp {
+        ResourceApp {
+            id: "docs".into(),
+            name: "Docs".into(),
+            issuer: "http://docs".into(),
+            mcp_servers: vec![],
+            client_ids: Default::default(),
+            scopes: vec![ScopeDef {
+                name: "docs.write".into(),
+                description: String::new(),
+                risk,
+                sensitive: false,
+            }],
+            receivers: vec![],
+            owners: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn the_risk_catalogue_is_recomputed_only_when_it_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(open(&dir.path().join("t.sqlite")).await.unwrap());
+        assert!(
+            store
+                .sync_scope_catalogue(&[app(admin_api::Risk::Write)])
+                .await
+                .unwrap()
+        );
+        sqlx::query("INSERT INTO connections (id, client_id, resource_app, scope_condition, allowed_groups, allowed_resources, step_up, status, approved_by, created_at, updated_at) VALUES ('c', 'agent', 'docs', '{\"kind\":\"all\"}', '[]', '[]', '[]', 'active', '[]', 0, 0)")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let rank = || async {
+            sqlx::query_scalar::<_, i64>("SELECT risk_rank FROM connections WHERE id = 'c'")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap()
+        };
+        assert_eq!(rank().await, 2, "the insert trigger ranked it");
+        // The same catalogue at the next start: nothing is rewritten.
+        assert!(
+            !store
+                .sync_scope_catalogue(&[app(admin_api::Risk::Write)])
+                .await
+                .unwrap()
+        );
+        // A scope made riskier in the config: every connection is re-ranked.
+        assert!(
+            store
+                .sync_scope_catalogue(&[app(admin_api::Risk::Destructive)])
+                .await
+                .unwrap()
+        );
+        assert_eq!(rank().await, 3);
     }
 }
