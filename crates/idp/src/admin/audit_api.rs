@@ -3,7 +3,7 @@
 //! verify the hash chain.
 
 use super::{
-    common::{decode_cursor, encode_cursor},
+    common::{decode_cursor, page_at},
     problem::{ApiError, ApiResult},
 };
 use crate::{audit, state::SharedIdp};
@@ -115,12 +115,7 @@ pub async fn query(
         .iter()
         .map(|r| view(audit::event_from_row(r)))
         .collect();
-    let next = offset + items.len();
-    Ok(Json(Page {
-        next_cursor: ((next as i64) < total).then(|| encode_cursor(next)),
-        items,
-        total: total as u64,
-    }))
+    Ok(Json(page_at(items, offset, total)))
 }
 
 #[derive(Debug, Deserialize)]

@@ -310,3 +310,22 @@ pub async fn sql_page(
         .await?;
     Ok((rows, total))
 }
+
+/// The page `items` is of a SQL-paged list: `offset` into `total` matches.
+pub fn page_at<T>(items: Vec<T>, offset: usize, total: i64) -> admin_api::Page<T> {
+    let next = offset + items.len();
+    admin_api::Page {
+        next_cursor: ((next as i64) < total).then(|| encode_cursor(next)),
+        items,
+        total: total as u64,
+    }
+}
+
+/// After a commit that revoked or changed connections and queued revocation
+/// events: the gate's cache sees it at once, the outbox pushes now, the change
+/// stream tells the consoles.
+pub fn connections_committed(idp: &SharedIdp, events: Vec<ChangeEvent>) {
+    idp.connections.invalidate();
+    idp.outbox_wake.notify_one();
+    publish(idp, events);
+}

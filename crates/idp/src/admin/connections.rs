@@ -161,12 +161,7 @@ pub async fn list(
         .iter()
         .map(|r| connection_from_row(&idp, r, vec![]))
         .collect::<Result<Vec<_>, _>>()?;
-    let next = offset + items.len();
-    Ok(Json(Page {
-        next_cursor: ((next as i64) < total).then(|| encode_cursor(next)),
-        items,
-        total: total as u64,
-    }))
+    Ok(Json(page_at(items, offset, total)))
 }
 
 pub async fn get(State(idp): State<SharedIdp>, Path(id): Path<String>) -> ApiResult<Response> {
@@ -287,9 +282,7 @@ async fn transition(
         let events = vec![record_change(&mut tx, kind, &id, idp.now_ms()).await?];
         let view = connection_view(&idp, &mut tx, &id).await?.expect("exists");
         tx.commit().await?;
-        idp.connections.invalidate();
-        idp.outbox_wake.notify_one();
-        publish(&idp, events);
+        connections_committed(&idp, events);
         let version = view.version;
         Ok((StatusCode::OK, json!(view), Some(version)))
     })
@@ -465,9 +458,7 @@ pub async fn bulk_revoke(
         e.detail["after"] = json!(result);
         audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
         tx.commit().await?;
-        idp.connections.invalidate();
-        idp.outbox_wake.notify_one();
-        publish(&idp, events);
+        connections_committed(&idp, events);
         Ok((StatusCode::OK, json!(result), None))
     })
     .await

@@ -141,12 +141,7 @@ pub async fn list(
             .map(|(i, id)| (id.as_str(), i))
             .collect();
         views.sort_by_key(|v| rank.get(v.id.as_str()).copied().unwrap_or(usize::MAX));
-        let next = offset + views.len();
-        return Ok(axum::Json(Page {
-            next_cursor: ((next as i64) < total).then(|| encode_cursor(next)),
-            items: views,
-            total: total as u64,
-        }));
+        return Ok(axum::Json(page_at(views, offset, total)));
     }
     let all = request_views(
         &idp,

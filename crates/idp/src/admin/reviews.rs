@@ -453,12 +453,7 @@ pub async fn items(
         .iter()
         .map(|r| item_view(&idp, r))
         .collect::<Result<Vec<_>, _>>()?;
-    let next = offset + items.len();
-    Ok(Json(Page {
-        next_cursor: ((next as i64) < total).then(|| encode_cursor(next)),
-        items,
-        total: total as u64,
-    }))
+    Ok(Json(page_at(items, offset, total)))
 }
 
 /// Applies one decision inside `tx`: the remediation (revoke or narrow through
@@ -583,12 +578,6 @@ async fn load_items(
         .collect()
 }
 
-fn after_commit(idp: &SharedIdp, events: Vec<ChangeEvent>) {
-    idp.connections.invalidate();
-    idp.outbox_wake.notify_one();
-    publish(idp, events);
-}
-
 pub async fn decide(
     State(idp): State<SharedIdp>,
     Extension(who): Extension<Principal>,
@@ -698,7 +687,7 @@ pub async fn decide(
     events.push(record_change(&mut tx, "review.updated", &id, idp.now_ms()).await?);
     let decided = load_items(&idp, &mut tx, &id, &req.items).await?;
     tx.commit().await?;
-    after_commit(&idp, events);
+    connections_committed(&idp, events);
     Ok(Json(decided))
 }
 
@@ -819,11 +808,11 @@ pub async fn complete_campaign(
             audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
             events.push(record_change(&mut tx, "review.updated", id, idp.now_ms()).await?);
             tx.commit().await?;
-            after_commit(idp, events);
+            connections_committed(idp, events);
             return Ok(defaulted);
         }
         tx.commit().await?;
-        after_commit(idp, events);
+        connections_committed(idp, events);
     }
 }
 
