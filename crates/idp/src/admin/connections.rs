@@ -237,49 +237,31 @@ async fn transition(
         let reason = required_reason(&req.reason)?;
         let expected = if_match(&headers)?;
         let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let v = connection_view(&idp, &mut tx, &id).await?.ok_or_else(|| ApiError::not_found("the connection"))?;
+        let v = connection_view(&idp, &mut tx, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("the connection"))?;
         if v.version != expected {
             return Err(ApiError::stale(json!(v)));
         }
         let (from_ok, to) = match action {
             Action::Suspend => (v.status == ConnectionStatus::Active, "suspended"),
             Action::Resume => (v.status == ConnectionStatus::Suspended, "active"),
-            Action::Revoke => (matches!(v.status, ConnectionStatus::Active | ConnectionStatus::Suspended), "revoked"),
+            Action::Revoke => (
+                matches!(
+                    v.status,
+                    ConnectionStatus::Active | ConnectionStatus::Suspended
+                ),
+                "revoked",
+            ),
         };
         if !from_ok {
-            return Err(ApiError::conflict(format!("a {} connection cannot be {name}d", v.status.as_str())));
+            return Err(ApiError::conflict(format!(
+                "a {} connection cannot be {name}d",
+                v.status.as_str()
+            )));
         }
-        sqlx::query("UPDATE connections SET status = ?, status_reason = ?, updated_at = ?, version = version + 1 WHERE id = ?")
-            .bind(to)
-            .bind(reason)
-            .bind(idp.now())
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-        let mut queued = 0;
-        if action != Action::Resume {
-            // Suspending also kills live tokens: a suspended connection grants nothing.
-            queued = revocation::enqueue(
-                &idp,
-                &mut tx,
-                &Revocation {
-                    connection_id: Some(&id),
-                    resource_app: &v.resource_app.id,
-                    client_id: Some(&v.client.client_id),
-                    username: None,
-                    reason,
-                },
-            )
-            .await?;
-        }
-        let mut e = admin_event(&who, &format!("connection.{name}"), &id);
-        e.client_id = Some(v.client.client_id.clone());
-        e.reason = Some(reason.to_owned());
-        e.detail["before"] = json!({ "status": v.status });
-        e.detail["after"] = json!({ "status": to, "revocation_events": queued });
-        audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
-        let kind = if action == Action::Revoke { "connection.revoked" } else { "connection.updated" };
-        let events = vec![record_change(&mut tx, kind, &id, idp.now_ms()).await?];
+        let e = admin_event(&who, &format!("connection.{name}"), &id);
+        let events = vec![set_status_in_tx(&idp, &mut tx, &v, to, reason, e).await?];
         let view = connection_view(&idp, &mut tx, &id).await?.expect("exists");
         tx.commit().await?;
         connections_committed(&idp, events);
@@ -487,37 +469,60 @@ pub async fn revoke_in_tx(
     tx: &mut sqlx::SqliteConnection,
     id: &str,
     reason: &str,
-    mut base: audit::AuditEvent,
+    base: audit::AuditEvent,
 ) -> Result<Option<ChangeEvent>, sqlx::Error> {
     let Some(v) = live_view(idp, tx, id).await? else {
         return Ok(None);
     };
-    sqlx::query("UPDATE connections SET status = 'revoked', status_reason = ?, updated_at = ?, version = version + 1 WHERE id = ?")
+    Ok(Some(
+        set_status_in_tx(idp, tx, &v, "revoked", reason, base).await?,
+    ))
+}
+
+/// Moves connection `v` to status `to` inside `tx`: the row, revocation events
+/// for every receiver unless it is being resumed (a suspended connection grants
+/// nothing either), the audit event `base` with before/after, the change row.
+async fn set_status_in_tx(
+    idp: &crate::state::Idp,
+    tx: &mut sqlx::SqliteConnection,
+    v: &ConnectionView,
+    to: &str,
+    reason: &str,
+    mut base: audit::AuditEvent,
+) -> Result<ChangeEvent, sqlx::Error> {
+    sqlx::query("UPDATE connections SET status = ?, status_reason = ?, updated_at = ?, version = version + 1 WHERE id = ?")
+        .bind(to)
         .bind(reason)
         .bind(idp.now())
-        .bind(id)
+        .bind(&v.id)
         .execute(&mut *tx)
         .await?;
-    let queued = revocation::enqueue(
-        idp,
-        tx,
-        &Revocation {
-            connection_id: Some(id),
-            resource_app: &v.resource_app.id,
-            client_id: Some(&v.client.client_id),
-            username: None,
-            reason,
-        },
-    )
-    .await?;
+    let mut queued = 0;
+    if to != "active" {
+        queued = revocation::enqueue(
+            idp,
+            tx,
+            &Revocation {
+                connection_id: Some(&v.id),
+                resource_app: &v.resource_app.id,
+                client_id: Some(&v.client.client_id),
+                username: None,
+                reason,
+            },
+        )
+        .await?;
+    }
     base.client_id = Some(v.client.client_id.clone());
     base.reason = Some(reason.to_owned());
     base.detail["before"] = json!({ "status": v.status });
-    base.detail["after"] = json!({ "status": "revoked", "revocation_events": queued });
+    base.detail["after"] = json!({ "status": to, "revocation_events": queued });
     audit::append_in_tx(tx, &[(&base, idp.now_ms())]).await?;
-    Ok(Some(
-        record_change(tx, "connection.revoked", id, idp.now_ms()).await?,
-    ))
+    let kind = if to == "revoked" {
+        "connection.revoked"
+    } else {
+        "connection.updated"
+    };
+    record_change(tx, kind, &v.id, idp.now_ms()).await
 }
 
 /// Narrows a live connection to `scopes` inside `tx` (audit `base` and change row
