@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+# cargo install puts it in $CARGO_HOME/bin, which need not be on PATH (Debian's cargo).
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 command -v tauri-driver >/dev/null || cargo install --locked tauri-driver --version '^2'
 cargo build -q -p gatehouse-app
 cargo test -q -p gatehouse-webdriver-tests --no-run
