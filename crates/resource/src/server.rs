@@ -105,7 +105,7 @@ pub async fn start(
     });
     let app = router(state.clone());
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        if let Err(e) = serve::serve(listener, app, serve::Limits::default()).await {
             tracing::error!(error = %e, "resource app server stopped");
         }
     });
