@@ -39,6 +39,8 @@ fn signing_ceiling(window: Duration) -> f64 {
         tenant: None,
         aud_sub: None,
         cnf: None,
+        connection_id: Some("conn_0123456789abcdef".into()),
+        connection_version: Some(1),
     };
     let start = Instant::now();
     let mut n = 0u64;

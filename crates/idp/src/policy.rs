@@ -27,6 +27,9 @@ pub enum Verdict {
         scopes: ScopeSet,
         lifetime: u64,
         connection_id: String,
+        /// The connection's version, carried in the ID-JAG so a later revocation
+        /// (which raises it) refuses exactly the assertions minted before it.
+        connection_version: i64,
     },
     /// No usable connection: record a pending request, then answer `access_denied`.
     NoConnection { why: &'static str },
@@ -126,6 +129,7 @@ pub fn decide(
         scopes: granted,
         lifetime,
         connection_id: conn.id.clone(),
+        connection_version: conn.version,
     }
 }
 

@@ -15,11 +15,22 @@ const MAX_ATTEMPTS: i64 = 20;
 /// What was revoked, as the resource app will see it.
 pub struct Revocation<'a> {
     pub connection_id: Option<&'a str>,
+    /// The connection's version after this change: the app refuses ID-JAGs of
+    /// this connection minted at this version or before (exact ordering).
+    pub connection_version: Option<i64>,
     pub resource_app: &'a str,
     /// The IdP client id (mapped to the app's client id in the SET); `None` for a user-wide cut-off.
     pub client_id: Option<&'a str>,
     pub username: Option<&'a str>,
     pub reason: &'a str,
+}
+
+/// How many SETs `enqueue` queues for `resource_app`: one per receiver. A dry
+/// run counts with this, so it reports what the real run will do.
+pub fn receivers_of(idp: &Idp, resource_app: &str) -> u64 {
+    idp.config
+        .resource_app(resource_app)
+        .map_or(0, |a| a.receivers.len() as u64)
 }
 
 /// Queues SETs for every receiver of the app, inside the caller's transaction.
@@ -50,6 +61,9 @@ pub async fn enqueue(
         event["subject"] = json!({ "format": "complex", "fields": sub });
         if let Some(c) = r.connection_id {
             event["connection_id"] = json!(c);
+        }
+        if let Some(v) = r.connection_version {
+            event["connection_version"] = json!(v);
         }
         let set = idp.key.sign(
             TYP_SET,

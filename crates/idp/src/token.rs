@@ -371,12 +371,13 @@ async fn exchange_inner(
         idp.config.tokens.id_jag,
         now,
     );
-    let (scopes, lifetime, connection_id) = match verdict {
+    let (scopes, lifetime, connection_id, connection_version) = match verdict {
         Verdict::Allow {
             scopes,
             lifetime,
             connection_id,
-        } => (scopes, lifetime, connection_id),
+            connection_version,
+        } => (scopes, lifetime, connection_id, connection_version),
         Verdict::Refuse(e) => return Err(e),
         Verdict::NoConnection { why } => {
             let wanted = req.scope.as_ref().map(ScopeSet::to_vec).unwrap_or_default();
@@ -426,6 +427,8 @@ async fn exchange_inner(
         tenant: None,
         aud_sub: None,
         cnf: None,
+        connection_id: Some(connection_id.clone()),
+        connection_version: Some(connection_version),
     };
     let jag = idjag::mint(&idp.key, &claims);
     ev.detail = json!({

@@ -199,12 +199,22 @@ async fn redeem(
         Some(asked) => asked.clone(),
         None => asserted,
     };
+    let connection = match (&claims.connection_id, claims.connection_version) {
+        (Some(id), Some(v)) => Some((id.clone(), v)),
+        _ => None,
+    };
+    let issued = crate::receiver::Issued {
+        client_id: &client_id,
+        sub: &claims.sub,
+        connection: connection.as_ref().map(|(id, v)| (id.as_str(), *v)),
+        iat: claims.iat,
+    };
     let revoked = app
         .revocations
         .read()
         .expect("revocations lock")
         .iter()
-        .any(|m| m.covers(&client_id, &claims.sub) && claims.iat <= m.at);
+        .any(|m| m.revokes(&issued));
     if revoked {
         return Err(OAuthError::invalid_grant(
             "the connection this assertion was issued under has been revoked",
@@ -223,6 +233,8 @@ async fn redeem(
             exp: now + lifetime,
             idp_issuer: claims.iss.clone(),
             id_jag_jti: claims.jti.clone(),
+            connection: connection.clone(),
+            id_jag_iat: claims.iat,
         },
         now,
     );

@@ -16,21 +16,51 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use xaa::{EVENT_CONNECTION_REVOKED, ReplayCache, TYP_SET, jws::JwsError};
 
-/// A revocation as this AS remembers it: who, and from when.
+/// A revocation as this AS remembers it: who, and what it revokes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevocationMark {
     /// The client id at this AS, or `None` for every client.
     pub client_id: Option<String>,
     /// The user, or `None` for every user.
     pub sub: Option<String>,
-    /// Unix seconds: ID-JAGs issued at or before this are refused.
+    /// The connection revoked and its version after the revocation: ID-JAGs of
+    /// that connection minted at this version or before are refused — an exact
+    /// order, so a connection re-approved (a new id) or resumed (a higher
+    /// version) in the same second is honoured at once.
+    pub connection: Option<(String, i64)>,
+    /// Unix seconds: when the mark names no connection (a user cut off
+    /// everywhere), or the assertion carries none, ID-JAGs issued at or before
+    /// this are refused.
     pub at: u64,
+}
+
+/// What an ID-JAG or an access token says about where it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Issued<'a> {
+    pub client_id: &'a str,
+    pub sub: &'a str,
+    /// (connection id, its version) from the ID-JAG's Gatehouse claims.
+    pub connection: Option<(&'a str, i64)>,
+    pub iat: u64,
 }
 
 impl RevocationMark {
     pub fn covers(&self, client_id: &str, sub: &str) -> bool {
         self.client_id.as_deref().is_none_or(|c| c == client_id)
             && self.sub.as_deref().is_none_or(|s| s == sub)
+    }
+
+    /// Whether this mark revokes what was issued as `i`.
+    pub fn revokes(&self, i: &Issued<'_>) -> bool {
+        if !self.covers(i.client_id, i.sub) {
+            return false;
+        }
+        match (&self.connection, i.connection) {
+            (Some((id, version)), Some((got_id, got_version))) => {
+                id == got_id && got_version <= *version
+            }
+            _ => i.iat <= self.at,
+        }
     }
 }
 
@@ -123,18 +153,24 @@ pub async fn receive(State(app): State<Arc<AppState>>, body: Bytes) -> Response 
     {
         return StatusCode::ACCEPTED.into_response();
     }
+    let connection = match (
+        event["connection_id"].as_str(),
+        event["connection_version"].as_i64(),
+    ) {
+        (Some(id), Some(v)) => Some((id.to_owned(), v)),
+        _ => None,
+    };
     let mark = RevocationMark {
         client_id,
         sub,
+        connection,
         at: event["revoked_at"].as_u64().unwrap_or(iat).max(iat),
     };
     app.revocations
         .write()
         .expect("revocations lock")
         .push(mark.clone());
-    let killed = app
-        .tokens
-        .revoke_where(|g| mark.covers(&g.client_id, &g.sub));
+    let killed = app.tokens.revoke_where(|g| mark.revokes(&g.issued()));
     tracing::info!(app = %app.config.id, client = ?mark.client_id, sub = ?mark.sub, killed, "revocation event applied");
     StatusCode::ACCEPTED.into_response()
 }

@@ -17,6 +17,21 @@ pub struct AccessGrant {
     /// Which IdP asserted the user, and the ID-JAG it came from.
     pub idp_issuer: String,
     pub id_jag_jti: String,
+    /// The ID-JAG's connection claims and `iat`, so a revocation event kills
+    /// exactly the tokens of what it revokes.
+    pub connection: Option<(String, i64)>,
+    pub id_jag_iat: u64,
+}
+
+impl AccessGrant {
+    pub fn issued(&self) -> crate::receiver::Issued<'_> {
+        crate::receiver::Issued {
+            client_id: &self.client_id,
+            sub: &self.sub,
+            connection: self.connection.as_ref().map(|(id, v)| (id.as_str(), *v)),
+            iat: self.id_jag_iat,
+        }
+    }
 }
 
 #[derive(Default)]

@@ -60,6 +60,15 @@ pub struct IdJagClaims {
     pub aud_sub: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<serde_json::Value>,
+    /// Gatehouse private claim: the connection this assertion was issued under.
+    /// With `connection_version`, a revocation event names exactly what it
+    /// revokes, instead of a timestamp at one-second resolution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_id: Option<String>,
+    /// Gatehouse private claim: that connection's version when this was minted
+    /// (every change to a connection raises it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_version: Option<i64>,
 }
 
 /// The claims of an OpenID Connect ID token as Gatehouse's IdP issues them.

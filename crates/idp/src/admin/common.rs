@@ -217,15 +217,20 @@ pub fn bound<'q, 'b>(
 }
 
 /// A LIKE pattern matching `needle` anywhere, with `%`, `_` and `\\` literal
-/// (use with `ESCAPE '\\'`; SQLite's LIKE ignores ASCII case).
-pub fn like_pattern(needle: &str) -> String {
-    format!(
+/// (use with `ESCAPE '\\'`; SQLite's LIKE ignores ASCII case). `None` when the
+/// needle holds a NUL: SQLite's LIKE stops at one (so `%\0%` would match every
+/// row), and no searchable text holds one, so such a search matches nothing.
+pub fn like_pattern(needle: &str) -> Option<String> {
+    if needle.contains('\0') {
+        return None;
+    }
+    Some(format!(
         "%{}%",
         needle
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_")
-    )
+    ))
 }
 
 /// Appends `OR t.client_id IN (..) OR t.resource_app IN (..)` for the clients and

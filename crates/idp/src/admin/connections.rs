@@ -74,7 +74,10 @@ pub(super) fn connection_filter(
         sql.push(')');
     }
     if let Some(n) = q.q.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-        let like = like_pattern(n);
+        let Some(like) = like_pattern(n) else {
+            sql.push_str(" AND 0");
+            return (sql, binds);
+        };
         sql.push_str(" AND (c.client_id LIKE ? ESCAPE '\\' OR c.resource_app LIKE ? ESCAPE '\\' OR c.id LIKE ? ESCAPE '\\'");
         binds.extend((0..3).map(|_| Bind::Text(like.clone())));
         push_named_ids(idp, n, "c", &mut sql, &mut binds);
@@ -376,8 +379,8 @@ pub async fn bulk_revoke(
             who.require_recent_mfa(idp.now())?;
         }
         let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let rows: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT id, client_id, resource_app FROM connections WHERE status IN ('active', 'suspended') AND (? IS NULL OR client_id = ?) AND (? IS NULL OR resource_app = ?) ORDER BY id",
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT id, client_id, resource_app, version FROM connections WHERE status IN ('active', 'suspended') AND (? IS NULL OR client_id = ?) AND (? IS NULL OR resource_app = ?) ORDER BY id",
         )
         .bind(&b.client_id)
         .bind(&b.client_id)
@@ -397,11 +400,18 @@ pub async fn bulk_revoke(
             events_queued: 0,
         };
         if b.dry_run {
+            // Count what the real run queues: one event per receiver of each
+            // revoked connection's app, or of every app for a blocked user.
+            result.events_queued = if by_user {
+                idp.config.resource_apps.iter().map(|a| revocation::receivers_of(&idp, &a.id)).sum()
+            } else {
+                rows.iter().map(|r| revocation::receivers_of(&idp, &r.2)).sum()
+            };
             return Ok((StatusCode::OK, json!(result), None));
         }
         let now = idp.now();
         let mut events = Vec::new();
-        for (id, client, app) in rows.iter().filter(|_| !by_user) {
+        for (id, client, app, version) in rows.iter().filter(|_| !by_user) {
             sqlx::query("UPDATE connections SET status = 'revoked', status_reason = ?, updated_at = ?, version = version + 1 WHERE id = ?")
                 .bind(&reason)
                 .bind(now)
@@ -411,7 +421,7 @@ pub async fn bulk_revoke(
             result.events_queued += revocation::enqueue(
                 &idp,
                 &mut tx,
-                &Revocation { connection_id: Some(id), resource_app: app, client_id: Some(client), username: None, reason: &reason },
+                &Revocation { connection_id: Some(id), connection_version: Some(version + 1), resource_app: app, client_id: Some(client), username: None, reason: &reason },
             )
             .await?;
             events.push(record_change(&mut tx, "connection.revoked", id, idp.now_ms()).await?);
@@ -428,7 +438,7 @@ pub async fn bulk_revoke(
                 result.events_queued += revocation::enqueue(
                     &idp,
                     &mut tx,
-                    &Revocation { connection_id: None, resource_app: &app.id, client_id: None, username: Some(u), reason: &reason },
+                    &Revocation { connection_id: None, connection_version: None, resource_app: &app.id, client_id: None, username: Some(u), reason: &reason },
                 )
                 .await?;
             }
@@ -504,6 +514,7 @@ async fn set_status_in_tx(
             tx,
             &Revocation {
                 connection_id: Some(&v.id),
+                connection_version: Some(v.version + 1),
                 resource_app: &v.resource_app.id,
                 client_id: Some(&v.client.client_id),
                 username: None,
@@ -588,6 +599,7 @@ pub async fn exclude_user_in_tx(
         tx,
         &Revocation {
             connection_id: Some(id),
+            connection_version: Some(v.version + 1),
             resource_app: &v.resource_app.id,
             client_id: Some(&v.client.client_id),
             username: Some(username),

@@ -66,7 +66,10 @@ fn request_filter(
         binds.push(Bind::Int(now - a));
     }
     if let Some(n) = q.q.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-        let like = like_pattern(n);
+        let Some(like) = like_pattern(n) else {
+            sql.push_str(" AND 0");
+            return (sql, binds);
+        };
         sql.push_str(
             " AND (r.client_id LIKE ?1x OR r.resource_app LIKE ?1x OR r.justification LIKE ?1x \
              OR EXISTS (SELECT 1 FROM connection_request_users u WHERE u.request_id = r.id AND u.username LIKE ?1x) \
