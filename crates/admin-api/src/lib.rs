@@ -13,3 +13,8 @@ pub use types::*;
 
 /// Every admin path starts with this.
 pub const BASE: &str = "/admin/v1";
+
+/// The scope an admin client (the console) asks for at sign-in. The admin API
+/// takes an access token only when it was issued to a client registered as an
+/// admin client *and* carries this scope; only admin clients may be granted it.
+pub const ADMIN_SCOPE: &str = "gatehouse:admin";

@@ -65,7 +65,13 @@ pub async fn begin(
         ("response_type", "code".to_string()),
         ("client_id", client_id.to_string()),
         ("redirect_uri", redirect_uri.clone()),
-        ("scope", "openid email groups offline_access".to_string()),
+        (
+            "scope",
+            format!(
+                "openid email groups offline_access {}",
+                admin_api::ADMIN_SCOPE
+            ),
+        ),
         ("state", state.clone()),
         ("nonce", util::random_token(16)),
         ("code_challenge", util::pkce_s256(&verifier)),

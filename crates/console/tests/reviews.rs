@@ -26,7 +26,7 @@ async fn a_reviewer_is_reminded_of_open_items_due_soon() {
         &agent::SignInOptions {
             require_mfa: true,
             use_totp: true,
-            extra_scope: None,
+            extra_scope: Some(admin_api::ADMIN_SCOPE.into()),
         },
     )
     .await

@@ -295,6 +295,7 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
                 redirect_uris: vec![REDIRECT_URI.into()],
                 owners: c.owners.iter().map(|o| (*o).into()).collect(),
                 description: Some(c.description.into()),
+                admin: false,
             })
             .chain(std::iter::once(Client {
                 client_id: world::CONSOLE_CLIENT_ID.into(),
@@ -305,6 +306,7 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
                 description: Some(
                     "The desktop console (public client, RFC 8252 loopback redirect)".into(),
                 ),
+                admin: true,
             }))
             .collect(),
         resource_apps: idp_apps,

@@ -102,6 +102,10 @@ pub struct Client {
     pub owners: Vec<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// An admin client (the Gatehouse console): the only kind whose sign-ins may
+    /// carry `gatehouse:admin` and so reach the admin API. An AI client never is.
+    #[serde(default)]
+    pub admin: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,8 +182,11 @@ pub enum ConfigError {
         path: String,
         source: std::io::Error,
     },
-    #[error("the config file is not valid: {0}")]
-    Parse(#[from] toml::de::Error),
+    #[error("the config file {path} is not valid: {source}")]
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
     #[error("the config is inconsistent: {0}")]
     Invalid(String),
 }
@@ -190,8 +197,14 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        let config: Config = toml::from_str(&text)?;
-        config.validate()?;
+        let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.display().to_string(),
+            source,
+        })?;
+        config.validate().map_err(|e| match e {
+            ConfigError::Invalid(m) => ConfigError::Invalid(format!("{}: {m}", path.display())),
+            other => other,
+        })?;
         Ok(config)
     }
 
@@ -216,6 +229,25 @@ impl Config {
             }
             if app.scopes.is_empty() {
                 return bad(format!("resource app `{}` has no scopes", app.id));
+            }
+        }
+        for client in &self.clients {
+            for uri in &client.redirect_uris {
+                match url::Url::parse(uri) {
+                    Ok(u) if u.fragment().is_none() => {}
+                    Ok(_) => {
+                        return bad(format!(
+                            "client `{}`: redirect URI `{uri}` has a fragment (RFC 6749 §3.1.2 forbids one)",
+                            client.client_id
+                        ));
+                    }
+                    Err(e) => {
+                        return bad(format!(
+                            "client `{}`: redirect URI `{uri}` is not an absolute URL ({e})",
+                            client.client_id
+                        ));
+                    }
+                }
             }
         }
         for c in &self.connections {

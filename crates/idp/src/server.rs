@@ -19,42 +19,79 @@ use std::{path::Path, sync::Arc};
 use tokio::net::TcpListener;
 use xaa::{Alg, SigningKey};
 
+/// Why the IdP refuses to start; each names the path or address and the cause
+/// in a sentence a person can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error("signing key: {0}")]
-    Key(#[from] xaa::jws::KeyError),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot use the database {path}: {source}. {hint}")]
+    Db {
+        path: String,
+        source: sqlx::Error,
+        hint: &'static str,
+    },
+    #[error("the signing key stored in the database {path} cannot be loaded: {source}")]
+    Key {
+        path: String,
+        source: xaa::jws::KeyError,
+    },
+    #[error(
+        "cannot listen on {addr}: {source}; pick a free address with --listen or `listen` in the config"
+    )]
     Listen {
         addr: String,
         source: std::io::Error,
     },
 }
 
+/// What a person can do about a database error at start.
+fn db_hint(e: &sqlx::Error) -> &'static str {
+    let text = e.to_string().to_lowercase();
+    if text.contains("readonly") || text.contains("read-only") || text.contains("permission") {
+        "It cannot be written: make the file, its directory and the -wal and -shm files beside it writable by the user running the IdP (a crash or a restore may have left them read-only or owned by another user), or point `database` in the config at a writable place."
+    } else if text.contains("unable to open") {
+        "Check that its directory exists and that the user running the IdP may create files in it."
+    } else {
+        "Check the file with `sqlite3 <file> 'PRAGMA integrity_check'`, or restore it from a backup."
+    }
+}
+
 /// Builds the shared IdP state from a validated config.
 pub async fn build(config: Config) -> Result<SharedIdp, StartError> {
-    let pool = store::open(Path::new(&config.database)).await?;
+    let path = config.database.clone();
+    let db = |source: sqlx::Error| StartError::Db {
+        path: path.clone(),
+        hint: db_hint(&source),
+        source,
+    };
+    let pool = store::open(Path::new(&config.database)).await.map_err(db)?;
     let store = Store::new(pool.clone());
     let now = unix_now();
-    let key = match store.active_signing_key().await? {
+    let key_error = |source| StartError::Key {
+        path: path.clone(),
+        source,
+    };
+    let key = match store.active_signing_key().await.map_err(db)? {
         Some((kid, alg, pkcs8)) => {
             let alg = Alg::parse(&alg).unwrap_or(Alg::ES256);
-            SigningKey::from_pkcs8(alg, kid, &pkcs8)?
+            SigningKey::from_pkcs8(alg, kid, &pkcs8).map_err(key_error)?
         }
         None => {
-            let k = SigningKey::generate(Alg::ES256)?;
+            let k = SigningKey::generate(Alg::ES256).map_err(key_error)?;
             store
                 .insert_signing_key(k.kid(), k.alg().as_str(), k.pkcs8_der(), now)
-                .await?;
+                .await
+                .map_err(db)?;
             k
         }
     };
-    store.sync_scope_catalogue(&config.resource_apps).await?;
+    store
+        .sync_scope_catalogue(&config.resource_apps)
+        .await
+        .map_err(db)?;
     for seed in &config.connections {
-        store.seed_connection(seed, now).await?;
+        store.seed_connection(seed, now).await.map_err(db)?;
     }
-    let audit = AuditLog::start(pool).await?;
+    let audit = AuditLog::start(pool).await.map_err(db)?;
     let idp = Arc::new(Idp::new(config, store, audit, key));
     crate::revocation::start_pusher(idp.clone());
     // Access reviews past their due date get their default action.
@@ -115,9 +152,10 @@ async fn security_headers(mut r: axum::response::Response) -> axum::response::Re
     r
 }
 
-/// Binds `listen` and serves until the process ends.
+/// Serves on `listener` until the process ends, with bounded cost per
+/// connection (header timeout and size, idle timeout, connection cap).
 pub async fn serve(idp: SharedIdp, listener: TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(idp)).await
+    serve::serve(listener, router(idp), serve::Limits::default()).await
 }
 
 pub async fn bind(addr: &str) -> Result<TcpListener, StartError> {

@@ -45,6 +45,11 @@ fn migrator() -> Migrator {
                 "per_user_reviews",
                 include_str!("../migrations/0006_per_user_reviews.sql"),
             ),
+            m(
+                7,
+                "start_probe",
+                include_str!("../migrations/0007_start_probe.sql"),
+            ),
         ]),
         ..Migrator::DEFAULT
     }
@@ -67,6 +72,16 @@ pub async fn open(path: &Path) -> DbResult<SqlitePool> {
         .run(&pool)
         .await
         .map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
+    // A committed write: a database opened but not writable (a read-only
+    // directory, file or `-wal` left by a crash) fails here, at start.
+    sqlx::query("INSERT INTO start_probe (id, started_at_ms) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET started_at_ms = excluded.started_at_ms")
+        .bind(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+        )
+        .execute(&pool)
+        .await?;
     Ok(pool)
 }
 

@@ -1,7 +1,8 @@
 //! Who is calling the admin API and what they may do. A bearer token is either an
-//! access token this IdP issued at sign-in (roles from the user's groups, `acr`
-//! and `auth_time` from the sign-in) or an admin API token (roles fixed at
-//! creation). Every route's allowed roles come from `admin_api::openapi::routes()`,
+//! access token this IdP issued at sign-in *to an admin client with the admin
+//! scope* (roles from the user's groups, `acr` and `auth_time` from the sign-in)
+//! or an admin API token (roles fixed at creation). Nothing else is honoured: not
+//! an AI client's access token, an ID token, an ID-JAG or a resource AS token. Every route's allowed roles come from `admin_api::openapi::routes()`,
 //! the same table the OpenAPI document is generated from.
 
 use super::problem::{ApiError, ApiResult};
@@ -129,6 +130,20 @@ async fn resolve(idp: &SharedIdp, token: &str) -> ApiResult<Principal> {
         idp.store.access_token(&hash, now).await?.ok_or_else(|| {
             ApiError::unauthenticated("the access token is not valid or has expired")
         })?;
+    // Only a sign-in at an admin client (the console) that was granted the admin
+    // scope reaches the admin API: an AI client that gets an approver to sign in
+    // to it must not be able to act as that approver.
+    if !idp.config.client(&row.client_id).is_some_and(|c| c.admin) {
+        return Err(ApiError::unauthenticated(
+            "this access token was issued to a client that is not an admin client; sign in through the Gatehouse console",
+        ));
+    }
+    if !row.scope.split(' ').any(|s| s == admin_api::ADMIN_SCOPE) {
+        return Err(ApiError::unauthenticated(format!(
+            "this access token lacks the `{}` scope; sign in through the Gatehouse console",
+            admin_api::ADMIN_SCOPE
+        )));
+    }
     if idp.config.user(&row.username).is_none() {
         return Err(ApiError::unauthenticated("the account no longer exists"));
     }
