@@ -96,7 +96,7 @@ pub async fn admin_session(info: &DemoInfo, username: &str, mfa: bool) -> admin_
     let opts = SignInOptions {
         require_mfa: mfa,
         use_totp: mfa,
-        extra_scope: None,
+        extra_scope: Some(admin_api::ADMIN_SCOPE.into()),
     };
     let console = ClientCreds {
         client_id: info.console_client_id.clone(),
@@ -113,4 +113,59 @@ pub async fn admin_session(info: &DemoInfo, username: &str, mfa: bool) -> admin_
     .await
     .expect("console sign-in");
     admin_api::AdminClient::new(&info.idp, s.access_token)
+}
+
+/// The login form's anti-forgery binding as the IdP set it: (cookie, form token).
+pub async fn login_form_binding(
+    http: &reqwest::Client,
+    idp: &str,
+    params: &[(&str, &str)],
+) -> (String, String) {
+    let page = http
+        .get(format!("{idp}/authorize"))
+        .query(params)
+        .send()
+        .await
+        .unwrap();
+    let cookie = page
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .expect("the login page sets its form cookie")
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = page.text().await.unwrap();
+    let token = html
+        .split("name=\"form_token\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the form carries its token")
+        .to_owned();
+    (cookie, token)
+}
+
+/// Posts the login form as the browser that loaded it would: `fields` are the
+/// authorization parameters plus `username`, `password` and maybe `totp`.
+pub async fn post_login_form(
+    http: &reqwest::Client,
+    idp: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let params: Vec<(&str, &str)> = fields
+        .iter()
+        .copied()
+        .filter(|(k, _)| !matches!(*k, "username" | "password" | "totp"))
+        .collect();
+    let (cookie, token) = login_form_binding(http, idp, &params).await;
+    let mut form: Vec<(&str, &str)> = fields.to_vec();
+    form.push(("form_token", &token));
+    http.post(format!("{idp}/authorize"))
+        .header(reqwest::header::COOKIE, cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
 }

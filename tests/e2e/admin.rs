@@ -500,6 +500,10 @@ async fn the_kill_switch_needs_step_up_counts_first_and_blocks_a_user_everywhere
         dry.connections_revoked, 2,
         "code-agent and research-assistant reach docs"
     );
+    assert_eq!(
+        dry.events_queued, 2,
+        "the dry run counts the events the real run queues"
+    );
     let e = dave
         .bulk_revoke(
             &BulkRevoke {
@@ -547,6 +551,19 @@ async fn the_kill_switch_needs_step_up_counts_first_and_blocks_a_user_everywhere
     )
     .await
     .unwrap();
+    let dry = dave
+        .bulk_revoke(
+            &BulkRevoke {
+                username: Some("grace".into()),
+                reason: "left the company".into(),
+                dry_run: true,
+                ..Default::default()
+            },
+            &Mutation::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((dry.users_blocked, dry.events_queued), (1, 4));
     let blocked = dave
         .bulk_revoke(
             &BulkRevoke {
@@ -649,7 +666,10 @@ async fn the_event_stream_resumes_from_last_event_id() {
             &console,
             "http://127.0.0.1:5000/callback",
             &user(i, "carol"),
-            &Default::default(),
+            &agent::SignInOptions {
+                extra_scope: Some(ADMIN_SCOPE.into()),
+                ..Default::default()
+            },
         )
         .await
         .unwrap()

@@ -201,12 +201,8 @@ async fn code_for(
     if let Some(t) = totp {
         form.push(("totp", t));
     }
-    let r = http
-        .post(format!("{}/authorize", d.info.idp))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = post_login_form(&http, &d.info.idp, &fields).await;
     let status = r.status();
     let Some(loc) = r
         .headers()
@@ -299,9 +295,10 @@ async fn pkce_is_required_and_a_code_is_single_use() {
 async fn the_login_form_refuses_bad_passwords_and_replayed_totp_codes() {
     let d = start_demo().await;
     let http = agent::http_client();
-    let r = http
-        .post(format!("{}/authorize", d.info.idp))
-        .form(&[
+    let r = post_login_form(
+        &http,
+        &d.info.idp,
+        &[
             ("response_type", "code"),
             ("client_id", "code-agent"),
             ("redirect_uri", demo::REDIRECT_URI),
@@ -310,10 +307,9 @@ async fn the_login_form_refuses_bad_passwords_and_replayed_totp_codes() {
             ("code_challenge_method", "S256"),
             ("username", "alice"),
             ("password", "not-her-password"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 401);
     assert!(
         r.text()
@@ -450,6 +446,7 @@ async fn private_key_jwt_clients_authenticate_with_a_single_use_assertion() {
             redirect_uris: vec![],
             owners: vec![],
             description: None,
+            admin: false,
         }],
         resource_apps: vec![ResourceApp {
             id: "docs".into(),

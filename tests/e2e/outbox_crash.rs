@@ -83,6 +83,7 @@ client_id = "gatehouse-console"
 name = "Console"
 redirect_uris = ["http://127.0.0.1/callback"]
 auth = {{ method = "none" }}
+admin = true
 
 [[clients]]
 client_id = "agent"
@@ -125,7 +126,10 @@ scopes = {{ kind = "all" }}
         &console,
         "http://127.0.0.1:4000/callback",
         &user,
-        &Default::default(),
+        &agent::SignInOptions {
+            extra_scope: Some(admin_api::ADMIN_SCOPE.into()),
+            ..Default::default()
+        },
     )
     .await
     .unwrap();
@@ -213,4 +217,125 @@ scopes = {{ kind = "all" }}
         "{receipt:?}"
     );
     assert_eq!(received.lock().unwrap().len(), 1, "delivered once");
+}
+
+/// Undoes `read_only` when dropped, so a failed assertion leaves no immutable files.
+struct ReadOnly(Vec<PathBuf>);
+
+impl ReadOnly {
+    /// Makes `dir` and everything in it unwritable: `chattr +i` as root (who
+    /// ignores permission bits), `chmod a-w` otherwise.
+    fn apply(dir: &std::path::Path) -> Self {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        paths.push(dir.to_owned());
+        for p in &paths {
+            let ok = if is_root() {
+                Command::new("chattr")
+                    .arg("+i")
+                    .arg(p)
+                    .status()
+                    .unwrap()
+                    .success()
+            } else {
+                Command::new("chmod")
+                    .arg("a-w")
+                    .arg(p)
+                    .status()
+                    .unwrap()
+                    .success()
+            };
+            assert!(ok, "cannot make {} read-only", p.display());
+        }
+        ReadOnly(paths)
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = if is_root() {
+                Command::new("chattr").arg("-i").arg(p).status()
+            } else {
+                Command::new("chmod").arg("u+w").arg(p).status()
+            };
+        }
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Runs `gatehouse-idp serve` expecting it to refuse: (exit code, stderr).
+async fn refused_start(config: &std::path::Path) -> (Option<i32>, String) {
+    let child = Command::new(binary("gatehouse-idp"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::task::spawn_blocking(move || child.wait_with_output()),
+    )
+    .await
+    .expect("the IdP exits instead of serving")
+    .unwrap()
+    .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_database_left_read_only_after_a_crash_refuses_the_start_and_says_where_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let db = data.join("idp.sqlite");
+    let config_path = dir.path().join("idp.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "issuer = \"{issuer}\"\nlisten = \"127.0.0.1:{port}\"\ndatabase = \"{}\"\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let idp = start_idp(&config_path, &issuer).await;
+    Command::new("kill")
+        .args(["-9", &idp.0.id().to_string()])
+        .status()
+        .unwrap();
+    drop(idp);
+    {
+        let _ro = ReadOnly::apply(&data);
+        let (code, stderr) = refused_start(&config_path).await;
+        assert_ne!(code, Some(0), "{stderr}");
+        assert!(
+            stderr.contains(&db.display().to_string()),
+            "names the path: {stderr}"
+        );
+        assert!(stderr.contains("writable"), "says what to do: {stderr}");
+    }
+    // Writable again, it starts on the same data.
+    let _idp = start_idp(&config_path, &issuer).await;
+
+    // A config that does not parse names its path too.
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "issuer = [").unwrap();
+    let (code, stderr) = refused_start(&broken).await;
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains(&broken.display().to_string()), "{stderr}");
 }

@@ -258,6 +258,15 @@ pub async fn submit_login(
     let mut action =
         url::Url::parse(authorize_url).map_err(|e| AgentError::SignIn(e.to_string()))?;
     action.set_query(None);
+    // The form is bound to the cookie the page set, as a browser would send it.
+    let cookies: Vec<String> = page
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_owned)
+        .collect();
     let html = page.text().await?;
     let mut form = hidden_fields(&html);
     form.push(("username".into(), user.username.clone()));
@@ -267,7 +276,11 @@ pub async fn submit_login(
             .ok_or_else(|| AgentError::SignIn("bad TOTP secret".into()))?;
         form.push(("totp".into(), code));
     }
-    let resp = http.post(action).form(&form).send().await?;
+    let mut post = http.post(action).form(&form);
+    if !cookies.is_empty() {
+        post = post.header(reqwest::header::COOKIE, cookies.join("; "));
+    }
+    let resp = post.send().await?;
     if let Some(l) = resp
         .headers()
         .get(reqwest::header::LOCATION)

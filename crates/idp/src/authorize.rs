@@ -3,14 +3,22 @@
 //! and, when the user has one enrolled or `acr_values` asks for it, a TOTP code.
 //! There is no single-sign-on session: every authorization authenticates afresh,
 //! which satisfies `prompt=login` and any `max_age` by construction.
+//!
+//! The form is bound to the browser that loaded it (a random token in a
+//! `SameSite=Strict` cookie and in the form, compared on POST, plus an `Origin`
+//! check), so another site cannot start a sign-in. Password checks run in a
+//! bounded pool (`cost`), and failed sign-ins back off (`throttle`).
 
 use crate::{audit::AuditEvent, config::Client, state::SharedIdp, store::AuthCode};
 use axum::{
-    extract::{Query, State},
-    http::{StatusCode, header},
+    extract::{ConnectInfo, Query, State},
+    http::{Extensions, HeaderMap, StatusCode, header},
     response::{Html, IntoResponse, Redirect, Response},
 };
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+};
 use xaa::{ACR_MFA, ACR_PASSWORD, util};
 
 /// The authorization request parameters the page carries through the login form.
@@ -27,8 +35,12 @@ const CARRIED: [&str; 9] = [
 ];
 
 /// Whether `presented` matches a registered redirect URI: exactly, or for loopback
-/// IP redirects on any port (RFC 8252 §7.3).
+/// IP redirects on any port (RFC 8252 §7.3). A redirect URI never carries a
+/// fragment (RFC 6749 §3.1.2), so one with `#` is refused whatever is registered.
 pub fn redirect_allowed(client: &Client, presented: &str) -> bool {
+    if presented.contains('#') {
+        return false;
+    }
     client.redirect_uris.iter().any(|r| {
         if r == presented {
             return true;
@@ -44,6 +56,8 @@ pub fn redirect_allowed(client: &Client, presented: &str) -> bool {
             && reg.host_str() == got.host_str()
             && reg.path() == got.path()
             && reg.query() == got.query()
+            && got.username().is_empty()
+            && got.password().is_none()
     })
 }
 
@@ -110,6 +124,17 @@ fn validate<'a>(
             "the openid scope is required",
         )));
     }
+    if !client.admin
+        && get("scope")
+            .unwrap_or("")
+            .split(' ')
+            .any(|s| s == admin_api::ADMIN_SCOPE)
+    {
+        return Err(Box::new(back(
+            "invalid_scope",
+            "only an admin client (the Gatehouse console) may ask for the admin scope",
+        )));
+    }
     if get("code_challenge").is_none() || get("code_challenge_method") != Some("S256") {
         return Err(Box::new(back(
             "invalid_request",
@@ -119,6 +144,10 @@ fn validate<'a>(
     Ok(client)
 }
 
+/// The cookie and form field that bind a login form to the browser that loaded it.
+const FORM_COOKIE: &str = "gh_login";
+const FORM_FIELD: &str = "form_token";
+
 pub async fn get_authorize(
     State(idp): State<SharedIdp>,
     Query(p): Query<HashMap<String, String>>,
@@ -127,12 +156,53 @@ pub async fn get_authorize(
         Ok(c) => c,
         Err(r) => return *r,
     };
-    login_form(client, &p, None, StatusCode::OK)
+    let token = util::random_token(24);
+    let mut r = login_form(client, &p, &token, None, StatusCode::OK);
+    let secure = if idp.issuer().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    if let Ok(v) = header::HeaderValue::from_str(&format!(
+        "{FORM_COOKIE}={token}; Path=/authorize; HttpOnly; SameSite=Strict; Max-Age=900{secure}"
+    )) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// The form token, when the POST comes from a form this IdP served to this
+/// browser: the cookie and the field match, and `Origin` (when sent) is ours.
+fn form_token<'a>(
+    idp: &SharedIdp,
+    headers: &'a HeaderMap,
+    p: &HashMap<String, String>,
+) -> Option<&'a str> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let ours = url::Url::parse(idp.issuer())
+            .ok()?
+            .origin()
+            .ascii_serialization();
+        if origin.to_str().ok()? != ours {
+            return None;
+        }
+    }
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(FORM_COOKIE)?.strip_prefix('='))
+        .next()?;
+    let field = p.get(FORM_FIELD)?;
+    (!cookie.is_empty() && util::constant_time_eq(cookie.as_bytes(), field.as_bytes()))
+        .then_some(cookie)
 }
 
 fn login_form(
     client: &Client,
     p: &HashMap<String, String>,
+    form_token: &str,
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
@@ -142,6 +212,10 @@ fn login_form(
             p.get(*k)
                 .map(|v| format!("<input type=\"hidden\" name=\"{k}\" value=\"{}\">", esc(v)))
         })
+        .chain(std::iter::once(format!(
+            "<input type=\"hidden\" name=\"{FORM_FIELD}\" value=\"{}\">",
+            esc(form_token)
+        )))
         .collect();
     let wants_mfa = p
         .get("acr_values")
@@ -173,27 +247,38 @@ fn login_form(
     r
 }
 
-pub async fn post_authorize(State(idp): State<SharedIdp>, body: axum::body::Bytes) -> Response {
+/// A page with `Retry-After`: the sign-in was not tried (throttled or busy).
+fn retry_page(status: StatusCode, retry_after: u64, message: &str) -> Response {
+    let mut r = error_page(status, message);
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
+    r
+}
+
+pub async fn post_authorize(
+    State(idp): State<SharedIdp>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    body: axum::body::Bytes,
+) -> Response {
     let p: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let client = match validate(&idp, &p) {
         Ok(c) => c,
         Err(r) => return *r,
     };
+    let Some(token) = form_token(&idp, &headers, &p) else {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "This sign-in form expired or was not opened in this browser. Start the sign-in again from the app.",
+        );
+    };
+    let source = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
     let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
     let username = get("username").trim().to_owned();
     let wants_mfa = get("acr_values").split(' ').any(|x| x == ACR_MFA);
-    let fail = |msg: &str| login_form(client, &p, Some(msg), StatusCode::UNAUTHORIZED);
-    let user = idp.config.user(&username).cloned();
-    let password = get("password").to_owned();
-    // Verify even for unknown users so timing does not reveal which usernames exist.
-    let hash = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| DUMMY_HASH.into());
-    let pw_ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
-        .await
-        .unwrap_or(false);
-    let now = idp.now();
+    let fail = |msg: &str| login_form(client, &p, token, Some(msg), StatusCode::UNAUTHORIZED);
     let audit_login = |outcome: &str, reason: &str| {
         let mut e = AuditEvent::new("login", outcome);
         e.subject = Some(username.clone());
@@ -201,7 +286,43 @@ pub async fn post_authorize(State(idp): State<SharedIdp>, body: axum::body::Byte
         e.reason = Some(reason.to_owned());
         e
     };
+    if let Err(t) = idp.login_throttle.check(&username, source, idp.now_ms()) {
+        let mut e = audit_login("throttled", "too many failed sign-ins");
+        e.detail = serde_json::json!({ "scope": t.by.as_str(), "retry_after": t.retry_after });
+        let _ = idp.audit.record(e, idp.now_ms()).await;
+        return retry_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            t.retry_after,
+            &format!(
+                "Too many failed sign-ins. Wait {} seconds, then try again.",
+                t.retry_after
+            ),
+        );
+    }
+    let user = idp.config.user(&username).cloned();
+    let password = get("password").to_owned();
+    // Verify even for unknown users so timing does not reveal which usernames exist.
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.into());
+    let pw_ok = match idp
+        .password_gate
+        .run_blocking(move || verify_password(&hash, &password))
+        .await
+    {
+        Ok(ok) => ok,
+        Err(busy) => {
+            return retry_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                busy.retry_after,
+                "The IdP is busy checking other sign-ins. Try again in a moment.",
+            );
+        }
+    };
+    let now = idp.now();
     let (Some(user), true) = (user, pw_ok) else {
+        idp.login_throttle.failure(&username, source, idp.now_ms());
         let _ = idp
             .audit
             .record(
@@ -217,6 +338,7 @@ pub async fn post_authorize(State(idp): State<SharedIdp>, body: axum::body::Byte
     match (&user.totp_secret, code.is_empty()) {
         (Some(secret), false) => {
             let Some(step) = xaa::totp::verify(secret, code, now as u64) else {
+                idp.login_throttle.failure(&username, source, idp.now_ms());
                 let _ = idp
                     .audit
                     .record(audit_login("refused", "bad TOTP code"), idp.now_ms())
@@ -273,6 +395,7 @@ pub async fn post_authorize(State(idp): State<SharedIdp>, body: axum::body::Byte
             "The IdP cannot reach its storage.",
         );
     }
+    idp.login_throttle.success(&username, source);
     let mut ev = audit_login("success", acr);
     ev.detail = serde_json::json!({ "acr": acr });
     if idp.audit.record(ev, idp.now_ms()).await.is_err() {
@@ -349,6 +472,7 @@ mod tests {
             redirect_uris: uris.iter().map(|s| s.to_string()).collect(),
             owners: vec![],
             description: None,
+            admin: false,
         }
     }
 
@@ -361,6 +485,21 @@ mod tests {
         assert!(redirect_allowed(&c, "https://app.example/cb"));
         assert!(!redirect_allowed(&c, "https://app.example:444/cb"));
         assert!(!redirect_allowed(&c, "https://app.example/cb?x=1"));
+    }
+
+    #[test]
+    fn a_fragment_or_userinfo_is_never_a_match() {
+        let c = client(&[
+            "http://127.0.0.1/callback",
+            "https://app.example/cb",
+            "https://app.example/cb#frag",
+        ]);
+        assert!(!redirect_allowed(&c, "https://app.example/cb#frag"));
+        assert!(!redirect_allowed(&c, "https://app.example/cb#"));
+        assert!(!redirect_allowed(&c, "http://127.0.0.1:5000/callback#x"));
+        assert!(!redirect_allowed(&c, "http://127.0.0.1:5000/callback#"));
+        assert!(!redirect_allowed(&c, "http://u:p@127.0.0.1:5000/callback"));
+        assert!(redirect_allowed(&c, "http://127.0.0.1:5000/callback"));
     }
 
     #[test]

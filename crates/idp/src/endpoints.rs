@@ -164,6 +164,14 @@ pub async fn file_request(
                 )
             })?;
         let justification = form.require("justification")?;
+        if justification
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+        {
+            return Err(OAuthError::invalid_request(
+                "the justification holds a control character",
+            ));
+        }
         if justification.len() > 2000 {
             return Err(OAuthError::invalid_request(
                 "the justification is longer than 2000 characters",

@@ -11,6 +11,7 @@ pub mod authorize;
 pub mod client_auth;
 pub mod config;
 pub mod connection_cache;
+pub mod cost;
 pub mod endpoints;
 pub mod http_error;
 pub mod policy;
@@ -19,6 +20,7 @@ pub mod revocation;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod throttle;
 pub mod token;
 
 pub use config::Config;

@@ -24,6 +24,10 @@ pub struct Idp {
     pub jwks: JwkSet,
     /// `jti`s of `private_key_jwt` client assertions already used.
     pub assertion_replay: MemoryReplayCache,
+    /// Bounds password hashing (argon2) in concurrency, queue and wait.
+    pub password_gate: crate::cost::CostGate,
+    /// Back-off after failed sign-ins, per account, source and both.
+    pub login_throttle: crate::throttle::LoginThrottle,
     clock_offset: AtomicI64,
     /// When each connection's `last_used_at` was last written, to write it at most
     /// once a minute instead of on every exchange.
@@ -56,6 +60,8 @@ impl Idp {
             verifying,
             jwks,
             assertion_replay: MemoryReplayCache::default(),
+            password_gate: crate::cost::CostGate::for_password_hashing(),
+            login_throttle: Default::default(),
             clock_offset: AtomicI64::new(0),
             last_touch: Default::default(),
             verified_id_tokens: Default::default(),

@@ -38,17 +38,36 @@ impl TauriDriver {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("tauri-driver on PATH (cargo install tauri-driver --locked)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "tauri-driver did not listen");
+        // Ready means the driver answers `GET /status` with `ready: true` (on a
+        // busy machine it listens before the native driver behind it is up).
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let http = reqwest::Client::new();
+        loop {
+            let status = http
+                .get(format!("http://127.0.0.1:{port}/status"))
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await;
+            if let Ok(r) = status
+                && let Ok(v) = r.json::<Value>().await
+                && v["value"]["ready"].as_bool() != Some(false)
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tauri-driver did not become ready"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         TauriDriver { child, port }
     }
 }
+
+/// How many times a new session is tried before the test gives up: a session
+/// once failed to start on a cold, busy machine (`IncompleteMessage` from the
+/// driver) while the same run passed alone.
+const SESSION_ATTEMPTS: u32 = 5;
 
 impl Drop for TauriDriver {
     fn drop(&mut self) {
@@ -75,19 +94,31 @@ impl Window {
         let root = format!("http://127.0.0.1:{}", driver.port);
         let caps =
             json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": app}}}});
-        let v: Value = http
-            .post(format!("{root}/session"))
-            .json(&caps)
-            .send()
-            .await
-            .expect("new session")
-            .json()
-            .await
-            .expect("session json");
-        let id = v["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no session: {v}"))
-            .to_string();
+        let mut last = String::new();
+        let mut id = None;
+        for attempt in 1..=SESSION_ATTEMPTS {
+            let r = http
+                .post(format!("{root}/session"))
+                .json(&caps)
+                .send()
+                .await;
+            match r {
+                Ok(r) => match r.json::<Value>().await {
+                    Ok(v) => match v["value"]["sessionId"].as_str() {
+                        Some(s) => {
+                            id = Some(s.to_owned());
+                            break;
+                        }
+                        None => last = format!("no session: {v}"),
+                    },
+                    Err(e) => last = format!("session json: {e}"),
+                },
+                Err(e) => last = format!("new session: {e}"),
+            }
+            eprintln!("webdriver: session attempt {attempt} failed ({last}); retrying");
+            tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+        }
+        let id = id.unwrap_or_else(|| panic!("{SESSION_ATTEMPTS} session attempts failed: {last}"));
         Window {
             http,
             base: format!("{root}/session/{id}"),

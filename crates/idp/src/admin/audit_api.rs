@@ -128,35 +128,21 @@ pub struct ExportQuery {
 const CSV_HEADER: &str =
     "seq,id,at_ms,kind,actor,client_id,subject,target,outcome,reason,detail,prev_hash,hash\n";
 
-fn csv_field(s: &str) -> String {
-    // RFC 4180 quoting; a leading formula character is neutralised for spreadsheets.
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
 fn csv_row(e: &AuditEventView) -> String {
-    let o = |v: &Option<String>| csv_field(v.as_deref().unwrap_or(""));
+    let o = |v: &Option<String>| super::csv::cell(v.as_deref().unwrap_or(""));
     format!(
         "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
         e.seq,
-        csv_field(&e.id),
+        super::csv::cell(&e.id),
         e.at_ms,
-        csv_field(&e.kind),
+        super::csv::cell(&e.kind),
         o(&e.actor),
         o(&e.client_id),
         o(&e.subject),
         o(&e.target),
-        csv_field(&e.outcome),
+        super::csv::cell(&e.outcome),
         o(&e.reason),
-        csv_field(&e.detail.to_string()),
+        super::csv::cell(&e.detail.to_string()),
         e.prev_hash,
         e.hash
     )

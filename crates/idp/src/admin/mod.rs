@@ -5,6 +5,7 @@ pub mod audit_api;
 pub mod auth;
 pub mod common;
 pub mod connections;
+pub mod csv;
 pub mod directory;
 pub mod events;
 pub mod problem;

@@ -864,16 +864,6 @@ pub struct ReportQuery {
     pub format: Option<String>,
 }
 
-fn csv_field(s: &str) -> String {
-    // Neutralise spreadsheet formulas, quote everything.
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    };
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
 /// The campaign report: every item, its recommendation, decision, who, when,
 /// why, and what was done.
 pub async fn report(
@@ -921,7 +911,7 @@ pub async fn report(
                 out.push_str(
                     &cells
                         .iter()
-                        .map(|c| csv_field(c))
+                        .map(|c| super::csv::cell(c))
                         .collect::<Vec<_>>()
                         .join(","),
                 );

@@ -1,0 +1,114 @@
+//! A bound on costly work: at most `workers` jobs run at once (password hashes
+//! on the blocking pool, each holding ~19 MiB for argon2), at most `queue` wait,
+//! and none waits longer than `deadline`. Past either bound the caller gets
+//! `Overloaded` and answers `503` with `Retry-After` — never unbounded memory
+//! or threads, whatever the number of concurrent sign-ins.
+
+use std::{
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Duration,
+};
+use tokio::sync::Semaphore;
+
+/// The work could not start within its bounds; retry after this many seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overloaded {
+    pub retry_after: u64,
+}
+
+pub struct CostGate {
+    running: Semaphore,
+    waiting: AtomicUsize,
+    queue: usize,
+    deadline: Duration,
+}
+
+impl CostGate {
+    pub fn new(workers: usize, queue: usize, deadline: Duration) -> Self {
+        Self {
+            running: Semaphore::new(workers.max(1)),
+            waiting: AtomicUsize::new(0),
+            queue,
+            deadline,
+        }
+    }
+
+    /// One worker per core, a queue of 32 per worker, 2 s at most in it.
+    pub fn for_password_hashing() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::new(cores, 32 * cores, Duration::from_secs(2))
+    }
+
+    /// Runs `f` on the blocking pool once a worker is free.
+    pub async fn run_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Overloaded> {
+        let busy = Overloaded {
+            retry_after: self.deadline.as_secs().max(1),
+        };
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(busy);
+        }
+        let permit = tokio::time::timeout(self.deadline, self.running.acquire()).await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        let Ok(Ok(_permit)) = permit else {
+            return Err(busy);
+        };
+        tokio::task::spawn_blocking(f).await.map_err(|_| busy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, atomic::AtomicUsize};
+
+    #[tokio::test]
+    async fn never_more_than_the_workers_run_and_the_rest_is_refused_past_the_queue() {
+        let gate = Arc::new(CostGate::new(2, 3, Duration::from_secs(5)));
+        let now = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let mut jobs = Vec::new();
+        for _ in 0..20 {
+            let (gate, now, peak) = (gate.clone(), now.clone(), peak.clone());
+            jobs.push(tokio::spawn(async move {
+                gate.run_blocking(move || {
+                    let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(n, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(50));
+                    now.fetch_sub(1, Ordering::SeqCst);
+                })
+                .await
+            }));
+        }
+        let mut ok = 0;
+        let mut refused = 0;
+        for j in jobs {
+            match j.await.unwrap() {
+                Ok(()) => ok += 1,
+                Err(o) => {
+                    assert!(o.retry_after >= 1);
+                    refused += 1;
+                }
+            }
+        }
+        assert!(peak.load(Ordering::SeqCst) <= 2, "at most two at once");
+        assert!(ok >= 2 && refused >= 1, "ok {ok}, refused {refused}");
+        assert_eq!(ok + refused, 20);
+    }
+
+    #[tokio::test]
+    async fn a_wait_past_the_deadline_is_refused() {
+        let gate = Arc::new(CostGate::new(1, 10, Duration::from_millis(50)));
+        let g = gate.clone();
+        let slow = tokio::spawn(async move {
+            g.run_blocking(|| std::thread::sleep(Duration::from_millis(400)))
+                .await
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(gate.run_blocking(|| ()).await.is_err());
+        assert!(slow.await.unwrap().is_ok());
+    }
+}
