@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy (-D warnings), unit tests, the
 # hostile-token suite, the end-to-end tests over loopback, the real-keychain test,
-# the real window through WebDriver, and a short run of the benchmarks. `--full-bench` also runs the full benchmark in release mode.
+# the real window through WebDriver, a short fuzzing run, and a short run of the benchmarks. `--full-bench` also runs the full benchmark in release mode.
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_build_tools
@@ -26,6 +26,8 @@ echo "==> the desktop app starts headless in demo mode and shows the queue"
 ./scripts/app-smoke.sh
 echo "==> WebDriver end to end of the real window (approve, agent, revoke, receipts, audit)"
 ./scripts/webdriver-tests.sh
+echo "==> fuzzing, a short run of each target (./scripts/fuzz.sh --minutes 10 for the long one)"
+./scripts/fuzz.sh --seconds 10
 echo "==> benchmark (quick)"
 cargo test -q -p gatehouse-tests --bench xaa_exchange -- --quick
 cargo test -q -p gatehouse-tests --bench revocation -- --quick

@@ -12,9 +12,9 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
-use xaa::{EVENT_CONNECTION_REVOKED, ReplayCache, TYP_SET, jws::JwsError};
+use xaa::{ReplayCache, TYP_SET, jws::JwsError};
 
 /// A revocation as this AS remembers it: who, and what it revokes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,65 +106,33 @@ pub async fn receive(State(app): State<Arc<AppState>>, body: Bytes) -> Response 
         }
         Err(e) => return err("invalid_request", &e.to_string()),
     };
-    let Ok(c) = serde_json::from_slice::<Value>(&v.payload) else {
-        return err("invalid_request", "claims are not JSON");
+    let event = match xaa::set::parse(
+        &v.payload,
+        &app.config.trusted_idp.issuer,
+        &app.config.issuer,
+        now(),
+    ) {
+        Ok(e) => e,
+        Err(e) => return err(e.code(), &e.to_string()),
     };
-    if c["iss"].as_str() != Some(app.config.trusted_idp.issuer.as_str()) {
-        return err(
-            "invalid_issuer",
-            "the SET was not issued by the trusted IdP",
-        );
-    }
-    let aud_ok = match &c["aud"] {
-        Value::String(a) => *a == app.config.issuer,
-        Value::Array(a) => a.iter().any(|x| x.as_str() == Some(&app.config.issuer)),
-        _ => false,
-    };
-    if !aud_ok {
-        return err(
-            "invalid_audience",
-            "the SET is not addressed to this authorization server",
-        );
-    }
-    let (Some(jti), Some(iat)) = (c["jti"].as_str(), c["iat"].as_u64()) else {
-        return err("invalid_request", "jti and iat are required");
-    };
-    let now = now();
-    if iat > now + 60 || iat + 7 * 86400 < now {
-        return err("invalid_request", "iat is out of range");
-    }
-    let Some(event) = c["events"].get(EVENT_CONNECTION_REVOKED) else {
+    let Some(revocation) = event.revocation else {
         // RFC 8935: an event type we do not act on is still accepted.
         return StatusCode::ACCEPTED.into_response();
     };
-    let fields = &event["subject"]["fields"];
-    let client_id = fields["client"]["id"].as_str().map(str::to_owned);
-    let sub = fields["user"]["id"].as_str().map(str::to_owned);
-    if client_id.is_none() && sub.is_none() {
-        return err(
-            "invalid_request",
-            "the event names neither a client nor a user",
-        );
-    }
     // A replayed SET is acknowledged again (push delivery retries), without effect.
-    if !app
-        .set_replay
-        .check_and_record(&app.config.trusted_idp.issuer, jti, iat + 7 * 86400, now)
-    {
+    if !app.set_replay.check_and_record(
+        &app.config.trusted_idp.issuer,
+        &event.jti,
+        event.iat + 7 * 86400,
+        now(),
+    ) {
         return StatusCode::ACCEPTED.into_response();
     }
-    let connection = match (
-        event["connection_id"].as_str(),
-        event["connection_version"].as_i64(),
-    ) {
-        (Some(id), Some(v)) => Some((id.to_owned(), v)),
-        _ => None,
-    };
     let mark = RevocationMark {
-        client_id,
-        sub,
-        connection,
-        at: event["revoked_at"].as_u64().unwrap_or(iat).max(iat),
+        client_id: revocation.client_id,
+        sub: revocation.sub,
+        connection: revocation.connection,
+        at: revocation.revoked_at,
     };
     app.revocations
         .write()

@@ -13,6 +13,7 @@ pub mod idjag;
 pub mod jws;
 pub mod request;
 pub mod scope;
+pub mod set;
 pub mod totp;
 pub mod util;
 
