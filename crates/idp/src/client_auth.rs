@@ -28,7 +28,7 @@ fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
 }
 
 /// Authenticates the client of a token-endpoint request.
-pub fn authenticate<'a>(
+pub async fn authenticate<'a>(
     idp: &'a Idp,
     headers: &HeaderMap,
     form: &Form,
@@ -75,7 +75,7 @@ pub fn authenticate<'a>(
             client_id,
             assertion,
         } => {
-            let client = verify_assertion(idp, client_id.as_deref(), &assertion)?;
+            let client = verify_assertion(idp, client_id.as_deref(), &assertion).await?;
             Ok(Authenticated {
                 client,
                 confidential: true,
@@ -98,7 +98,8 @@ pub fn authenticate<'a>(
 }
 
 /// `private_key_jwt` (RFC 7523 §3): iss = sub = client, aud names this IdP, short-lived, single use.
-fn verify_assertion<'a>(
+/// The signature check runs in the IdP's bounded signature pool.
+async fn verify_assertion<'a>(
     idp: &'a Idp,
     claimed: Option<&str>,
     assertion: &str,
@@ -116,7 +117,13 @@ fn verify_assertion<'a>(
         return Err(failed());
     };
     let keys = xaa::jws::keys_from_jwks(jwks);
-    let v = xaa::jws::verify_compact(assertion, &keys, None, 8192).map_err(|_| failed())?;
+    let token = assertion.to_owned();
+    let v = idp
+        .signature_gate
+        .run_blocking(move || xaa::jws::verify_compact(&token, &keys, None, 8192))
+        .await
+        .map_err(crate::cost::Overloaded::into_oauth)?
+        .map_err(|_| failed())?;
     let c: serde_json::Value = serde_json::from_slice(&v.payload).map_err(|_| failed())?;
     let now = idp.now();
     let s = |k: &str| c.get(k).and_then(|v| v.as_str());

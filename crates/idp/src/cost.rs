@@ -16,6 +16,17 @@ pub struct Overloaded {
     pub retry_after: u64,
 }
 
+impl Overloaded {
+    /// As the token endpoint answers it: `503 temporarily_unavailable` (with
+    /// `Retry-After`, added by `http_error`).
+    pub fn into_oauth(self) -> xaa::OAuthError {
+        xaa::OAuthError::new(
+            xaa::ErrorCode::TemporarilyUnavailable,
+            "the IdP is busy verifying other requests; retry shortly",
+        )
+    }
+}
+
 pub struct CostGate {
     running: Semaphore,
     waiting: AtomicUsize,
@@ -37,6 +48,13 @@ impl CostGate {
     pub fn for_password_hashing() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self::new(cores, 32 * cores, Duration::from_secs(2))
+    }
+
+    /// Signature checks of tokens not seen before (ID tokens, client
+    /// assertions): one worker per core, 256 waiting per core, 1 s at most.
+    pub fn for_signatures() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::new(cores, 256 * cores, Duration::from_secs(1))
     }
 
     /// Runs `f` on the blocking pool once a worker is free.

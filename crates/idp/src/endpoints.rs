@@ -110,7 +110,7 @@ pub async fn revoke(
 ) -> Response {
     let run = async {
         let form = Form::from_pairs(url::form_urlencoded::parse(&body).into_owned().collect())?;
-        let auth = authenticate(&idp, &headers, &form)?;
+        let auth = authenticate(&idp, &headers, &form).await?;
         let token = form.require("token")?;
         let found = idp
             .store
@@ -146,7 +146,7 @@ pub async fn file_request(
 ) -> Response {
     let run = async {
         let form = Form::from_pairs(url::form_urlencoded::parse(&body).into_owned().collect())?;
-        let auth = authenticate(&idp, &headers, &form)?;
+        let auth = authenticate(&idp, &headers, &form).await?;
         if !auth.confidential {
             return Err(OAuthError::invalid_client(
                 "filing a request requires client authentication",
@@ -198,7 +198,7 @@ pub async fn file_request(
             )));
         }
         let username = match form.get("subject_token") {
-            Some(t) => Some(subject_username(&idp, &auth.client.client_id, t)?),
+            Some(t) => Some(subject_username(&idp, &auth.client.client_id, t).await?),
             None => None,
         };
         let user = username.as_deref().and_then(|u| idp.config.user(u));
@@ -243,8 +243,12 @@ pub async fn file_request(
     }
 }
 
-fn subject_username(idp: &SharedIdp, client_id: &str, token: &str) -> Result<String, OAuthError> {
-    let c = idp.verified_id_token(token)?;
+async fn subject_username(
+    idp: &SharedIdp,
+    client_id: &str,
+    token: &str,
+) -> Result<String, OAuthError> {
+    let c = idp.verified_id_token(token).await?;
     if c.iss != idp.issuer() || c.aud.single() != Some(client_id) || (c.exp as i64) <= idp.now() {
         return Err(OAuthError::invalid_grant(
             "the subject token is not a live ID token issued to this client",

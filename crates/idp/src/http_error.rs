@@ -26,6 +26,9 @@ impl IntoResponse for OAuthResponse {
             HeaderValue::from_static("application/json"),
         );
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.0.error == ErrorCode::TemporarilyUnavailable {
+            h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if self.0.error == ErrorCode::InvalidClient {
             h.insert(
                 header::WWW_AUTHENTICATE,

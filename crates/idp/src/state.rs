@@ -26,6 +26,8 @@ pub struct Idp {
     pub assertion_replay: MemoryReplayCache,
     /// Bounds password hashing (argon2) in concurrency, queue and wait.
     pub password_gate: crate::cost::CostGate,
+    /// Bounds signature checks of tokens not verified before.
+    pub signature_gate: crate::cost::CostGate,
     /// Back-off after failed sign-ins, per account, source and both.
     pub login_throttle: crate::throttle::LoginThrottle,
     clock_offset: AtomicI64,
@@ -61,6 +63,7 @@ impl Idp {
             jwks,
             assertion_replay: MemoryReplayCache::default(),
             password_gate: crate::cost::CostGate::for_password_hashing(),
+            signature_gate: crate::cost::CostGate::for_signatures(),
             login_throttle: Default::default(),
             clock_offset: AtomicI64::new(0),
             last_touch: Default::default(),
@@ -90,8 +93,9 @@ impl Idp {
     }
 
     /// The claims of an ID token signed by this IdP (signature checked once per
-    /// token, then cached until it expires); the caller checks the claims.
-    pub fn verified_id_token(&self, token: &str) -> Result<IdTokenClaims, OAuthError> {
+    /// token, in the bounded signature pool, then cached until it expires); the
+    /// caller checks the claims.
+    pub async fn verified_id_token(&self, token: &str) -> Result<IdTokenClaims, OAuthError> {
         let key = xaa::util::sha256(token.as_bytes());
         if let Some(c) = self
             .verified_id_tokens
@@ -101,9 +105,21 @@ impl Idp {
         {
             return Ok(c.clone());
         }
-        let v = xaa::jws::verify_compact(token, &self.verifying, None, 16 * 1024).map_err(|e| {
-            OAuthError::invalid_grant(format!("the subject token is not valid: {e}"))
-        })?;
+        if token.len() > 16 * 1024 {
+            return Err(OAuthError::invalid_grant(
+                "the subject token is larger than 16 KiB",
+            ));
+        }
+        let keys = self.verifying.clone();
+        let owned = token.to_owned();
+        let v = self
+            .signature_gate
+            .run_blocking(move || xaa::jws::verify_compact(&owned, &keys, None, 16 * 1024))
+            .await
+            .map_err(crate::cost::Overloaded::into_oauth)?
+            .map_err(|e| {
+                OAuthError::invalid_grant(format!("the subject token is not valid: {e}"))
+            })?;
         let c: IdTokenClaims = serde_json::from_slice(&v.payload)
             .map_err(|_| OAuthError::invalid_grant("the subject token is not an ID token"))?;
         let now = self.now();

@@ -57,7 +57,7 @@ async fn authorization_code(
     headers: &HeaderMap,
     form: &Form,
 ) -> Result<Response, OAuthError> {
-    let auth = authenticate(idp, headers, form)?;
+    let auth = authenticate(idp, headers, form).await?;
     let code = form.require("code")?;
     let verifier = form
         .get("code_verifier")
@@ -117,7 +117,7 @@ async fn authorization_code(
 }
 
 async fn refresh(idp: &Idp, headers: &HeaderMap, form: &Form) -> Result<Response, OAuthError> {
-    let auth = authenticate(idp, headers, form)?;
+    let auth = authenticate(idp, headers, form).await?;
     let rt = form.require("refresh_token")?;
     let now = idp.now();
     let hash = util::sha256_hex(rt.as_bytes());
@@ -230,7 +230,7 @@ async fn subject(
     let now = idp.now();
     match req.subject_token_type {
         SubjectTokenType::IdToken => {
-            let c = idp.verified_id_token(&req.subject_token)?;
+            let c = idp.verified_id_token(&req.subject_token).await?;
             if c.iss != idp.issuer() {
                 return Err(OAuthError::invalid_grant(
                     "the subject token was not issued by this IdP",
@@ -310,7 +310,7 @@ async fn exchange_inner(
     ev: &mut AuditEvent,
 ) -> Result<Response, OAuthError> {
     // 1. The client is authenticated (confidential clients only).
-    let auth = authenticate(idp, headers, form)?;
+    let auth = authenticate(idp, headers, form).await?;
     ev.client_id = Some(auth.client.client_id.clone());
     if !auth.confidential {
         return Err(OAuthError::invalid_client(
