@@ -285,7 +285,7 @@ async fn suspend_then_resume_orders_by_the_connection_version() {
 }
 
 /// The authorization parameters of a code-agent sign-in.
-fn authorize_params<'a>(redirect_uri: &'a str) -> Vec<(&'a str, &'a str)> {
+fn authorize_params(redirect_uri: &str) -> Vec<(&str, &str)> {
     vec![
         ("response_type", "code"),
         ("client_id", "code-agent"),
@@ -359,6 +359,18 @@ async fn the_login_form_is_bound_to_the_browser_that_loaded_it() {
         .await
         .unwrap();
     let loc = r.headers()["location"].to_str().unwrap();
+    assert!(loc.contains("code="), "{loc}");
+    // As a browser posts it under the page's no-referrer policy: `Origin: null`.
+    let (cookie, token) =
+        login_form_binding(&http, &i.idp, &authorize_params(demo::REDIRECT_URI)).await;
+    let r = post(Some(cookie), Some(&token), Some("null"))
+        .await
+        .unwrap();
+    let status = r.status();
+    let Some(loc) = r.headers().get("location").cloned() else {
+        panic!("{status}: {}", r.text().await.unwrap());
+    };
+    let loc = loc.to_str().unwrap();
     assert!(loc.contains("code="), "{loc}");
     // The cookie is strict and out of scripts' reach.
     let page = http

@@ -339,3 +339,210 @@ async fn a_database_left_read_only_after_a_crash_refuses_the_start_and_says_wher
     assert_eq!(code, Some(2));
     assert!(stderr.contains(&broken.display().to_string()), "{stderr}");
 }
+
+/// One acknowledged decision: which connection, the state it acknowledged and
+/// the request id its audit event carries.
+#[derive(Debug, Clone)]
+struct Acked {
+    connection: String,
+    version: i64,
+    status: String,
+    request_id: String,
+}
+
+#[tokio::test]
+async fn every_acknowledged_decision_and_its_audit_event_survive_a_kill_9_under_load() {
+    const CLIENTS: usize = 16;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let password = "correct horse battery staple";
+    let mut config = format!(
+        r#"
+issuer = "{issuer}"
+listen = "127.0.0.1:{port}"
+database = "{db}"
+
+[roles]
+approver = ["approvers"]
+admin = ["admins"]
+
+[[users]]
+username = "judy"
+password_hash = "{hash}"
+groups = ["approvers", "admins"]
+
+[[clients]]
+client_id = "gatehouse-console"
+name = "Console"
+redirect_uris = ["http://127.0.0.1/callback"]
+auth = {{ method = "none" }}
+admin = true
+
+[[resource_apps]]
+id = "docs"
+name = "Docs"
+issuer = "http://127.0.0.1:9/docs"
+mcp_servers = ["http://127.0.0.1:9/docs/mcp"]
+scopes = [{{ name = "docs.read", description = "Read", risk = "read" }}]
+"#,
+        db = dir.path().join("idp.sqlite").display(),
+        hash = idp::authorize::hash_password(password),
+    );
+    for n in 0..CLIENTS {
+        config.push_str(&format!(
+            "\n[[clients]]\nclient_id = \"agent{n}\"\nname = \"Agent {n}\"\nauth = {{ method = \"client_secret\", secret_sha256 = \"{}\" }}\n\n[[connections]]\nclient_id = \"agent{n}\"\nresource_app = \"docs\"\nscopes = {{ kind = \"all\" }}\n",
+            xaa::util::sha256_hex(b"agent-secret"),
+        ));
+    }
+    let config_path = dir.path().join("idp.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let mut idp = start_idp(&config_path, &issuer).await;
+    let token = agent::sign_in(
+        &agent::http_client(),
+        &issuer,
+        &agent::ClientCreds {
+            client_id: "gatehouse-console".into(),
+            client_secret: String::new(),
+        },
+        "http://127.0.0.1:4000/callback",
+        &agent::UserCreds {
+            username: "judy".into(),
+            password: password.into(),
+            totp_secret: None,
+        },
+        &agent::SignInOptions {
+            extra_scope: Some(admin_api::ADMIN_SCOPE.into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .access_token;
+    let admin = admin_api::AdminClient::new(&issuer, token.clone());
+    let ids: Vec<String> = admin
+        .list_connections(&[])
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids.len(), CLIENTS);
+
+    // Every connection is suspended and resumed in a loop, all at once, until the
+    // IdP dies; each 200 is an acknowledged decision.
+    let acked: Arc<Mutex<Vec<Acked>>> = Arc::default();
+    let mut storm = Vec::new();
+    for id in ids.clone() {
+        let (acked, issuer, token) = (acked.clone(), issuer.clone(), token.clone());
+        storm.push(tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap();
+            for round in 0.. {
+                let Ok(r) = http
+                    .get(format!("{issuer}/admin/v1/connections/{id}"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                let Some(etag) = r
+                    .headers()
+                    .get("etag")
+                    .map(|e| e.to_str().unwrap().to_owned())
+                else {
+                    return;
+                };
+                let action = if round % 2 == 0 { "suspend" } else { "resume" };
+                let Ok(r) = http
+                    .post(format!("{issuer}/admin/v1/connections/{id}/{action}"))
+                    .bearer_auth(&token)
+                    .header("if-match", etag)
+                    .json(&serde_json::json!({ "reason": "storm" }))
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                if r.status() != 200 {
+                    return;
+                }
+                let request_id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+                let Ok(v) = r.json::<admin_api::ConnectionView>().await else {
+                    return;
+                };
+                acked.lock().unwrap().push(Acked {
+                    connection: id.clone(),
+                    version: v.version,
+                    status: serde_json::to_value(v.status)
+                        .unwrap()
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                    request_id,
+                });
+            }
+        }));
+    }
+    // kill -9 once the storm is well under way.
+    for _ in 0..400 {
+        if acked.lock().unwrap().len() >= 60 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Command::new("kill")
+        .args(["-9", &idp.0.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = idp.0.wait();
+    for t in storm {
+        t.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() >= 20,
+        "the storm ran ({} acknowledged)",
+        acked.len()
+    );
+    eprintln!("kill -9 after {} acknowledged decisions", acked.len());
+
+    let _idp = start_idp(&config_path, &issuer).await;
+    let after = admin_api::AdminClient::new(&issuer, token);
+    for id in &ids {
+        let last = acked
+            .iter()
+            .filter(|a| &a.connection == id)
+            .max_by_key(|a| a.version);
+        let Some(last) = last else { continue };
+        let now = after.get_connection(id).await.unwrap().value;
+        assert!(
+            now.version >= last.version,
+            "{id}: acknowledged v{} lost (now v{})",
+            last.version,
+            now.version
+        );
+        if now.version == last.version {
+            let status = serde_json::to_value(now.status).unwrap();
+            assert_eq!(status.as_str(), Some(last.status.as_str()), "{id}");
+        }
+    }
+    let audit = after.audit_export("jsonl").await.unwrap();
+    let audited: std::collections::HashSet<String> = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|e| e["detail"]["request_id"].as_str().map(str::to_owned))
+        .collect();
+    for a in &acked {
+        assert!(
+            audited.contains(&a.request_id),
+            "no audit event for acknowledged {a:?}"
+        );
+    }
+    let chain = after.audit_verify().await.unwrap();
+    assert!(chain.ok, "{chain:?}");
+}

@@ -74,7 +74,7 @@ export function Profiles({ tick, report, notify }: ScreenProps) {
                 </td>
                 <td className="row-actions">
                   {active ? (
-                    <button className="secondary" disabled={busy} onClick={() => void run(() => ipc.signOut(), "Signed out; the keychain entry is deleted.")}>
+                    <button className="secondary" data-testid="sign-out" disabled={busy} onClick={() => void run(() => ipc.signOut(), "Signed out; the keychain entry is deleted.")}>
                       Sign out
                     </button>
                   ) : (

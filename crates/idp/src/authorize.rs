@@ -178,7 +178,12 @@ fn form_token<'a>(
     headers: &'a HeaderMap,
     p: &HashMap<String, String>,
 ) -> Option<&'a str> {
-    if let Some(origin) = headers.get(header::ORIGIN) {
+    // Browsers send `Origin: null` with this form's POST (the page's referrer
+    // policy is `no-referrer`); then the SameSite=Strict cookie is the binding.
+    if let Some(origin) = headers
+        .get(header::ORIGIN)
+        .filter(|o| o.as_bytes() != b"null")
+    {
         let ours = url::Url::parse(idp.issuer())
             .ok()?
             .origin()

@@ -18,6 +18,9 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 pub struct TauriDriver {
     child: Child,
     pub port: u16,
+    /// Where the driver's and the app's stderr go (the app inherits it): the
+    /// tests scan it for secrets.
+    pub log: PathBuf,
 }
 
 impl TauriDriver {
@@ -27,6 +30,8 @@ impl TauriDriver {
             l.local_addr().unwrap().port()
         };
         let bin = std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());
+        let log = std::env::temp_dir().join(format!("gatehouse-wd-{port}.log"));
+        let log_file = std::fs::File::create(&log).expect("the driver's log file");
         let child = Command::new(bin)
             .args([
                 "--port",
@@ -35,7 +40,7 @@ impl TauriDriver {
                 &(port + 1).to_string(),
             ])
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(log_file)
             .spawn()
             .expect("tauri-driver on PATH (cargo install tauri-driver --locked)");
         // Ready means the driver answers `GET /status` with `ready: true` (on a
@@ -60,7 +65,12 @@ impl TauriDriver {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        TauriDriver { child, port }
+        TauriDriver { child, port, log }
+    }
+
+    /// What the driver and the app wrote to stderr so far.
+    pub fn log_text(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
     }
 }
 
@@ -75,7 +85,31 @@ impl Drop for TauriDriver {
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let _ = self.child.wait();
+        // Shown after the run, as it was when the driver wrote to the terminal.
+        eprint!("{}", self.log_text());
+        let _ = std::fs::remove_file(&self.log);
     }
+}
+
+/// Every file under `dir` (recursively) as text, with its path; the OS
+/// keychain's own files (`keyrings/`) are left out: they are the keychain.
+pub fn files_as_text(dir: &std::path::Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n == "keyrings") {
+                continue;
+            }
+            out.extend(files_as_text(&p));
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            out.push((p, String::from_utf8_lossy(&bytes).into_owned()));
+        }
+    }
+    out
 }
 
 /// One WebDriver session: the console window.

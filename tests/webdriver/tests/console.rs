@@ -41,7 +41,7 @@ async fn launch(user: &str) -> (TauriDriver, Window, demo::DemoInfo) {
 #[tokio::test]
 #[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
 async fn approve_down_scoped_then_revoke_is_felt_by_the_agent() {
-    let (_driver, w, info) = launch("carol").await;
+    let (driver, w, info) = launch("carol").await;
 
     // The queue shows the seeded requests once the demo approver is signed in.
     let client = info.client("code-agent").name.clone();
@@ -207,6 +207,54 @@ const invoke = window.__TAURI_INTERNALS__.invoke;
     w.wait_for("[data-testid=chain]", 15, |t| t.contains("Chain verified"))
         .await;
     w.screenshot("audit").await;
+
+    // Sign out, then look for secrets at rest: nothing token-shaped and none of
+    // the world's secrets in the app's config and data directories or in what
+    // the app logged, after approve, revoke, audit and sign-out.
+    w.click_css("[data-testid=nav-profiles]").await;
+    w.click_css("[data-testid=sign-out]").await;
+    w.wait_for("body", 15, |t| t.contains("Signed out")).await;
+    let mut secrets: Vec<String> = vec![frank.id_token.clone(), frank.access_token.clone()];
+    for u in &info.users {
+        secrets.push(u.password.clone());
+        secrets.extend(u.totp_secret.clone());
+    }
+    for c in &info.clients {
+        secrets.push(c.client_secret.clone());
+        secrets.extend(
+            c.resource_credentials
+                .iter()
+                .map(|r| r.client_secret.clone()),
+        );
+    }
+    let mut places: Vec<(std::path::PathBuf, String)> = Vec::new();
+    for var in ["XDG_CONFIG_HOME", "XDG_DATA_HOME"] {
+        let dir = std::env::var(var).unwrap_or_else(|_| panic!("{var} is set by the script"));
+        places.extend(gatehouse_webdriver_tests::files_as_text(
+            std::path::Path::new(&dir),
+        ));
+    }
+    let log = driver.log_text();
+    assert!(
+        log.contains("gatehouse"),
+        "the scan sees what the app logged"
+    );
+    places.push((driver.log.clone(), log));
+    for (path, text) in &places {
+        let shaped = xaa::util::token_shaped(text);
+        assert!(
+            shaped.is_empty(),
+            "{} holds token-shaped {shaped:?}",
+            path.display()
+        );
+        for s in secrets.iter().filter(|s| s.len() >= 8) {
+            assert!(
+                !text.contains(s.as_str()),
+                "{} holds a secret",
+                path.display()
+            );
+        }
+    }
     w.close().await;
 }
 
