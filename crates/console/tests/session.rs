@@ -229,6 +229,10 @@ fn the_token_scanner_finds_what_it_must() {
     assert!(
         token_shaped(r#"{"id":"req_0123456789abcdef0123456789abcdef","etag":"\"v3\""}"#).is_empty()
     );
+    // SQL identifiers in a webview's SQLite files are not tokens.
+    assert!(
+        token_shaped("indexsqlite_autoindex_soup_hsts_policies_1soup_hsts_policies").is_empty()
+    );
 }
 
 #[tokio::test]

@@ -62,8 +62,8 @@ pub fn fingerprint(token: &str) -> String {
 }
 
 /// Token-shaped strings: JWS (ID tokens, ID-JAGs), admin API tokens, and any
-/// 43-character base64url run (32 random bytes: access and refresh tokens) that
-/// is not a hex SHA-256 digest.
+/// 43-character base64url run of mixed case (32 random bytes: access and
+/// refresh tokens) that is not a hex SHA-256 digest.
 /// Used by leak checks (IPC responses, logs, files).
 pub fn token_shaped(json: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -72,10 +72,14 @@ pub fn token_shaped(json: &str) -> Vec<String> {
     {
         let jws = word.starts_with("eyJ") && word.matches('.').count() == 2;
         let api = word.starts_with("gh_adm_");
+        // Random base64url has both cases (all one case: < 1e-9 for 43 chars);
+        // identifiers such as SQLite's `sqlite_autoindex_…` names do not.
         let random = word.len() >= 43
             && word
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && word.chars().any(|c| c.is_ascii_uppercase())
+            && word.chars().any(|c| c.is_ascii_lowercase());
         // SHA-256 digests (the audit chain's hashes) are lowercase hex, never a token.
         let digest = word.len() == 64 && word.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'));
         if jws || api || (random && !digest) {

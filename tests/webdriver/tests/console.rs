@@ -214,6 +214,7 @@ const invoke = window.__TAURI_INTERNALS__.invoke;
     w.click_css("[data-testid=nav-profiles]").await;
     w.click_css("[data-testid=sign-out]").await;
     w.wait_for("body", 15, |t| t.contains("Signed out")).await;
+    w.screenshot("signed-out").await;
     let mut secrets: Vec<String> = vec![frank.id_token.clone(), frank.access_token.clone()];
     for u in &info.users {
         secrets.push(u.password.clone());
