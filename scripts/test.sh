@@ -31,10 +31,12 @@ echo "==> fuzzing, a short run of each target (./scripts/fuzz.sh --minutes 10 fo
 echo "==> benchmark (quick)"
 cargo test -q -p gatehouse-tests --bench xaa_exchange -- --quick
 cargo test -q -p gatehouse-tests --bench revocation -- --quick
+cargo test -q -p gatehouse-tests --bench signin_storm -- --quick
 ./scripts/console-bench.sh --quick
 if [ "${1:-}" = "--full-bench" ]; then
   cargo bench -p gatehouse-tests --bench xaa_exchange
   cargo bench -p gatehouse-tests --bench revocation
+  cargo bench -p gatehouse-tests --bench signin_storm
   ./scripts/console-bench.sh
 fi
 echo "==> all checks passed"

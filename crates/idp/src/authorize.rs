@@ -424,13 +424,46 @@ pub async fn post_authorize(
 /// A valid argon2 hash of a random password, verified when the user is unknown.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Yv3Ga9/n0Hw6MrhZzM3xw0+YlN0pLp6vo0bvrB4uA+g";
 
+/// Checks `password` against an argon2 PHC string. The argon2 memory (19 MiB
+/// with the default parameters) is kept per thread and reused: the password
+/// pool's few threads hold a few blocks for good instead of allocating one per
+/// sign-in (which left the allocator holding hundreds of MiB after a storm).
 pub fn verify_password(phc: &str, password: &str) -> bool {
-    use argon2::{PasswordHash, PasswordVerifier};
-    PasswordHash::new(phc).is_ok_and(|h| {
-        argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &h)
+    use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
+    thread_local! {
+        static BLOCKS: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let Ok(h) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (h.salt, h.hash) else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&h) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(h.algorithm) else {
+        return false;
+    };
+    let version = match h.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    let argon = Argon2::new(algorithm, version, params);
+    let mut out = vec![0u8; expected.len()];
+    let hashed = BLOCKS.with(|b| {
+        let mut b = b.borrow_mut();
+        b.resize(blocks, Block::default());
+        argon
+            .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut b[..blocks])
             .is_ok()
-    })
+    });
+    hashed && util::constant_time_eq(&out, expected.as_bytes())
 }
 
 /// Hashes a password into an argon2id PHC string.

@@ -1,5 +1,5 @@
 //! A bound on costly work: at most `workers` jobs run at once (password hashes
-//! on the blocking pool, each holding ~19 MiB for argon2), at most `queue` wait,
+//! on the gate's own threads, each holding ~19 MiB for argon2), at most `queue` wait,
 //! and none waits longer than `deadline`. Past either bound the caller gets
 //! `Overloaded` and answers `503` with `Retry-After` — never unbounded memory
 //! or threads, whatever the number of concurrent sign-ins.
@@ -27,20 +27,52 @@ impl Overloaded {
     }
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
 pub struct CostGate {
     running: Semaphore,
     waiting: AtomicUsize,
     queue: usize,
     deadline: Duration,
+    /// Jobs go to `workers` threads of the gate's own: a fixed set of threads
+    /// keeps a fixed set of allocator arenas, so argon2's 19 MiB blocks are
+    /// reused instead of piling up in the arenas of ever new blocking threads.
+    jobs: std::sync::mpsc::Sender<Job>,
 }
 
 impl CostGate {
     pub fn new(workers: usize, queue: usize, deadline: Duration) -> Self {
+        let workers = workers.max(1);
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for n in 0..workers {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("gatehouse-cost-{n}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only to take the next job; the
+                        // channel closes when the gate is dropped.
+                        let job = match rx.lock() {
+                            Ok(r) => r.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a worker thread for costly work");
+            }
+        }
         Self {
-            running: Semaphore::new(workers.max(1)),
+            running: Semaphore::new(workers),
             waiting: AtomicUsize::new(0),
             queue,
             deadline,
+            jobs,
         }
     }
 
@@ -57,7 +89,7 @@ impl CostGate {
         Self::new(cores, 256 * cores, Duration::from_secs(1))
     }
 
-    /// Runs `f` on the blocking pool once a worker is free.
+    /// Runs `f` on one of the gate's workers once one is free.
     pub async fn run_blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
@@ -74,7 +106,14 @@ impl CostGate {
         let Ok(Ok(_permit)) = permit else {
             return Err(busy);
         };
-        tokio::task::spawn_blocking(f).await.map_err(|_| busy)
+        // A permit per worker: a free worker takes this job at once.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = tx.send(f());
+            }))
+            .map_err(|_| busy)?;
+        rx.await.map_err(|_| busy)
     }
 }
 

@@ -23,11 +23,37 @@ pub struct TauriDriver {
     pub log: PathBuf,
 }
 
+/// How many times the driver is started afresh (new ports) when it does not
+/// become ready: on a busy machine the native driver once died at start, its
+/// port taken by one of the tests' own outgoing connections.
+const DRIVER_ATTEMPTS: u32 = 3;
+
 impl TauriDriver {
     pub async fn start() -> TauriDriver {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
+        for attempt in 1..=DRIVER_ATTEMPTS {
+            let driver = Self::spawn();
+            if driver.ready(Duration::from_secs(20)).await {
+                return driver;
+            }
+            eprintln!(
+                "webdriver: tauri-driver on {} not ready (attempt {attempt}); restarting on new ports",
+                driver.port
+            );
+            drop(driver);
+        }
+        panic!("tauri-driver did not become ready in {DRIVER_ATTEMPTS} attempts");
+    }
+
+    /// Starts the driver on two ports the kernel just handed out as free (both
+    /// held while choosing, so neither is the other nor in use), not `port + 1`.
+    fn spawn() -> TauriDriver {
+        let (port, native) = {
+            let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            (
+                a.local_addr().unwrap().port(),
+                b.local_addr().unwrap().port(),
+            )
         };
         let bin = std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());
         let log = std::env::temp_dir().join(format!("gatehouse-wd-{port}.log"));
@@ -37,35 +63,36 @@ impl TauriDriver {
                 "--port",
                 &port.to_string(),
                 "--native-port",
-                &(port + 1).to_string(),
+                &native.to_string(),
             ])
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
             .expect("tauri-driver on PATH (cargo install tauri-driver --locked)");
-        // Ready means the driver answers `GET /status` with `ready: true` (on a
-        // busy machine it listens before the native driver behind it is up).
-        let deadline = Instant::now() + Duration::from_secs(60);
+        // Constructed at once, so that a failure from here on still stops it.
+        TauriDriver { child, port, log }
+    }
+
+    /// Whether the driver answers `GET /status` with `ready: true` within
+    /// `patience` (it listens before the native driver behind it is up).
+    async fn ready(&self, patience: Duration) -> bool {
+        let deadline = Instant::now() + patience;
         let http = reqwest::Client::new();
-        loop {
+        while Instant::now() < deadline {
             let status = http
-                .get(format!("http://127.0.0.1:{port}/status"))
+                .get(format!("http://127.0.0.1:{}/status", self.port))
                 .timeout(Duration::from_secs(5))
                 .send()
                 .await;
             if let Ok(r) = status
                 && let Ok(v) = r.json::<Value>().await
-                && v["value"]["ready"].as_bool() != Some(false)
+                && v["value"]["ready"].as_bool() == Some(true)
             {
-                break;
+                return true;
             }
-            assert!(
-                Instant::now() < deadline,
-                "tauri-driver did not become ready"
-            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        TauriDriver { child, port, log }
+        false
     }
 
     /// What the driver and the app wrote to stderr so far.
