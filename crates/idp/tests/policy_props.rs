@@ -180,3 +180,31 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// Scope narrowing (approval, the gate, the resource AS) is intersection:
+    /// the result is within both sides, and a scope string survives a round
+    /// trip through its RFC 6749 form whatever its order or repetitions.
+    #[test]
+    fn scope_narrowing_stays_within_both_sides_and_round_trips(
+        a in subset(),
+        b in subset(),
+        noise in proptest::collection::vec(proptest::sample::select(all_names()), 0..6),
+    ) {
+        let sa = ScopeSet::from_iter(a.iter().cloned());
+        let sb = ScopeSet::from_iter(b.iter().cloned());
+        let both = sa.intersect(&sb);
+        prop_assert!(both.is_subset(&sa) && both.is_subset(&sb));
+        for s in both.iter() {
+            prop_assert!(a.iter().any(|x| x == s) && b.iter().any(|x| x == s));
+        }
+        prop_assert_eq!(ScopeSet::parse(&sa.to_string()), Some(sa.clone()));
+        // Repeated and reordered tokens parse to the same set.
+        let mut words: Vec<&str> = a.iter().map(String::as_str).collect();
+        words.extend(noise.iter().copied().filter(|n| a.iter().any(|x| x == n)));
+        words.reverse();
+        prop_assert_eq!(ScopeSet::parse(&words.join("  ")), Some(sa));
+    }
+}
