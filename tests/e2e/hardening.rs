@@ -193,6 +193,19 @@ async fn use_connection(i: &DemoInfo, id_token: &str) -> Result<serde_json::Valu
     Ok(claims(&jag.access_token))
 }
 
+/// An ID-JAG minted before a revocation is refused at the docs AS.
+async fn redeem_is_refused(i: &DemoInfo, id_jag: &str) {
+    let late = agent::redeem(
+        &agent::http_client(),
+        &i.app("docs").issuer,
+        &resource_client(i, "code-agent", "docs"),
+        id_jag,
+        None,
+    )
+    .await;
+    expect_oauth(late, xaa::ErrorCode::InvalidGrant);
+}
+
 #[tokio::test]
 async fn revoke_then_reapprove_then_redeem_works_at_once_every_time() {
     let d = start_demo().await;
@@ -229,15 +242,7 @@ async fn revoke_then_reapprove_then_redeem_works_at_once_every_time() {
             .await
             .unwrap_or_else(|e| panic!("round {round}: {e}"));
         assert_eq!(c["connection_id"].as_str(), Some(new_conn.as_str()));
-        let late = agent::redeem(
-            &agent::http_client(),
-            &i.app("docs").issuer,
-            &resource_client(i, "code-agent", "docs"),
-            &before.access_token,
-            None,
-        )
-        .await;
-        expect_oauth(late, xaa::ErrorCode::InvalidGrant);
+        redeem_is_refused(i, &before.access_token).await;
         conn_id = new_conn;
     }
 }
@@ -272,15 +277,7 @@ async fn suspend_then_resume_orders_by_the_connection_version() {
             after["connection_version"].as_i64() > first["connection_version"].as_i64(),
             "resumed at a higher version"
         );
-        let late = agent::redeem(
-            &agent::http_client(),
-            &i.app("docs").issuer,
-            &resource_client(i, "code-agent", "docs"),
-            &before.access_token,
-            None,
-        )
-        .await;
-        expect_oauth(late, xaa::ErrorCode::InvalidGrant);
+        redeem_is_refused(i, &before.access_token).await;
     }
 }
 

@@ -57,6 +57,31 @@ async fn start_idp(config: &std::path::Path, issuer: &str) -> Idp {
     panic!("the IdP did not start");
 }
 
+/// Signs `username` in through the console's admin client; its access token.
+async fn console_session(issuer: &str, username: &str, password: &str) -> String {
+    agent::sign_in(
+        &agent::http_client(),
+        issuer,
+        &agent::ClientCreds {
+            client_id: "gatehouse-console".into(),
+            client_secret: String::new(),
+        },
+        "http://127.0.0.1:4000/callback",
+        &agent::UserCreds {
+            username: username.into(),
+            password: password.into(),
+            totp_secret: None,
+        },
+        &agent::SignInOptions {
+            extra_scope: Some(admin_api::ADMIN_SCOPE.into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .access_token
+}
+
 #[tokio::test]
 async fn a_revocation_committed_before_a_kill_9_is_delivered_after_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -111,29 +136,8 @@ scopes = {{ kind = "all" }}
     std::fs::write(&config_path, config).unwrap();
 
     let mut idp = start_idp(&config_path, &issuer).await;
-    let console = agent::ClientCreds {
-        client_id: "gatehouse-console".into(),
-        client_secret: String::new(),
-    };
-    let user = agent::UserCreds {
-        username: "dave".into(),
-        password: password.into(),
-        totp_secret: None,
-    };
-    let s = agent::sign_in(
-        &agent::http_client(),
-        &issuer,
-        &console,
-        "http://127.0.0.1:4000/callback",
-        &user,
-        &agent::SignInOptions {
-            extra_scope: Some(admin_api::ADMIN_SCOPE.into()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let admin = admin_api::AdminClient::new(&issuer, s.access_token);
+    let token = console_session(&issuer, "dave", password).await;
+    let admin = admin_api::AdminClient::new(&issuer, token);
     let conn = admin.list_connections(&[]).await.unwrap().items.remove(0);
     let etag = admin.get_connection(&conn.id).await.unwrap().etag;
     let revoked = admin
@@ -398,27 +402,7 @@ scopes = [{{ name = "docs.read", description = "Read", risk = "read" }}]
     let config_path = dir.path().join("idp.toml");
     std::fs::write(&config_path, config).unwrap();
     let mut idp = start_idp(&config_path, &issuer).await;
-    let token = agent::sign_in(
-        &agent::http_client(),
-        &issuer,
-        &agent::ClientCreds {
-            client_id: "gatehouse-console".into(),
-            client_secret: String::new(),
-        },
-        "http://127.0.0.1:4000/callback",
-        &agent::UserCreds {
-            username: "judy".into(),
-            password: password.into(),
-            totp_secret: None,
-        },
-        &agent::SignInOptions {
-            extra_scope: Some(admin_api::ADMIN_SCOPE.into()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap()
-    .access_token;
+    let token = console_session(&issuer, "judy", password).await;
     let admin = admin_api::AdminClient::new(&issuer, token.clone());
     let ids: Vec<String> = admin
         .list_connections(&[])
