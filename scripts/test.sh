@@ -20,6 +20,10 @@ echo "==> cargo build --bins (binaries the crash tests run)"
 cargo build --workspace --bins -q
 echo "==> cargo test"
 cargo test --workspace -q
+echo "==> the login form in a real browser (Debian chromium, playwright-core)"
+ensure_debian_packages chromium
+(cd tests/browser && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } \
+   && GATEHOUSE_DEMO_BIN="$CARGO_TARGET_DIR/debug/gatehouse-demo" SCREENSHOT_DIR="${SCREENSHOT_DIR:-}" npm test --silent)
 echo "==> the real OS keychain (gnome-keyring under dbus-run-session)"
 ./scripts/keychain-tests.sh
 echo "==> the desktop app starts headless in demo mode and shows the queue"

@@ -243,6 +243,19 @@ fn login_form(
         esc(&client.name)
     );
     let mut r = (status, Html(page("Sign in to Gatehouse", &body))).into_response();
+    // Browsers apply `form-action` to the redirect after the POST too, so the
+    // policy names the (already validated) redirect URI's origin beside 'self'.
+    let back = p
+        .get("redirect_uri")
+        .and_then(|u| url::Url::parse(u).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null")
+        .unwrap_or_default();
+    if let Ok(v) = header::HeaderValue::from_str(&format!(
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' {back}; frame-ancestors 'none'"
+    )) {
+        r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
     r.headers_mut().insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),

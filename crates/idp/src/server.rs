@@ -145,10 +145,11 @@ async fn security_headers(mut r: axum::response::Response) -> axum::response::Re
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
-    );
+    // A handler may set a stricter or more specific policy (the login page names
+    // the one redirect URI its form may lead to); otherwise this one.
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    ));
     r
 }
 
