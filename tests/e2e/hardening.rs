@@ -649,3 +649,26 @@ async fn an_oversized_request_head_gets_431_at_the_idp() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
 }
+
+#[test]
+fn the_listener_limits_come_from_the_config() {
+    let text = r#"
+issuer = "http://127.0.0.1:1"
+database = "/tmp/unused.sqlite"
+[server]
+header_read_timeout = 3
+max_connections = 7
+"#;
+    let c: idp::Config = toml::from_str(text).unwrap();
+    c.validate().unwrap();
+    let l = c.server.limits();
+    assert_eq!(l.header_read_timeout, std::time::Duration::from_secs(3));
+    assert_eq!(l.max_connections, 7);
+    assert_eq!(
+        l.max_header_bytes,
+        16 * 1024,
+        "unset keys keep their defaults"
+    );
+    let zero: idp::Config = toml::from_str(&text.replace("= 7", "= 0")).unwrap();
+    assert!(zero.validate().is_err());
+}

@@ -434,6 +434,7 @@ async fn private_key_jwt_clients_authenticate_with_a_single_use_assertion() {
         listen: String::new(),
         database: dir.path().join("idp.sqlite").display().to_string(),
         tokens: TokenLifetimes::default(),
+        server: Default::default(),
         users: vec![],
         clients: vec![Client {
             client_id: "pkjwt-agent".into(),

@@ -271,6 +271,7 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
         listen: opts.listen.clone(),
         database: data_dir.join("idp.sqlite").display().to_string(),
         tokens: TokenLifetimes::default(),
+        server: Default::default(),
         users: world::USERS
             .iter()
             .zip(&users)

@@ -19,6 +19,9 @@ pub struct Config {
     pub database: String,
     #[serde(default)]
     pub tokens: TokenLifetimes,
+    /// Per-connection bounds of the listener (`[server]`).
+    #[serde(default)]
+    pub server: ServerLimits,
     #[serde(default)]
     pub users: Vec<User>,
     #[serde(default)]
@@ -34,6 +37,43 @@ pub struct Config {
 
 fn default_listen() -> String {
     "127.0.0.1:8443".into()
+}
+
+/// What one connection may cost the listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerLimits {
+    /// Seconds for a request head to arrive (also the keep-alive wait).
+    pub header_read_timeout: u64,
+    /// Seconds with no byte moving before a connection is closed.
+    pub idle_timeout: u64,
+    /// Largest request head in bytes; larger is answered `431`.
+    pub max_header_bytes: usize,
+    /// Open connections at most; the next is answered `503`.
+    pub max_connections: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        let d = serve::Limits::default();
+        Self {
+            header_read_timeout: d.header_read_timeout.as_secs(),
+            idle_timeout: d.idle_timeout.as_secs(),
+            max_header_bytes: d.max_header_bytes,
+            max_connections: d.max_connections,
+        }
+    }
+}
+
+impl ServerLimits {
+    pub fn limits(&self) -> serve::Limits {
+        serve::Limits {
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout),
+            max_header_bytes: self.max_header_bytes,
+            max_connections: self.max_connections,
+        }
+    }
 }
 
 /// Lifetimes in seconds.
@@ -216,6 +256,13 @@ impl Config {
                 "issuer `{}` must not end with a slash",
                 self.issuer
             ));
+        }
+        let s = &self.server;
+        if s.header_read_timeout == 0 || s.idle_timeout == 0 || s.max_connections == 0 {
+            return bad("server: timeouts and max_connections must be positive".into());
+        }
+        if !(1024..=1024 * 1024).contains(&s.max_header_bytes) {
+            return bad("server.max_header_bytes must be between 1024 and 1048576".into());
         }
         if self.tokens.id_jag == 0 || self.tokens.id_jag > xaa::MAX_ID_JAG_LIFETIME {
             return bad("tokens.id_jag must be between 1 and 300 seconds".into());

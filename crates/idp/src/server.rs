@@ -156,7 +156,8 @@ async fn security_headers(mut r: axum::response::Response) -> axum::response::Re
 /// Serves on `listener` until the process ends, with bounded cost per
 /// connection (header timeout and size, idle timeout, connection cap).
 pub async fn serve(idp: SharedIdp, listener: TcpListener) -> std::io::Result<()> {
-    serve::serve(listener, router(idp), serve::Limits::default()).await
+    let limits = idp.config.server.limits();
+    serve::serve(listener, router(idp), limits).await
 }
 
 pub async fn bind(addr: &str) -> Result<TcpListener, StartError> {
