@@ -52,3 +52,11 @@ build_ui() {
   (cd ui && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } \
      && npm run -s gen && npm run -s build)
 }
+
+# A Python tool from PyPI in a virtual environment under ~/.cache (pip package, command).
+ensure_py_tool() {
+  local venv="$HOME/.cache/gatehouse-py"
+  [ -x "$venv/bin/python" ] || { ensure_debian_packages python3-venv; python3 -m venv "$venv"; }
+  [ -x "$venv/bin/$2" ] || "$venv/bin/pip" install -q "$1"
+  echo "$venv/bin/$2"
+}

@@ -12,6 +12,8 @@ echo "==> UI: tsc, eslint, vitest"
 echo "==> generated UI types match the checked-in contract"
 git diff --exit-code -- ui/src/gen
 
+echo "==> the OpenAPI document validates (openapi-spec-validator from PyPI)"
+"$(ensure_py_tool openapi-spec-validator openapi-spec-validator)" openapi.json
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy -D warnings"

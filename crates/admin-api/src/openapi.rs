@@ -17,6 +17,65 @@ pub struct Route {
     pub conditional: bool,
     body: Option<fn(&mut SchemaGenerator) -> Value>,
     response: fn(&mut SchemaGenerator) -> Value,
+    /// The query parameters, from the contract's query type.
+    query: Option<fn() -> Vec<Value>>,
+    /// The success status: 200, or 201 for a creation.
+    status: u16,
+    /// When a `202` is also a success, what it means.
+    accepted: Option<&'static str>,
+    /// Media types of a non-JSON success body (exports, reports, the event stream).
+    media: &'static [&'static str],
+}
+
+impl Route {
+    fn query<T: JsonSchema>(mut self) -> Self {
+        self.query = Some(query_params::<T>);
+        self
+    }
+    fn created(mut self) -> Self {
+        self.status = 201;
+        self
+    }
+    fn or_accepted(mut self, meaning: &'static str) -> Self {
+        self.accepted = Some(meaning);
+        self
+    }
+    fn media(mut self, types: &'static [&'static str]) -> Self {
+        self.media = types;
+        self
+    }
+}
+
+/// Every property of a flat query type as an optional `in: query` parameter.
+fn query_params<T: JsonSchema>() -> Vec<Value> {
+    let root = SchemaSettings::draft2020_12()
+        .with(|s| s.inline_subschemas = true)
+        .into_generator()
+        .into_root_schema_for::<T>();
+    let root = serde_json::to_value(root).expect("schema serializes");
+    let Some(props) = root["properties"].as_object() else {
+        return vec![];
+    };
+    props
+        .iter()
+        .map(|(name, schema)| {
+            let mut schema = schema.clone();
+            let description = schema.as_object_mut().and_then(|o| o.remove("description"));
+            let mut p = json!({"name": name, "in": "query", "required": false, "schema": schema});
+            if let Some(d) = description {
+                p["description"] = d;
+            }
+            p
+        })
+        .collect()
+}
+
+/// The `{name}` parameters of a path template, in order.
+fn path_params(path: &str) -> Vec<&str> {
+    path.split('{')
+        .skip(1)
+        .filter_map(|s| s.split_once('}').map(|(name, _)| name))
+        .collect()
 }
 
 fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Value {
@@ -46,6 +105,10 @@ macro_rules! route {
             conditional: $cond,
             body: None,
             response: $resp,
+            query: None,
+            status: 200,
+            accepted: None,
+            media: &[],
         }
     };
     ($m:literal, $p:literal, $s:literal, $roles:expr, $cond:literal, $body:ty, $resp:expr) => {
@@ -57,6 +120,10 @@ macro_rules! route {
             conditional: $cond,
             body: Some(schema::<$body>),
             response: $resp,
+            query: None,
+            status: 200,
+            accepted: None,
+            media: &[],
         }
     };
 }
@@ -82,7 +149,7 @@ pub fn routes() -> Vec<Route> {
             false,
             none,
             schema::<Page<RequestView>>
-        ),
+        ).query::<RequestQuery>(),
         route!(
             "get",
             "/connection-requests/{id}",
@@ -100,7 +167,8 @@ pub fn routes() -> Vec<Route> {
             true,
             ApproveRequest,
             schema::<DecisionResult>
-        ),
+        )
+        .or_accepted("Recorded as the first of two approvals a sensitive scope needs; the request is awaiting_second_approval"),
         route!(
             "post",
             "/connection-requests/{id}/deny",
@@ -118,7 +186,7 @@ pub fn routes() -> Vec<Route> {
             false,
             none,
             schema::<Page<ConnectionView>>
-        ),
+        ).query::<ConnectionQuery>(),
         route!(
             "get",
             "/connections/{id}",
@@ -190,7 +258,7 @@ pub fn routes() -> Vec<Route> {
             false,
             CreateCampaign,
             schema::<CampaignView>
-        ),
+        ).created(),
         route!(
             "get",
             "/reviews/{id}",
@@ -208,7 +276,7 @@ pub fn routes() -> Vec<Route> {
             false,
             none,
             schema::<Page<ReviewItemView>>
-        ),
+        ).query::<ItemQuery>(),
         route!(
             "post",
             "/reviews/{id}/decisions",
@@ -244,7 +312,9 @@ pub fn routes() -> Vec<Route> {
             false,
             none,
             text
-        ),
+        )
+        .query::<ReportQuery>()
+        .media(&["text/csv", "application/pdf"]),
         route!(
             "get",
             "/stats",
@@ -298,7 +368,7 @@ pub fn routes() -> Vec<Route> {
             false,
             none,
             schema::<Page<AuditEventView>>
-        ),
+        ).query::<AuditQuery>(),
         route!(
             "get",
             "/audit/export",
@@ -307,7 +377,9 @@ pub fn routes() -> Vec<Route> {
             false,
             none,
             text
-        ),
+        )
+        .query::<ExportQuery>()
+        .media(&["application/x-ndjson", "text/csv"]),
         route!(
             "post",
             "/audit/verify",
@@ -325,7 +397,7 @@ pub fn routes() -> Vec<Route> {
             false,
             none,
             schema::<ChangeEvent>
-        ),
+        ).media(&["text/event-stream"]),
         route!(
             "get",
             "/api-tokens",
@@ -343,7 +415,7 @@ pub fn routes() -> Vec<Route> {
             false,
             CreateApiToken,
             schema::<ApiTokenCreated>
-        ),
+        ).created(),
         route!(
             "post",
             "/api-tokens/{id}/revoke",
@@ -364,26 +436,48 @@ pub fn document() -> Value {
     let problem = schema::<Problem>(&mut g);
     let mut paths = serde_json::Map::new();
     for r in routes() {
-        let mut params = vec![];
-        if r.path.contains("{id}") {
-            params.push(
-                json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}),
-            );
+        let mut params: Vec<Value> = path_params(r.path)
+            .into_iter()
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        if let Some(q) = r.query {
+            params.extend(q());
         }
         if r.conditional {
             params.push(json!({"name": "If-Match", "in": "header", "required": true, "schema": {"type": "string"}, "description": "The ETag from the last read; a stale one gets 412 with the current state."}));
             params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string"}, "description": "A retry with the same key returns the first result."}));
         }
         let roles: Vec<&str> = r.roles.iter().map(|r| r.as_str()).collect();
+        let body = (r.response)(&mut g);
+        let content = if r.media.is_empty() {
+            json!({"application/json": {"schema": body}})
+        } else {
+            let m: serde_json::Map<String, Value> = r
+                .media
+                .iter()
+                .map(|t| ((*t).to_owned(), json!({"schema": {"type": "string"}})))
+                .collect();
+            Value::Object(m)
+        };
+        let mut responses = serde_json::Map::new();
+        let ok = if r.status == 201 { "Created" } else { "OK" };
+        responses.insert(
+            r.status.to_string(),
+            json!({"description": ok, "content": content.clone()}),
+        );
+        if let Some(meaning) = r.accepted {
+            responses.insert(
+                "202".into(),
+                json!({"description": meaning, "content": content}),
+            );
+        }
+        responses.insert("default".into(), json!({"description": "Problem", "content": {"application/problem+json": {"schema": problem.clone()}}}));
         let mut op = json!({
             "summary": r.summary,
             "operationId": format!("{}{}", r.method, r.path.replace(['/', '{', '}', '-'], "_")),
             "parameters": params,
             "x-gatehouse-roles": roles,
-            "responses": {
-                "200": {"description": "OK", "content": {"application/json": {"schema": (r.response)(&mut g)}}},
-                "default": {"description": "Problem", "content": {"application/problem+json": {"schema": problem.clone()}}},
-            },
+            "responses": responses,
         });
         if let Some(body) = r.body {
             op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": body(&mut g)}}});
@@ -403,4 +497,44 @@ pub fn document() -> Value {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "An IdP access token (console sign-in) or an admin API token."}},
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_path_parameter_is_declared_and_every_list_takes_its_query() {
+        let doc = document();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let params = op["parameters"].as_array().unwrap();
+                let named =
+                    |n: &str, at: &str| params.iter().any(|p| p["name"] == n && p["in"] == at);
+                for p in path_params(path) {
+                    assert!(named(p, "path"), "{method} {path}: `{p}` undeclared");
+                }
+                let ok = &op["responses"]["200"]["content"]["application/json"]["schema"];
+                let paged = ok["$ref"].as_str().is_some_and(|r| r.contains("Page"));
+                if paged {
+                    assert!(
+                        named("cursor", "query") && named("limit", "query"),
+                        "{method} {path}: a list without its query"
+                    );
+                }
+            }
+        }
+        let export = &doc["paths"]["/audit/export"]["get"]["responses"]["200"]["content"];
+        assert!(export.get("text/csv").is_some() && export.get("application/x-ndjson").is_some());
+        assert!(
+            doc["paths"]["/reviews"]["post"]["responses"]
+                .get("201")
+                .is_some()
+        );
+        assert!(
+            doc["paths"]["/connection-requests/{id}/approve"]["post"]["responses"]
+                .get("202")
+                .is_some()
+        );
+    }
 }

@@ -578,6 +578,68 @@ pub struct AuditQuery {
     pub limit: Option<usize>,
 }
 
+/// Filters of `GET /connection-requests` (query parameters; all optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RequestQuery {
+    /// `pending` (default), `approved`, `denied`, `expired`, `awaiting_second_approval` or `all`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_app: Option<String>,
+    /// Minimum highest risk: read, write, destructive, admin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<Risk>,
+    /// Only requests first seen at least this many seconds ago.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_age: Option<i64>,
+    /// Free text over client, app, users, scopes and justification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    /// `age` (oldest first, default), `-age`, `last_seen`, `refused`, `risk`, `users`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+/// `GET /audit/export`: the format (`jsonl`, the default, or `csv`) and the
+/// same filters as `GET /audit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ExportQuery {
+    /// `jsonl` (default) or `csv`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(flatten)]
+    pub filter: AuditQuery,
+}
+
+/// `GET /reviews/{id}/items` (query parameters; all optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ItemQuery {
+    /// Only this reviewer's items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewer: Option<String>,
+    /// `open` or `decided`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+/// `GET /reviews/{id}/report`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReportQuery {
+    /// `csv` (default) or `pdf`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
 impl ConnectionQuery {
     /// As query pairs for the client.
     pub fn pairs(&self) -> Vec<(String, String)> {

@@ -1120,8 +1120,8 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
-            200: {
+            /** @description Created */
+            201: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1173,7 +1173,21 @@ export interface operations {
     };
     get_audit: {
         parameters: {
-            query?: never;
+            query?: {
+                actor?: string | null;
+                client_id?: string | null;
+                cursor?: string | null;
+                kind?: string | null;
+                limit?: number | null;
+                /** @description `asc` (oldest first, the default) or `desc` (newest first); not for exports. */
+                order?: string | null;
+                outcome?: string | null;
+                /** @description Unix milliseconds, inclusive. */
+                since_ms?: number | null;
+                subject?: string | null;
+                target?: string | null;
+                until_ms?: number | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1202,7 +1216,23 @@ export interface operations {
     };
     get_audit_export: {
         parameters: {
-            query?: never;
+            query?: {
+                actor?: string | null;
+                client_id?: string | null;
+                cursor?: string | null;
+                /** @description `jsonl` (default) or `csv`. */
+                format?: string | null;
+                kind?: string | null;
+                limit?: number | null;
+                /** @description `asc` (oldest first, the default) or `desc` (newest first); not for exports. */
+                order?: string | null;
+                outcome?: string | null;
+                /** @description Unix milliseconds, inclusive. */
+                since_ms?: number | null;
+                subject?: string | null;
+                target?: string | null;
+                until_ms?: number | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1215,7 +1245,8 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": string;
+                    "application/x-ndjson": string;
+                    "text/csv": string;
                 };
             };
             /** @description Problem */
@@ -1289,7 +1320,22 @@ export interface operations {
     };
     get_connection_requests: {
         parameters: {
-            query?: never;
+            query?: {
+                client_id?: string | null;
+                cursor?: string | null;
+                limit?: number | null;
+                /** @description Only requests first seen at least this many seconds ago. */
+                min_age?: number | null;
+                /** @description Free text over client, app, users, scopes and justification. */
+                q?: string | null;
+                resource_app?: string | null;
+                /** @description Minimum highest risk: read, write, destructive, admin. */
+                risk?: "read" | "write" | "destructive" | "admin" | null;
+                /** @description `age` (oldest first, default), `-age`, `last_seen`, `refused`, `risk`, `users`. */
+                sort?: string | null;
+                /** @description `pending` (default), `approved`, `denied`, `expired`, `awaiting_second_approval` or `all`. */
+                status?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1376,6 +1422,15 @@ export interface operations {
                     "application/json": components["schemas"]["DecisionResult"];
                 };
             };
+            /** @description Recorded as the first of two approvals a sensitive scope needs; the request is awaiting_second_approval */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DecisionResult"];
+                };
+            };
             /** @description Problem */
             default: {
                 headers: {
@@ -1429,7 +1484,24 @@ export interface operations {
     };
     get_connections: {
         parameters: {
-            query?: never;
+            query?: {
+                client_id?: string | null;
+                cursor?: string | null;
+                /** @description Connections restricted to this group. */
+                group?: string | null;
+                limit?: number | null;
+                q?: string | null;
+                resource_app?: string | null;
+                /** @description How risky a scope is. */
+                risk?: "read" | "write" | "destructive" | "admin" | null;
+                /** @description `created` (default, newest first), `last_used`, `client`, `app`, `risk`. */
+                sort?: string | null;
+                status?: string | null;
+                /** @description Only connections unused for at least this many seconds (or never used). */
+                unused_for?: number | null;
+                /** @description Connections this user can use (by group restriction). */
+                user?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1695,7 +1767,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ChangeEvent"];
+                    "text/event-stream": string;
                 };
             };
             /** @description Problem */
@@ -1809,8 +1881,8 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
-            200: {
+            /** @description Created */
+            201: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1928,7 +2000,14 @@ export interface operations {
     };
     get_reviews__id__items: {
         parameters: {
-            query?: never;
+            query?: {
+                cursor?: string | null;
+                limit?: number | null;
+                /** @description Only this reviewer's items. */
+                reviewer?: string | null;
+                /** @description `open` or `decided`. */
+                state?: string | null;
+            };
             header?: never;
             path: {
                 id: string;
@@ -1963,6 +2042,7 @@ export interface operations {
             header?: never;
             path: {
                 id: string;
+                item: string;
             };
             cookie?: never;
         };
@@ -1994,7 +2074,10 @@ export interface operations {
     };
     get_reviews__id__report: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `csv` (default) or `pdf`. */
+                format?: string | null;
+            };
             header?: never;
             path: {
                 id: string;
@@ -2009,7 +2092,8 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": string;
+                    "application/pdf": string;
+                    "text/csv": string;
                 };
             };
             /** @description Problem */

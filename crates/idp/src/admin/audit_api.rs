@@ -15,7 +15,6 @@ use axum::{
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
-use serde::Deserialize;
 use sqlx::Row;
 
 pub use admin_api::AuditQuery;
@@ -116,13 +115,6 @@ pub async fn query(
         .map(|r| view(audit::event_from_row(r)))
         .collect();
     Ok(Json(page_at(items, offset, total)))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ExportQuery {
-    pub format: Option<String>,
-    #[serde(flatten)]
-    pub filter: AuditQuery,
 }
 
 const CSV_HEADER: &str =

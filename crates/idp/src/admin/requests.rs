@@ -19,26 +19,8 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::Response,
 };
-use serde::Deserialize;
 use serde_json::json;
 use sqlx::Row;
-
-#[derive(Debug, Deserialize)]
-pub struct RequestQuery {
-    pub status: Option<String>,
-    pub client_id: Option<String>,
-    pub resource_app: Option<String>,
-    /// Minimum highest risk: read, write, destructive, admin.
-    pub risk: Option<Risk>,
-    /// Only requests first seen at least this many seconds ago.
-    pub min_age: Option<i64>,
-    /// Free text over client, app, users, scopes and justification.
-    pub q: Option<String>,
-    /// `age` (oldest first, default), `-age`, `last_seen`, `refused`, `risk`, `users`.
-    pub sort: Option<String>,
-    pub cursor: Option<String>,
-    pub limit: Option<usize>,
-}
 
 /// The SQL part of a request filter (all but the risk, which comes from the
 /// scope catalogue): status, client, app, minimum age, and the free-text search

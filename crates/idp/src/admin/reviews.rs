@@ -25,7 +25,6 @@ use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde::Deserialize;
 use serde_json::json;
 use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
 use std::collections::HashMap;
@@ -401,15 +400,6 @@ pub async fn get(
             .await?
             .ok_or_else(|| ApiError::not_found("the campaign"))?,
     ))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ItemQuery {
-    pub reviewer: Option<String>,
-    /// `open` or `decided`.
-    pub state: Option<String>,
-    pub cursor: Option<String>,
-    pub limit: Option<usize>,
 }
 
 pub async fn items(
@@ -857,11 +847,6 @@ pub async fn run_due(idp: &SharedIdp) -> usize {
         }
     }
     n
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ReportQuery {
-    pub format: Option<String>,
 }
 
 /// The campaign report: every item, its recommendation, decision, who, when,
