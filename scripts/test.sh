@@ -26,6 +26,9 @@ echo "==> the login form in a real browser (Debian chromium, playwright-core)"
 ensure_debian_packages chromium
 (cd tests/browser && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } \
    && GATEHOUSE_DEMO_BIN="$CARGO_TARGET_DIR/debug/gatehouse-demo" SCREENSHOT_DIR="${SCREENSHOT_DIR:-}" npm test --silent)
+echo "==> schema-driven fuzzing of the admin API against its served document (schemathesis from PyPI, short)"
+schemathesis="$(ensure_py_tool schemathesis schemathesis)"
+"$(dirname "$schemathesis")/python" tests/api-fuzz/run.py "$CARGO_TARGET_DIR/debug/gatehouse-demo" "$schemathesis" 10
 echo "==> the real OS keychain (gnome-keyring under dbus-run-session)"
 ./scripts/keychain-tests.sh
 echo "==> the desktop app starts headless in demo mode and shows the queue"

@@ -3,7 +3,7 @@
 //! verify the hash chain.
 
 use super::{
-    common::{decode_cursor, page_at},
+    common::{ApiQuery, decode_cursor, page_at},
     problem::{ApiError, ApiResult},
 };
 use crate::{audit, state::SharedIdp};
@@ -11,7 +11,7 @@ use admin_api::*;
 use axum::{
     Json,
     body::Body,
-    extract::{Query, State},
+    extract::State,
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
@@ -87,7 +87,7 @@ async fn fetch(
 /// and paged in SQL.
 pub async fn query(
     State(idp): State<SharedIdp>,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Page<AuditEventView>>> {
     let direction = match q.order.as_deref() {
         None | Some("asc") => "ASC",
@@ -142,7 +142,7 @@ fn csv_row(e: &AuditEventView) -> String {
 
 pub async fn export(
     State(idp): State<SharedIdp>,
-    Query(q): Query<ExportQuery>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> ApiResult<Response> {
     let csv = match q.format.as_deref().unwrap_or("jsonl") {
         "jsonl" => false,

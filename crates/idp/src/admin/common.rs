@@ -334,3 +334,36 @@ pub fn connections_committed(idp: &SharedIdp, events: Vec<ChangeEvent>) {
     idp.outbox_wake.notify_one();
     publish(idp, events);
 }
+
+/// `Query<T>` for admin routes: a query string that does not parse (an unknown
+/// field value, a number out of range) is an RFC 9457 validation problem like
+/// every other bad input, not axum's plain-text rejection.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = super::problem::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(e) => Err(super::problem::ApiError::validation(e.body_text())),
+        }
+    }
+}
+
+/// An "at least this many seconds" filter must not be negative.
+pub fn non_negative(v: Option<i64>, name: &str) -> super::problem::ApiResult<()> {
+    match v {
+        Some(v) if v < 0 => Err(super::problem::ApiError::validation(format!(
+            "{name} must not be negative"
+        ))),
+        _ => Ok(()),
+    }
+}

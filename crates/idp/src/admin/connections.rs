@@ -19,7 +19,7 @@ use admin_api::*;
 use axum::{
     Extension, Json,
     body::Bytes,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{HeaderMap, StatusCode},
     response::Response,
 };
@@ -51,7 +51,7 @@ pub(super) fn connection_filter(
     }
     if let Some(a) = q.unused_for {
         sql.push_str(" AND (c.last_used_at IS NULL OR c.last_used_at <= ?)");
-        binds.push(Bind::Int(idp.now() - a));
+        binds.push(Bind::Int(idp.now().saturating_sub(a)));
     }
     if let Some(g) = &q.group {
         sql.push_str(" AND EXISTS (SELECT 1 FROM json_each(c.allowed_groups) WHERE value = ?)");
@@ -109,8 +109,9 @@ fn by_name(names: Vec<(String, String)>, col: &str) -> (String, Vec<Bind>) {
 
 pub async fn list(
     State(idp): State<SharedIdp>,
-    Query(q): Query<ConnectionQuery>,
+    ApiQuery(q): ApiQuery<ConnectionQuery>,
 ) -> ApiResult<Json<Page<ConnectionView>>> {
+    non_negative(q.unused_for, "unused_for")?;
     if let Some(s) = &q.status
         && s != "all"
         && ConnectionStatus::parse(s).is_none()

@@ -15,7 +15,7 @@ use admin_api::*;
 use axum::{
     Extension,
     body::Bytes,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{HeaderMap, StatusCode},
     response::Response,
 };
@@ -45,7 +45,7 @@ fn request_filter(
     }
     if let Some(a) = q.min_age {
         sql.push_str(" AND r.first_seen <= ?");
-        binds.push(Bind::Int(now - a));
+        binds.push(Bind::Int(now.saturating_sub(a)));
     }
     if let Some(n) = q.q.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
         let Some(like) = like_pattern(n) else {
@@ -68,8 +68,9 @@ fn request_filter(
 
 pub async fn list(
     State(idp): State<SharedIdp>,
-    Query(q): Query<RequestQuery>,
+    ApiQuery(q): ApiQuery<RequestQuery>,
 ) -> ApiResult<axum::Json<Page<RequestView>>> {
+    non_negative(q.min_age, "min_age")?;
     let status = q.status.clone().unwrap_or_else(|| "pending".into());
     let db_status = match status.as_str() {
         "awaiting_second_approval" => "pending".to_string(),

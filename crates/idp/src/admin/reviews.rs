@@ -21,7 +21,7 @@ use admin_api::*;
 use axum::{
     Extension, Json,
     body::Bytes,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -202,6 +202,7 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult<Response> {
     let req: CreateCampaign = parse_body(&body)?;
+    non_negative(req.scope.unused_for, "scope.unused_for")?;
     let now = idp.now();
     let starts_at = req.starts_at.unwrap_or(now);
     if req.name.trim().is_empty() {
@@ -405,7 +406,7 @@ pub async fn get(
 pub async fn items(
     State(idp): State<SharedIdp>,
     Path(id): Path<String>,
-    Query(q): Query<ItemQuery>,
+    ApiQuery(q): ApiQuery<ItemQuery>,
 ) -> ApiResult<Json<Page<ReviewItemView>>> {
     // Filtered, counted and paged in SQL: a campaign may hold 100k items.
     let mut filter = String::from(" FROM review_items WHERE campaign_id = ?");
@@ -854,7 +855,7 @@ pub async fn run_due(idp: &SharedIdp) -> usize {
 pub async fn report(
     State(idp): State<SharedIdp>,
     Path(id): Path<String>,
-    Query(q): Query<ReportQuery>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     let mut db = idp.store.pool.acquire().await?;
     let campaign = campaign_view(&mut db, &id)
