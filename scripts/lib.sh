@@ -56,7 +56,7 @@ build_ui() {
 # A Python tool from PyPI in a virtual environment under ~/.cache (pip package, command).
 ensure_py_tool() {
   local venv="$HOME/.cache/gatehouse-py"
-  [ -x "$venv/bin/python" ] || { ensure_debian_packages python3-venv; python3 -m venv "$venv"; }
-  [ -x "$venv/bin/$2" ] || "$venv/bin/pip" install -q "$1"
+  [ -x "$venv/bin/python" ] || { ensure_debian_packages python3-venv >&2; python3 -m venv "$venv" >&2; }
+  [ -x "$venv/bin/$2" ] || "$venv/bin/pip" install -q --disable-pip-version-check "$1" >&2
   echo "$venv/bin/$2"
 }
