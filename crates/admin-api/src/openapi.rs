@@ -445,7 +445,7 @@ pub fn document() -> Value {
         }
         if r.conditional {
             params.push(json!({"name": "If-Match", "in": "header", "required": true, "schema": {"type": "string"}, "description": "The ETag from the last read; a stale one gets 412 with the current state."}));
-            params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string"}, "description": "A retry with the same key returns the first result."}));
+            params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1, "maxLength": 200}, "description": "A retry with the same key returns the first result."}));
         }
         let roles: Vec<&str> = r.roles.iter().map(|r| r.as_str()).collect();
         let body = (r.response)(&mut g);

@@ -238,16 +238,19 @@ pub struct ApproveRequest {
     pub expires_at: Option<i64>,
     /// ID-JAG lifetime in seconds (1–300).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 300))]
     pub id_jag_lifetime: Option<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub step_up: Vec<StepUpRule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2000))]
     pub justification: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DenyRequest {
+    #[schemars(length(min = 1, max = 2000))]
     pub reason: String,
 }
 
@@ -356,12 +359,14 @@ pub struct ModifyConnection {
     pub id_jag_lifetime: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_up: Option<Vec<StepUpRule>>,
+    #[schemars(length(min = 1, max = 2000))]
     pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonBody {
+    #[schemars(length(min = 1, max = 2000))]
     pub reason: String,
 }
 
@@ -377,6 +382,7 @@ pub struct BulkRevoke {
     /// killed and new exchanges for them are refused until an admin lifts the block.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    #[schemars(length(min = 1, max = 2000))]
     pub reason: String,
     /// Only count, change nothing (the confirmation step).
     #[serde(default)]
@@ -473,9 +479,12 @@ pub struct WhoAmI {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiToken {
+    #[schemars(length(min = 1, max = 100))]
     pub name: String,
+    #[schemars(length(min = 1))]
     pub roles: Vec<Role>,
     /// Lifetime in seconds (at most a year).
+    #[schemars(range(min = 1, max = 31_536_000))]
     pub expires_in: u64,
 }
 
@@ -782,6 +791,7 @@ pub struct ReviewItemView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewDecisions {
+    #[schemars(length(min = 1, max = 1000))]
     pub items: Vec<String>,
     pub decision: ReviewDecision,
     /// For `modify`: the scopes to keep (a subset of the granted ones).

@@ -106,6 +106,14 @@ pub struct Connection {
     pub version: i64,
 }
 
+/// A stored status the code does not know is a decode error, never a silent
+/// default (an unknown connection status once read as `expired`).
+pub fn known_status<T>(parsed: Option<T>, stored: &str, what: &str) -> DbResult<T> {
+    parsed.ok_or_else(|| {
+        sqlx::Error::Decode(format!("unknown {what} status `{stored}` in the database").into())
+    })
+}
+
 fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("serializes")
 }
@@ -711,8 +719,10 @@ fn connection_from_row(r: &sqlx::sqlite::SqliteRow) -> DbResult<Connection> {
         step_up: from_json(&r.get::<String, _>("step_up"))?,
         id_jag_lifetime: r.get::<Option<i64>, _>("id_jag_lifetime").map(|v| v as u64),
         expires_at: r.get("expires_at"),
-        status: ConnectionStatus::parse(&r.get::<String, _>("status"))
-            .unwrap_or(ConnectionStatus::Expired),
+        status: {
+            let s: String = r.get("status");
+            known_status(ConnectionStatus::parse(&s), &s, "connection")?
+        },
         approved_by: from_json(&r.get::<String, _>("approved_by"))?,
         version: r.get("version"),
     })
@@ -820,5 +830,24 @@ mod tests {
                 .unwrap()
         );
         assert_eq!(rank().await, 3);
+    }
+}
+
+#[cfg(test)]
+mod known_status_tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_stored_status_is_a_decode_error() {
+        assert_eq!(
+            known_status(ConnectionStatus::parse("active"), "active", "connection").unwrap(),
+            ConnectionStatus::Active
+        );
+        let e =
+            known_status(ConnectionStatus::parse("paused"), "paused", "connection").unwrap_err();
+        assert!(
+            e.to_string().contains("unknown connection status `paused`"),
+            "{e}"
+        );
     }
 }

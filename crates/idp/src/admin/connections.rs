@@ -178,7 +178,7 @@ pub async fn get(State(idp): State<SharedIdp>, Path(id): Path<String>) -> ApiRes
 
 fn required_reason(reason: &str) -> ApiResult<&str> {
     let r = reason.trim();
-    if r.is_empty() || r.len() > 2000 {
+    if r.is_empty() || r.chars().count() > 2000 {
         return Err(ApiError::validation(
             "a reason (1 to 2000 characters) is required",
         ));

@@ -282,7 +282,10 @@ fn validate_grant(
             r.scope
         )));
     }
-    if g.justification.as_deref().is_some_and(|j| j.len() > 2000) {
+    if g.justification
+        .as_deref()
+        .is_some_and(|j| j.chars().count() > 2000)
+    {
         return Err(ApiError::validation(
             "the justification is longer than 2000 characters",
         ));
@@ -469,7 +472,7 @@ pub async fn deny(
     let route = format!("deny {id}");
     idempotent(&idp, &who, &headers, &route, &body, || async {
         let reason = req.reason.trim();
-        if reason.is_empty() || reason.len() > 2000 {
+        if reason.is_empty() || reason.chars().count() > 2000 {
             return Err(ApiError::validation("a reason (1 to 2000 characters) is required to deny"));
         }
         let expected = if_match(&headers)?;

@@ -43,7 +43,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<ApiTokenCreated>)> {
     let req: CreateApiToken = parse_body(&body)?;
     let name = req.name.trim();
-    if name.is_empty() || name.len() > 100 {
+    if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::validation("name must be 1 to 100 characters"));
     }
     if req.roles.is_empty() {

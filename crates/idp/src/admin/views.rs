@@ -168,12 +168,14 @@ fn build_request_view(
     let client_id: String = r.get("client_id");
     let app = idp.config.resource_app(&app_id);
     let scope_views = scope_views(app, &p.scopes);
-    let status = match RequestStatus::parse(&r.get::<String, _>("status"))
-        .unwrap_or(RequestStatus::Expired)
-    {
-        RequestStatus::Pending if !p.approvals.is_empty() => RequestStatus::AwaitingSecondApproval,
-        s => s,
-    };
+    let stored: String = r.get("status");
+    let status =
+        match crate::store::known_status(RequestStatus::parse(&stored), &stored, "request")? {
+            RequestStatus::Pending if !p.approvals.is_empty() => {
+                RequestStatus::AwaitingSecondApproval
+            }
+            s => s,
+        };
     let decided_by: Option<String> = r.get("decided_by");
     Ok(RequestView {
         id: r.get("id"),
@@ -268,8 +270,10 @@ pub fn connection_from_row(
         id: r.get("id"),
         client: client_ref(idp, &client_id),
         resource_app: app_ref(idp, &app_id),
-        status: ConnectionStatus::parse(&r.get::<String, _>("status"))
-            .unwrap_or(ConnectionStatus::Expired),
+        status: {
+            let s: String = r.get("status");
+            crate::store::known_status(ConnectionStatus::parse(&s), &s, "connection")?
+        },
         scopes,
         highest_risk: granted.iter().map(|s| s.risk).max(),
         granted_scopes: granted,
