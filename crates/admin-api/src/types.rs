@@ -626,6 +626,13 @@ pub struct ExportQuery {
     pub filter: AuditQuery,
 }
 
+/// The `format` of `ExportQuery` alone (how the server reads it; see there).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ExportFormat {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
 /// `GET /reviews/{id}/items` (query parameters; all optional).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ItemQuery {

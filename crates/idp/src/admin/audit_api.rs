@@ -140,10 +140,18 @@ fn csv_row(e: &AuditEventView) -> String {
     )
 }
 
+/// `ExportQuery` is read in two parts: serde's `flatten` cannot read numbers
+/// from a query string, so the filter (`since_ms`, …) and the format are each
+/// parsed from the whole string (each ignores the other's fields).
 pub async fn export(
     State(idp): State<SharedIdp>,
-    ApiQuery(q): ApiQuery<ExportQuery>,
+    ApiQuery(filter): ApiQuery<AuditQuery>,
+    ApiQuery(format): ApiQuery<ExportFormat>,
 ) -> ApiResult<Response> {
+    let q = ExportQuery {
+        format: format.format,
+        filter,
+    };
     let csv = match q.format.as_deref().unwrap_or("jsonl") {
         "jsonl" => false,
         "csv" => true,
