@@ -93,6 +93,11 @@ pub fn expect_oauth(r: Result<impl Sized, AgentError>, code: xaa::ErrorCode) -> 
 /// Signs `username` in through the console's public client and returns an admin
 /// API client carrying that session's access token.
 pub async fn admin_session(info: &DemoInfo, username: &str, mfa: bool) -> admin_api::AdminClient {
+    admin_api::AdminClient::new(&info.idp, admin_token(info, username, mfa).await)
+}
+
+/// The access token of a console sign-in (admin client, admin scope) of `username`.
+pub async fn admin_token(info: &DemoInfo, username: &str, mfa: bool) -> String {
     let opts = SignInOptions {
         require_mfa: mfa,
         use_totp: mfa,
@@ -112,7 +117,7 @@ pub async fn admin_session(info: &DemoInfo, username: &str, mfa: bool) -> admin_
     )
     .await
     .expect("console sign-in");
-    admin_api::AdminClient::new(&info.idp, s.access_token)
+    s.access_token
 }
 
 /// The login form's anti-forgery binding as the IdP set it: (cookie, form token).

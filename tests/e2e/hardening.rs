@@ -678,20 +678,7 @@ max_connections = 7
 async fn bad_query_strings_are_problems_not_panics() {
     let d = start_demo().await;
     let i = &d.info;
-    let token = agent::sign_in(
-        &agent::http_client(),
-        &i.idp,
-        &agent::ClientCreds {
-            client_id: i.console_client_id.clone(),
-            client_secret: String::new(),
-        },
-        "http://127.0.0.1:53123/callback",
-        &user(i, "judy"),
-        &with_scope(Some(ADMIN_SCOPE)),
-    )
-    .await
-    .unwrap()
-    .access_token;
+    let token = admin_token(i, "judy", false).await;
     // Found by schemathesis: an extreme min_age overflowed (a panic, the
     // connection dropped); a number out of range was axum's plain-text 400.
     for path in [

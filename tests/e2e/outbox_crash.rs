@@ -22,6 +22,11 @@ fn binary(name: &str) -> PathBuf {
     p
 }
 
+/// The tests here start real IdP processes on ports they pick as free, and one
+/// leaves a receiver port unbound on purpose until after a crash: run one at a
+/// time, so no test's server lands on another's "nothing listens here" port.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -84,6 +89,7 @@ async fn console_session(issuer: &str, username: &str, password: &str) -> String
 
 #[tokio::test]
 async fn a_revocation_committed_before_a_kill_9_is_delivered_after_restart() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let idp_port = free_port();
     let receiver_port = free_port(); // nothing listens here until after the crash
@@ -302,6 +308,7 @@ async fn refused_start(config: &std::path::Path) -> (Option<i32>, String) {
 
 #[tokio::test]
 async fn a_database_left_read_only_after_a_crash_refuses_the_start_and_says_where_and_why() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
@@ -356,6 +363,7 @@ struct Acked {
 
 #[tokio::test]
 async fn every_acknowledged_decision_and_its_audit_event_survive_a_kill_9_under_load() {
+    let _one = ONE_AT_A_TIME.lock().await;
     const CLIENTS: usize = 16;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
