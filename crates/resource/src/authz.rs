@@ -199,22 +199,28 @@ async fn redeem(
         Some(asked) => asked.clone(),
         None => asserted,
     };
-    let connection = match (&claims.connection_id, claims.connection_version) {
-        (Some(id), Some(v)) => Some((id.clone(), v)),
-        _ => None,
-    };
-    let issued = crate::receiver::Issued {
-        client_id: &client_id,
-        sub: &claims.sub,
-        connection: connection.as_ref().map(|(id, v)| (id.as_str(), *v)),
-        iat: claims.iat,
+    let lifetime = app.config.access_token_lifetime.min(300);
+    // The grant this assertion would get; a revocation mark is checked against
+    // it exactly as the receiver checks the tokens already issued.
+    let grant = AccessGrant {
+        sub: claims.sub.clone(),
+        client_id: client_id.clone(),
+        scopes: scopes.clone(),
+        resource: resource.clone(),
+        exp: now + lifetime,
+        idp_issuer: claims.iss.clone(),
+        id_jag_jti: claims.jti.clone(),
+        connection: claims
+            .connection()
+            .map(|(id, version)| (id.to_owned(), version)),
+        id_jag_iat: claims.iat,
     };
     let revoked = app
         .revocations
         .read()
         .expect("revocations lock")
         .iter()
-        .any(|m| m.revokes(&issued));
+        .any(|m| m.revokes(&grant.issued()));
     if revoked {
         return Err(OAuthError::invalid_grant(
             "the connection this assertion was issued under has been revoked",
@@ -223,21 +229,7 @@ async fn redeem(
     // Every check passed: only now is the assertion used up (single use, MCP profile).
     idjag::consume(&claims, &app.replay, now)
         .map_err(|e| OAuthError::invalid_grant(e.to_string()))?;
-    let lifetime = app.config.access_token_lifetime.min(300);
-    let token = app.tokens.issue(
-        AccessGrant {
-            sub: claims.sub.clone(),
-            client_id: client_id.clone(),
-            scopes: scopes.clone(),
-            resource: resource.clone(),
-            exp: now + lifetime,
-            idp_issuer: claims.iss.clone(),
-            id_jag_jti: claims.jti.clone(),
-            connection: connection.clone(),
-            id_jag_iat: claims.iat,
-        },
-        now,
-    );
+    let token = app.tokens.issue(grant, now);
     tracing::info!(app = %app.config.id, sub = %claims.sub, client = %client_id, scope = %scopes, "access token issued");
     Ok(json!({
         "access_token": token,

@@ -71,6 +71,14 @@ pub struct IdJagClaims {
     pub connection_version: Option<i64>,
 }
 
+impl IdJagClaims {
+    /// The connection this assertion was issued under and its version, when
+    /// the IdP (Gatehouse) named both.
+    pub fn connection(&self) -> Option<(&str, i64)> {
+        Some((self.connection_id.as_deref()?, self.connection_version?))
+    }
+}
+
 /// The claims of an OpenID Connect ID token as Gatehouse's IdP issues them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdTokenClaims {
