@@ -251,9 +251,7 @@ fn login_form(
         .map(|u| u.origin().ascii_serialization())
         .filter(|o| o != "null")
         .unwrap_or_default();
-    if let Ok(v) = header::HeaderValue::from_str(&format!(
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' {back}; frame-ancestors 'none'"
-    )) {
+    if let Ok(v) = header::HeaderValue::from_str(&crate::server::content_security_policy(&back)) {
         r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
     }
     r.headers_mut().insert(

@@ -147,10 +147,23 @@ async fn security_headers(mut r: axum::response::Response) -> axum::response::Re
     );
     // A handler may set a stricter or more specific policy (the login page names
     // the one redirect URI its form may lead to); otherwise this one.
-    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-    ));
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CSP));
     r
+}
+
+/// The IdP's content security policy; `content_security_policy` widens only
+/// its `form-action`.
+const CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+
+/// `CSP` with `form-action` also allowing `origin` (the login page's form leads
+/// to the client's redirect URI, and browsers apply `form-action` to that redirect).
+pub fn content_security_policy(origin: &str) -> String {
+    CSP.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {origin}"),
+    )
 }
 
 /// Serves on `listener` until the process ends, with bounded cost per
