@@ -91,6 +91,12 @@ async fn the_admin_api_refuses_every_token_not_meant_for_it() {
     .await
     .unwrap();
     foreign.push(("a resource AS access token".into(), at.access_token));
+    // Another issuer: a console session and ID token of another Gatehouse IdP.
+    let other = start_demo().await;
+    let elsewhere = admin_token(&other.info, "oscar", false).await;
+    foreign.push(("another IdP's console access token".into(), elsewhere));
+    let other_id = sign_in(&other.info, "oscar", "code-agent", false).await;
+    foreign.push(("another IdP's ID token".into(), other_id.id_token));
 
     let approve = format!("/connection-requests/{}/approve", request.id);
     for (what, token) in &foreign {
@@ -733,4 +739,49 @@ async fn the_audit_export_takes_its_time_filters() {
     let lines = text.lines().filter(|l| !l.is_empty()).count() as u64;
     assert_eq!(lines, expected, "of {}", all.total);
     assert!(lines < all.total);
+}
+
+#[tokio::test]
+async fn the_exchange_takes_only_this_idps_id_token_for_this_client() {
+    let d = start_demo().await;
+    let i = &d.info;
+    let other = start_demo().await;
+    let alice = sign_in(i, "alice", "code-agent", false).await;
+    let jag = exchange(i, "code-agent", &alice.id_token, "docs", Some("docs.read"))
+        .await
+        .unwrap();
+    let cases = [
+        (
+            "another IdP's ID token for the same client id",
+            sign_in(&other.info, "alice", "code-agent", false)
+                .await
+                .id_token,
+        ),
+        (
+            "an ID token issued to another client",
+            sign_in(i, "alice", "research-assistant", false)
+                .await
+                .id_token,
+        ),
+        ("an ID-JAG", jag.access_token),
+        ("an access token", alice.access_token.clone()),
+        (
+            "the console's admin token",
+            admin_token(i, "judy", false).await,
+        ),
+    ];
+    for (what, token) in cases {
+        let e = expect_oauth(
+            exchange(i, "code-agent", &token, "docs", Some("docs.read")).await,
+            xaa::ErrorCode::InvalidGrant,
+        );
+        assert!(
+            e.connection_request_id.is_none(),
+            "{what}: nothing recorded"
+        );
+    }
+    // The right one still works.
+    exchange(i, "code-agent", &alice.id_token, "docs", Some("docs.read"))
+        .await
+        .unwrap();
 }
