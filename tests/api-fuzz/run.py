@@ -15,6 +15,7 @@ import os
 import secrets
 import subprocess
 import sys
+import tempfile
 import urllib.parse
 
 demo_bin, schemathesis = sys.argv[1], sys.argv[2]
@@ -82,7 +83,7 @@ try:
         "--generation-deterministic",
         "--workers", "2",
         "--request-timeout", "30",
-    ], env=dict(os.environ, NO_COLOR="1"))
+    ], env=dict(os.environ, NO_COLOR="1"), cwd=tempfile.mkdtemp())  # its cache stays out of the checkout
     sys.exit(run.returncode)
 finally:
     demo.kill()
