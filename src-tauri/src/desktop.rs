@@ -147,9 +147,15 @@ pub fn spawn_live_bridge(app: AppHandle) {
                 }
                 LiveEvent::Change(change) => {
                     let _ = app.emit("changes", &change);
-                    if change.kind.starts_with("request.") {
+                    use admin_api::ChangeKind;
+                    if matches!(
+                        change.kind,
+                        ChangeKind::RequestCreated
+                            | ChangeKind::RequestUpdated
+                            | ChangeKind::RequestDecided
+                    ) {
                         tauri::async_runtime::spawn(async move {
-                            if change.kind == "request.created" {
+                            if change.kind == ChangeKind::RequestCreated {
                                 notify_new_request(&app, &change.target).await;
                             }
                             update_tray(&app).await;

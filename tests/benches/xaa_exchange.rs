@@ -235,11 +235,13 @@ fn main() {
             closed_loop(target.clone(), http.clone(), workers, load_window).await;
         let half = (peak / 2.0).max(1.0);
         let (lat, lat_failed) = open_loop(target.clone(), http.clone(), half, load_window).await;
-        let pool = &d.idp.store.pool;
-        let audited = idp::audit::list(pool, Some("id_jag.exchange"), i64::MAX)
+        let audited = d
+            .idp
+            .store
+            .audit_events(Some("id_jag.exchange"), i64::MAX)
             .await
             .unwrap();
-        let chain = idp::audit::verify(pool).await.unwrap();
+        let chain = d.idp.store.verify_audit().await.unwrap();
 
         let mode = if quick { "quick" } else { "full" };
         let rows: Vec<(String, String)> = vec![

@@ -620,11 +620,11 @@ async fn audit_export_round_trips_and_verify_names_a_tampered_row() {
     sqlx::query(
         "UPDATE audit_events SET outcome = 'success' WHERE seq = 1 AND outcome != 'success'",
     )
-    .execute(&d.idp.store.pool)
+    .execute(d.idp.store.pool())
     .await
     .unwrap();
     sqlx::query("UPDATE audit_events SET reason = 'edited' WHERE seq = 2")
-        .execute(&d.idp.store.pool)
+        .execute(d.idp.store.pool())
         .await
         .unwrap();
     let report = heidi.audit_verify().await.unwrap();
@@ -730,7 +730,7 @@ async fn api_tokens_are_shown_once_role_scoped_and_revocable() {
     judy.revoke_api_token(&created.info.id).await.unwrap();
     assert_eq!(bot.whoami().await.unwrap_err().status(), Some(401));
     let rows: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM api_tokens")
-        .fetch_all(&d.idp.store.pool)
+        .fetch_all(d.idp.store.pool())
         .await
         .unwrap();
     assert!(rows.iter().all(|h| *h != created.token), "stored hashed");

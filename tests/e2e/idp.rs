@@ -26,14 +26,17 @@ async fn the_audit_chain_verifies_holds_no_token_and_breaks_when_a_row_is_edited
     .await;
     expect_oauth(denied, ErrorCode::AccessDenied);
 
-    let pool = &d.idp.store.pool;
-    let report = idp::audit::verify(pool).await.unwrap();
+    let pool = d.idp.store.pool();
+    let report = d.idp.store.verify_audit().await.unwrap();
     assert!(report.ok(), "{report:?}");
     assert!(
         report.events >= 4,
         "logins and exchanges are audited: {report:?}"
     );
-    let issued = idp::audit::list(pool, Some("id_jag.exchange"), 100)
+    let issued = d
+        .idp
+        .store
+        .audit_events(Some("id_jag.exchange"), 100)
         .await
         .unwrap();
     assert_eq!(
@@ -76,7 +79,7 @@ async fn the_audit_chain_verifies_holds_no_token_and_breaks_when_a_row_is_edited
         .execute(pool)
         .await
         .unwrap();
-    let report = idp::audit::verify(pool).await.unwrap();
+    let report = d.idp.store.verify_audit().await.unwrap();
     assert_eq!(report.first_broken, Some(2));
     // Deleting a row is caught too (sequence gap / broken link).
     sqlx::query("UPDATE audit_events SET subject = (SELECT subject FROM audit_events WHERE seq = 1) WHERE seq = 2").execute(pool).await.unwrap();
@@ -84,7 +87,7 @@ async fn the_audit_chain_verifies_holds_no_token_and_breaks_when_a_row_is_edited
         .execute(pool)
         .await
         .unwrap();
-    let report = idp::audit::verify(pool).await.unwrap();
+    let report = d.idp.store.verify_audit().await.unwrap();
     assert!(report.first_broken.is_some());
 }
 
@@ -432,7 +435,7 @@ async fn private_key_jwt_clients_authenticate_with_a_single_use_assertion() {
     let config = Config {
         issuer: issuer.clone(),
         listen: String::new(),
-        database: dir.path().join("idp.sqlite").display().to_string(),
+        database: Database::from(dir.path().join("idp.sqlite").as_path()),
         tokens: TokenLifetimes::default(),
         server: Default::default(),
         users: vec![],

@@ -116,7 +116,7 @@ mod tests {
             vec![
                 Frame::Change(ChangeEvent {
                     id: 7,
-                    kind: "request.created".into(),
+                    kind: crate::ChangeKind::RequestCreated,
                     target: "req_1".into(),
                     at_ms: 5
                 }),

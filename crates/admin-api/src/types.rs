@@ -516,13 +516,66 @@ impl std::fmt::Debug for ApiTokenCreated {
     }
 }
 
+/// What a change event is about (the event stream's event names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum ChangeKind {
+    #[serde(rename = "request.created")]
+    RequestCreated,
+    #[serde(rename = "request.updated")]
+    RequestUpdated,
+    #[serde(rename = "request.decided")]
+    RequestDecided,
+    #[serde(rename = "connection.updated")]
+    ConnectionUpdated,
+    #[serde(rename = "connection.revoked")]
+    ConnectionRevoked,
+    #[serde(rename = "receipt.updated")]
+    ReceiptUpdated,
+    #[serde(rename = "review.created")]
+    ReviewCreated,
+    #[serde(rename = "review.updated")]
+    ReviewUpdated,
+    #[serde(rename = "user.blocked")]
+    UserBlocked,
+}
+
+impl ChangeKind {
+    pub const ALL: [ChangeKind; 9] = [
+        ChangeKind::RequestCreated,
+        ChangeKind::RequestUpdated,
+        ChangeKind::RequestDecided,
+        ChangeKind::ConnectionUpdated,
+        ChangeKind::ConnectionRevoked,
+        ChangeKind::ReceiptUpdated,
+        ChangeKind::ReviewCreated,
+        ChangeKind::ReviewUpdated,
+        ChangeKind::UserBlocked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::RequestCreated => "request.created",
+            ChangeKind::RequestUpdated => "request.updated",
+            ChangeKind::RequestDecided => "request.decided",
+            ChangeKind::ConnectionUpdated => "connection.updated",
+            ChangeKind::ConnectionRevoked => "connection.revoked",
+            ChangeKind::ReceiptUpdated => "receipt.updated",
+            ChangeKind::ReviewCreated => "review.created",
+            ChangeKind::ReviewUpdated => "review.updated",
+            ChangeKind::UserBlocked => "user.blocked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 /// One server-sent event of `/admin/v1/events`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ChangeEvent {
     pub id: i64,
-    /// `request.created`, `request.updated`, `request.decided`, `connection.updated`,
-    /// `connection.revoked`, `receipt.updated`.
-    pub kind: String,
+    pub kind: ChangeKind,
     pub target: String,
     pub at_ms: i64,
 }

@@ -418,7 +418,7 @@ async fn the_live_follower_reports_connected_then_each_change_as_it_commits() {
         .unwrap();
     match change {
         live::LiveEvent::Change(ch) => {
-            assert_eq!(ch.kind, "request.decided");
+            assert_eq!(ch.kind, admin_api::ChangeKind::RequestDecided);
             assert_eq!(ch.target, r.request.id);
         }
         other => panic!("expected the decision, got {other:?}"),

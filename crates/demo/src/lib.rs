@@ -8,7 +8,8 @@ pub mod scale;
 pub mod world;
 
 use idp::config::{
-    Client, ClientAuth, Config, ConnectionSeed, ResourceApp as IdpApp, TokenLifetimes, User,
+    Client, ClientAuth, Config, ConnectionSeed, Database, ResourceApp as IdpApp, TokenLifetimes,
+    User,
 };
 use resource::{ResourceAppConfig, ResourceClient, ToolScopes, TrustedIdp};
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,10 @@ pub struct DemoOptions {
     pub listen: String,
     /// Directory for the SQLite file; a temporary one when `None`.
     pub data_dir: Option<PathBuf>,
+    /// The IdP's database URL, instead of a SQLite file in `data_dir`. Without
+    /// it, `GATEHOUSE_POSTGRES` (a PostgreSQL server's URL) puts the world
+    /// on a fresh database of that server: how the tests run on PostgreSQL.
+    pub database_url: Option<String>,
 }
 
 impl Default for DemoOptions {
@@ -29,6 +34,7 @@ impl Default for DemoOptions {
         Self {
             listen: "127.0.0.1:0".into(),
             data_dir: None,
+            database_url: None,
         }
     }
 }
@@ -269,7 +275,13 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
     let config = Config {
         issuer: idp_issuer.clone(),
         listen: opts.listen.clone(),
-        database: data_dir.join("idp.sqlite").display().to_string(),
+        database: match (&opts.database_url, std::env::var("GATEHOUSE_POSTGRES")) {
+            (Some(url), _) => Database::Url { url: url.clone() },
+            (None, Ok(server)) if !server.is_empty() => Database::Url {
+                url: idp::store::create_postgres_database(&server, "gh_demo").await?,
+            },
+            _ => Database::from(data_dir.join("idp.sqlite").as_path()),
+        },
         tokens: TokenLifetimes::default(),
         server: Default::default(),
         users: world::USERS
@@ -398,7 +410,12 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
 /// Records the seeded pending requests through the same store call a refused
 /// exchange uses.
 async fn seed_pending(idp: &idp::SharedIdp) -> Result<(), sqlx::Error> {
-    if !idp.store.request_ids("pending").await?.is_empty() {
+    if !idp
+        .store
+        .request_ids(admin_api::RequestStatus::Pending)
+        .await?
+        .is_empty()
+    {
         return Ok(());
     }
     let now = idp.now();

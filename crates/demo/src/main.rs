@@ -18,6 +18,10 @@ struct Cli {
     /// Keep the SQLite database in this directory (else a temporary one).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// The IdP's database instead of a SQLite file: `sqlite://PATH` or
+    /// `postgres://USER@HOST:PORT/DB` (seeded if empty).
+    #[arg(long)]
+    database_url: Option<String>,
     /// Run a simulated agent fleet: one exchange every this many milliseconds
     /// (granted ones are usage, refused ones grow the pending queue).
     #[arg(long, value_name = "MS")]
@@ -36,6 +40,7 @@ async fn main() -> ExitCode {
     let demo = match demo::start(demo::DemoOptions {
         listen: cli.listen,
         data_dir: cli.data,
+        database_url: cli.database_url,
     })
     .await
     {

@@ -400,12 +400,12 @@ pub async fn post_authorize(
         expires_at: now + idp.config.tokens.authorization_code as i64,
         family: format!("fam_{}", util::random_token(12)),
     };
-    if idp
+    if let Err(e) = idp
         .store
         .insert_code(&util::sha256_hex(raw_code.as_bytes()), &record)
         .await
-        .is_err()
     {
+        tracing::error!(error = %e, "storage error: the authorization code was not stored");
         return error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             "The IdP cannot reach its storage.",
@@ -414,7 +414,8 @@ pub async fn post_authorize(
     idp.login_throttle.success(&username, source);
     let mut ev = audit_login("success", acr);
     ev.detail = serde_json::json!({ "acr": acr });
-    if idp.audit.record(ev, idp.now_ms()).await.is_err() {
+    if let Err(e) = idp.audit.record(ev, idp.now_ms()).await {
+        tracing::error!(error = %e, "the sign-in could not be audited");
         return error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             "The IdP cannot record the sign-in.",

@@ -15,8 +15,10 @@ pub struct Config {
     /// Address to listen on, e.g. `127.0.0.1:8443`.
     #[serde(default = "default_listen")]
     pub listen: String,
-    /// SQLite database file; created with its schema on first start.
-    pub database: String,
+    /// Where the state lives: `database = "idp.sqlite"` (a SQLite file), or
+    /// `[database] url = "sqlite://…"` / `"postgres://…"`. Created with its
+    /// schema on first start.
+    pub database: Database,
     #[serde(default)]
     pub tokens: TokenLifetimes,
     /// Per-connection bounds of the listener (`[server]`).
@@ -33,6 +35,41 @@ pub struct Config {
     /// Admin API roles granted by group membership, e.g. `approver = ["iam-approvers"]`.
     #[serde(default)]
     pub roles: BTreeMap<Role, Vec<String>>,
+}
+
+/// The `database` setting: a SQLite file's path, or a table with the URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Database {
+    /// `database = "path/to/idp.sqlite"`.
+    Path(String),
+    /// `[database] url = "sqlite://PATH"` or `"postgres://USER@HOST/DB"`.
+    Url { url: String },
+}
+
+impl Database {
+    /// The URL the store opens.
+    pub fn url(&self) -> String {
+        match self {
+            Database::Path(p) => idp_store::sqlite_url(std::path::Path::new(p)),
+            Database::Url { url } => url.clone(),
+        }
+    }
+
+    /// The database as a person can be shown it: a path, or the URL without
+    /// its password.
+    pub fn describe(&self) -> String {
+        match self {
+            Database::Path(p) => p.clone(),
+            Database::Url { url } => idp_store::redacted_url(url),
+        }
+    }
+}
+
+impl From<&std::path::Path> for Database {
+    fn from(p: &std::path::Path) -> Self {
+        Database::Path(p.display().to_string())
+    }
 }
 
 fn default_listen() -> String {

@@ -1,11 +1,11 @@
 //! An in-process read cache of live connections, consulted by every token
-//! exchange so the hot path does not go to SQLite. Correct for one IdP process:
+//! exchange so the hot path does not go to the database. Correct for one IdP process:
 //! every write to `connections` goes through this process and calls
 //! [`ConnectionCache::invalidate`] after its commit, before it is acknowledged.
 //! A generation counter keeps a reader that raced a write from caching what it
 //! read before the write (the classic stale-fill race).
 
-use crate::store::{Connection, DbResult, Store};
+use idp_store::{Connection, Db, DbResult};
 use std::{
     collections::HashMap,
     sync::{
@@ -28,7 +28,7 @@ impl ConnectionCache {
     /// The live connection of (client, app), from the cache or the store.
     pub async fn live(
         &self,
-        store: &Store,
+        store: &Db,
         client_id: &str,
         app: &str,
     ) -> DbResult<Option<Connection>> {
@@ -46,14 +46,12 @@ impl ConnectionCache {
     }
 
     /// Whether the help desk has cut `username` off.
-    pub async fn is_blocked(&self, store: &Store, username: &str) -> DbResult<bool> {
+    pub async fn is_blocked(&self, store: &Db, username: &str) -> DbResult<bool> {
         if let Some(set) = self.blocked.read().expect("cache lock").as_ref() {
             return Ok(set.contains(username));
         }
         let seen = self.generation.load(Ordering::Acquire);
-        let all: Vec<String> = sqlx::query_scalar("SELECT username FROM user_blocks")
-            .fetch_all(&store.pool)
-            .await?;
+        let all = store.blocked_users().await?;
         let set: std::collections::HashSet<String> = all.into_iter().collect();
         let blocked = set.contains(username);
         let mut slot = self.blocked.write().expect("cache lock");
@@ -76,27 +74,28 @@ impl ConnectionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ConnectionSeed, ScopeCondition};
+    use admin_api::{ConnectionStatus, ScopeCondition};
+    use idp_store::connections::{self, NewConnection};
 
     #[tokio::test]
     async fn a_write_followed_by_invalidate_is_seen_at_once() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(
-            crate::store::open(&dir.path().join("t.sqlite"))
-                .await
-                .unwrap(),
-        );
+        let url = format!("sqlite://{}", dir.path().join("t.sqlite").display());
+        let store = Db::open(&url).await.unwrap();
         let cache = ConnectionCache::default();
         assert!(cache.live(&store, "c", "docs").await.unwrap().is_none());
-        let seed = ConnectionSeed {
-            client_id: "c".into(),
-            resource_app: "docs".into(),
-            scopes: ScopeCondition::All,
-            allowed_groups: vec![],
-            allowed_resources: vec![],
-            step_up: vec![],
+        let seed = NewConnection {
+            client_id: "c",
+            resource_app: "docs",
+            scopes: &ScopeCondition::All,
+            allowed_groups: &[],
+            allowed_resources: &[],
+            step_up: &[],
             id_jag_lifetime: None,
-            approved_by: vec![],
+            expires_at: None,
+            approved_by: &[],
+            justification: None,
+            request_id: None,
         };
         store.seed_connection(&seed, 1).await.unwrap();
         assert!(
@@ -109,11 +108,11 @@ mod tests {
             .await
             .unwrap()
             .expect("seen after invalidate");
-        sqlx::query("UPDATE connections SET status = 'revoked' WHERE id = ?")
-            .bind(&live.id)
-            .execute(&store.pool)
+        let mut tx = store.begin_write().await.unwrap();
+        connections::set_status(&mut tx, &live.id, ConnectionStatus::Revoked, "test", 2)
             .await
             .unwrap();
+        tx.commit().await.unwrap();
         cache.invalidate();
         assert!(
             cache.live(&store, "c", "docs").await.unwrap().is_none(),

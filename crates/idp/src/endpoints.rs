@@ -238,7 +238,23 @@ pub async fn file_request(
         Ok::<_, OAuthError>(req)
     };
     match run.await {
-        Ok(req) => (StatusCode::CREATED, Json(req)).into_response(),
+        // The filed request as it stands (the shape this endpoint has always had).
+        Ok(req) => (
+            StatusCode::CREATED,
+            Json(serde_json::json!({
+                "id": req.id,
+                "client_id": req.client_id,
+                "resource_app": req.resource_app,
+                "scopes": req.scopes,
+                "users": req.users,
+                "refused_count": req.refused_count,
+                "first_seen": req.first_seen,
+                "last_seen": req.last_seen,
+                "justification": req.justification,
+                "status": req.status.as_str(),
+            })),
+        )
+            .into_response(),
         Err(e) => OAuthResponse(e).into_response(),
     }
 }

@@ -19,7 +19,7 @@ pub mod report_pdf;
 pub mod revocation;
 pub mod server;
 pub mod state;
-pub mod store;
+pub use idp_store as store;
 pub mod throttle;
 pub mod token;
 

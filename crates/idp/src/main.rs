@@ -24,6 +24,11 @@ enum Command {
         /// Overrides `listen` from the config.
         #[arg(long)]
         listen: Option<String>,
+        /// Overrides `database` from the config: `sqlite://PATH` or
+        /// `postgres://USER@HOST:PORT/DB` (nodes sharing one PostgreSQL share
+        /// its state and signing keys).
+        #[arg(long, env = "GATEHOUSE_DATABASE_URL")]
+        database_url: Option<String>,
     },
     /// Read a password on stdin and print its argon2id hash for the config file.
     HashPassword,
@@ -50,7 +55,11 @@ async fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Command::Serve { config, listen } => {
+        Command::Serve {
+            config,
+            listen,
+            database_url,
+        } => {
             let mut cfg = match idp::Config::load(&config) {
                 Ok(c) => c,
                 Err(e) => {
@@ -60,6 +69,9 @@ async fn main() -> ExitCode {
             };
             if let Some(l) = listen {
                 cfg.listen = l;
+            }
+            if let Some(url) = database_url {
+                cfg.database = idp::config::Database::Url { url };
             }
             let listener = match idp::server::bind(&cfg.listen).await {
                 Ok(l) => l,

@@ -5,8 +5,8 @@
 //! outbox is in the database. Each acknowledgement is a receipt with its latency.
 
 use crate::state::{Idp, SharedIdp};
+use admin_api::ReceiptStatus;
 use serde_json::json;
-use sqlx::Row;
 use std::time::Duration;
 
 use xaa::{EVENT_CONNECTION_REVOKED, TYP_SET};
@@ -37,7 +37,7 @@ pub fn receivers_of(idp: &Idp, resource_app: &str) -> u64 {
 /// Returns how many were queued.
 pub async fn enqueue(
     idp: &Idp,
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut idp_store::Conn,
     r: &Revocation<'_>,
 ) -> Result<u64, sqlx::Error> {
     let Some(app) = idp.config.resource_app(r.resource_app) else {
@@ -75,16 +75,16 @@ pub async fn enqueue(
                 "events": { EVENT_CONNECTION_REVOKED: event },
             }),
         );
-        sqlx::query(
-            "INSERT INTO revocation_outbox (event_id, receiver, connection_id, set_jwt, created_at_ms, next_attempt_ms, status) VALUES (?, ?, ?, ?, ?, ?, 'pending')",
+        idp_store::outbox::enqueue(
+            tx,
+            &idp_store::outbox::QueuedSet {
+                event_id: &event_id,
+                receiver,
+                connection_id: r.connection_id,
+                set_jwt: &set,
+                now_ms,
+            },
         )
-        .bind(&event_id)
-        .bind(receiver)
-        .bind(r.connection_id)
-        .bind(&set)
-        .bind(now_ms)
-        .bind(now_ms)
-        .execute(&mut *tx)
         .await?;
         n += 1;
     }
@@ -111,15 +111,10 @@ pub fn start_pusher(idp: SharedIdp) {
 }
 
 async fn push_due(idp: &SharedIdp, http: &reqwest::Client) -> Result<(), sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT event_id, receiver, connection_id, set_jwt, attempts FROM revocation_outbox WHERE status = 'pending' AND next_attempt_ms <= ? ORDER BY created_at_ms LIMIT 100",
-    )
-    .bind(idp.now_ms())
-    .fetch_all(&idp.store.pool)
-    .await?;
+    let rows = idp.store.due_sets(idp.now_ms(), 100).await?;
     let sends = rows.iter().map(|r| {
-        let receiver: String = r.get("receiver");
-        let set: String = r.get("set_jwt");
+        let receiver = r.receiver.clone();
+        let set = r.set_jwt.clone();
         async move {
             let res = http
                 .post(&receiver)
@@ -144,45 +139,28 @@ async fn push_due(idp: &SharedIdp, http: &reqwest::Client) -> Result<(), sqlx::E
     });
     let results = futures_util::future::join_all(sends).await;
     for (r, outcome) in rows.iter().zip(results) {
-        let event_id: String = r.get("event_id");
-        let receiver: String = r.get("receiver");
-        let attempts: i64 = r.get::<i64, _>("attempts") + 1;
+        let attempts = r.attempts + 1;
         let now = idp.now_ms();
-        let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
-        match outcome {
-            Ok(()) => {
-                sqlx::query("UPDATE revocation_outbox SET status = 'delivered', attempts = ?, delivered_at_ms = ?, last_error = NULL WHERE event_id = ? AND receiver = ?")
-                    .bind(attempts)
-                    .bind(now)
-                    .bind(&event_id)
-                    .bind(&receiver)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+        let mut tx = idp.store.begin_write().await?;
+        let recorded = match &outcome {
+            Ok(()) => Ok(now),
             Err(err) => {
                 let backoff = (200i64 << attempts.min(9)).min(60_000);
                 let status = if attempts >= MAX_ATTEMPTS {
-                    "failed"
+                    ReceiptStatus::Failed
                 } else {
-                    "pending"
+                    ReceiptStatus::Pending
                 };
-                tracing::info!(%receiver, attempts, error = %err, "revocation push failed");
-                sqlx::query("UPDATE revocation_outbox SET status = ?, attempts = ?, next_attempt_ms = ?, last_error = ? WHERE event_id = ? AND receiver = ?")
-                    .bind(status)
-                    .bind(attempts)
-                    .bind(now + backoff)
-                    .bind(&err)
-                    .bind(&event_id)
-                    .bind(&receiver)
-                    .execute(&mut *tx)
-                    .await?;
+                tracing::info!(receiver = %r.receiver, attempts, error = %err, "revocation push failed");
+                Err((status, now + backoff, err.as_str()))
             }
-        }
-        let target: Option<String> = r.get("connection_id");
-        let ev = crate::admin::common::record_change(
+        };
+        idp_store::outbox::record_attempt(&mut tx, &r.event_id, &r.receiver, attempts, recorded)
+            .await?;
+        let ev = idp_store::changes::record(
             &mut tx,
-            "receipt.updated",
-            target.as_deref().unwrap_or(&event_id),
+            admin_api::ChangeKind::ReceiptUpdated,
+            r.connection_id.as_deref().unwrap_or(&r.event_id),
             now,
         )
         .await?;

@@ -7,7 +7,6 @@ use crate::{
     config::Config,
     endpoints,
     state::{Idp, SharedIdp},
-    store::{self, Store},
     token,
 };
 use axum::{
@@ -15,7 +14,8 @@ use axum::{
     http::{HeaderValue, header},
     routing::{get, post},
 };
-use std::{path::Path, sync::Arc};
+use idp_store::{Db, connections::NewConnection, keys::StoredKey};
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use xaa::{Alg, SigningKey};
 
@@ -44,12 +44,23 @@ pub enum StartError {
 }
 
 /// What a person can do about a database error at start.
-fn db_hint(e: &sqlx::Error) -> &'static str {
+fn db_hint(url: &str, e: &sqlx::Error) -> &'static str {
     let text = e.to_string().to_lowercase();
-    if text.contains("readonly") || text.contains("read-only") || text.contains("permission") {
+    if idp_store::Backend::of_url(url) == Some(idp_store::Backend::Postgres) {
+        if text.contains("password") || text.contains("authentication") {
+            "PostgreSQL refused the credentials: check the user and password in the URL (or PGPASSWORD) and pg_hba.conf."
+        } else if text.contains("does not exist") {
+            "Create the database first (`createdb`), or name an existing one in the URL."
+        } else {
+            "Check that PostgreSQL is running and reachable at the host and port of the URL (`pg_isready -h HOST -p PORT`)."
+        }
+    } else if text.contains("readonly") || text.contains("read-only") || text.contains("permission")
+    {
         "It cannot be written: make the file, its directory and the -wal and -shm files beside it writable by the user running the IdP (a crash or a restore may have left them read-only or owned by another user), or point `database` in the config at a writable place."
     } else if text.contains("unable to open") {
         "Check that its directory exists and that the user running the IdP may create files in it."
+    } else if text.contains("is not a database this idp runs on") {
+        "Use `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`."
     } else {
         "Check the file with `sqlite3 <file> 'PRAGMA integrity_check'`, or restore it from a backup."
     }
@@ -57,41 +68,59 @@ fn db_hint(e: &sqlx::Error) -> &'static str {
 
 /// Builds the shared IdP state from a validated config.
 pub async fn build(config: Config) -> Result<SharedIdp, StartError> {
-    let path = config.database.clone();
+    let url = config.database.url();
+    let path = config.database.describe();
     let db = |source: sqlx::Error| StartError::Db {
         path: path.clone(),
-        hint: db_hint(&source),
+        hint: db_hint(&url, &source),
         source,
     };
-    let pool = store::open(Path::new(&config.database)).await.map_err(db)?;
-    let store = Store::new(pool.clone());
+    let store = Db::open(&url).await.map_err(db)?;
     let now = unix_now();
     let key_error = |source| StartError::Key {
         path: path.clone(),
         source,
     };
-    let key = match store.active_signing_key().await.map_err(db)? {
-        Some((kid, alg, pkcs8)) => {
-            let alg = Alg::parse(&alg).unwrap_or(Alg::ES256);
-            SigningKey::from_pkcs8(alg, kid, &pkcs8).map_err(key_error)?
-        }
-        None => {
-            let k = SigningKey::generate(Alg::ES256).map_err(key_error)?;
-            store
-                .insert_signing_key(k.kid(), k.alg().as_str(), k.pkcs8_der(), now)
-                .await
-                .map_err(db)?;
-            k
-        }
-    };
-    store
-        .sync_scope_catalogue(&config.resource_apps)
+    let stored = store
+        .active_or_new_signing_key(now, || {
+            SigningKey::generate(Alg::ES256).map(|k| StoredKey {
+                kid: k.kid().to_owned(),
+                alg: k.alg().as_str().to_owned(),
+                pkcs8: k.pkcs8_der().to_vec(),
+            })
+        })
         .await
-        .map_err(db)?;
+        .map_err(db)?
+        .map_err(key_error)?;
+    let alg = Alg::parse(&stored.alg).unwrap_or(Alg::ES256);
+    let key = SigningKey::from_pkcs8(alg, stored.kid, &stored.pkcs8).map_err(key_error)?;
+    let catalogue = config
+        .resource_apps
+        .iter()
+        .flat_map(|a| {
+            a.scopes
+                .iter()
+                .map(|s| (a.id.clone(), s.name.clone(), idp_store::risk_rank(s.risk)))
+        })
+        .collect();
+    store.sync_scope_catalogue(&catalogue).await.map_err(db)?;
     for seed in &config.connections {
-        store.seed_connection(seed, now).await.map_err(db)?;
+        let n = NewConnection {
+            client_id: &seed.client_id,
+            resource_app: &seed.resource_app,
+            scopes: &seed.scopes,
+            allowed_groups: &seed.allowed_groups,
+            allowed_resources: &seed.allowed_resources,
+            step_up: &seed.step_up,
+            id_jag_lifetime: seed.id_jag_lifetime,
+            expires_at: None,
+            approved_by: &seed.approved_by,
+            justification: Some("pre-approved in configuration"),
+            request_id: None,
+        };
+        store.seed_connection(&n, now).await.map_err(db)?;
     }
-    let audit = AuditLog::start(pool).await.map_err(db)?;
+    let audit = AuditLog::start(store.clone()).await.map_err(db)?;
     let idp = Arc::new(Idp::new(config, store, audit, key));
     crate::revocation::start_pusher(idp.clone());
     // Access reviews past their due date get their default action.

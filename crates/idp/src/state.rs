@@ -1,7 +1,8 @@
 //! The running IdP: configuration, store, audit log, signing key and clock,
 //! shared by every request handler.
 
-use crate::{audit::AuditLog, config::Config, store::Store};
+use crate::{audit::AuditLog, config::Config};
+use idp_store::Db;
 use std::sync::{
     Arc,
     atomic::{AtomicI64, Ordering},
@@ -17,7 +18,7 @@ pub struct Idp {
     /// Wakes the revocation pusher after a revoke commits.
     pub outbox_wake: tokio::sync::Notify,
     pub connections: crate::connection_cache::ConnectionCache,
-    pub store: Store,
+    pub store: Db,
     pub audit: AuditLog,
     pub key: SigningKey,
     pub verifying: Vec<VerifyingKey>,
@@ -45,7 +46,7 @@ const VERIFIED_CACHE_MAX: usize = 10_000;
 pub type SharedIdp = Arc<Idp>;
 
 impl Idp {
-    pub fn new(config: Config, store: Store, audit: AuditLog, key: SigningKey) -> Self {
+    pub fn new(config: Config, store: Db, audit: AuditLog, key: SigningKey) -> Self {
         let jwks = JwkSet {
             keys: vec![key.public_jwk()],
         };

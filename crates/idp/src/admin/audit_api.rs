@@ -15,7 +15,7 @@ use axum::{
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
-use sqlx::Row;
+use idp_store::audit::{AuditFilter, Order};
 
 pub use admin_api::AuditQuery;
 
@@ -37,50 +37,17 @@ fn view(e: audit::StoredEvent) -> AuditEventView {
     }
 }
 
-const FILTER: &str =
-    "WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR actor = ?) AND (? IS NULL OR client_id = ?)
-     AND (? IS NULL OR subject = ?) AND (? IS NULL OR target = ?) AND (? IS NULL OR outcome = ?)
-     AND (? IS NULL OR at_ms >= ?) AND (? IS NULL OR at_ms <= ?)";
-
-fn filtered<'q>(
-    sql: String,
-    q: &'q AuditQuery,
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&q.kind)
-        .bind(&q.kind)
-        .bind(&q.actor)
-        .bind(&q.actor)
-        .bind(&q.client_id)
-        .bind(&q.client_id)
-        .bind(&q.subject)
-        .bind(&q.subject)
-        .bind(&q.target)
-        .bind(&q.target)
-        .bind(&q.outcome)
-        .bind(&q.outcome)
-        .bind(q.since_ms)
-        .bind(q.since_ms)
-        .bind(q.until_ms)
-        .bind(q.until_ms)
-}
-
-async fn fetch(
-    idp: &SharedIdp,
-    q: &AuditQuery,
-    after_seq: i64,
-    limit: i64,
-) -> Result<Vec<AuditEventView>, sqlx::Error> {
-    let sql = format!("SELECT * FROM audit_events {FILTER} AND seq > ? ORDER BY seq LIMIT ?");
-    let rows = filtered(sql, q)
-        .bind(after_seq)
-        .bind(limit)
-        .fetch_all(&idp.store.pool)
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| view(audit::event_from_row(r)))
-        .collect())
+fn filter_of(q: &AuditQuery) -> AuditFilter {
+    AuditFilter {
+        kind: q.kind.clone(),
+        actor: q.actor.clone(),
+        client_id: q.client_id.clone(),
+        subject: q.subject.clone(),
+        target: q.target.clone(),
+        outcome: q.outcome.clone(),
+        since_ms: q.since_ms,
+        until_ms: q.until_ms,
+    }
 }
 
 /// One page of the log, oldest first or (`order=desc`) newest first, counted
@@ -89,9 +56,9 @@ pub async fn query(
     State(idp): State<SharedIdp>,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Page<AuditEventView>>> {
-    let direction = match q.order.as_deref() {
-        None | Some("asc") => "ASC",
-        Some("desc") => "DESC",
+    let order = match q.order.as_deref() {
+        None | Some("asc") => Order::Oldest,
+        Some("desc") => Order::Newest,
         Some(other) => {
             return Err(ApiError::validation(format!(
                 "unknown order `{other}` (asc or desc)"
@@ -100,20 +67,11 @@ pub async fn query(
     };
     let offset = decode_cursor(q.cursor.as_deref())?;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let total: i64 = filtered(format!("SELECT COUNT(*) FROM audit_events {FILTER}"), &q)
-        .fetch_one(&idp.store.pool)
-        .await?
-        .get(0);
-    let rows = filtered(
-        format!("SELECT * FROM audit_events {FILTER} ORDER BY seq {direction} LIMIT {limit} OFFSET {offset}"),
-        &q,
-    )
-    .fetch_all(&idp.store.pool)
-    .await?;
-    let items: Vec<AuditEventView> = rows
-        .iter()
-        .map(|r| view(audit::event_from_row(r)))
-        .collect();
+    let (events, total) = idp
+        .store
+        .audit_page(&filter_of(&q), order, offset, limit)
+        .await?;
+    let items: Vec<AuditEventView> = events.into_iter().map(view).collect();
     Ok(Json(page_at(items, offset, total)))
 }
 
@@ -161,15 +119,16 @@ pub async fn export(
             )));
         }
     };
-    let filter = q.filter;
+    let filter = filter_of(&q.filter);
     let stream = futures_util::stream::unfold(
         (idp, filter, 0i64, true),
         move |(idp, f, after, first)| async move {
             if after < 0 {
                 return None;
             }
-            match fetch(&idp, &f, after, 1000).await {
+            match idp.store.audit_after(&f, after, 1000).await {
                 Ok(page) => {
+                    let page: Vec<AuditEventView> = page.into_iter().map(view).collect();
                     let mut out = String::new();
                     if csv && first {
                         out.push_str(CSV_HEADER);
@@ -212,7 +171,7 @@ pub async fn export(
 }
 
 pub async fn verify(State(idp): State<SharedIdp>) -> ApiResult<Json<ChainReportView>> {
-    let r = audit::verify(&idp.store.pool).await?;
+    let r = idp.store.verify_audit().await?;
     Ok(Json(ChainReportView {
         ok: r.ok(),
         events: r.events,

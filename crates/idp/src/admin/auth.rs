@@ -14,7 +14,6 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use sqlx::Row;
 use std::collections::{BTreeSet, HashMap};
 use xaa::util;
 
@@ -97,32 +96,23 @@ async fn resolve(idp: &SharedIdp, token: &str) -> ApiResult<Principal> {
     let now = idp.now();
     let hash = util::sha256_hex(token.as_bytes());
     if token.starts_with(API_TOKEN_PREFIX) {
-        let row = sqlx::query("SELECT id, roles, created_by, expires_at, revoked_at FROM api_tokens WHERE token_hash = ?")
-            .bind(&hash)
-            .fetch_optional(&idp.store.pool)
+        let t = idp
+            .store
+            .api_token_by_hash(&hash)
             .await?
             .ok_or_else(|| ApiError::unauthenticated("the API token is not valid"))?;
-        if row.get::<Option<i64>, _>("revoked_at").is_some()
-            || row.get::<i64, _>("expires_at") <= now
-        {
+        if t.revoked || t.expires_at <= now {
             return Err(ApiError::unauthenticated(
                 "the API token is expired or revoked",
             ));
         }
-        let id: String = row.get("id");
-        let roles: Vec<Role> =
-            serde_json::from_str(&row.get::<String, _>("roles")).unwrap_or_default();
-        sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
-            .bind(now)
-            .bind(&id)
-            .execute(&idp.store.pool)
-            .await?;
+        idp.store.touch_api_token(&t.id, now).await?;
         return Ok(Principal {
-            subject: format!("api-token:{}", row.get::<String, _>("created_by")),
-            roles: roles.into_iter().collect(),
+            subject: format!("api-token:{}", t.created_by),
+            roles: t.roles.into_iter().collect(),
             acr: None,
             auth_time: None,
-            kind: PrincipalKind::ApiToken { id },
+            kind: PrincipalKind::ApiToken { id: t.id },
             request_id: String::new(),
         });
     }

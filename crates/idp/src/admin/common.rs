@@ -13,7 +13,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::{Serialize, de::DeserializeOwned};
-use sqlx::Row;
 
 pub fn etag(version: i64) -> String {
     format!("\"v{version}\"")
@@ -75,21 +74,12 @@ where
                 "Idempotency-Key must be 1 to 200 characters",
             ));
         }
-        let prior = sqlx::query(
-            "SELECT request_hash, status, body FROM idempotency_keys WHERE actor = ? AND key = ?",
-        )
-        .bind(&who.subject)
-        .bind(k)
-        .fetch_optional(&idp.store.pool)
-        .await?;
-        if let Some(row) = prior {
-            if row.get::<String, _>("request_hash") != hash {
+        if let Some(prior) = idp.store.idempotent_response(&who.subject, k).await? {
+            if prior.request_hash != hash {
                 return Err(ApiError::idempotency_mismatch());
             }
-            let status =
-                StatusCode::from_u16(row.get::<i64, _>("status") as u16).unwrap_or(StatusCode::OK);
-            let body: String = row.get("body");
-            let mut r = (status, body).into_response();
+            let status = StatusCode::from_u16(prior.status).unwrap_or(StatusCode::OK);
+            let mut r = (status, prior.body).into_response();
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
@@ -101,17 +91,14 @@ where
     }
     let (status, value, version) = op().await?;
     if let Some(k) = key {
-        sqlx::query(
-            "INSERT OR IGNORE INTO idempotency_keys (actor, key, request_hash, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&who.subject)
-        .bind(k)
-        .bind(&hash)
-        .bind(status.as_u16() as i64)
-        .bind(value.to_string())
-        .bind(idp.now())
-        .execute(&idp.store.pool)
-        .await?;
+        let stored = idp_store::idempotency::StoredResponse {
+            request_hash: hash,
+            status: status.as_u16(),
+            body: value.to_string(),
+        };
+        idp.store
+            .store_idempotent_response(&who.subject, &k, &stored, idp.now())
+            .await?;
     }
     let mut r = (status, Json(value)).into_response();
     if let Some(v) = version {
@@ -119,30 +106,6 @@ where
             .insert(header::ETAG, HeaderValue::from_str(&etag(v)).expect("etag"));
     }
     Ok(r)
-}
-
-/// Records a change in the caller's transaction; returns the event to publish
-/// after commit.
-pub async fn record_change(
-    tx: &mut sqlx::SqliteConnection,
-    kind: &str,
-    target: &str,
-    at_ms: i64,
-) -> Result<ChangeEvent, sqlx::Error> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO change_events (kind, target, at_ms) VALUES (?, ?, ?) RETURNING id",
-    )
-    .bind(kind)
-    .bind(target)
-    .bind(at_ms)
-    .fetch_one(&mut *tx)
-    .await?;
-    Ok(ChangeEvent {
-        id,
-        kind: kind.into(),
-        target: target.into(),
-        at_ms,
-    })
 }
 
 /// Publishes committed changes to live SSE subscribers.
@@ -194,126 +157,27 @@ pub fn paginate<T>(
     })
 }
 
-/// A value bound into the list query.
-pub enum Bind {
-    Text(String),
-    Int(i64),
-    Null,
-}
-
-/// Binds `binds` in order.
-pub fn bound<'q, 'b>(
-    mut query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
-    binds: impl IntoIterator<Item = &'b Bind>,
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
-    for b in binds {
-        query = match b {
-            Bind::Text(t) => query.bind(t.clone()),
-            Bind::Int(i) => query.bind(*i),
-            Bind::Null => query.bind(None::<i64>),
-        };
-    }
-    query
-}
-
-/// A LIKE pattern matching `needle` anywhere, with `%`, `_` and `\\` literal
-/// (use with `ESCAPE '\\'`; SQLite's LIKE ignores ASCII case). `None` when the
-/// needle holds a NUL: SQLite's LIKE stops at one (so `%\0%` would match every
-/// row), and no searchable text holds one, so such a search matches nothing.
-pub fn like_pattern(needle: &str) -> Option<String> {
-    if needle.contains('\0') {
-        return None;
-    }
-    Some(format!(
-        "%{}%",
-        needle
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    ))
-}
-
-/// Appends `OR t.client_id IN (..) OR t.resource_app IN (..)` for the clients and
-/// apps whose configured names contain `needle` (names live in the config, not
-/// in the tables).
-pub fn push_named_ids(
-    idp: &crate::state::Idp,
-    needle: &str,
-    table: &str,
-    sql: &mut String,
-    binds: &mut Vec<Bind>,
-) {
+/// The clients and apps whose configured names contain `needle` (names live in
+/// the config, not in the tables), for a free-text search.
+pub fn text_search(idp: &crate::state::Idp, needle: &str) -> idp_store::connections::TextSearch {
     let n = needle.to_lowercase();
-    let clients: Vec<String> = idp
-        .config
-        .clients
-        .iter()
-        .filter(|c| c.name.to_lowercase().contains(&n))
-        .map(|c| c.client_id.clone())
-        .collect();
-    let apps: Vec<String> = idp
-        .config
-        .resource_apps
-        .iter()
-        .filter(|a| a.name.to_lowercase().contains(&n))
-        .map(|a| a.id.clone())
-        .collect();
-    for (col, ids) in [("client_id", clients), ("resource_app", apps)] {
-        if !ids.is_empty() {
-            sql.push_str(&format!(
-                " OR {table}.{col} IN ({})",
-                vec!["?"; ids.len()].join(", ")
-            ));
-            binds.extend(ids.into_iter().map(Bind::Text));
-        }
+    idp_store::connections::TextSearch {
+        needle: needle.to_owned(),
+        named_clients: idp
+            .config
+            .clients
+            .iter()
+            .filter(|c| c.name.to_lowercase().contains(&n))
+            .map(|c| c.client_id.clone())
+            .collect(),
+        named_apps: idp
+            .config
+            .resource_apps
+            .iter()
+            .filter(|a| a.name.to_lowercase().contains(&n))
+            .map(|a| a.id.clone())
+            .collect(),
     }
-}
-
-/// One page of `SELECT {columns}{filter} ORDER BY {order}` and the total match
-/// count. With `scan` (the filter reads every row anyway, e.g. a search) the
-/// count rides on the page query as a window, so the table is scanned once;
-/// otherwise a separate `COUNT(*)` lets the page query stop after `limit` rows
-/// along an index.
-#[allow(clippy::too_many_arguments)]
-pub async fn sql_page(
-    db: &mut sqlx::SqliteConnection,
-    columns: &str,
-    filter: &str,
-    binds: &[Bind],
-    order: &str,
-    order_binds: &[Bind],
-    offset: usize,
-    limit: usize,
-    scan: bool,
-) -> Result<(Vec<sqlx::sqlite::SqliteRow>, i64), sqlx::Error> {
-    let all: Vec<&Bind> = binds.iter().chain(order_binds).collect();
-    if scan {
-        let sql = format!(
-            "SELECT {columns}, COUNT(*) OVER () AS total_rows{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
-        );
-        let rows = bound(sqlx::query(sqlx::AssertSqlSafe(sql)), all.iter().copied())
-            .fetch_all(&mut *db)
-            .await?;
-        if let Some(first) = rows.first() {
-            let total: i64 = first.get("total_rows");
-            return Ok((rows, total));
-        }
-        if offset == 0 {
-            return Ok((rows, 0));
-        }
-    }
-    let total: i64 = bound(
-        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*){filter}"))),
-        binds,
-    )
-    .fetch_one(&mut *db)
-    .await?
-    .get(0);
-    let sql = format!("SELECT {columns}{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
-    let rows = bound(sqlx::query(sqlx::AssertSqlSafe(sql)), all)
-        .fetch_all(&mut *db)
-        .await?;
-    Ok((rows, total))
 }
 
 /// The page `items` is of a SQL-paged list: `offset` into `total` matches.

@@ -7,7 +7,6 @@ use super::{
     auth::Principal,
     common::*,
     problem::{ApiError, ApiResult},
-    requests::j,
     views::{connection_from_row, connection_view},
 };
 use crate::{
@@ -23,88 +22,49 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::Response,
 };
+use idp_store::connections::{self, ConnectionChange, ConnectionFilter, ConnectionOrder};
 use serde_json::json;
 
 pub use admin_api::ConnectionQuery;
 
-/// The SQL part of a connection filter: everything but the risk, which comes
-/// from the scope catalogue in the configuration.
+/// The store's filter for a connection query: everything the query names, with
+/// the user's groups and the names of clients and apps from the configuration.
 pub(super) fn connection_filter(
     idp: &crate::state::Idp,
     q: &ConnectionQuery,
-    status: &str,
-) -> (String, Vec<Bind>) {
-    let mut sql = String::from(" FROM connections c WHERE 1 = 1");
-    let mut binds = Vec::new();
-    let mut eq = |sql: &mut String, col: &str, v: &str| {
-        sql.push_str(&format!(" AND c.{col} = ?"));
-        binds.push(Bind::Text(v.into()));
-    };
-    if status != "all" {
-        eq(&mut sql, "status", status);
+    status: Option<ConnectionStatus>,
+) -> ConnectionFilter {
+    ConnectionFilter {
+        status,
+        live_only: false,
+        client_id: q.client_id.clone(),
+        resource_app: q.resource_app.clone(),
+        unused_since: q.unused_for.map(|a| idp.now().saturating_sub(a)),
+        group: q.group.clone(),
+        user_groups: q.user.as_ref().map(|u| {
+            idp.config
+                .user(u)
+                .map(|u| u.groups.clone())
+                .unwrap_or_default()
+        }),
+        text: q
+            .q
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| text_search(idp, n)),
+        min_risk_rank: q.risk.map(idp_store::risk_rank),
     }
-    if let Some(v) = &q.client_id {
-        eq(&mut sql, "client_id", v);
-    }
-    if let Some(v) = &q.resource_app {
-        eq(&mut sql, "resource_app", v);
-    }
-    if let Some(a) = q.unused_for {
-        sql.push_str(" AND (c.last_used_at IS NULL OR c.last_used_at <= ?)");
-        binds.push(Bind::Int(idp.now().saturating_sub(a)));
-    }
-    if let Some(g) = &q.group {
-        sql.push_str(" AND EXISTS (SELECT 1 FROM json_each(c.allowed_groups) WHERE value = ?)");
-        binds.push(Bind::Text(g.clone()));
-    }
-    if let Some(u) = &q.user {
-        let groups = idp
-            .config
-            .user(u)
-            .map(|u| u.groups.clone())
-            .unwrap_or_default();
-        sql.push_str(" AND (c.allowed_groups = '[]'");
-        if !groups.is_empty() {
-            sql.push_str(&format!(
-                " OR EXISTS (SELECT 1 FROM json_each(c.allowed_groups) WHERE value IN ({}))",
-                vec!["?"; groups.len()].join(", ")
-            ));
-            binds.extend(groups.into_iter().map(Bind::Text));
-        }
-        sql.push(')');
-    }
-    if let Some(n) = q.q.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-        let Some(like) = like_pattern(n) else {
-            sql.push_str(" AND 0");
-            return (sql, binds);
-        };
-        sql.push_str(" AND (c.client_id LIKE ? ESCAPE '\\' OR c.resource_app LIKE ? ESCAPE '\\' OR c.id LIKE ? ESCAPE '\\'");
-        binds.extend((0..3).map(|_| Bind::Text(like.clone())));
-        push_named_ids(idp, n, "c", &mut sql, &mut binds);
-        sql.push(')');
-    }
-    if let Some(r) = q.risk {
-        // `risk_rank` is kept by triggers from the scope catalogue (migration 0005).
-        sql.push_str(" AND c.risk_rank >= ?");
-        binds.push(Bind::Int(crate::store::risk_rank(r)));
-    }
-    (sql, binds)
 }
 
-/// `ORDER BY` by configured display name (ids stand in for names the config lacks).
-fn by_name(names: Vec<(String, String)>, col: &str) -> (String, Vec<Bind>) {
-    if names.is_empty() {
-        return (format!("c.{col}, c.id"), vec![]);
+/// The status a query names (`all` or none: every status).
+pub(super) fn status_of(q: &ConnectionQuery) -> ApiResult<Option<ConnectionStatus>> {
+    match q.status.as_deref() {
+        None | Some("all") => Ok(None),
+        Some(s) => ConnectionStatus::parse(s)
+            .map(Some)
+            .ok_or_else(|| ApiError::validation(format!("unknown status `{s}`"))),
     }
-    let mut sql = format!("CASE c.{col}");
-    let mut binds = Vec::new();
-    for (id, name) in names {
-        sql.push_str(" WHEN ? THEN ?");
-        binds.push(Bind::Text(id));
-        binds.push(Bind::Text(name));
-    }
-    sql.push_str(&format!(" ELSE c.{col} END, c.id"));
-    (sql, binds)
 }
 
 pub async fn list(
@@ -112,64 +72,43 @@ pub async fn list(
     ApiQuery(q): ApiQuery<ConnectionQuery>,
 ) -> ApiResult<Json<Page<ConnectionView>>> {
     non_negative(q.unused_for, "unused_for")?;
-    if let Some(s) = &q.status
-        && s != "all"
-        && ConnectionStatus::parse(s).is_none()
-    {
-        return Err(ApiError::validation(format!("unknown status `{s}`")));
-    }
-    let status = q.status.clone().unwrap_or_else(|| "all".into());
-    let sort = q.sort.as_deref().unwrap_or("created");
-    let (order, order_binds) = match sort {
-        "created" => ("c.created_at DESC, c.id".to_string(), vec![]),
-        "last_used" => ("c.last_used_at DESC, c.id".to_string(), vec![]),
-        "client" => by_name(
+    let status = status_of(&q)?;
+    let names = |pairs: Vec<(String, String)>| pairs;
+    let order = match q.sort.as_deref().unwrap_or("created") {
+        "created" => ConnectionOrder::Created,
+        "last_used" => ConnectionOrder::LastUsed,
+        "client" => ConnectionOrder::ClientName(names(
             idp.config
                 .clients
                 .iter()
                 .map(|c| (c.client_id.clone(), c.name.clone()))
                 .collect(),
-            "client_id",
-        ),
-        "app" => by_name(
+        )),
+        "app" => ConnectionOrder::AppName(names(
             idp.config
                 .resource_apps
                 .iter()
                 .map(|a| (a.id.clone(), a.name.clone()))
                 .collect(),
-            "resource_app",
-        ),
-        "risk" => ("c.risk_rank DESC, c.id".to_string(), vec![]),
+        )),
+        "risk" => ConnectionOrder::Risk,
         other => return Err(ApiError::validation(format!("unknown sort `{other}`"))),
     };
-    let (filter, binds) = connection_filter(&idp, &q, &status);
+    let filter = connection_filter(&idp, &q, status);
     // Filtered, counted, ordered and paged in SQL; views built for one page.
     let offset = decode_cursor(q.cursor.as_deref())?;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let mut db = idp.store.pool.acquire().await?;
-    // Risk alone walks the (status, risk_rank) index; the others read every row.
-    let scan = q.q.is_some() || q.user.is_some() || q.group.is_some();
-    let (rows, total) = sql_page(
-        &mut db,
-        "c.*",
-        &filter,
-        &binds,
-        &order,
-        &order_binds,
-        offset,
-        limit,
-        scan,
-    )
-    .await?;
+    let mut db = idp.store.acquire().await?;
+    let (rows, total) = connections::page(&mut db, &filter, &order, offset, limit).await?;
     let items = rows
-        .iter()
+        .into_iter()
         .map(|r| connection_from_row(&idp, r, vec![]))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Vec<_>>();
     Ok(Json(page_at(items, offset, total)))
 }
 
 pub async fn get(State(idp): State<SharedIdp>, Path(id): Path<String>) -> ApiResult<Response> {
-    let mut db = idp.store.pool.acquire().await?;
+    let mut db = idp.store.acquire().await?;
     let v = connection_view(&idp, &mut db, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("the connection"))?;
@@ -240,7 +179,7 @@ async fn transition(
     idempotent(&idp, &who, &headers, &route, &body, || async {
         let reason = required_reason(&req.reason)?;
         let expected = if_match(&headers)?;
-        let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = idp.store.begin_write().await?;
         let v = connection_view(&idp, &mut tx, &id)
             .await?
             .ok_or_else(|| ApiError::not_found("the connection"))?;
@@ -248,14 +187,20 @@ async fn transition(
             return Err(ApiError::stale(json!(v)));
         }
         let (from_ok, to) = match action {
-            Action::Suspend => (v.status == ConnectionStatus::Active, "suspended"),
-            Action::Resume => (v.status == ConnectionStatus::Suspended, "active"),
+            Action::Suspend => (
+                v.status == ConnectionStatus::Active,
+                ConnectionStatus::Suspended,
+            ),
+            Action::Resume => (
+                v.status == ConnectionStatus::Suspended,
+                ConnectionStatus::Active,
+            ),
             Action::Revoke => (
                 matches!(
                     v.status,
                     ConnectionStatus::Active | ConnectionStatus::Suspended
                 ),
-                "revoked",
+                ConnectionStatus::Revoked,
             ),
         };
         if !from_ok {
@@ -288,7 +233,7 @@ pub async fn modify(
         let reason = required_reason(&m.reason)?.to_owned();
         let expected = if_match(&headers)?;
         let now = idp.now();
-        let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = idp.store.begin_write().await?;
         let v = connection_view(&idp, &mut tx, &id).await?.ok_or_else(|| ApiError::not_found("the connection"))?;
         if v.version != expected {
             return Err(ApiError::stale(json!(v)));
@@ -328,27 +273,23 @@ pub async fn modify(
             Some(e) => Some(e),
             None => v.expires_at,
         };
-        sqlx::query(
-            "UPDATE connections SET scope_condition = ?, allowed_groups = ?, allowed_resources = ?, step_up = ?, id_jag_lifetime = ?, expires_at = ?, updated_at = ?, version = version + 1 WHERE id = ?",
-        )
-        .bind(j(&scopes))
-        .bind(j(m.allowed_groups.as_ref().unwrap_or(&v.allowed_groups)))
-        .bind(j(m.allowed_resources.as_ref().unwrap_or(&v.allowed_resources)))
-        .bind(j(m.step_up.as_ref().unwrap_or(&v.step_up)))
-        .bind(m.id_jag_lifetime.or(v.id_jag_lifetime).map(|l| l as i64))
-        .bind(expires_at)
-        .bind(now)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
+        let change = ConnectionChange {
+            scopes: &scopes,
+            allowed_groups: m.allowed_groups.as_ref().unwrap_or(&v.allowed_groups),
+            allowed_resources: m.allowed_resources.as_ref().unwrap_or(&v.allowed_resources),
+            step_up: m.step_up.as_ref().unwrap_or(&v.step_up),
+            id_jag_lifetime: m.id_jag_lifetime.or(v.id_jag_lifetime),
+            expires_at,
+        };
+        connections::modify(&mut tx, &id, &change, now).await?;
         let mut e = admin_event(&who, "connection.modify", &id);
         e.client_id = Some(v.client.client_id.clone());
         e.reason = Some(reason);
         let after = connection_view(&idp, &mut tx, &id).await?.expect("exists");
         e.detail["before"] = json!({ "scopes": v.scopes, "allowed_groups": v.allowed_groups, "expires_at": v.expires_at, "step_up": v.step_up });
         e.detail["after"] = json!({ "scopes": after.scopes, "allowed_groups": after.allowed_groups, "expires_at": after.expires_at, "step_up": after.step_up });
-        audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
-        let events = vec![record_change(&mut tx, "connection.updated", &id, idp.now_ms()).await?];
+        audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
+        let events = vec![idp_store::changes::record(&mut tx, admin_api::ChangeKind::ConnectionUpdated, &id, idp.now_ms()).await?];
         tx.commit().await?;
         idp.connections.invalidate();
         publish(&idp, events);
@@ -379,16 +320,24 @@ pub async fn bulk_revoke(
         if !b.dry_run {
             who.require_recent_mfa(idp.now())?;
         }
-        let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
-            "SELECT id, client_id, resource_app, version FROM connections WHERE status IN ('active', 'suspended') AND (? IS NULL OR client_id = ?) AND (? IS NULL OR resource_app = ?) ORDER BY id",
+        let mut tx = idp.store.begin_write().await?;
+        let live = connections::matching(
+            &mut tx,
+            &ConnectionFilter {
+                live_only: true,
+                client_id: b.client_id.clone(),
+                resource_app: b.resource_app.clone(),
+                ..Default::default()
+            },
         )
-        .bind(&b.client_id)
-        .bind(&b.client_id)
-        .bind(&b.resource_app)
-        .bind(&b.resource_app)
-        .fetch_all(&mut *tx)
         .await?;
+        let rows: Vec<(String, String, String, i64)> = live
+            .into_iter()
+            .map(|r| {
+                let c = r.connection;
+                (c.id, c.client_id, c.resource_app, c.version)
+            })
+            .collect();
         // A user selector does not revoke connections (they are shared by everyone);
         // it blocks the user and kills their sessions at every app.
         let by_user = b.username.is_some();
@@ -413,28 +362,17 @@ pub async fn bulk_revoke(
         let now = idp.now();
         let mut events = Vec::new();
         for (id, client, app, version) in rows.iter().filter(|_| !by_user) {
-            sqlx::query("UPDATE connections SET status = 'revoked', status_reason = ?, updated_at = ?, version = version + 1 WHERE id = ?")
-                .bind(&reason)
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            connections::set_status(&mut tx, id, ConnectionStatus::Revoked, &reason, now).await?;
             result.events_queued += revocation::enqueue(
                 &idp,
                 &mut tx,
                 &Revocation { connection_id: Some(id), connection_version: Some(version + 1), resource_app: app, client_id: Some(client), username: None, reason: &reason },
             )
             .await?;
-            events.push(record_change(&mut tx, "connection.revoked", id, idp.now_ms()).await?);
+            events.push(idp_store::changes::record(&mut tx, admin_api::ChangeKind::ConnectionRevoked, id, idp.now_ms()).await?);
         }
         if let Some(u) = &b.username {
-            sqlx::query("INSERT INTO user_blocks (username, reason, created_by, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(username) DO UPDATE SET reason = excluded.reason")
-                .bind(u)
-                .bind(&reason)
-                .bind(&who.subject)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            idp_store::blocks::block(&mut tx, u, &reason, &who.subject, now).await?;
             for app in &idp.config.resource_apps {
                 result.events_queued += revocation::enqueue(
                     &idp,
@@ -443,13 +381,13 @@ pub async fn bulk_revoke(
                 )
                 .await?;
             }
-            events.push(record_change(&mut tx, "user.blocked", u, idp.now_ms()).await?);
+            events.push(idp_store::changes::record(&mut tx, admin_api::ChangeKind::UserBlocked, u, idp.now_ms()).await?);
         }
         let mut e = admin_event(&who, "connection.bulk_revoke", b.client_id.as_deref().or(b.resource_app.as_deref()).or(b.username.as_deref()).unwrap_or(""));
         e.reason = Some(reason.clone());
         e.detail["selector"] = json!({ "client_id": b.client_id, "resource_app": b.resource_app, "username": b.username });
         e.detail["after"] = json!(result);
-        audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
+        audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
         tx.commit().await?;
         connections_committed(&idp, events);
         Ok((StatusCode::OK, json!(result), None))
@@ -460,15 +398,14 @@ pub async fn bulk_revoke(
 /// The connection if it is live (active or suspended).
 async fn live_view(
     idp: &crate::state::Idp,
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut idp_store::Conn,
     id: &str,
 ) -> Result<Option<ConnectionView>, sqlx::Error> {
-    Ok(connection_view(idp, tx, id).await?.filter(|v| {
-        matches!(
-            v.status,
-            ConnectionStatus::Active | ConnectionStatus::Suspended
-        )
-    }))
+    let Some(row) = connections::get_live(tx, id).await? else {
+        return Ok(None);
+    };
+    let receipts = idp_store::outbox::receipts(tx, id).await?;
+    Ok(Some(connection_from_row(idp, row, receipts)))
 }
 
 /// Revokes a live connection inside `tx`: status, the revocation events of every
@@ -477,7 +414,7 @@ async fn live_view(
 /// cache and wakes the outbox. `None` when the connection was no longer live.
 pub async fn revoke_in_tx(
     idp: &crate::state::Idp,
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut idp_store::Conn,
     id: &str,
     reason: &str,
     base: audit::AuditEvent,
@@ -486,7 +423,7 @@ pub async fn revoke_in_tx(
         return Ok(None);
     };
     Ok(Some(
-        set_status_in_tx(idp, tx, &v, "revoked", reason, base).await?,
+        set_status_in_tx(idp, tx, &v, ConnectionStatus::Revoked, reason, base).await?,
     ))
 }
 
@@ -495,21 +432,15 @@ pub async fn revoke_in_tx(
 /// nothing either), the audit event `base` with before/after, the change row.
 async fn set_status_in_tx(
     idp: &crate::state::Idp,
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut idp_store::Conn,
     v: &ConnectionView,
-    to: &str,
+    to: ConnectionStatus,
     reason: &str,
     mut base: audit::AuditEvent,
 ) -> Result<ChangeEvent, sqlx::Error> {
-    sqlx::query("UPDATE connections SET status = ?, status_reason = ?, updated_at = ?, version = version + 1 WHERE id = ?")
-        .bind(to)
-        .bind(reason)
-        .bind(idp.now())
-        .bind(&v.id)
-        .execute(&mut *tx)
-        .await?;
+    connections::set_status(tx, &v.id, to, reason, idp.now()).await?;
     let mut queued = 0;
-    if to != "active" {
+    if to != ConnectionStatus::Active {
         queued = revocation::enqueue(
             idp,
             tx,
@@ -528,20 +459,20 @@ async fn set_status_in_tx(
     base.reason = Some(reason.to_owned());
     base.detail["before"] = json!({ "status": v.status });
     base.detail["after"] = json!({ "status": to, "revocation_events": queued });
-    audit::append_in_tx(tx, &[(&base, idp.now_ms())]).await?;
-    let kind = if to == "revoked" {
-        "connection.revoked"
+    audit::append(tx, &[(&base, idp.now_ms())]).await?;
+    let kind = if to == ConnectionStatus::Revoked {
+        ChangeKind::ConnectionRevoked
     } else {
-        "connection.updated"
+        ChangeKind::ConnectionUpdated
     };
-    record_change(tx, kind, &v.id, idp.now_ms()).await
+    idp_store::changes::record(tx, kind, &v.id, idp.now_ms()).await
 }
 
 /// Narrows a live connection to `scopes` inside `tx` (audit `base` and change row
 /// included); `None` when it was no longer live.
 pub async fn narrow_in_tx(
     idp: &crate::state::Idp,
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut idp_store::Conn,
     id: &str,
     scopes: &[String],
     reason: &str,
@@ -551,20 +482,21 @@ pub async fn narrow_in_tx(
         return Ok(None);
     };
     let condition = ScopeCondition::IncludeOnly(scopes.to_vec());
-    sqlx::query("UPDATE connections SET scope_condition = ?, updated_at = ?, version = version + 1 WHERE id = ?")
-        .bind(serde_json::to_string(&condition).expect("json"))
-        .bind(idp.now())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    connections::set_scopes(tx, id, &condition, idp.now()).await?;
     base.client_id = Some(v.client.client_id.clone());
     base.reason = Some(reason.to_owned());
     base.detail["before"] =
         json!({ "scopes": v.granted_scopes.iter().map(|s| &s.name).collect::<Vec<_>>() });
     base.detail["after"] = json!({ "scopes": scopes });
-    audit::append_in_tx(tx, &[(&base, idp.now_ms())]).await?;
+    audit::append(tx, &[(&base, idp.now_ms())]).await?;
     Ok(Some(
-        record_change(tx, "connection.updated", id, idp.now_ms()).await?,
+        idp_store::changes::record(
+            tx,
+            admin_api::ChangeKind::ConnectionUpdated,
+            id,
+            idp.now_ms(),
+        )
+        .await?,
     ))
 }
 
@@ -575,7 +507,7 @@ pub async fn narrow_in_tx(
 /// already removed.
 pub async fn exclude_user_in_tx(
     idp: &crate::state::Idp,
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut idp_store::Conn,
     id: &str,
     username: &str,
     reason: &str,
@@ -589,12 +521,7 @@ pub async fn exclude_user_in_tx(
     }
     let mut excluded = v.excluded_users.clone();
     excluded.push(username.to_owned());
-    sqlx::query("UPDATE connections SET excluded_users = ?, updated_at = ?, version = version + 1 WHERE id = ?")
-        .bind(serde_json::to_string(&excluded).expect("json"))
-        .bind(idp.now())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    connections::set_excluded_users(tx, id, &excluded, idp.now()).await?;
     let queued = revocation::enqueue(
         idp,
         tx,
@@ -613,8 +540,14 @@ pub async fn exclude_user_in_tx(
     base.reason = Some(reason.to_owned());
     base.detail["before"] = json!({ "excluded_users": v.excluded_users });
     base.detail["after"] = json!({ "excluded_users": excluded, "revocation_events": queued });
-    audit::append_in_tx(tx, &[(&base, idp.now_ms())]).await?;
+    audit::append(tx, &[(&base, idp.now_ms())]).await?;
     Ok(Some(
-        record_change(tx, "connection.updated", id, idp.now_ms()).await?,
+        idp_store::changes::record(
+            tx,
+            admin_api::ChangeKind::ConnectionUpdated,
+            id,
+            idp.now_ms(),
+        )
+        .await?,
     ))
 }

@@ -21,16 +21,10 @@ pub async fn whoami(Extension(who): Extension<Principal>) -> Json<WhoAmI> {
 }
 
 pub async fn clients(State(idp): State<SharedIdp>) -> ApiResult<Json<Vec<ClientView>>> {
-    let counts: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT client_id,
-                SUM(CASE WHEN kind = 'c' THEN 1 ELSE 0 END),
-                SUM(CASE WHEN kind = 'r' THEN 1 ELSE 0 END)
-         FROM (SELECT client_id, 'c' AS kind FROM connections WHERE status IN ('active', 'suspended')
-               UNION ALL SELECT client_id, 'r' FROM connection_requests WHERE status = 'pending')
-         GROUP BY client_id",
-    )
-    .fetch_all(&idp.store.pool)
-    .await?;
+    let counts = {
+        let mut db = idp.store.acquire().await?;
+        idp_store::connections::live_and_pending_by_client(&mut db).await?
+    };
     let counts: BTreeMap<String, (i64, i64)> =
         counts.into_iter().map(|(c, a, b)| (c, (a, b))).collect();
     Ok(Json(
@@ -79,9 +73,7 @@ pub async fn resource_apps(State(idp): State<SharedIdp>) -> Json<Vec<ResourceApp
 }
 
 pub async fn users(State(idp): State<SharedIdp>) -> ApiResult<Json<Vec<UserView>>> {
-    let blocked: Vec<String> = sqlx::query_scalar("SELECT username FROM user_blocks")
-        .fetch_all(&idp.store.pool)
-        .await?;
+    let blocked: Vec<String> = idp.store.blocked_users().await?;
     Ok(Json(
         idp.config
             .users

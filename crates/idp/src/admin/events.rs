@@ -16,7 +16,7 @@ use tokio::sync::broadcast::error::RecvError;
 fn sse(e: &ChangeEvent) -> Event {
     Event::default()
         .id(e.id.to_string())
-        .event(e.kind.clone())
+        .event(e.kind.as_str())
         .data(serde_json::to_string(e).expect("event"))
 }
 
@@ -34,14 +34,13 @@ pub async fn stream(
     let backlog: Vec<ChangeEvent> = if last == i64::MAX {
         vec![]
     } else {
-        sqlx::query_as::<_, (i64, String, String, i64)>("SELECT id, kind, target, at_ms FROM change_events WHERE id > ? ORDER BY id LIMIT 10000")
-            .bind(last)
-            .fetch_all(&idp.store.pool)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(id, kind, target, at_ms)| ChangeEvent { id, kind, target, at_ms })
-            .collect()
+        match idp.store.changes_after(last, 10_000).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "change stream backlog could not be read");
+                vec![]
+            }
+        }
     };
     let seen = backlog
         .last()

@@ -8,7 +8,7 @@ use super::{
     auth::Principal,
     common::*,
     problem::{ApiError, ApiResult},
-    views::{RequestFilter, connection_view, request_view, request_views},
+    views::{connection_view, request_view, request_views},
 };
 use crate::{audit, state::SharedIdp};
 use admin_api::*;
@@ -19,52 +19,11 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::Response,
 };
+use idp_store::{
+    connections::{self, NewConnection},
+    requests::{self, RequestFilter, RequestOrder, RequestPageFilter},
+};
 use serde_json::json;
-use sqlx::Row;
-
-/// The SQL part of a request filter (all but the risk, which comes from the
-/// scope catalogue): status, client, app, minimum age, and the free-text search
-/// over client, app, justification, requesting users and scopes.
-fn request_filter(
-    idp: &crate::state::Idp,
-    q: &RequestQuery,
-    db_status: &str,
-    now: i64,
-) -> (String, Vec<Bind>) {
-    let mut sql = String::from(" FROM connection_requests r WHERE 1 = 1");
-    let mut binds = Vec::new();
-    for (col, v) in [
-        ("status", (!db_status.is_empty()).then_some(db_status)),
-        ("client_id", q.client_id.as_deref()),
-        ("resource_app", q.resource_app.as_deref()),
-    ] {
-        if let Some(v) = v {
-            sql.push_str(&format!(" AND r.{col} = ?"));
-            binds.push(Bind::Text(v.into()));
-        }
-    }
-    if let Some(a) = q.min_age {
-        sql.push_str(" AND r.first_seen <= ?");
-        binds.push(Bind::Int(now.saturating_sub(a)));
-    }
-    if let Some(n) = q.q.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-        let Some(like) = like_pattern(n) else {
-            sql.push_str(" AND 0");
-            return (sql, binds);
-        };
-        sql.push_str(
-            " AND (r.client_id LIKE ?1x OR r.resource_app LIKE ?1x OR r.justification LIKE ?1x \
-             OR EXISTS (SELECT 1 FROM connection_request_users u WHERE u.request_id = r.id AND u.username LIKE ?1x) \
-             OR EXISTS (SELECT 1 FROM connection_request_scopes s WHERE s.request_id = r.id AND s.scope LIKE ?1x)"
-                .replace("?1x", "? ESCAPE '\\'")
-                .as_str(),
-        );
-        binds.extend((0..5).map(|_| Bind::Text(like.clone())));
-        push_named_ids(idp, n, "r", &mut sql, &mut binds);
-        sql.push(')');
-    }
-    (sql, binds)
-}
 
 pub async fn list(
     State(idp): State<SharedIdp>,
@@ -73,51 +32,47 @@ pub async fn list(
     non_negative(q.min_age, "min_age")?;
     let status = q.status.clone().unwrap_or_else(|| "pending".into());
     let db_status = match status.as_str() {
-        "awaiting_second_approval" => "pending".to_string(),
-        "all" => String::new(),
-        s => {
+        "awaiting_second_approval" => Some(RequestStatus::Pending),
+        "all" => None,
+        s => Some(
             RequestStatus::parse(s)
-                .ok_or_else(|| ApiError::validation(format!("unknown status `{s}`")))?;
-            s.to_string()
-        }
+                .ok_or_else(|| ApiError::validation(format!("unknown status `{s}`")))?,
+        ),
     };
-    let mut db = idp.store.pool.acquire().await?;
+    let mut db = idp.store.acquire().await?;
     let now = idp.now();
     let needle = q.q.as_deref().map(str::to_lowercase);
     let order = match q.sort.as_deref().unwrap_or("age") {
-        "age" => Some("r.first_seen, r.id"),
-        "-age" => Some("r.first_seen DESC, r.id"),
-        "last_seen" => Some("r.last_seen DESC, r.id"),
-        "refused" => Some("r.refused_count DESC, r.id"),
+        "age" => Some(RequestOrder::OldestFirst),
+        "-age" => Some(RequestOrder::NewestFirst),
+        "last_seen" => Some(RequestOrder::LastSeen),
+        "refused" => Some(RequestOrder::MostRefused),
         _ => None,
     };
     // What SQL can filter and order (the queue as the console opens it, and
     // searches): count and page there, then build views for one page only.
     if let (Some(order), None, false) = (order, q.risk, status == "awaiting_second_approval") {
-        let (filter, binds) = request_filter(&idp, &q, &db_status, now);
+        let f = RequestPageFilter {
+            status: db_status,
+            client_id: q.client_id.clone(),
+            resource_app: q.resource_app.clone(),
+            first_seen_before: q.min_age.map(|a| now.saturating_sub(a)),
+            text: q
+                .q
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(|n| text_search(&idp, n)),
+        };
         let offset = decode_cursor(q.cursor.as_deref())?;
         let limit = q.limit.unwrap_or(50).clamp(1, 500);
-        let (rows, total) = sql_page(
-            &mut db,
-            "r.id",
-            &filter,
-            &binds,
-            order,
-            &[],
-            offset,
-            limit,
-            q.q.is_some(),
-        )
-        .await?;
-        let ids: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        let (ids, total) = requests::page_ids(&mut db, &f, order, offset, limit).await?;
         let mut views = request_views(
             &idp,
             &mut db,
             &RequestFilter {
-                status: "",
-                client_id: None,
-                resource_app: None,
-                ids: Some(serde_json::to_string(&ids).expect("ids")),
+                ids: Some(ids.clone()),
+                ..Default::default()
             },
         )
         .await?;
@@ -133,9 +88,9 @@ pub async fn list(
         &idp,
         &mut db,
         &RequestFilter {
-            status: &db_status,
-            client_id: q.client_id.as_deref(),
-            resource_app: q.resource_app.as_deref(),
+            status: db_status,
+            client_id: q.client_id.clone(),
+            resource_app: q.resource_app.clone(),
             ids: None,
         },
     )
@@ -203,7 +158,7 @@ pub async fn list(
 }
 
 pub async fn get(State(idp): State<SharedIdp>, Path(id): Path<String>) -> ApiResult<Response> {
-    let mut db = idp.store.pool.acquire().await?;
+    let mut db = idp.store.acquire().await?;
     let v = request_view(&idp, &mut db, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("the request"))?;
@@ -299,7 +254,7 @@ fn validate_grant(
 async fn open_for_decision(
     idp: &SharedIdp,
     who: &Principal,
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut idp_store::Conn,
     id: &str,
     expected: i64,
 ) -> ApiResult<RequestView> {
@@ -334,7 +289,7 @@ pub async fn approve(
     idempotent(&idp, &who, &headers, &route, &body, || async {
         let expected = if_match(&headers)?;
         let now = idp.now();
-        let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = idp.store.begin_write().await?;
         let v = open_for_decision(&idp, &who, &mut tx, &id, expected).await?;
         let scopes = validate_grant(&idp, &v, &grant, now)?;
         let app = idp.config.resource_app(&v.resource_app.id).expect("validated");
@@ -347,22 +302,12 @@ pub async fn approve(
                     // First of two approvals: record it, leave the request pending.
                     let mut first = grant.clone();
                     first.scopes = Some(scopes.clone());
-                    sqlx::query("INSERT INTO request_approvals (request_id, approver, at, grant_json) VALUES (?, ?, ?, ?)")
-                        .bind(&id)
-                        .bind(&who.subject)
-                        .bind(now)
-                        .bind(serde_json::to_string(&first).expect("grant"))
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("UPDATE connection_requests SET version = version + 1 WHERE id = ?")
-                        .bind(&id)
-                        .execute(&mut *tx)
-                        .await?;
+                    requests::record_first_approval(&mut tx, &id, &who.subject, &first, now).await?;
                     let mut e = admin_event(&who, "connection_request.first_approval", &id);
                     e.client_id = Some(v.client.client_id.clone());
                     e.detail["grant"] = json!(first);
-                    audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
-                    events.push(record_change(&mut tx, "request.updated", &id, idp.now_ms()).await?);
+                    audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
+                    events.push(idp_store::changes::record(&mut tx, admin_api::ChangeKind::RequestUpdated, &id, idp.now_ms()).await?);
                     let view = request_view(&idp, &mut tx, &id).await?.expect("exists");
                     tx.commit().await?;
                     publish(&idp, events);
@@ -386,70 +331,38 @@ pub async fn approve(
         let mut approvers: Vec<String> = v.approvals.iter().map(|a| a.approver.clone()).collect();
         approvers.push(who.subject.clone());
         let condition = ScopeCondition::IncludeOnly(scopes.clone());
-        let live: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM connections WHERE client_id = ? AND resource_app = ? AND status IN ('active', 'suspended')",
-        )
-        .bind(&v.client.client_id)
-        .bind(&v.resource_app.id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let conn_id = live.clone().unwrap_or_else(|| format!("conn_{}", uuid::Uuid::new_v4().simple()));
-        if live.is_some() {
-            sqlx::query(
-                "UPDATE connections SET scope_condition = ?, allowed_groups = ?, allowed_resources = ?, step_up = ?, id_jag_lifetime = ?, expires_at = ?, status = 'active', approved_by = ?, justification = ?, request_id = ?, updated_at = ?, version = version + 1, status_reason = NULL WHERE id = ?",
-            )
-            .bind(j(&condition))
-            .bind(j(&grant.allowed_groups))
-            .bind(j(&grant.allowed_resources))
-            .bind(j(&grant.step_up))
-            .bind(grant.id_jag_lifetime.map(|l| l as i64))
-            .bind(grant.expires_at)
-            .bind(j(&approvers))
-            .bind(&grant.justification)
-            .bind(&id)
-            .bind(now)
-            .bind(&conn_id)
-            .execute(&mut *tx)
-            .await?;
-        } else {
-            sqlx::query(
-                "INSERT INTO connections (id, client_id, resource_app, scope_condition, allowed_groups, allowed_resources, step_up, id_jag_lifetime, expires_at, status, approved_by, justification, request_id, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)",
-            )
-            .bind(&conn_id)
-            .bind(&v.client.client_id)
-            .bind(&v.resource_app.id)
-            .bind(j(&condition))
-            .bind(j(&grant.allowed_groups))
-            .bind(j(&grant.allowed_resources))
-            .bind(j(&grant.step_up))
-            .bind(grant.id_jag_lifetime.map(|l| l as i64))
-            .bind(grant.expires_at)
-            .bind(j(&approvers))
-            .bind(&grant.justification)
-            .bind(&id)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query(
-            "UPDATE connection_requests SET status = 'approved', decided_by = ?, decision_reason = ?, connection_id = ?, version = version + 1 WHERE id = ?",
-        )
-        .bind(j(&approvers))
-        .bind(&grant.justification)
-        .bind(&conn_id)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
+        let live = connections::live_id(&mut tx, &v.client.client_id, &v.resource_app.id).await?;
+        let n = NewConnection {
+            client_id: &v.client.client_id,
+            resource_app: &v.resource_app.id,
+            scopes: &condition,
+            allowed_groups: &grant.allowed_groups,
+            allowed_resources: &grant.allowed_resources,
+            step_up: &grant.step_up,
+            id_jag_lifetime: grant.id_jag_lifetime,
+            expires_at: grant.expires_at,
+            approved_by: &approvers,
+            justification: grant.justification.as_deref(),
+            request_id: Some(&id),
+        };
+        let conn_id = match live {
+            Some(live) => {
+                connections::regrant(&mut tx, &live, &n, now).await?;
+                live
+            }
+            None => connections::insert(&mut tx, &n, now, false)
+                .await?
+                .ok_or_else(|| ApiError::conflict("the connection could not be created"))?,
+        };
+        requests::decide(&mut tx, &id, RequestStatus::Approved, &approvers, grant.justification.as_deref(), Some(&conn_id)).await?;
         let mut e = admin_event(&who, "connection_request.approve", &id);
         e.client_id = Some(v.client.client_id.clone());
         e.reason = grant.justification.clone();
         e.detail["before"] = json!({ "status": v.status, "requested_scopes": v.scopes.iter().map(|s| &s.name).collect::<Vec<_>>() });
         e.detail["after"] = json!({ "connection_id": conn_id, "grant": grant, "scopes": scopes, "approvers": approvers });
-        audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
-        events.push(record_change(&mut tx, "request.decided", &id, idp.now_ms()).await?);
-        events.push(record_change(&mut tx, "connection.updated", &conn_id, idp.now_ms()).await?);
+        audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
+        events.push(idp_store::changes::record(&mut tx, admin_api::ChangeKind::RequestDecided, &id, idp.now_ms()).await?);
+        events.push(idp_store::changes::record(&mut tx, admin_api::ChangeKind::ConnectionUpdated, &conn_id, idp.now_ms()).await?);
         let view = request_view(&idp, &mut tx, &id).await?.expect("exists");
         let conn = connection_view(&idp, &mut tx, &conn_id).await?;
         tx.commit().await?;
@@ -473,36 +386,49 @@ pub async fn deny(
     idempotent(&idp, &who, &headers, &route, &body, || async {
         let reason = req.reason.trim();
         if reason.is_empty() || reason.chars().count() > 2000 {
-            return Err(ApiError::validation("a reason (1 to 2000 characters) is required to deny"));
+            return Err(ApiError::validation(
+                "a reason (1 to 2000 characters) is required to deny",
+            ));
         }
         let expected = if_match(&headers)?;
-        let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = idp.store.begin_write().await?;
         let v = open_for_decision(&idp, &who, &mut tx, &id, expected).await?;
-        sqlx::query(
-            "UPDATE connection_requests SET status = 'denied', decided_by = ?, decision_reason = ?, version = version + 1 WHERE id = ?",
+        requests::decide(
+            &mut tx,
+            &id,
+            RequestStatus::Denied,
+            std::slice::from_ref(&who.subject),
+            Some(reason),
+            None,
         )
-        .bind(serde_json::to_string(&[&who.subject]).expect("json"))
-        .bind(reason)
-        .bind(&id)
-        .execute(&mut *tx)
         .await?;
         let mut e = admin_event(&who, "connection_request.deny", &id);
         e.client_id = Some(v.client.client_id.clone());
         e.reason = Some(reason.to_owned());
         e.detail["before"] = json!({ "status": v.status });
         e.detail["after"] = json!({ "status": "denied" });
-        audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
-        let events = vec![record_change(&mut tx, "request.decided", &id, idp.now_ms()).await?];
+        audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
+        let events = vec![
+            idp_store::changes::record(
+                &mut tx,
+                admin_api::ChangeKind::RequestDecided,
+                &id,
+                idp.now_ms(),
+            )
+            .await?,
+        ];
         let view = request_view(&idp, &mut tx, &id).await?.expect("exists");
         tx.commit().await?;
         publish(&idp, events);
         let version = view.version;
-        Ok((StatusCode::OK, json!(DecisionResult { request: view, connection: None }), Some(version)))
+        Ok((
+            StatusCode::OK,
+            json!(DecisionResult {
+                request: view,
+                connection: None
+            }),
+            Some(version),
+        ))
     })
     .await
-}
-
-/// A value as the JSON text stored in a column.
-pub fn j<T: serde::Serialize + ?Sized>(v: &T) -> String {
-    serde_json::to_string(v).expect("serializes")
 }

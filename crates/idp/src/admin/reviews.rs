@@ -25,41 +25,16 @@ use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
+use idp_store::{
+    Conn, connections,
+    reviews::{self, ItemState, ReviewItemRow, decision_str, default_str},
+};
 use serde_json::json;
-use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
 use std::collections::HashMap;
 
 const DAY: i64 = 86_400;
 /// Who acts when the due date passes.
 const DEADLINE_ACTOR: &str = "system:review-deadline";
-
-fn default_str(d: ReviewDefault) -> &'static str {
-    match d {
-        ReviewDefault::Keep => "keep",
-        ReviewDefault::Revoke => "revoke",
-        ReviewDefault::Recommendation => "recommendation",
-    }
-}
-
-fn decision_str(d: ReviewDecision) -> &'static str {
-    match d {
-        ReviewDecision::Keep => "keep",
-        ReviewDecision::Revoke => "revoke",
-        ReviewDecision::Modify => "modify",
-    }
-}
-
-fn parse_decision(s: &str) -> ReviewDecision {
-    match s {
-        "revoke" => ReviewDecision::Revoke,
-        "modify" => ReviewDecision::Modify,
-        _ => ReviewDecision::Keep,
-    }
-}
-
-fn json_of<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, sqlx::Error> {
-    serde_json::from_str(s).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-}
 
 /// The recommendation and its reason, from usage.
 pub fn recommend(now: i64, last_used: Option<i64>, n30: u64, n90: u64) -> (ReviewDecision, String) {
@@ -110,90 +85,38 @@ fn not_own_access(idp: &Idp, reviewer: &str, item: &ReviewItemView) -> ApiResult
     Ok(())
 }
 
-fn item_view(idp: &Idp, r: &SqliteRow) -> Result<ReviewItemView, sqlx::Error> {
-    let client_id: String = r.get("client_id");
-    let app: String = r.get("resource_app");
-    Ok(ReviewItemView {
-        id: r.get("id"),
-        campaign_id: r.get("campaign_id"),
-        connection_id: r.get("connection_id"),
-        client: client_ref(idp, &client_id),
-        resource_app: app_ref(idp, &app),
-        username: r.get("username"),
-        granted_scopes: json_of(&r.get::<String, _>("scopes_json"))?,
-        reviewer: r.get("reviewer"),
-        recommendation: parse_decision(&r.get::<String, _>("recommendation")),
-        recommendation_reason: r.get("recommendation_reason"),
-        last_used_at: r.get("last_used_at"),
-        exchanges_30d: r.get::<i64, _>("exchanges_30d") as u64,
-        exchanges_90d: r.get::<i64, _>("exchanges_90d") as u64,
-        decision: r
-            .get::<Option<String>, _>("decision")
-            .map(|d| parse_decision(&d)),
-        decided_by: r.get("decided_by"),
-        decided_at: r.get("decided_at"),
-        reason: r.get("reason"),
-        scopes_after: r
-            .get::<Option<String>, _>("scopes_after_json")
-            .map(|s| json_of(&s))
-            .transpose()?,
-        defaulted: r.get::<i64, _>("defaulted") != 0,
-        remediation: r.get("remediation"),
-        reassign_note: r.get("reassign_note"),
-    })
+fn item_view(idp: &Idp, r: ReviewItemRow) -> ReviewItemView {
+    ReviewItemView {
+        client: client_ref(idp, &r.client_id),
+        resource_app: app_ref(idp, &r.resource_app),
+        id: r.id,
+        campaign_id: r.campaign_id,
+        connection_id: r.connection_id,
+        username: r.username,
+        granted_scopes: r.granted_scopes,
+        reviewer: r.reviewer,
+        recommendation: r.recommendation,
+        recommendation_reason: r.recommendation_reason,
+        last_used_at: r.last_used_at,
+        exchanges_30d: r.exchanges_30d,
+        exchanges_90d: r.exchanges_90d,
+        decision: r.decision,
+        decided_by: r.decided_by,
+        decided_at: r.decided_at,
+        reason: r.reason,
+        scopes_after: r.scopes_after,
+        defaulted: r.defaulted,
+        remediation: r.remediation,
+        reassign_note: r.reassign_note,
+    }
 }
 
-async fn campaign_view(
-    db: &mut SqliteConnection,
-    id: &str,
-) -> Result<Option<CampaignView>, sqlx::Error> {
-    let Some(c) = sqlx::query("SELECT * FROM review_campaigns WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut *db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let progress: Vec<ReviewerProgress> = sqlx::query(
-        "SELECT reviewer, COUNT(*) AS items, COUNT(decision) AS decided FROM review_items WHERE campaign_id = ? GROUP BY reviewer ORDER BY reviewer",
-    )
-    .bind(id)
-    .fetch_all(&mut *db)
-    .await?
-    .iter()
-    .map(|r| ReviewerProgress {
-        reviewer: r.get("reviewer"),
-        items: r.get::<i64, _>("items") as u64,
-        decided: r.get::<i64, _>("decided") as u64,
-    })
-    .collect();
-    let default_action = match c.get::<String, _>("default_action").as_str() {
-        "revoke" => ReviewDefault::Revoke,
-        "recommendation" => ReviewDefault::Recommendation,
-        _ => ReviewDefault::Keep,
-    };
-    Ok(Some(CampaignView {
-        id: c.get("id"),
-        name: c.get("name"),
-        scope: json_of(&c.get::<String, _>("scope_json"))?,
-        reviewers: json_of(&c.get::<String, _>("reviewers_json"))?,
-        fallback_reviewer: c.get("fallback_reviewer"),
-        starts_at: c.get("starts_at"),
-        due_at: c.get("due_at"),
-        default_action,
-        per_user: c.get::<i64, _>("per_user") != 0,
-        status: if c.get::<String, _>("status") == "completed" {
-            CampaignStatus::Completed
-        } else {
-            CampaignStatus::Active
-        },
-        created_by: c.get("created_by"),
-        created_at: c.get("created_at"),
-        completed_at: c.get("completed_at"),
-        items: progress.iter().map(|p| p.items).sum(),
-        decided: progress.iter().map(|p| p.decided).sum(),
-        progress,
-    }))
+fn item_views(idp: &Idp, rows: Vec<ReviewItemRow>) -> Vec<ReviewItemView> {
+    rows.into_iter().map(|r| item_view(idp, r)).collect()
+}
+
+async fn campaign_view(db: &mut Conn, id: &str) -> Result<Option<CampaignView>, sqlx::Error> {
+    reviews::campaign(db, id).await
 }
 
 pub async fn create(
@@ -223,24 +146,12 @@ pub async fn create(
     let mut scope = req.scope.clone();
     scope.cursor = None;
     scope.limit = None;
-    let status = scope.status.clone().unwrap_or_else(|| "all".into());
-    let (filter, binds) = connection_filter(&idp, &scope, &status);
+    let mut filter = connection_filter(&idp, &scope, super::connections::status_of(&scope)?);
     // Read and compute outside the write lock (a campaign may cover 100k
     // connections); the campaign then commits in one short write transaction.
-    let mut db = idp.store.pool.acquire().await?;
-    let live = if scope.status.is_none() {
-        " AND c.status IN ('active', 'suspended')"
-    } else {
-        ""
-    };
-    let rows = bound(
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT c.*{filter}{live} ORDER BY c.resource_app, c.client_id"
-        ))),
-        &binds,
-    )
-    .fetch_all(&mut *db)
-    .await?;
+    let mut db = idp.store.acquire().await?;
+    filter.live_only = scope.status.is_none();
+    let rows = connections::matching(&mut db, &filter).await?;
     if rows.is_empty() {
         return Err(ApiError::validation(
             "no connection matches the campaign's scope",
@@ -269,10 +180,10 @@ pub async fn create(
     }
     drop(db);
     let id = format!("rev_{}", uuid::Uuid::new_v4().simple());
-    let mut items: Vec<[Bind; 13]> = Vec::with_capacity(rows.len());
+    let mut items: Vec<reviews::NewItem> = Vec::with_capacity(rows.len());
     let mut k = 0usize;
-    for r in rows.iter() {
-        let v = super::views::connection_from_row(&idp, r, vec![])?;
+    for r in rows {
+        let v = super::views::connection_from_row(&idp, r, vec![]);
         let key = (v.client.client_id.clone(), v.resource_app.id.clone());
         let (n30, n90) = used.get(&key).copied().unwrap_or((0, 0));
         // Per user: everyone who used it (and was not removed already); else the connection.
@@ -299,8 +210,7 @@ pub async fn create(
         if subjects.is_empty() {
             subjects.push((None, n30, n90, v.last_used_at));
         }
-        let scopes: Vec<&String> = v.granted_scopes.iter().map(|s| &s.name).collect();
-        let scopes_json = serde_json::to_string(&scopes).expect("json");
+        let scopes: Vec<String> = v.granted_scopes.iter().map(|s| s.name.clone()).collect();
         for (username, n30, n90, last) in subjects {
             let (rec, why) = recommend(now, last, n30, n90);
             // Named reviewers in turn, else the app's owners; never someone whose
@@ -319,83 +229,71 @@ pub async fn create(
                 .into_iter()
                 .find(|c| !conflicted(&idp, c, &v.client.client_id, username.as_deref()))
                 .unwrap_or_else(|| req.fallback_reviewer.clone());
-            items.push([
-                Bind::Text(format!("item_{}", uuid::Uuid::new_v4().simple())),
-                Bind::Text(id.clone()),
-                Bind::Text(v.id.clone()),
-                Bind::Text(v.client.client_id.clone()),
-                Bind::Text(v.resource_app.id.clone()),
-                username.map(Bind::Text).unwrap_or(Bind::Null),
-                Bind::Text(scopes_json.clone()),
-                Bind::Text(reviewer),
-                Bind::Text(decision_str(rec).into()),
-                Bind::Text(why),
-                last.map(Bind::Int).unwrap_or(Bind::Null),
-                Bind::Int(n30 as i64),
-                Bind::Int(n90 as i64),
-            ]);
+            items.push(reviews::NewItem {
+                connection_id: v.id.clone(),
+                client_id: v.client.client_id.clone(),
+                resource_app: v.resource_app.id.clone(),
+                username,
+                scopes: scopes.clone(),
+                reviewer,
+                recommendation: rec,
+                recommendation_reason: why,
+                last_used_at: last,
+                exchanges_30d: n30,
+                exchanges_90d: n90,
+            });
         }
     }
-    let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query(
-        "INSERT INTO review_campaigns (id, name, scope_json, reviewers_json, fallback_reviewer, starts_at, due_at, default_action, status, created_by, created_at, per_user)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
+    let mut tx = idp.store.begin_write().await?;
+    reviews::insert_campaign(
+        &mut tx,
+        &reviews::NewCampaign {
+            id: &id,
+            name: req.name.trim(),
+            scope: &scope,
+            reviewers: &req.reviewers,
+            fallback_reviewer: &req.fallback_reviewer,
+            starts_at,
+            due_at: req.due_at,
+            default_action: req.default_action,
+            created_by: &who.subject,
+            created_at: now,
+            per_user: req.per_user,
+        },
+        &items,
     )
-    .bind(&id)
-    .bind(req.name.trim())
-    .bind(serde_json::to_string(&scope).expect("json"))
-    .bind(serde_json::to_string(&req.reviewers).expect("json"))
-    .bind(&req.fallback_reviewer)
-    .bind(starts_at)
-    .bind(req.due_at)
-    .bind(default_str(req.default_action))
-    .bind(&who.subject)
-    .bind(now)
-    .bind(req.per_user as i64)
-    .execute(&mut *tx)
     .await?;
-    // Multi-row inserts, 400 items (5,200 values) a statement.
-    for chunk in items.chunks(400) {
-        let sql = format!(
-            "INSERT INTO review_items (id, campaign_id, connection_id, client_id, resource_app, username, scopes_json, reviewer, recommendation, recommendation_reason, last_used_at, exchanges_30d, exchanges_90d) VALUES {}",
-            vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
-        );
-        bound(
-            sqlx::query(sqlx::AssertSqlSafe(sql)),
-            chunk.iter().flatten(),
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
     let mut e = admin_event(&who, "review.campaign_created", &id);
     e.detail["items"] = json!(items.len());
     e.detail["due_at"] = json!(req.due_at);
-    audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
-    let events = vec![record_change(&mut tx, "review.created", &id, idp.now_ms()).await?];
-    let view = campaign_view(&mut tx, &id).await?.expect("created");
+    audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
+    let events = vec![
+        idp_store::changes::record(
+            &mut tx,
+            admin_api::ChangeKind::ReviewCreated,
+            &id,
+            idp.now_ms(),
+        )
+        .await?,
+    ];
+    let view = campaign_view(&mut tx, &id)
+        .await?
+        .ok_or_else(|| ApiError::conflict("the campaign was not stored"))?;
     tx.commit().await?;
     publish(&idp, events);
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 pub async fn list(State(idp): State<SharedIdp>) -> ApiResult<Json<Vec<CampaignView>>> {
-    let mut db = idp.store.pool.acquire().await?;
-    let ids: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM review_campaigns ORDER BY created_at DESC, id")
-            .fetch_all(&mut *db)
-            .await?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.extend(campaign_view(&mut db, &id).await?);
-    }
-    Ok(Json(out))
+    let mut db = idp.store.acquire().await?;
+    Ok(Json(reviews::campaigns(&mut db).await?))
 }
 
 pub async fn get(
     State(idp): State<SharedIdp>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CampaignView>> {
-    let mut db = idp.store.pool.acquire().await?;
+    let mut db = idp.store.acquire().await?;
     Ok(Json(
         campaign_view(&mut db, &id)
             .await?
@@ -409,42 +307,22 @@ pub async fn items(
     ApiQuery(q): ApiQuery<ItemQuery>,
 ) -> ApiResult<Json<Page<ReviewItemView>>> {
     // Filtered, counted and paged in SQL: a campaign may hold 100k items.
-    let mut filter = String::from(" FROM review_items WHERE campaign_id = ?");
-    let mut binds = vec![Bind::Text(id.clone())];
-    if let Some(r) = &q.reviewer {
-        filter.push_str(" AND reviewer = ?");
-        binds.push(Bind::Text(r.clone()));
-    }
-    match q.state.as_deref() {
-        None | Some("") => {}
-        Some("open") => filter.push_str(" AND decision IS NULL"),
-        Some("decided") => filter.push_str(" AND decision IS NOT NULL"),
+    let state = match q.state.as_deref() {
+        None | Some("") => ItemState::Any,
+        Some("open") => ItemState::Open,
+        Some("decided") => ItemState::Decided,
         Some(other) => {
             return Err(ApiError::validation(format!(
                 "unknown state `{other}` (open or decided)"
             )));
         }
-    }
+    };
     let offset = decode_cursor(q.cursor.as_deref())?;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let mut db = idp.store.pool.acquire().await?;
-    let (rows, total) = sql_page(
-        &mut db,
-        "*",
-        &filter,
-        &binds,
-        "resource_app, client_id, username, id",
-        &[],
-        offset,
-        limit,
-        false,
-    )
-    .await?;
-    let items = rows
-        .iter()
-        .map(|r| item_view(&idp, r))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(page_at(items, offset, total)))
+    let mut db = idp.store.acquire().await?;
+    let (rows, total) =
+        reviews::items_page(&mut db, &id, q.reviewer.as_deref(), state, offset, limit).await?;
+    Ok(Json(page_at(item_views(&idp, rows), offset, total)))
 }
 
 /// Applies one decision inside `tx`: the remediation (revoke or narrow through
@@ -452,7 +330,7 @@ pub async fn items(
 #[allow(clippy::too_many_arguments)]
 async fn apply(
     idp: &Idp,
-    tx: &mut SqliteConnection,
+    tx: &mut Conn,
     item: &ReviewItemView,
     decision: ReviewDecision,
     scopes: Option<&[String]>,
@@ -528,18 +406,19 @@ async fn apply(
             }
         }
     };
-    sqlx::query(
-        "UPDATE review_items SET decision = ?, decided_by = ?, decided_at = ?, reason = ?, scopes_after_json = ?, defaulted = ?, remediation = ? WHERE id = ?",
+    reviews::decide_item(
+        tx,
+        &item.id,
+        &reviews::ItemDecision {
+            decision,
+            decided_by: actor.actor.as_deref(),
+            decided_at: idp.now(),
+            reason,
+            scopes_after: scopes,
+            defaulted,
+            remediation: &remediation,
+        },
     )
-    .bind(decision_str(decision))
-    .bind(&actor.actor)
-    .bind(idp.now())
-    .bind(reason)
-    .bind(scopes.map(|s| serde_json::to_string(s).expect("json")))
-    .bind(defaulted as i64)
-    .bind(&remediation)
-    .bind(&item.id)
-    .execute(&mut *tx)
     .await?;
     let mut e = base("review.decision");
     e.target = Some(item.id.clone());
@@ -549,24 +428,17 @@ async fn apply(
     e.detail["recommendation"] = json!(item.recommendation);
     e.detail["defaulted"] = json!(defaulted);
     e.detail["remediation"] = json!(remediation);
-    audit::append_in_tx(tx, &[(&e, idp.now_ms())]).await?;
+    audit::append(tx, &[(&e, idp.now_ms())]).await?;
     Ok(events)
 }
 
 async fn load_items(
     idp: &Idp,
-    db: &mut SqliteConnection,
+    db: &mut Conn,
     campaign: &str,
     ids: &[String],
 ) -> Result<Vec<ReviewItemView>, sqlx::Error> {
-    sqlx::query("SELECT * FROM review_items WHERE campaign_id = ? AND id IN (SELECT value FROM json_each(?))")
-        .bind(campaign)
-        .bind(serde_json::to_string(ids).expect("json"))
-        .fetch_all(&mut *db)
-        .await?
-        .iter()
-        .map(|r| item_view(idp, r))
-        .collect()
+    Ok(item_views(idp, reviews::items(db, campaign, ids).await?))
 }
 
 pub async fn decide(
@@ -584,7 +456,7 @@ pub async fn decide(
         .as_deref()
         .map(str::trim)
         .filter(|r| !r.is_empty());
-    let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = idp.store.begin_write().await?;
     let campaign = campaign_view(&mut tx, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("the campaign"))?;
@@ -656,26 +528,23 @@ pub async fn decide(
         );
     }
     // The last open item decided completes the campaign.
-    let open: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM review_items WHERE campaign_id = ? AND decision IS NULL",
-    )
-    .bind(&id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let open = reviews::open_count(&mut tx, &id).await?;
     if open == 0 {
-        sqlx::query(
-            "UPDATE review_campaigns SET status = 'completed', completed_at = ? WHERE id = ?",
-        )
-        .bind(idp.now())
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
+        reviews::complete(&mut tx, &id, idp.now()).await?;
         let mut e = actor.clone();
         e.kind = "review.campaign_completed".into();
         e.detail["defaulted"] = json!(0);
-        audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
+        audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
     }
-    events.push(record_change(&mut tx, "review.updated", &id, idp.now_ms()).await?);
+    events.push(
+        idp_store::changes::record(
+            &mut tx,
+            admin_api::ChangeKind::ReviewUpdated,
+            &id,
+            idp.now_ms(),
+        )
+        .await?,
+    );
     let decided = load_items(&idp, &mut tx, &id, &req.items).await?;
     tx.commit().await?;
     connections_committed(&idp, events);
@@ -699,7 +568,7 @@ pub async fn reassign(
             req.to
         )));
     }
-    let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = idp.store.begin_write().await?;
     let item = load_items(&idp, &mut tx, &id, std::slice::from_ref(&item_id))
         .await?
         .pop()
@@ -714,22 +583,25 @@ pub async fn reassign(
         )));
     }
     not_own_access(&idp, &req.to, &item)?;
-    sqlx::query("UPDATE review_items SET reviewer = ?, reassign_note = ? WHERE id = ?")
-        .bind(&req.to)
-        .bind(note)
-        .bind(&item_id)
-        .execute(&mut *tx)
-        .await?;
+    reviews::reassign(&mut tx, &item_id, &req.to, note).await?;
     let mut e = admin_event(&who, "review.reassign", &item_id);
     e.reason = Some(note.to_owned());
     e.detail["from"] = json!(item.reviewer);
     e.detail["to"] = json!(req.to);
-    audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
-    let events = vec![record_change(&mut tx, "review.updated", &id, idp.now_ms()).await?];
+    audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
+    let events = vec![
+        idp_store::changes::record(
+            &mut tx,
+            admin_api::ChangeKind::ReviewUpdated,
+            &id,
+            idp.now_ms(),
+        )
+        .await?,
+    ];
     let view = load_items(&idp, &mut tx, &id, &[item_id])
         .await?
         .pop()
-        .expect("exists");
+        .ok_or_else(|| ApiError::not_found("the item"))?;
     tx.commit().await?;
     publish(&idp, events);
     Ok(Json(view))
@@ -743,7 +615,7 @@ pub async fn complete_campaign(
     actor: audit::AuditEvent,
 ) -> ApiResult<usize> {
     let campaign = {
-        let mut db = idp.store.pool.acquire().await?;
+        let mut db = idp.store.acquire().await?;
         campaign_view(&mut db, id)
             .await?
             .ok_or_else(|| ApiError::not_found("the campaign"))?
@@ -760,16 +632,8 @@ pub async fn complete_campaign(
     // interrupted run simply continues at the next sweep.
     let mut defaulted = 0;
     loop {
-        let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let batch: Vec<ReviewItemView> = sqlx::query(
-            "SELECT * FROM review_items WHERE campaign_id = ? AND decision IS NULL LIMIT 200",
-        )
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| item_view(idp, r))
-        .collect::<Result<_, _>>()?;
+        let mut tx = idp.store.begin_write().await?;
+        let batch = item_views(idp, reviews::open_items(&mut tx, id, 200).await?);
         let mut events = Vec::new();
         for item in &batch {
             let decision = match campaign.default_action {
@@ -781,23 +645,24 @@ pub async fn complete_campaign(
         }
         defaulted += batch.len();
         if batch.is_empty() {
-            let changed = sqlx::query(
-                "UPDATE review_campaigns SET status = 'completed', completed_at = ? WHERE id = ? AND status = 'active'",
-            )
-            .bind(idp.now())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if changed == 0 {
+            let changed = reviews::complete(&mut tx, id, idp.now()).await?;
+            if !changed {
                 return Err(ApiError::conflict("the campaign is completed"));
             }
             let mut e = actor.clone();
             e.kind = "review.campaign_completed".into();
             e.target = Some(id.to_owned());
             e.detail["defaulted"] = json!(defaulted);
-            audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
-            events.push(record_change(&mut tx, "review.updated", id, idp.now_ms()).await?);
+            audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
+            events.push(
+                idp_store::changes::record(
+                    &mut tx,
+                    admin_api::ChangeKind::ReviewUpdated,
+                    id,
+                    idp.now_ms(),
+                )
+                .await?,
+            );
             tx.commit().await?;
             connections_committed(idp, events);
             return Ok(defaulted);
@@ -813,20 +678,18 @@ pub async fn complete(
     Path(id): Path<String>,
 ) -> ApiResult<Json<CampaignView>> {
     complete_campaign(&idp, &id, admin_event(&who, "review.decision", &id)).await?;
-    let mut db = idp.store.pool.acquire().await?;
-    Ok(Json(campaign_view(&mut db, &id).await?.expect("exists")))
+    let mut db = idp.store.acquire().await?;
+    Ok(Json(
+        campaign_view(&mut db, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("the campaign"))?,
+    ))
 }
 
 /// Runs the default action of every active campaign past its due date. The IdP
 /// calls this every second; it uses the IdP's clock (tests move it).
 pub async fn run_due(idp: &SharedIdp) -> usize {
-    let due: Vec<String> = match sqlx::query_scalar(
-        "SELECT id FROM review_campaigns WHERE status = 'active' AND due_at <= ?",
-    )
-    .bind(idp.now())
-    .fetch_all(&idp.store.pool)
-    .await
-    {
+    let due: Vec<String> = match idp.store.campaigns_due(idp.now()).await {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(error = %e, "review deadline check failed");
@@ -857,19 +720,11 @@ pub async fn report(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
-    let mut db = idp.store.pool.acquire().await?;
+    let mut db = idp.store.acquire().await?;
     let campaign = campaign_view(&mut db, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("the campaign"))?;
-    let items: Vec<ReviewItemView> = sqlx::query(
-        "SELECT * FROM review_items WHERE campaign_id = ? ORDER BY resource_app, client_id, username, id",
-    )
-    .bind(&id)
-    .fetch_all(&mut *db)
-    .await?
-    .iter()
-    .map(|r| item_view(&idp, r))
-    .collect::<Result<_, _>>()?;
+    let items = item_views(&idp, reviews::all_items(&mut db, &id).await?);
     let when = |t: Option<i64>| t.map(|t| t.to_string()).unwrap_or_default();
     match q.format.as_deref().unwrap_or("csv") {
         "csv" => {

@@ -14,26 +14,10 @@ use axum::{
     extract::{Path, State},
     http::StatusCode,
 };
-use sqlx::Row;
-
-fn view(r: &sqlx::sqlite::SqliteRow) -> ApiTokenView {
-    ApiTokenView {
-        id: r.get("id"),
-        name: r.get("name"),
-        roles: serde_json::from_str(&r.get::<String, _>("roles")).unwrap_or_default(),
-        created_by: r.get("created_by"),
-        created_at: r.get("created_at"),
-        expires_at: r.get("expires_at"),
-        revoked: r.get::<Option<i64>, _>("revoked_at").is_some(),
-        last_used_at: r.get("last_used_at"),
-    }
-}
+use idp_store::api_tokens;
 
 pub async fn list(State(idp): State<SharedIdp>) -> ApiResult<Json<Vec<ApiTokenView>>> {
-    let rows = sqlx::query("SELECT * FROM api_tokens ORDER BY created_at DESC")
-        .fetch_all(&idp.store.pool)
-        .await?;
-    Ok(Json(rows.iter().map(view).collect()))
+    Ok(Json(idp.store.api_tokens().await?))
 }
 
 pub async fn create(
@@ -57,33 +41,29 @@ pub async fn create(
     let now = idp.now();
     let id = format!("tok_{}", uuid::Uuid::new_v4().simple());
     let token = format!("{API_TOKEN_PREFIX}{}", xaa::util::random_token(32));
-    let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query("INSERT INTO api_tokens (id, name, token_hash, roles, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        .bind(&id)
-        .bind(name)
-        .bind(xaa::util::sha256_hex(token.as_bytes()))
-        .bind(serde_json::to_string(&req.roles).expect("roles"))
-        .bind(&who.subject)
-        .bind(now)
-        .bind(now + req.expires_in as i64)
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = idp.store.begin_write().await?;
+    api_tokens::insert(
+        &mut tx,
+        &api_tokens::NewApiToken {
+            id: &id,
+            name,
+            token_hash: &xaa::util::sha256_hex(token.as_bytes()),
+            roles: &req.roles,
+            created_by: &who.subject,
+            created_at: now,
+            expires_at: now + req.expires_in as i64,
+        },
+    )
+    .await?;
     let mut e = admin_event(&who, "api_token.create", &id);
     e.detail["after"] =
         serde_json::json!({ "name": name, "roles": req.roles, "expires_in": req.expires_in });
-    audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
-    let row = sqlx::query("SELECT * FROM api_tokens WHERE id = ?")
-        .bind(&id)
-        .fetch_one(&mut *tx)
-        .await?;
+    audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
+    let info = api_tokens::get(&mut tx, &id)
+        .await?
+        .ok_or_else(|| ApiError::conflict("the API token was not stored"))?;
     tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ApiTokenCreated {
-            token,
-            info: view(&row),
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(ApiTokenCreated { token, info })))
 }
 
 pub async fn revoke(
@@ -91,23 +71,15 @@ pub async fn revoke(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ApiTokenView>> {
-    let mut tx = idp.store.pool.begin_with("BEGIN IMMEDIATE").await?;
-    let changed =
-        sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-            .bind(idp.now())
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-    let row = sqlx::query("SELECT * FROM api_tokens WHERE id = ?")
-        .bind(&id)
-        .fetch_optional(&mut *tx)
+    let mut tx = idp.store.begin_write().await?;
+    let changed = api_tokens::revoke(&mut tx, &id, idp.now()).await?;
+    let view = api_tokens::get(&mut tx, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("the API token"))?;
-    if changed == 1 {
+    if changed {
         let e = admin_event(&who, "api_token.revoke", &id);
-        audit::append_in_tx(&mut tx, &[(&e, idp.now_ms())]).await?;
+        audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
     }
     tx.commit().await?;
-    Ok(Json(view(&row)))
+    Ok(Json(view))
 }

@@ -3,10 +3,8 @@
 //! what the overview's relationship map weighs its edges by.
 
 use crate::state::Idp;
-use sqlx::{Row, SqliteConnection};
+use idp_store::Conn;
 use std::collections::HashMap;
-
-const DAY_MS: i64 = 86_400_000;
 
 /// One (client, resource app[, user]) row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +23,7 @@ pub struct Usage {
 /// configured resource app are left out.
 pub async fn exchange_usage(
     idp: &Idp,
-    db: &mut SqliteConnection,
+    db: &mut Conn,
     now_ms: i64,
     per_user: bool,
 ) -> Result<Vec<Usage>, sqlx::Error> {
@@ -35,34 +33,17 @@ pub async fn exchange_usage(
         .iter()
         .map(|a| (a.issuer.as_str(), a.id.as_str()))
         .collect();
-    let (subject, by_subject) = if per_user {
-        (
-            "subject",
-            " AND subject IS NOT NULL GROUP BY client_id, target, subject ORDER BY subject",
-        )
-    } else {
-        ("NULL", " GROUP BY client_id, target")
-    };
-    let sql = format!(
-        "SELECT client_id, target, {subject} AS subject, SUM(at_ms >= ?) AS n30, COUNT(*) AS n90, MAX(at_ms) AS last
-         FROM audit_events WHERE kind = 'id_jag.exchange' AND outcome = 'success' AND at_ms >= ?{by_subject}"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(now_ms - 30 * DAY_MS)
-        .bind(now_ms - 90 * DAY_MS)
-        .fetch_all(&mut *db)
-        .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| {
-            let target: Option<String> = r.get("target");
+    Ok(idp_store::audit::exchange_usage(db, now_ms, per_user)
+        .await?
+        .into_iter()
+        .filter_map(|u| {
             Some(Usage {
-                client_id: r.get::<Option<String>, _>("client_id")?,
-                resource_app: app_of.get(target?.as_str())?.to_string(),
-                subject: r.get("subject"),
-                exchanges_30d: r.get::<i64, _>("n30") as u64,
-                exchanges_90d: r.get::<i64, _>("n90") as u64,
-                last_at_ms: r.get("last"),
+                resource_app: app_of.get(u.audience.as_str())?.to_string(),
+                client_id: u.client_id,
+                subject: u.subject,
+                exchanges_30d: u.exchanges_30d,
+                exchanges_90d: u.exchanges_90d,
+                last_at_ms: u.last_at_ms,
             })
         })
         .collect())

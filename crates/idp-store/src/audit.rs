@@ -1,0 +1,453 @@
+//! `audit_events`: the append-only, hash-chained audit log. Each event's hash is
+//! `SHA-256(prev_hash ‖ canonical JSON of the event)`, so editing, deleting or
+//! reordering a row breaks the chain at that row, which [`verify`] names. Appends
+//! read the chain head under the writer lock, so every node extends one chain.
+//! Also the log's aggregates: usage per (client, app[, user]), issuance per
+//! hour, decisions per day.
+
+use crate::{Backend, Conn, Db, DbResult, lock_writer, sql, sql::sql_owned};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::{Any, Row, any::AnyRow};
+
+/// What happened, in a few words a person can filter on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub kind: String,
+    pub actor: Option<String>,
+    pub client_id: Option<String>,
+    pub subject: Option<String>,
+    pub target: Option<String>,
+    /// `success`, `refused` or `error`.
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub detail: Value,
+}
+
+impl AuditEvent {
+    pub fn new(kind: &str, outcome: &str) -> Self {
+        Self {
+            kind: kind.into(),
+            actor: None,
+            client_id: None,
+            subject: None,
+            target: None,
+            outcome: outcome.into(),
+            reason: None,
+            detail: Value::Object(Default::default()),
+        }
+    }
+}
+
+/// A stored event with its place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub id: String,
+    pub at_ms: i64,
+    #[serde(flatten)]
+    pub event: AuditEvent,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The hash of the chain's start.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+fn json_str<T: Serialize + ?Sized>(v: &T) -> String {
+    crate::json(v)
+}
+
+/// The canonical form hashed for an event: a JSON object with its keys in sorted
+/// order and no whitespace; `detail` is the exact JSON text stored in the row
+/// (serde_json writes object keys sorted), so writer and verifier hash the same bytes.
+fn canonical(seq: i64, id: &str, at_ms: i64, e: &AuditEvent, detail: &str) -> String {
+    format!(
+        r#"{{"actor":{},"at_ms":{at_ms},"client_id":{},"detail":{detail},"id":{},"kind":{},"outcome":{},"reason":{},"seq":{seq},"subject":{},"target":{}}}"#,
+        json_str(&e.actor),
+        json_str(&e.client_id),
+        json_str(id),
+        json_str(&e.kind),
+        json_str(&e.outcome),
+        json_str(&e.reason),
+        json_str(&e.subject),
+        json_str(&e.target),
+    )
+}
+
+fn chain_hash(prev: &str, canonical: &str) -> String {
+    let mut buf = Vec::with_capacity(prev.len() + canonical.len());
+    buf.extend_from_slice(prev.as_bytes());
+    buf.extend_from_slice(canonical.as_bytes());
+    xaa::util::sha256_hex(&buf)
+}
+
+/// Appends events inside the caller's transaction, so a decision and its audit
+/// event commit or roll back together. Takes the writer lock (SQLite: the
+/// transaction must be a write transaction). Returns the new (seq, hash) head.
+pub async fn append(tx: &mut Conn, events: &[(&AuditEvent, i64)]) -> DbResult<(i64, String)> {
+    lock_writer(tx).await?;
+    let head: Option<(i64, String)> =
+        sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| (r.get("seq"), r.get("hash")));
+    let (mut seq, mut prev) = head.unwrap_or((0, GENESIS.into()));
+    let mut rows = Vec::with_capacity(events.len());
+    for (e, at_ms) in events {
+        seq += 1;
+        let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
+        let detail = e.detail.to_string();
+        let hash = chain_hash(&prev, &canonical(seq, &id, *at_ms, e, &detail));
+        rows.push((
+            seq,
+            id,
+            *at_ms,
+            *e,
+            detail,
+            std::mem::replace(&mut prev, hash.clone()),
+            hash,
+        ));
+    }
+    // 13 parameters a row; SQLite allows 32766 per statement, PostgreSQL 65535.
+    let b = Backend::of(tx);
+    for chunk in rows.chunks(2000) {
+        let text = format!(
+            "INSERT INTO audit_events (seq, id, at_ms, kind, actor, client_id, subject, target, outcome, reason, detail, prev_hash, hash) VALUES {}",
+            vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+        );
+        let mut q = sqlx::query(sql_owned(b, text));
+        for (seq, id, at_ms, e, detail, prev, hash) in chunk {
+            q = q
+                .bind(*seq)
+                .bind(id.as_str())
+                .bind(*at_ms)
+                .bind(e.kind.as_str())
+                .bind(e.actor.as_deref())
+                .bind(e.client_id.as_deref())
+                .bind(e.subject.as_deref())
+                .bind(e.target.as_deref())
+                .bind(e.outcome.as_str())
+                .bind(e.reason.as_deref())
+                .bind(detail.as_str())
+                .bind(prev.as_str())
+                .bind(hash.as_str());
+        }
+        q.execute(&mut *tx).await?;
+    }
+    Ok((seq, prev))
+}
+
+/// The one decoder of an `audit_events` row, and the exact detail text hashed.
+fn decode(r: &AnyRow) -> (StoredEvent, String) {
+    let detail: String = r.get("detail");
+    let event = StoredEvent {
+        seq: r.get("seq"),
+        id: r.get("id"),
+        at_ms: r.get("at_ms"),
+        event: AuditEvent {
+            kind: r.get("kind"),
+            actor: r.get("actor"),
+            client_id: r.get("client_id"),
+            subject: r.get("subject"),
+            target: r.get("target"),
+            outcome: r.get("outcome"),
+            reason: r.get("reason"),
+            detail: serde_json::from_str(&detail).unwrap_or_else(|_| Value::String(detail.clone())),
+        },
+        prev_hash: r.get("prev_hash"),
+        hash: r.get("hash"),
+    };
+    (event, detail)
+}
+
+/// Which events a query or an export reads.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub kind: Option<String>,
+    pub actor: Option<String>,
+    pub client_id: Option<String>,
+    pub subject: Option<String>,
+    pub target: Option<String>,
+    pub outcome: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+}
+
+const FILTER: &str =
+    "WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR actor = ?) AND (? IS NULL OR client_id = ?)
+     AND (? IS NULL OR subject = ?) AND (? IS NULL OR target = ?) AND (? IS NULL OR outcome = ?)
+     AND (? IS NULL OR at_ms >= ?) AND (? IS NULL OR at_ms <= ?)";
+
+fn filtered<'q>(
+    b: Backend,
+    text: String,
+    f: &'q AuditFilter,
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
+    sqlx::query(sql_owned(b, text))
+        .bind(&f.kind)
+        .bind(&f.kind)
+        .bind(&f.actor)
+        .bind(&f.actor)
+        .bind(&f.client_id)
+        .bind(&f.client_id)
+        .bind(&f.subject)
+        .bind(&f.subject)
+        .bind(&f.target)
+        .bind(&f.target)
+        .bind(&f.outcome)
+        .bind(&f.outcome)
+        .bind(f.since_ms)
+        .bind(f.since_ms)
+        .bind(f.until_ms)
+        .bind(f.until_ms)
+}
+
+/// The order of a page of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Oldest,
+    Newest,
+}
+
+/// Result of walking the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainReport {
+    pub events: i64,
+    /// The first event whose stored hash or link does not match, if any.
+    pub first_broken: Option<i64>,
+    pub head: String,
+}
+
+impl ChainReport {
+    pub fn ok(&self) -> bool {
+        self.first_broken.is_none()
+    }
+}
+
+/// One (client, resource app[, user]) row of exchange usage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRow {
+    pub client_id: String,
+    /// The audience the ID-JAGs were for (a resource app's issuer).
+    pub audience: String,
+    pub subject: Option<String>,
+    pub exchanges_30d: u64,
+    pub exchanges_90d: u64,
+    pub last_at_ms: i64,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+impl Db {
+    /// Appends `events` in one write transaction (the audit writer's group commit).
+    pub async fn append_audit(&self, events: &[(&AuditEvent, i64)]) -> DbResult<(i64, String)> {
+        let mut tx = self.begin_write().await?;
+        let head = append(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(head)
+    }
+
+    /// Fails if the log cannot be read (checked at start).
+    pub async fn audit_readable(&self) -> DbResult<()> {
+        sqlx::query("SELECT COUNT(*) FROM audit_events")
+            .fetch_one(self.pool())
+            .await
+            .map(|_| ())
+    }
+
+    /// Events in sequence order, optionally of one kind.
+    pub async fn audit_events(&self, kind: Option<&str>, limit: i64) -> DbResult<Vec<StoredEvent>> {
+        let rows = sqlx::query(sql(
+            self.backend(),
+            "SELECT * FROM audit_events WHERE (? IS NULL OR kind = ?) ORDER BY seq LIMIT ?",
+        ))
+        .bind(kind)
+        .bind(kind)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(|r| decode(r).0).collect())
+    }
+
+    /// Up to `limit` events matching `f` after `after_seq`, oldest first (an export's pages).
+    pub async fn audit_after(
+        &self,
+        f: &AuditFilter,
+        after_seq: i64,
+        limit: i64,
+    ) -> DbResult<Vec<StoredEvent>> {
+        let b = self.backend();
+        let text = format!("SELECT * FROM audit_events {FILTER} AND seq > ? ORDER BY seq LIMIT ?");
+        let rows = filtered(b, text, f)
+            .bind(after_seq)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(|r| decode(r).0).collect())
+    }
+
+    /// One page of events matching `f`, and the total match count.
+    pub async fn audit_page(
+        &self,
+        f: &AuditFilter,
+        order: Order,
+        offset: usize,
+        limit: usize,
+    ) -> DbResult<(Vec<StoredEvent>, i64)> {
+        let b = self.backend();
+        let total: i64 = filtered(b, format!("SELECT COUNT(*) FROM audit_events {FILTER}"), f)
+            .fetch_one(self.pool())
+            .await?
+            .get(0);
+        let direction = match order {
+            Order::Oldest => "ASC",
+            Order::Newest => "DESC",
+        };
+        let rows = filtered(
+            b,
+            format!("SELECT * FROM audit_events {FILTER} ORDER BY seq {direction} LIMIT {limit} OFFSET {offset}"),
+            f,
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok((rows.iter().map(|r| decode(r).0).collect(), total))
+    }
+
+    /// Recomputes every hash from the stored fields and checks every link and that
+    /// sequence numbers have no gaps.
+    pub async fn verify_audit(&self) -> DbResult<ChainReport> {
+        use futures_util::TryStreamExt;
+        let mut rows = sqlx::query("SELECT * FROM audit_events ORDER BY seq").fetch(self.pool());
+        let mut prev = GENESIS.to_string();
+        let mut expected_seq = 1;
+        let mut events = 0;
+        while let Some(row) = rows.try_next().await? {
+            let (e, detail) = decode(&row);
+            events += 1;
+            let recomputed =
+                chain_hash(&prev, &canonical(e.seq, &e.id, e.at_ms, &e.event, &detail));
+            if e.seq != expected_seq || e.prev_hash != prev || e.hash != recomputed {
+                return Ok(ChainReport {
+                    events,
+                    first_broken: Some(e.seq),
+                    head: prev,
+                });
+            }
+            prev = e.hash;
+            expected_seq += 1;
+        }
+        Ok(ChainReport {
+            events,
+            first_broken: None,
+            head: prev,
+        })
+    }
+}
+
+/// Successful exchanges in the 90 days before `now_ms` (and the 30 of them),
+/// grouped by client and audience, and by user too with `per_user`.
+pub async fn exchange_usage(c: &mut Conn, now_ms: i64, per_user: bool) -> DbResult<Vec<UsageRow>> {
+    let (subject, by_subject) = if per_user {
+        (
+            "subject",
+            " AND subject IS NOT NULL GROUP BY client_id, target, subject ORDER BY subject",
+        )
+    } else {
+        ("NULL", " GROUP BY client_id, target")
+    };
+    let text = format!(
+        "SELECT client_id, target, {subject} AS subject, SUM(CASE WHEN at_ms >= ? THEN 1 ELSE 0 END) AS n30, COUNT(*) AS n90, MAX(at_ms) AS last
+         FROM audit_events WHERE kind = 'id_jag.exchange' AND outcome = 'success' AND at_ms >= ?{by_subject}"
+    );
+    let b = Backend::of(c);
+    let rows = sqlx::query(sql_owned(b, text))
+        .bind(now_ms - 30 * DAY_MS)
+        .bind(now_ms - 90 * DAY_MS)
+        .fetch_all(&mut *c)
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(UsageRow {
+                client_id: r.get::<Option<String>, _>("client_id")?,
+                audience: r.get::<Option<String>, _>("target")?,
+                subject: r.get::<Option<String>, _>("subject"),
+                exchanges_30d: r.get::<Option<i64>, _>("n30").unwrap_or(0).max(0) as u64,
+                exchanges_90d: r.get::<i64, _>("n90").max(0) as u64,
+                last_at_ms: r.get("last"),
+            })
+        })
+        .collect())
+}
+
+/// Successful exchanges per (client, hour) since `since_ms`: (hour_ms, client, count).
+pub async fn issuance_by_hour(c: &mut Conn, since_ms: i64) -> DbResult<Vec<(i64, String, u64)>> {
+    const HOUR_MS: i64 = 3_600_000;
+    let rows = sqlx::query(sql(
+        Backend::of(c),
+        "SELECT client_id, (at_ms / ?1) * ?1 AS hour, COUNT(*) AS n FROM audit_events
+         WHERE kind = 'id_jag.exchange' AND outcome = 'success' AND at_ms >= ?2 AND client_id IS NOT NULL
+         GROUP BY client_id, (at_ms / ?1) * ?1 ORDER BY hour, client_id",
+    ))
+    .bind(HOUR_MS)
+    .bind(since_ms)
+    .fetch_all(&mut *c)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                r.get("hour"),
+                r.get("client_id"),
+                r.get::<i64, _>("n").max(0) as u64,
+            )
+        })
+        .collect())
+}
+
+/// Approvals and denials per day since `since_ms`: (day_ms, approved, count).
+pub async fn decisions_by_day(c: &mut Conn, since_ms: i64) -> DbResult<Vec<(i64, bool, u64)>> {
+    let rows = sqlx::query(sql(
+        Backend::of(c),
+        "SELECT (at_ms / ?1) * ?1 AS day, kind, COUNT(*) AS n FROM audit_events
+         WHERE kind IN ('connection_request.approve', 'connection_request.deny') AND at_ms >= ?2
+         GROUP BY (at_ms / ?1) * ?1, kind",
+    ))
+    .bind(DAY_MS)
+    .bind(since_ms)
+    .fetch_all(&mut *c)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                r.get("day"),
+                r.get::<String, _>("kind").ends_with("approve"),
+                r.get::<i64, _>("n").max(0) as u64,
+            )
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_canonical_form_is_sorted_compact_json_of_the_event() {
+        let mut e = AuditEvent::new("id_jag.exchange", "success");
+        e.actor = Some("carol \"the approver\"".into());
+        e.detail = serde_json::json!({ "z": 1, "a": { "y": [1, 2], "b": null } });
+        let detail = e.detail.to_string();
+        let c = canonical(7, "evt_1", 42, &e, &detail);
+        let expected = serde_json::json!({
+            "actor": e.actor, "at_ms": 42, "client_id": null, "detail": e.detail, "id": "evt_1",
+            "kind": "id_jag.exchange", "outcome": "success", "reason": null, "seq": 7,
+            "subject": null, "target": null,
+        });
+        assert_eq!(c, expected.to_string());
+        let reparsed: Value = serde_json::from_str(&c).unwrap();
+        assert_eq!(reparsed, expected);
+    }
+}

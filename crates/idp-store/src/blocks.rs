@@ -1,0 +1,34 @@
+//! `user_blocks`: people the help desk cut off from every app (the kill switch
+//! by user).
+
+use crate::{Backend, Conn, Db, DbResult, sql};
+
+/// Blocks `username` (or updates the reason of an existing block).
+pub async fn block(
+    tx: &mut Conn,
+    username: &str,
+    reason: &str,
+    by: &str,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query(sql(
+        Backend::of(tx),
+        "INSERT INTO user_blocks (username, reason, created_by, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(username) DO UPDATE SET reason = excluded.reason",
+    ))
+    .bind(username)
+    .bind(reason)
+    .bind(by)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+impl Db {
+    /// Everyone blocked.
+    pub async fn blocked_users(&self) -> DbResult<Vec<String>> {
+        sqlx::query_scalar("SELECT username FROM user_blocks ORDER BY username")
+            .fetch_all(self.pool())
+            .await
+    }
+}

@@ -1,0 +1,49 @@
+//! `scope_catalogue`: the configuration's scopes and their risk ranks, mirrored
+//! at every start so the database can rank connections (`risk_rank`, kept by
+//! triggers) and the inventory can filter and sort by risk in SQL.
+
+use crate::{Db, DbResult, lock_writer, sql};
+use std::collections::BTreeSet;
+
+/// One catalogue entry: (app, scope, rank).
+pub type Entry = (String, String, i64);
+
+impl Db {
+    /// Mirrors `wanted` into the database and, when it changed since the last
+    /// start, recomputes every connection's `risk_rank` from it. Returns whether
+    /// it recomputed.
+    pub async fn sync_scope_catalogue(&self, wanted: &BTreeSet<Entry>) -> DbResult<bool> {
+        let b = self.backend();
+        let mut tx = self.begin().await?;
+        lock_writer(&mut tx).await?;
+        let stored: BTreeSet<Entry> =
+            sqlx::query_as("SELECT app, scope, rank FROM scope_catalogue")
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+        if &stored == wanted {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM scope_catalogue")
+            .execute(&mut *tx)
+            .await?;
+        for (app, scope, rank) in wanted {
+            sqlx::query(sql(
+                b,
+                "INSERT INTO scope_catalogue (app, scope, rank) VALUES (?, ?, ?)",
+            ))
+            .bind(app)
+            .bind(scope)
+            .bind(rank)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Rewriting each row's scopes unchanged runs the risk trigger (0005).
+        sqlx::query("UPDATE connections SET scope_condition = scope_condition")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,391 @@
+//! The IdP's durable state, on SQLite (the embedded default) or PostgreSQL (for
+//! several IdP nodes behind one database): the migrations of both, and one module
+//! per table family, each owning its row type, the one decoder of that row, its
+//! status enums and its queries. No other crate writes SQL.
+//!
+//! Functions that change state take the caller's transaction (`&mut Conn`), so a
+//! decision, its audit event, its revocation events and its change row commit as
+//! one. Writers serialise on one lock: SQLite's own (`BEGIN IMMEDIATE`), or one
+//! PostgreSQL advisory lock taken by [`Db::begin_write`] and by every append to
+//! the audit chain and the change feed, so the chain head and change ids follow
+//! commit order on every node.
+//!
+//! SQL is written once with `?` placeholders; [`sql`] rewrites them to `$n` for
+//! PostgreSQL. Dialect differences that remain (JSON arrays, `LIKE` case) are
+//! methods of [`Backend`].
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod api_tokens;
+pub mod audit;
+pub mod blocks;
+pub mod catalogue;
+pub mod changes;
+pub mod connections;
+pub mod idempotency;
+pub mod keys;
+mod migrate;
+pub mod outbox;
+pub mod page;
+pub mod requests;
+pub mod reviews;
+pub mod scale;
+pub mod sessions;
+mod sql;
+
+pub use connections::{Connection, ConnectionRow, ConnectionStatus};
+pub use requests::{RequestRow, RequestSighting};
+pub use sessions::{AccessTokenRow, AuthCode, CodeRedemption, Grant, RefreshOutcome};
+pub use sql::sql;
+pub use sqlx::Error;
+use sqlx::{
+    Any, AnyConnection,
+    any::{AnyPoolOptions, install_default_drivers},
+    pool::PoolConnection,
+};
+use std::time::Duration;
+
+pub type DbResult<T> = Result<T, Error>;
+/// A transaction on either database.
+pub type Tx = sqlx::Transaction<'static, Any>;
+/// A connection (or a transaction, which derefs to one).
+pub type Conn = AnyConnection;
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a URL names: `sqlite://…` or `postgres://…` (`postgresql://`).
+    pub fn of_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+
+    /// The backend of an open connection.
+    pub fn of(c: &Conn) -> Backend {
+        if c.backend_name().eq_ignore_ascii_case("postgresql") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
+    /// `(SELECT value FROM <the elements of the JSON array expr>)`.
+    pub fn json_values(self, expr: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("(SELECT value FROM json_each({expr}))"),
+            Backend::Postgres => {
+                format!(
+                    "(SELECT value FROM jsonb_array_elements_text(({expr})::jsonb) AS v(value))"
+                )
+            }
+        }
+    }
+
+    /// A case-insensitive `LIKE` (SQLite's `LIKE` already ignores ASCII case).
+    pub fn ilike(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "LIKE",
+            Backend::Postgres => "ILIKE",
+        }
+    }
+}
+
+/// The one lock PostgreSQL writers take (SQLite has its own single writer).
+const WRITER_LOCK: i64 = 0x6761_7465_686f_7573;
+
+/// Within a PostgreSQL transaction, waits for the writer lock (held until the
+/// transaction ends; taking it again in the same transaction is free).
+pub async fn lock_writer(c: &mut Conn) -> DbResult<()> {
+    if Backend::of(c) == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(WRITER_LOCK)
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The URL of a SQLite file (`%`, `?` and `#` escaped, as sqlx decodes them).
+pub fn sqlite_url(path: &std::path::Path) -> String {
+    let p = path
+        .display()
+        .to_string()
+        .replace('%', "%25")
+        .replace('?', "%3F")
+        .replace('#', "%23");
+    format!("sqlite://{p}")
+}
+
+/// A database URL without its password (for messages and logs).
+pub fn redacted_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) if user.contains(':') => {
+            let user = user.split(':').next().unwrap_or("");
+            format!("{user}:***@{host}")
+        }
+        _ => authority.to_owned(),
+    };
+    // A password may also ride in the query (`?password=…`).
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => kv.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+/// Creates an empty database on the PostgreSQL server `server_url` names (its
+/// own database is only used to connect) and returns the new database's URL.
+/// For throw-away worlds: the demo and the tests on PostgreSQL.
+pub async fn create_postgres_database(server_url: &str, prefix: &str) -> DbResult<String> {
+    use sqlx::Connection;
+    install_default_drivers();
+    if Backend::of_url(server_url) != Some(Backend::Postgres) {
+        return Err(unsupported_url(server_url));
+    }
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    let mut c = AnyConnection::connect(server_url).await?;
+    // The name is ours (a prefix and hex digits), never input.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut c)
+        .await?;
+    c.close().await?;
+    let (scheme, rest) = server_url
+        .split_once("://")
+        .unwrap_or(("postgres", server_url));
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let query = tail
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    Ok(format!("{scheme}://{authority}/{name}{query}"))
+}
+
+/// The IdP's database.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: sqlx::AnyPool,
+    backend: Backend,
+}
+
+/// Why a database URL cannot be used.
+pub fn unsupported_url(url: &str) -> Error {
+    let scheme = url.split(':').next().unwrap_or("");
+    Error::Configuration(
+        format!(
+            "`{scheme}:` is not a database this IdP runs on: use sqlite://PATH or postgres://…"
+        )
+        .into(),
+    )
+}
+
+impl Db {
+    /// Opens the database a URL names (a SQLite file is created if missing) and
+    /// applies pending migrations (on PostgreSQL under sqlx's advisory lock, so
+    /// nodes started together run them once).
+    pub async fn open(url: &str) -> DbResult<Db> {
+        install_default_drivers();
+        let backend = Backend::of_url(url).ok_or_else(|| unsupported_url(url))?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains('?') {
+                    url.to_owned()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|c, _| {
+                        Box::pin(async move {
+                            // WAL + NORMAL: a commit survives a killed process;
+                            // fsync happens at checkpoints.
+                            sqlx::raw_sql(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                            )
+                            .execute(c)
+                            .await
+                            .map(|_| ())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect(url)
+                    .await?
+            }
+        };
+        migrate::migrator(backend)
+            .run(&pool)
+            .await
+            .map_err(|e| Error::Migrate(Box::new(e)))?;
+        let db = Db { pool, backend };
+        db.probe_write().await?;
+        Ok(db)
+    }
+
+    /// A committed write: a database opened but not writable (a read-only
+    /// directory, file or `-wal` left by a crash) fails here, at start.
+    async fn probe_write(&self) -> DbResult<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        sqlx::query(sql(
+            self.backend,
+            "INSERT INTO start_probe (id, started_at_ms) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET started_at_ms = excluded.started_at_ms",
+        ))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for tests that tamper with rows the way an attacker with the
+    /// database file would.
+    pub fn pool(&self) -> &sqlx::AnyPool {
+        &self.pool
+    }
+
+    /// A connection for reads.
+    pub async fn acquire(&self) -> DbResult<PoolConnection<Any>> {
+        self.pool.acquire().await
+    }
+
+    /// A transaction that does not take the writer lock up front.
+    pub async fn begin(&self) -> DbResult<Tx> {
+        self.pool.begin().await
+    }
+
+    /// A write transaction holding the writer lock from its start, so what it
+    /// reads (a version checked against `If-Match`) cannot change before it commits.
+    pub async fn begin_write(&self) -> DbResult<Tx> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                lock_writer(&mut tx).await?;
+                Ok(tx)
+            }
+        }
+    }
+
+    /// Whether the database answers (readiness).
+    pub async fn ping(&self) -> DbResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// A stored status the code does not know is a decode error, never a silent
+/// default (an unknown connection status once read as `expired`).
+pub fn known_status<T>(parsed: Option<T>, stored: &str, what: &str) -> DbResult<T> {
+    parsed.ok_or_else(|| {
+        Error::Decode(format!("unknown {what} status `{stored}` in the database").into())
+    })
+}
+
+/// A value as the JSON text stored in a column.
+pub fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    // Serialising our own plain data types (strings, numbers, enums) cannot fail.
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// A JSON column decoded; bad JSON is a decode error.
+pub fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> DbResult<T> {
+    serde_json::from_str(s).map_err(|e| Error::Decode(Box::new(e)))
+}
+
+/// The rank stored for a risk (`risk_rank` columns): read 1 … admin 4; 0 grants nothing.
+pub fn risk_rank(r: admin_api::Risk) -> i64 {
+    match r {
+        admin_api::Risk::Read => 1,
+        admin_api::Risk::Write => 2,
+        admin_api::Risk::Destructive => 3,
+        admin_api::Risk::Admin => 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_stored_status_is_a_decode_error() {
+        use admin_api::ConnectionStatus;
+        assert_eq!(
+            known_status(ConnectionStatus::parse("active"), "active", "connection").unwrap(),
+            ConnectionStatus::Active
+        );
+        let e =
+            known_status(ConnectionStatus::parse("paused"), "paused", "connection").unwrap_err();
+        assert!(
+            e.to_string().contains("unknown connection status `paused`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn urls_lose_their_password_when_shown() {
+        assert_eq!(
+            redacted_url("postgres://gh:s3cret@127.0.0.1:5432/idp"),
+            "postgres://gh:***@127.0.0.1:5432/idp"
+        );
+        assert_eq!(
+            redacted_url("postgres://127.0.0.1/idp"),
+            "postgres://127.0.0.1/idp"
+        );
+        assert_eq!(
+            redacted_url("postgres://gh@h/idp?sslmode=require&password=s3cret"),
+            "postgres://gh@h/idp?sslmode=require&password=***"
+        );
+        assert_eq!(
+            sqlite_url(std::path::Path::new("/tmp/a?b#c%d.db")),
+            "sqlite:///tmp/a%3Fb%23c%25d.db"
+        );
+    }
+
+    #[test]
+    fn urls_name_their_backend() {
+        assert_eq!(Backend::of_url("sqlite:///tmp/x.db"), Some(Backend::Sqlite));
+        assert_eq!(
+            Backend::of_url("postgres://u@h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::of_url("postgresql://u@h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(Backend::of_url("mysql://h/db"), None);
+    }
+}

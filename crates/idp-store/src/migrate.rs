@@ -1,0 +1,43 @@
+//! The schema of each database, embedded in the binary. Version N means the same
+//! schema on both: a change is one migration per directory, with one number.
+//! (Descriptions stay those of the first SQLite databases, which record them.)
+
+use crate::Backend;
+use sqlx::{
+    SqlSafeStr,
+    migrate::{Migration, MigrationType, Migrator},
+};
+use std::borrow::Cow;
+
+macro_rules! migrations {
+    ($dir:literal: $($v:literal $file:literal $name:literal),* $(,)?) => {
+        vec![$(
+            Migration::new(
+                $v,
+                Cow::Borrowed($name),
+                MigrationType::Simple,
+                include_str!(concat!("../migrations/", $dir, "/", $file, ".sql")).into_sql_str(),
+                false,
+            )
+        ),*]
+    };
+}
+
+pub fn migrator(backend: Backend) -> Migrator {
+    let migrations = match backend {
+        Backend::Sqlite => migrations!("sqlite":
+            1 "0001_initial" "initial", 2 "0002_admin" "admin", 3 "0003_list_indexes" "list_indexes",
+            4 "0004_reviews" "reviews", 5 "0005_risk_rank" "risk_rank",
+            6 "0006_per_user_reviews" "per_user_reviews", 7 "0007_start_probe" "start_probe",
+        ),
+        Backend::Postgres => migrations!("postgres":
+            1 "0001_initial" "initial", 2 "0002_admin" "admin", 3 "0003_list_indexes" "list_indexes",
+            4 "0004_reviews" "reviews", 5 "0005_risk_rank" "risk_rank",
+            6 "0006_per_user_reviews" "per_user_reviews", 7 "0007_start_probe" "start_probe",
+        ),
+    };
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}

@@ -1,0 +1,158 @@
+//! `revocation_outbox`: Security Event Tokens waiting for (or delivered to) each
+//! resource app receiver. Queued in the transaction of the decision that
+//! revoked; delivered by the pusher with retries; each row is the receipt the
+//! console shows.
+
+use crate::{Backend, Conn, Db, DbResult, known_status, sql};
+use admin_api::{ReceiptStatus, ReceiptView};
+use sqlx::{Row, any::AnyRow};
+
+/// One SET to deliver.
+#[derive(Debug, Clone)]
+pub struct QueuedSet<'a> {
+    pub event_id: &'a str,
+    pub receiver: &'a str,
+    pub connection_id: Option<&'a str>,
+    pub set_jwt: &'a str,
+    pub now_ms: i64,
+}
+
+/// A delivery due now.
+#[derive(Debug, Clone)]
+pub struct DueSet {
+    pub event_id: String,
+    pub receiver: String,
+    pub connection_id: Option<String>,
+    pub set_jwt: String,
+    pub attempts: i64,
+}
+
+fn receipt_status(s: &str) -> Option<ReceiptStatus> {
+    match s {
+        "pending" => Some(ReceiptStatus::Pending),
+        "delivered" => Some(ReceiptStatus::Delivered),
+        "failed" => Some(ReceiptStatus::Failed),
+        _ => None,
+    }
+}
+
+fn status_str(s: ReceiptStatus) -> &'static str {
+    match s {
+        ReceiptStatus::Pending => "pending",
+        ReceiptStatus::Delivered => "delivered",
+        ReceiptStatus::Failed => "failed",
+    }
+}
+
+/// The one decoder of an outbox row, as the receipt the console shows.
+fn receipt(r: &AnyRow) -> DbResult<ReceiptView> {
+    let created: i64 = r.get("created_at_ms");
+    let delivered: Option<i64> = r.get("delivered_at_ms");
+    let status: String = r.get("status");
+    Ok(ReceiptView {
+        event_id: r.get("event_id"),
+        receiver: r.get("receiver"),
+        status: known_status(receipt_status(&status), &status, "receipt")?,
+        attempts: r.get("attempts"),
+        created_at_ms: created,
+        delivered_at_ms: delivered,
+        latency_ms: delivered.map(|d| d - created),
+        last_error: r.get("last_error"),
+    })
+}
+
+/// Queues one SET inside the caller's transaction.
+pub async fn enqueue(tx: &mut Conn, s: &QueuedSet<'_>) -> DbResult<()> {
+    sqlx::query(sql(
+        Backend::of(tx),
+        "INSERT INTO revocation_outbox (event_id, receiver, connection_id, set_jwt, created_at_ms, next_attempt_ms, status) VALUES (?, ?, ?, ?, ?, ?, 'pending')",
+    ))
+    .bind(s.event_id)
+    .bind(s.receiver)
+    .bind(s.connection_id)
+    .bind(s.set_jwt)
+    .bind(s.now_ms)
+    .bind(s.now_ms)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// The receipts of a connection's revocation events.
+pub async fn receipts(c: &mut Conn, connection_id: &str) -> DbResult<Vec<ReceiptView>> {
+    sqlx::query(sql(
+        Backend::of(c),
+        "SELECT * FROM revocation_outbox WHERE connection_id = ? ORDER BY created_at_ms, receiver",
+    ))
+    .bind(connection_id)
+    .fetch_all(&mut *c)
+    .await?
+    .iter()
+    .map(receipt)
+    .collect()
+}
+
+/// Records one delivery attempt's outcome: delivered, or the next attempt's
+/// time (`Pending`) or giving up (`Failed`) with the error.
+pub async fn record_attempt(
+    tx: &mut Conn,
+    event_id: &str,
+    receiver: &str,
+    attempts: i64,
+    outcome: Result<i64, (ReceiptStatus, i64, &str)>,
+) -> DbResult<()> {
+    let b = Backend::of(tx);
+    match outcome {
+        Ok(delivered_at_ms) => {
+            sqlx::query(sql(
+                b,
+                "UPDATE revocation_outbox SET status = 'delivered', attempts = ?, delivered_at_ms = ?, last_error = NULL WHERE event_id = ? AND receiver = ?",
+            ))
+            .bind(attempts)
+            .bind(delivered_at_ms)
+            .bind(event_id)
+            .bind(receiver)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Err((status, next_attempt_ms, error)) => {
+            sqlx::query(sql(
+                b,
+                "UPDATE revocation_outbox SET status = ?, attempts = ?, next_attempt_ms = ?, last_error = ? WHERE event_id = ? AND receiver = ?",
+            ))
+            .bind(status_str(status))
+            .bind(attempts)
+            .bind(next_attempt_ms)
+            .bind(error)
+            .bind(event_id)
+            .bind(receiver)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+impl Db {
+    /// Pending deliveries due at `now_ms`, oldest first.
+    pub async fn due_sets(&self, now_ms: i64, limit: i64) -> DbResult<Vec<DueSet>> {
+        let rows = sqlx::query(sql(
+            self.backend(),
+            "SELECT event_id, receiver, connection_id, set_jwt, attempts FROM revocation_outbox WHERE status = 'pending' AND next_attempt_ms <= ? ORDER BY created_at_ms LIMIT ?",
+        ))
+        .bind(now_ms)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| DueSet {
+                event_id: r.get("event_id"),
+                receiver: r.get("receiver"),
+                connection_id: r.get("connection_id"),
+                set_jwt: r.get("set_jwt"),
+                attempts: r.get("attempts"),
+            })
+            .collect())
+    }
+}
