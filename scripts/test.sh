@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy (-D warnings), unit tests, the
-# hostile-token suite, the end-to-end tests over loopback, the real-keychain test,
+# hostile-token suite, the end-to-end tests over loopback (on SQLite, then again
+# on a PostgreSQL cluster started by scripts/postgres.sh), the real-keychain test,
 # the real window through WebDriver, a short fuzzing run, and a short run of the benchmarks. `--full-bench` also runs the full benchmark in release mode.
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -20,8 +21,13 @@ echo "==> cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -q -- -D warnings
 echo "==> cargo build --bins (binaries the crash tests run)"
 cargo build --workspace --bins -q
-echo "==> cargo test"
+echo "==> cargo test (the IdP on SQLite)"
 cargo test --workspace -q
+echo "==> PostgreSQL: Debian's package, a cluster of our own on a loopback port"
+pg_url="$(./scripts/postgres.sh start)"
+trap './scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
+echo "==> the store's tables and the end-to-end suite again, the IdP on PostgreSQL"
+GATEHOUSE_POSTGRES="$pg_url" cargo test -q -p gatehouse-idp-store -p gatehouse-tests
 echo "==> the login form in a real browser (Debian chromium, playwright-core)"
 ensure_debian_packages chromium
 (cd tests/browser && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } \
