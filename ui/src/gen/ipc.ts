@@ -136,13 +136,14 @@ export interface components {
             at_ms: number;
             /** Format: int64 */
             id: number;
-            /**
-             * @description `request.created`, `request.updated`, `request.decided`, `connection.updated`,
-             *     `connection.revoked`, `receipt.updated`.
-             */
-            kind: string;
+            kind: components["schemas"]["ChangeKind"];
             target: string;
         };
+        /**
+         * @description What a change event is about (the event stream's event names).
+         * @enum {string}
+         */
+        ChangeKind: "request.created" | "request.updated" | "request.decided" | "connection.updated" | "connection.revoked" | "receipt.updated" | "review.created" | "review.updated" | "user.blocked";
         ClientRef: {
             client_id: string;
             name: string;
