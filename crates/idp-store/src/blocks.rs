@@ -25,6 +25,18 @@ pub async fn block(
 }
 
 impl Db {
+    /// Whether the help desk cut `username` off.
+    pub async fn is_blocked(&self, username: &str) -> DbResult<bool> {
+        let n: i64 = sqlx::query_scalar(sql(
+            self.backend(),
+            "SELECT COUNT(*) FROM user_blocks WHERE username = ?",
+        ))
+        .bind(username)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n > 0)
+    }
+
     /// Everyone blocked.
     pub async fn blocked_users(&self) -> DbResult<Vec<String>> {
         sqlx::query_scalar("SELECT username FROM user_blocks ORDER BY username")

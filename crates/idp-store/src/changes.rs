@@ -1,9 +1,31 @@
 //! `change_events`: what changed, for the admin API's event stream and its
 //! `Last-Event-ID` resume. Ids are drawn under the writer lock, so on every node
-//! they follow commit order: the last id a reader got is where it resumes.
+//! they follow commit order: the last id a reader got is where it resumes. On
+//! PostgreSQL every change also notifies the channel other nodes listen on.
 
 use crate::{Backend, Conn, Db, DbResult, lock_writer, sql};
 use admin_api::{ChangeEvent, ChangeKind};
+
+/// The PostgreSQL channel changes are announced on.
+const CHANNEL: &str = "gatehouse_changes";
+
+/// Tells this node that another one committed changes (PostgreSQL `LISTEN` on
+/// its own connection; it reconnects by itself, and notifications sent while it
+/// was away are lost, so readers also poll).
+pub struct ChangeListener(sqlx::postgres::PgListener);
+
+impl ChangeListener {
+    pub(crate) async fn connect(url: &str) -> DbResult<Self> {
+        let mut l = sqlx::postgres::PgListener::connect(url).await?;
+        l.listen(CHANNEL).await?;
+        Ok(Self(l))
+    }
+
+    /// Waits for the next announcement of a commit with changes.
+    pub async fn next(&mut self) -> DbResult<()> {
+        self.0.recv().await.map(|_| ())
+    }
+}
 
 /// Records a change in the caller's transaction; returns the event to publish
 /// after commit.
@@ -23,6 +45,14 @@ pub async fn record(
     .bind(at_ms)
     .fetch_one(&mut *tx)
     .await?;
+    if Backend::of(tx) == Backend::Postgres {
+        // Delivered at commit (and not at all on rollback); repeats in one
+        // transaction are delivered once.
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(CHANNEL)
+            .execute(&mut *tx)
+            .await?;
+    }
     Ok(ChangeEvent {
         id,
         kind,

@@ -27,6 +27,7 @@ pub mod keys;
 mod migrate;
 pub mod outbox;
 pub mod page;
+pub mod replay;
 pub mod requests;
 pub mod reviews;
 pub mod scale;
@@ -184,10 +185,22 @@ pub async fn create_postgres_database(server_url: &str, prefix: &str) -> DbResul
 }
 
 /// The IdP's database.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Db {
     pool: sqlx::AnyPool,
     backend: Backend,
+    /// Kept for the change listener's own connection; never shown (it may hold
+    /// a password): `Debug` prints [`redacted_url`].
+    url: String,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .field("url", &redacted_url(&self.url))
+            .finish()
+    }
 }
 
 /// Why a database URL cannot be used.
@@ -244,7 +257,11 @@ impl Db {
             .run(&pool)
             .await
             .map_err(|e| Error::Migrate(Box::new(e)))?;
-        let db = Db { pool, backend };
+        let db = Db {
+            pool,
+            backend,
+            url: url.to_owned(),
+        };
         db.probe_write().await?;
         Ok(db)
     }
@@ -298,12 +315,21 @@ impl Db {
         }
     }
 
-    /// Whether the database answers (readiness).
-    pub async fn ping(&self) -> DbResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
+    /// Whether the database answers (readiness): a round trip, bounded in time.
+    pub async fn ping(&self, within: Duration) -> DbResult<()> {
+        match tokio::time::timeout(within, sqlx::query("SELECT 1").execute(&self.pool)).await {
+            Ok(r) => r.map(|_| ()),
+            Err(_) => Err(Error::PoolTimedOut),
+        }
+    }
+
+    /// A listener for changes committed by any node (PostgreSQL `LISTEN`); `None`
+    /// on SQLite, where this process is the only writer.
+    pub async fn change_listener(&self) -> DbResult<Option<changes::ChangeListener>> {
+        match self.backend {
+            Backend::Sqlite => Ok(None),
+            Backend::Postgres => changes::ChangeListener::connect(&self.url).await.map(Some),
+        }
     }
 }
 

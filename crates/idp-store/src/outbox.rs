@@ -134,16 +134,31 @@ pub async fn record_attempt(
 }
 
 impl Db {
-    /// Pending deliveries due at `now_ms`, oldest first.
-    pub async fn due_sets(&self, now_ms: i64, limit: i64) -> DbResult<Vec<DueSet>> {
-        let rows = sqlx::query(sql(
-            self.backend(),
-            "SELECT event_id, receiver, connection_id, set_jwt, attempts FROM revocation_outbox WHERE status = 'pending' AND next_attempt_ms <= ? ORDER BY created_at_ms LIMIT ?",
-        ))
-        .bind(now_ms)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+    /// Claims up to `limit` pending deliveries due at `now_ms`, oldest first, for
+    /// `lease_ms`: their next attempt moves past the lease, so no other node (nor
+    /// this one's next pass) sends them meanwhile; a node killed mid-delivery
+    /// leaves them to the others once the lease runs out. On PostgreSQL rows
+    /// another node is claiming are skipped, not waited for.
+    pub async fn claim_due_sets(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> DbResult<Vec<DueSet>> {
+        let text: &'static str = match self.backend() {
+            Backend::Postgres => {
+                "UPDATE revocation_outbox SET next_attempt_ms = ? WHERE (event_id, receiver) IN (SELECT event_id, receiver FROM revocation_outbox WHERE status = 'pending' AND next_attempt_ms <= ? ORDER BY created_at_ms LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING event_id, receiver, connection_id, set_jwt, attempts"
+            }
+            Backend::Sqlite => {
+                "UPDATE revocation_outbox SET next_attempt_ms = ? WHERE (event_id, receiver) IN (SELECT event_id, receiver FROM revocation_outbox WHERE status = 'pending' AND next_attempt_ms <= ? ORDER BY created_at_ms LIMIT ?) RETURNING event_id, receiver, connection_id, set_jwt, attempts"
+            }
+        };
+        let rows = sqlx::query(sql(self.backend(), text))
+            .bind(now_ms + lease_ms)
+            .bind(now_ms)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
         Ok(rows
             .iter()
             .map(|r| DueSet {

@@ -7,7 +7,7 @@ use crate::{
     state::Idp,
 };
 use axum::http::HeaderMap;
-use xaa::{ClientCredentials, OAuthError, ReplayCache, request::Form, util};
+use xaa::{ClientCredentials, OAuthError, request::Form, util};
 
 /// The authenticated client and whether it proved possession of a credential.
 pub struct Authenticated<'a> {
@@ -139,9 +139,12 @@ async fn verify_assertion<'a>(
         return Err(failed());
     }
     let jti = s("jti").ok_or_else(failed)?;
+    // Spent in the database: a replay at any node is refused.
     if !idp
-        .assertion_replay
-        .check_and_record(sub, jti, exp as u64, now as u64)
+        .store
+        .spend_jti(sub, jti, exp)
+        .await
+        .map_err(crate::http_error::db_error)?
     {
         return Err(OAuthError::invalid_client(
             "the client assertion was already used",

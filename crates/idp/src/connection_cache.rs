@@ -1,7 +1,9 @@
 //! An in-process read cache of live connections, consulted by every token
-//! exchange so the hot path does not go to the database. Correct for one IdP process:
-//! every write to `connections` goes through this process and calls
+//! exchange so the hot path does not go to the database. Used on SQLite, where
+//! this process is the only writer: every write to `connections` calls
 //! [`ConnectionCache::invalidate`] after its commit, before it is acknowledged.
+//! On PostgreSQL other nodes write too, so the gate reads through: a revoke
+//! acknowledged by any node is seen by the very next exchange on every node.
 //! A generation counter keeps a reader that raced a write from caching what it
 //! read before the write (the classic stale-fill race).
 
@@ -32,6 +34,9 @@ impl ConnectionCache {
         client_id: &str,
         app: &str,
     ) -> DbResult<Option<Connection>> {
+        if store.backend() == idp_store::Backend::Postgres {
+            return store.live_connection(client_id, app).await;
+        }
         let key = (client_id.to_owned(), app.to_owned());
         if let Some(hit) = self.entries.read().expect("cache lock").get(&key) {
             return Ok(hit.clone());
@@ -47,6 +52,9 @@ impl ConnectionCache {
 
     /// Whether the help desk has cut `username` off.
     pub async fn is_blocked(&self, store: &Db, username: &str) -> DbResult<bool> {
+        if store.backend() == idp_store::Backend::Postgres {
+            return store.is_blocked(username).await;
+        }
         if let Some(set) = self.blocked.read().expect("cache lock").as_ref() {
             return Ok(set.contains(username));
         }

@@ -1,5 +1,5 @@
-//! The small OIDC and OAuth endpoints: discovery, JWKS, userinfo, revocation, and
-//! the client-filed connection request.
+//! The small OIDC and OAuth endpoints: discovery, JWKS, userinfo, revocation, the
+//! client-filed connection request, and the health and readiness probes.
 
 use crate::{
     audit::AuditEvent,
@@ -53,6 +53,30 @@ pub async fn jwks(State(idp): State<SharedIdp>) -> Response {
         header::HeaderValue::from_static("public, max-age=300"),
     );
     r
+}
+
+/// Liveness: the process answers.
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Readiness: the database answers within 2 s (a load balancer sends nothing
+/// to a node that cannot reach it; it turns ready again once it can).
+pub async fn readyz(State(idp): State<SharedIdp>) -> Response {
+    match idp.store.ping(std::time::Duration::from_secs(2)).await {
+        Ok(()) => Json(json!({ "ready": true })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: the database does not answer");
+            let mut r = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "ready": false, "reason": "the database does not answer" })),
+            )
+                .into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            r
+        }
+    }
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

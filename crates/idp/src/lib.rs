@@ -14,6 +14,7 @@ pub mod connection_cache;
 pub mod cost;
 pub mod endpoints;
 pub mod http_error;
+pub mod jobs;
 pub mod policy;
 pub mod report_pdf;
 pub mod revocation;

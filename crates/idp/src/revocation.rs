@@ -3,6 +3,8 @@
 //! of the resource app into a durable outbox; a pusher delivers them by RFC 8935
 //! push with retries and exponential backoff, and survives restarts because the
 //! outbox is in the database. Each acknowledgement is a receipt with its latency.
+//! Every node pushes; each claims what it sends (`claim_due_sets`), so a SET
+//! goes out once unless the node sending it dies first.
 
 use crate::state::{Idp, SharedIdp};
 use admin_api::ReceiptStatus;
@@ -91,27 +93,29 @@ pub async fn enqueue(
     Ok(n)
 }
 
-/// Starts the pusher. It wakes on `idp.outbox_wake` and every 250 ms.
-pub fn start_pusher(idp: SharedIdp) {
-    tokio::spawn(async move {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .expect("http client");
-        loop {
-            if let Err(e) = push_due(&idp, &http).await {
-                tracing::warn!(error = %e, "revocation outbox pass failed; will retry");
-            }
-            tokio::select! {
-                _ = idp.outbox_wake.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-            }
+/// How long a claimed delivery is this node's: well past the 5 s send timeout,
+/// and short enough that the others take over a killed node's work within a minute.
+const LEASE_MS: i64 = 30_000;
+
+/// Delivers what is due, forever: woken by `idp.outbox_wake` (a revoke on this
+/// node, or a change announced by another) and every 250 ms. Started by `jobs`.
+pub async fn pusher(idp: SharedIdp, http: reqwest::Client) {
+    loop {
+        if let Err(e) = push_due(&idp, &http).await {
+            tracing::warn!(error = %e, "revocation outbox pass failed; will retry");
         }
-    });
+        tokio::select! {
+            _ = idp.outbox_wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+    }
 }
 
-async fn push_due(idp: &SharedIdp, http: &reqwest::Client) -> Result<(), sqlx::Error> {
-    let rows = idp.store.due_sets(idp.now_ms(), 100).await?;
+pub async fn push_due(idp: &SharedIdp, http: &reqwest::Client) -> Result<(), sqlx::Error> {
+    let rows = idp
+        .store
+        .claim_due_sets(idp.now_ms(), LEASE_MS, 100)
+        .await?;
     let sends = rows.iter().map(|r| {
         let receiver = r.receiver.clone();
         let set = r.set_jwt.clone();

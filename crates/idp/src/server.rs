@@ -34,6 +34,8 @@ pub enum StartError {
         path: String,
         source: xaa::jws::KeyError,
     },
+    #[error("cannot start the IdP's background jobs: {0}")]
+    Jobs(String),
     #[error(
         "cannot listen on {addr}: {source}; pick a free address with --listen or `listen` in the config"
     )]
@@ -122,18 +124,7 @@ pub async fn build(config: Config) -> Result<SharedIdp, StartError> {
     }
     let audit = AuditLog::start(store.clone()).await.map_err(db)?;
     let idp = Arc::new(Idp::new(config, store, audit, key));
-    crate::revocation::start_pusher(idp.clone());
-    // Access reviews past their due date get their default action.
-    {
-        let idp = idp.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                crate::admin::reviews::run_due(&idp).await;
-            }
-        });
-    }
+    crate::jobs::start(idp.clone()).map_err(|e| StartError::Jobs(e.to_string()))?;
     Ok(idp)
 }
 
@@ -148,6 +139,8 @@ pub fn router(idp: SharedIdp) -> Router {
             get(endpoints::discovery),
         )
         .route("/jwks", get(endpoints::jwks))
+        .route("/healthz", get(endpoints::healthz))
+        .route("/readyz", get(endpoints::readyz))
         .route(
             "/authorize",
             get(authorize::get_authorize).post(authorize::post_authorize),

@@ -7,7 +7,7 @@ use std::sync::{
     Arc,
     atomic::{AtomicI64, Ordering},
 };
-use xaa::{IdTokenClaims, JwkSet, MemoryReplayCache, OAuthError, SigningKey, VerifyingKey};
+use xaa::{IdTokenClaims, JwkSet, OAuthError, SigningKey, VerifyingKey};
 
 pub struct Idp {
     pub config: Config,
@@ -17,14 +17,14 @@ pub struct Idp {
     pub changes: tokio::sync::broadcast::Sender<admin_api::ChangeEvent>,
     /// Wakes the revocation pusher after a revoke commits.
     pub outbox_wake: tokio::sync::Notify,
+    /// Wakes the change feed after a commit with changes.
+    pub feed_wake: tokio::sync::Notify,
     pub connections: crate::connection_cache::ConnectionCache,
     pub store: Db,
     pub audit: AuditLog,
     pub key: SigningKey,
     pub verifying: Vec<VerifyingKey>,
     pub jwks: JwkSet,
-    /// `jti`s of `private_key_jwt` client assertions already used.
-    pub assertion_replay: MemoryReplayCache,
     /// Bounds password hashing (argon2) in concurrency, queue and wait.
     pub password_gate: crate::cost::CostGate,
     /// Bounds signature checks of tokens not verified before.
@@ -55,6 +55,7 @@ impl Idp {
             admin_routes: crate::admin::auth::RouteRoles::from_contract(),
             changes: tokio::sync::broadcast::channel(1024).0,
             outbox_wake: tokio::sync::Notify::new(),
+            feed_wake: tokio::sync::Notify::new(),
             config,
             connections: Default::default(),
             store,
@@ -62,7 +63,6 @@ impl Idp {
             key,
             verifying,
             jwks,
-            assertion_replay: MemoryReplayCache::default(),
             password_gate: crate::cost::CostGate::for_password_hashing(),
             signature_gate: crate::cost::CostGate::for_signatures(),
             login_throttle: Default::default(),

@@ -109,9 +109,11 @@ where
 }
 
 /// Publishes committed changes to live SSE subscribers.
+/// Announces committed changes: the change feed (`jobs`) reads them from the
+/// database and broadcasts them in commit order with every other node's.
 pub fn publish(idp: &SharedIdp, events: Vec<ChangeEvent>) {
-    for e in events {
-        let _ = idp.changes.send(e);
+    if !events.is_empty() {
+        idp.feed_wake.notify_one();
     }
 }
 
