@@ -22,6 +22,11 @@ struct Cli {
     /// `postgres://USER@HOST:PORT/DB` (seeded if empty).
     #[arg(long)]
     database_url: Option<String>,
+    /// Write the IdP's configuration here once the world is seeded, so more
+    /// `gatehouse-idp serve` nodes can join it on the same database
+    /// (`scripts/cluster.sh`).
+    #[arg(long, value_name = "FILE")]
+    idp_config_out: Option<PathBuf>,
     /// Run a simulated agent fleet: one exchange every this many milliseconds
     /// (granted ones are usage, refused ones grow the pending queue).
     #[arg(long, value_name = "MS")]
@@ -50,6 +55,18 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(path) = &cli.idp_config_out {
+        let written = toml::to_string(&demo.idp.config)
+            .map_err(|e| e.to_string())
+            .and_then(|t| std::fs::write(path, t).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!(
+                "gatehouse-demo: cannot write the IdP config to {}: {e}",
+                path.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    }
     let line = serde_json::to_string(&demo.info).expect("demo info serializes");
     {
         let mut out = std::io::stdout().lock();

@@ -42,10 +42,13 @@ pub async fn stream(
             }
         }
     };
-    let seen = backlog
-        .last()
-        .map(|e| e.id)
-        .unwrap_or(if last == i64::MAX { 0 } else { last });
+    // Without Last-Event-ID the stream is live from now: the feed may still be
+    // about to broadcast a change committed before this subscription.
+    let seen = match backlog.last() {
+        Some(e) => e.id,
+        None if last == i64::MAX => idp.store.last_change_id().await.unwrap_or(0),
+        None => last,
+    };
     let live = stream::unfold((rx, seen), |(mut rx, seen)| async move {
         loop {
             match rx.recv().await {
