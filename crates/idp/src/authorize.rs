@@ -79,7 +79,9 @@ fn redirect_error(
     state: Option<&str>,
     iss: &str,
 ) -> Response {
-    let mut u = url::Url::parse(redirect_uri).expect("validated redirect");
+    let Ok(mut u) = url::Url::parse(redirect_uri) else {
+        return error_page(StatusCode::BAD_REQUEST, "The redirect URI is not valid.");
+    };
     {
         let mut q = u.query_pairs_mut();
         q.append_pair("error", error)
@@ -421,7 +423,9 @@ pub async fn post_authorize(
             "The IdP cannot record the sign-in.",
         );
     }
-    let mut u = url::Url::parse(&record.redirect_uri).expect("validated redirect");
+    let Ok(mut u) = url::Url::parse(&record.redirect_uri) else {
+        return error_page(StatusCode::BAD_REQUEST, "The redirect URI is not valid.");
+    };
     {
         let mut q = u.query_pairs_mut();
         q.append_pair("code", &raw_code)
@@ -479,6 +483,8 @@ pub fn verify_password(phc: &str, password: &str) -> bool {
 }
 
 /// Hashes a password into an argon2id PHC string.
+// A 16-byte salt and argon2's default parameters cannot fail.
+#[allow(clippy::expect_used)]
 pub fn hash_password(password: &str) -> String {
     use argon2::{PasswordHasher, password_hash::SaltString};
     let salt = SaltString::encode_b64(&util::sha256(util::random_token(16).as_bytes())[..16])

@@ -38,12 +38,20 @@ impl ConnectionCache {
             return store.live_connection(client_id, app).await;
         }
         let key = (client_id.to_owned(), app.to_owned());
-        if let Some(hit) = self.entries.read().expect("cache lock").get(&key) {
+        if let Some(hit) = self
+            .entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+        {
             return Ok(hit.clone());
         }
         let seen = self.generation.load(Ordering::Acquire);
         let found = store.live_connection(client_id, app).await?;
-        let mut entries = self.entries.write().expect("cache lock");
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.generation.load(Ordering::Acquire) == seen {
             entries.insert(key, found.clone());
         }
@@ -55,14 +63,22 @@ impl ConnectionCache {
         if store.backend() == idp_store::Backend::Postgres {
             return store.is_blocked(username).await;
         }
-        if let Some(set) = self.blocked.read().expect("cache lock").as_ref() {
+        if let Some(set) = self
+            .blocked
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
             return Ok(set.contains(username));
         }
         let seen = self.generation.load(Ordering::Acquire);
         let all = store.blocked_users().await?;
         let set: std::collections::HashSet<String> = all.into_iter().collect();
         let blocked = set.contains(username);
-        let mut slot = self.blocked.write().expect("cache lock");
+        let mut slot = self
+            .blocked
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.generation.load(Ordering::Acquire) == seen {
             *slot = Some(set);
         }
@@ -71,8 +87,14 @@ impl ConnectionCache {
 
     /// Forgets everything; call after every committed write to `connections` or `user_blocks`.
     pub fn invalidate(&self) {
-        let mut entries = self.entries.write().expect("cache lock");
-        let mut blocked = self.blocked.write().expect("cache lock");
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut blocked = self
+            .blocked
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.clear();
         *blocked = None;

@@ -91,8 +91,11 @@ pub async fn userinfo(State(idp): State<SharedIdp>, headers: HeaderMap) -> Respo
     let challenge = |err: &str| {
         let mut r = StatusCode::UNAUTHORIZED.into_response();
         let v = format!("Bearer error=\"{err}\"");
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, v.parse().expect("header"));
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            v.parse()
+                .unwrap_or_else(|_| header::HeaderValue::from_static("Bearer")),
+        );
         r
     };
     let Some(token) = bearer(&headers) else {

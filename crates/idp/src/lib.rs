@@ -5,6 +5,8 @@
 //! Routes are thin (`authorize`, `token`, `endpoints`); decisions are plain
 //! functions (`policy`); state is in `store` and `audit`.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod admin;
 pub mod audit;
 pub mod authorize;

@@ -207,6 +207,5 @@ pub async fn bind(addr: &str) -> Result<TcpListener, StartError> {
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64
+        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -88,8 +88,7 @@ impl Idp {
     pub fn now_ms(&self) -> i64 {
         let real = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_millis() as i64;
+            .map_or(0, |d| d.as_millis() as i64);
         real + self.clock_offset.load(Ordering::Relaxed) * 1000
     }
 
@@ -101,7 +100,7 @@ impl Idp {
         if let Some(c) = self
             .verified_id_tokens
             .lock()
-            .expect("cache lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&key)
         {
             return Ok(c.clone());
@@ -124,7 +123,10 @@ impl Idp {
         let c: IdTokenClaims = serde_json::from_slice(&v.payload)
             .map_err(|_| OAuthError::invalid_grant("the subject token is not an ID token"))?;
         let now = self.now();
-        let mut cache = self.verified_id_tokens.lock().expect("cache lock");
+        let mut cache = self
+            .verified_id_tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if cache.len() >= VERIFIED_CACHE_MAX {
             cache.retain(|_, c| (c.exp as i64) > now);
             if cache.len() >= VERIFIED_CACHE_MAX {
@@ -137,7 +139,10 @@ impl Idp {
 
     /// Whether `last_used_at` of `connection_id` is due a write (once a minute).
     pub fn touch_due(&self, connection_id: &str, now: i64) -> bool {
-        let mut m = self.last_touch.lock().expect("touch lock");
+        let mut m = self
+            .last_touch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match m.get(connection_id) {
             Some(t) if now - *t < 60 => false,
             _ => {

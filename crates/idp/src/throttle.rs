@@ -85,7 +85,10 @@ fn keys(account: &str, source: IpAddr) -> [Key; 3] {
 impl LoginThrottle {
     /// `Err` when an attempt for `account` from `source` must wait.
     pub fn check(&self, account: &str, source: IpAddr, now_ms: i64) -> Result<(), Throttled> {
-        let map = self.keys.lock().expect("throttle lock");
+        let map = self
+            .keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut worst: Option<Throttled> = None;
         for k in keys(account, source) {
             if let Some(e) = map.get(&k)
@@ -109,7 +112,10 @@ impl LoginThrottle {
 
     /// Records a failed attempt; the next back-off doubles from 1 s to the cap.
     pub fn failure(&self, account: &str, source: IpAddr, now_ms: i64) {
-        let mut map = self.keys.lock().expect("throttle lock");
+        let mut map = self
+            .keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= MAX_KEYS {
             map.retain(|_, e| e.until_ms > now_ms || now_ms - e.last_ms < FORGET_MS);
             if map.len() >= MAX_KEYS {
@@ -136,7 +142,10 @@ impl LoginThrottle {
     /// which a guesser who knows one password must not be able to reset).
     pub fn success(&self, account: &str, source: IpAddr) {
         let [pair, ..] = keys(account, source);
-        self.keys.lock().expect("throttle lock").remove(&pair);
+        self.keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&pair);
     }
 }
 

@@ -138,7 +138,7 @@ pub async fn export(
                         if csv {
                             out.push_str(&csv_row(e));
                         } else {
-                            out.push_str(&serde_json::to_string(e).expect("event"));
+                            out.push_str(&serde_json::to_string(e).unwrap_or_default());
                             out.push('\n');
                         }
                     }
@@ -156,16 +156,20 @@ pub async fn export(
         },
     );
     let mut r = Body::from_stream(stream).into_response();
-    let (ct, name) = if csv {
-        ("text/csv; charset=utf-8", "audit.csv")
+    let ct = if csv {
+        "text/csv; charset=utf-8"
     } else {
-        ("application/x-ndjson", "audit.jsonl")
+        "application/x-ndjson"
     };
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     r.headers_mut().insert(
         header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")).expect("header"),
+        HeaderValue::from_static(if csv {
+            "attachment; filename=\"audit.csv\""
+        } else {
+            "attachment; filename=\"audit.jsonl\""
+        }),
     );
     Ok(r)
 }

@@ -18,6 +18,11 @@ pub fn etag(version: i64) -> String {
     format!("\"v{version}\"")
 }
 
+/// The ETag header of a version (`"v12"`: always a valid header value).
+fn etag_header(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&etag(version)).unwrap_or_else(|_| HeaderValue::from_static("\"v0\""))
+}
+
 /// The version named by `If-Match`; 428 when it is missing.
 pub fn if_match(headers: &HeaderMap) -> ApiResult<i64> {
     let v = headers
@@ -33,10 +38,7 @@ pub fn if_match(headers: &HeaderMap) -> ApiResult<i64> {
 /// A JSON body with the ETag header.
 pub fn with_etag<T: Serialize>(value: &T, version: i64) -> Response {
     let mut r = Json(value).into_response();
-    r.headers_mut().insert(
-        header::ETAG,
-        HeaderValue::from_str(&etag(version)).expect("etag"),
-    );
+    r.headers_mut().insert(header::ETAG, etag_header(version));
     r
 }
 
@@ -102,8 +104,7 @@ where
     }
     let mut r = (status, Json(value)).into_response();
     if let Some(v) = version {
-        r.headers_mut()
-            .insert(header::ETAG, HeaderValue::from_str(&etag(v)).expect("etag"));
+        r.headers_mut().insert(header::ETAG, etag_header(v));
     }
     Ok(r)
 }

@@ -211,7 +211,9 @@ async fn transition(
         }
         let e = admin_event(&who, &format!("connection.{name}"), &id);
         let events = vec![set_status_in_tx(&idp, &mut tx, &v, to, reason, e).await?];
-        let view = connection_view(&idp, &mut tx, &id).await?.expect("exists");
+        let view = connection_view(&idp, &mut tx, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("the connection"))?;
         tx.commit().await?;
         connections_committed(&idp, events);
         let version = view.version;
@@ -285,7 +287,7 @@ pub async fn modify(
         let mut e = admin_event(&who, "connection.modify", &id);
         e.client_id = Some(v.client.client_id.clone());
         e.reason = Some(reason);
-        let after = connection_view(&idp, &mut tx, &id).await?.expect("exists");
+        let after = connection_view(&idp, &mut tx, &id).await?.ok_or_else(|| ApiError::not_found("the connection"))?;
         e.detail["before"] = json!({ "scopes": v.scopes, "allowed_groups": v.allowed_groups, "expires_at": v.expires_at, "step_up": v.step_up });
         e.detail["after"] = json!({ "scopes": after.scopes, "allowed_groups": after.allowed_groups, "expires_at": after.expires_at, "step_up": after.step_up });
         audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;

@@ -17,7 +17,8 @@ fn sse(e: &ChangeEvent) -> Event {
     Event::default()
         .id(e.id.to_string())
         .event(e.kind.as_str())
-        .data(serde_json::to_string(e).expect("event"))
+        .json_data(e)
+        .unwrap_or_else(|_| Event::default().event("resync").data("{}"))
 }
 
 pub async fn stream(

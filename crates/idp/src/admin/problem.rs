@@ -153,7 +153,7 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::to_string(&self.problem()).expect("problem serializes");
+        let body = serde_json::to_string(&self.problem()).unwrap_or_default();
         let mut r = (self.0.status, body).into_response();
         let h = r.headers_mut();
         h.insert(
@@ -170,7 +170,8 @@ impl IntoResponse for ApiError {
             };
             h.insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_str(&v).expect("header"),
+                HeaderValue::from_str(&v)
+                    .unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"invalid_token\"")),
             );
         }
         r

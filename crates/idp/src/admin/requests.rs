@@ -292,7 +292,7 @@ pub async fn approve(
         let mut tx = idp.store.begin_write().await?;
         let v = open_for_decision(&idp, &who, &mut tx, &id, expected).await?;
         let scopes = validate_grant(&idp, &v, &grant, now)?;
-        let app = idp.config.resource_app(&v.resource_app.id).expect("validated");
+        let app = idp.config.resource_app(&v.resource_app.id).ok_or_else(|| ApiError::conflict("the resource app is no longer configured"))?;
         let sensitive = scopes.iter().any(|s| app.scope(s).is_some_and(|d| d.sensitive));
         let mut events = Vec::new();
         if sensitive {
@@ -308,7 +308,7 @@ pub async fn approve(
                     e.detail["grant"] = json!(first);
                     audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
                     events.push(idp_store::changes::record(&mut tx, admin_api::ChangeKind::RequestUpdated, &id, idp.now_ms()).await?);
-                    let view = request_view(&idp, &mut tx, &id).await?.expect("exists");
+                    let view = request_view(&idp, &mut tx, &id).await?.ok_or_else(|| ApiError::not_found("the request"))?;
                     tx.commit().await?;
                     publish(&idp, events);
                     let version = view.version;
@@ -363,7 +363,7 @@ pub async fn approve(
         audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
         events.push(idp_store::changes::record(&mut tx, admin_api::ChangeKind::RequestDecided, &id, idp.now_ms()).await?);
         events.push(idp_store::changes::record(&mut tx, admin_api::ChangeKind::ConnectionUpdated, &conn_id, idp.now_ms()).await?);
-        let view = request_view(&idp, &mut tx, &id).await?.expect("exists");
+        let view = request_view(&idp, &mut tx, &id).await?.ok_or_else(|| ApiError::not_found("the request"))?;
         let conn = connection_view(&idp, &mut tx, &conn_id).await?;
         tx.commit().await?;
         idp.connections.invalidate();
@@ -417,7 +417,9 @@ pub async fn deny(
             )
             .await?,
         ];
-        let view = request_view(&idp, &mut tx, &id).await?.expect("exists");
+        let view = request_view(&idp, &mut tx, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("the request"))?;
         tx.commit().await?;
         publish(&idp, events);
         let version = view.version;

@@ -351,7 +351,7 @@ async fn apply(
     let remediation = match decision {
         ReviewDecision::Keep => "kept".to_string(),
         ReviewDecision::Revoke if item.username.is_some() => {
-            let user = item.username.as_deref().expect("per-user item");
+            let user = item.username.as_deref().unwrap_or_default();
             match exclude_user_in_tx(
                 idp,
                 tx,
