@@ -93,9 +93,17 @@ pub async fn enqueue(
     Ok(n)
 }
 
-/// How long a claimed delivery is this node's: well past the 5 s send timeout,
-/// and short enough that the others take over a killed node's work within a minute.
-const LEASE_MS: i64 = 30_000;
+/// How long a claimed delivery is this node's when several nodes push (on
+/// PostgreSQL): well past the 5 s send timeout, and short enough that the others
+/// take over a killed node's work within a minute. On SQLite this process is the
+/// only pusher (each pass awaits its sends), so a claim needs no lease, and a
+/// restart after a crash resends at once.
+fn lease_ms(idp: &Idp) -> i64 {
+    match idp.store.backend() {
+        idp_store::Backend::Postgres => 30_000,
+        idp_store::Backend::Sqlite => 0,
+    }
+}
 
 /// Delivers what is due, forever: woken by `idp.outbox_wake` (a revoke on this
 /// node, or a change announced by another) and every 250 ms. Started by `jobs`.
@@ -114,7 +122,7 @@ pub async fn pusher(idp: SharedIdp, http: reqwest::Client) {
 pub async fn push_due(idp: &SharedIdp, http: &reqwest::Client) -> Result<(), sqlx::Error> {
     let rows = idp
         .store
-        .claim_due_sets(idp.now_ms(), LEASE_MS, 100)
+        .claim_due_sets(idp.now_ms(), lease_ms(idp), 100)
         .await?;
     let sends = rows.iter().map(|r| {
         let receiver = r.receiver.clone();
