@@ -4,6 +4,8 @@
 # data directory this script owns, trust authentication on 127.0.0.1 only.
 #
 #   scripts/postgres.sh start   # prints the server URL on stdout when it is ready
+#   scripts/postgres.sh fresh   # the same, on a new empty data directory (the
+#                               # test command's: its throw-away databases go)
 #   scripts/postgres.sh stop
 #   scripts/postgres.sh restart # the same data, stopped and started again
 #
@@ -63,6 +65,7 @@ stop() {
 
 case "${1:-start}" in
   start) start ;;
+  fresh) stop; rm -rf "$DIR" "$DIR.initdb.log"; start ;;
   stop) stop ;;
   restart) stop; start ;;
   *) echo "usage: $0 start|stop|restart" >&2; exit 2 ;;

@@ -24,7 +24,7 @@ cargo build --workspace --bins -q
 echo "==> cargo test (the IdP on SQLite)"
 cargo test --workspace -q
 echo "==> PostgreSQL: Debian's package, a cluster of our own on a loopback port"
-pg_url="$(./scripts/postgres.sh start)"
+pg_url="$(./scripts/postgres.sh fresh)"
 trap './scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
 echo "==> the store's tables and the end-to-end suite again, the IdP on PostgreSQL"
 GATEHOUSE_POSTGRES="$pg_url" cargo test -q -p gatehouse-idp-store -p gatehouse-tests
