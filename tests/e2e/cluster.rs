@@ -5,7 +5,7 @@
 //! PostgreSQL server (the test command starts one); without it each test says
 //! so and passes, as there is nothing to run on.
 
-use admin_api::{AdminClient, ConnectionStatus, client::Mutation};
+use admin_api::{AdminClient, ConnectionStatus, ConnectionView, client::Mutation};
 use idp::config::*;
 use std::{
     path::{Path, PathBuf},
@@ -260,6 +260,22 @@ impl Cluster {
     }
 }
 
+/// `action` on connection `id` at the version `version`; the connection after it.
+async fn act(c: &AdminClient, id: &str, action: &str, version: i64) -> ConnectionView {
+    let etag = format!("\"v{version}\"");
+    c.connection_action(
+        id,
+        action,
+        "cluster test",
+        &Mutation {
+            if_match: Some(&etag),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
 fn agent_creds(id: &str) -> agent::ClientCreds {
     agent::ClientCreds {
         client_id: id.into(),
@@ -330,40 +346,16 @@ async fn a_suspend_acknowledged_on_one_node_is_refused_by_the_next_exchange_on_a
         .unwrap()
         .items
         .remove(0);
-    let mut etag = admin.get_connection(&conn.id).await.unwrap().etag;
+    let mut version = conn.version;
     let rounds = 1000;
     let (mut granted_after_suspend, mut refused_after_resume) = (0, 0);
     for _ in 0..rounds {
-        let v = admin
-            .connection_action(
-                &conn.id,
-                "suspend",
-                "cluster test",
-                &Mutation {
-                    if_match: Some(&etag),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+        let v = act(&admin, &conn.id, "suspend", version).await;
         assert_eq!(v.status, ConnectionStatus::Suspended);
-        etag = format!("\"v{}\"", v.version);
         if exchange(&http, c.url(1), &id_token).await.is_ok() {
             granted_after_suspend += 1;
         }
-        let v = admin
-            .connection_action(
-                &conn.id,
-                "resume",
-                "cluster test",
-                &Mutation {
-                    if_match: Some(&etag),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        etag = format!("\"v{}\"", v.version);
+        version = act(&admin, &conn.id, "resume", v.version).await.version;
         if exchange(&http, c.url(1), &id_token).await.is_err() {
             refused_after_resume += 1;
         }
@@ -410,17 +402,7 @@ async fn two_writers_with_one_etag_on_two_nodes_one_wins_and_the_other_gets_412(
             "the loser is told its ETag is stale: {statuses:?}"
         );
         let v = if let Ok(v) = ra { v } else { rb.unwrap() };
-        a.connection_action(
-            &conn.id,
-            "resume",
-            "race",
-            &Mutation {
-                if_match: Some(&format!("\"v{}\"", v.version)),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        act(&a, &conn.id, "resume", v.version).await;
     }
 }
 
@@ -436,25 +418,13 @@ async fn the_change_stream_of_any_node_carries_every_node_and_resumes_on_another
         .items
         .remove(0);
     // Changes made on both nodes, alternately.
-    let mut etag = a.get_connection(&conn.id).await.unwrap().etag;
+    let mut version = conn.version;
     for (i, action) in ["suspend", "resume", "suspend", "resume"]
         .iter()
         .enumerate()
     {
         let node = if i % 2 == 0 { &a } else { &b };
-        let v = node
-            .connection_action(
-                &conn.id,
-                action,
-                "stream",
-                &Mutation {
-                    if_match: Some(&etag),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        etag = format!("\"v{}\"", v.version);
+        version = act(node, &conn.id, action, version).await.version;
     }
     // Read the whole stream from node B, resuming from its start.
     let all = read_events(&b, 0, 4).await;
@@ -545,19 +515,7 @@ async fn three_nodes_push_each_revocation_event_once_and_the_others_finish_a_kil
             // Mid-way, node 1 dies without a word; nodes 0 and 2 carry on.
             c.nodes[1].kill_9();
         }
-        let etag = format!("\"v{}\"", conn.version);
-        admin
-            .connection_action(
-                &conn.id,
-                "revoke",
-                "incident",
-                &Mutation {
-                    if_match: Some(&etag),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+        act(&admin, &conn.id, "revoke", conn.version).await;
     }
     let expected = clients + 1;
     for _ in 0..1200 {
