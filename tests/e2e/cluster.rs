@@ -597,3 +597,97 @@ async fn a_client_assertion_spent_on_one_node_is_refused_on_another() {
         "the same assertion at the other node is a replay"
     );
 }
+
+/// A PostgreSQL of this test's own (scripts/postgres.sh on its own port and data
+/// directory), so stopping it does not touch the other tests' server.
+struct OwnPostgres {
+    dir: PathBuf,
+    port: u16,
+}
+
+impl OwnPostgres {
+    fn script(&self, action: &str) -> String {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/postgres.sh");
+        let out = Command::new(script)
+            .arg(action)
+            .env("GATEHOUSE_PG_DIR", &self.dir)
+            .env("GATEHOUSE_PG_PORT", self.port.to_string())
+            .stderr(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "postgres.sh {action} failed");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        self.script("stop");
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn readyz(http: &reqwest::Client, node: &str) -> Option<u16> {
+    http.get(format!("{node}/readyz"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
+}
+
+/// Polls `/readyz` until it answers `want`; how long that took.
+async fn until_readyz(http: &reqwest::Client, node: &str, want: u16, within: Duration) -> Duration {
+    let start = std::time::Instant::now();
+    while start.elapsed() < within {
+        if readyz(http, node).await == Some(want) {
+            return start.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("/readyz did not answer {want} within {within:?}");
+}
+
+#[tokio::test]
+async fn readyz_follows_the_database_down_and_back_and_the_first_exchange_after_it_works() {
+    let Some(_) = postgres() else { return };
+    let pg = OwnPostgres {
+        dir: std::env::temp_dir().join(format!("gatehouse-pg-restart-{}", std::process::id())),
+        port: free_port(),
+    };
+    let server = pg.script("fresh");
+    let database = idp::store::create_postgres_database(&server, "gh_restart")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let config = dir.path().join("idp.toml");
+    std::fs::write(
+        &config,
+        toml::to_string(&world(&issuer, "http://127.0.0.1:9", 0)).unwrap(),
+    )
+    .unwrap();
+    let node = start_node(&config, &database, port).await;
+    let http = reqwest::Client::new();
+    let c = Cluster {
+        nodes: vec![node],
+        _dir: dir,
+    };
+    let id_token = c.alice_id_token().await;
+    assert_eq!(exchange(&http, c.url(0), &id_token).await, Ok(()));
+    pg.script("stop");
+    let down = until_readyz(&http, c.url(0), 503, Duration::from_secs(15)).await;
+    assert!(
+        exchange(&http, c.url(0), &id_token).await.is_err(),
+        "no exchange without the audit log's database"
+    );
+    pg.script("start");
+    let up = until_readyz(&http, c.url(0), 200, Duration::from_secs(60)).await;
+    assert_eq!(
+        exchange(&http, c.url(0), &id_token).await,
+        Ok(()),
+        "the first exchange after the database is back succeeds"
+    );
+    eprintln!("readyz: 503 {down:?} after the stop, 200 {up:?} after the start");
+}
