@@ -47,11 +47,13 @@ echo "==> benchmark (quick)"
 cargo test -q -p gatehouse-tests --bench xaa_exchange -- --quick
 cargo test -q -p gatehouse-tests --bench revocation -- --quick
 cargo test -q -p gatehouse-tests --bench signin_storm -- --quick
+GATEHOUSE_POSTGRES="$pg_url" cargo test -q -p gatehouse-tests --bench cluster -- --quick
 ./scripts/console-bench.sh --quick
 if [ "${1:-}" = "--full-bench" ]; then
   cargo bench -p gatehouse-tests --bench xaa_exchange
   cargo bench -p gatehouse-tests --bench revocation
   cargo bench -p gatehouse-tests --bench signin_storm
+  GATEHOUSE_POSTGRES="$pg_url" cargo bench -p gatehouse-tests --bench cluster
   ./scripts/console-bench.sh
 fi
 echo "==> all checks passed"

@@ -11,11 +11,9 @@
 //! --bench xaa_exchange` for real numbers; `-- --quick` for the short CI run.
 //! The load generator shares the machine's cores with the IdP.
 
+use gatehouse_tests::load::{Target, closed_loop, one, open_loop, pct};
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, AtomicU64, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -52,18 +50,6 @@ fn signing_ceiling(window: Duration) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-struct Target {
-    url: String,
-    form: Vec<(String, String)>,
-}
-
-async fn one(http: &reqwest::Client, t: &Target) -> bool {
-    match http.post(&t.url).form(&t.form).send().await {
-        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-        Err(_) => false,
-    }
-}
-
 /// A server that parses the same form and answers a same-sized body, nothing more.
 async fn http_floor_target(form: Vec<(String, String)>) -> Target {
     use axum::routing::post;
@@ -84,88 +70,6 @@ async fn http_floor_target(form: Vec<(String, String)>) -> Target {
     let url = format!("http://{}/token", l.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(l, app).await });
     Target { url, form }
-}
-
-async fn closed_loop(
-    t: Arc<Target>,
-    http: reqwest::Client,
-    workers: usize,
-    window: Duration,
-) -> (f64, u64) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let ok = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..workers {
-        let (t, http, stop, ok, failed) = (
-            t.clone(),
-            http.clone(),
-            stop.clone(),
-            ok.clone(),
-            failed.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                if one(&http, &t).await {
-                    ok.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }));
-    }
-    tokio::time::sleep(window).await;
-    stop.store(true, Ordering::Relaxed);
-    for t in tasks {
-        let _ = t.await;
-    }
-    (
-        ok.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64(),
-        failed.load(Ordering::Relaxed),
-    )
-}
-
-async fn open_loop(
-    t: Arc<Target>,
-    http: reqwest::Client,
-    rate: f64,
-    window: Duration,
-) -> (Vec<Duration>, u64) {
-    let interval = Duration::from_secs_f64(1.0 / rate);
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    while start.elapsed() < window {
-        ticker.tick().await;
-        let (t, http) = (t.clone(), http.clone());
-        tasks.push(tokio::spawn(async move {
-            let s = Instant::now();
-            let ok = one(&http, &t).await;
-            (s.elapsed(), ok)
-        }));
-    }
-    let mut lat = Vec::with_capacity(tasks.len());
-    let mut failed = 0;
-    for t in tasks {
-        let (d, ok) = t.await.unwrap();
-        if ok {
-            lat.push(d);
-        } else {
-            failed += 1;
-        }
-    }
-    lat.sort();
-    (lat, failed)
-}
-
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
 }
 
 fn main() {
