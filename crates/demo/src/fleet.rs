@@ -73,8 +73,10 @@ pub async fn run(info: DemoInfo, every: Duration, steps: Option<u64>) -> FleetSt
             client_id: client.client_id.clone(),
             client_secret: client.client_secret.clone(),
         };
+        // An ID token is for the client it was issued to: one per (user, client).
+        let key = format!("{who} {}", client.client_id);
         let fresh = id_tokens
-            .get(who)
+            .get(&key)
             .is_some_and(|(_, at)| at.elapsed() < Duration::from_secs(240));
         if !fresh {
             let u = info.user(who);
@@ -94,7 +96,7 @@ pub async fn run(info: DemoInfo, every: Duration, steps: Option<u64>) -> FleetSt
             .await
             {
                 Ok(s) => {
-                    id_tokens.insert(who.to_string(), (s.id_token, Instant::now()));
+                    id_tokens.insert(key.clone(), (s.id_token, Instant::now()));
                 }
                 Err(e) => {
                     stats.errors += 1;
@@ -103,7 +105,7 @@ pub async fn run(info: DemoInfo, every: Duration, steps: Option<u64>) -> FleetSt
                 }
             }
         }
-        let id_token = &id_tokens[who].0;
+        let id_token = &id_tokens[&key].0;
         // One or two of the app's scopes: agents ask for what a task needs.
         let mut scopes =
             vec![first_scope.unwrap_or_else(|| app.scopes[dice.pick(app.scopes.len())].clone())];
