@@ -441,6 +441,19 @@ pub async fn modify(c: &mut Conn, id: &str, m: &ConnectionChange<'_>, now: i64) 
     Ok(())
 }
 
+/// One change of a connection's columns: `set` (`col = ?, …`) with `values`,
+/// the update time, and the version (the ETag) bumped.
+async fn change(c: &mut Conn, id: &str, set: &str, values: &[Bind], now: i64) -> DbResult<()> {
+    let text =
+        format!("UPDATE connections SET {set}, updated_at = ?, version = version + 1 WHERE id = ?");
+    bound(sqlx::query(sql_owned(Backend::of(c), text)), values)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
 /// Moves a connection to `status` with the reason shown beside it.
 pub async fn set_status(
     c: &mut Conn,
@@ -449,31 +462,23 @@ pub async fn set_status(
     reason: &str,
     now: i64,
 ) -> DbResult<()> {
-    sqlx::query(sql(
-        Backend::of(c),
-        "UPDATE connections SET status = ?, status_reason = ?, updated_at = ?, version = version + 1 WHERE id = ?",
-    ))
-    .bind(status.as_str())
-    .bind(reason)
-    .bind(now)
-    .bind(id)
-    .execute(&mut *c)
-    .await?;
-    Ok(())
+    let values = [
+        Bind::Text(status.as_str().into()),
+        Bind::Text(reason.into()),
+    ];
+    change(c, id, "status = ?, status_reason = ?", &values, now).await
 }
 
 /// Narrows the granted scopes.
 pub async fn set_scopes(c: &mut Conn, id: &str, scopes: &ScopeCondition, now: i64) -> DbResult<()> {
-    sqlx::query(sql(
-        Backend::of(c),
-        "UPDATE connections SET scope_condition = ?, updated_at = ?, version = version + 1 WHERE id = ?",
-    ))
-    .bind(json(scopes))
-    .bind(now)
-    .bind(id)
-    .execute(&mut *c)
-    .await?;
-    Ok(())
+    change(
+        c,
+        id,
+        "scope_condition = ?",
+        &[Bind::Text(json(scopes))],
+        now,
+    )
+    .await
 }
 
 /// Sets the users whose access through the connection was removed.
@@ -483,16 +488,7 @@ pub async fn set_excluded_users(
     users: &[String],
     now: i64,
 ) -> DbResult<()> {
-    sqlx::query(sql(
-        Backend::of(c),
-        "UPDATE connections SET excluded_users = ?, updated_at = ?, version = version + 1 WHERE id = ?",
-    ))
-    .bind(json(users))
-    .bind(now)
-    .bind(id)
-    .execute(&mut *c)
-    .await?;
-    Ok(())
+    change(c, id, "excluded_users = ?", &[Bind::Text(json(users))], now).await
 }
 
 /// Live connections and pending requests per client (the directory's counts).
