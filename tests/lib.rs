@@ -185,6 +185,28 @@ pub mod load {
         time::{Duration, Instant},
     };
 
+    /// The benchmarks' token exchange: grace signed in at `support-copilot`,
+    /// asking for `scope` at the tickets app, ready to send to the demo's IdP.
+    pub async fn exchange_target(info: &crate::DemoInfo, scope: &str) -> Target {
+        let c = info.client("support-copilot");
+        let signed = crate::sign_in(info, "grace", "support-copilot", false).await;
+        let app = info.app("tickets");
+        Target {
+            url: format!("{}/token", info.idp),
+            form: vec![
+                ("grant_type".into(), xaa::GRANT_TOKEN_EXCHANGE.into()),
+                ("requested_token_type".into(), xaa::TOKEN_TYPE_ID_JAG.into()),
+                ("subject_token_type".into(), xaa::TOKEN_TYPE_ID_TOKEN.into()),
+                ("subject_token".into(), signed.id_token),
+                ("audience".into(), app.issuer.clone()),
+                ("resource".into(), app.mcp.clone()),
+                ("scope".into(), scope.into()),
+                ("client_id".into(), c.client_id.clone()),
+                ("client_secret".into(), c.client_secret.clone()),
+            ],
+        }
+    }
+
     /// A form POST to send again and again.
     pub struct Target {
         pub url: String,

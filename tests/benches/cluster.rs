@@ -9,7 +9,7 @@
 //! one); without it, it says so and stops. `cargo bench -p gatehouse-tests
 //! --bench cluster`; `-- --quick` for the short CI run.
 
-use gatehouse_tests::load::{Target, closed_loop, one, open_loop, pct};
+use gatehouse_tests::load::{Target, closed_loop, exchange_target, one, open_loop, pct};
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -29,41 +29,7 @@ async fn world(database_url: Option<String>) -> World {
     })
     .await
     .expect("demo");
-    let i = &d.info;
-    let c = i.client("support-copilot");
-    let u = i.user("grace");
-    let signed = agent::sign_in(
-        &agent::http_client(),
-        &i.idp,
-        &agent::ClientCreds {
-            client_id: c.client_id.clone(),
-            client_secret: c.client_secret.clone(),
-        },
-        demo::REDIRECT_URI,
-        &agent::UserCreds {
-            username: u.username.clone(),
-            password: u.password.clone(),
-            totp_secret: None,
-        },
-        &Default::default(),
-    )
-    .await
-    .expect("sign in");
-    let app = i.app("tickets");
-    let exchange = Target {
-        url: format!("{}/token", i.idp),
-        form: vec![
-            ("grant_type".into(), xaa::GRANT_TOKEN_EXCHANGE.into()),
-            ("requested_token_type".into(), xaa::TOKEN_TYPE_ID_JAG.into()),
-            ("subject_token_type".into(), xaa::TOKEN_TYPE_ID_TOKEN.into()),
-            ("subject_token".into(), signed.id_token),
-            ("audience".into(), app.issuer.clone()),
-            ("resource".into(), app.mcp.clone()),
-            ("scope".into(), "tickets.read".into()),
-            ("client_id".into(), c.client_id.clone()),
-            ("client_secret".into(), c.client_secret.clone()),
-        ],
-    };
+    let exchange = exchange_target(&d.info, "tickets.read").await;
     World { demo: d, exchange }
 }
 

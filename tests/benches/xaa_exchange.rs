@@ -11,7 +11,7 @@
 //! --bench xaa_exchange` for real numbers; `-- --quick` for the short CI run.
 //! The load generator shares the machine's cores with the IdP.
 
-use gatehouse_tests::load::{Target, closed_loop, one, open_loop, pct};
+use gatehouse_tests::load::{Target, closed_loop, exchange_target, one, open_loop, pct};
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -89,41 +89,7 @@ fn main() {
         let d = demo::start(demo::DemoOptions::default())
             .await
             .expect("demo");
-        let i = &d.info;
-        let c = i.client("support-copilot");
-        let u = i.user("grace");
-        let signed = agent::sign_in(
-            &agent::http_client(),
-            &i.idp,
-            &agent::ClientCreds {
-                client_id: c.client_id.clone(),
-                client_secret: c.client_secret.clone(),
-            },
-            demo::REDIRECT_URI,
-            &agent::UserCreds {
-                username: u.username.clone(),
-                password: u.password.clone(),
-                totp_secret: None,
-            },
-            &Default::default(),
-        )
-        .await
-        .expect("sign in");
-        let app = i.app("tickets");
-        let target = Arc::new(Target {
-            url: format!("{}/token", i.idp),
-            form: vec![
-                ("grant_type".into(), xaa::GRANT_TOKEN_EXCHANGE.into()),
-                ("requested_token_type".into(), xaa::TOKEN_TYPE_ID_JAG.into()),
-                ("subject_token_type".into(), xaa::TOKEN_TYPE_ID_TOKEN.into()),
-                ("subject_token".into(), signed.id_token.clone()),
-                ("audience".into(), app.issuer.clone()),
-                ("resource".into(), app.mcp.clone()),
-                ("scope".into(), "tickets.read tickets.comment".into()),
-                ("client_id".into(), c.client_id.clone()),
-                ("client_secret".into(), c.client_secret.clone()),
-            ],
-        });
+        let target = Arc::new(exchange_target(&d.info, "tickets.read tickets.comment").await);
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
             .build()

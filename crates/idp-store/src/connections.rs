@@ -76,16 +76,10 @@ impl ConnectionRow {
     }
 
     pub fn is_live(&self) -> bool {
-        self.connection.status.is_live()
-    }
-}
-
-trait Live {
-    fn is_live(&self) -> bool;
-}
-impl Live for ConnectionStatus {
-    fn is_live(&self) -> bool {
-        matches!(self, ConnectionStatus::Active | ConnectionStatus::Suspended)
+        matches!(
+            self.connection.status,
+            ConnectionStatus::Active | ConnectionStatus::Suspended
+        )
     }
 }
 

@@ -73,24 +73,23 @@ pub async fn list(
 ) -> ApiResult<Json<Page<ConnectionView>>> {
     non_negative(q.unused_for, "unused_for")?;
     let status = status_of(&q)?;
-    let names = |pairs: Vec<(String, String)>| pairs;
     let order = match q.sort.as_deref().unwrap_or("created") {
         "created" => ConnectionOrder::Created,
         "last_used" => ConnectionOrder::LastUsed,
-        "client" => ConnectionOrder::ClientName(names(
+        "client" => ConnectionOrder::ClientName(
             idp.config
                 .clients
                 .iter()
                 .map(|c| (c.client_id.clone(), c.name.clone()))
                 .collect(),
-        )),
-        "app" => ConnectionOrder::AppName(names(
+        ),
+        "app" => ConnectionOrder::AppName(
             idp.config
                 .resource_apps
                 .iter()
                 .map(|a| (a.id.clone(), a.name.clone()))
                 .collect(),
-        )),
+        ),
         "risk" => ConnectionOrder::Risk,
         other => return Err(ApiError::validation(format!("unknown sort `{other}`"))),
     };
