@@ -26,8 +26,9 @@ cargo test --workspace -q
 echo "==> PostgreSQL: Debian's package, a cluster of our own on a loopback port"
 pg_url="$(./scripts/postgres.sh fresh)"
 trap './scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
-echo "==> the store's tables and the end-to-end suite again, the IdP on PostgreSQL"
+echo "==> the store's tables, the services and the end-to-end suite again, the IdP on PostgreSQL"
 GATEHOUSE_POSTGRES="$pg_url" cargo test -q -p gatehouse-idp-store -p gatehouse-tests
+GATEHOUSE_POSTGRES="$pg_url" cargo test -q -p gatehouse-idp --test services
 echo "==> the login form in a real browser (Debian chromium, playwright-core)"
 ensure_debian_packages chromium
 (cd tests/browser && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } \

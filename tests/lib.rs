@@ -6,6 +6,14 @@ use agent::{
 };
 pub use demo::{Demo, DemoInfo};
 
+/// A typed list query from readable `(name, value)` pairs, parsed the way the
+/// server parses a query string (a value outside a closed set fails the test:
+/// hostile values go through `AdminClient::get_json` instead).
+pub fn query<Q: serde::de::DeserializeOwned>(pairs: &[(&str, String)]) -> Q {
+    let s = serde_urlencoded::to_string(pairs).expect("pairs encode");
+    serde_urlencoded::from_str(&s).unwrap_or_else(|e| panic!("query `{s}`: {e}"))
+}
+
 pub async fn start_demo() -> Demo {
     demo::start(demo::DemoOptions::default())
         .await

@@ -166,10 +166,10 @@ fn main() {
         // Suspend on A → the next exchange on B is refused; then resume.
         let admin = gatehouse_tests::admin_session(&pg.demo.info, "carol", false).await;
         let mut conn = admin
-            .list_connections(&[
+            .list_connections(&gatehouse_tests::query(&[
                 ("client_id", "support-copilot".into()),
                 ("resource_app", "tickets".into()),
-            ])
+            ]))
             .await
             .unwrap()
             .items

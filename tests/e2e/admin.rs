@@ -77,7 +77,10 @@ async fn every_route_allows_exactly_the_roles_in_the_contract() {
 
 async fn pending_id(admin: &AdminClient, client: &str, app: &str) -> String {
     let page = admin
-        .list_requests(&[("client_id", client.into()), ("resource_app", app.into())])
+        .list_requests(&gatehouse_tests::query(&[
+            ("client_id", client.into()),
+            ("resource_app", app.into()),
+        ]))
         .await
         .unwrap();
     page.items.first().expect("a pending request").id.clone()
@@ -150,7 +153,10 @@ async fn an_approval_narrows_scopes_and_the_agent_then_gets_exactly_those() {
     assert_eq!(claims(&jag.access_token)["scope"], "crm.contacts.read");
     // The decision is audited with actor, role, before and after.
     let audit = oscar
-        .audit(&[("kind", "connection_request.approve".into())])
+        .audit(&gatehouse_tests::query(&[(
+            "kind",
+            "connection_request.approve".into(),
+        )]))
         .await
         .unwrap();
     let e = &audit.items[0];
@@ -338,10 +344,10 @@ async fn two_concurrent_approvers_with_the_same_etag_exactly_one_wins() {
         .expect("412 carries the current state");
     assert_eq!(current["status"], "approved");
     let conns = oscar
-        .list_connections(&[
+        .list_connections(&gatehouse_tests::query(&[
             ("client_id", "research-assistant".into()),
             ("resource_app", "crm".into()),
-        ])
+        ]))
         .await
         .unwrap();
     assert_eq!(conns.total, 1, "one decision, one connection");
@@ -365,7 +371,10 @@ async fn a_retried_mutation_with_the_same_idempotency_key_returns_the_first_resu
     let other = carol.deny(&id, "a different reason", &m).await.unwrap_err();
     assert_eq!(other.code(), Some(codes::IDEMPOTENCY_MISMATCH));
     let denies = carol
-        .audit(&[("kind", "connection_request.deny".into())])
+        .audit(&gatehouse_tests::query(&[(
+            "kind",
+            "connection_request.deny".into(),
+        )]))
         .await
         .unwrap();
     assert_eq!(denies.total, 1, "the retry did not decide twice");
@@ -426,10 +435,10 @@ async fn a_revoke_refuses_the_next_exchange_and_kills_the_live_access_token() {
 
     let dave = admin_session(i, "dave", false).await;
     let conns = dave
-        .list_connections(&[
+        .list_connections(&gatehouse_tests::query(&[
             ("client_id", "support-copilot".into()),
             ("status", "active".into()),
-        ])
+        ]))
         .await
         .unwrap();
     let conn = dave.get_connection(&conns.items[0].id).await.unwrap();
@@ -605,15 +614,24 @@ async fn audit_export_round_trips_and_verify_names_a_tampered_row() {
     let i = &d.info;
     let _ = sign_in(i, "alice", "code-agent", false).await;
     let heidi = admin_session(i, "heidi", false).await;
-    let page = heidi.audit(&[("limit", "500".into())]).await.unwrap();
-    let jsonl = heidi.audit_export("jsonl").await.unwrap();
+    let page = heidi
+        .audit(&gatehouse_tests::query(&[("limit", "500".into())]))
+        .await
+        .unwrap();
+    let jsonl = heidi
+        .audit_export(&gatehouse_tests::query(&[("format", "jsonl".into())]))
+        .await
+        .unwrap();
     let parsed: Vec<AuditEventView> = jsonl
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(parsed.len() as u64, page.total);
     assert_eq!(parsed, page.items[..parsed.len()].to_vec());
-    let csv = heidi.audit_export("csv").await.unwrap();
+    let csv = heidi
+        .audit_export(&gatehouse_tests::query(&[("format", "csv".into())]))
+        .await
+        .unwrap();
     assert!(csv.starts_with("seq,id,at_ms,kind"));
     assert_eq!(csv.lines().count() as u64, page.total + 1);
     assert!(heidi.audit_verify().await.unwrap().ok);
@@ -630,7 +648,10 @@ async fn audit_export_round_trips_and_verify_names_a_tampered_row() {
     let report = heidi.audit_verify().await.unwrap();
     assert!(!report.ok);
     assert!(report.first_broken.unwrap() <= 2);
-    let bad = heidi.audit_export("xml").await.unwrap_err();
+    let bad = heidi
+        .get_text("/audit/export", &[("format", "xml".into())])
+        .await
+        .unwrap_err();
     assert_eq!(bad.code(), Some(codes::VALIDATION));
 }
 
@@ -717,7 +738,7 @@ async fn api_tokens_are_shown_once_role_scoped_and_revocable() {
     let bot = AdminClient::new(&i.idp, created.token.clone());
     assert_eq!(bot.whoami().await.unwrap().roles, vec![Role::Auditor]);
     assert!(bot.audit_verify().await.unwrap().ok);
-    let e = bot.list_connections(&[]).await;
+    let e = bot.list_connections(&Default::default()).await;
     assert!(e.is_ok(), "auditors read connections");
     let forbidden = bot.raw(Method::GET, "/api-tokens", None).await.unwrap();
     assert_eq!(forbidden, StatusCode::FORBIDDEN);
@@ -735,7 +756,10 @@ async fn api_tokens_are_shown_once_role_scoped_and_revocable() {
         .unwrap();
     assert!(rows.iter().all(|h| *h != created.token), "stored hashed");
     let audit = judy
-        .audit(&[("kind", "api_token.create".into())])
+        .audit(&gatehouse_tests::query(&[(
+            "kind",
+            "api_token.create".into(),
+        )]))
         .await
         .unwrap();
     assert_eq!(audit.total, 1);
@@ -772,7 +796,10 @@ async fn connection_filters_and_cursor_pages_agree_with_a_full_scan() {
     // changes): approve a request, narrow the admin-risk code agent to reading.
     let carol = admin_session(&d.info, "carol", false).await;
     let pending = carol
-        .list_requests(&[("status", "pending".into()), ("q", "code-agent".into())])
+        .list_requests(&gatehouse_tests::query(&[
+            ("status", "pending".into()),
+            ("q", "code-agent".into()),
+        ]))
         .await
         .unwrap();
     let r = carol.get_request(&pending.items[0].id).await.unwrap();
@@ -788,10 +815,10 @@ async fn connection_filters_and_cursor_pages_agree_with_a_full_scan() {
         .await
         .unwrap();
     let docs = carol
-        .list_connections(&[
+        .list_connections(&gatehouse_tests::query(&[
             ("client_id", "code-agent".into()),
             ("resource_app", "docs".into()),
-        ])
+        ]))
         .await
         .unwrap()
         .items[0]
@@ -825,7 +852,10 @@ async fn connection_filters_and_cursor_pages_agree_with_a_full_scan() {
                 if let Some(c) = &cursor {
                     q.push(("cursor", c.clone()));
                 }
-                let page = admin.list_connections(&q).await.unwrap();
+                let page = admin
+                    .list_connections(&gatehouse_tests::query(&q))
+                    .await
+                    .unwrap();
                 out.extend(page.items.into_iter().map(|c| c.id));
                 match page.next_cursor {
                     Some(c) => cursor = Some(c),
@@ -854,7 +884,10 @@ async fn connection_filters_and_cursor_pages_agree_with_a_full_scan() {
     assert_eq!(all_pages(vec![("q", "%".into())]).await.1, 0);
     // A group filter, a user filter (groups from the directory), and risk.
     let sales = admin
-        .list_connections(&[("group", "sales".into()), ("limit", "500".into())])
+        .list_connections(&gatehouse_tests::query(&[
+            ("group", "sales".into()),
+            ("limit", "500".into()),
+        ]))
         .await
         .unwrap();
     assert!(
@@ -865,7 +898,10 @@ async fn connection_filters_and_cursor_pages_agree_with_a_full_scan() {
                 .all(|c| c.allowed_groups.contains(&"sales".to_string()))
     );
     let alice = admin
-        .list_connections(&[("user", "alice".into()), ("limit", "500".into())])
+        .list_connections(&gatehouse_tests::query(&[
+            ("user", "alice".into()),
+            ("limit", "500".into()),
+        ]))
         .await
         .unwrap();
     assert!(alice.items.iter().all(|c| {
@@ -876,7 +912,10 @@ async fn connection_filters_and_cursor_pages_agree_with_a_full_scan() {
     }));
     assert!(alice.total < total, "the user filter excluded nothing");
     let risky = admin
-        .list_connections(&[("risk", "destructive".into()), ("limit", "500".into())])
+        .list_connections(&gatehouse_tests::query(&[
+            ("risk", "destructive".into()),
+            ("limit", "500".into()),
+        ]))
         .await
         .unwrap();
     assert!(risky.total > 0);
@@ -894,7 +933,10 @@ async fn connection_filters_and_cursor_pages_agree_with_a_full_scan() {
         if let Some(c) = &cursor {
             q.push(("cursor", c.clone()));
         }
-        let page = admin.list_connections(&q).await.unwrap();
+        let page = admin
+            .list_connections(&gatehouse_tests::query(&q))
+            .await
+            .unwrap();
         scanned += page
             .items
             .iter()
@@ -908,7 +950,10 @@ async fn connection_filters_and_cursor_pages_agree_with_a_full_scan() {
     assert_eq!(risky.total, scanned);
     // Sorting by client uses display names: configured names, else ids.
     let by_client = admin
-        .list_connections(&[("sort", "client".into()), ("limit", "500".into())])
+        .list_connections(&gatehouse_tests::query(&[
+            ("sort", "client".into()),
+            ("limit", "500".into()),
+        ]))
         .await
         .unwrap();
     let names: Vec<&str> = by_client
@@ -933,7 +978,7 @@ async fn stats_count_usage_issuance_decisions_and_queue_age() {
     }
     let carol = admin_session(i, "carol", false).await;
     let pending = carol
-        .list_requests(&[("status", "pending".into())])
+        .list_requests(&gatehouse_tests::query(&[("status", "pending".into())]))
         .await
         .unwrap();
     let before = pending.total;
@@ -1003,7 +1048,7 @@ async fn the_audit_log_pages_oldest_or_newest_first() {
         if let Some(c) = &cursor {
             q.push(("cursor", c.clone()));
         }
-        let page = heidi.audit(&q).await.unwrap();
+        let page = heidi.audit(&gatehouse_tests::query(&q)).await.unwrap();
         asc.extend(page.items.iter().map(|e| e.seq));
         match page.next_cursor {
             Some(c) => cursor = Some(c),
@@ -1017,7 +1062,10 @@ async fn the_audit_log_pages_oldest_or_newest_first() {
         "oldest first, no repeats"
     );
     let newest = heidi
-        .audit(&[("order", "desc".into()), ("limit", "3".into())])
+        .audit(&gatehouse_tests::query(&[
+            ("order", "desc".into()),
+            ("limit", "3".into()),
+        ]))
         .await
         .unwrap();
     let top: Vec<i64> = newest.items.iter().map(|e| e.seq).collect();
@@ -1025,12 +1073,15 @@ async fn the_audit_log_pages_oldest_or_newest_first() {
     expected.truncate(3);
     assert_eq!(top, expected);
     let logins = heidi
-        .audit(&[("kind", "login".into()), ("order", "desc".into())])
+        .audit(&gatehouse_tests::query(&[
+            ("kind", "login".into()),
+            ("order", "desc".into()),
+        ]))
         .await
         .unwrap();
     assert!(logins.items.iter().all(|e| e.kind == "login"));
     let e = heidi
-        .audit(&[("order", "sideways".into())])
+        .get_json::<serde_json::Value>("/audit", &[("order", "sideways".into())])
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some(admin_api::codes::VALIDATION));

@@ -341,7 +341,7 @@ async fn a_suspend_acknowledged_on_one_node_is_refused_by_the_next_exchange_on_a
     let admin = c.admin(0).await;
     let id_token = c.alice_id_token().await;
     let conn = admin
-        .list_connections(&[("client_id", "agent".into())])
+        .list_connections(&gatehouse_tests::query(&[("client_id", "agent".into())]))
         .await
         .unwrap()
         .items
@@ -374,7 +374,10 @@ async fn two_writers_with_one_etag_on_two_nodes_one_wins_and_the_other_gets_412(
     let (a, b) = (c.admin(0).await, c.admin(1).await);
     for _ in 0..10 {
         let conn = a
-            .list_connections(&[("client_id", "agent".into()), ("status", "active".into())])
+            .list_connections(&gatehouse_tests::query(&[
+                ("client_id", "agent".into()),
+                ("status", "active".into()),
+            ]))
             .await
             .unwrap()
             .items
@@ -412,7 +415,7 @@ async fn the_change_stream_of_any_node_carries_every_node_and_resumes_on_another
     let c = cluster(&server, 2, "http://127.0.0.1:9", 0).await;
     let (a, b) = (c.admin(0).await, c.admin(1).await);
     let conn = a
-        .list_connections(&[("client_id", "agent".into())])
+        .list_connections(&gatehouse_tests::query(&[("client_id", "agent".into())]))
         .await
         .unwrap()
         .items
@@ -506,7 +509,10 @@ async fn three_nodes_push_each_revocation_event_once_and_the_others_finish_a_kil
     let mut c = cluster(&server, 3, &receiver, clients).await;
     let admin = c.admin(0).await;
     let list = admin
-        .list_connections(&[("status", "active".into()), ("limit", "500".into())])
+        .list_connections(&gatehouse_tests::query(&[
+            ("status", "active".into()),
+            ("limit", "500".into()),
+        ]))
         .await
         .unwrap();
     assert_eq!(list.items.len(), clients + 1);

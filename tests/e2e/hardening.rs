@@ -23,14 +23,18 @@ async fn the_admin_api_refuses_every_token_not_meant_for_it() {
     let i = &d.info;
     let oscar = admin_session(i, "oscar", false).await;
     let request = oscar
-        .list_requests(&[])
+        .list_requests(&Default::default())
         .await
         .unwrap()
         .items
         .into_iter()
         .find(|r| r.client.client_id == "code-agent")
         .expect("the seeded code-agent request");
-    let connections_before = oscar.list_connections(&[]).await.unwrap().total;
+    let connections_before = oscar
+        .list_connections(&Default::default())
+        .await
+        .unwrap()
+        .total;
 
     // Tokens of every other kind, each held by the approver `oscar` or issued
     // from a sign-in of his: what an AI app could get its hands on.
@@ -118,7 +122,11 @@ async fn the_admin_api_refuses_every_token_not_meant_for_it() {
     let after = oscar.get_request(&request.id).await.unwrap().value;
     assert_eq!(after.status, admin_api::RequestStatus::Pending);
     assert_eq!(
-        oscar.list_connections(&[]).await.unwrap().total,
+        oscar
+            .list_connections(&Default::default())
+            .await
+            .unwrap()
+            .total,
         connections_before
     );
 
@@ -430,17 +438,23 @@ async fn searches_are_literal_text() {
     let oscar = admin_session(&d.info, "oscar", false).await;
     // `_` is left out: connection ids hold a literal underscore.
     for q in ["\0", "%", "\\", "%\0%", "a\0", "code-agent\0"] {
-        let requests = oscar.list_requests(&[("q", q.to_string())]).await.unwrap();
+        let requests = oscar
+            .list_requests(&gatehouse_tests::query(&[("q", q.to_string())]))
+            .await
+            .unwrap();
         assert_eq!(requests.total, 0, "requests matching {q:?}");
         let conns = oscar
-            .list_connections(&[("q", q.to_string()), ("status", "all".into())])
+            .list_connections(&gatehouse_tests::query(&[
+                ("q", q.to_string()),
+                ("status", "all".into()),
+            ]))
             .await
             .unwrap();
         assert_eq!(conns.total, 0, "connections matching {q:?}");
     }
     // A real substring still matches.
     let hits = oscar
-        .list_requests(&[("q", "code-agent".into())])
+        .list_requests(&gatehouse_tests::query(&[("q", "code-agent".into())]))
         .await
         .unwrap();
     assert_eq!(hits.total, 1);
@@ -481,7 +495,10 @@ async fn a_justification_cannot_smuggle_a_formula_into_the_audit_csv() {
         "control characters are refused"
     );
     let judy = admin_session(i, "judy", false).await;
-    let csv = judy.audit_export("csv").await.unwrap();
+    let csv = judy
+        .audit_export(&gatehouse_tests::query(&[("format", "csv".into())]))
+        .await
+        .unwrap();
     let cell = csv
         .lines()
         .flat_map(|l| l.split("\",\""))
@@ -586,7 +603,10 @@ async fn failed_sign_ins_back_off_without_locking_the_real_person_out() {
     // Each throttled attempt is in the audit log.
     let judy = admin_session(i, "judy", false).await;
     let audited = judy
-        .audit(&[("kind", "login".into()), ("outcome", "throttled".into())])
+        .audit(&gatehouse_tests::query(&[
+            ("kind", "login".into()),
+            ("outcome", "throttled".into()),
+        ]))
         .await
         .unwrap();
     assert!(audited.total >= throttled + 2, "{}", audited.total);
@@ -727,7 +747,7 @@ async fn the_audit_export_takes_its_time_filters() {
         let _ = sign_in(&d.info, "alice", "code-agent", false).await;
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let all = judy.audit(&[]).await.unwrap();
+    let all = judy.audit(&Default::default()).await.unwrap();
     let newest = all.items.last().unwrap().at_ms;
     let expected = all.items.iter().filter(|e| e.at_ms >= newest).count() as u64;
     // Found by schemathesis: `since_ms` on the export was refused (a flattened

@@ -525,7 +525,7 @@ async fn the_demo_fleet_produces_usage_and_grows_the_pending_queue() {
     let d = start_demo().await;
     let admin = admin_session(&d.info, "carol", false).await;
     let pending = |a: admin_api::AdminClient| async move {
-        a.list_requests(&[("status", "pending".into())])
+        a.list_requests(&gatehouse_tests::query(&[("status", "pending".into())]))
             .await
             .unwrap()
             .total

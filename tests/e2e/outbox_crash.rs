@@ -144,7 +144,12 @@ scopes = {{ kind = "all" }}
     let mut idp = start_idp(&config_path, &issuer).await;
     let token = console_session(&issuer, "dave", password).await;
     let admin = admin_api::AdminClient::new(&issuer, token);
-    let conn = admin.list_connections(&[]).await.unwrap().items.remove(0);
+    let conn = admin
+        .list_connections(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .remove(0);
     let etag = admin.get_connection(&conn.id).await.unwrap().etag;
     let revoked = admin
         .connection_action(
@@ -413,7 +418,7 @@ scopes = [{{ name = "docs.read", description = "Read", risk = "read" }}]
     let token = console_session(&issuer, "judy", password).await;
     let admin = admin_api::AdminClient::new(&issuer, token.clone());
     let ids: Vec<String> = admin
-        .list_connections(&[])
+        .list_connections(&Default::default())
         .await
         .unwrap()
         .items
@@ -523,7 +528,10 @@ scopes = [{{ name = "docs.read", description = "Read", risk = "read" }}]
             assert_eq!(status.as_str(), Some(last.status.as_str()), "{id}");
         }
     }
-    let audit = after.audit_export("jsonl").await.unwrap();
+    let audit = after
+        .audit_export(&gatehouse_tests::query(&[("format", "jsonl".into())]))
+        .await
+        .unwrap();
     let audited: std::collections::HashSet<String> = audit
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

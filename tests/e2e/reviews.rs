@@ -45,7 +45,10 @@ async fn a_campaign_from_start_to_default_action_and_report() {
     assert_eq!(campaign.status, CampaignStatus::Active);
     assert_eq!(campaign.items, 4);
     let items = judy
-        .review_items(&campaign.id, None, None)
+        .review_items(
+            &campaign.id,
+            &gatehouse_tests::query(&[("limit", "500".into())]),
+        )
         .await
         .unwrap()
         .items;
@@ -179,7 +182,14 @@ async fn a_campaign_from_start_to_default_action_and_report() {
         .unwrap();
     }
     let open: Vec<_> = ivan
-        .review_items(&campaign.id, Some("ivan"), Some("open"))
+        .review_items(
+            &campaign.id,
+            &gatehouse_tests::query(&[
+                ("limit", "500".into()),
+                ("reviewer", "ivan".into()),
+                ("state", "open".into()),
+            ]),
+        )
         .await
         .unwrap()
         .items;
@@ -241,7 +251,10 @@ async fn a_campaign_from_start_to_default_action_and_report() {
     let done = done.expect("completed at the due date");
     assert_eq!(done.decided, 4);
     let last = judy
-        .review_items(&campaign.id, None, Some("decided"))
+        .review_items(
+            &campaign.id,
+            &gatehouse_tests::query(&[("limit", "500".into()), ("state", "decided".into())]),
+        )
         .await
         .unwrap()
         .items
@@ -266,11 +279,19 @@ async fn a_campaign_from_start_to_default_action_and_report() {
     assert_eq!(code(e), codes::CONFLICT);
 
     // The report: CSV rows per item with who/why/what, and a PDF that opens.
-    let csv = String::from_utf8(judy.review_report(&campaign.id, "csv").await.unwrap()).unwrap();
+    let csv = String::from_utf8(
+        judy.review_report(&campaign.id, admin_api::ReportFormat::Csv)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(csv.lines().count(), 5);
     assert!(csv.contains("ticketing moves to the new copilot"));
     assert!(csv.contains("system:review-deadline"));
-    let pdf = judy.review_report(&campaign.id, "pdf").await.unwrap();
+    let pdf = judy
+        .review_report(&campaign.id, admin_api::ReportFormat::Pdf)
+        .await
+        .unwrap();
     let text = String::from_utf8_lossy(&pdf);
     assert!(text.starts_with("%PDF-1.4") && text.trim_end().ends_with("%%EOF"));
     assert!(text.contains("Access review: Q4 AI app access"));
@@ -325,7 +346,12 @@ async fn only_admins_start_campaigns_and_bad_campaigns_are_refused() {
     );
     // App owners review by default, never their own clients.
     let c = judy.create_campaign(&body).await.unwrap();
-    for x in judy.review_items(&c.id, None, None).await.unwrap().items {
+    for x in judy
+        .review_items(&c.id, &gatehouse_tests::query(&[("limit", "500".into())]))
+        .await
+        .unwrap()
+        .items
+    {
         let owners = &d.idp.config.client(&x.client.client_id).unwrap().owners;
         assert!(!owners.contains(&x.reviewer), "{x:?}");
     }
@@ -363,7 +389,11 @@ async fn a_per_user_review_removes_one_user_and_leaves_the_others() {
         .await
         .unwrap();
     assert!(c.per_user);
-    let items = judy.review_items(&c.id, None, None).await.unwrap().items;
+    let items = judy
+        .review_items(&c.id, &gatehouse_tests::query(&[("limit", "500".into())]))
+        .await
+        .unwrap()
+        .items;
     let users: Vec<_> = items.iter().map(|x| x.username.clone().unwrap()).collect();
     assert_eq!(users, vec!["alice", "grace"]);
     let alice_item = &items[0];
@@ -422,6 +452,11 @@ async fn a_per_user_review_removes_one_user_and_leaves_the_others() {
         !conn.receipts.is_empty(),
         "a revocation event went out for grace"
     );
-    let csv = String::from_utf8(judy.review_report(&c.id, "csv").await.unwrap()).unwrap();
+    let csv = String::from_utf8(
+        judy.review_report(&c.id, admin_api::ReportFormat::Csv)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
     assert!(csv.contains("\"grace\"") && csv.contains("removed grace"));
 }

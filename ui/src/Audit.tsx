@@ -2,8 +2,16 @@
 // Lines, to a file the person picks in a native save dialog), and verify the
 // chain, showing exactly where it breaks if it does.
 import { useCallback, useEffect, useState } from "react";
-import { ipc, type AuditEventView, type ChainReport } from "./ipc";
-import { when, type ScreenProps } from "./common";
+import { ipc, type AuditEventView, type AuditOutcome, type ChainReport } from "./ipc";
+import { chosen, when, type ScreenProps } from "./common";
+
+const OUTCOMES: [AuditOutcome | "", string][] = [
+  ["", "Any outcome"],
+  ["success", "Success"],
+  ["refused", "Refused"],
+  ["throttled", "Throttled"],
+  ["error", "Error"],
+];
 
 export function Audit({ tick, online, report, notify }: ScreenProps) {
   const [items, setItems] = useState<AuditEventView[]>([]);
@@ -11,7 +19,7 @@ export function Audit({ tick, online, report, notify }: ScreenProps) {
   const [kind, setKind] = useState("");
   const [actor, setActor] = useState("");
   const [subject, setSubject] = useState("");
-  const [outcome, setOutcome] = useState("");
+  const [outcome, setOutcome] = useState<AuditOutcome | "">("");
   const [chain, setChain] = useState<ChainReport | null>(null);
   const [open, setOpen] = useState<string | null>(null);
 
@@ -67,11 +75,12 @@ export function Audit({ tick, online, report, notify }: ScreenProps) {
           <input placeholder="Kind (e.g. connection.revoked)" value={kind} onChange={(e) => setKind(e.target.value)} />
           <input placeholder="Actor" value={actor} onChange={(e) => setActor(e.target.value)} />
           <input placeholder="Subject" value={subject} onChange={(e) => setSubject(e.target.value)} />
-          <select value={outcome} onChange={(e) => setOutcome(e.target.value)} aria-label="Outcome">
-            <option value="">Any outcome</option>
-            <option value="success">Success</option>
-            <option value="denied">Denied</option>
-            <option value="failure">Failure</option>
+          <select value={outcome} onChange={(e) => setOutcome(chosen(OUTCOMES, e.target.value, ""))} aria-label="Outcome">
+            {OUTCOMES.map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
           </select>
           <button className="secondary" onClick={() => void exportAs("csv")} disabled={!online}>
             Export CSV

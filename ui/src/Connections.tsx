@@ -5,8 +5,30 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { createColumnHelper, flexRender, getCoreRowModel, useReactTable } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { ipc, isConsoleError, type ConnectionDetail, type ConnectionView } from "./ipc";
-import { ago, inField, RiskBadge, RiskSelect, toggled, type ScreenProps } from "./common";
+import {
+  ipc,
+  isConsoleError,
+  type ConnectionDetail,
+  type ConnectionSort,
+  type ConnectionStatusFilter,
+  type ConnectionView,
+} from "./ipc";
+import { ago, chosen, inField, RiskBadge, RiskSelect, toggled, type ScreenProps } from "./common";
+
+const STATUSES: [ConnectionStatusFilter, string][] = [
+  ["all", "Any status"],
+  ["active", "Active"],
+  ["suspended", "Suspended"],
+  ["revoked", "Revoked"],
+  ["expired", "Expired"],
+];
+const SORTS: [ConnectionSort, string][] = [
+  ["created", "Newest"],
+  ["last_used", "Last used"],
+  ["client", "Client"],
+  ["app", "App"],
+  ["risk", "Risk"],
+];
 
 const col = createColumnHelper<ConnectionView>();
 const columns = [
@@ -24,9 +46,9 @@ export function Connections({ tick, online, report, notify }: ScreenProps) {
   const [items, setItems] = useState<ConnectionView[]>([]);
   const [total, setTotal] = useState(0);
   const [q, setQ] = useState("");
-  const [status, setStatus] = useState("active");
+  const [status, setStatus] = useState<ConnectionStatusFilter>("active");
   const [risk, setRisk] = useState("");
-  const [sort, setSort] = useState("created");
+  const [sort, setSort] = useState<ConnectionSort>("created");
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const [detail, setDetail] = useState<ConnectionDetail | null>(null);
   const [action, setAction] = useState<Action | null>(null);
@@ -44,7 +66,7 @@ export function Connections({ tick, online, report, notify }: ScreenProps) {
     try {
       const page = await ipc.listConnections({
         q: q || null,
-        status: status || null,
+        status,
         risk: (risk || null) as ConnectionView["highest_risk"],
         sort,
         limit: 500,
@@ -96,7 +118,7 @@ export function Connections({ tick, online, report, notify }: ScreenProps) {
   useEffect(() => {
     if (!next || loadingMore.current === next || last < items.length - 20) return;
     loadingMore.current = next;
-    const query = { q: q || null, status: status || null, risk: (risk || null) as ConnectionView["highest_risk"], sort, limit: 500 };
+    const query = { q: q || null, status, risk: (risk || null) as ConnectionView["highest_risk"], sort, limit: 500 };
     ipc.listConnections({ ...query, cursor: next }).then(
       (page) => {
         // Only if the list is still the one this page continues.
@@ -179,20 +201,20 @@ export function Connections({ tick, online, report, notify }: ScreenProps) {
             value={q}
             onChange={(e) => setQ(e.target.value)}
           />
-          <select value={status} onChange={(e) => setStatus(e.target.value)} aria-label="Status">
-            <option value="">Any status</option>
-            <option value="active">Active</option>
-            <option value="suspended">Suspended</option>
-            <option value="revoked">Revoked</option>
-            <option value="expired">Expired</option>
+          <select value={status} onChange={(e) => setStatus(chosen(STATUSES, e.target.value, "all"))} aria-label="Status">
+            {STATUSES.map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
           </select>
           <RiskSelect value={risk} onChange={setRisk} />
-          <select value={sort} onChange={(e) => setSort(e.target.value)} aria-label="Sort">
-            <option value="created">Newest</option>
-            <option value="last_used">Last used</option>
-            <option value="client">Client</option>
-            <option value="app">App</option>
-            <option value="risk">Risk</option>
+          <select value={sort} onChange={(e) => setSort(chosen(SORTS, e.target.value, "created"))} aria-label="Sort">
+            {SORTS.map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
           </select>
         </div>
         <p className="muted small">

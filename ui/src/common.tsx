@@ -60,6 +60,11 @@ export function toggled<T>(set: Set<T>, x: T): Set<T> {
   return n;
 }
 
+/** The member of a closed set a `<select>` now shows (`fallback` if none). */
+export function chosen<T extends string>(options: readonly (readonly [T, string])[], value: string, fallback: T): T {
+  return options.find(([v]) => v === value)?.[0] ?? fallback;
+}
+
 /** The "risk at least" picker both lists use (values are the API's `risk`). */
 export function RiskSelect({ value, onChange }: { value: string; onChange: (v: string) => void }) {
   return (

@@ -213,6 +213,16 @@ impl AdminClient {
         .await
     }
 
+    /// A GET whose query string is a typed list query.
+    async fn get_query<Q: QueryPairs, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<T, ClientError> {
+        let pairs = query.pairs();
+        self.get_json(path, &borrowed(&pairs)).await
+    }
+
     /// Raw GET (exports): the response body as text.
     pub async fn get_text(
         &self,
@@ -233,9 +243,9 @@ impl AdminClient {
 
     pub async fn list_requests(
         &self,
-        query: &[(&str, String)],
+        query: &RequestQuery,
     ) -> Result<Page<RequestView>, ClientError> {
-        self.get_json("/connection-requests", query).await
+        self.get_query("/connection-requests", query).await
     }
 
     pub async fn get_request(&self, id: &str) -> Result<Versioned<RequestView>, ClientError> {
@@ -280,9 +290,9 @@ impl AdminClient {
 
     pub async fn list_connections(
         &self,
-        query: &[(&str, String)],
+        query: &ConnectionQuery,
     ) -> Result<Page<ConnectionView>, ClientError> {
-        self.get_json("/connections", query).await
+        self.get_query("/connections", query).await
     }
 
     pub async fn get_connection(&self, id: &str) -> Result<Versioned<ConnectionView>, ClientError> {
@@ -344,16 +354,14 @@ impl AdminClient {
         self.post_json("/connections/bulk-revoke", body, m).await
     }
 
-    pub async fn audit(
-        &self,
-        query: &[(&str, String)],
-    ) -> Result<Page<AuditEventView>, ClientError> {
-        self.get_json("/audit", query).await
+    pub async fn audit(&self, query: &AuditQuery) -> Result<Page<AuditEventView>, ClientError> {
+        self.get_query("/audit", query).await
     }
 
-    pub async fn audit_export(&self, format: &str) -> Result<String, ClientError> {
-        self.get_text("/audit/export", &[("format", format.into())])
-            .await
+    /// The whole log (or what `query.filter` selects) in `query.format`.
+    pub async fn audit_export(&self, query: &ExportQuery) -> Result<String, ClientError> {
+        let pairs = query.pairs();
+        self.get_text("/audit/export", &borrowed(&pairs)).await
     }
 
     pub async fn audit_verify(&self) -> Result<ChainReportView, ClientError> {
@@ -403,21 +411,13 @@ impl AdminClient {
         self.get_json(&format!("/reviews/{id}"), &[]).await
     }
 
-    /// Items of a campaign; `state` is `open` or `decided`.
+    /// Items of a campaign.
     pub async fn review_items(
         &self,
         id: &str,
-        reviewer: Option<&str>,
-        state: Option<&str>,
+        query: &ItemQuery,
     ) -> Result<Page<ReviewItemView>, ClientError> {
-        let mut q = vec![("limit", "500".to_string())];
-        if let Some(r) = reviewer {
-            q.push(("reviewer", r.into()));
-        }
-        if let Some(s) = state {
-            q.push(("state", s.into()));
-        }
-        self.get_json(&format!("/reviews/{id}/items"), &q).await
+        self.get_query(&format!("/reviews/{id}/items"), query).await
     }
 
     pub async fn decide_items(
@@ -456,13 +456,17 @@ impl AdminClient {
         .await
     }
 
-    /// The report as bytes (`csv` or `pdf`).
-    pub async fn review_report(&self, id: &str, format: &str) -> Result<Vec<u8>, ClientError> {
+    /// The report as bytes.
+    pub async fn review_report(
+        &self,
+        id: &str,
+        format: ReportFormat,
+    ) -> Result<Vec<u8>, ClientError> {
         let r = self
             .send(
                 Method::GET,
                 &format!("/reviews/{id}/report"),
-                &[("format", format.into())],
+                &[("format", format.as_str().into())],
                 None,
                 &Mutation::default(),
             )
@@ -538,6 +542,10 @@ mod erased {
             serde_json::to_vec(&self.0).expect("request body serializes")
         }
     }
+}
+
+fn borrowed(pairs: &[(String, String)]) -> Vec<(&str, String)> {
+    pairs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect()
 }
 
 #[cfg(test)]

@@ -26,6 +26,11 @@ impl Risk {
             Risk::Admin => "admin",
         }
     }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Risk::Read, Risk::Write, Risk::Destructive, Risk::Admin]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
 }
 
 /// Which scopes a connection allows.
@@ -449,7 +454,7 @@ pub struct AuditEventView {
     pub client_id: Option<String>,
     pub subject: Option<String>,
     pub target: Option<String>,
-    pub outcome: String,
+    pub outcome: AuditOutcome,
     pub reason: Option<String>,
     pub detail: serde_json::Value,
     pub prev_hash: String,
@@ -583,8 +588,9 @@ pub struct ChangeEvent {
 /// Filters of `GET /connections` (query parameters; all optional).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ConnectionQuery {
+    /// One status, or `all` (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<ConnectionStatusFilter>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -602,9 +608,8 @@ pub struct ConnectionQuery {
     pub unused_for: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
-    /// `created` (default, newest first), `last_used`, `client`, `app`, `risk`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sort: Option<String>,
+    pub sort: Option<ConnectionSort>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -625,15 +630,15 @@ pub struct AuditQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<String>,
+    pub outcome: Option<AuditOutcome>,
     /// Unix milliseconds, inclusive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until_ms: Option<i64>,
-    /// `asc` (oldest first, the default) or `desc` (newest first); not for exports.
+    /// Oldest first (the default) or newest first; not for exports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order: Option<String>,
+    pub order: Option<AuditOrder>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -643,9 +648,10 @@ pub struct AuditQuery {
 /// Filters of `GET /connection-requests` (query parameters; all optional).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RequestQuery {
-    /// `pending` (default), `approved`, `denied`, `expired`, `awaiting_second_approval` or `all`.
+    /// One status, or `all`; `pending` (the default) includes requests
+    /// awaiting their second approval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<RequestStatusFilter>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -659,9 +665,8 @@ pub struct RequestQuery {
     /// Free text over client, app, users, scopes and justification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
-    /// `age` (oldest first, default), `-age`, `last_seen`, `refused`, `risk`, `users`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sort: Option<String>,
+    pub sort: Option<RequestSort>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -672,18 +677,17 @@ pub struct RequestQuery {
 /// same filters as `GET /audit`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ExportQuery {
-    /// `jsonl` (default) or `csv`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
+    pub format: Option<AuditExportFormat>,
     #[serde(flatten)]
     pub filter: AuditQuery,
 }
 
 /// The `format` of `ExportQuery` alone (how the server reads it; see there).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct ExportFormat {
+pub struct ExportFormatQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
+    pub format: Option<AuditExportFormat>,
 }
 
 /// `GET /reviews/{id}/items` (query parameters; all optional).
@@ -692,9 +696,8 @@ pub struct ItemQuery {
     /// Only this reviewer's items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reviewer: Option<String>,
-    /// `open` or `decided`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
+    pub state: Option<ItemState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -704,26 +707,181 @@ pub struct ItemQuery {
 /// `GET /reviews/{id}/report`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ReportQuery {
-    /// `csv` (default) or `pdf`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
+    pub format: Option<ReportFormat>,
 }
 
-impl ConnectionQuery {
-    /// As query pairs for the client.
-    pub fn pairs(&self) -> Vec<(String, String)> {
+/// A closed set spelled in query strings and stored rows: its wire names, the
+/// one place they are spelled (serde's), and the parse that refuses the rest.
+macro_rules! wire_enum {
+    ($(#[$m:meta])* $vis:vis enum $name:ident { $($(#[$vm:meta])* $variant:ident = $wire:literal,)+ }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+        $vis enum $name {
+            $($(#[$vm])* #[serde(rename = $wire)] $variant,)+
+        }
+        impl $name {
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $wire,)+ }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($wire => Some(Self::$variant),)+ _ => None }
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_enum! {
+    /// `status` of `GET /connection-requests`.
+    pub enum RequestStatusFilter {
+        /// Pending, including those awaiting their second approval.
+        Pending = "pending",
+        AwaitingSecondApproval = "awaiting_second_approval",
+        Approved = "approved",
+        Denied = "denied",
+        Expired = "expired",
+        All = "all",
+    }
+}
+
+wire_enum! {
+    /// `status` of `GET /connections` and of a campaign's scope.
+    pub enum ConnectionStatusFilter {
+        Active = "active",
+        Suspended = "suspended",
+        Revoked = "revoked",
+        Expired = "expired",
+        All = "all",
+    }
+}
+
+impl ConnectionStatusFilter {
+    /// The one status it names (`None` for `all`).
+    pub fn status(self) -> Option<ConnectionStatus> {
+        match self {
+            Self::Active => Some(ConnectionStatus::Active),
+            Self::Suspended => Some(ConnectionStatus::Suspended),
+            Self::Revoked => Some(ConnectionStatus::Revoked),
+            Self::Expired => Some(ConnectionStatus::Expired),
+            Self::All => None,
+        }
+    }
+}
+
+impl From<ConnectionStatus> for ConnectionStatusFilter {
+    fn from(s: ConnectionStatus) -> Self {
+        match s {
+            ConnectionStatus::Active => Self::Active,
+            ConnectionStatus::Suspended => Self::Suspended,
+            ConnectionStatus::Revoked => Self::Revoked,
+            ConnectionStatus::Expired => Self::Expired,
+        }
+    }
+}
+
+wire_enum! {
+    /// `sort` of `GET /connection-requests`.
+    pub enum RequestSort {
+        /// Oldest first (the default).
+        Age = "age",
+        /// Newest first.
+        NewestFirst = "-age",
+        /// Most recently refused first.
+        LastSeen = "last_seen",
+        /// Most refusals first.
+        Refused = "refused",
+        /// Highest risk first.
+        Risk = "risk",
+        /// Most users first.
+        Users = "users",
+    }
+}
+
+wire_enum! {
+    /// `sort` of `GET /connections`.
+    pub enum ConnectionSort {
+        /// Newest first (the default).
+        Created = "created",
+        /// Most recently used first.
+        LastUsed = "last_used",
+        /// By the client's name.
+        Client = "client",
+        /// By the resource app's name.
+        App = "app",
+        /// Highest risk first.
+        Risk = "risk",
+    }
+}
+
+wire_enum! {
+    /// `order` of `GET /audit`.
+    pub enum AuditOrder {
+        /// Oldest first (the default).
+        Asc = "asc",
+        /// Newest first.
+        Desc = "desc",
+    }
+}
+
+wire_enum! {
+    /// How an audited attempt ended.
+    pub enum AuditOutcome {
+        Success = "success",
+        Refused = "refused",
+        /// Refused before any check, by the sign-in back-off.
+        Throttled = "throttled",
+        Error = "error",
+    }
+}
+
+wire_enum! {
+    /// `format` of `GET /audit/export`.
+    pub enum AuditExportFormat {
+        /// One JSON event per line (the default).
+        Jsonl = "jsonl",
+        Csv = "csv",
+    }
+}
+
+wire_enum! {
+    /// `format` of `GET /reviews/{id}/report`.
+    pub enum ReportFormat {
+        /// The default.
+        Csv = "csv",
+        Pdf = "pdf",
+    }
+}
+
+wire_enum! {
+    /// `state` of `GET /reviews/{id}/items`.
+    pub enum ItemState {
+        Open = "open",
+        Decided = "decided",
+    }
+}
+
+/// A list query as the pairs of its query string.
+pub trait QueryPairs: Serialize {
+    fn pairs(&self) -> Vec<(String, String)> {
         query_pairs(self)
     }
 }
 
-impl AuditQuery {
-    pub fn pairs(&self) -> Vec<(String, String)> {
-        query_pairs(self)
-    }
-}
+impl QueryPairs for ConnectionQuery {}
+impl QueryPairs for AuditQuery {}
+impl QueryPairs for RequestQuery {}
+impl QueryPairs for ItemQuery {}
+impl QueryPairs for ReportQuery {}
+impl QueryPairs for ExportQuery {}
 
 /// A flat struct of optional scalars as query pairs (keys are the field names).
-fn query_pairs<T: Serialize>(q: &T) -> Vec<(String, String)> {
+fn query_pairs<T: Serialize + ?Sized>(q: &T) -> Vec<(String, String)> {
     let serde_json::Value::Object(map) = serde_json::to_value(q).expect("a flat struct") else {
         return vec![];
     };
@@ -911,4 +1069,84 @@ pub struct StatsView {
     /// The last 14 days.
     pub decisions: Vec<DecisionDay>,
     pub pending_by_age: Vec<AgeBucket>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Serde, `as_str` and `parse` spell every member the same way, and a
+    /// query naming a value outside the set is refused, not defaulted.
+    fn round_trips<T>(all: &[T], parse: fn(&str) -> Option<T>, as_str: fn(T) -> &'static str)
+    where
+        T: Copy + PartialEq + std::fmt::Debug + Serialize + serde::de::DeserializeOwned,
+    {
+        for &v in all {
+            let wire = serde_json::to_value(v).unwrap();
+            assert_eq!(wire, serde_json::json!(as_str(v)));
+            assert_eq!(parse(as_str(v)), Some(v));
+            assert_eq!(serde_json::from_value::<T>(wire).unwrap(), v);
+        }
+        assert_eq!(parse("sideways"), None);
+        assert!(serde_json::from_value::<T>(serde_json::json!("sideways")).is_err());
+    }
+
+    #[test]
+    fn every_closed_set_of_the_list_queries_round_trips() {
+        round_trips(
+            RequestStatusFilter::ALL,
+            RequestStatusFilter::parse,
+            RequestStatusFilter::as_str,
+        );
+        round_trips(
+            ConnectionStatusFilter::ALL,
+            ConnectionStatusFilter::parse,
+            ConnectionStatusFilter::as_str,
+        );
+        round_trips(RequestSort::ALL, RequestSort::parse, RequestSort::as_str);
+        round_trips(
+            ConnectionSort::ALL,
+            ConnectionSort::parse,
+            ConnectionSort::as_str,
+        );
+        round_trips(AuditOrder::ALL, AuditOrder::parse, AuditOrder::as_str);
+        round_trips(AuditOutcome::ALL, AuditOutcome::parse, AuditOutcome::as_str);
+        round_trips(
+            AuditExportFormat::ALL,
+            AuditExportFormat::parse,
+            AuditExportFormat::as_str,
+        );
+        round_trips(ReportFormat::ALL, ReportFormat::parse, ReportFormat::as_str);
+        round_trips(ItemState::ALL, ItemState::parse, ItemState::as_str);
+        assert_eq!(RequestSort::NewestFirst.as_str(), "-age");
+    }
+
+    #[test]
+    fn a_typed_query_becomes_the_query_string_the_server_reads() {
+        let q = ExportQuery {
+            format: Some(AuditExportFormat::Csv),
+            filter: AuditQuery {
+                outcome: Some(AuditOutcome::Refused),
+                order: Some(AuditOrder::Desc),
+                since_ms: Some(5),
+                ..Default::default()
+            },
+        };
+        let mut pairs = q.pairs();
+        pairs.sort();
+        let p = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(
+            pairs,
+            vec![
+                p("format", "csv"),
+                p("order", "desc"),
+                p("outcome", "refused"),
+                p("since_ms", "5")
+            ]
+        );
+        for s in [ConnectionStatus::Active, ConnectionStatus::Revoked] {
+            assert_eq!(ConnectionStatusFilter::from(s).status(), Some(s));
+        }
+        assert_eq!(ConnectionStatusFilter::All.status(), None);
+    }
 }

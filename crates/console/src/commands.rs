@@ -10,8 +10,10 @@ use crate::{
     },
 };
 use admin_api::{
-    ApproveRequest, AuditEventView, AuditQuery, ChainReportView, ConnectionQuery, ConnectionView,
-    DecisionResult, ModifyConnection, Page, RequestView, client::Mutation,
+    ApproveRequest, AuditEventView, AuditExportFormat, AuditQuery, ChainReportView,
+    ConnectionQuery, ConnectionStatusFilter, ConnectionView, DecisionResult, ExportQuery,
+    ItemQuery, ModifyConnection, Page, ReportFormat, RequestQuery, RequestSort,
+    RequestStatusFilter, RequestView, Risk, client::Mutation,
 };
 use std::path::Path;
 
@@ -23,8 +25,19 @@ fn if_match(etag: &str) -> Mutation<'_> {
     }
 }
 
-fn refs(pairs: &[(String, String)]) -> Vec<(&str, String)> {
-    pairs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect()
+/// An optional wire value from the UI (empty means none); a value outside the
+/// closed set is the person's error, named.
+fn wire<T>(
+    v: Option<String>,
+    parse: fn(&str) -> Option<T>,
+    what: &str,
+) -> Result<Option<T>, ConsoleError> {
+    match v.filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => parse(&v)
+            .map(Some)
+            .ok_or_else(|| ConsoleError::new(ErrorCode::Invalid, format!("Unknown {what} `{v}`."))),
+    }
 }
 
 pub async fn session(c: &Console) -> Result<Option<SessionView>, ConsoleError> {
@@ -38,13 +51,15 @@ pub async fn list_requests(
     sort: Option<String>,
     risk: Option<String>,
 ) -> Result<Page<RequestView>, ConsoleError> {
+    let query = RequestQuery {
+        status: wire(status, RequestStatusFilter::parse, "status")?,
+        q: q.filter(|v| !v.is_empty()),
+        sort: wire(sort, RequestSort::parse, "sort")?,
+        risk: wire(risk, Risk::parse, "risk")?,
+        limit: Some(500),
+        ..Default::default()
+    };
     let admin = c.admin().await?;
-    let mut query = vec![("limit", "500".to_string())];
-    for (k, v) in [("status", status), ("q", q), ("sort", sort), ("risk", risk)] {
-        if let Some(v) = v.filter(|v| !v.is_empty()) {
-            query.push((k, v));
-        }
-    }
     let page = admin.list_requests(&query).await?;
     tracing::info!(
         shown = page.items.len(),
@@ -66,7 +81,11 @@ pub async fn get_request(c: &Console, id: &str) -> Result<RequestDetail, Console
 pub async fn request_context(c: &Console, id: &str) -> Result<RequestContext, ConsoleError> {
     let admin = c.admin().await?;
     let request = admin.get_request(id).await?.value;
-    let history_query = [("target", id.to_string()), ("limit", "50".into())];
+    let history_query = AuditQuery {
+        target: Some(id.to_string()),
+        limit: Some(50),
+        ..Default::default()
+    };
     let (clients, groups, users, history) = tokio::join!(
         admin.get_json::<Vec<admin_api::ClientView>>("/clients", &[]),
         admin.get_json::<Vec<admin_api::GroupView>>("/groups", &[]),
@@ -107,7 +126,11 @@ pub async fn deny(
 pub async fn pending_count(c: &Console) -> Result<u64, ConsoleError> {
     let admin = c.admin_background().await?;
     let page = admin
-        .list_requests(&[("status", "pending".into()), ("limit", "1".into())])
+        .list_requests(&RequestQuery {
+            status: Some(RequestStatusFilter::Pending),
+            limit: Some(1),
+            ..Default::default()
+        })
         .await?;
     Ok(page.total)
 }
@@ -118,7 +141,7 @@ pub async fn list_connections(
 ) -> Result<Page<ConnectionView>, ConsoleError> {
     let mut q = query.clone();
     q.limit = Some(q.limit.unwrap_or(1000).min(5000));
-    let page = c.admin().await?.list_connections(&refs(&q.pairs())).await?;
+    let page = c.admin().await?.list_connections(&q).await?;
     tracing::info!(
         shown = page.items.len(),
         total = page.total,
@@ -171,7 +194,7 @@ pub async fn modify_connection(
 pub async fn audit(c: &Console, query: &AuditQuery) -> Result<Page<AuditEventView>, ConsoleError> {
     let mut q = query.clone();
     q.limit = Some(q.limit.unwrap_or(500).min(5000));
-    Ok(c.admin().await?.audit(&refs(&q.pairs())).await?)
+    Ok(c.admin().await?.audit(&q).await?)
 }
 
 pub async fn verify_audit(c: &Console) -> Result<ChainReportView, ConsoleError> {
@@ -186,15 +209,22 @@ pub async fn export_audit(
     format: &str,
     path: &Path,
 ) -> Result<ExportSummary, ConsoleError> {
-    if !matches!(format, "csv" | "jsonl") {
+    let Some(format) = AuditExportFormat::parse(format) else {
         return Err(ConsoleError::new(
             ErrorCode::Invalid,
             "Export as csv or jsonl.",
         ));
-    }
-    let body = c.admin().await?.audit_export(format).await?;
+    };
+    let body = c
+        .admin()
+        .await?
+        .audit_export(&ExportQuery {
+            format: Some(format),
+            ..Default::default()
+        })
+        .await?;
     let rows = body.lines().filter(|l| !l.is_empty()).count();
-    let rows = if format == "csv" {
+    let rows = if format == AuditExportFormat::Csv {
         rows.saturating_sub(1)
     } else {
         rows
@@ -202,7 +232,7 @@ pub async fn export_audit(
     write_atomically(path, body.as_bytes()).await?;
     Ok(ExportSummary {
         path: path.display().to_string(),
-        format: format.into(),
+        format: format.as_str().into(),
         events: rows,
         bytes: body.len(),
     })
@@ -290,14 +320,14 @@ pub async fn review_items(
     state: Option<String>,
 ) -> Result<Page<admin_api::ReviewItemView>, ConsoleError> {
     let me = c.view().await.map(|v| v.subject);
+    let query = ItemQuery {
+        reviewer: if mine { me } else { None },
+        state: wire(state, admin_api::ItemState::parse, "review state")?,
+        limit: Some(500),
+        ..Default::default()
+    };
     let admin = c.admin().await?;
-    Ok(admin
-        .review_items(
-            id,
-            if mine { me.as_deref() } else { None },
-            state.as_deref().filter(|s| !s.is_empty()),
-        )
-        .await?)
+    Ok(admin.review_items(id, &query).await?)
 }
 
 pub async fn decide_items(
@@ -349,12 +379,12 @@ pub async fn export_report(
     format: &str,
     path: &Path,
 ) -> Result<usize, ConsoleError> {
-    if !matches!(format, "csv" | "pdf") {
+    let Some(format) = ReportFormat::parse(format) else {
         return Err(ConsoleError::new(
             ErrorCode::Invalid,
             "Export as csv or pdf.",
         ));
-    }
+    };
     let bytes = c.admin().await?.review_report(id, format).await?;
     write_atomically(path, &bytes).await?;
     Ok(bytes.len())
@@ -376,7 +406,11 @@ pub async fn export_evidence(
 /// Everything the Overview screen draws, fetched in parallel.
 pub async fn overview(c: &Console) -> Result<OverviewView, ConsoleError> {
     let admin = c.admin().await?;
-    let conn_q = [("status", "active".to_string()), ("limit", "500".into())];
+    let conn_q = ConnectionQuery {
+        status: Some(ConnectionStatusFilter::Active),
+        limit: Some(500),
+        ..Default::default()
+    };
     let (connections, clients, apps, stats) = tokio::join!(
         admin.list_connections(&conn_q),
         admin.get_json::<Vec<admin_api::ClientView>>("/clients", &[]),
@@ -410,7 +444,15 @@ pub async fn review_reminders(
             continue;
         }
         let open = admin
-            .review_items(&campaign.id, Some(&me), Some("open"))
+            .review_items(
+                &campaign.id,
+                &ItemQuery {
+                    reviewer: Some(me.clone()),
+                    state: Some(admin_api::ItemState::Open),
+                    limit: Some(1),
+                    ..Default::default()
+                },
+            )
             .await?
             .total;
         if open > 0 {

@@ -6,8 +6,9 @@
 
 use crate::{Console, ConsoleError, ErrorCode};
 use admin_api::{
-    AuditEventView, BulkRevoke, BulkRevokeResult, ClientView, ConnectionView, ReceiptView,
-    ResourceAppView, UserView, client::Mutation,
+    AuditEventView, AuditOrder, AuditOutcome, AuditQuery, BulkRevoke, BulkRevokeResult, ClientView,
+    ConnectionQuery, ConnectionStatusFilter, ConnectionView, ReceiptView, ResourceAppView,
+    UserView, client::Mutation,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -190,17 +191,8 @@ async fn details(
 ) -> Result<HelpdeskView, ConsoleError> {
     let admin = c.admin().await?;
     let now = now_ms();
-    let key = match target.kind {
-        TargetKind::User => "user",
-        TargetKind::Client => "client_id",
-        TargetKind::App => "resource_app",
-    };
     let all = admin
-        .list_connections(&[
-            (key, target.id.clone()),
-            ("status", "all".into()),
-            ("limit", "500".into()),
-        ])
+        .list_connections(&connections_of(target.kind, &target.id))
         .await?
         .items;
     // When each (client, app issuer) pair was last cut off (revoked or suspended).
@@ -220,22 +212,23 @@ async fn details(
         .into_iter()
         .filter(|c| c.status == admin_api::ConnectionStatus::Active)
         .collect();
-    let mut audit_q = vec![
-        ("kind", "id_jag.exchange".to_string()),
-        ("outcome", "success".into()),
-        ("since_ms", (now - 86_400_000).to_string()),
-        ("order", "desc".into()),
-        ("limit", "500".into()),
-    ];
+    let mut audit_q = AuditQuery {
+        kind: Some("id_jag.exchange".into()),
+        outcome: Some(AuditOutcome::Success),
+        since_ms: Some(now - 86_400_000),
+        order: Some(AuditOrder::Desc),
+        limit: Some(500),
+        ..Default::default()
+    };
     match target.kind {
-        TargetKind::User => audit_q.push(("subject", target.id.clone())),
-        TargetKind::Client => audit_q.push(("client_id", target.id.clone())),
+        TargetKind::User => audit_q.subject = Some(target.id.clone()),
+        TargetKind::Client => audit_q.client_id = Some(target.id.clone()),
         TargetKind::App => {
             let issuer = apps
                 .iter()
                 .find(|a| a.id == target.id)
                 .map(|a| a.issuer.clone());
-            audit_q.push(("target", issuer.unwrap_or_default()));
+            audit_q.target = Some(issuer.unwrap_or_default());
         }
     }
     // The audit log may be closed to this role: then there is nothing to show.
@@ -338,36 +331,35 @@ pub async fn evidence(
     let admin = c.admin().await?;
     let mut connections = Vec::new();
     for conn in admin
-        .list_connections(&[
-            (
-                match kind {
-                    TargetKind::User => "user",
-                    TargetKind::Client => "client_id",
-                    TargetKind::App => "resource_app",
-                },
-                id.to_string(),
-            ),
-            ("status", "all".into()),
-            ("limit", "500".into()),
-        ])
+        .list_connections(&connections_of(kind, id))
         .await?
         .items
     {
         connections.push(admin.get_connection(&conn.id).await?.value);
     }
     // Bulk actions name the user, client or app as their target.
-    let mut queries: Vec<Vec<(&str, String)>> = vec![vec![("target", id.to_string())]];
+    let by_target = |t: &str| AuditQuery {
+        target: Some(t.to_string()),
+        ..Default::default()
+    };
+    let mut queries = vec![by_target(id)];
     match kind {
-        TargetKind::User => queries.push(vec![("subject", id.to_string())]),
-        TargetKind::Client => queries.push(vec![("client_id", id.to_string())]),
+        TargetKind::User => queries.push(AuditQuery {
+            subject: Some(id.to_string()),
+            ..Default::default()
+        }),
+        TargetKind::Client => queries.push(AuditQuery {
+            client_id: Some(id.to_string()),
+            ..Default::default()
+        }),
         TargetKind::App => {}
     }
     for conn in &connections {
-        queries.push(vec![("target", conn.id.clone())]);
+        queries.push(by_target(&conn.id));
     }
     let mut events: Vec<AuditEventView> = Vec::new();
     for mut q in queries {
-        q.push(("limit", "500".into()));
+        q.limit = Some(500);
         events.extend(admin.audit(&q).await?.items);
     }
     events.sort_by_key(|e| e.seq);
@@ -381,4 +373,20 @@ pub async fn evidence(
         "actions": actions,
         "audit_events": events,
     }))
+}
+
+/// Every connection (any status) of one user, client or app.
+fn connections_of(kind: TargetKind, id: &str) -> ConnectionQuery {
+    let mut q = ConnectionQuery {
+        status: Some(ConnectionStatusFilter::All),
+        limit: Some(500),
+        ..Default::default()
+    };
+    let id = Some(id.to_string());
+    match kind {
+        TargetKind::User => q.user = id,
+        TargetKind::Client => q.client_id = id,
+        TargetKind::App => q.resource_app = id,
+    }
+    q
 }

@@ -33,7 +33,7 @@ async fn browser_sign_in_keeps_the_refresh_token_in_the_store_and_restores_after
         .admin()
         .await
         .unwrap()
-        .list_requests(&[])
+        .list_requests(&Default::default())
         .await
         .unwrap();
     assert!(requests.total >= 4);

@@ -6,6 +6,7 @@
 //! hour, decisions per day.
 
 use crate::{Backend, Conn, Db, DbResult, lock_writer, sql, sql::sql_owned};
+pub use admin_api::AuditOutcome;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{Any, Row, any::AnyRow};
@@ -18,21 +19,32 @@ pub struct AuditEvent {
     pub client_id: Option<String>,
     pub subject: Option<String>,
     pub target: Option<String>,
-    /// `success`, `refused` or `error`.
+    /// An [`AuditOutcome`], kept as the text the chain hashed so that a row
+    /// edited to an unknown value still verifies as broken rather than
+    /// failing to load (readers decode it with [`AuditEvent::outcome`]).
     pub outcome: String,
     pub reason: Option<String>,
     pub detail: Value,
 }
 
 impl AuditEvent {
-    pub fn new(kind: &str, outcome: &str) -> Self {
+    /// The outcome; a stored value this code does not know is an error.
+    pub fn outcome(&self) -> DbResult<AuditOutcome> {
+        AuditOutcome::parse(&self.outcome).ok_or_else(|| {
+            sqlx::Error::Decode(
+                format!("unknown audit outcome `{}` in the database", self.outcome).into(),
+            )
+        })
+    }
+
+    pub fn new(kind: &str, outcome: AuditOutcome) -> Self {
         Self {
             kind: kind.into(),
             actor: None,
             client_id: None,
             subject: None,
             target: None,
-            outcome: outcome.into(),
+            outcome: outcome.as_str().into(),
             reason: None,
             detail: Value::Object(Default::default()),
         }
@@ -169,7 +181,7 @@ pub struct AuditFilter {
     pub client_id: Option<String>,
     pub subject: Option<String>,
     pub target: Option<String>,
-    pub outcome: Option<String>,
+    pub outcome: Option<AuditOutcome>,
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
 }
@@ -195,8 +207,8 @@ fn filtered<'q>(
         .bind(&f.subject)
         .bind(&f.target)
         .bind(&f.target)
-        .bind(&f.outcome)
-        .bind(&f.outcome)
+        .bind(f.outcome.map(AuditOutcome::as_str))
+        .bind(f.outcome.map(AuditOutcome::as_str))
         .bind(f.since_ms)
         .bind(f.since_ms)
         .bind(f.until_ms)
@@ -436,7 +448,7 @@ mod tests {
 
     #[test]
     fn the_canonical_form_is_sorted_compact_json_of_the_event() {
-        let mut e = AuditEvent::new("id_jag.exchange", "success");
+        let mut e = AuditEvent::new("id_jag.exchange", AuditOutcome::Success);
         e.actor = Some("carol \"the approver\"".into());
         e.detail = serde_json::json!({ "z": 1, "a": { "y": [1, 2], "b": null } });
         let detail = e.detail.to_string();

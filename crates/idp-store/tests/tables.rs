@@ -290,9 +290,9 @@ async fn an_unknown_stored_status_is_a_decode_error_not_a_default() {
 
 #[tokio::test]
 async fn the_audit_chain_verifies_and_names_an_edited_row() {
-    use idp_store::audit::{AuditEvent, AuditFilter, Order};
+    use idp_store::audit::{AuditEvent, AuditFilter, AuditOutcome, Order};
     for (db, _keep) in databases().await {
-        let mut e = AuditEvent::new("id_jag.exchange", "success");
+        let mut e = AuditEvent::new("id_jag.exchange", AuditOutcome::Success);
         e.client_id = Some("agent".into());
         e.detail = serde_json::json!({ "n": 1 });
         let events: Vec<(&AuditEvent, i64)> = (0..5).map(|i| (&e, 1000 + i)).collect();

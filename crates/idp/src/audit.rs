@@ -5,7 +5,7 @@
 //! hold a token.
 
 use idp_store::Db;
-pub use idp_store::audit::{AuditEvent, ChainReport, GENESIS, StoredEvent, append};
+pub use idp_store::audit::{AuditEvent, AuditOutcome, ChainReport, GENESIS, StoredEvent, append};
 use tokio::sync::{mpsc, oneshot};
 
 type Job = (AuditEvent, i64, oneshot::Sender<Result<i64, String>>);

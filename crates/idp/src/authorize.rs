@@ -9,7 +9,12 @@
 //! check), so another site cannot start a sign-in. Password checks run in a
 //! bounded pool (`cost`), and failed sign-ins back off (`throttle`).
 
-use crate::{audit::AuditEvent, config::Client, state::SharedIdp, store::AuthCode};
+use crate::{
+    audit::{AuditEvent, AuditOutcome},
+    config::Client,
+    state::SharedIdp,
+    store::AuthCode,
+};
 use axum::{
     extract::{ConnectInfo, Query, State},
     http::{Extensions, HeaderMap, StatusCode, header},
@@ -297,7 +302,7 @@ pub async fn post_authorize(
     let username = get("username").trim().to_owned();
     let wants_mfa = get("acr_values").split(' ').any(|x| x == ACR_MFA);
     let fail = |msg: &str| login_form(client, &p, token, Some(msg), StatusCode::UNAUTHORIZED);
-    let audit_login = |outcome: &str, reason: &str| {
+    let audit_login = |outcome: AuditOutcome, reason: &str| {
         let mut e = AuditEvent::new("login", outcome);
         e.subject = Some(username.clone());
         e.client_id = Some(client.client_id.clone());
@@ -305,7 +310,7 @@ pub async fn post_authorize(
         e
     };
     if let Err(t) = idp.login_throttle.check(&username, source, idp.now_ms()) {
-        let mut e = audit_login("throttled", "too many failed sign-ins");
+        let mut e = audit_login(AuditOutcome::Throttled, "too many failed sign-ins");
         e.detail = serde_json::json!({ "scope": t.by.as_str(), "retry_after": t.retry_after });
         let _ = idp.audit.record(e, idp.now_ms()).await;
         return retry_page(
@@ -344,7 +349,7 @@ pub async fn post_authorize(
         let _ = idp
             .audit
             .record(
-                audit_login("refused", "bad username or password"),
+                audit_login(AuditOutcome::Refused, "bad username or password"),
                 idp.now_ms(),
             )
             .await;
@@ -359,7 +364,10 @@ pub async fn post_authorize(
                 idp.login_throttle.failure(&username, source, idp.now_ms());
                 let _ = idp
                     .audit
-                    .record(audit_login("refused", "bad TOTP code"), idp.now_ms())
+                    .record(
+                        audit_login(AuditOutcome::Refused, "bad TOTP code"),
+                        idp.now_ms(),
+                    )
                     .await;
                 return fail("The authenticator code is wrong.");
             };
@@ -414,7 +422,7 @@ pub async fn post_authorize(
         );
     }
     idp.login_throttle.success(&username, source);
-    let mut ev = audit_login("success", acr);
+    let mut ev = audit_login(AuditOutcome::Success, acr);
     ev.detail = serde_json::json!({ "acr": acr });
     if let Err(e) = idp.audit.record(ev, idp.now_ms()).await {
         tracing::error!(error = %e, "the sign-in could not be audited");

@@ -2,7 +2,7 @@
 //! client-filed connection request, and the health and readiness probes.
 
 use crate::{
-    audit::AuditEvent,
+    audit::{AuditEvent, AuditOutcome},
     client_auth::authenticate,
     http_error::{OAuthResponse, db_error},
     state::SharedIdp,
@@ -145,7 +145,7 @@ pub async fn revoke(
             .await
             .map_err(db_error)?;
         if found {
-            let mut e = AuditEvent::new("token.revoke", "success");
+            let mut e = AuditEvent::new("token.revoke", AuditOutcome::Success);
             e.client_id = Some(auth.client.client_id.clone());
             e.detail = json!({ "token_fingerprint": util::fingerprint(token) });
             idp.audit
@@ -246,8 +246,8 @@ pub async fn file_request(
             )
             .await
             .map_err(db_error)?;
-        crate::admin::common::publish(&idp, change.into_iter().collect());
-        let mut e = AuditEvent::new("connection_request.file", "success");
+        crate::services::publish(&idp, change.into_iter().collect());
+        let mut e = AuditEvent::new("connection_request.file", AuditOutcome::Success);
         e.client_id = Some(auth.client.client_id.clone());
         e.subject = username;
         e.target = Some(id.clone());

@@ -90,7 +90,7 @@ async fn review_deadlines(idp: SharedIdp) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        crate::admin::reviews::run_due(&idp).await;
+        crate::services::reviews::run_due(&idp).await;
     }
 }
 

@@ -21,10 +21,13 @@ pub mod policy;
 pub mod report_pdf;
 pub mod revocation;
 pub mod server;
+pub mod services;
 pub mod state;
 pub use idp_store as store;
 pub mod throttle;
 pub mod token;
+pub mod usage;
+pub mod views;
 
 pub use config::Config;
 pub use state::{Idp, SharedIdp};

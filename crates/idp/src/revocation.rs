@@ -177,7 +177,7 @@ pub async fn push_due(idp: &SharedIdp, http: &reqwest::Client) -> Result<(), sql
         )
         .await?;
         tx.commit().await?;
-        crate::admin::common::publish(idp, vec![ev]);
+        crate::services::publish(idp, vec![ev]);
     }
     Ok(())
 }

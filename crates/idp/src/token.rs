@@ -2,7 +2,7 @@
 //! and the XAA token exchange that mints ID-JAGs behind the policy gate.
 
 use crate::{
-    audit::AuditEvent,
+    audit::{AuditEvent, AuditOutcome},
     client_auth::{Authenticated, authenticate},
     http_error::{OAuthResponse, db_error, token_json},
     policy::{self, Subject, Verdict},
@@ -141,7 +141,7 @@ async fn refresh(idp: &Idp, headers: &HeaderMap, form: &Form) -> Result<Response
         }
         RefreshOutcome::Unknown => Err(OAuthError::invalid_grant("the refresh token is not valid")),
         RefreshOutcome::ReuseDetected => {
-            let mut e = AuditEvent::new("refresh_token.reuse", "refused");
+            let mut e = AuditEvent::new("refresh_token.reuse", AuditOutcome::Refused);
             e.client_id = Some(auth.client.client_id.clone());
             e.reason = Some("a rotated refresh token was presented; its family is revoked".into());
             let _ = idp.audit.record(e, idp.now_ms()).await;
@@ -283,12 +283,12 @@ async fn subject(
 
 /// The token exchange: every outcome after parsing is audited, success or refusal.
 async fn exchange(idp: &Idp, headers: &HeaderMap, form: &Form) -> Result<Response, OAuthError> {
-    let mut ev = AuditEvent::new("id_jag.exchange", "refused");
+    let mut ev = AuditEvent::new("id_jag.exchange", AuditOutcome::Refused);
     ev.client_id = form.get("client_id").map(str::to_owned);
     ev.target = form.get("audience").map(str::to_owned);
     let result = exchange_inner(idp, headers, form, &mut ev).await;
     match &result {
-        Ok(_) => ev.outcome = "success".into(),
+        Ok(_) => ev.outcome = AuditOutcome::Success.as_str().into(),
         Err(e) => {
             ev.reason = Some(e.to_string());
             if let Some(id) = &e.connection_request_id {

@@ -181,7 +181,12 @@ async fn main() {
         move || {
             let admin = admin.clone();
             let pairs = pairs.clone();
-            async move { admin.list_requests(&pairs).await.unwrap() }
+            async move {
+                admin
+                    .list_requests(&gatehouse_tests::query(&pairs))
+                    .await
+                    .unwrap()
+            }
         }
     };
     let c = |pairs: Vec<(&'static str, String)>| {
@@ -189,7 +194,12 @@ async fn main() {
         move || {
             let admin = admin.clone();
             let pairs = pairs.clone();
-            async move { admin.list_connections(&pairs).await.unwrap() }
+            async move {
+                admin
+                    .list_connections(&gatehouse_tests::query(&pairs))
+                    .await
+                    .unwrap()
+            }
         }
     };
     let pending_q = vec![
@@ -260,9 +270,16 @@ async fn main() {
         let judy = judy.clone();
         let id = campaign.id.clone();
         async move {
-            judy.review_items(&id, Some("ivan"), Some("open"))
-                .await
-                .unwrap()
+            judy.review_items(
+                &id,
+                &gatehouse_tests::query(&[
+                    ("limit", "500".into()),
+                    ("reviewer", "ivan".into()),
+                    ("state", "open".into()),
+                ]),
+            )
+            .await
+            .unwrap()
         }
     })
     .await;

@@ -332,14 +332,22 @@ async fn a_reviewer_completes_a_campaign_and_the_agent_feels_it() {
         .await,
         xaa::ErrorCode::AccessDenied,
     );
-    let csv = String::from_utf8(judy.review_report(&campaign.id, "csv").await.unwrap()).unwrap();
+    let csv = String::from_utf8(
+        judy.review_report(&campaign.id, admin_api::ReportFormat::Csv)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(csv.lines().count() as u64, campaign.items + 1);
     assert_eq!(
         csv.matches("\"ivan\"").count() as u64,
         2 * campaign.items,
         "reviewer and decider"
     );
-    let pdf = judy.review_report(&campaign.id, "pdf").await.unwrap();
+    let pdf = judy
+        .review_report(&campaign.id, admin_api::ReportFormat::Pdf)
+        .await
+        .unwrap();
     let text = String::from_utf8_lossy(&pdf);
     assert!(text.starts_with("%PDF-1.4") && text.contains("revoked"));
     w.close().await;

@@ -569,7 +569,7 @@ export interface components {
             hash: string;
             id: string;
             kind: string;
-            outcome: string;
+            outcome: components["schemas"]["AuditOutcome"];
             prev_hash: string;
             reason?: string | null;
             /** Format: int64 */
@@ -577,6 +577,8 @@ export interface components {
             subject?: string | null;
             target?: string | null;
         };
+        /** @description How an audited attempt ended. */
+        AuditOutcome: ("success" | "refused" | "error") | "throttled";
         /** @description Revoke every live connection matching one selector (the help-desk kill switch). */
         BulkRevoke: {
             client_id?: string | null;
@@ -680,9 +682,9 @@ export interface components {
             q?: string | null;
             resource_app?: string | null;
             risk?: components["schemas"]["Risk"] | null;
-            /** @description `created` (default, newest first), `last_used`, `client`, `app`, `risk`. */
-            sort?: string | null;
-            status?: string | null;
+            sort?: components["schemas"]["ConnectionSort"] | null;
+            /** @description One status, or `all` (the default). */
+            status?: components["schemas"]["ConnectionStatusFilter"] | null;
             /**
              * Format: int64
              * @description Only connections unused for at least this many seconds (or never used).
@@ -691,8 +693,15 @@ export interface components {
             /** @description Connections this user can use (by group restriction). */
             user?: string | null;
         };
+        /** @description `sort` of `GET /connections`. */
+        ConnectionSort: "created" | "last_used" | "client" | "app" | "risk";
         /** @enum {string} */
         ConnectionStatus: "active" | "suspended" | "revoked" | "expired";
+        /**
+         * @description `status` of `GET /connections` and of a campaign's scope.
+         * @enum {string}
+         */
+        ConnectionStatusFilter: "active" | "suspended" | "revoked" | "expired" | "all";
         /** @description An approved client → resource app relationship. */
         ConnectionView: {
             allowed_groups: string[];
@@ -1180,9 +1189,9 @@ export interface operations {
                 cursor?: string | null;
                 kind?: string | null;
                 limit?: number | null;
-                /** @description `asc` (oldest first, the default) or `desc` (newest first); not for exports. */
-                order?: string | null;
-                outcome?: string | null;
+                /** @description Oldest first (the default) or newest first; not for exports. */
+                order?: ("asc" | "desc") | null;
+                outcome?: (("success" | "refused" | "error") | "throttled") | null;
                 /** @description Unix milliseconds, inclusive. */
                 since_ms?: number | null;
                 subject?: string | null;
@@ -1221,13 +1230,12 @@ export interface operations {
                 actor?: string | null;
                 client_id?: string | null;
                 cursor?: string | null;
-                /** @description `jsonl` (default) or `csv`. */
-                format?: string | null;
+                format?: ("csv" | "jsonl") | null;
                 kind?: string | null;
                 limit?: number | null;
-                /** @description `asc` (oldest first, the default) or `desc` (newest first); not for exports. */
-                order?: string | null;
-                outcome?: string | null;
+                /** @description Oldest first (the default) or newest first; not for exports. */
+                order?: ("asc" | "desc") | null;
+                outcome?: (("success" | "refused" | "error") | "throttled") | null;
                 /** @description Unix milliseconds, inclusive. */
                 since_ms?: number | null;
                 subject?: string | null;
@@ -1332,10 +1340,12 @@ export interface operations {
                 resource_app?: string | null;
                 /** @description Minimum highest risk: read, write, destructive, admin. */
                 risk?: "read" | "write" | "destructive" | "admin" | null;
-                /** @description `age` (oldest first, default), `-age`, `last_seen`, `refused`, `risk`, `users`. */
-                sort?: string | null;
-                /** @description `pending` (default), `approved`, `denied`, `expired`, `awaiting_second_approval` or `all`. */
-                status?: string | null;
+                sort?: ("age" | "-age" | "last_seen" | "refused" | "risk" | "users") | null;
+                /**
+                 * @description One status, or `all`; `pending` (the default) includes requests
+                 *     awaiting their second approval.
+                 */
+                status?: (("awaiting_second_approval" | "approved" | "denied" | "expired" | "all") | "pending") | null;
             };
             header?: never;
             path?: never;
@@ -1495,9 +1505,9 @@ export interface operations {
                 resource_app?: string | null;
                 /** @description How risky a scope is. */
                 risk?: "read" | "write" | "destructive" | "admin" | null;
-                /** @description `created` (default, newest first), `last_used`, `client`, `app`, `risk`. */
-                sort?: string | null;
-                status?: string | null;
+                sort?: ("created" | "last_used" | "client" | "app" | "risk") | null;
+                /** @description One status, or `all` (the default). */
+                status?: "active" | "suspended" | "revoked" | "expired" | "all" | null;
                 /** @description Only connections unused for at least this many seconds (or never used). */
                 unused_for?: number | null;
                 /** @description Connections this user can use (by group restriction). */
@@ -2006,8 +2016,8 @@ export interface operations {
                 limit?: number | null;
                 /** @description Only this reviewer's items. */
                 reviewer?: string | null;
-                /** @description `open` or `decided`. */
-                state?: string | null;
+                /** @description `state` of `GET /reviews/{id}/items`. */
+                state?: "open" | "decided" | null;
             };
             header?: never;
             path: {
@@ -2076,8 +2086,7 @@ export interface operations {
     get_reviews__id__report: {
         parameters: {
             query?: {
-                /** @description `csv` (default) or `pdf`. */
-                format?: string | null;
+                format?: ("pdf" | "csv") | null;
             };
             header?: never;
             path: {

@@ -54,7 +54,7 @@ export interface components {
             hash: string;
             id: string;
             kind: string;
-            outcome: string;
+            outcome: components["schemas"]["AuditOutcome"];
             prev_hash: string;
             reason?: string | null;
             /** Format: int64 */
@@ -62,6 +62,10 @@ export interface components {
             subject?: string | null;
             target?: string | null;
         };
+        /** @description `order` of `GET /audit`. */
+        AuditOrder: "asc" | "desc";
+        /** @description How an audited attempt ended. */
+        AuditOutcome: ("success" | "refused" | "error") | "throttled";
         /** @description Filters of `GET /audit` and `/audit/export` (query parameters; all optional). */
         AuditQuery: {
             actor?: string | null;
@@ -70,9 +74,9 @@ export interface components {
             kind?: string | null;
             /** Format: uint */
             limit?: number | null;
-            /** @description `asc` (oldest first, the default) or `desc` (newest first); not for exports. */
-            order?: string | null;
-            outcome?: string | null;
+            /** @description Oldest first (the default) or newest first; not for exports. */
+            order?: components["schemas"]["AuditOrder"] | null;
+            outcome?: components["schemas"]["AuditOutcome"] | null;
             /**
              * Format: int64
              * @description Unix milliseconds, inclusive.
@@ -175,9 +179,9 @@ export interface components {
             q?: string | null;
             resource_app?: string | null;
             risk?: components["schemas"]["Risk"] | null;
-            /** @description `created` (default, newest first), `last_used`, `client`, `app`, `risk`. */
-            sort?: string | null;
-            status?: string | null;
+            sort?: components["schemas"]["ConnectionSort"] | null;
+            /** @description One status, or `all` (the default). */
+            status?: components["schemas"]["ConnectionStatusFilter"] | null;
             /**
              * Format: int64
              * @description Only connections unused for at least this many seconds (or never used).
@@ -190,8 +194,15 @@ export interface components {
             connection_id: string;
             receipts: components["schemas"]["ReceiptView"][];
         };
+        /** @description `sort` of `GET /connections`. */
+        ConnectionSort: "created" | "last_used" | "client" | "app" | "risk";
         /** @enum {string} */
         ConnectionStatus: "active" | "suspended" | "revoked" | "expired";
+        /**
+         * @description `status` of `GET /connections` and of a campaign's scope.
+         * @enum {string}
+         */
+        ConnectionStatusFilter: "active" | "suspended" | "revoked" | "expired" | "all";
         /** @description An approved client → resource app relationship. */
         ConnectionView: {
             allowed_groups: string[];

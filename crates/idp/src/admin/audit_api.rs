@@ -4,7 +4,7 @@
 
 use super::{
     common::{ApiQuery, decode_cursor, page_at},
-    problem::{ApiError, ApiResult},
+    problem::ApiResult,
 };
 use crate::{audit, state::SharedIdp};
 use admin_api::*;
@@ -19,8 +19,9 @@ use idp_store::audit::{AuditFilter, Order};
 
 pub use admin_api::AuditQuery;
 
-fn view(e: audit::StoredEvent) -> AuditEventView {
-    AuditEventView {
+fn view(e: audit::StoredEvent) -> idp_store::DbResult<AuditEventView> {
+    Ok(AuditEventView {
+        outcome: e.event.outcome()?,
         seq: e.seq,
         id: e.id,
         at_ms: e.at_ms,
@@ -29,12 +30,11 @@ fn view(e: audit::StoredEvent) -> AuditEventView {
         client_id: e.event.client_id,
         subject: e.event.subject,
         target: e.event.target,
-        outcome: e.event.outcome,
         reason: e.event.reason,
         detail: e.event.detail,
         prev_hash: e.prev_hash,
         hash: e.hash,
-    }
+    })
 }
 
 fn filter_of(q: &AuditQuery) -> AuditFilter {
@@ -44,7 +44,7 @@ fn filter_of(q: &AuditQuery) -> AuditFilter {
         client_id: q.client_id.clone(),
         subject: q.subject.clone(),
         target: q.target.clone(),
-        outcome: q.outcome.clone(),
+        outcome: q.outcome,
         since_ms: q.since_ms,
         until_ms: q.until_ms,
     }
@@ -56,14 +56,9 @@ pub async fn query(
     State(idp): State<SharedIdp>,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Page<AuditEventView>>> {
-    let order = match q.order.as_deref() {
-        None | Some("asc") => Order::Oldest,
-        Some("desc") => Order::Newest,
-        Some(other) => {
-            return Err(ApiError::validation(format!(
-                "unknown order `{other}` (asc or desc)"
-            )));
-        }
+    let order = match q.order.unwrap_or(AuditOrder::Asc) {
+        AuditOrder::Asc => Order::Oldest,
+        AuditOrder::Desc => Order::Newest,
     };
     let offset = decode_cursor(q.cursor.as_deref())?;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
@@ -71,7 +66,10 @@ pub async fn query(
         .store
         .audit_page(&filter_of(&q), order, offset, limit)
         .await?;
-    let items: Vec<AuditEventView> = events.into_iter().map(view).collect();
+    let items = events
+        .into_iter()
+        .map(view)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(page_at(items, offset, total)))
 }
 
@@ -90,7 +88,7 @@ fn csv_row(e: &AuditEventView) -> String {
         o(&e.client_id),
         o(&e.subject),
         o(&e.target),
-        super::csv::cell(&e.outcome),
+        super::csv::cell(e.outcome.as_str()),
         o(&e.reason),
         super::csv::cell(&e.detail.to_string()),
         e.prev_hash,
@@ -104,20 +102,15 @@ fn csv_row(e: &AuditEventView) -> String {
 pub async fn export(
     State(idp): State<SharedIdp>,
     ApiQuery(filter): ApiQuery<AuditQuery>,
-    ApiQuery(format): ApiQuery<ExportFormat>,
+    ApiQuery(format): ApiQuery<ExportFormatQuery>,
 ) -> ApiResult<Response> {
     let q = ExportQuery {
         format: format.format,
         filter,
     };
-    let csv = match q.format.as_deref().unwrap_or("jsonl") {
-        "jsonl" => false,
-        "csv" => true,
-        other => {
-            return Err(ApiError::validation(format!(
-                "format must be jsonl or csv, not `{other}`"
-            )));
-        }
+    let csv = match q.format.unwrap_or(AuditExportFormat::Jsonl) {
+        AuditExportFormat::Jsonl => false,
+        AuditExportFormat::Csv => true,
     };
     let filter = filter_of(&q.filter);
     let stream = futures_util::stream::unfold(
@@ -126,9 +119,16 @@ pub async fn export(
             if after < 0 {
                 return None;
             }
-            match idp.store.audit_after(&f, after, 1000).await {
+            let page = match idp.store.audit_after(&f, after, 1000).await {
+                Ok(page) => page
+                    .into_iter()
+                    .map(view)
+                    .collect::<Result<Vec<AuditEventView>, _>>()
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match page {
                 Ok(page) => {
-                    let page: Vec<AuditEventView> = page.into_iter().map(view).collect();
                     let mut out = String::new();
                     if csv && first {
                         out.push_str(CSV_HEADER);
@@ -148,10 +148,7 @@ pub async fn export(
                     }
                     Some((Ok::<_, std::io::Error>(out), (idp, f, next, false)))
                 }
-                Err(e) => Some((
-                    Err(std::io::Error::other(e.to_string())),
-                    (idp, f, -1, false),
-                )),
+                Err(e) => Some((Err(std::io::Error::other(e)), (idp, f, -1, false))),
             }
         },
     );

@@ -14,61 +14,13 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use xaa::util;
 
-/// How long an MFA sign-in counts as recent for approver step-up (RFC 9470).
-pub const STEP_UP_MAX_AGE: u64 = 600;
+pub use crate::services::{Principal, PrincipalKind, STEP_UP_MAX_AGE};
 
 /// Prefix of admin API tokens, so scanners and people can recognise them.
 pub const API_TOKEN_PREFIX: &str = "gh_adm_";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PrincipalKind {
-    Session,
-    ApiToken { id: String },
-}
-
-/// The authenticated caller.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub subject: String,
-    pub roles: BTreeSet<Role>,
-    pub acr: Option<String>,
-    pub auth_time: Option<i64>,
-    pub kind: PrincipalKind,
-    /// This HTTP request's id: in the audit event and the `X-Request-Id` header.
-    pub request_id: String,
-}
-
-impl Principal {
-    pub fn has(&self, r: Role) -> bool {
-        self.roles.contains(&r)
-    }
-
-    /// The role to record in audit events: the most powerful one used.
-    pub fn role_label(&self) -> String {
-        self.roles
-            .iter()
-            .map(|r| r.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    /// RFC 9470: an MFA sign-in within the last ten minutes, or a 401 challenge.
-    pub fn require_recent_mfa(&self, now: i64) -> ApiResult<()> {
-        let recent = self.kind == PrincipalKind::Session
-            && self.acr.as_deref() == Some(xaa::ACR_MFA)
-            && self
-                .auth_time
-                .is_some_and(|t| now - t <= STEP_UP_MAX_AGE as i64);
-        if recent {
-            Ok(())
-        } else {
-            Err(ApiError::step_up(STEP_UP_MAX_AGE))
-        }
-    }
-}
 
 /// (method, path template) → roles allowed.
 pub struct RouteRoles(HashMap<(String, String), Vec<Role>>);

@@ -6,7 +6,6 @@ use super::{
     problem::{ApiError, ApiResult},
 };
 use crate::state::SharedIdp;
-use admin_api::ChangeEvent;
 use axum::{
     Json,
     http::{HeaderMap, HeaderValue, StatusCode, header},
@@ -109,23 +108,9 @@ where
     Ok(r)
 }
 
-/// Publishes committed changes to live SSE subscribers.
-/// Announces committed changes: the change feed (`jobs`) reads them from the
-/// database and broadcasts them in commit order with every other node's.
-pub fn publish(idp: &SharedIdp, events: Vec<ChangeEvent>) {
-    if !events.is_empty() {
-        idp.feed_wake.notify_one();
-    }
-}
+pub use crate::services::publish;
 
-/// An audit event for an admin action, carrying actor and role.
-pub fn admin_event(who: &Principal, kind: &str, target: &str) -> crate::audit::AuditEvent {
-    let mut e = crate::audit::AuditEvent::new(kind, "success");
-    e.actor = Some(who.subject.clone());
-    e.target = Some(target.to_owned());
-    e.detail = serde_json::json!({ "role": who.role_label(), "request_id": who.request_id });
-    e
-}
+pub use crate::services::actor_event as admin_event;
 
 /// Opaque cursors are offsets, base64url-encoded.
 pub fn decode_cursor(c: Option<&str>) -> ApiResult<usize> {
@@ -160,28 +145,7 @@ pub fn paginate<T>(
     })
 }
 
-/// The clients and apps whose configured names contain `needle` (names live in
-/// the config, not in the tables), for a free-text search.
-pub fn text_search(idp: &crate::state::Idp, needle: &str) -> idp_store::connections::TextSearch {
-    let n = needle.to_lowercase();
-    idp_store::connections::TextSearch {
-        needle: needle.to_owned(),
-        named_clients: idp
-            .config
-            .clients
-            .iter()
-            .filter(|c| c.name.to_lowercase().contains(&n))
-            .map(|c| c.client_id.clone())
-            .collect(),
-        named_apps: idp
-            .config
-            .resource_apps
-            .iter()
-            .filter(|a| a.name.to_lowercase().contains(&n))
-            .map(|a| a.id.clone())
-            .collect(),
-    }
-}
+pub use crate::services::text_search;
 
 /// The page `items` is of a SQL-paged list: `offset` into `total` matches.
 pub fn page_at<T>(items: Vec<T>, offset: usize, total: i64) -> admin_api::Page<T> {
@@ -191,15 +155,6 @@ pub fn page_at<T>(items: Vec<T>, offset: usize, total: i64) -> admin_api::Page<T
         items,
         total: total as u64,
     }
-}
-
-/// After a commit that revoked or changed connections and queued revocation
-/// events: the gate's cache sees it at once, the outbox pushes now, the change
-/// stream tells the consoles.
-pub fn connections_committed(idp: &SharedIdp, events: Vec<ChangeEvent>) {
-    idp.connections.invalidate();
-    idp.outbox_wake.notify_one();
-    publish(idp, events);
 }
 
 /// `Query<T>` for admin routes: a query string that does not parse (an unknown

@@ -13,8 +13,8 @@ pub mod requests;
 pub mod reviews;
 pub mod stats;
 pub mod tokens;
-pub mod usage;
-pub mod views;
+pub use crate::usage;
+pub use crate::views;
 
 use crate::state::SharedIdp;
 use axum::{

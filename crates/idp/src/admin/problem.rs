@@ -177,3 +177,19 @@ impl IntoResponse for ApiError {
         r
     }
 }
+
+impl From<crate::services::ServiceError> for ApiError {
+    fn from(e: crate::services::ServiceError) -> Self {
+        use crate::services::ServiceError as E;
+        match e {
+            E::NotFound(what) => ApiError::not_found(what),
+            E::Stale(current) => ApiError::stale(current),
+            E::Conflict(d) => ApiError::conflict(d),
+            E::Invalid(d) => ApiError::validation(d),
+            E::SeparationOfDuties(d) => ApiError::sod(d),
+            E::Forbidden(d) => ApiError::forbidden(d),
+            E::StepUpRequired { max_age } => ApiError::step_up(max_age),
+            E::Storage(e) => ApiError::storage(e),
+        }
+    }
+}

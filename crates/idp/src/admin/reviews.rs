@@ -8,14 +8,11 @@
 use super::{
     auth::Principal,
     common::*,
-    connections::{connection_filter, exclude_user_in_tx, narrow_in_tx, revoke_in_tx},
     problem::{ApiError, ApiResult},
-    usage::{Usage, exchange_usage},
-    views::{app_ref, client_ref},
 };
 use crate::{
-    audit,
-    state::{Idp, SharedIdp},
+    services::reviews::{self as service, campaign_view, item_views},
+    state::SharedIdp,
 };
 use admin_api::*;
 use axum::{
@@ -25,99 +22,7 @@ use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
-use idp_store::{
-    Conn, connections,
-    reviews::{self, ItemState, ReviewItemRow, decision_str, default_str},
-};
-use serde_json::json;
-use std::collections::HashMap;
-
-const DAY: i64 = 86_400;
-/// Who acts when the due date passes.
-const DEADLINE_ACTOR: &str = "system:review-deadline";
-
-/// The recommendation and its reason, from usage.
-pub fn recommend(now: i64, last_used: Option<i64>, n30: u64, n90: u64) -> (ReviewDecision, String) {
-    match (last_used, n30, n90) {
-        (None, 0, 0) => (
-            ReviewDecision::Revoke,
-            "never used: no ID-JAG issued".into(),
-        ),
-        (_, 0, 0) => (ReviewDecision::Revoke, "no ID-JAG issued in 90 days".into()),
-        (_, 0, n) => (
-            ReviewDecision::Revoke,
-            format!("no ID-JAG issued in 30 days ({n} in 90 days)"),
-        ),
-        (last, n, _) => (
-            ReviewDecision::Keep,
-            format!(
-                "{n} ID-JAGs in the last 30 days{}",
-                last.map(|t| format!(", last {} days ago", (now - t).max(0) / DAY))
-                    .unwrap_or_default()
-            ),
-        ),
-    }
-}
-
-/// Whether `reviewer` may not review this access: they own the client, or it
-/// is their own (a per-user item).
-fn conflicted(idp: &Idp, reviewer: &str, client_id: &str, username: Option<&str>) -> bool {
-    username == Some(reviewer)
-        || idp
-            .config
-            .client(client_id)
-            .is_some_and(|c| c.owners.iter().any(|o| o == reviewer))
-}
-
-/// Refuses `reviewer` for an item that is their own access.
-fn not_own_access(idp: &Idp, reviewer: &str, item: &ReviewItemView) -> ApiResult<()> {
-    if conflicted(
-        idp,
-        reviewer,
-        &item.client.client_id,
-        item.username.as_deref(),
-    ) {
-        return Err(ApiError::sod(format!(
-            "{reviewer} cannot review their own access ({} → {})",
-            item.client.name, item.resource_app.name
-        )));
-    }
-    Ok(())
-}
-
-fn item_view(idp: &Idp, r: ReviewItemRow) -> ReviewItemView {
-    ReviewItemView {
-        client: client_ref(idp, &r.client_id),
-        resource_app: app_ref(idp, &r.resource_app),
-        id: r.id,
-        campaign_id: r.campaign_id,
-        connection_id: r.connection_id,
-        username: r.username,
-        granted_scopes: r.granted_scopes,
-        reviewer: r.reviewer,
-        recommendation: r.recommendation,
-        recommendation_reason: r.recommendation_reason,
-        last_used_at: r.last_used_at,
-        exchanges_30d: r.exchanges_30d,
-        exchanges_90d: r.exchanges_90d,
-        decision: r.decision,
-        decided_by: r.decided_by,
-        decided_at: r.decided_at,
-        reason: r.reason,
-        scopes_after: r.scopes_after,
-        defaulted: r.defaulted,
-        remediation: r.remediation,
-        reassign_note: r.reassign_note,
-    }
-}
-
-fn item_views(idp: &Idp, rows: Vec<ReviewItemRow>) -> Vec<ReviewItemView> {
-    rows.into_iter().map(|r| item_view(idp, r)).collect()
-}
-
-async fn campaign_view(db: &mut Conn, id: &str) -> Result<Option<CampaignView>, sqlx::Error> {
-    reviews::campaign(db, id).await
-}
+use idp_store::reviews::{self, decision_str, default_str};
 
 pub async fn create(
     State(idp): State<SharedIdp>,
@@ -125,162 +30,9 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult<Response> {
     let req: CreateCampaign = parse_body(&body)?;
-    non_negative(req.scope.unused_for, "scope.unused_for")?;
-    let now = idp.now();
-    let starts_at = req.starts_at.unwrap_or(now);
-    if req.name.trim().is_empty() {
-        return Err(ApiError::validation("a campaign needs a name"));
-    }
-    if req.due_at <= starts_at {
-        return Err(ApiError::validation(
-            "the due date must come after the start",
-        ));
-    }
-    for r in req.reviewers.iter().chain([&req.fallback_reviewer]) {
-        if idp.config.user(r).is_none() {
-            return Err(ApiError::validation(format!(
-                "`{r}` is not a user of this IdP"
-            )));
-        }
-    }
-    let mut scope = req.scope.clone();
-    scope.cursor = None;
-    scope.limit = None;
-    let mut filter = connection_filter(&idp, &scope, super::connections::status_of(&scope)?);
-    // Read and compute outside the write lock (a campaign may cover 100k
-    // connections); the campaign then commits in one short write transaction.
-    let mut db = idp.store.acquire().await?;
-    filter.live_only = scope.status.is_none();
-    let rows = connections::matching(&mut db, &filter).await?;
-    if rows.is_empty() {
-        return Err(ApiError::validation(
-            "no connection matches the campaign's scope",
-        ));
-    }
-    let used: HashMap<(String, String), (u64, u64)> =
-        exchange_usage(&idp, &mut db, idp.now_ms(), false)
-            .await?
-            .into_iter()
-            .map(|u| {
-                (
-                    (u.client_id, u.resource_app),
-                    (u.exchanges_30d, u.exchanges_90d),
-                )
-            })
-            .collect();
-    // Per user: who used each pair, with their own counts.
-    let mut by_user: HashMap<(String, String), Vec<Usage>> = HashMap::new();
-    if req.per_user {
-        for u in exchange_usage(&idp, &mut db, idp.now_ms(), true).await? {
-            by_user
-                .entry((u.client_id.clone(), u.resource_app.clone()))
-                .or_default()
-                .push(u);
-        }
-    }
-    drop(db);
-    let id = format!("rev_{}", uuid::Uuid::new_v4().simple());
-    let mut items: Vec<reviews::NewItem> = Vec::with_capacity(rows.len());
-    let mut k = 0usize;
-    for r in rows {
-        let v = super::views::connection_from_row(&idp, r, vec![]);
-        let key = (v.client.client_id.clone(), v.resource_app.id.clone());
-        let (n30, n90) = used.get(&key).copied().unwrap_or((0, 0));
-        // Per user: everyone who used it (and was not removed already); else the connection.
-        let mut subjects: Vec<(Option<String>, u64, u64, Option<i64>)> = by_user
-            .get(&key)
-            .map(|us| {
-                us.iter()
-                    .filter(|u| {
-                        u.subject
-                            .as_ref()
-                            .is_some_and(|s| !v.excluded_users.contains(s))
-                    })
-                    .map(|u| {
-                        (
-                            u.subject.clone(),
-                            u.exchanges_30d,
-                            u.exchanges_90d,
-                            Some(u.last_at_ms / 1000),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        if subjects.is_empty() {
-            subjects.push((None, n30, n90, v.last_used_at));
-        }
-        let scopes: Vec<String> = v.granted_scopes.iter().map(|s| s.name.clone()).collect();
-        for (username, n30, n90, last) in subjects {
-            let (rec, why) = recommend(now, last, n30, n90);
-            // Named reviewers in turn, else the app's owners; never someone whose
-            // own access it is (client owner, or the user of a per-user item).
-            let candidates: Vec<String> = if req.reviewers.is_empty() {
-                idp.config
-                    .resource_app(&v.resource_app.id)
-                    .map(|a| a.owners.clone())
-                    .unwrap_or_default()
-            } else {
-                let n = req.reviewers.len();
-                (0..n).map(|j| req.reviewers[(k + j) % n].clone()).collect()
-            };
-            k += 1;
-            let reviewer = candidates
-                .into_iter()
-                .find(|c| !conflicted(&idp, c, &v.client.client_id, username.as_deref()))
-                .unwrap_or_else(|| req.fallback_reviewer.clone());
-            items.push(reviews::NewItem {
-                connection_id: v.id.clone(),
-                client_id: v.client.client_id.clone(),
-                resource_app: v.resource_app.id.clone(),
-                username,
-                scopes: scopes.clone(),
-                reviewer,
-                recommendation: rec,
-                recommendation_reason: why,
-                last_used_at: last,
-                exchanges_30d: n30,
-                exchanges_90d: n90,
-            });
-        }
-    }
-    let mut tx = idp.store.begin_write().await?;
-    reviews::insert_campaign(
-        &mut tx,
-        &reviews::NewCampaign {
-            id: &id,
-            name: req.name.trim(),
-            scope: &scope,
-            reviewers: &req.reviewers,
-            fallback_reviewer: &req.fallback_reviewer,
-            starts_at,
-            due_at: req.due_at,
-            default_action: req.default_action,
-            created_by: &who.subject,
-            created_at: now,
-            per_user: req.per_user,
-        },
-        &items,
-    )
-    .await?;
-    let mut e = admin_event(&who, "review.campaign_created", &id);
-    e.detail["items"] = json!(items.len());
-    e.detail["due_at"] = json!(req.due_at);
-    audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
-    let events = vec![
-        idp_store::changes::record(
-            &mut tx,
-            admin_api::ChangeKind::ReviewCreated,
-            &id,
-            idp.now_ms(),
-        )
-        .await?,
-    ];
-    let view = campaign_view(&mut tx, &id)
+    let view = service::start_campaign(&idp, &who, &req)
         .await?
-        .ok_or_else(|| ApiError::conflict("the campaign was not stored"))?;
-    tx.commit().await?;
-    publish(&idp, events);
+        .announce(&idp);
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -307,15 +59,10 @@ pub async fn items(
     ApiQuery(q): ApiQuery<ItemQuery>,
 ) -> ApiResult<Json<Page<ReviewItemView>>> {
     // Filtered, counted and paged in SQL: a campaign may hold 100k items.
-    let state = match q.state.as_deref() {
-        None | Some("") => ItemState::Any,
-        Some("open") => ItemState::Open,
-        Some("decided") => ItemState::Decided,
-        Some(other) => {
-            return Err(ApiError::validation(format!(
-                "unknown state `{other}` (open or decided)"
-            )));
-        }
+    let state = match q.state {
+        None => reviews::ItemState::Any,
+        Some(admin_api::ItemState::Open) => reviews::ItemState::Open,
+        Some(admin_api::ItemState::Decided) => reviews::ItemState::Decided,
     };
     let offset = decode_cursor(q.cursor.as_deref())?;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
@@ -325,122 +72,6 @@ pub async fn items(
     Ok(Json(page_at(item_views(&idp, rows), offset, total)))
 }
 
-/// Applies one decision inside `tx`: the remediation (revoke or narrow through
-/// the connection's own durable path), the item's row, and its audit event.
-#[allow(clippy::too_many_arguments)]
-async fn apply(
-    idp: &Idp,
-    tx: &mut Conn,
-    item: &ReviewItemView,
-    decision: ReviewDecision,
-    scopes: Option<&[String]>,
-    actor: &audit::AuditEvent,
-    reason: &str,
-    defaulted: bool,
-) -> Result<Vec<ChangeEvent>, sqlx::Error> {
-    let mut events = Vec::new();
-    let base = |kind: &str| {
-        let mut e = actor.clone();
-        e.kind = kind.into();
-        e.target = Some(item.connection_id.clone());
-        e.detail["review_item"] = json!(item.id);
-        e.detail["campaign"] = json!(item.campaign_id);
-        e
-    };
-    let why = format!("access review: {reason}");
-    let remediation = match decision {
-        ReviewDecision::Keep => "kept".to_string(),
-        ReviewDecision::Revoke if item.username.is_some() => {
-            let user = item.username.as_deref().unwrap_or_default();
-            match exclude_user_in_tx(
-                idp,
-                tx,
-                &item.connection_id,
-                user,
-                &why,
-                base("connection.exclude_user"),
-            )
-            .await?
-            {
-                Some(ev) => {
-                    events.push(ev);
-                    format!("removed {user}")
-                }
-                None => "already removed".into(),
-            }
-        }
-        ReviewDecision::Revoke => {
-            match revoke_in_tx(
-                idp,
-                tx,
-                &item.connection_id,
-                &why,
-                base("connection.revoke"),
-            )
-            .await?
-            {
-                Some(ev) => {
-                    events.push(ev);
-                    "revoked".into()
-                }
-                None => "already revoked".into(),
-            }
-        }
-        ReviewDecision::Modify => {
-            let keep = scopes.unwrap_or_default();
-            match narrow_in_tx(
-                idp,
-                tx,
-                &item.connection_id,
-                keep,
-                &why,
-                base("connection.modify"),
-            )
-            .await?
-            {
-                Some(ev) => {
-                    events.push(ev);
-                    format!("narrowed to {}", keep.join(" "))
-                }
-                None => "already revoked".into(),
-            }
-        }
-    };
-    reviews::decide_item(
-        tx,
-        &item.id,
-        &reviews::ItemDecision {
-            decision,
-            decided_by: actor.actor.as_deref(),
-            decided_at: idp.now(),
-            reason,
-            scopes_after: scopes,
-            defaulted,
-            remediation: &remediation,
-        },
-    )
-    .await?;
-    let mut e = base("review.decision");
-    e.target = Some(item.id.clone());
-    e.client_id = Some(item.client.client_id.clone());
-    e.reason = Some(reason.to_owned());
-    e.detail["decision"] = json!(decision);
-    e.detail["recommendation"] = json!(item.recommendation);
-    e.detail["defaulted"] = json!(defaulted);
-    e.detail["remediation"] = json!(remediation);
-    audit::append(tx, &[(&e, idp.now_ms())]).await?;
-    Ok(events)
-}
-
-async fn load_items(
-    idp: &Idp,
-    db: &mut Conn,
-    campaign: &str,
-    ids: &[String],
-) -> Result<Vec<ReviewItemView>, sqlx::Error> {
-    Ok(item_views(idp, reviews::items(db, campaign, ids).await?))
-}
-
 pub async fn decide(
     State(idp): State<SharedIdp>,
     Extension(who): Extension<Principal>,
@@ -448,107 +79,8 @@ pub async fn decide(
     body: Bytes,
 ) -> ApiResult<Json<Vec<ReviewItemView>>> {
     let req: ReviewDecisions = parse_body(&body)?;
-    if req.items.is_empty() || req.items.len() > 1000 {
-        return Err(ApiError::validation("decide 1 to 1000 items at a time"));
-    }
-    let reason = req
-        .reason
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty());
-    let mut tx = idp.store.begin_write().await?;
-    let campaign = campaign_view(&mut tx, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("the campaign"))?;
-    if campaign.status != CampaignStatus::Active {
-        return Err(ApiError::conflict("the campaign is completed"));
-    }
-    if idp.now() >= campaign.due_at {
-        return Err(ApiError::conflict(
-            "the campaign is past its due date: its default action applies",
-        ));
-    }
-    let items = load_items(&idp, &mut tx, &id, &req.items).await?;
-    if items.len() != req.items.len() {
-        return Err(ApiError::not_found("one of the items in this campaign"));
-    }
-    let actor = admin_event(&who, "review.decision", &id);
-    let mut events = Vec::new();
-    for item in &items {
-        if item.decision.is_some() {
-            return Err(ApiError::conflict(format!(
-                "item {} is already decided",
-                item.id
-            )));
-        }
-        not_own_access(&idp, &who.subject, item)?;
-        if req.decision == ReviewDecision::Modify && item.username.is_some() {
-            return Err(ApiError::validation(
-                "narrowing scopes changes the connection for everyone: keep or revoke this user's access, or review the connection as a whole",
-            ));
-        }
-        if item.reviewer != who.subject && !who.has(Role::Admin) {
-            return Err(ApiError::forbidden(format!(
-                "item {} is assigned to {}",
-                item.id, item.reviewer
-            )));
-        }
-        let keeps = req.decision != ReviewDecision::Revoke;
-        let against = keeps != (item.recommendation == ReviewDecision::Keep);
-        if against && reason.is_none() {
-            return Err(ApiError::validation(format!(
-                "a reason is required: the recommendation for {} → {} is {} ({})",
-                item.client.name,
-                item.resource_app.name,
-                decision_str(item.recommendation),
-                item.recommendation_reason
-            )));
-        }
-        if req.decision == ReviewDecision::Modify {
-            let keep = req.scopes.as_deref().unwrap_or_default();
-            if keep.is_empty() || keep.iter().any(|s| !item.granted_scopes.contains(s)) {
-                return Err(ApiError::validation(
-                    "modify keeps a non-empty subset of the granted scopes",
-                ));
-            }
-        }
-        let why = reason.unwrap_or("as recommended");
-        events.extend(
-            apply(
-                &idp,
-                &mut tx,
-                item,
-                req.decision,
-                req.scopes.as_deref(),
-                &actor,
-                why,
-                false,
-            )
-            .await?,
-        );
-    }
-    // The last open item decided completes the campaign.
-    let open = reviews::open_count(&mut tx, &id).await?;
-    if open == 0 {
-        reviews::complete(&mut tx, &id, idp.now()).await?;
-        let mut e = actor.clone();
-        e.kind = "review.campaign_completed".into();
-        e.detail["defaulted"] = json!(0);
-        audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
-    }
-    events.push(
-        idp_store::changes::record(
-            &mut tx,
-            admin_api::ChangeKind::ReviewUpdated,
-            &id,
-            idp.now_ms(),
-        )
-        .await?,
-    );
-    let decided = load_items(&idp, &mut tx, &id, &req.items).await?;
-    tx.commit().await?;
-    connections_committed(&idp, events);
-    Ok(Json(decided))
+    let decided = service::decide_items(&idp, &who, &id, &req).await?;
+    Ok(Json(decided.announce(&idp)))
 }
 
 pub async fn reassign(
@@ -558,118 +90,8 @@ pub async fn reassign(
     body: Bytes,
 ) -> ApiResult<Json<ReviewItemView>> {
     let req: Reassign = parse_body(&body)?;
-    let note = req.note.trim();
-    if note.is_empty() {
-        return Err(ApiError::validation("say why in a note"));
-    }
-    if idp.config.user(&req.to).is_none() {
-        return Err(ApiError::validation(format!(
-            "`{}` is not a user of this IdP",
-            req.to
-        )));
-    }
-    let mut tx = idp.store.begin_write().await?;
-    let item = load_items(&idp, &mut tx, &id, std::slice::from_ref(&item_id))
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::not_found("the item"))?;
-    if item.decision.is_some() {
-        return Err(ApiError::conflict("the item is already decided"));
-    }
-    if item.reviewer != who.subject && !who.has(Role::Admin) {
-        return Err(ApiError::forbidden(format!(
-            "the item is assigned to {}",
-            item.reviewer
-        )));
-    }
-    not_own_access(&idp, &req.to, &item)?;
-    reviews::reassign(&mut tx, &item_id, &req.to, note).await?;
-    let mut e = admin_event(&who, "review.reassign", &item_id);
-    e.reason = Some(note.to_owned());
-    e.detail["from"] = json!(item.reviewer);
-    e.detail["to"] = json!(req.to);
-    audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
-    let events = vec![
-        idp_store::changes::record(
-            &mut tx,
-            admin_api::ChangeKind::ReviewUpdated,
-            &id,
-            idp.now_ms(),
-        )
-        .await?,
-    ];
-    let view = load_items(&idp, &mut tx, &id, &[item_id])
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::not_found("the item"))?;
-    tx.commit().await?;
-    publish(&idp, events);
-    Ok(Json(view))
-}
-
-/// Completes a campaign: every undecided item gets the default action (by the
-/// deadline actor). Returns how many items were defaulted.
-pub async fn complete_campaign(
-    idp: &SharedIdp,
-    id: &str,
-    actor: audit::AuditEvent,
-) -> ApiResult<usize> {
-    let campaign = {
-        let mut db = idp.store.acquire().await?;
-        campaign_view(&mut db, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("the campaign"))?
-    };
-    if campaign.status != CampaignStatus::Active {
-        return Err(ApiError::conflict("the campaign is completed"));
-    }
-    let why = format!(
-        "not decided by the due date: default action `{}`",
-        default_str(campaign.default_action)
-    );
-    // In batches, each its own short transaction: other writers (exchanges'
-    // audit events, decisions) go between them. Decided items are skipped, so an
-    // interrupted run simply continues at the next sweep.
-    let mut defaulted = 0;
-    loop {
-        let mut tx = idp.store.begin_write().await?;
-        let batch = item_views(idp, reviews::open_items(&mut tx, id, 200).await?);
-        let mut events = Vec::new();
-        for item in &batch {
-            let decision = match campaign.default_action {
-                ReviewDefault::Keep => ReviewDecision::Keep,
-                ReviewDefault::Revoke => ReviewDecision::Revoke,
-                ReviewDefault::Recommendation => item.recommendation,
-            };
-            events.extend(apply(idp, &mut tx, item, decision, None, &actor, &why, true).await?);
-        }
-        defaulted += batch.len();
-        if batch.is_empty() {
-            let changed = reviews::complete(&mut tx, id, idp.now()).await?;
-            if !changed {
-                return Err(ApiError::conflict("the campaign is completed"));
-            }
-            let mut e = actor.clone();
-            e.kind = "review.campaign_completed".into();
-            e.target = Some(id.to_owned());
-            e.detail["defaulted"] = json!(defaulted);
-            audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
-            events.push(
-                idp_store::changes::record(
-                    &mut tx,
-                    admin_api::ChangeKind::ReviewUpdated,
-                    id,
-                    idp.now_ms(),
-                )
-                .await?,
-            );
-            tx.commit().await?;
-            connections_committed(idp, events);
-            return Ok(defaulted);
-        }
-        tx.commit().await?;
-        connections_committed(idp, events);
-    }
+    let view = service::reassign_item(&idp, &who, &id, &item_id, &req).await?;
+    Ok(Json(view.announce(&idp)))
 }
 
 pub async fn complete(
@@ -677,40 +99,13 @@ pub async fn complete(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CampaignView>> {
-    complete_campaign(&idp, &id, admin_event(&who, "review.decision", &id)).await?;
+    service::complete_campaign(&idp, &id, admin_event(&who, "review.decision", &id)).await?;
     let mut db = idp.store.acquire().await?;
     Ok(Json(
         campaign_view(&mut db, &id)
             .await?
             .ok_or_else(|| ApiError::not_found("the campaign"))?,
     ))
-}
-
-/// Runs the default action of every active campaign past its due date. The IdP
-/// calls this every second; it uses the IdP's clock (tests move it).
-pub async fn run_due(idp: &SharedIdp) -> usize {
-    let due: Vec<String> = match idp.store.campaigns_due(idp.now()).await {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::warn!(error = %e, "review deadline check failed");
-            return 0;
-        }
-    };
-    let mut n = 0;
-    for id in due {
-        let mut actor = audit::AuditEvent::new("review.decision", "success");
-        actor.actor = Some(DEADLINE_ACTOR.into());
-        match complete_campaign(idp, &id, actor).await {
-            Ok(k) => {
-                tracing::info!(campaign = %id, defaulted = k, "review campaign completed at its due date");
-                n += 1;
-            }
-            Err(e) => {
-                tracing::warn!(campaign = %id, error = ?e.problem().code, "review deadline not applied")
-            }
-        }
-    }
-    n
 }
 
 /// The campaign report: every item, its recommendation, decision, who, when,
@@ -726,8 +121,8 @@ pub async fn report(
         .ok_or_else(|| ApiError::not_found("the campaign"))?;
     let items = item_views(&idp, reviews::all_items(&mut db, &id).await?);
     let when = |t: Option<i64>| t.map(|t| t.to_string()).unwrap_or_default();
-    match q.format.as_deref().unwrap_or("csv") {
-        "csv" => {
+    match q.format.unwrap_or(ReportFormat::Csv) {
+        ReportFormat::Csv => {
             let mut out = String::from(
                 "campaign,item,client,resource_app,user,scopes,reviewer,recommendation,recommendation_reason,decision,decided_by,decided_at,reason,defaulted,remediation\n",
             );
@@ -760,7 +155,7 @@ pub async fn report(
             }
             Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response())
         }
-        "pdf" => {
+        ReportFormat::Pdf => {
             let mut lines = vec![
                 format!(
                     "Status {:?} · {} items, {} decided · due {} · default {}",
@@ -802,8 +197,5 @@ pub async fn report(
                 crate::report_pdf::text_pdf(&format!("Access review: {}", campaign.name), &lines);
             Ok(([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
         }
-        other => Err(ApiError::validation(format!(
-            "unknown format `{other}` (csv or pdf)"
-        ))),
     }
 }

@@ -1,0 +1,530 @@
+//! The domain services below the admin API, called directly (no HTTP) against a
+//! temporary SQLite file and, when `GATEHOUSE_POSTGRES` names a PostgreSQL
+//! server, a fresh database on it (the test command starts one). Each test runs
+//! its body on both: a decision's outcome, its audit event, its change rows, and
+//! that a refused decision (stale version, wrong state, separation of duties,
+//! step-up) commits nothing.
+
+use admin_api::{
+    ApproveRequest, BulkRevoke, ChangeKind, ConnectionStatus, ModifyConnection, RequestStatus, Role,
+};
+use idp::{
+    config::Config,
+    server,
+    services::{
+        Principal, PrincipalKind, ServiceError,
+        connections::{self as conn_service, Action},
+        requests::{Decision, DecisionOutcome, decide},
+    },
+    state::SharedIdp,
+};
+use idp_store::RequestSighting;
+
+const CONFIG: &str = r#"
+issuer = "http://127.0.0.1:9"
+database = "unused.db"
+
+[[users]]
+username = "alice"
+password_hash = "unused"
+groups = ["engineering"]
+
+[[users]]
+username = "carol"
+password_hash = "unused"
+groups = ["approvers"]
+
+[[users]]
+username = "dave"
+password_hash = "unused"
+groups = ["approvers"]
+
+[[users]]
+username = "olga"
+password_hash = "unused"
+groups = ["approvers"]
+
+[[clients]]
+client_id = "agent"
+name = "Agent"
+owners = ["olga"]
+auth = { method = "none" }
+
+[[resource_apps]]
+id = "crm"
+name = "CRM"
+issuer = "http://127.0.0.1:9/crm"
+mcp_servers = ["http://127.0.0.1:9/crm/mcp"]
+receivers = ["http://127.0.0.1:9/crm/events"]
+scopes = [
+  { name = "crm.read", description = "read", risk = "read" },
+  { name = "crm.write", description = "write", risk = "write" },
+  { name = "crm.export", description = "export", risk = "destructive", sensitive = true },
+]
+
+[roles]
+approver = ["approvers"]
+"#;
+
+/// One IdP per database kind, each on a database of its own.
+async fn idps() -> Vec<(SharedIdp, &'static str, Option<tempfile::TempDir>)> {
+    let mut out = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = idp_store::sqlite_url(&dir.path().join("idp.db"));
+    out.push((build(&sqlite).await, "sqlite", Some(dir)));
+    if let Ok(server) = std::env::var("GATEHOUSE_POSTGRES")
+        && !server.is_empty()
+    {
+        let url = idp_store::create_postgres_database(&server, "gh_svc")
+            .await
+            .unwrap();
+        out.push((build(&url).await, "postgres", None));
+    }
+    out
+}
+
+async fn build(url: &str) -> SharedIdp {
+    let mut config: Config = toml::from_str(CONFIG).unwrap();
+    config.validate().unwrap();
+    config.database = idp::config::Database::Url { url: url.into() };
+    server::build(config).await.unwrap()
+}
+
+/// An approver signed in `mfa_age` seconds ago with MFA (or with a password
+/// only when `None`).
+fn approver(idp: &SharedIdp, name: &str, mfa_age: Option<i64>) -> Principal {
+    Principal {
+        subject: name.into(),
+        roles: [Role::Approver].into(),
+        acr: Some(
+            if mfa_age.is_some() {
+                xaa::ACR_MFA
+            } else {
+                xaa::ACR_PASSWORD
+            }
+            .into(),
+        ),
+        auth_time: Some(idp.now() - mfa_age.unwrap_or(0)),
+        kind: PrincipalKind::Session,
+        request_id: format!("test-{name}"),
+    }
+}
+
+/// A refused exchange by alice for the agent at the CRM: the pending request.
+async fn pending_request(idp: &SharedIdp, scopes: &[&str]) -> (String, i64) {
+    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+    let groups = vec!["engineering".to_string()];
+    let (id, _) = idp
+        .store
+        .upsert_request(
+            &RequestSighting {
+                client_id: "agent",
+                resource_app: "crm",
+                scopes: &scopes,
+                resource: None,
+                user: Some(("alice", &groups)),
+                justification: None,
+                refused: true,
+            },
+            idp.now(),
+        )
+        .await
+        .unwrap();
+    (id.clone(), version_of(idp, &id).await)
+}
+
+async fn version_of(idp: &SharedIdp, id: &str) -> i64 {
+    let mut db = idp.store.acquire().await.unwrap();
+    idp::views::request_view(idp, &mut db, id)
+        .await
+        .unwrap()
+        .unwrap()
+        .version
+}
+
+/// Audit events of `kind`, and the newest change id.
+async fn audited(idp: &SharedIdp, kind: &str) -> usize {
+    let f = idp_store::audit::AuditFilter {
+        kind: Some(kind.into()),
+        ..Default::default()
+    };
+    idp.store
+        .audit_page(&f, idp_store::audit::Order::Oldest, 0, 500)
+        .await
+        .unwrap()
+        .1 as usize
+}
+
+fn grant(scopes: &[&str]) -> Decision {
+    Decision::Approve(ApproveRequest {
+        scopes: Some(scopes.iter().map(|s| s.to_string()).collect()),
+        ..Default::default()
+    })
+}
+
+#[tokio::test]
+async fn a_denial_commits_once_with_its_audit_event_and_change_and_a_stale_one_nothing() {
+    for (idp, kind, _dir) in idps().await {
+        let (id, version) = pending_request(&idp, &["crm.read"]).await;
+        let carol = approver(&idp, "carol", None);
+        let deny = Decision::Deny {
+            reason: "not needed".into(),
+        };
+        // A version the caller never read: refused, the current state attached.
+        let stale = decide(&idp, &carol, &id, version + 7, &deny).await;
+        assert!(matches!(stale, Err(ServiceError::Stale(_))), "{kind}");
+        assert_eq!(audited(&idp, "connection_request.deny").await, 0, "{kind}");
+        let done = decide(&idp, &carol, &id, version, &deny).await.unwrap();
+        assert_eq!(done.value.outcome, DecisionOutcome::Denied, "{kind}");
+        assert_eq!(done.value.result.request.status, RequestStatus::Denied);
+        assert_eq!(done.changes.len(), 1);
+        assert_eq!(done.changes[0].kind, ChangeKind::RequestDecided);
+        assert!(!done.connections_changed);
+        let after = done.announce(&idp);
+        assert_eq!(audited(&idp, "connection_request.deny").await, 1, "{kind}");
+        // Deciding it again: it is no longer pending.
+        let again = decide(&idp, &carol, &id, after.result.request.version, &deny).await;
+        assert!(matches!(again, Err(ServiceError::Conflict(_))), "{kind}");
+        // An empty reason is refused before anything is read.
+        let (id2, v2) = pending_request(&idp, &["crm.write"]).await;
+        assert_ne!(id2, id);
+        let blank = Decision::Deny {
+            reason: "  ".into(),
+        };
+        assert!(matches!(
+            decide(&idp, &carol, &id2, v2, &blank).await,
+            Err(ServiceError::Invalid(_))
+        ));
+        assert_eq!(audited(&idp, "connection_request.deny").await, 1, "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn requesters_and_owners_cannot_decide_and_a_grant_can_only_narrow() {
+    for (idp, kind, _dir) in idps().await {
+        let (id, version) = pending_request(&idp, &["crm.read", "crm.write"]).await;
+        for who in ["alice", "olga"] {
+            let (p, g) = (approver(&idp, who, None), grant(&["crm.read"]));
+            let r = decide(&idp, &p, &id, version, &g).await;
+            assert!(
+                matches!(r, Err(ServiceError::SeparationOfDuties(_))),
+                "{kind}: {who} decided"
+            );
+        }
+        let carol = approver(&idp, "carol", None);
+        let wider = decide(
+            &idp,
+            &carol,
+            &id,
+            version,
+            &grant(&["crm.read", "crm.export"]),
+        )
+        .await;
+        assert!(matches!(wider, Err(ServiceError::Invalid(_))), "{kind}");
+        let done = decide(&idp, &carol, &id, version, &grant(&["crm.read"]))
+            .await
+            .unwrap();
+        assert_eq!(done.value.outcome, DecisionOutcome::Approved, "{kind}");
+        assert!(done.connections_changed);
+        let kinds: Vec<ChangeKind> = done.changes.iter().map(|c| c.kind).collect();
+        assert_eq!(
+            kinds,
+            [ChangeKind::RequestDecided, ChangeKind::ConnectionUpdated]
+        );
+        let conn = done.value.result.connection.clone().unwrap();
+        assert_eq!(conn.status, ConnectionStatus::Active);
+        let granted: Vec<&str> = conn
+            .granted_scopes
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(granted, ["crm.read"], "{kind}");
+        done.announce(&idp);
+    }
+}
+
+#[tokio::test]
+async fn a_sensitive_grant_needs_recent_mfa_and_two_different_approvers() {
+    for (idp, kind, _dir) in idps().await {
+        let (id, version) = pending_request(&idp, &["crm.read", "crm.export"]).await;
+        let both = grant(&["crm.read", "crm.export"]);
+        let no_mfa = decide(&idp, &approver(&idp, "carol", None), &id, version, &both).await;
+        assert!(
+            matches!(no_mfa, Err(ServiceError::StepUpRequired { .. })),
+            "{kind}"
+        );
+        let old_mfa = approver(&idp, "carol", Some(3600));
+        assert!(matches!(
+            decide(&idp, &old_mfa, &id, version, &both).await,
+            Err(ServiceError::StepUpRequired { .. })
+        ));
+        let carol = approver(&idp, "carol", Some(5));
+        let first = decide(&idp, &carol, &id, version, &both).await.unwrap();
+        assert_eq!(
+            first.value.outcome,
+            DecisionOutcome::AwaitingSecondApproval,
+            "{kind}"
+        );
+        assert!(first.value.result.connection.is_none());
+        assert!(!first.connections_changed);
+        let v = first.announce(&idp).result.request.version;
+        assert_eq!(audited(&idp, "connection_request.first_approval").await, 1);
+        // The same approver cannot confirm their own approval.
+        assert!(matches!(
+            decide(&idp, &carol, &id, v, &both).await,
+            Err(ServiceError::SeparationOfDuties(_))
+        ));
+        let dave = approver(&idp, "dave", Some(5));
+        let done = decide(&idp, &dave, &id, v, &grant(&["crm.export"]))
+            .await
+            .unwrap();
+        assert_eq!(done.value.outcome, DecisionOutcome::Approved, "{kind}");
+        let conn = done.announce(&idp).result.connection.unwrap();
+        assert_eq!(conn.approved_by, ["carol", "dave"], "{kind}");
+        let granted: Vec<&str> = conn
+            .granted_scopes
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(
+            granted,
+            ["crm.export"],
+            "{kind}: the second approver narrowed"
+        );
+    }
+}
+
+/// An approved connection of the agent at the CRM, and its version.
+async fn approved_connection(idp: &SharedIdp) -> (String, i64) {
+    let (id, version) = pending_request(idp, &["crm.read", "crm.write"]).await;
+    let conn = decide(
+        idp,
+        &approver(idp, "carol", None),
+        &id,
+        version,
+        &grant(&["crm.read", "crm.write"]),
+    )
+    .await
+    .unwrap()
+    .announce(idp)
+    .result
+    .connection
+    .unwrap();
+    (conn.id, conn.version)
+}
+
+#[tokio::test]
+async fn status_changes_follow_the_lifecycle_and_queue_revocations_with_the_change() {
+    for (idp, kind, _dir) in idps().await {
+        let (id, v0) = approved_connection(&idp).await;
+        let carol = approver(&idp, "carol", None);
+        let change = |action, version| {
+            let (idp, carol, id) = (idp.clone(), carol.clone(), id.clone());
+            async move {
+                conn_service::change_status(&idp, &carol, &id, version, action, "ticket 42").await
+            }
+        };
+        assert!(matches!(
+            change(Action::Resume, v0).await,
+            Err(ServiceError::Conflict(_))
+        ));
+        assert!(matches!(
+            change(Action::Suspend, v0 - 1).await,
+            Err(ServiceError::Stale(_))
+        ));
+        assert!(matches!(
+            conn_service::change_status(&idp, &carol, &id, v0, Action::Suspend, " ").await,
+            Err(ServiceError::Invalid(_))
+        ));
+        let queued = idp_store::outbox::receipts(&mut idp.store.acquire().await.unwrap(), &id)
+            .await
+            .unwrap()
+            .len();
+        assert_eq!(queued, 0, "{kind}: nothing was queued by the refusals");
+        let suspended = change(Action::Suspend, v0).await.unwrap();
+        assert!(suspended.connections_changed);
+        assert_eq!(suspended.changes[0].kind, ChangeKind::ConnectionUpdated);
+        let s = suspended.announce(&idp);
+        assert_eq!(s.status, ConnectionStatus::Suspended, "{kind}");
+        assert_eq!(s.version, v0 + 1);
+        assert_eq!(s.receipts.len(), 1, "{kind}: one SET per receiver");
+        let resumed = change(Action::Resume, s.version)
+            .await
+            .unwrap()
+            .announce(&idp);
+        assert_eq!(resumed.status, ConnectionStatus::Active);
+        assert_eq!(resumed.receipts.len(), 1, "{kind}: resuming queues nothing");
+        let revoked = change(Action::Revoke, resumed.version).await.unwrap();
+        assert_eq!(revoked.changes[0].kind, ChangeKind::ConnectionRevoked);
+        let r = revoked.announce(&idp);
+        assert_eq!(r.status, ConnectionStatus::Revoked, "{kind}");
+        assert_eq!(r.receipts.len(), 2);
+        assert!(matches!(
+            change(Action::Revoke, r.version).await,
+            Err(ServiceError::Conflict(_))
+        ));
+        for k in [
+            "connection.suspend",
+            "connection.resume",
+            "connection.revoke",
+        ] {
+            assert_eq!(audited(&idp, k).await, 1, "{kind}: {k}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn widening_needs_an_approver_and_the_kill_switch_dry_run_counts_the_real_run() {
+    for (idp, kind, _dir) in idps().await {
+        let (id, v) = approved_connection(&idp).await;
+        let mut helpdesk = approver(&idp, "harry", None);
+        helpdesk.roles = [Role::Helpdesk].into();
+        let widen = ModifyConnection {
+            scopes: Some(vec![
+                "crm.read".into(),
+                "crm.write".into(),
+                "crm.export".into(),
+            ]),
+            reason: "needs exports".into(),
+            ..Default::default()
+        };
+        assert!(matches!(
+            conn_service::modify(&idp, &helpdesk, &id, v, &widen).await,
+            Err(ServiceError::StepUpRequired { .. } | ServiceError::Forbidden(_))
+        ));
+        let narrow = ModifyConnection {
+            scopes: Some(vec!["crm.read".into()]),
+            reason: "least privilege".into(),
+            ..Default::default()
+        };
+        let n = conn_service::modify(&idp, &helpdesk, &id, v, &narrow)
+            .await
+            .unwrap()
+            .announce(&idp);
+        let granted: Vec<&str> = n.granted_scopes.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(granted, ["crm.read"], "{kind}");
+
+        let kill = |dry_run| BulkRevoke {
+            client_id: Some("agent".into()),
+            reason: "incident 7".into(),
+            dry_run,
+            ..Default::default()
+        };
+        let carol = approver(&idp, "carol", Some(5));
+        let dry = conn_service::revoke_in_bulk(&idp, &carol, &kill(true))
+            .await
+            .unwrap();
+        assert!(dry.changes.is_empty() && !dry.connections_changed);
+        let dry = dry.announce(&idp);
+        assert_eq!(dry.connections_revoked, 1, "{kind}");
+        let real = conn_service::revoke_in_bulk(&idp, &carol, &kill(false))
+            .await
+            .unwrap()
+            .announce(&idp);
+        assert_eq!(real.connection_ids, dry.connection_ids, "{kind}");
+        assert_eq!(real.events_queued, dry.events_queued, "{kind}");
+        assert_eq!(real.events_queued, 1);
+        let again = conn_service::revoke_in_bulk(&idp, &carol, &kill(false))
+            .await
+            .unwrap()
+            .announce(&idp);
+        assert_eq!(again.connections_revoked, 0, "{kind}: nothing live is left");
+    }
+}
+
+#[tokio::test]
+async fn a_review_revokes_through_the_connection_and_the_deadline_defaults_the_rest() {
+    use admin_api::{
+        CampaignStatus, CreateCampaign, ReviewDecision, ReviewDecisions, ReviewDefault,
+    };
+    use idp::services::reviews;
+    for (idp, kind, _dir) in idps().await {
+        let (conn_id, _) = approved_connection(&idp).await;
+        let campaign = |name: &str| CreateCampaign {
+            name: name.into(),
+            scope: Default::default(),
+            reviewers: vec!["olga".into(), "dave".into()],
+            fallback_reviewer: "carol".into(),
+            starts_at: None,
+            due_at: idp.now() + 3600,
+            default_action: ReviewDefault::Revoke,
+            per_user: false,
+        };
+        let admin = approver(&idp, "carol", None);
+        let c = reviews::start_campaign(&idp, &admin, &campaign("Q4"))
+            .await
+            .unwrap()
+            .announce(&idp);
+        assert_eq!(c.items, 1, "{kind}");
+        let mut db = idp.store.acquire().await.unwrap();
+        let items = reviews::item_views(
+            &idp,
+            idp_store::reviews::all_items(&mut db, &c.id).await.unwrap(),
+        );
+        drop(db);
+        // olga owns the agent: the item went to the next reviewer.
+        assert_eq!(items[0].reviewer, "dave", "{kind}");
+        let decide = |who: &str, decision| {
+            let (idp, who, id) = (idp.clone(), approver(&idp, who, None), c.id.clone());
+            let body = ReviewDecisions {
+                items: vec![items[0].id.clone()],
+                decision,
+                scopes: None,
+                reason: Some("reviewed".into()),
+            };
+            async move { reviews::decide_items(&idp, &who, &id, &body).await }
+        };
+        assert!(matches!(
+            decide("carol", ReviewDecision::Revoke).await,
+            Err(ServiceError::Forbidden(_))
+        ));
+        let decided = decide("dave", ReviewDecision::Revoke).await.unwrap();
+        assert!(decided.connections_changed);
+        let kinds: Vec<ChangeKind> = decided.changes.iter().map(|c| c.kind).collect();
+        assert_eq!(
+            kinds,
+            [ChangeKind::ConnectionRevoked, ChangeKind::ReviewUpdated]
+        );
+        let decided = decided.announce(&idp);
+        assert_eq!(decided[0].remediation.as_deref(), Some("revoked"), "{kind}");
+        let mut db = idp.store.acquire().await.unwrap();
+        let conn = idp::views::connection_view(&idp, &mut db, &conn_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(conn.status, ConnectionStatus::Revoked, "{kind}");
+        let done = reviews::campaign_view(&mut db, &c.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            done.status,
+            CampaignStatus::Completed,
+            "{kind}: its last item"
+        );
+        drop(db);
+
+        // A second campaign nobody decides: at the due date the deadline job
+        // applies the default action as `system:review-deadline`.
+        let (conn2, _) = approved_connection(&idp).await;
+        let c2 = reviews::start_campaign(&idp, &admin, &campaign("Q1"))
+            .await
+            .unwrap()
+            .announce(&idp);
+        assert_eq!(reviews::run_due(&idp).await, 0, "{kind}: not due yet");
+        idp.advance_clock(3601);
+        assert_eq!(reviews::run_due(&idp).await, 1, "{kind}");
+        let mut db = idp.store.acquire().await.unwrap();
+        let conn = idp::views::connection_view(&idp, &mut db, &conn2)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(conn.status, ConnectionStatus::Revoked, "{kind}");
+        let item = &idp_store::reviews::all_items(&mut db, &c2.id)
+            .await
+            .unwrap()[0];
+        assert!(item.defaulted);
+        assert_eq!(item.decided_by.as_deref(), Some("system:review-deadline"));
+        assert_eq!(reviews::run_due(&idp).await, 0, "{kind}: completed once");
+    }
+}
