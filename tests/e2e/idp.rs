@@ -178,6 +178,75 @@ async fn a_refresh_token_is_accepted_as_subject_token() {
         claims(body["access_token"].as_str().unwrap())["sub"],
         "grace"
     );
+    let exchange_with = |refresh: String, client: &'static str| {
+        let (url, aud) = (token_url(&d), a.issuer.clone());
+        let c = i.client(client).clone();
+        async move {
+            post(
+                &url,
+                &[
+                    ("grant_type", xaa::GRANT_TOKEN_EXCHANGE),
+                    ("requested_token_type", xaa::TOKEN_TYPE_ID_JAG),
+                    ("subject_token_type", xaa::TOKEN_TYPE_REFRESH_TOKEN),
+                    ("subject_token", &refresh),
+                    ("audience", &aud),
+                    ("client_id", &c.client_id),
+                    ("client_secret", &c.client_secret),
+                ],
+                None,
+            )
+            .await
+        }
+    };
+    // Presenting it does not rotate it: the same refresh token works again.
+    let rt = s.refresh_token.clone().unwrap();
+    assert_eq!(exchange_with(rt.clone(), "support-copilot").await.0, 200);
+    // Another client's refresh token is not this client's subject.
+    let other = sign_in(i, "grace", "code-agent", false).await;
+    let (st, body) = exchange_with(other.refresh_token.clone().unwrap(), "support-copilot").await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    // Rotated by a refresh grant: the old one is refused as a subject token.
+    let (st, rotated) = post(
+        &token_url(&d),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("client_id", &c.client_id),
+            ("client_secret", &c.client_secret),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{rotated}");
+    let (st, body) = exchange_with(rt.clone(), "support-copilot").await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    // Revoked (RFC 7009): refused too.
+    let new_rt = rotated["refresh_token"].as_str().unwrap().to_owned();
+    let r = reqwest::Client::new()
+        .post(format!("{}/revoke", i.idp))
+        .form(&[
+            ("token", new_rt.as_str()),
+            ("client_id", &c.client_id),
+            ("client_secret", &c.client_secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (st, body) = exchange_with(new_rt, "support-copilot").await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
 }
 
 /// Walks the login form by hand, returning the code.

@@ -59,7 +59,12 @@ async fn a_replayed_id_jag_is_refused() {
         redeem_at(&s.demo, "tickets", "support-copilot", &s.jag).await,
         ErrorCode::InvalidGrant,
     );
-    assert!(description(e).contains("already used"));
+    let d = description(e);
+    assert!(d.contains("already used"), "{d}");
+    // A client written to the base draft (which allows re-submitting an unexpired
+    // ID-JAG) learns why and what to do.
+    assert!(d.contains("accepted once, even before it expires"), "{d}");
+    assert!(d.contains("ask the IdP for a new one"), "{d}");
 }
 
 #[tokio::test]
@@ -228,6 +233,90 @@ async fn mcp_without_or_with_a_bad_token_gets_401_pointing_at_resource_metadata(
     assert_eq!(r.status(), 401);
 }
 
+/// An MCP `initialize` over the Streamable HTTP transport, with `origin` if any.
+async fn initialize(
+    http: &reqwest::Client,
+    mcp: &str,
+    token: &str,
+    origin: Option<&str>,
+) -> reqwest::Response {
+    let mut r = http
+        .post(mcp)
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .json(&serde_json::json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": { "name": "origin-test", "version": "1" }
+            }
+        }));
+    if let Some(o) = origin {
+        r = r.header("origin", o);
+    }
+    r.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_mcp_server_refuses_a_foreign_origin_and_ends_a_session_with_200() {
+    let s = setup().await;
+    let a = s.demo.info.app("tickets");
+    let at = redeem_at(&s.demo, "tickets", "support-copilot", &s.jag)
+        .await
+        .unwrap()
+        .access_token;
+    let http = reqwest::Client::new();
+    // A page on another origin (DNS rebinding to a loopback Host): refused
+    // before the token is looked at, so a valid token does not help it.
+    for evil in [
+        "http://evil.example.com",
+        "null",
+        "http://127.0.0.1.evil.example",
+    ] {
+        let r = initialize(&http, &a.mcp, &at, Some(evil)).await;
+        assert_eq!(r.status(), 403, "Origin {evil}");
+    }
+    let r = http
+        .post(&a.mcp)
+        .header("origin", "http://evil.example.com")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "no token either: still the Origin answer");
+    // The server's own origin, and a client that sends no Origin (not a browser).
+    let own = url::Url::parse(&a.mcp)
+        .unwrap()
+        .origin()
+        .ascii_serialization();
+    for origin in [Some(own.as_str()), None] {
+        let r = initialize(&http, &a.mcp, &at, origin).await;
+        assert_eq!(r.status(), 200, "Origin {origin:?}");
+        let session = r.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+        // Ending the session: 200, which the official SDKs treat as success.
+        let r = http
+            .delete(&a.mcp)
+            .bearer_auth(&at)
+            .header("mcp-session-id", &session)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "session DELETE");
+        // The session is gone.
+        let r = http
+            .post(&a.mcp)
+            .bearer_auth(&at)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &session)
+            .json(&serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "a deleted session is not served");
+    }
+}
+
 #[tokio::test]
 async fn authorization_server_metadata_advertises_the_id_jag_profile() {
     let s = setup().await;
@@ -247,9 +336,22 @@ async fn authorization_server_metadata_advertises_the_id_jag_profile() {
         xaa::GRANT_PROFILE_ID_JAG
     );
     assert_eq!(m["grant_types_supported"][0], xaa::GRANT_JWT_BEARER);
+    // What the MCP SDKs' schemas require is present, and true: no response type
+    // and no PKCE method, because nothing is issued at the authorization endpoint.
+    assert_eq!(m["response_types_supported"], serde_json::json!([]));
+    assert_eq!(m["code_challenge_methods_supported"], serde_json::json!([]));
+    let authorize = m["authorization_endpoint"].as_str().expect("present");
+    let r = agent::http_client()
+        .get(format!(
+            "{authorize}?response_type=code&client_id=support-copilot&redirect_uri=https://evil.example/cb&state=x"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "an error page");
     assert!(
-        m["authorization_endpoint"].is_string() && m["response_types_supported"].is_array(),
-        "MCP SDKs require these"
+        r.headers().get("location").is_none(),
+        "never a redirect to an unregistered URI"
     );
     let o: Value = reqwest::get(format!(
         "{}/.well-known/openid-configuration",

@@ -4,6 +4,9 @@
 //! (RFC 7523) and calls an MCP tool with the access token through `rmcp`'s client.
 //! Each step is a function so tests, the demo fleet and the load generator reuse it.
 
+pub mod demo_line;
+pub mod discover;
+
 use rmcp::{
     ServiceExt,
     model::CallToolRequestParams,
@@ -77,25 +80,73 @@ impl std::fmt::Debug for SignedIn {
     }
 }
 
-/// A successful token exchange.
+/// A successful token exchange (RFC 8693 §2.2.1 as the ID-JAG draft profiles
+/// it). `expires_in` is RECOMMENDED, not required, and `scope` is OPTIONAL: a
+/// response without them is accepted. What the specifications forbid is
+/// refused by [`IdJagResponse::checked`]: an issued token that is not an ID-JAG,
+/// or a `token_type` other than `N_A` (the ID-JAG is not an access token).
 #[derive(Clone, Deserialize)]
 pub struct IdJagResponse {
     pub access_token: String,
     pub issued_token_type: String,
     pub token_type: String,
-    pub expires_in: u64,
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+    #[serde(default)]
     pub scope: Option<String>,
 }
 
-/// A resource access token.
+impl IdJagResponse {
+    pub fn checked(self) -> Result<Self, AgentError> {
+        if self.issued_token_type != xaa::TOKEN_TYPE_ID_JAG {
+            return Err(AgentError::Protocol(format!(
+                "the IdP issued a `{}`, not an ID-JAG ({})",
+                self.issued_token_type,
+                xaa::TOKEN_TYPE_ID_JAG
+            )));
+        }
+        // RFC 8693 §2.2.1: token_type is case-insensitive; the ID-JAG draft says `N_A`.
+        if !self.token_type.eq_ignore_ascii_case("N_A") {
+            return Err(AgentError::Protocol(format!(
+                "an ID-JAG response must say token_type N_A, not `{}`",
+                self.token_type
+            )));
+        }
+        if self.access_token.is_empty() {
+            return Err(AgentError::Protocol("the ID-JAG is empty".into()));
+        }
+        Ok(self)
+    }
+}
+
+/// A resource access token (RFC 6749 §5.1): `expires_in` RECOMMENDED, `scope`
+/// OPTIONAL (the requested scope then), `refresh_token` OPTIONAL. Only a
+/// `Bearer` token is usable by this agent ([`AccessToken::checked`]).
 #[derive(Clone, Deserialize)]
 pub struct AccessToken {
     pub access_token: String,
     pub token_type: String,
-    pub expires_in: u64,
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+    #[serde(default)]
     pub scope: Option<String>,
     #[serde(default)]
     pub refresh_token: Option<String>,
+}
+
+impl AccessToken {
+    pub fn checked(self) -> Result<Self, AgentError> {
+        if !self.token_type.eq_ignore_ascii_case("Bearer") {
+            return Err(AgentError::Protocol(format!(
+                "the authorization server issued a `{}` token; this agent sends Bearer tokens only",
+                self.token_type
+            )));
+        }
+        if self.access_token.is_empty() {
+            return Err(AgentError::Protocol("the access token is empty".into()));
+        }
+        Ok(self)
+    }
 }
 
 /// An HTTP client that does not follow redirects (the agent reads `Location` itself).
@@ -331,13 +382,28 @@ pub async fn exchange(
     if let Some(s) = req.scope {
         form.push(("scope", s));
     }
-    oauth_json(http.post(format!("{idp}/token")).form(&form).send().await?).await
+    oauth_json::<IdJagResponse>(http.post(format!("{idp}/token")).form(&form).send().await?)
+        .await?
+        .checked()
 }
 
-/// RFC 7523: ID-JAG → access token at the resource authorization server.
+/// RFC 7523: ID-JAG → access token at the resource authorization server whose
+/// issuer is `resource_as` (its token endpoint at `/token`).
 pub async fn redeem(
     http: &reqwest::Client,
     resource_as: &str,
+    client: &ClientCreds,
+    id_jag: &str,
+    scope: Option<&str>,
+) -> Result<AccessToken, AgentError> {
+    let endpoint = format!("{resource_as}/token");
+    redeem_at(http, &endpoint, client, id_jag, scope).await
+}
+
+/// RFC 7523 at a token endpoint found by discovery ([`discover::discover`]).
+pub async fn redeem_at(
+    http: &reqwest::Client,
+    token_endpoint: &str,
     client: &ClientCreds,
     id_jag: &str,
     scope: Option<&str>,
@@ -347,12 +413,12 @@ pub async fn redeem(
         form.push(("scope", s));
     }
     let resp = http
-        .post(format!("{resource_as}/token"))
+        .post(token_endpoint)
         .basic_auth(&client.client_id, Some(&client.client_secret))
         .form(&form)
         .send()
         .await?;
-    oauth_json(resp).await
+    oauth_json::<AccessToken>(resp).await?.checked()
 }
 
 /// A tool call's outcome: the text content and whether the tool reported an error.

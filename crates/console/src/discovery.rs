@@ -13,6 +13,10 @@ pub struct Discovery {
     pub revocation_endpoint: Option<String>,
     pub supports_pkce_s256: bool,
     pub supports_xaa: bool,
+    /// RFC 9207: the IdP says its authorization responses carry `iss`, so a
+    /// response without it is refused.
+    #[serde(default)]
+    pub sends_iss: bool,
     pub admin_api: String,
 }
 
@@ -59,6 +63,10 @@ pub async fn discover(http: &reqwest::Client, issuer: &str) -> Result<Discovery,
             "identity_chaining_requested_token_types_supported",
             xaa::TOKEN_TYPE_ID_JAG,
         ),
+        sends_iss: doc
+            .get("authorization_response_iss_parameter_supported")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
         admin_api: format!("{issuer}{}", admin_api::BASE),
     };
     if !d.supports_pkce_s256 {

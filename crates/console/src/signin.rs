@@ -96,6 +96,50 @@ pub async fn begin(
 
 const DONE_PAGE: &str = "<!doctype html><meta charset=utf-8><title>Gatehouse</title><p style=\"font:16px system-ui;margin:3rem\">Signed in. You can close this window and return to Gatehouse.</p>";
 
+/// The code of an authorization response, after the checks every response
+/// gets before anything in it is believed (an error included): `state` is this
+/// sign-in's, and `iss` (RFC 9207 mix-up defence) names the IdP the sign-in
+/// started at — required when the IdP's metadata says it sends `iss`, and
+/// compared whenever it is present, for any IdP.
+pub fn authorization_code<'a>(
+    params: &'a std::collections::HashMap<String, String>,
+    d: &Discovery,
+    state: &str,
+) -> Result<&'a str, ConsoleError> {
+    let fail = |m: &str| ConsoleError::new(ErrorCode::SignInFailed, m.to_owned());
+    match params.get("iss") {
+        Some(iss) if iss != &d.issuer => {
+            return Err(fail(
+                "The sign-in response came from a different IdP (iss).",
+            ));
+        }
+        None if d.sends_iss => {
+            return Err(fail(
+                "The sign-in response does not say which IdP sent it (iss), although this IdP always does.",
+            ));
+        }
+        _ => {}
+    }
+    if params.get("state").map(String::as_str) != Some(state) {
+        return Err(fail(
+            "The sign-in response does not match this sign-in (state).",
+        ));
+    }
+    if let Some(err) = params.get("error") {
+        return Err(fail(&format!(
+            "The IdP refused the sign-in: {err} ({})",
+            params
+                .get("error_description")
+                .map(String::as_str)
+                .unwrap_or("")
+        )));
+    }
+    params
+        .get("code")
+        .map(String::as_str)
+        .ok_or_else(|| fail("The sign-in response has no code."))
+}
+
 /// Waits for the redirect (at most `timeout`), answers the browser, and redeems the code.
 pub async fn finish(
     p: PendingSignIn,
@@ -112,29 +156,7 @@ pub async fn finish(
                 "The sign-in was not completed in the browser in time.",
             )
         })??;
-    let fail = |m: &str| ConsoleError::new(ErrorCode::SignInFailed, m.to_owned());
-    if let Some(err) = params.get("error") {
-        return Err(fail(&format!(
-            "The IdP refused the sign-in: {err} ({})",
-            params
-                .get("error_description")
-                .map(String::as_str)
-                .unwrap_or("")
-        )));
-    }
-    if params.get("state") != Some(&p.state) {
-        return Err(fail(
-            "The sign-in response does not match this sign-in (state).",
-        ));
-    }
-    if params.get("iss").map(String::as_str) != Some(d.issuer.as_str()) {
-        return Err(fail(
-            "The sign-in response came from a different IdP (iss).",
-        ));
-    }
-    let code = params
-        .get("code")
-        .ok_or_else(|| fail("The sign-in response has no code."))?;
+    let code = authorization_code(&params, d, &p.state)?;
     let resp = http
         .post(&d.token_endpoint)
         .form(&[
@@ -225,5 +247,82 @@ async fn receive_callback(listener: &TcpListener) -> Result<HashMap<String, Stri
         let _ = sock
             .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idp(sends_iss: bool) -> Discovery {
+        Discovery {
+            issuer: "https://idp.example".into(),
+            authorization_endpoint: "https://idp.example/authorize".into(),
+            token_endpoint: "https://idp.example/token".into(),
+            revocation_endpoint: None,
+            supports_pkce_s256: true,
+            supports_xaa: false,
+            sends_iss,
+            admin_api: "https://idp.example/admin/v1".into(),
+        }
+    }
+
+    fn response(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn refused(r: Result<&str, ConsoleError>) -> String {
+        r.expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn an_authorization_response_is_believed_only_from_the_idp_it_was_sent_to() {
+        let ok = response(&[
+            ("code", "c"),
+            ("state", "s"),
+            ("iss", "https://idp.example"),
+        ]);
+        for sends in [true, false] {
+            assert_eq!(authorization_code(&ok, &idp(sends), "s").unwrap(), "c");
+        }
+        // An IdP that does not advertise RFC 9207 may leave iss out …
+        let bare = response(&[("code", "c"), ("state", "s")]);
+        assert_eq!(authorization_code(&bare, &idp(false), "s").unwrap(), "c");
+        // … one that does may not.
+        assert!(refused(authorization_code(&bare, &idp(true), "s")).contains("iss"));
+        // A different issuer is refused whatever the metadata says, also for an
+        // error response (a mix-up attacker's error is not shown as the IdP's).
+        for sends in [true, false] {
+            let mixed = response(&[
+                ("code", "c"),
+                ("state", "s"),
+                ("iss", "https://evil.example"),
+            ]);
+            assert!(
+                refused(authorization_code(&mixed, &idp(sends), "s")).contains("different IdP")
+            );
+            let err = response(&[
+                ("error", "access_denied"),
+                ("state", "s"),
+                ("iss", "https://evil.example"),
+            ]);
+            assert!(refused(authorization_code(&err, &idp(sends), "s")).contains("different IdP"));
+        }
+        let wrong_state = response(&[
+            ("code", "c"),
+            ("state", "t"),
+            ("iss", "https://idp.example"),
+        ]);
+        assert!(refused(authorization_code(&wrong_state, &idp(true), "s")).contains("state"));
+        let denied = response(&[
+            ("error", "access_denied"),
+            ("error_description", "no"),
+            ("state", "s"),
+            ("iss", "https://idp.example"),
+        ]);
+        assert!(refused(authorization_code(&denied, &idp(true), "s")).contains("access_denied"));
     }
 }

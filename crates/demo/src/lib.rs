@@ -259,6 +259,7 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
                 delete: seed.tools.2.into(),
             },
             access_token_lifetime: 300,
+            allowed_origins: vec![],
             seed_records: seed.records.iter().map(|r| (*r).into()).collect(),
         });
     }

@@ -24,10 +24,15 @@ pub async fn metadata(State(app): State<Arc<AppState>>) -> Json<serde_json::Valu
     Json(json!({
         "issuer": iss,
         "token_endpoint": format!("{iss}/token"),
-        // Published because the TypeScript and Python MCP SDKs reject metadata without
-        // them; this AS has no interactive flow (see /authorize).
+        // This AS issues tokens for ID-JAGs only (RFC 7523 with the ID-JAG
+        // profile); no response type can be obtained at its authorization
+        // endpoint, and the metadata says exactly that: the members the official
+        // MCP SDKs' schemas require are present, and true. The endpoint exists
+        // and answers every request as RFC 6749 §4.1.2.1 says for a client
+        // without a registered redirect URI: an error page, never a redirect.
         "authorization_endpoint": format!("{iss}/authorize"),
-        "response_types_supported": ["code"],
+        "response_types_supported": [],
+        "code_challenge_methods_supported": [],
         "grant_types_supported": [xaa::GRANT_JWT_BEARER],
         "authorization_grant_profiles_supported": [xaa::GRANT_PROFILE_ID_JAG],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],

@@ -18,6 +18,31 @@ use rmcp::{
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// In front of everything else at `/mcp`. The MCP transport requires servers
+/// to validate `Origin` (a web page on another origin, via DNS rebinding, must
+/// not reach a loopback server): present and not allowed → 403 before any token
+/// is looked at; absent (not a browser) → on to the token check. Also: a
+/// session `DELETE` is answered 200 (rmcp says 202, which the official Python
+/// SDK logs as a failed termination every time).
+pub async fn check_origin(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let allowed = origin.to_str().is_ok_and(|o| app.config.origin_allowed(o));
+        if !allowed {
+            return (
+                StatusCode::FORBIDDEN,
+                "this Origin may not call the MCP server",
+            )
+                .into_response();
+        }
+    }
+    let delete = req.method() == axum::http::Method::DELETE;
+    let mut resp = next.run(req).await;
+    if delete && resp.status() == StatusCode::ACCEPTED {
+        *resp.status_mut() = StatusCode::OK;
+    }
+    resp
+}
+
 /// The verified caller, put into the request by the middleware.
 #[derive(Debug, Clone)]
 pub struct Principal(pub AccessGrant);

@@ -49,9 +49,17 @@ pub fn router(state: Arc<AppState>) -> Router {
             Arc::new(LocalSessionManager::default()),
             StreamableHttpServerConfig::default(),
         );
-    let mcp_routes = Router::new().nest_service("/mcp", mcp_service).layer(
-        axum::middleware::from_fn_with_state(state.clone(), mcp::require_token),
-    );
+    // Layers run outermost last-added: the Origin check, then the token.
+    let mcp_routes = Router::new()
+        .nest_service("/mcp", mcp_service)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            mcp::require_token,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            mcp::check_origin,
+        ));
     Router::new()
         .route(
             "/.well-known/oauth-authorization-server",

@@ -90,7 +90,12 @@ pub enum VerifyError {
     LifetimeTooLong(u64),
     #[error("the ID-JAG expires before it was issued")]
     ExpiresBeforeIssued,
-    #[error("the ID-JAG was already used")]
+    /// The base ID-JAG draft lets a client re-submit an unexpired assertion; the
+    /// MCP enterprise-managed authorization profile does not, and neither do we:
+    /// the description says so, so a client written to the base draft can tell.
+    #[error(
+        "the ID-JAG was already used: each ID-JAG (its jti) is accepted once, even before it expires (MCP enterprise-managed authorization profile); ask the IdP for a new one"
+    )]
     Replayed,
 }
 

@@ -293,6 +293,12 @@ export interface components {
             authorization_endpoint: string;
             issuer: string;
             revocation_endpoint?: string | null;
+            /**
+             * @description RFC 9207: the IdP says its authorization responses carry `iss`, so a
+             *     response without it is refused.
+             * @default false
+             */
+            sends_iss: boolean;
             supports_pkce_s256: boolean;
             supports_xaa: boolean;
             token_endpoint: string;
