@@ -372,3 +372,92 @@ async fn authorization_server_metadata_advertises_the_id_jag_profile() {
         serde_json::json!(["S256"])
     );
 }
+
+/// The JWT bearer grant at the resource AS with optional `scope` and `resource`.
+async fn redeem_with(
+    d: &Demo,
+    jag: &str,
+    scope: Option<&str>,
+    resource: Option<&str>,
+) -> (u16, Value) {
+    let a = d.info.app("tickets");
+    let c = resource_client(&d.info, "support-copilot", "tickets");
+    let mut form = vec![("grant_type", xaa::GRANT_JWT_BEARER), ("assertion", jag)];
+    if let Some(s) = scope {
+        form.push(("scope", s));
+    }
+    if let Some(r) = resource {
+        form.push(("resource", r));
+    }
+    let r = reqwest::Client::new()
+        .post(format!("{}/token", a.issuer))
+        .basic_auth(&c.client_id, Some(&c.client_secret))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_resource_as_binds_the_resource_and_issues_the_intersection_of_scopes() {
+    let d = start_demo().await;
+    let i = &d.info;
+    let fresh = |scope: &'static str| async move {
+        let s = sign_in(i, "grace", "support-copilot", false).await;
+        exchange(i, "support-copilot", &s.id_token, "tickets", Some(scope))
+            .await
+            .unwrap()
+            .access_token
+    };
+    // Asked for more than the ID-JAG carries: the intersection is issued, and
+    // the answer says which scopes (RFC 6749 §5.1).
+    let jag = fresh("tickets.read").await;
+    assert_eq!(claims(&jag)["scope"], "tickets.read");
+    let (st, body) = redeem_with(&d, &jag, Some("tickets.read tickets.close"), None).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["scope"], "tickets.read");
+    // Nothing in common: refused, and the ID-JAG is not used up by the refusal.
+    let jag = fresh("tickets.read").await;
+    let (st, body) = redeem_with(&d, &jag, Some("tickets.close"), None).await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (400, Some("invalid_scope")),
+        "{body}"
+    );
+    let (st, body) = redeem_with(&d, &jag, None, None).await;
+    assert_eq!(
+        (st, body["scope"].as_str()),
+        (200, Some("tickets.read")),
+        "{body}"
+    );
+    // A `resource` other than the one the ID-JAG names, or one this AS does not
+    // serve, is invalid_target.
+    let jag = fresh("tickets.read").await;
+    let docs_mcp = i.app("docs").mcp.clone();
+    let (st, body) = redeem_with(&d, &jag, None, Some(&docs_mcp)).await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (400, Some("invalid_target")),
+        "{body}"
+    );
+    let elsewhere = resign(
+        &d,
+        &jag,
+        |c| {
+            c["resource"] = Value::String(docs_mcp.clone());
+            c["jti"] = Value::String("another-jti".into());
+        },
+        xaa::TYP_ID_JAG,
+    );
+    let (st, body) = redeem_with(&d, &elsewhere, None, None).await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (400, Some("invalid_target")),
+        "{body}"
+    );
+    // The ID-JAG naming this server, presented with it: accepted.
+    let tickets_mcp = i.app("tickets").mcp.clone();
+    let (st, body) = redeem_with(&d, &jag, None, Some(&tickets_mcp)).await;
+    assert_eq!(st, 200, "{body}");
+}

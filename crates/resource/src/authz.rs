@@ -195,15 +195,17 @@ async fn redeem(
         .and_then(ScopeSet::parse)
         .unwrap_or_default()
         .intersect(&known);
+    // Issued: what was asked, within what the ID-JAG carries (the profile's
+    // intersection); nothing at all in common is a refusal, not an empty token.
     let scopes = match &req.scope {
-        Some(asked) if !asked.is_subset(&asserted) => {
-            return Err(OAuthError::invalid_scope(
-                "the requested scope exceeds the assertion's scope",
-            ));
-        }
-        Some(asked) => asked.clone(),
+        Some(asked) => asked.intersect(&asserted),
         None => asserted,
     };
+    if scopes.is_empty() {
+        return Err(OAuthError::invalid_scope(
+            "none of the requested scopes is carried by the assertion",
+        ));
+    }
     let lifetime = app.config.access_token_lifetime.min(300);
     // The grant this assertion would get; a revocation mark is checked against
     // it exactly as the receiver checks the tokens already issued.
