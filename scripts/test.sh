@@ -36,6 +36,13 @@ ensure_debian_packages chromium
 echo "==> schema-driven fuzzing of the admin API against its served document (schemathesis from PyPI, short)"
 schemathesis="$(ensure_py_tool schemathesis schemathesis)"
 "$(dirname "$schemathesis")/python" tests/api-fuzz/run.py "$CARGO_TARGET_DIR/debug/gatehouse-demo" "$schemathesis" 10
+echo "==> the official MCP SDKs as peers of our MCP server and its AS (TypeScript from npm, Python from PyPI)"
+(cd tests/mcp-sdk && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; })
+mcp_py="$HOME/.cache/gatehouse-py-mcp"
+[ -x "$mcp_py/bin/python" ] || python3 -m venv "$mcp_py"
+"$mcp_py/bin/python" -c 'import importlib.metadata as m; assert m.version("mcp") == "2.3.0"' 2>/dev/null \
+  || "$mcp_py/bin/pip" install -q --disable-pip-version-check "mcp==2.3.0"
+GATEHOUSE_MCP_SDKS="$mcp_py/bin/python" cargo test -q -p gatehouse-tests --test mcp_sdks
 echo "==> the real OS keychain (gnome-keyring under dbus-run-session)"
 ./scripts/keychain-tests.sh
 echo "==> the desktop app starts headless in demo mode and shows the queue"

@@ -1,0 +1,121 @@
+//! The official MCP SDKs as peers of our MCP server and its authorization
+//! server: the TypeScript SDK (npm) discovers and schema-checks the protected
+//! resource and authorization server metadata, opens a session, calls a tool,
+//! ends the session and is refused from a foreign Origin; the Python SDK (PyPI)
+//! opens a session, calls a tool and leaves without logging a failed session
+//! termination. The access token comes from the real XAA flow (sign-in, ID-JAG,
+//! redemption). The test command installs both SDKs and sets
+//! `GATEHOUSE_MCP_SDKS` to the Python interpreter that has `mcp`; without it
+//! the test says so and does nothing.
+
+use gatehouse_tests::*;
+use serde_json::Value;
+use std::process::Command;
+
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/mcp-sdk");
+
+/// Runs a peer off the runtime's threads (the demo's servers share them).
+async fn run(program: &str, script: &str, env: &[(&str, &str)]) -> Value {
+    let (program, script) = (program.to_owned(), script.to_owned());
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || run_blocking(&program, &script, &env))
+        .await
+        .unwrap()
+}
+
+fn run_blocking(program: &str, script: &str, env: &[(String, String)]) -> Value {
+    // Bounded: a peer that hangs fails the test instead of stalling the suite.
+    let out = Command::new("timeout")
+        .args(["60", program, script])
+        .current_dir(DIR)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{program} {script}: {}\n{stderr}",
+        out.status
+    );
+    let line = stdout
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("no output\n{stderr}"));
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}\n{stderr}"))
+}
+
+#[tokio::test]
+async fn the_official_mcp_sdks_meet_our_mcp_server_and_its_metadata() {
+    let Ok(python) = std::env::var("GATEHOUSE_MCP_SDKS") else {
+        eprintln!(
+            "GATEHOUSE_MCP_SDKS is not set: the official SDKs are not installed here, skipped"
+        );
+        return;
+    };
+    let d = start_demo().await;
+    let i = &d.info;
+    let app = i.app("docs");
+    let token = || async {
+        let s = sign_in(i, "alice", "code-agent", false).await;
+        let jag = exchange(i, "code-agent", &s.id_token, "docs", Some("docs.read"))
+            .await
+            .unwrap();
+        agent::redeem(
+            &agent::http_client(),
+            &app.issuer,
+            &resource_client(i, "code-agent", "docs"),
+            &jag.access_token,
+            None,
+        )
+        .await
+        .unwrap()
+        .access_token
+    };
+
+    let at = token().await;
+    let env = [("MCP_URL", app.mcp.as_str()), ("ACCESS_TOKEN", at.as_str())];
+    let ts = run("node", "client.mjs", &env).await;
+    // The SDK's discovery accepted (schema-validated) both metadata documents.
+    assert_eq!(ts["authorization_server"], app.issuer.as_str(), "{ts}");
+    assert_eq!(ts["metadata_issuer"], app.issuer.as_str());
+    assert_eq!(ts["resource"], app.mcp.as_str());
+    assert_eq!(ts["grant_types"][0], xaa::GRANT_JWT_BEARER);
+    assert!(
+        ts["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "list_records")
+    );
+    assert_eq!(ts["is_error"], false, "{ts}");
+    assert!(ts["text"].as_str().unwrap().starts_with('['), "{ts}");
+    assert_eq!(ts["terminated"], true, "{ts}");
+    let refused = ts["foreign_origin"].as_str().unwrap();
+    assert!(
+        refused.contains("this Origin may not call the MCP server"),
+        "a foreign Origin is refused (403): {refused}"
+    );
+
+    let at = token().await;
+    let env = [("MCP_URL", app.mcp.as_str()), ("ACCESS_TOKEN", at.as_str())];
+    let py = run(&python, "client.py", &env).await;
+    assert!(
+        py["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "list_records"),
+        "{py}"
+    );
+    assert_eq!(py["is_error"], false, "{py}");
+    assert!(py["text"].as_str().unwrap().starts_with('['), "{py}");
+    assert_eq!(
+        py["warnings"],
+        serde_json::json!([]),
+        "the Python SDK logged a warning (a session DELETE answered 202 logs one)"
+    );
+}
