@@ -443,7 +443,7 @@ async fn set_status_in_tx(
     v: &ConnectionView,
     to: ConnectionStatus,
     reason: &str,
-    mut base: audit::AuditEvent,
+    base: audit::AuditEvent,
 ) -> Result<ChangeEvent, sqlx::Error> {
     connections::set_status(tx, &v.id, to, reason, idp.now()).await?;
     let mut queued = 0;
@@ -462,16 +462,33 @@ async fn set_status_in_tx(
         )
         .await?;
     }
-    base.client_id = Some(v.client.client_id.clone());
-    base.reason = Some(reason.to_owned());
-    base.detail["before"] = json!({ "status": v.status });
-    base.detail["after"] = json!({ "status": to, "revocation_events": queued });
-    audit::append(tx, &[(&base, idp.now_ms())]).await?;
     let kind = if to == ConnectionStatus::Revoked {
         ChangeKind::ConnectionRevoked
     } else {
         ChangeKind::ConnectionUpdated
     };
+    let before = json!({ "status": v.status });
+    let after = json!({ "status": to, "revocation_events": queued });
+    audited_change(idp, tx, v, base, reason, (before, after), kind).await
+}
+
+/// What every in-transaction step ends with: the audit event `base` for
+/// connection `v` (its client, the reason, the state before and after), then
+/// the change row of `kind`.
+async fn audited_change(
+    idp: &Idp,
+    tx: &mut idp_store::Conn,
+    v: &ConnectionView,
+    mut base: audit::AuditEvent,
+    reason: &str,
+    (before, after): (serde_json::Value, serde_json::Value),
+    kind: ChangeKind,
+) -> Result<ChangeEvent, sqlx::Error> {
+    base.client_id = Some(v.client.client_id.clone());
+    base.reason = Some(reason.to_owned());
+    base.detail["before"] = before;
+    base.detail["after"] = after;
+    audit::append(tx, &[(&base, idp.now_ms())]).await?;
     idp_store::changes::record(tx, kind, &v.id, idp.now_ms()).await
 }
 
@@ -483,27 +500,19 @@ pub async fn narrow_in_tx(
     id: &str,
     scopes: &[String],
     reason: &str,
-    mut base: audit::AuditEvent,
+    base: audit::AuditEvent,
 ) -> Result<Option<ChangeEvent>, sqlx::Error> {
     let Some(v) = live_view(idp, tx, id).await? else {
         return Ok(None);
     };
     let condition = ScopeCondition::IncludeOnly(scopes.to_vec());
     connections::set_scopes(tx, id, &condition, idp.now()).await?;
-    base.client_id = Some(v.client.client_id.clone());
-    base.reason = Some(reason.to_owned());
-    base.detail["before"] =
-        json!({ "scopes": v.granted_scopes.iter().map(|s| &s.name).collect::<Vec<_>>() });
-    base.detail["after"] = json!({ "scopes": scopes });
-    audit::append(tx, &[(&base, idp.now_ms())]).await?;
+    let before = json!({ "scopes": v.granted_scopes.iter().map(|s| &s.name).collect::<Vec<_>>() });
+    let after = json!({ "scopes": scopes });
+    let change = (before, after);
+    let kind = ChangeKind::ConnectionUpdated;
     Ok(Some(
-        idp_store::changes::record(
-            tx,
-            admin_api::ChangeKind::ConnectionUpdated,
-            id,
-            idp.now_ms(),
-        )
-        .await?,
+        audited_change(idp, tx, &v, base, reason, change, kind).await?,
     ))
 }
 
@@ -542,19 +551,12 @@ pub async fn exclude_user_in_tx(
         },
     )
     .await?;
-    base.client_id = Some(v.client.client_id.clone());
     base.subject = Some(username.to_owned());
-    base.reason = Some(reason.to_owned());
-    base.detail["before"] = json!({ "excluded_users": v.excluded_users });
-    base.detail["after"] = json!({ "excluded_users": excluded, "revocation_events": queued });
-    audit::append(tx, &[(&base, idp.now_ms())]).await?;
+    let before = json!({ "excluded_users": v.excluded_users });
+    let after = json!({ "excluded_users": excluded, "revocation_events": queued });
+    let change = (before, after);
+    let kind = ChangeKind::ConnectionUpdated;
     Ok(Some(
-        idp_store::changes::record(
-            tx,
-            admin_api::ChangeKind::ConnectionUpdated,
-            id,
-            idp.now_ms(),
-        )
-        .await?,
+        audited_change(idp, tx, &v, base, reason, change, kind).await?,
     ))
 }
