@@ -198,6 +198,16 @@ async fn a_refresh_token_is_accepted_as_subject_token() {
             .await
         }
     };
+    // A token of another purpose under the refresh-token type: the ID token,
+    // and the access token, of the same sign-in are not refresh tokens.
+    for other in [s.id_token.clone(), s.access_token.clone()] {
+        let (st, body) = exchange_with(other, "support-copilot").await;
+        assert_eq!(
+            (st, body["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "{body}"
+        );
+    }
     // Presenting it does not rotate it: the same refresh token works again.
     let rt = s.refresh_token.clone().unwrap();
     assert_eq!(exchange_with(rt.clone(), "support-copilot").await.0, 200);
