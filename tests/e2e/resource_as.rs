@@ -461,3 +461,84 @@ async fn the_resource_as_binds_the_resource_and_issues_the_intersection_of_scope
     let (st, body) = redeem_with(&d, &jag, None, Some(&tickets_mcp)).await;
     assert_eq!(st, 200, "{body}");
 }
+
+#[tokio::test]
+async fn a_tool_call_beyond_the_tokens_scopes_gets_the_mcp_scope_challenge() {
+    let s = setup().await;
+    let a = s.demo.info.app("tickets");
+    // An access token for reading only (the AS issues what was asked of what
+    // the ID-JAG carries), so closing a ticket is beyond it.
+    let at = agent::redeem(
+        &agent::http_client(),
+        &a.issuer,
+        &resource_client(&s.demo.info, "support-copilot", "tickets"),
+        &s.jag,
+        Some("tickets.read"),
+    )
+    .await
+    .unwrap()
+    .access_token;
+    let http = reqwest::Client::new();
+    let r = initialize(&http, &a.mcp, &at, None).await;
+    let session = r.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let call = |tool: &str| {
+        http.post(&a.mcp)
+            .bearer_auth(&at)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &session)
+            .json(&serde_json::json!({
+                "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                "params": { "name": tool, "arguments": { "id": 1 } }
+            }))
+            .send()
+    };
+    let r = call("delete_record").await.unwrap();
+    assert_eq!(r.status(), 403, "a valid token without tickets.close");
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(
+        challenge.starts_with("Bearer ") && challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    // What it holds plus what this call needs, so a step-up loses nothing.
+    assert_eq!(
+        agent::discover::challenge_param(&challenge, "scope").as_deref(),
+        Some("tickets.close tickets.read"),
+        "{challenge}"
+    );
+    assert_eq!(
+        agent::discover::challenge_param(&challenge, "resource_metadata"),
+        Some(format!(
+            "{}/.well-known/oauth-protected-resource/mcp",
+            a.issuer
+        ))
+    );
+    // A tool it is scoped for goes through to the tool.
+    let r = call("get_record").await.unwrap();
+    assert_eq!(r.status(), 200);
+    // A bound: a message past 1 MiB is 413, read no further.
+    let r = http
+        .post(&a.mcp)
+        .bearer_auth(&at)
+        .header("mcp-session-id", &session)
+        .header("content-type", "application/json")
+        .body(vec![b' '; (1 << 20) + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    // The agent reports the challenge as what it is.
+    let e = agent::call_tool(
+        &a.mcp,
+        &at,
+        "delete_record",
+        serde_json::json!({"id": 1}).as_object().unwrap().clone(),
+    )
+    .await
+    .unwrap_err();
+    match e {
+        agent::AgentError::InsufficientScope { scope } => {
+            assert_eq!(scope, "tickets.close tickets.read")
+        }
+        other => panic!("expected the scope challenge, got {other}"),
+    }
+}

@@ -157,14 +157,14 @@ async fn scopes_narrow_to_the_approved_set_and_unknown_scopes_drop() {
         json!({"id": 1}).as_object().unwrap().clone(),
     )
     .await;
-    let msg = match denied {
-        Ok(o) => o.text,
-        Err(e) => e.to_string(),
-    };
-    assert!(
-        msg.contains("insufficient_scope") && msg.contains("docs.delete"),
-        "{msg}"
-    );
+    // The MCP scope challenge: 403 insufficient_scope, asking for what the
+    // token holds plus what the call needs.
+    match denied {
+        Err(agent::AgentError::InsufficientScope { scope }) => {
+            assert_eq!(scope, "docs.delete docs.read")
+        }
+        other => panic!("expected the scope challenge, got {other:?}"),
+    }
     // Nothing allowed at all is invalid_scope.
     expect_oauth(
         exchange(i, "code-agent", &s.id_token, "docs", Some("docs.delete")).await,

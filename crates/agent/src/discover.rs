@@ -55,8 +55,27 @@ pub fn well_known(url: &str, name: &str) -> Result<String, AgentError> {
 
 /// The `resource_metadata` parameter of a Bearer challenge.
 fn resource_metadata_of(challenge: &str) -> Option<String> {
-    let (_, rest) = challenge.split_once("resource_metadata=\"")?;
-    rest.split_once('"').map(|(v, _)| v.to_owned())
+    challenge_param(challenge, "resource_metadata")
+}
+
+/// The quoted parameter `name` of a `WWW-Authenticate: Bearer …` challenge
+/// (RFC 6750 §3): `name="value"` at the start or after a space or comma, so
+/// `scope` is not found inside `error="insufficient_scope"`.
+pub fn challenge_param(challenge: &str, name: &str) -> Option<String> {
+    let needle = format!("{name}=\"");
+    let mut from = 0;
+    while let Some(at) = challenge[from..].find(&needle).map(|i| i + from) {
+        let boundary = challenge[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| c == ' ' || c == ',');
+        let rest = &challenge[at + needle.len()..];
+        if boundary {
+            return rest.split_once('"').map(|(v, _)| v.to_owned());
+        }
+        from = at + needle.len();
+    }
+    None
 }
 
 async fn json<T: for<'de> Deserialize<'de>>(
@@ -159,5 +178,16 @@ mod tests {
             Some("https://r/x".into())
         );
         assert_eq!(resource_metadata_of("Bearer realm=\"x\""), None);
+        let c = r#"Bearer error="insufficient_scope", scope="a b", error_description="x""#;
+        assert_eq!(challenge_param(c, "scope").as_deref(), Some("a b"));
+        assert_eq!(
+            challenge_param(c, "error").as_deref(),
+            Some("insufficient_scope")
+        );
+        assert_eq!(
+            challenge_param(r#"Bearer xscope="no""#, "scope"),
+            None,
+            "a parameter whose name merely ends in `scope`"
+        );
     }
 }

@@ -30,6 +30,11 @@ pub enum AgentError {
     SignIn(String),
     #[error("MCP: {0}")]
     Mcp(String),
+    /// The MCP server answered `403 insufficient_scope` (the MCP scope
+    /// challenge): the token is valid but not for this call; `scope` is what
+    /// the server says to ask for.
+    #[error("insufficient_scope: the MCP server asks for the scope `{scope}`")]
+    InsufficientScope { scope: String },
     #[error("unexpected response: {0}")]
     Protocol(String),
 }
@@ -446,7 +451,17 @@ pub async fn call_tool(
     }
     let result = client.call_tool(params).await;
     let _ = client.cancel().await;
-    let result = result.map_err(|e| AgentError::Mcp(e.to_string()))?;
+    let result = result.map_err(|e| {
+        let insufficient = e.auth_challenge().filter(|c| {
+            discover::challenge_param(c, "error").as_deref() == Some("insufficient_scope")
+        });
+        match insufficient {
+            Some(c) => AgentError::InsufficientScope {
+                scope: discover::challenge_param(c, "scope").unwrap_or_default(),
+            },
+            None => AgentError::Mcp(e.to_string()),
+        }
+    })?;
     let v = serde_json::to_value(&result).map_err(|e| AgentError::Mcp(e.to_string()))?;
     let text = v["content"]
         .as_array()

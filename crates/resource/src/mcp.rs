@@ -1,8 +1,11 @@
 //! The MCP server: a small record store exposed as tools of different risk, each
 //! checking its scope, behind a bearer-token middleware that answers `401` with
-//! `WWW-Authenticate` pointing at the protected resource metadata (RFC 9728).
+//! `WWW-Authenticate` pointing at the protected resource metadata (RFC 9728),
+//! and `403 insufficient_scope` with the scopes to ask for when a valid token
+//! calls a tool it is not scoped for (the MCP specification's scope challenge,
+//! which the official SDKs turn into a step-up authorization).
 
-use crate::{server::AppState, tokens::AccessGrant};
+use crate::{config::ToolScopes, server::AppState, tokens::AccessGrant};
 use axum::{
     extract::{Request, State},
     http::{HeaderValue, StatusCode, header},
@@ -81,12 +84,106 @@ pub async fn require_token(
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs();
-    match app.tokens.lookup(&token, now) {
-        Some(g) if g.resource == app.config.mcp_url() => {
-            req.extensions_mut().insert(Principal(g));
-            next.run(req).await
+    let grant = match app.tokens.lookup(&token, now) {
+        Some(g) if g.resource == app.config.mcp_url() => g,
+        _ => return challenge(Some("invalid_token")),
+    };
+    if req.method() == axum::http::Method::POST {
+        let (parts, body) = req.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, MAX_MESSAGE_BYTES).await else {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("an MCP message is at most {MAX_MESSAGE_BYTES} bytes"),
+            )
+                .into_response();
+        };
+        let missing = called_tools(&bytes)
+            .filter_map(|name| Tool::from_name(&name))
+            .map(|tool| tool.scope(&app.config.tools).to_owned())
+            .find(|scope| !grant.scopes.contains(scope));
+        if let Some(scope) = missing {
+            return scope_challenge(&metadata, &grant, &scope);
         }
-        _ => challenge(Some("invalid_token")),
+        req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    req.extensions_mut().insert(Principal(grant));
+    next.run(req).await
+}
+
+/// Largest JSON-RPC message (or batch) the MCP server reads; larger is `413`.
+pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
+
+/// `403` with `error="insufficient_scope"` and, in `scope`, what the token
+/// already has plus what this call needs — the MCP specification's "minimum
+/// approach", so a client re-authorizing with it loses nothing it held.
+fn scope_challenge(metadata: &str, grant: &AccessGrant, needed: &str) -> Response {
+    let wanted = grant.scopes.union(&[needed].into_iter().collect());
+    let v = format!(
+        "Bearer error=\"insufficient_scope\", scope=\"{wanted}\", resource_metadata=\"{metadata}\", error_description=\"this tool needs the {needed} scope\""
+    );
+    let mut r = (
+        StatusCode::FORBIDDEN,
+        format!("insufficient_scope: this tool needs the `{needed}` scope"),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&v) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    r
+}
+
+/// The names of the tools a JSON-RPC message (or batch) calls. Anything that
+/// is not JSON is left for the MCP transport to refuse.
+fn called_tools(body: &[u8]) -> impl Iterator<Item = String> {
+    let messages = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Array(batch)) => batch,
+        Ok(one) => vec![one],
+        Err(_) => vec![],
+    };
+    messages.into_iter().filter_map(|m| {
+        (m["method"] == "tools/call")
+            .then(|| m["params"]["name"].as_str().map(str::to_owned))
+            .flatten()
+    })
+}
+
+/// The tools that need a scope, and which: one table for the scope challenge
+/// before the call and the check inside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    ListRecords,
+    GetRecord,
+    CreateRecord,
+    DeleteRecord,
+}
+
+impl Tool {
+    pub const ALL: [Tool; 4] = [
+        Tool::ListRecords,
+        Tool::GetRecord,
+        Tool::CreateRecord,
+        Tool::DeleteRecord,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::ListRecords => "list_records",
+            Tool::GetRecord => "get_record",
+            Tool::CreateRecord => "create_record",
+            Tool::DeleteRecord => "delete_record",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Tool> {
+        Tool::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    pub fn scope(self, scopes: &ToolScopes) -> &str {
+        match self {
+            Tool::ListRecords | Tool::GetRecord => &scopes.read,
+            Tool::CreateRecord => &scopes.write,
+            Tool::DeleteRecord => &scopes.delete,
+        }
     }
 }
 
@@ -135,8 +232,9 @@ impl Tools {
             .ok_or_else(|| ErrorData::invalid_request("unauthenticated", None))
     }
 
-    fn require(&self, parts: &http::request::Parts, scope: &str) -> Result<AccessGrant, ErrorData> {
+    fn require(&self, parts: &http::request::Parts, tool: Tool) -> Result<AccessGrant, ErrorData> {
         let p = Self::principal(parts)?;
+        let scope = tool.scope(&self.app.config.tools);
         if !p.scopes.contains(scope) {
             return Err(ErrorData::invalid_request(
                 format!("insufficient_scope: this tool needs the `{scope}` scope"),
@@ -163,7 +261,7 @@ impl Tools {
         &self,
         Extension(parts): Extension<http::request::Parts>,
     ) -> Result<String, ErrorData> {
-        self.require(&parts, &self.app.config.tools.read)?;
+        self.require(&parts, Tool::ListRecords)?;
         let records = self.app.records.lock().expect("records").clone();
         Ok(serde_json::to_string(&records).expect("records serialize"))
     }
@@ -174,7 +272,7 @@ impl Tools {
         Extension(parts): Extension<http::request::Parts>,
         Parameters(RecordId { id }): Parameters<RecordId>,
     ) -> Result<String, ErrorData> {
-        self.require(&parts, &self.app.config.tools.read)?;
+        self.require(&parts, Tool::GetRecord)?;
         let records = self.app.records.lock().expect("records");
         let r = records
             .iter()
@@ -189,7 +287,7 @@ impl Tools {
         Extension(parts): Extension<http::request::Parts>,
         Parameters(NewRecord { title, body }): Parameters<NewRecord>,
     ) -> Result<String, ErrorData> {
-        let p = self.require(&parts, &self.app.config.tools.write)?;
+        let p = self.require(&parts, Tool::CreateRecord)?;
         let mut records = self.app.records.lock().expect("records");
         let id = records.iter().map(|r| r.id).max().unwrap_or(0) + 1;
         records.push(Record {
@@ -207,7 +305,7 @@ impl Tools {
         Extension(parts): Extension<http::request::Parts>,
         Parameters(RecordId { id }): Parameters<RecordId>,
     ) -> Result<String, ErrorData> {
-        self.require(&parts, &self.app.config.tools.delete)?;
+        self.require(&parts, Tool::DeleteRecord)?;
         let mut records = self.app.records.lock().expect("records");
         let before = records.len();
         records.retain(|r| r.id != id);
