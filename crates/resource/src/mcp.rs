@@ -99,10 +99,10 @@ pub async fn require_token(
         };
         let missing = called_tools(&bytes)
             .filter_map(|name| Tool::from_name(&name))
-            .map(|tool| tool.scope(&app.config.tools).to_owned())
+            .map(|tool| tool.scope(&app.config.tools))
             .find(|scope| !grant.scopes.contains(scope));
         if let Some(scope) = missing {
-            return scope_challenge(&metadata, &grant, &scope);
+            return scope_challenge(&metadata, &grant, scope);
         }
         req = Request::from_parts(parts, axum::body::Body::from(bytes));
     }
@@ -121,15 +121,16 @@ fn scope_challenge(metadata: &str, grant: &AccessGrant, needed: &str) -> Respons
     let v = format!(
         "Bearer error=\"insufficient_scope\", scope=\"{wanted}\", resource_metadata=\"{metadata}\", error_description=\"this tool needs the {needed} scope\""
     );
-    let mut r = (
-        StatusCode::FORBIDDEN,
-        format!("insufficient_scope: this tool needs the `{needed}` scope"),
-    )
-        .into_response();
+    let mut r = (StatusCode::FORBIDDEN, needs_scope(needed)).into_response();
     if let Ok(v) = HeaderValue::from_str(&v) {
         r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
     r
+}
+
+/// The refusal's text, the same before the call (403) and inside it.
+fn needs_scope(scope: &str) -> String {
+    format!("insufficient_scope: this tool needs the `{scope}` scope")
 }
 
 /// The names of the tools a JSON-RPC message (or batch) calls. Anything that
@@ -237,7 +238,7 @@ impl Tools {
         let scope = tool.scope(&self.app.config.tools);
         if !p.scopes.contains(scope) {
             return Err(ErrorData::invalid_request(
-                format!("insufficient_scope: this tool needs the `{scope}` scope"),
+                needs_scope(scope),
                 Some(serde_json::json!({ "error": "insufficient_scope", "scope": scope })),
             ));
         }
