@@ -1,7 +1,9 @@
 //! The README's "Drive it with the agent" recipe, run as written: a newcomer
 //! pastes it and it works. The block is read from README.md (so an edit there is
-//! what gets tested); only its file path is swapped for a fresh one, so a line
-//! left by an earlier run cannot be mistaken for this run's.
+//! what gets tested); only its file paths are swapped for fresh ones, so a line
+//! left by an earlier run cannot be mistaken for this run's. The stack's log goes
+//! to its own file, so the agent's steps reach the terminal uninterleaved — the
+//! test reads the agent's stderr alone and would see a log line in the middle.
 
 use std::{
     os::unix::process::CommandExt,
@@ -36,7 +38,11 @@ fn the_readme_agent_recipe_works_as_pasted() {
     );
     let dir = tempfile::tempdir().unwrap();
     let line = dir.path().join("demo.json");
-    let script = block.replace("/tmp/demo.json", line.to_str().unwrap());
+    assert!(
+        block.contains("2> /tmp/demo.log"),
+        "the stack's log does not interleave with the agent's steps"
+    );
+    let script = block.replace("/tmp/demo.", &format!("{}/demo.", dir.path().display()));
     let mut child = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
@@ -74,10 +80,19 @@ fn the_readme_agent_recipe_works_as_pasted() {
         "✓ redeem at resource AS",
         "✓ MCP tool list_records",
     ] {
-        assert!(stderr.contains(step), "no `{step}` in\n{stderr}");
+        assert!(
+            stderr.lines().any(|l| l.trim_start().starts_with(step)),
+            "no line starting `{step}` in\n{stderr}"
+        );
     }
     assert!(!stdout.trim().is_empty(), "the tool's records are printed");
     // The demo's secrets never reach the terminal.
+    let log = std::fs::read_to_string(dir.path().join("demo.log")).unwrap();
+    assert!(log.contains("demo stack ready"), "the stack logs to its file");
+    assert!(
+        !stderr.contains("rmcp::"),
+        "no stack log line on the agent's terminal"
+    );
     let demo = std::fs::read_to_string(&line).unwrap();
     let v: serde_json::Value = serde_json::from_str(demo.lines().next().unwrap()).unwrap();
     for c in v["clients"].as_array().unwrap() {
