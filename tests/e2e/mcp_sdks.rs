@@ -4,7 +4,8 @@
 //! ends the session and is refused from a foreign Origin; the Python SDK (PyPI)
 //! opens a session, calls a tool and leaves without logging a failed session
 //! termination. The access token comes from the real XAA flow (sign-in, ID-JAG,
-//! redemption). The test command installs both SDKs and sets
+//! redemption). The TypeScript SDK v2 (`@modelcontextprotocol/client`) runs that
+//! flow itself as a cross-app-access client, and `jose` checks our tokens. The test command installs both SDKs and sets
 //! `GATEHOUSE_MCP_SDKS` to the Python interpreter that has `mcp`; without it
 //! the test says so and does nothing.
 
@@ -118,4 +119,85 @@ async fn the_official_mcp_sdks_meet_our_mcp_server_and_its_metadata() {
         serde_json::json!([]),
         "the Python SDK logged a warning (a session DELETE answered 202 logs one)"
     );
+}
+
+/// The TypeScript SDK v2 drives the whole XAA flow itself (its
+/// CrossAppAccessProvider: 401 → RFC 9728 → token exchange at our IdP → jwt-bearer
+/// redemption) from nothing but the person's ID token and the client's
+/// credentials, and panva's `jose` checks the ID token and the ID-JAG against our
+/// JWKS — and refuses each where it was not meant to be used.
+#[tokio::test]
+async fn the_sdk_v2_cross_app_access_client_and_jose_meet_our_idp_and_mcp_server() {
+    if std::env::var("GATEHOUSE_MCP_SDKS").is_err() {
+        eprintln!(
+            "GATEHOUSE_MCP_SDKS is not set: the official SDKs are not installed here, skipped"
+        );
+        return;
+    }
+    let d = start_demo().await;
+    let i = &d.info;
+    let app = i.app("docs");
+    let s = sign_in(i, "alice", "code-agent", false).await;
+    let idp_client = i.client("code-agent");
+    let as_client = resource_client(i, "code-agent", "docs");
+    let idp_secret = idp_client.client_secret.clone();
+    let env = [
+        ("MCP_URL", app.mcp.as_str()),
+        ("IDP", i.idp.as_str()),
+        ("ID_TOKEN", s.id_token.as_str()),
+        ("IDP_CLIENT_ID", "code-agent"),
+        ("IDP_CLIENT_SECRET", idp_secret.as_str()),
+        ("AS_CLIENT_ID", as_client.client_id.as_str()),
+        ("AS_CLIENT_SECRET", as_client.client_secret.as_str()),
+        ("AS_ISSUER", app.issuer.as_str()),
+        ("SCOPE", "docs.read"),
+    ];
+    let out = run("node", "xaa.mjs", &env).await;
+
+    assert_eq!(out["id_token"]["sub"], "alice", "{out}");
+    // The SDK found the authorization server and resource by itself.
+    assert_eq!(
+        out["context"]["authorization_server"],
+        app.issuer.as_str(),
+        "{out}"
+    );
+    assert_eq!(out["context"]["resource"], app.mcp.as_str(), "{out}");
+    // The ID-JAG, as jose read it after checking signature, typ, iss and aud.
+    let jag = &out["id_jag"];
+    assert_eq!(jag["typ"], xaa::TYP_ID_JAG, "{out}");
+    assert_eq!(jag["sub"], "alice");
+    assert_eq!(jag["client_id"], as_client.client_id.as_str());
+    assert_eq!(jag["resource"], app.mcp.as_str());
+    assert_eq!(jag["scope"], "docs.read");
+    assert!(out["exchange"]["expires_in"].as_u64().unwrap() > 0, "{out}");
+    // The redeemed token carried the tool call.
+    assert_eq!(out["is_error"], false, "{out}");
+    assert!(out["text"].as_str().unwrap().starts_with('['), "{out}");
+    assert!(
+        out["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "list_records")
+    );
+    // jose's own error codes for each misuse.
+    let refused = &out["refused"];
+    for (case, code) in [
+        ("id_jag_as_id_token", "ERR_JWT_CLAIM_VALIDATION_FAILED"),
+        ("id_token_as_id_jag", "ERR_JWT_CLAIM_VALIDATION_FAILED"),
+        ("id_jag_other_audience", "ERR_JWT_CLAIM_VALIDATION_FAILED"),
+        ("id_jag_other_issuer", "ERR_JWT_CLAIM_VALIDATION_FAILED"),
+        ("id_jag_alg_outside_list", "ERR_JOSE_ALG_NOT_ALLOWED"),
+    ] {
+        assert_eq!(refused[case], code, "{case}: {out}");
+    }
+    // Nothing secret came back on stdout.
+    let printed = out.to_string();
+    for secret in [
+        s.id_token.as_str(),
+        idp_secret.as_str(),
+        as_client.client_secret.as_str(),
+    ] {
+        assert!(!printed.contains(secret));
+    }
 }

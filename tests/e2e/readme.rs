@@ -88,7 +88,10 @@ fn the_readme_agent_recipe_works_as_pasted() {
     assert!(!stdout.trim().is_empty(), "the tool's records are printed");
     // The demo's secrets never reach the terminal.
     let log = std::fs::read_to_string(dir.path().join("demo.log")).unwrap();
-    assert!(log.contains("demo stack ready"), "the stack logs to its file");
+    assert!(
+        log.contains("demo stack ready"),
+        "the stack logs to its file"
+    );
     assert!(
         !stderr.contains("rmcp::"),
         "no stack log line on the agent's terminal"
