@@ -121,13 +121,13 @@ async fn the_official_mcp_sdks_meet_our_mcp_server_and_its_metadata() {
     );
 }
 
-/// The TypeScript SDK v2 drives the whole XAA flow itself (its
+/// Both SDKs as cross-app-access clients. The TypeScript SDK v2 drives the whole XAA flow itself (its
 /// CrossAppAccessProvider: 401 → RFC 9728 → token exchange at our IdP → jwt-bearer
 /// redemption) from nothing but the person's ID token and the client's
 /// credentials, and panva's `jose` checks the ID token and the ID-JAG against our
 /// JWKS — and refuses each where it was not meant to be used.
 #[tokio::test]
-async fn the_sdk_v2_cross_app_access_client_and_jose_meet_our_idp_and_mcp_server() {
+async fn the_sdks_as_cross_app_access_clients_and_jose_meet_our_idp_and_mcp_server() {
     if std::env::var("GATEHOUSE_MCP_SDKS").is_err() {
         eprintln!(
             "GATEHOUSE_MCP_SDKS is not set: the official SDKs are not installed here, skipped"
@@ -150,7 +150,6 @@ async fn the_sdk_v2_cross_app_access_client_and_jose_meet_our_idp_and_mcp_server
         ("AS_CLIENT_ID", as_client.client_id.as_str()),
         ("AS_CLIENT_SECRET", as_client.client_secret.as_str()),
         ("AS_ISSUER", app.issuer.as_str()),
-        ("SCOPE", "docs.read"),
     ];
     let out = run("node", "xaa.mjs", &env).await;
 
@@ -162,6 +161,9 @@ async fn the_sdk_v2_cross_app_access_client_and_jose_meet_our_idp_and_mcp_server
         "{out}"
     );
     assert_eq!(out["context"]["resource"], app.mcp.as_str(), "{out}");
+    // …and asked for the least scope, from the 401's challenge (without it the
+    // SDK asks for every scope in scopes_supported, which needs MFA here).
+    assert_eq!(out["context"]["scope"], "docs.read", "{out}");
     // The ID-JAG, as jose read it after checking signature, typ, iss and aud.
     let jag = &out["id_jag"];
     assert_eq!(jag["typ"], xaa::TYP_ID_JAG, "{out}");
@@ -191,6 +193,11 @@ async fn the_sdk_v2_cross_app_access_client_and_jose_meet_our_idp_and_mcp_server
     ] {
         assert_eq!(refused[case], code, "{case}: {out}");
     }
+    // ID-JAGs built by jose with the real one's claims: refused at our AS.
+    for case in ["foreign_key", "unsecured"] {
+        let e = out["forged"][case].as_str().unwrap();
+        assert!(e.contains("invalid_grant"), "{case}: {e}");
+    }
     // Nothing secret came back on stdout.
     let printed = out.to_string();
     for secret in [
@@ -198,6 +205,33 @@ async fn the_sdk_v2_cross_app_access_client_and_jose_meet_our_idp_and_mcp_server
         idp_secret.as_str(),
         as_client.client_secret.as_str(),
     ] {
+        assert!(!printed.contains(secret));
+    }
+
+    // The Python SDK's IdentityAssertionOAuthProvider redeems an ID-JAG its
+    // callback obtained from our IdP (leg 1 is the app's own there) and calls
+    // a tool; the callback is asked for our AS as audience and our MCP server
+    // as resource.
+    let s = sign_in(i, "alice", "code-agent", false).await;
+    let env = [
+        ("MCP_URL", app.mcp.as_str()),
+        ("IDP", i.idp.as_str()),
+        ("ID_TOKEN", s.id_token.as_str()),
+        ("IDP_CLIENT_ID", "code-agent"),
+        ("IDP_CLIENT_SECRET", idp_secret.as_str()),
+        ("AS_CLIENT_ID", as_client.client_id.as_str()),
+        ("AS_CLIENT_SECRET", as_client.client_secret.as_str()),
+        ("AS_ISSUER", app.issuer.as_str()),
+        ("SCOPE", "docs.read"),
+    ];
+    let py = run(&python, "client_xaa.py", &env).await;
+    assert_eq!(py["asked"][0]["audience"], app.issuer.as_str(), "{py}");
+    assert_eq!(py["asked"][0]["resource"], app.mcp.as_str(), "{py}");
+    assert_eq!(py["is_error"], false, "{py}");
+    assert!(py["text"].as_str().unwrap().starts_with('['), "{py}");
+    assert_eq!(py["warnings"], serde_json::json!([]), "{py}");
+    let printed = py.to_string();
+    for secret in [s.id_token.as_str(), idp_secret.as_str(), as_client.client_secret.as_str()] {
         assert!(!printed.contains(secret));
     }
 }

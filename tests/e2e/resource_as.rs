@@ -194,6 +194,11 @@ async fn mcp_without_or_with_a_bad_token_gets_401_pointing_at_resource_metadata(
         www.contains(&format!("resource_metadata=\"{meta_url}\"")),
         "{www}"
     );
+    // The least scope to start with (an SDK asks for it instead of every
+    // scope in scopes_supported) and, with no token sent, no error code
+    // (RFC 6750 §3.1).
+    assert!(www.contains("scope=\"tickets.read\""), "{www}");
+    assert!(!www.contains("error="), "{www}");
     let r = http
         .post(&a.mcp)
         .bearer_auth("not-a-token")
@@ -540,5 +545,101 @@ async fn a_tool_call_beyond_the_tokens_scopes_gets_the_mcp_scope_challenge() {
             assert_eq!(scope, "tickets.close tickets.read")
         }
         other => panic!("expected the scope challenge, got {other}"),
+    }
+}
+
+/// MCP 2026-07-28 has no sessions and no `initialize` (SEP-2567): every request
+/// carries its protocol version and client capabilities in `_meta`, and the
+/// bearer token is checked on each one. Our server answers such a client with
+/// no session at all, and the token checks are the same as for a session.
+#[tokio::test]
+async fn a_2026_07_28_client_is_served_statelessly_with_the_same_token_checks() {
+    let s = setup().await;
+    let a = s.demo.info.app("tickets");
+    let at = agent::redeem(
+        &agent::http_client(),
+        &a.issuer,
+        &resource_client(&s.demo.info, "support-copilot", "tickets"),
+        &s.jag,
+        Some("tickets.read"),
+    )
+    .await
+    .unwrap()
+    .access_token;
+    let http = reqwest::Client::new();
+    let send = |token: Option<&str>, id: u64, method: &str, params: Value| {
+        let mut params = params;
+        params["_meta"] = serde_json::json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": { "name": "stateless-peer", "version": "1" },
+        });
+        let mut r = http
+            .post(&a.mcp)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .json(&serde_json::json!({
+                "jsonrpc": "2.0", "id": id, "method": method, "params": params
+            }));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    // The JSON-RPC answer, whether sent as JSON or as one SSE event.
+    let answer = |body: &str| -> Value {
+        let json = body
+            .lines()
+            .find_map(|l| l.strip_prefix("data:").map(str::trim))
+            .filter(|l| !l.is_empty())
+            .unwrap_or(body);
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {body}"))
+    };
+
+    let r = send(Some(&at), 1, "server/discover", serde_json::json!({}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers().get("mcp-session-id").is_none(),
+        "no session in 2026-07-28"
+    );
+    let v = answer(&r.text().await.unwrap());
+    assert!(v["result"].is_object(), "{v}");
+
+    let r = send(
+        Some(&at),
+        2,
+        "tools/call",
+        serde_json::json!({ "name": "get_record", "arguments": { "id": 1 } }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("mcp-session-id").is_none());
+    let v = answer(&r.text().await.unwrap());
+    assert_eq!(v["id"], 2, "{v}");
+    assert_eq!(v["result"]["isError"], false, "{v}");
+
+    // The same checks as with a session: beyond the scopes → 403 challenge,
+    // no token or a bad one → 401.
+    let r = send(
+        Some(&at),
+        3,
+        "tools/call",
+        serde_json::json!({ "name": "delete_record", "arguments": { "id": 1 } }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("error=\"insufficient_scope\""));
+    for token in [None, Some("not-a-token")] {
+        let r = send(token, 4, "tools/list", serde_json::json!({}))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{token:?}");
     }
 }

@@ -12,17 +12,21 @@
 //    tool.
 // 4. jose refuses each token where it was not meant to be used: the ID-JAG as
 //    an ID token, the ID token as an ID-JAG, either for another audience.
+// 5. ID-JAGs built by jose, not by us, with the real one's claims: signed by a
+//    key not in our JWKS (same kid) and unsecured (`alg: none`), presented
+//    through the SDK's exchangeJwtAuthGrant — our AS refuses both.
 //
 // Reads MCP_URL, IDP, ID_TOKEN, IDP_CLIENT_ID, IDP_CLIENT_SECRET, AS_CLIENT_ID,
-// AS_CLIENT_SECRET, AS_ISSUER and SCOPE; prints one JSON line. No token or
+// AS_CLIENT_SECRET and AS_ISSUER; prints one JSON line. No token or
 // secret is printed: only claims and outcomes.
 import {
   Client,
   CrossAppAccessProvider,
   StreamableHTTPClientTransport,
   discoverAndRequestJwtAuthGrant,
+  exchangeJwtAuthGrant,
 } from "@modelcontextprotocol/client";
-import { createRemoteJWKSet, jwtVerify } from "jose";
+import { SignJWT, UnsecuredJWT, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, generateKeyPair, jwtVerify } from "jose";
 
 const env = process.env;
 const out = { refused: {} };
@@ -65,8 +69,9 @@ const provider = new CrossAppAccessProvider({
       idToken: env.ID_TOKEN,
       clientId: env.IDP_CLIENT_ID,
       clientSecret: env.IDP_CLIENT_SECRET,
-      // The app asks for what its task needs, not every scope the server lists.
-      scope: env.SCOPE,
+      // What the SDK chose from the server's 401 (its `scope` comes before
+      // `scopes_supported` in the MCP specification's scope selection).
+      scope: ctx.scope,
       fetchFn: ctx.fetchFn,
     });
     jag = grant.jwtAuthGrant;
@@ -118,5 +123,27 @@ out.refused.id_jag_other_issuer = await refusal(() =>
 out.refused.id_jag_alg_outside_list = await refusal(() =>
   jwtVerify(jag, jwks, { algorithms: ["HS256"] }),
 );
+
+step("ID-JAGs built by jose are refused by our AS");
+const asMeta = await (await fetch(new URL("/.well-known/oauth-authorization-server", env.AS_ISSUER))).json();
+const claims = { ...decodeJwt(jag), jti: crypto.randomUUID() };
+const header = decodeProtectedHeader(jag);
+const { privateKey } = await generateKeyPair(header.alg);
+const forged = {
+  foreign_key: await new SignJWT(claims).setProtectedHeader({ alg: header.alg, typ: header.typ, kid: header.kid }).sign(privateKey),
+  unsecured: new UnsecuredJWT(claims).encode(),
+};
+out.forged = {};
+for (const [name, forgedJag] of Object.entries(forged)) {
+  out.forged[name] = await exchangeJwtAuthGrant({
+    tokenEndpoint: asMeta.token_endpoint,
+    jwtAuthGrant: forgedJag,
+    clientId: env.AS_CLIENT_ID,
+    clientSecret: env.AS_CLIENT_SECRET,
+  }).then(
+    () => "accepted",
+    (e) => String(e.message),
+  );
+}
 console.log(JSON.stringify(out));
 process.exit(0);

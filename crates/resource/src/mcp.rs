@@ -59,18 +59,7 @@ pub async fn require_token(
         "{}/.well-known/oauth-protected-resource/mcp",
         app.config.issuer
     );
-    let challenge = |error: Option<&str>| {
-        let mut v = format!("Bearer resource_metadata=\"{metadata}\"");
-        if let Some(e) = error {
-            v.push_str(&format!(", error=\"{e}\""));
-        }
-        let mut r = StatusCode::UNAUTHORIZED.into_response();
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_str(&v).expect("header"),
-        );
-        r
-    };
+    let refuse = |refusal: Refusal| refusal.into_response(&metadata, &app.config.tools);
     let token = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -78,7 +67,7 @@ pub async fn require_token(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned);
     let Some(token) = token else {
-        return challenge(None);
+        return refuse(Refusal::NoToken);
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -86,7 +75,7 @@ pub async fn require_token(
         .as_secs();
     let grant = match app.tokens.lookup(&token, now) {
         Some(g) if g.resource == app.config.mcp_url() => g,
-        _ => return challenge(Some("invalid_token")),
+        _ => return refuse(Refusal::InvalidToken),
     };
     if req.method() == axum::http::Method::POST {
         let (parts, body) = req.into_parts();
@@ -101,8 +90,11 @@ pub async fn require_token(
             .filter_map(|name| Tool::from_name(&name))
             .map(|tool| tool.scope(&app.config.tools))
             .find(|scope| !grant.scopes.contains(scope));
-        if let Some(scope) = missing {
-            return scope_challenge(&metadata, &grant, scope);
+        if let Some(needed) = missing {
+            return refuse(Refusal::InsufficientScope {
+                grant: &grant,
+                needed,
+            });
         }
         req = Request::from_parts(parts, axum::body::Body::from(bytes));
     }
@@ -113,19 +105,61 @@ pub async fn require_token(
 /// Largest JSON-RPC message (or batch) the MCP server reads; larger is `413`.
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 
-/// `403` with `error="insufficient_scope"` and, in `scope`, what the token
-/// already has plus what this call needs — the MCP specification's "minimum
-/// approach", so a client re-authorizing with it loses nothing it held.
-fn scope_challenge(metadata: &str, grant: &AccessGrant, needed: &str) -> Response {
-    let wanted = grant.scopes.union(&[needed].into_iter().collect());
-    let v = format!(
-        "Bearer error=\"insufficient_scope\", scope=\"{wanted}\", resource_metadata=\"{metadata}\", error_description=\"this tool needs the {needed} scope\""
-    );
-    let mut r = (StatusCode::FORBIDDEN, needs_scope(needed)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&v) {
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+/// Why the bearer-token middleware turned a request away. Each becomes one
+/// `WWW-Authenticate: Bearer` challenge (RFC 6750 §3) that always names the
+/// protected resource metadata (RFC 9728 §5.1) and the scope to ask for.
+enum Refusal<'a> {
+    /// No bearer token: `401`, scope = the read scope, the least a client
+    /// needs here (the MCP specification's scope selection takes the
+    /// challenge's `scope` before `scopes_supported`, so an SDK asks for that
+    /// and not for every scope the server has).
+    NoToken,
+    /// A token that is unknown, expired or for another resource: `401`.
+    InvalidToken,
+    /// A valid token calling a tool beyond its scopes: `403`, scope = what the
+    /// token already has plus what this call needs — the MCP specification's
+    /// "minimum approach", so a client re-authorizing with it loses nothing.
+    InsufficientScope {
+        grant: &'a AccessGrant,
+        needed: &'a str,
+    },
+}
+
+impl Refusal<'_> {
+    fn into_response(self, metadata: &str, tools: &ToolScopes) -> Response {
+        // The body is for a person reading a log: the 401s say the description,
+        // the 403 the same text as the check inside the tool.
+        let (status, error, scope, description, body) = match self {
+            Refusal::NoToken => {
+                let d = "this MCP server needs a bearer token from its authorization server";
+                (StatusCode::UNAUTHORIZED, None, tools.read.clone(), d.to_owned(), d.to_owned())
+            }
+            Refusal::InvalidToken => {
+                let d = "the access token is unknown, expired or for another resource";
+                let e = Some("invalid_token");
+                (StatusCode::UNAUTHORIZED, e, tools.read.clone(), d.to_owned(), d.to_owned())
+            }
+            Refusal::InsufficientScope { grant, needed } => (
+                StatusCode::FORBIDDEN,
+                Some("insufficient_scope"),
+                grant.scopes.union(&[needed].into_iter().collect()).to_string(),
+                format!("this tool needs the {needed} scope"),
+                needs_scope(needed),
+            ),
+        };
+        let mut params = Vec::with_capacity(4);
+        if let Some(e) = error {
+            params.push(format!("error=\"{e}\""));
+        }
+        params.push(format!("scope=\"{scope}\""));
+        params.push(format!("resource_metadata=\"{metadata}\""));
+        params.push(format!("error_description=\"{description}\""));
+        let mut r = (status, body).into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("Bearer {}", params.join(", "))) {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        r
     }
-    r
 }
 
 /// The refusal's text, the same before the call (403) and inside it.
