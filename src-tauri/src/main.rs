@@ -84,43 +84,7 @@ fn main() {
             });
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::session,
-            commands::list_requests,
-            commands::get_request,
-            commands::request_context,
-            commands::approve,
-            commands::deny,
-            commands::step_up,
-            commands::list_connections,
-            commands::get_connection,
-            commands::connection_action,
-            commands::modify_connection,
-            commands::audit,
-            commands::verify_audit,
-            commands::export_audit,
-            commands::lock,
-            commands::unlock,
-            commands::idp_status,
-            commands::profiles,
-            commands::add_profile,
-            commands::remove_profile,
-            commands::sign_in_browser,
-            commands::sign_in_api_token,
-            commands::sign_out,
-            commands::helpdesk_search,
-            commands::helpdesk_lookup,
-            commands::helpdesk_kill,
-            commands::export_evidence,
-            commands::campaigns,
-            commands::create_campaign,
-            commands::review_items,
-            commands::decide_items,
-            commands::reassign_item,
-            commands::complete_campaign,
-            commands::export_report,
-            commands::overview,
-        ])
+        .invoke_handler(commands::handler())
         .run(tauri::generate_context!())
         .expect("the Gatehouse window failed to start");
 }

@@ -181,7 +181,7 @@ fn main() {
             let v = admin
                 .connection_action(
                     &conn.id,
-                    "suspend",
+                    admin_api::ConnectionAction::Suspend,
                     "bench",
                     &admin_api::client::Mutation {
                         if_match: Some(&etag),
@@ -200,7 +200,7 @@ fn main() {
             conn = admin
                 .connection_action(
                     &conn.id,
-                    "resume",
+                    admin_api::ConnectionAction::Resume,
                     "bench",
                     &admin_api::client::Mutation {
                         if_match: Some(&etag),

@@ -77,7 +77,7 @@ fn main() {
             helpdesk
                 .connection_action(
                     &conn.id,
-                    "revoke",
+                    admin_api::ConnectionAction::Revoke,
                     "bench",
                     &Mutation {
                         if_match: Some(&etag),

@@ -445,7 +445,7 @@ async fn a_revoke_refuses_the_next_exchange_and_kills_the_live_access_token() {
     let revoked = dave
         .connection_action(
             &conn.value.id,
-            "revoke",
+            admin_api::ConnectionAction::Revoke,
             "laptop stolen",
             &Mutation {
                 if_match: Some(&conn.etag),

@@ -265,7 +265,7 @@ async fn act(c: &AdminClient, id: &str, action: &str, version: i64) -> Connectio
     let etag = format!("\"v{version}\"");
     c.connection_action(
         id,
-        action,
+        admin_api::ConnectionAction::parse(action).expect("suspend, resume or revoke"),
         "cluster test",
         &Mutation {
             if_match: Some(&etag),
@@ -388,8 +388,8 @@ async fn two_writers_with_one_etag_on_two_nodes_one_wins_and_the_other_gets_412(
             ..Default::default()
         };
         let (ra, rb) = tokio::join!(
-            a.connection_action(&conn.id, "suspend", "race", &m),
-            b.connection_action(&conn.id, "suspend", "race", &m)
+            a.connection_action(&conn.id, admin_api::ConnectionAction::Suspend, "race", &m),
+            b.connection_action(&conn.id, admin_api::ConnectionAction::Suspend, "race", &m)
         );
         let statuses: Vec<Option<u16>> = [&ra, &rb]
             .iter()

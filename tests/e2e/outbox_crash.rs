@@ -154,7 +154,7 @@ scopes = {{ kind = "all" }}
     let revoked = admin
         .connection_action(
             &conn.id,
-            "revoke",
+            admin_api::ConnectionAction::Revoke,
             "compromised",
             &admin_api::client::Mutation {
                 if_match: Some(&etag),

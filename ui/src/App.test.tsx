@@ -49,7 +49,9 @@ let calls: { cmd: string; args: unknown }[];
 
 beforeEach(() => {
   calls = [];
-  mockIPC((cmd, args) => {
+  mockIPC((cmd, envelope) => {
+    // Every command's arguments are its one request: `{ req }`.
+    const args = (envelope as { req: unknown }).req;
     calls.push({ cmd, args });
     switch (cmd) {
       case "session":
@@ -127,7 +129,9 @@ describe("Pending queue", () => {
 
   it("a 500-request page puts only the rows in view into the DOM", async () => {
     const many = Array.from({ length: 500 }, (_, i) => request(`req_${i}`, `Agent ${i}`, [["crm.contacts.read", "read", false]]));
-    mockIPC((cmd, args) => {
+    mockIPC((cmd, envelope) => {
+    // Every command's arguments are its one request: `{ req }`.
+    const args = (envelope as { req: unknown }).req;
       if (cmd === "idp_status") return { reachable: true, message: null };
       if (cmd === "list_requests") return { items: many, total: 10000 };
       if (cmd === "get_request") return { request: many.find((r) => r.id === (args as { id: string }).id), etag: '"v1"' };
@@ -142,7 +146,9 @@ describe("Pending queue", () => {
   });
 
   it("an unreachable IdP shows the banner and disables every decision", async () => {
-    mockIPC((cmd, args) => {
+    mockIPC((cmd, envelope) => {
+    // Every command's arguments are its one request: `{ req }`.
+    const args = (envelope as { req: unknown }).req;
       calls.push({ cmd, args });
       if (cmd === "idp_status") return { reachable: false, message: "connection refused" };
       if (cmd === "list_requests") return { items: queue, total: queue.length };
@@ -161,7 +167,9 @@ describe("Pending queue", () => {
   it("a stale ETag (412) reloads the request and says what changed, without deciding", async () => {
     let approveCalls = 0;
     const changed = { ...queue[0], scopes: [...queue[0].scopes, { name: "crm.export", risk: "admin" as const, sensitive: true, description: "" }], version: 2 };
-    mockIPC((cmd, args) => {
+    mockIPC((cmd, envelope) => {
+    // Every command's arguments are its one request: `{ req }`.
+    const args = (envelope as { req: unknown }).req;
       calls.push({ cmd, args });
       if (cmd === "session") return null;
       if (cmd === "idp_status") return { reachable: true, message: null };
@@ -188,7 +196,9 @@ describe("Pending queue", () => {
 
   it("a step-up challenge asks to re-authenticate, then retries the approval", async () => {
     let mfa = false;
-    mockIPC((cmd, args) => {
+    mockIPC((cmd, envelope) => {
+    // Every command's arguments are its one request: `{ req }`.
+    const args = (envelope as { req: unknown }).req;
       calls.push({ cmd, args });
       if (cmd === "session") return null;
       if (cmd === "idp_status") return { reachable: true, message: null };
@@ -219,7 +229,9 @@ describe("Pending queue", () => {
 
 describe("Request context", () => {
   it("counts who would gain access, before and after restricting to a group, and shows the owner", async () => {
-    mockIPC((cmd, args) => {
+    mockIPC((cmd, envelope) => {
+    // Every command's arguments are its one request: `{ req }`.
+    const args = (envelope as { req: unknown }).req;
       calls.push({ cmd, args });
       if (cmd === "idp_status") return { reachable: true, message: null };
       if (cmd === "list_requests") return { items: [queue[0]], total: 1 };
@@ -275,7 +287,9 @@ describe("Connections and Audit", () => {
   };
 
   it("shows a revoked connection's receipt per receiver with its latency", async () => {
-    mockIPC((cmd, args) => {
+    mockIPC((cmd, envelope) => {
+    // Every command's arguments are its one request: `{ req }`.
+    const args = (envelope as { req: unknown }).req;
       calls.push({ cmd, args });
       if (cmd === "idp_status") return { reachable: true, message: null };
       if (cmd === "list_requests") return { items: [], total: 0 };
@@ -298,12 +312,14 @@ describe("Connections and Audit", () => {
 
   it("loads the next page of connections as the last rows come into view", async () => {
     const make = (i: number) => ({ ...connection, id: `conn_${i}`, status: "active" as const, receipts: [] });
-    mockIPC((cmd, args) => {
+    mockIPC((cmd, envelope) => {
+    // Every command's arguments are its one request: `{ req }`.
+    const args = (envelope as { req: unknown }).req;
       calls.push({ cmd, args });
       if (cmd === "idp_status") return { reachable: true, message: null };
       if (cmd === "list_requests") return { items: [], total: 0 };
       if (cmd === "list_connections") {
-        const cursor = (args as { query: { cursor?: string } }).query.cursor;
+        const cursor = (args as { cursor?: string }).cursor;
         return cursor
           ? { items: Array.from({ length: 30 }, (_, i) => make(30 + i)), total: 60, next_cursor: null }
           : { items: Array.from({ length: 30 }, (_, i) => make(i)), total: 60, next_cursor: "page2" };
@@ -315,7 +331,7 @@ describe("Connections and Audit", () => {
     await act(async () => window.dispatchEvent(new KeyboardEvent("keydown", { key: "2" })));
     await settle();
     await settle();
-    const cursors = calls.filter((c) => c.cmd === "list_connections").map((c) => (c.args as { query: { cursor?: string } }).query.cursor);
+    const cursors = calls.filter((c) => c.cmd === "list_connections").map((c) => (c.args as { cursor?: string }).cursor);
     expect(cursors).toContain("page2");
     expect(container.textContent).not.toContain("more load as you scroll");
   });
@@ -341,7 +357,9 @@ describe("Connections and Audit", () => {
 describe("Profiles", () => {
   it("shows what discovery found and clears a pasted API token once sent", async () => {
     const profile = { id: "p1", name: "Acme", issuer: "https://idp.acme.test", client_id: "gatehouse-console" };
-    mockIPC((cmd, args) => {
+    mockIPC((cmd, envelope) => {
+    // Every command's arguments are its one request: `{ req }`.
+    const args = (envelope as { req: unknown }).req;
       calls.push({ cmd, args });
       if (cmd === "idp_status") return { reachable: true, message: null };
       if (cmd === "list_requests") return { items: [], total: 0 };
@@ -366,7 +384,7 @@ describe("Profiles", () => {
     });
     await act(async () => input.form!.requestSubmit());
     await settle();
-    expect(calls.find((c) => c.cmd === "sign_in_api_token")?.args).toEqual({ profileId: "p1", token: "gh_adm_secret" });
+    expect(calls.find((c) => c.cmd === "sign_in_api_token")?.args).toEqual({ profile_id: "p1", token: "gh_adm_secret" });
     expect(container.querySelector('input[type="password"]')).toBeNull();
     expect(container.innerHTML).not.toContain("gh_adm_secret");
   });
@@ -388,7 +406,9 @@ describe("Reviews and Help desk", () => {
   };
 
   it("keeping against a revoke recommendation needs a reason, which goes with the bulk decision", async () => {
-    mockIPC((cmd, args) => {
+    mockIPC((cmd, envelope) => {
+    // Every command's arguments are its one request: `{ req }`.
+    const args = (envelope as { req: unknown }).req;
       calls.push({ cmd, args });
       if (cmd === "idp_status") return { reachable: true, message: null };
       if (cmd === "session") return { profile_id: "p", profile_name: "Demo", issuer: "http://idp", subject: "ivan", roles: ["reviewer"], kind: "session", mfa: false };
@@ -431,13 +451,15 @@ describe("Reviews and Help desk", () => {
       target: { kind: "client", id: "support-copilot", name: "Support Copilot", detail: "AI client" },
       connections: [], recent_id_jags: [], possibly_live: 0,
     };
-    mockIPC((cmd, args) => {
+    mockIPC((cmd, envelope) => {
+    // Every command's arguments are its one request: `{ req }`.
+    const args = (envelope as { req: unknown }).req;
       calls.push({ cmd, args });
       if (cmd === "idp_status") return { reachable: true, message: null };
       if (cmd === "list_requests") return { items: [], total: 0 };
       if (cmd === "helpdesk_search" || cmd === "helpdesk_lookup") return view;
       if (cmd === "helpdesk_kill") {
-        const dry = (args as { dryRun: boolean }).dryRun;
+        const dry = (args as { dry_run: boolean }).dry_run;
         return {
           result: { dry_run: dry, connections_revoked: 3, connection_ids: ["c1"], users_blocked: 0, events_queued: dry ? 0 : 3 },
           receipts: dry ? [] : [{ connection_id: "c1", receipts: [{ event_id: "e", receiver: "http://127.0.0.1:9/r", status: "delivered", attempts: 1, latency_ms: 3, created_at_ms: 1, delivered_at_ms: 4, last_error: null }] }],
@@ -466,10 +488,10 @@ describe("Reviews and Help desk", () => {
     await act(async () => container.querySelector<HTMLButtonElement>('[data-testid="kill-check"]')!.click());
     await settle();
     expect(container.querySelector('[data-testid="kill-count"]')?.textContent).toContain("exactly 3 connection(s)");
-    expect(calls.filter((c) => c.cmd === "helpdesk_kill").map((c) => (c.args as { dryRun: boolean }).dryRun)).toEqual([true]);
+    expect(calls.filter((c) => c.cmd === "helpdesk_kill").map((c) => (c.args as { dry_run: boolean }).dry_run)).toEqual([true]);
     await act(async () => container.querySelector<HTMLButtonElement>('[data-testid="kill-confirm"]')!.click());
     await settle();
-    expect(calls.filter((c) => c.cmd === "helpdesk_kill").map((c) => (c.args as { dryRun: boolean }).dryRun)).toEqual([true, false]);
+    expect(calls.filter((c) => c.cmd === "helpdesk_kill").map((c) => (c.args as { dry_run: boolean }).dry_run)).toEqual([true, false]);
     expect(container.querySelector('[data-testid="kill-receipt"]')?.textContent).toContain("delivered");
   });
 });

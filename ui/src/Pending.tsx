@@ -6,7 +6,7 @@
 // awaiting-second-approver state.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { ipc, isConsoleError, type ApproveRequest, type RequestContext, type RequestDetail, type RequestView } from "./ipc";
+import { ipc, isConsoleError, type ApproveRequest, type RequestContext, type RequestDetail, type RequestSort, type RequestView, type Risk } from "./ipc";
 import { ago, inField, RISK_ORDER, RiskBadge, RiskSelect, toggled, when, type ScreenProps } from "./common";
 
 const DAY = 86400;
@@ -49,7 +49,7 @@ export function Pending({ tick, online, report, notify }: ScreenProps) {
   const [detail, setDetail] = useState<RequestDetail | null>(null);
   const [q, setQ] = useState("");
   const [risk, setRisk] = useState("");
-  const [sort, setSort] = useState("age");
+  const [sort, setSort] = useState<RequestSort>("age");
   const [dropped, setDropped] = useState<Set<string>>(new Set());
   const [groups, setGroups] = useState<Set<string>>(new Set());
   const [expiry, setExpiry] = useState<number | null>(null);
@@ -73,7 +73,7 @@ export function Pending({ tick, online, report, notify }: ScreenProps) {
 
   const refresh = useCallback(async () => {
     try {
-      const page = await ipc.listRequests({ q: q || undefined, sort, risk: risk || undefined });
+      const page = await ipc.listRequests({ q: q || undefined, sort, risk: (risk || undefined) as Risk | undefined });
       setItems(page.items);
       setTotal(page.total);
     } catch (e) {
@@ -265,7 +265,7 @@ export function Pending({ tick, online, report, notify }: ScreenProps) {
             onChange={(e) => setQ(e.target.value)}
           />
           <RiskSelect value={risk} onChange={setRisk} />
-          <select value={sort} onChange={(e) => setSort(e.target.value)} aria-label="Order">
+          <select value={sort} onChange={(e) => setSort(e.target.value as RequestSort)} aria-label="Order">
             <option value="age">Oldest first</option>
             <option value="-age">Newest first</option>
             <option value="refused">Most refused</option>

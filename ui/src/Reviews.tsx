@@ -4,7 +4,7 @@
 // recommendation), reassign with a note, the report as CSV or PDF; admins
 // start campaigns and can apply the default action before the due date.
 import { useCallback, useEffect, useMemo, useState } from "react";
-import { ipc, type CampaignView, type ReviewItemView, type SessionView } from "./ipc";
+import { ipc, type CampaignView, type ItemState, type ReviewItemView, type SessionView } from "./ipc";
 import { ago, toggled, type ScreenProps } from "./common";
 
 type Decision = ReviewItemView["recommendation"];
@@ -14,7 +14,7 @@ export function Reviews({ tick, online, report, notify, session }: ScreenProps &
   const [selected, setSelected] = useState<string | null>(null);
   const [items, setItems] = useState<ReviewItemView[]>([]);
   const [mine, setMine] = useState(true);
-  const [state, setState] = useState("open");
+  const [state, setState] = useState<ItemState | "">("open");
   const [checked, setChecked] = useState<Set<string>>(new Set());
   const [reason, setReason] = useState("");
   const [keepScopes, setKeepScopes] = useState<Set<string>>(new Set());
@@ -227,7 +227,7 @@ export function Reviews({ tick, online, report, notify, session }: ScreenProps &
               <label>
                 <input type="checkbox" checked={mine} onChange={() => setMine((m) => !m)} /> Mine only
               </label>
-              <select value={state} onChange={(e) => setState(e.target.value)} aria-label="Items">
+              <select value={state} onChange={(e) => setState(e.target.value as ItemState | "")} aria-label="Items">
                 <option value="open">Open</option>
                 <option value="decided">Decided</option>
                 <option value="">All</option>

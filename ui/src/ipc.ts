@@ -46,46 +46,67 @@ export function isConsoleError(e: unknown): e is ConsoleError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
 }
 
+type Commands = Ipc["schemas"]["Commands"];
+/** Every IPC command's name, from the one Rust list (`ipc_commands`). */
+export type CommandName = keyof Commands;
+export type Request<K extends CommandName> = Commands[K]["request"];
+export type Response<K extends CommandName> = Commands[K]["response"];
+
+/** The one way to reach Rust: the command's name and its request, both typed
+ * from the Rust declaration, so a renamed field or a wrong union is a type error. */
+export function call<K extends CommandName>(cmd: K, req: Request<K>): Promise<Response<K>> {
+  return invoke<Response<K>>(cmd, { req });
+}
+
+export type ConnectionAction = Request<"connection_action">["action"];
+export type AuditExportFormat = Request<"export_audit">["format"];
+export type ReportFormat = Request<"export_report">["format"];
+export type ListRequestsFilters = Request<"list_requests">;
+export type RequestSort = NonNullable<ListRequestsFilters["sort"]>;
+export type ItemState = NonNullable<Request<"review_items">["review_state"]>;
+
 export const ipc = {
-  session: () => invoke<SessionView | null>("session"),
-  listRequests: (args: { status?: string; q?: string; sort?: string; risk?: string }) => invoke<RequestPage>("list_requests", args),
-  getRequest: (id: string) => invoke<RequestDetail>("get_request", { id }),
-  requestContext: (id: string) => invoke<RequestContext>("request_context", { id }),
-  approve: (id: string, etag: string, grant: ApproveRequest) => invoke<DecisionResult>("approve", { id, etag, grant }),
-  deny: (id: string, etag: string, reason: string) => invoke<DecisionResult>("deny", { id, etag, reason }),
-  stepUp: () => invoke<SessionView>("step_up"),
-  listConnections: (query: ConnectionQuery) => invoke<ConnectionPage>("list_connections", { query }),
-  getConnection: (id: string) => invoke<ConnectionDetail>("get_connection", { id }),
-  connectionAction: (id: string, etag: string, action: "suspend" | "resume" | "revoke", reason: string) =>
-    invoke<ConnectionView>("connection_action", { id, etag, action, reason }),
+  session: () => call("session", {}),
+  listRequests: (filters: ListRequestsFilters) => call("list_requests", filters),
+  getRequest: (id: string) => call("get_request", { id }),
+  requestContext: (id: string) => call("request_context", { id }),
+  approve: (id: string, etag: string, grant: ApproveRequest) => call("approve", { id, etag, grant }),
+  deny: (id: string, etag: string, reason: string) => call("deny", { id, etag, reason }),
+  stepUp: () => call("step_up", {}),
+  listConnections: (query: ConnectionQuery) => call("list_connections", query),
+  getConnection: (id: string) => call("get_connection", { id }),
+  connectionAction: (id: string, etag: string, action: ConnectionAction, reason: string) =>
+    call("connection_action", { id, etag, action, reason }),
   modifyConnection: (id: string, etag: string, change: ModifyConnection) =>
-    invoke<ConnectionView>("modify_connection", { id, etag, change }),
-  audit: (query: AuditQuery) => invoke<AuditPage>("audit", { query }),
-  verifyAudit: () => invoke<ChainReport>("verify_audit"),
-  exportAudit: (format: "csv" | "jsonl") => invoke<ExportSummary | null>("export_audit", { format }),
-  lock: () => invoke<null>("lock"),
-  unlock: () => invoke<SessionView | null>("unlock"),
-  idpStatus: () => invoke<IdpStatus>("idp_status"),
-  profiles: () => invoke<ProfileView[]>("profiles"),
+    call("modify_connection", { id, etag, change }),
+  audit: (query: AuditQuery) => call("audit", query),
+  verifyAudit: () => call("verify_audit", {}),
+  exportAudit: (format: AuditExportFormat) => call("export_audit", { format }),
+  lock: () => call("lock", {}),
+  unlock: () => call("unlock", {}),
+  idpStatus: () => call("idp_status", {}),
+  profiles: () => call("profiles", {}),
   addProfile: (name: string, issuer: string, clientId: string) =>
-    invoke<ProfileAdded>("add_profile", { name, issuer, clientId }),
-  removeProfile: (id: string) => invoke<null>("remove_profile", { id }),
-  signInBrowser: (profileId: string) => invoke<SessionView>("sign_in_browser", { profileId }),
+    call("add_profile", { name, issuer, client_id: clientId }),
+  removeProfile: (id: string) => call("remove_profile", { id }),
+  signInBrowser: (profileId: string) => call("sign_in_browser", { profile_id: profileId }),
   // The token goes to Rust once and into the OS keychain; nothing sends it back.
-  signInApiToken: (profileId: string, token: string) => invoke<SessionView>("sign_in_api_token", { profileId, token }),
-  signOut: () => invoke<null>("sign_out"),
-  helpdeskSearch: (q: string) => invoke<HelpdeskView>("helpdesk_search", { q }),
-  helpdeskLookup: (kind: TargetKind, id: string) => invoke<HelpdeskView>("helpdesk_lookup", { kind, id }),
+  signInApiToken: (profileId: string, token: string) =>
+    call("sign_in_api_token", { profile_id: profileId, token }),
+  signOut: () => call("sign_out", {}),
+  helpdeskSearch: (q: string) => call("helpdesk_search", { q }),
+  helpdeskLookup: (kind: TargetKind, id: string) => call("helpdesk_lookup", { kind, id }),
   helpdeskKill: (kind: TargetKind, id: string, reason: string, dryRun: boolean) =>
-    invoke<KillResult>("helpdesk_kill", { kind, id, reason, dryRun }),
-  exportEvidence: (kind: TargetKind, id: string) => invoke<number | null>("export_evidence", { kind, id }),
-  campaigns: () => invoke<CampaignView[]>("campaigns"),
-  createCampaign: (body: CreateCampaign) => invoke<CampaignView>("create_campaign", { body }),
-  reviewItems: (id: string, mine: boolean, reviewState?: string) => invoke<ReviewItemPage>("review_items", { id, mine, reviewState }),
-  decideItems: (id: string, body: ReviewDecisions) => invoke<ReviewItemView[]>("decide_items", { id, body }),
+    call("helpdesk_kill", { kind, id, reason, dry_run: dryRun }),
+  exportEvidence: (kind: TargetKind, id: string) => call("export_evidence", { kind, id }),
+  campaigns: () => call("campaigns", {}),
+  createCampaign: (body: CreateCampaign) => call("create_campaign", body),
+  reviewItems: (id: string, mine: boolean, reviewState?: Request<"review_items">["review_state"]) =>
+    call("review_items", { id, mine, review_state: reviewState }),
+  decideItems: (id: string, body: ReviewDecisions) => call("decide_items", { id, body }),
   reassignItem: (id: string, item: string, to: string, note: string) =>
-    invoke<ReviewItemView>("reassign_item", { id, item, body: { to, note } }),
-  completeCampaign: (id: string) => invoke<CampaignView>("complete_campaign", { id }),
-  overview: () => invoke<OverviewView>("overview"),
-  exportReport: (id: string, format: "csv" | "pdf") => invoke<number | null>("export_report", { id, format }),
+    call("reassign_item", { id, item, body: { to, note } }),
+  completeCampaign: (id: string) => call("complete_campaign", { id }),
+  overview: () => call("overview", {}),
+  exportReport: (id: string, format: ReportFormat) => call("export_report", { id, format }),
 };

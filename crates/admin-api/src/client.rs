@@ -332,7 +332,7 @@ impl AdminClient {
     pub async fn connection_action(
         &self,
         id: &str,
-        action: &str,
+        action: crate::ConnectionAction,
         reason: &str,
         m: &Mutation<'_>,
     ) -> Result<ConnectionView, ClientError> {

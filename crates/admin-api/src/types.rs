@@ -850,6 +850,15 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// What `POST /connections/{id}/{action}` does to a connection.
+    pub enum ConnectionAction {
+        Suspend = "suspend",
+        Resume = "resume",
+        Revoke = "revoke",
+    }
+}
+
+wire_enum! {
     /// `format` of `GET /reviews/{id}/report`.
     pub enum ReportFormat {
         /// The default.

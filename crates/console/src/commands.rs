@@ -1,6 +1,7 @@
 //! The bodies of the console's IPC commands, written against `Console` so they run
-//! (and are tested) without a window; `src-tauri` only forwards to them. Each
-//! returns a view for the screen or `{code, message}` — never a token.
+//! (and are tested) without a window; `rpc` adapts each command's request to
+//! them and `src-tauri` forwards to `rpc`. Each returns a view for the screen or
+//! `{code, message}` — never a token.
 
 use crate::{
     Console, ConsoleError, ErrorCode, SessionView,
@@ -11,9 +12,9 @@ use crate::{
 };
 use admin_api::{
     ApproveRequest, AuditEventView, AuditExportFormat, AuditQuery, ChainReportView,
-    ConnectionQuery, ConnectionStatusFilter, ConnectionView, DecisionResult, ExportQuery,
-    ItemQuery, ModifyConnection, Page, ReportFormat, RequestQuery, RequestSort,
-    RequestStatusFilter, RequestView, Risk, client::Mutation,
+    ConnectionAction, ConnectionQuery, ConnectionStatusFilter, ConnectionView, DecisionResult,
+    ExportQuery, ItemQuery, ModifyConnection, Page, ReportFormat, RequestQuery,
+    RequestStatusFilter, RequestView, client::Mutation,
 };
 use std::path::Path;
 
@@ -25,37 +26,19 @@ fn if_match(etag: &str) -> Mutation<'_> {
     }
 }
 
-/// An optional wire value from the UI (empty means none); a value outside the
-/// closed set is the person's error, named.
-fn wire<T>(
-    v: Option<String>,
-    parse: fn(&str) -> Option<T>,
-    what: &str,
-) -> Result<Option<T>, ConsoleError> {
-    match v.filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => parse(&v)
-            .map(Some)
-            .ok_or_else(|| ConsoleError::new(ErrorCode::Invalid, format!("Unknown {what} `{v}`."))),
-    }
-}
-
 pub async fn session(c: &Console) -> Result<Option<SessionView>, ConsoleError> {
     Ok(c.view().await)
 }
 
 pub async fn list_requests(
     c: &Console,
-    status: Option<String>,
-    q: Option<String>,
-    sort: Option<String>,
-    risk: Option<String>,
+    filters: crate::rpc::ListRequestsReq,
 ) -> Result<Page<RequestView>, ConsoleError> {
     let query = RequestQuery {
-        status: wire(status, RequestStatusFilter::parse, "status")?,
-        q: q.filter(|v| !v.is_empty()),
-        sort: wire(sort, RequestSort::parse, "sort")?,
-        risk: wire(risk, Risk::parse, "risk")?,
+        status: filters.status,
+        q: filters.q.filter(|v| !v.trim().is_empty()),
+        sort: filters.sort,
+        risk: filters.risk,
         limit: Some(500),
         ..Default::default()
     };
@@ -158,20 +141,14 @@ pub async fn get_connection(c: &Console, id: &str) -> Result<ConnectionDetail, C
     })
 }
 
-/// `suspend`, `resume` or `revoke`, with the reason the audit trail keeps.
+/// Suspend, resume or revoke, with the reason the audit trail keeps.
 pub async fn connection_action(
     c: &Console,
     id: &str,
     etag: &str,
-    action: &str,
+    action: ConnectionAction,
     reason: &str,
 ) -> Result<ConnectionView, ConsoleError> {
-    if !matches!(action, "suspend" | "resume" | "revoke") {
-        return Err(ConsoleError::new(
-            ErrorCode::Invalid,
-            format!("`{action}` is not a connection action (suspend, resume, revoke)."),
-        ));
-    }
     if reason.trim().is_empty() {
         return Err(ConsoleError::new(ErrorCode::Invalid, "Give a reason."));
     }
@@ -206,15 +183,9 @@ pub async fn verify_audit(c: &Console) -> Result<ChainReportView, ConsoleError> 
 /// failed export never leaves half a file under the chosen name.
 pub async fn export_audit(
     c: &Console,
-    format: &str,
+    format: AuditExportFormat,
     path: &Path,
 ) -> Result<ExportSummary, ConsoleError> {
-    let Some(format) = AuditExportFormat::parse(format) else {
-        return Err(ConsoleError::new(
-            ErrorCode::Invalid,
-            "Export as csv or jsonl.",
-        ));
-    };
     let body = c
         .admin()
         .await?
@@ -317,12 +288,12 @@ pub async fn review_items(
     c: &Console,
     id: &str,
     mine: bool,
-    state: Option<String>,
+    state: Option<admin_api::ItemState>,
 ) -> Result<Page<admin_api::ReviewItemView>, ConsoleError> {
     let me = c.view().await.map(|v| v.subject);
     let query = ItemQuery {
         reviewer: if mine { me } else { None },
-        state: wire(state, admin_api::ItemState::parse, "review state")?,
+        state,
         limit: Some(500),
         ..Default::default()
     };
@@ -376,15 +347,9 @@ pub async fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ConsoleEr
 pub async fn export_report(
     c: &Console,
     id: &str,
-    format: &str,
+    format: ReportFormat,
     path: &Path,
 ) -> Result<usize, ConsoleError> {
-    let Some(format) = ReportFormat::parse(format) else {
-        return Err(ConsoleError::new(
-            ErrorCode::Invalid,
-            "Export as csv or pdf.",
-        ));
-    };
     let bytes = c.admin().await?.review_report(id, format).await?;
     write_atomically(path, &bytes).await?;
     Ok(bytes.len())

@@ -78,38 +78,16 @@ pub fn document() -> serde_json::Value {
     let mut g = SchemaSettings::draft2020_12()
         .with(|s| s.definitions_path = "/components/schemas".into())
         .into_generator();
-    let _ = g.subschema_for::<crate::SessionView>();
+    let commands = crate::rpc::command_schemas(&mut g);
+    // Beside the commands' own types: what travels as events, not answers.
     let _ = g.subschema_for::<crate::ConsoleError>();
-    let _ = g.subschema_for::<RequestDetail>();
-    let _ = g.subschema_for::<admin_api::DecisionResult>();
-    let _ = g.subschema_for::<admin_api::ApproveRequest>();
-    let _ = g.subschema_for::<admin_api::Page<admin_api::RequestView>>();
-    let _ = g.subschema_for::<ConnectionDetail>();
-    let _ = g.subschema_for::<ExportSummary>();
-    let _ = g.subschema_for::<IdpStatus>();
-    let _ = g.subschema_for::<ProfileView>();
-    let _ = g.subschema_for::<RequestContext>();
-    let _ = g.subschema_for::<OverviewView>();
-    let _ = g.subschema_for::<crate::helpdesk::HelpdeskView>();
-    let _ = g.subschema_for::<crate::helpdesk::KillResult>();
-    let _ = g.subschema_for::<crate::helpdesk::TargetKind>();
-    let _ = g.subschema_for::<Vec<admin_api::CampaignView>>();
-    let _ = g.subschema_for::<admin_api::CreateCampaign>();
-    let _ = g.subschema_for::<admin_api::Page<admin_api::ReviewItemView>>();
-    let _ = g.subschema_for::<admin_api::ReviewDecisions>();
-    let _ = g.subschema_for::<admin_api::Reassign>();
-    let _ = g.subschema_for::<ProfileAdded>();
-    let _ = g.subschema_for::<admin_api::ConnectionQuery>();
-    let _ = g.subschema_for::<admin_api::AuditQuery>();
-    let _ = g.subschema_for::<admin_api::ModifyConnection>();
     let _ = g.subschema_for::<admin_api::ChangeEvent>();
-    let _ = g.subschema_for::<admin_api::Page<admin_api::ConnectionView>>();
-    let _ = g.subschema_for::<admin_api::Page<admin_api::AuditEventView>>();
-    let _ = g.subschema_for::<admin_api::ChainReportView>();
+    let mut schemas = g.take_definitions(true);
+    schemas.insert("Commands".into(), commands);
     serde_json::json!({
         "openapi": "3.1.0",
         "info": { "title": "Gatehouse console IPC types", "version": "1" },
         "paths": {},
-        "components": { "schemas": g.take_definitions(true) },
+        "components": { "schemas": schemas },
     })
 }

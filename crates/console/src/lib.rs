@@ -13,6 +13,7 @@ pub mod helpdesk;
 pub mod ipc;
 pub mod live;
 pub mod profiles;
+pub mod rpc;
 pub mod secrets;
 pub mod session;
 pub mod signin;

@@ -2,6 +2,7 @@
 //! open items in campaigns due soon, and only those.
 
 mod common;
+use admin_api::ReportFormat;
 use common::{browser, world};
 use std::time::Duration;
 
@@ -63,7 +64,7 @@ async fn a_reviewer_is_reminded_of_open_items_due_soon() {
     let campaign = console::commands::campaigns(&w.console).await.unwrap()[0].clone();
     let dir = tempfile::tempdir().unwrap();
     let pdf = dir.path().join("report.pdf");
-    let n = console::commands::export_report(&w.console, &campaign.id, "pdf", &pdf)
+    let n = console::commands::export_report(&w.console, &campaign.id, ReportFormat::Pdf, &pdf)
         .await
         .unwrap();
     let bytes = std::fs::read(&pdf).unwrap();
@@ -72,8 +73,8 @@ async fn a_reviewer_is_reminded_of_open_items_due_soon() {
     let e = console::commands::export_report(
         &w.console,
         &campaign.id,
-        "docx",
-        &dir.path().join("r.docx"),
+        ReportFormat::Csv,
+        &dir.path().join("no-such-dir").join("r.csv"),
     )
     .await
     .unwrap_err();

@@ -246,9 +246,11 @@ async fn no_ipc_command_response_carries_a_token() {
     let mut responses: Vec<String> = Vec::new();
     let mut push = |v: &dyn erased::Json| responses.push(v.json());
     push(&c::session(&w.console).await.unwrap());
-    let page = c::list_requests(&w.console, None, None, Some("age".into()), None)
-        .await
-        .unwrap();
+    let by_age = console::rpc::ListRequestsReq {
+        sort: Some(admin_api::RequestSort::Age),
+        ..Default::default()
+    };
+    let page = c::list_requests(&w.console, by_age).await.unwrap();
     push(&page);
     // A request carol may approve alone (not sensitive: no second approver or MFA).
     let plain = page
@@ -316,7 +318,7 @@ async fn no_ipc_command_response_carries_a_token() {
         &w.console,
         &one.connection.id,
         &one.etag,
-        "revoke",
+        admin_api::ConnectionAction::Revoke,
         "offboarding",
     )
     .await
@@ -335,7 +337,8 @@ async fn no_ipc_command_response_carries_a_token() {
     push(&audit);
     push(&c::verify_audit(&w.console).await.unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let export = c::export_audit(&w.console, "jsonl", &dir.path().join("audit.jsonl"))
+    let jsonl = admin_api::AuditExportFormat::Jsonl;
+    let export = c::export_audit(&w.console, jsonl, &dir.path().join("audit.jsonl"))
         .await
         .unwrap();
     push(&export);
@@ -373,7 +376,8 @@ async fn an_audit_export_writes_every_event_and_a_bad_format_writes_nothing() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.csv");
-    let summary = c::export_audit(&w.console, "csv", &path).await.unwrap();
+    let csv = admin_api::AuditExportFormat::Csv;
+    let summary = c::export_audit(&w.console, csv, &path).await.unwrap();
     let written = std::fs::read_to_string(&path).unwrap();
     assert_eq!(written.lines().count(), summary.events + 1, "header + rows");
     let total = c::audit(&w.console, &admin_api::AuditQuery::default())
@@ -381,8 +385,9 @@ async fn an_audit_export_writes_every_event_and_a_bad_format_writes_nothing() {
         .unwrap()
         .total;
     assert_eq!(summary.events as u64, total);
-    let bad = dir.path().join("audit.xml");
-    let e = c::export_audit(&w.console, "xml", &bad).await.unwrap_err();
+    // A path that cannot be written: a clear error, nothing left behind.
+    let bad = dir.path().join("no-such-dir").join("audit.csv");
+    let e = c::export_audit(&w.console, csv, &bad).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::Invalid);
     assert!(!bad.exists());
     let entries = std::fs::read_dir(dir.path()).unwrap().count();

@@ -102,22 +102,26 @@ const done = arguments[arguments.length - 1];
 const invoke = window.__TAURI_INTERNALS__.invoke;
 (async () => {
   const out = {};
-  const call = async (cmd, args) => { try { out[cmd] = await invoke(cmd, args); } catch (e) { out[cmd] = { error: e }; } };
+  // Each command takes one request, `{ req }`, as declared in ipc_commands.
+  const call = async (cmd, req, key = cmd) => { try { out[key] = await invoke(cmd, { req }); } catch (e) { out[key] = { error: e }; } };
   await call("session", {});
   await call("idp_status", {});
   await call("list_requests", { status: null, q: null, sort: "age" });
   const reqs = out.list_requests.items || [];
   if (reqs.length) await call("get_request", { id: reqs[0].id });
-  await call("list_connections", { query: {} });
+  await call("list_connections", {});
   const conns = out.list_connections.items || [];
   if (conns.length) await call("get_connection", { id: conns[0].id });
-  await call("audit", { query: { limit: 200 } });
+  await call("audit", { limit: 200 });
   await call("verify_audit", {});
   if (reqs.length) await call("request_context", { id: reqs[0].id });
   await call("profiles", {});
   await call("overview", {});
   await call("campaigns", {});
   await call("helpdesk_search", { q: "copilot" });
+  // A request the declaration does not allow is refused before any handler.
+  await call("list_requests", { sort: "shoe_size" }, "bad_sort");
+  await call("get_request", { id: "x", bogus: 1 }, "unknown_field");
   return JSON.stringify(out);
 })().then(done, (e) => done("failed: " + e));
 "#,
@@ -145,6 +149,10 @@ const invoke = window.__TAURI_INTERNALS__.invoke;
             "{cmd} failed in the walk: {}",
             parsed[cmd]
         );
+    }
+    for (case, field) in [("bad_sort", "shoe_size"), ("unknown_field", "bogus")] {
+        let e = parsed[case]["error"].as_str().unwrap_or_default();
+        assert!(e.contains(field), "{case} was not refused: {}", parsed[case]);
     }
     for cmd in ["profiles", "campaigns"] {
         assert!(
