@@ -235,7 +235,12 @@ async fn revoke_then_reapprove_then_redeem_works_at_once_every_time() {
             .await
             .unwrap();
         oscar
-            .connection_action(&conn_id, admin_api::ConnectionAction::Revoke, "round trip", &if_match(&c.etag))
+            .connection_action(
+                &conn_id,
+                admin_api::ConnectionAction::Revoke,
+                "round trip",
+                &if_match(&c.etag),
+            )
             .await
             .unwrap();
         wait_delivered(&oscar, &conn_id).await;
@@ -275,13 +280,23 @@ async fn suspend_then_resume_orders_by_the_connection_version() {
             .unwrap();
         let c = oscar.get_connection(&conn_id).await.unwrap();
         oscar
-            .connection_action(&conn_id, admin_api::ConnectionAction::Suspend, "pause", &if_match(&c.etag))
+            .connection_action(
+                &conn_id,
+                admin_api::ConnectionAction::Suspend,
+                "pause",
+                &if_match(&c.etag),
+            )
             .await
             .unwrap();
         wait_delivered(&oscar, &conn_id).await;
         let c = oscar.get_connection(&conn_id).await.unwrap();
         oscar
-            .connection_action(&conn_id, admin_api::ConnectionAction::Resume, "back", &if_match(&c.etag))
+            .connection_action(
+                &conn_id,
+                admin_api::ConnectionAction::Resume,
+                "back",
+                &if_match(&c.etag),
+            )
             .await
             .unwrap();
         let after = use_connection(i, &alice.id_token)

@@ -128,12 +128,12 @@ async fn the_official_mcp_sdks_meet_our_mcp_server_and_its_metadata() {
 /// JWKS — and refuses each where it was not meant to be used.
 #[tokio::test]
 async fn the_sdks_as_cross_app_access_clients_and_jose_meet_our_idp_and_mcp_server() {
-    if std::env::var("GATEHOUSE_MCP_SDKS").is_err() {
+    let Ok(python) = std::env::var("GATEHOUSE_MCP_SDKS") else {
         eprintln!(
             "GATEHOUSE_MCP_SDKS is not set: the official SDKs are not installed here, skipped"
         );
         return;
-    }
+    };
     let d = start_demo().await;
     let i = &d.info;
     let app = i.app("docs");
@@ -231,7 +231,11 @@ async fn the_sdks_as_cross_app_access_clients_and_jose_meet_our_idp_and_mcp_serv
     assert!(py["text"].as_str().unwrap().starts_with('['), "{py}");
     assert_eq!(py["warnings"], serde_json::json!([]), "{py}");
     let printed = py.to_string();
-    for secret in [s.id_token.as_str(), idp_secret.as_str(), as_client.client_secret.as_str()] {
+    for secret in [
+        s.id_token.as_str(),
+        idp_secret.as_str(),
+        as_client.client_secret.as_str(),
+    ] {
         assert!(!printed.contains(secret));
     }
 }

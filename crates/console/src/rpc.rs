@@ -74,13 +74,9 @@ pub struct ById {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListRequestsReq {
-    #[serde(default)]
     pub status: Option<RequestStatusFilter>,
-    #[serde(default)]
     pub q: Option<String>,
-    #[serde(default)]
     pub sort: Option<RequestSort>,
-    #[serde(default)]
     pub risk: Option<Risk>,
 }
 
@@ -194,7 +190,6 @@ pub struct KillReq {
 pub struct ReviewItemsReq {
     pub id: String,
     pub mine: bool,
-    #[serde(default)]
     pub review_state: Option<ItemState>,
 }
 

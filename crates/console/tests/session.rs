@@ -410,9 +410,15 @@ async fn the_live_follower_reports_connected_then_each_change_as_it_commits() {
         .unwrap()
         .unwrap();
     assert_eq!(first, live::LiveEvent::Connected);
-    let page = c::list_requests(&console, Some("pending".into()), None, None, None)
-        .await
-        .unwrap();
+    let page = c::list_requests(
+        &console,
+        console::rpc::ListRequestsReq {
+            status: Some(admin_api::RequestStatusFilter::Pending),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     let r = c::get_request(&console, &page.items[0].id).await.unwrap();
     c::deny(&console, &r.request.id, &r.etag, "not needed")
         .await

@@ -132,17 +132,32 @@ impl Refusal<'_> {
         let (status, error, scope, description, body) = match self {
             Refusal::NoToken => {
                 let d = "this MCP server needs a bearer token from its authorization server";
-                (StatusCode::UNAUTHORIZED, None, tools.read.clone(), d.to_owned(), d.to_owned())
+                (
+                    StatusCode::UNAUTHORIZED,
+                    None,
+                    tools.read.clone(),
+                    d.to_owned(),
+                    d.to_owned(),
+                )
             }
             Refusal::InvalidToken => {
                 let d = "the access token is unknown, expired or for another resource";
                 let e = Some("invalid_token");
-                (StatusCode::UNAUTHORIZED, e, tools.read.clone(), d.to_owned(), d.to_owned())
+                (
+                    StatusCode::UNAUTHORIZED,
+                    e,
+                    tools.read.clone(),
+                    d.to_owned(),
+                    d.to_owned(),
+                )
             }
             Refusal::InsufficientScope { grant, needed } => (
                 StatusCode::FORBIDDEN,
                 Some("insufficient_scope"),
-                grant.scopes.union(&[needed].into_iter().collect()).to_string(),
+                grant
+                    .scopes
+                    .union(&[needed].into_iter().collect())
+                    .to_string(),
                 format!("this tool needs the {needed} scope"),
                 needs_scope(needed),
             ),

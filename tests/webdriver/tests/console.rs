@@ -152,7 +152,11 @@ const invoke = window.__TAURI_INTERNALS__.invoke;
     }
     for (case, field) in [("bad_sort", "shoe_size"), ("unknown_field", "bogus")] {
         let e = parsed[case]["error"].as_str().unwrap_or_default();
-        assert!(e.contains(field), "{case} was not refused: {}", parsed[case]);
+        assert!(
+            e.contains(field),
+            "{case} was not refused: {}",
+            parsed[case]
+        );
     }
     for cmd in ["profiles", "campaigns"] {
         assert!(

@@ -7,10 +7,24 @@ export type paths = Record<string, never>;
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A new IdP profile: its name, issuer and the console's client id there. */
+        AddProfileReq: {
+            client_id: string;
+            issuer: string;
+            name: string;
+        };
         AgeBucket: {
             /** Format: uint64 */
             count: number;
             label: string;
+        };
+        /**
+         * @description Sign in with an admin API token, pasted once; it goes to the keychain and
+         *     never comes back.
+         */
+        ApiTokenReq: {
+            profile_id: string;
+            token: string;
         };
         AppRef: {
             id: string;
@@ -22,6 +36,12 @@ export interface components {
             /** Format: int64 */
             at: number;
             grant: components["schemas"]["ApproveRequest"];
+        };
+        /** @description Approve a request as seen at `etag`. */
+        ApproveReq: {
+            etag: string;
+            grant: components["schemas"]["ApproveRequest"];
+            id: string;
         };
         /**
          * @description Approve, possibly narrowing what was asked. Every field left out keeps the
@@ -62,6 +82,8 @@ export interface components {
             subject?: string | null;
             target?: string | null;
         };
+        /** @description `format` of `GET /audit/export`. */
+        AuditExportFormat: "csv" | "jsonl";
         /** @description `order` of `GET /audit`. */
         AuditOrder: "asc" | "desc";
         /** @description How an audited attempt ended. */
@@ -99,6 +121,10 @@ export interface components {
             events_queued: number;
             /** Format: uint64 */
             users_blocked: number;
+        };
+        /** @description A command about one thing, named by its id. */
+        ById: {
+            id: string;
         };
         /** @enum {string} */
         CampaignStatus: "active" | "completed";
@@ -162,6 +188,163 @@ export interface components {
             owners: string[];
             /** Format: uint64 */
             pending_requests: number;
+        };
+        /** @description Every IPC command: its request and response (generated from ipc_commands::with_commands). */
+        Commands: {
+            add_profile: {
+                request: components["schemas"]["AddProfileReq"];
+                response: components["schemas"]["ProfileAdded"];
+            };
+            approve: {
+                request: components["schemas"]["ApproveReq"];
+                response: components["schemas"]["DecisionResult"];
+            };
+            audit: {
+                request: components["schemas"]["AuditQuery"];
+                response: components["schemas"]["Page_AuditEventView"];
+            };
+            campaigns: {
+                request: components["schemas"]["NoArgs"];
+                response: components["schemas"]["CampaignView"][];
+            };
+            complete_campaign: {
+                request: components["schemas"]["ById"];
+                response: components["schemas"]["CampaignView"];
+            };
+            connection_action: {
+                request: components["schemas"]["ConnectionActionReq"];
+                response: components["schemas"]["ConnectionView"];
+            };
+            create_campaign: {
+                request: components["schemas"]["CreateCampaign"];
+                response: components["schemas"]["CampaignView"];
+            };
+            decide_items: {
+                request: components["schemas"]["DecideItemsReq"];
+                response: components["schemas"]["ReviewItemView"][];
+            };
+            deny: {
+                request: components["schemas"]["DenyReq"];
+                response: components["schemas"]["DecisionResult"];
+            };
+            export_audit: {
+                request: components["schemas"]["ExportAuditReq"];
+                response: components["schemas"]["ExportSummary"] | null;
+            };
+            export_evidence: {
+                request: components["schemas"]["TargetReq"];
+                /** Format: uint */
+                response: number | null;
+            };
+            export_report: {
+                request: components["schemas"]["ExportReportReq"];
+                /** Format: uint */
+                response: number | null;
+            };
+            get_connection: {
+                request: components["schemas"]["ById"];
+                response: components["schemas"]["ConnectionDetail"];
+            };
+            get_request: {
+                request: components["schemas"]["ById"];
+                response: components["schemas"]["RequestDetail"];
+            };
+            helpdesk_kill: {
+                request: components["schemas"]["KillReq"];
+                response: components["schemas"]["KillResult"];
+            };
+            helpdesk_lookup: {
+                request: components["schemas"]["TargetReq"];
+                response: components["schemas"]["HelpdeskView"];
+            };
+            helpdesk_search: {
+                request: components["schemas"]["SearchReq"];
+                response: components["schemas"]["HelpdeskView"];
+            };
+            idp_status: {
+                request: components["schemas"]["NoArgs"];
+                response: components["schemas"]["IdpStatus"];
+            };
+            list_connections: {
+                request: components["schemas"]["ConnectionQuery"];
+                response: components["schemas"]["Page_ConnectionView"];
+            };
+            list_requests: {
+                request: components["schemas"]["ListRequestsReq"];
+                response: components["schemas"]["Page_RequestView"];
+            };
+            lock: {
+                request: components["schemas"]["NoArgs"];
+                response: null;
+            };
+            modify_connection: {
+                request: components["schemas"]["ModifyConnectionReq"];
+                response: components["schemas"]["ConnectionView"];
+            };
+            overview: {
+                request: components["schemas"]["NoArgs"];
+                response: components["schemas"]["OverviewView"];
+            };
+            profiles: {
+                request: components["schemas"]["NoArgs"];
+                response: components["schemas"]["ProfileView"][];
+            };
+            reassign_item: {
+                request: components["schemas"]["ReassignReq"];
+                response: components["schemas"]["ReviewItemView"];
+            };
+            remove_profile: {
+                request: components["schemas"]["ById"];
+                response: null;
+            };
+            request_context: {
+                request: components["schemas"]["ById"];
+                response: components["schemas"]["RequestContext"];
+            };
+            review_items: {
+                request: components["schemas"]["ReviewItemsReq"];
+                response: components["schemas"]["Page_ReviewItemView"];
+            };
+            session: {
+                request: components["schemas"]["NoArgs"];
+                response: components["schemas"]["SessionView"] | null;
+            };
+            sign_in_api_token: {
+                request: components["schemas"]["ApiTokenReq"];
+                response: components["schemas"]["SessionView"];
+            };
+            sign_in_browser: {
+                request: components["schemas"]["ProfileReq"];
+                response: components["schemas"]["SessionView"];
+            };
+            sign_out: {
+                request: components["schemas"]["NoArgs"];
+                response: null;
+            };
+            step_up: {
+                request: components["schemas"]["NoArgs"];
+                response: components["schemas"]["SessionView"];
+            };
+            unlock: {
+                request: components["schemas"]["NoArgs"];
+                response: components["schemas"]["SessionView"] | null;
+            };
+            verify_audit: {
+                request: components["schemas"]["NoArgs"];
+                response: components["schemas"]["ChainReportView"];
+            };
+        };
+        /**
+         * @description What `POST /connections/{id}/{action}` does to a connection.
+         * @enum {string}
+         */
+        ConnectionAction: "suspend" | "resume" | "revoke";
+        /** @description Suspend, resume or revoke a connection as seen at `etag`. */
+        ConnectionActionReq: {
+            action: components["schemas"]["ConnectionAction"];
+            etag: string;
+            id: string;
+            reason: string;
         };
         /** @description A connection and the ETag to change it against. */
         ConnectionDetail: {
@@ -271,6 +454,11 @@ export interface components {
              */
             starts_at: number | null;
         };
+        /** @description Decisions on items of campaign `id`. */
+        DecideItemsReq: {
+            body: components["schemas"]["ReviewDecisions"];
+            id: string;
+        };
         DecisionDay: {
             /** Format: uint64 */
             approved: number;
@@ -286,6 +474,12 @@ export interface components {
         DecisionResult: {
             connection?: components["schemas"]["ConnectionView"] | null;
             request: components["schemas"]["RequestView"];
+        };
+        /** @description Deny a request as seen at `etag`, with the reason the audit log keeps. */
+        DenyReq: {
+            etag: string;
+            id: string;
+            reason: string;
         };
         /** @description What the console shows about an IdP. */
         Discovery: {
@@ -305,6 +499,15 @@ export interface components {
         };
         /** @enum {string} */
         ErrorCode: "keychain_unavailable" | "not_signed_in" | "locked" | "idp_unreachable" | "discovery_failed" | "sign_in_failed" | "sign_in_timed_out" | "session_expired" | "step_up_required" | "forbidden" | "conflict" | "stale" | "invalid" | "not_found" | "internal";
+        /** @description Export the whole audit log in `format`, to a file the person chooses. */
+        ExportAuditReq: {
+            format: components["schemas"]["AuditExportFormat"];
+        };
+        /** @description Save campaign `id`'s report in `format`, to a file the person chooses. */
+        ExportReportReq: {
+            format: components["schemas"]["ReportFormat"];
+            id: string;
+        };
         /** @description What an audit export wrote. */
         ExportSummary: {
             /** Format: uint */
@@ -359,10 +562,32 @@ export interface components {
             possibly_valid_until_ms: number;
             subject: string;
         };
+        /**
+         * @description `state` of `GET /reviews/{id}/items`.
+         * @enum {string}
+         */
+        ItemState: "open" | "decided";
+        /**
+         * @description The kill switch: every connection of the target, with a reason; `dry_run`
+         *     says what it would turn off without doing it.
+         */
+        KillReq: {
+            dry_run: boolean;
+            id: string;
+            kind: components["schemas"]["TargetKind"];
+            reason: string;
+        };
         KillResult: {
             /** @description After a real run: each revoked connection's receipts (waited for up to 5 s). */
             receipts: components["schemas"]["ConnectionReceipts"][];
             result: components["schemas"]["BulkRevokeResult"];
+        };
+        /** @description The pending queue's filters (none: every pending request, oldest first). */
+        ListRequestsReq: {
+            q?: string | null;
+            risk?: components["schemas"]["Risk"] | null;
+            sort?: components["schemas"]["RequestSort"] | null;
+            status?: components["schemas"]["RequestStatusFilter"] | null;
         };
         /** @description Change a connection; fields left out stay as they are. */
         ModifyConnection: {
@@ -379,6 +604,14 @@ export interface components {
             scopes?: string[] | null;
             step_up?: components["schemas"]["StepUpRule"][] | null;
         };
+        /** @description Narrow or otherwise change a connection as seen at `etag`. */
+        ModifyConnectionReq: {
+            change: components["schemas"]["ModifyConnection"];
+            etag: string;
+            id: string;
+        };
+        /** @description A command that takes nothing. */
+        NoArgs: Record<string, never>;
         /**
          * @description The relationship map and charts: live connections (edges), the clients and
          *     apps (nodes), and the counts.
@@ -445,6 +678,10 @@ export interface components {
             discovery: components["schemas"]["Discovery"];
             profile: components["schemas"]["Profile"];
         };
+        /** @description Sign in at this profile's IdP through the system browser. */
+        ProfileReq: {
+            profile_id: string;
+        };
         /** @description An IdP profile as the Profiles screen lists it. */
         ProfileView: {
             /** @description The profile of the current session. */
@@ -456,6 +693,12 @@ export interface components {
         Reassign: {
             note: string;
             to: string;
+        };
+        /** @description Hand item `item` of campaign `id` to another reviewer. */
+        ReassignReq: {
+            body: components["schemas"]["Reassign"];
+            id: string;
+            item: string;
         };
         /** @enum {string} */
         ReceiptStatus: "pending" | "delivered" | "failed";
@@ -477,6 +720,8 @@ export interface components {
             receiver: string;
             status: components["schemas"]["ReceiptStatus"];
         };
+        /** @description `format` of `GET /reviews/{id}/report`. */
+        ReportFormat: "pdf" | "csv";
         /**
          * @description What the request detail shows around a request: the client's registration
          *     (owners), the directory's groups (to count who would gain access), and the
@@ -494,8 +739,12 @@ export interface components {
             etag: string;
             request: components["schemas"]["RequestView"];
         };
+        /** @description `sort` of `GET /connection-requests`. */
+        RequestSort: "age" | "-age" | "last_seen" | "refused" | "risk" | "users";
         /** @enum {string} */
         RequestStatus: "pending" | "awaiting_second_approval" | "approved" | "denied" | "expired";
+        /** @description `status` of `GET /connection-requests`. */
+        RequestStatusFilter: ("awaiting_second_approval" | "approved" | "denied" | "expired" | "all") | "pending";
         RequestUserView: {
             groups: string[];
             /** Format: int64 */
@@ -587,6 +836,12 @@ export interface components {
             /** @description For a per-user item: whose access through the connection. */
             username?: string | null;
         };
+        /** @description A campaign's items; `mine` keeps the signed-in reviewer's only. */
+        ReviewItemsReq: {
+            id: string;
+            mine: boolean;
+            review_state?: components["schemas"]["ItemState"] | null;
+        };
         ReviewerProgress: {
             /** Format: uint64 */
             decided: number;
@@ -615,6 +870,10 @@ export interface components {
             name: string;
             risk: components["schemas"]["Risk"];
             sensitive: boolean;
+        };
+        /** @description The help desk's search box. */
+        SearchReq: {
+            q: string;
         };
         /** @description What the UI may know about the session: no tokens. */
         SessionView: {
@@ -657,6 +916,11 @@ export interface components {
         };
         /** @enum {string} */
         TargetKind: "user" | "client" | "app";
+        /** @description A person, AI client or resource app, for the help desk. */
+        TargetReq: {
+            id: string;
+            kind: components["schemas"]["TargetKind"];
+        };
         /** @description ID-JAGs issued for one client at one resource app in the last 30 days. */
         UsageRow: {
             client_id: string;
