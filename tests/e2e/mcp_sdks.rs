@@ -49,12 +49,21 @@ fn run_blocking(program: &str, script: &str, env: &[(String, String)]) -> Value 
     serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}\n{stderr}"))
 }
 
-#[tokio::test]
-async fn the_official_mcp_sdks_meet_our_mcp_server_and_its_metadata() {
-    let Ok(python) = std::env::var("GATEHOUSE_MCP_SDKS") else {
+/// The Python interpreter that has `mcp`, as the test command installs it;
+/// without it the SDK tests say so and do nothing.
+fn sdks_python() -> Option<String> {
+    let python = std::env::var("GATEHOUSE_MCP_SDKS").ok();
+    if python.is_none() {
         eprintln!(
             "GATEHOUSE_MCP_SDKS is not set: the official SDKs are not installed here, skipped"
         );
+    }
+    python
+}
+
+#[tokio::test]
+async fn the_official_mcp_sdks_meet_our_mcp_server_and_its_metadata() {
+    let Some(python) = sdks_python() else {
         return;
     };
     let d = start_demo().await;
@@ -128,10 +137,7 @@ async fn the_official_mcp_sdks_meet_our_mcp_server_and_its_metadata() {
 /// JWKS — and refuses each where it was not meant to be used.
 #[tokio::test]
 async fn the_sdks_as_cross_app_access_clients_and_jose_meet_our_idp_and_mcp_server() {
-    let Ok(python) = std::env::var("GATEHOUSE_MCP_SDKS") else {
-        eprintln!(
-            "GATEHOUSE_MCP_SDKS is not set: the official SDKs are not installed here, skipped"
-        );
+    let Some(python) = sdks_python() else {
         return;
     };
     let d = start_demo().await;
@@ -141,16 +147,23 @@ async fn the_sdks_as_cross_app_access_clients_and_jose_meet_our_idp_and_mcp_serv
     let idp_client = i.client("code-agent");
     let as_client = resource_client(i, "code-agent", "docs");
     let idp_secret = idp_client.client_secret.clone();
-    let env = [
-        ("MCP_URL", app.mcp.as_str()),
-        ("IDP", i.idp.as_str()),
-        ("ID_TOKEN", s.id_token.as_str()),
-        ("IDP_CLIENT_ID", "code-agent"),
-        ("IDP_CLIENT_SECRET", idp_secret.as_str()),
-        ("AS_CLIENT_ID", as_client.client_id.as_str()),
-        ("AS_CLIENT_SECRET", as_client.client_secret.as_str()),
-        ("AS_ISSUER", app.issuer.as_str()),
-    ];
+    // What an AI app holds: the person's ID token, its credentials at the IdP
+    // and at the MCP server's AS, and where those are. Nothing else.
+    let xaa_env = |id_token: &str| {
+        [
+            ("MCP_URL", app.mcp.clone()),
+            ("IDP", i.idp.clone()),
+            ("ID_TOKEN", id_token.to_owned()),
+            ("IDP_CLIENT_ID", "code-agent".to_owned()),
+            ("IDP_CLIENT_SECRET", idp_secret.clone()),
+            ("AS_CLIENT_ID", as_client.client_id.clone()),
+            ("AS_CLIENT_SECRET", as_client.client_secret.clone()),
+            ("AS_ISSUER", app.issuer.clone()),
+            ("SCOPE", "docs.read".to_owned()),
+        ]
+    };
+    let env = xaa_env(&s.id_token);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let out = run("node", "xaa.mjs", &env).await;
 
     assert_eq!(out["id_token"]["sub"], "alice", "{out}");
@@ -213,17 +226,8 @@ async fn the_sdks_as_cross_app_access_clients_and_jose_meet_our_idp_and_mcp_serv
     // a tool; the callback is asked for our AS as audience and our MCP server
     // as resource.
     let s = sign_in(i, "alice", "code-agent", false).await;
-    let env = [
-        ("MCP_URL", app.mcp.as_str()),
-        ("IDP", i.idp.as_str()),
-        ("ID_TOKEN", s.id_token.as_str()),
-        ("IDP_CLIENT_ID", "code-agent"),
-        ("IDP_CLIENT_SECRET", idp_secret.as_str()),
-        ("AS_CLIENT_ID", as_client.client_id.as_str()),
-        ("AS_CLIENT_SECRET", as_client.client_secret.as_str()),
-        ("AS_ISSUER", app.issuer.as_str()),
-        ("SCOPE", "docs.read"),
-    ];
+    let env = xaa_env(&s.id_token);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let py = run(&python, "client_xaa.py", &env).await;
     assert_eq!(py["asked"][0]["audience"], app.issuer.as_str(), "{py}");
     assert_eq!(py["asked"][0]["resource"], app.mcp.as_str(), "{py}");

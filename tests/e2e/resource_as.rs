@@ -467,22 +467,27 @@ async fn the_resource_as_binds_the_resource_and_issues_the_intersection_of_scope
     assert_eq!(st, 200, "{body}");
 }
 
-#[tokio::test]
-async fn a_tool_call_beyond_the_tokens_scopes_gets_the_mcp_scope_challenge() {
-    let s = setup().await;
-    let a = s.demo.info.app("tickets");
-    // An access token for reading only (the AS issues what was asked of what
-    // the ID-JAG carries), so closing a ticket is beyond it.
-    let at = agent::redeem(
+/// An access token for the tickets app's read scope only (the AS issues what
+/// was asked of what the ID-JAG carries).
+async fn read_only_token(s: &Setup) -> String {
+    agent::redeem(
         &agent::http_client(),
-        &a.issuer,
+        &s.demo.info.app("tickets").issuer,
         &resource_client(&s.demo.info, "support-copilot", "tickets"),
         &s.jag,
         Some("tickets.read"),
     )
     .await
     .unwrap()
-    .access_token;
+    .access_token
+}
+
+#[tokio::test]
+async fn a_tool_call_beyond_the_tokens_scopes_gets_the_mcp_scope_challenge() {
+    let s = setup().await;
+    let a = s.demo.info.app("tickets");
+    // Closing a ticket is beyond a read-only token.
+    let at = read_only_token(&s).await;
     let http = reqwest::Client::new();
     let r = initialize(&http, &a.mcp, &at, None).await;
     let session = r.headers()["mcp-session-id"].to_str().unwrap().to_owned();
@@ -556,16 +561,7 @@ async fn a_tool_call_beyond_the_tokens_scopes_gets_the_mcp_scope_challenge() {
 async fn a_2026_07_28_client_is_served_statelessly_with_the_same_token_checks() {
     let s = setup().await;
     let a = s.demo.info.app("tickets");
-    let at = agent::redeem(
-        &agent::http_client(),
-        &a.issuer,
-        &resource_client(&s.demo.info, "support-copilot", "tickets"),
-        &s.jag,
-        Some("tickets.read"),
-    )
-    .await
-    .unwrap()
-    .access_token;
+    let at = read_only_token(&s).await;
     let http = reqwest::Client::new();
     let send = |token: Option<&str>, id: u64, method: &str, params: Value| {
         let mut params = params;

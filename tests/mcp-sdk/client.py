@@ -9,47 +9,17 @@ warning the SDK logged (a refused session DELETE is logged as
 
 import asyncio
 import json
-import logging
 import os
 
-from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-warnings: list[str] = []
-
-
-class Collect(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.WARNING:
-            warnings.append(record.getMessage())
-
-
-logging.getLogger("mcp").addHandler(Collect())
-logging.getLogger("mcp").setLevel(logging.DEBUG)
+from peer import list_and_call
 
 
 async def main() -> None:
-    url = os.environ["MCP_URL"]
     token = os.environ["ACCESS_TOKEN"]
     http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
-    async with http:
-        async with streamable_http_client(url, http_client=http) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                tools = await session.list_tools()
-                result = await session.call_tool("list_records", {})
-    text = "".join(c.text for c in result.content if getattr(c, "text", None))
-    print(
-        json.dumps(
-            {
-                "tools": sorted(t.name for t in tools.tools),
-                "is_error": bool(result.is_error),
-                "text": text,
-                "warnings": warnings,
-            }
-        )
-    )
+    print(json.dumps(await list_and_call(os.environ["MCP_URL"], http)))
 
 
 asyncio.run(main())

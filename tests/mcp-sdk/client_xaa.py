@@ -15,26 +15,13 @@ SDK logged. No token or secret is printed.
 
 import asyncio
 import json
-import logging
 import os
 
 import httpx2
-from mcp import ClientSession
 from mcp.client.auth.extensions.identity_assertion import IdentityAssertionOAuthProvider
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-warnings: list[str] = []
-
-
-class Collect(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.WARNING:
-            warnings.append(record.getMessage())
-
-
-logging.getLogger("mcp").addHandler(Collect())
-logging.getLogger("mcp").setLevel(logging.DEBUG)
+from peer import list_and_call
 
 
 class MemoryTokens:
@@ -91,25 +78,8 @@ async def main() -> None:
         assertion_provider=id_jag,
         scope=env["SCOPE"],
     )
-    http = create_mcp_http_client(auth=provider)
-    async with http:
-        async with streamable_http_client(env["MCP_URL"], http_client=http) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                tools = await session.list_tools()
-                result = await session.call_tool("list_records", {})
-    text = "".join(c.text for c in result.content if getattr(c, "text", None))
-    print(
-        json.dumps(
-            {
-                "asked": asked,
-                "tools": sorted(t.name for t in tools.tools),
-                "is_error": bool(result.is_error),
-                "text": text,
-                "warnings": warnings,
-            }
-        )
-    )
+    summary = await list_and_call(env["MCP_URL"], create_mcp_http_client(auth=provider))
+    print(json.dumps({"asked": asked, **summary}))
 
 
 asyncio.run(main())
