@@ -40,7 +40,16 @@ impl Shell for Window<'_> {
     }
 
     fn session_changed(&self) {
+        *self.state.start_up_problem.lock().expect("start-up") = None;
         let _ = self.app.emit("session-changed", ());
+    }
+
+    fn start_up_problem(&self) -> Option<ConsoleError> {
+        self.state
+            .start_up_problem
+            .lock()
+            .expect("start-up")
+            .clone()
     }
 
     fn idp_status(&self) -> IdpStatus {

@@ -29,6 +29,8 @@ pub async fn start_or_restore(app: AppHandle) {
     };
     if let Err(e) = result {
         tracing::warn!(code = ?e.code, "start-up sign-in failed");
+        // The window may not listen yet: it also asks (start_up_problem).
+        *state.start_up_problem.lock().expect("start-up") = Some(e.clone());
         let _ = app.emit("console-error", e);
     }
     let _ = app.emit("session-changed", ());
@@ -46,6 +48,9 @@ async fn start_demo(app: &AppHandle) -> Result<(), ConsoleError> {
         })?;
     let info = demo.info.clone();
     *state.demo.lock().await = Some(demo);
+    // A throw-away IdP needs no keychain: its session lives in memory only (the
+    // window says so), so demo mode works where no Secret Service runs.
+    state.console.keep_secrets_in_memory();
     // Demo profiles are not saved: the demo IdP lives only as long as the app.
     let (profile, _) = state
         .console

@@ -23,6 +23,9 @@ pub struct AppState {
     /// mode the demo approver's "browser" that fills in the demo IdP's login form.
     pub open_url: std::sync::Mutex<OpenUrl>,
     pub idp_status: std::sync::Mutex<IdpStatus>,
+    /// Why the start-up sign-in did not finish (a locked keychain...), kept
+    /// for a window that asks after the `console-error` event went out.
+    pub start_up_problem: std::sync::Mutex<Option<ConsoleError>>,
 }
 
 impl AppState {
@@ -71,6 +74,7 @@ fn main() {
                     reachable: true,
                     message: None,
                 }),
+                start_up_problem: std::sync::Mutex::new(None),
             });
             if let Err(e) = desktop::build_tray(app.handle()) {
                 // No tray host (some desktops): the window still shows the count.

@@ -1,10 +1,13 @@
 // The console's shell: the session header, the screens (Pending, Connections,
 // Audit), the IdP-unreachable banner (actions disabled, nothing shown as done
 // that the IdP did not confirm), the idle lock, live updates from the IdP's
-// change stream, the command palette (Ctrl+K) and the shortcut list (?).
+// change stream, the command palette (Ctrl+K) and the shortcut list (?). When
+// the keychain is locked or absent the start-up sign-in cannot finish: the
+// window says what is missing and offers a sign-in kept in memory, never a
+// spinner; a session held in memory (demo mode, or that choice) is marked.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { listen } from "@tauri-apps/api/event";
-import { ipc, isConsoleError, type IdpStatus, type SessionView } from "./ipc";
+import { ipc, isConsoleError, type ConsoleError, type IdpStatus, type SessionView } from "./ipc";
 import { errorText, inField } from "./common";
 import { Pending } from "./Pending";
 import { Connections } from "./Connections";
@@ -37,6 +40,7 @@ export function App() {
   const [tick, setTick] = useState(0);
   const [status, setStatus] = useState<IdpStatus>({ reachable: true, message: null });
   const [error, setError] = useState<string | null>(null);
+  const [keychain, setKeychain] = useState<ConsoleError | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [locked, setLocked] = useState(false);
   const [help, setHelp] = useState(false);
@@ -50,6 +54,7 @@ export function App() {
     if (isConsoleError(e) && e.code === "not_signed_in") setSession(null);
     else if (isConsoleError(e) && e.code === "locked") setLocked(true);
     else if (isConsoleError(e) && e.code === "idp_unreachable") setStatus({ reachable: false, message: e.message });
+    else if (isConsoleError(e) && e.code === "keychain_unavailable") setKeychain(e);
     else setError(errorText(e));
   }, []);
   const notify = useCallback((m: string) => {
@@ -59,8 +64,12 @@ export function App() {
 
   const loadSession = useCallback(async () => {
     try {
-      setSession(await ipc.session());
+      const current = await ipc.session();
+      setSession(current);
       setStatus(await ipc.idpStatus());
+      // The start-up sign-in may have failed before this window listened.
+      const problem = current ? null : await ipc.startUpProblem();
+      if (problem) report(problem);
     } catch (e) {
       report(e);
     }
@@ -71,6 +80,7 @@ export function App() {
     const subs = [
       listen("session-changed", () => {
         setError(null);
+        setKeychain(null);
         void loadSession();
         setTick((t) => t + 1);
       }),
@@ -161,7 +171,17 @@ export function App() {
             </button>
           ))}
         </nav>
-        <span className="muted">{session ? session.profile_name : "Signing in…"}</span>
+        <span className="muted">{session ? session.profile_name : keychain ? "Not signed in" : "Signing in…"}</span>
+        {session?.storage === "memory" && (
+          <span
+            className="pill"
+            role="status"
+            data-testid="memory-session"
+            title="No keychain is used: this session is kept in memory only and ends when Gatehouse closes."
+          >
+            in memory
+          </span>
+        )}
         <span className="who" data-testid="who">
           {session
             ? `${session.subject} (${session.roles.join(", ") || "no role"})${session.mfa ? " · MFA" : ""}`
@@ -177,6 +197,7 @@ export function App() {
           nothing is shown as done that the IdP has not confirmed.
         </div>
       )}
+      {!session && keychain && <KeychainUnavailable problem={keychain} report={report} />}
       {error && (
         <div className="banner error" role="alert" onClick={() => setError(null)}>
           {error}
@@ -252,6 +273,33 @@ export function App() {
           <p>? this help · Esc close or leave a field</p>
         </div>
       )}
+    </div>
+  );
+}
+
+/** The start-up sign-in could not use the keychain: what is missing, how to
+ * fix it, and a sign-in whose session stays in memory for this run. */
+function KeychainUnavailable({ problem, report }: { problem: ConsoleError; report: (e: unknown) => void }) {
+  const [busy, setBusy] = useState(false);
+  const signIn = async () => {
+    setBusy(true);
+    try {
+      const profiles = await ipc.profiles();
+      const profile = profiles.find((p) => p.saved) ?? profiles[0];
+      if (!profile) throw { code: "invalid", message: "Add an IdP profile first (Profiles)." };
+      await ipc.signInUnsaved(profile.profile.id);
+    } catch (e) {
+      report(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="banner warn" role="alert" data-testid="keychain-unavailable">
+      <p>{problem.message}</p>
+      <button onClick={() => void signIn()} disabled={busy} data-testid="sign-in-unsaved">
+        {busy ? "Waiting for the browser…" : "Sign in without saving (this run only)"}
+      </button>
     </div>
   );
 }

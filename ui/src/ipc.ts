@@ -85,6 +85,7 @@ export const ipc = {
   lock: () => call("lock", {}),
   unlock: () => call("unlock", {}),
   idpStatus: () => call("idp_status", {}),
+  startUpProblem: () => call("start_up_problem", {}),
   profiles: () => call("profiles", {}),
   addProfile: (name: string, issuer: string, clientId: string) =>
     call("add_profile", { name, issuer, client_id: clientId }),
@@ -93,6 +94,8 @@ export const ipc = {
   // The token goes to Rust once and into the OS keychain; nothing sends it back.
   signInApiToken: (profileId: string, token: string) =>
     call("sign_in_api_token", { profile_id: profileId, token }),
+  // When the keychain is locked or absent: the session stays in memory for this run.
+  signInUnsaved: (profileId: string) => call("sign_in_unsaved", { profile_id: profileId }),
   signOut: () => call("sign_out", {}),
   helpdeskSearch: (q: string) => call("helpdesk_search", { q }),
   helpdeskLookup: (kind: TargetKind, id: string) => call("helpdesk_lookup", { kind, id }),

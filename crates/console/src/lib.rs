@@ -21,4 +21,4 @@ pub mod signin;
 pub use error::{ConsoleError, ErrorCode};
 pub use profiles::{Profile, ProfileStore};
 pub use secrets::{KeychainStore, MemoryStore, SecretKind, SecretStore};
-pub use session::{Console, SessionView};
+pub use session::{Console, SecretStorage, SessionView};

@@ -45,6 +45,9 @@ pub trait Shell: Sync {
     fn session_changed(&self);
     /// The embedded IdP's reachability as the shell last saw it.
     fn idp_status(&self) -> IdpStatus;
+    /// Why the start-up sign-in did not finish, while nobody has signed in
+    /// since (a window that loads after the start-up asks for it).
+    fn start_up_problem(&self) -> Option<ConsoleError>;
 }
 
 /// A save dialog: its title, the suggested file name and the one file type.
@@ -373,6 +376,14 @@ pub async fn idp_status(
     Ok(shell.idp_status())
 }
 
+pub async fn start_up_problem(
+    _: &Console,
+    shell: &impl Shell,
+    _: NoArgs,
+) -> Result<Option<ConsoleError>, ConsoleError> {
+    Ok(shell.start_up_problem())
+}
+
 pub async fn profiles(
     c: &Console,
     _: &impl Shell,
@@ -399,6 +410,22 @@ pub async fn sign_in_browser(
     shell: &impl Shell,
     r: ProfileReq,
 ) -> Result<SessionView, ConsoleError> {
+    let view = c
+        .sign_in_browser(&r.profile_id, false, shell.opener())
+        .await?;
+    shell.session_changed();
+    Ok(view)
+}
+
+/// Signs in through the browser with the session kept in memory only, for a
+/// person whose keychain is locked or absent: it lasts until the console
+/// closes, and from then on nothing of this run goes to the keychain.
+pub async fn sign_in_unsaved(
+    c: &Console,
+    shell: &impl Shell,
+    r: ProfileReq,
+) -> Result<SessionView, ConsoleError> {
+    c.keep_secrets_in_memory();
     let view = c
         .sign_in_browser(&r.profile_id, false, shell.opener())
         .await?;
@@ -642,6 +669,9 @@ mod tests {
                 reachable: true,
                 message: None,
             }
+        }
+        fn start_up_problem(&self) -> Option<ConsoleError> {
+            None
         }
     }
 

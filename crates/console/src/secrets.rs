@@ -53,11 +53,15 @@ impl Default for KeychainStore {
     }
 }
 
+/// What a person reads when no keychain can be used: what is missing, how to
+/// fix it, and the way on without it (the window offers that sign-in).
+pub const KEYCHAIN_UNAVAILABLE: &str = "The system keychain is not available: no Secret Service answered, or it is locked. Unlock it (on Linux, GNOME Keyring or KeePassXC's Secret Service; install gnome-keyring if there is none) and start Gatehouse again — or sign in without saving, and the session lasts until Gatehouse closes.";
+
 /// Keychain errors as sentences a person can act on. Never includes the secret.
 fn map_err(e: keyring::Error) -> ConsoleError {
     let msg = match &e {
         keyring::Error::NoStorageAccess(_) | keyring::Error::PlatformFailure(_) => {
-            "System keychain is not available. Unlock your keychain (on Linux: start and unlock GNOME Keyring or another Secret Service) and try again."
+            KEYCHAIN_UNAVAILABLE
         }
         keyring::Error::NoEntry => "No saved credential for this profile.",
         keyring::Error::BadEncoding(_) => {
@@ -105,7 +109,9 @@ impl SecretStore for KeychainStore {
     }
 }
 
-/// FAKE secret store, in memory, for tests only.
+/// Secrets held in this process only: the demo's throw-away session, a
+/// sign-in without saving while the keychain is unavailable — and, as a named
+/// fake of the keychain, the tests' store (`fail` makes it act unavailable).
 #[derive(Default)]
 pub struct MemoryStore {
     items: Mutex<HashMap<(String, SecretKind), String>>,
@@ -118,7 +124,7 @@ impl MemoryStore {
         if self.fail.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(ConsoleError::new(
                 ErrorCode::KeychainUnavailable,
-                "System keychain is not available.",
+                KEYCHAIN_UNAVAILABLE,
             ));
         }
         Ok(())

@@ -3,6 +3,10 @@
 //! without a prompt, refreshes before expiry (rotating the refresh token), locks
 //! after an idle timeout by dropping every in-memory token, and signs out by
 //! revoking at the IdP and deleting the keychain entry.
+//!
+//! Where no keychain can be used — demo mode (a throw-away IdP), or a person who
+//! chose to sign in without saving because the keychain is locked or absent —
+//! the long-lived secret is held in this process only and the view says so.
 
 use crate::{
     discovery::{Discovery, discover},
@@ -31,6 +35,18 @@ pub struct SessionView {
     pub kind: String,
     /// Signed in with a second factor.
     pub mfa: bool,
+    /// Where the session's long-lived secret is kept.
+    pub storage: SecretStorage,
+}
+
+/// Where the refresh token or API token of the session lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretStorage {
+    /// The OS keychain: the session survives a restart.
+    Keychain,
+    /// This process only: the session ends when the console closes.
+    Memory,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -60,7 +76,9 @@ pub type OpenUrl = Arc<dyn Fn(String) -> Result<(), ConsoleError> + Send + Sync>
 pub struct Console {
     http: reqwest::Client,
     pub profiles: ProfileStore,
-    secrets: Arc<dyn SecretStore>,
+    /// The secret store in use, and which kind it is (the keychain given at
+    /// construction, or memory once `keep_secrets_in_memory` was called).
+    vault: std::sync::RwLock<(Arc<dyn SecretStore>, SecretStorage)>,
     idle_timeout: Duration,
     sign_in_timeout: Duration,
     state: Mutex<State>,
@@ -83,7 +101,7 @@ impl Console {
                 .build()
                 .expect("http client"),
             profiles,
-            secrets,
+            vault: std::sync::RwLock::new((secrets, SecretStorage::Keychain)),
             idle_timeout,
             sign_in_timeout: Duration::from_secs(300),
             state: Mutex::new(State {
@@ -92,6 +110,29 @@ impl Console {
                 last_activity: Instant::now(),
             }),
             transient: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The store secrets go to now.
+    fn secrets(&self) -> Arc<dyn SecretStore> {
+        self.vault.read().expect("vault").0.clone()
+    }
+
+    /// Where secrets go now.
+    pub fn secret_storage(&self) -> SecretStorage {
+        self.vault.read().expect("vault").1
+    }
+
+    /// From now on, secrets are held in this process only (demo mode, or a
+    /// sign-in without saving while the keychain is unavailable). What the
+    /// keychain holds is left as it is.
+    pub fn keep_secrets_in_memory(&self) {
+        let mut v = self.vault.write().expect("vault");
+        if v.1 != SecretStorage::Memory {
+            *v = (
+                Arc::new(crate::secrets::MemoryStore::default()),
+                SecretStorage::Memory,
+            );
         }
     }
 
@@ -192,6 +233,7 @@ impl Console {
             roles: who.roles,
             kind: who.kind,
             mfa: who.acr.as_deref() == Some(xaa::ACR_MFA),
+            storage: self.secret_storage(),
         };
         let mut s = self.state.lock().await;
         s.active = Some(Active {
@@ -228,10 +270,10 @@ impl Console {
         )
         .await?;
         if let Some(rt) = &tokens.refresh_token {
-            self.secrets
+            self.secrets()
                 .set(&profile.id, SecretKind::RefreshToken, rt)?;
         }
-        self.secrets.delete(&profile.id, SecretKind::ApiToken)?;
+        self.secrets().delete(&profile.id, SecretKind::ApiToken)?;
         self.establish(
             profile,
             d,
@@ -254,15 +296,16 @@ impl Console {
         let view = self
             .establish(profile.clone(), d, token.clone(), None, Kind::ApiToken)
             .await?;
-        self.secrets
+        self.secrets()
             .set(&profile.id, SecretKind::ApiToken, &token)?;
-        self.secrets.delete(&profile.id, SecretKind::RefreshToken)?;
+        self.secrets()
+            .delete(&profile.id, SecretKind::RefreshToken)?;
         Ok(view)
     }
 
     async fn refresh(&self, profile: &Profile, d: &Discovery) -> Result<Tokens, ConsoleError> {
         let rt = self
-            .secrets
+            .secrets()
             .get(&profile.id, SecretKind::RefreshToken)?
             .ok_or_else(not_signed_in)?;
         let resp = self
@@ -284,13 +327,14 @@ impl Console {
         match signin::token_response(resp).await {
             Ok(t) => {
                 if let Some(new) = &t.refresh_token {
-                    self.secrets
+                    self.secrets()
                         .set(&profile.id, SecretKind::RefreshToken, new)?;
                 }
                 Ok(t)
             }
             Err(e) if e.code == ErrorCode::SessionExpired => {
-                self.secrets.delete(&profile.id, SecretKind::RefreshToken)?;
+                self.secrets()
+                    .delete(&profile.id, SecretKind::RefreshToken)?;
                 Err(ConsoleError::new(
                     ErrorCode::SessionExpired,
                     "Your session has ended; sign in again.",
@@ -304,7 +348,7 @@ impl Console {
     /// and to unlock). `Ok(None)` when nothing is saved.
     pub async fn restore(&self, profile_id: &str) -> Result<Option<SessionView>, ConsoleError> {
         let profile = self.profile(profile_id)?;
-        if let Some(token) = self.secrets.get(&profile.id, SecretKind::ApiToken)? {
+        if let Some(token) = self.secrets().get(&profile.id, SecretKind::ApiToken)? {
             let d = discover(&self.http, &profile.issuer).await?;
             return self
                 .establish(profile, d, token, None, Kind::ApiToken)
@@ -312,7 +356,7 @@ impl Console {
                 .map(Some);
         }
         if self
-            .secrets
+            .secrets()
             .get(&profile.id, SecretKind::RefreshToken)?
             .is_none()
         {
@@ -416,8 +460,8 @@ impl Console {
 
     /// Removes a saved profile and deletes its keychain entries.
     pub fn forget_profile(&self, id: &str) -> Result<(), ConsoleError> {
-        self.secrets.delete(id, SecretKind::RefreshToken)?;
-        self.secrets.delete(id, SecretKind::ApiToken)?;
+        self.secrets().delete(id, SecretKind::RefreshToken)?;
+        self.secrets().delete(id, SecretKind::ApiToken)?;
         self.profiles.remove(id)
     }
 
@@ -427,7 +471,8 @@ impl Console {
         let active = self.state.lock().await.active.take();
         let Some(a) = active else { return Ok(()) };
         if let (Some(rt), Some(revoke)) = (
-            self.secrets.get(&a.profile.id, SecretKind::RefreshToken)?,
+            self.secrets()
+                .get(&a.profile.id, SecretKind::RefreshToken)?,
             &a.discovery.revocation_endpoint,
         ) {
             let _ = self
@@ -440,9 +485,9 @@ impl Console {
                 .send()
                 .await;
         }
-        self.secrets
+        self.secrets()
             .delete(&a.profile.id, SecretKind::RefreshToken)?;
-        self.secrets.delete(&a.profile.id, SecretKind::ApiToken)?;
+        self.secrets().delete(&a.profile.id, SecretKind::ApiToken)?;
         Ok(())
     }
 }

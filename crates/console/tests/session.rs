@@ -485,3 +485,75 @@ async fn the_profiles_screen_lists_checks_and_forgets_profiles() {
             .is_none()
     );
 }
+
+/// A FAKE window for the IPC handlers: its "browser" is the fake one above,
+/// and it cancels any save dialog.
+struct FakeWindow(console::session::OpenUrl);
+
+impl console::rpc::Shell for FakeWindow {
+    async fn choose_save_path(
+        &self,
+        _: console::rpc::SaveAs,
+    ) -> Result<Option<std::path::PathBuf>, console::ConsoleError> {
+        Ok(None)
+    }
+    fn opener(&self) -> console::session::OpenUrl {
+        self.0.clone()
+    }
+    fn session_changed(&self) {}
+    fn idp_status(&self) -> console::ipc::IdpStatus {
+        console::ipc::IdpStatus {
+            reachable: true,
+            message: None,
+        }
+    }
+    fn start_up_problem(&self) -> Option<console::ConsoleError> {
+        None
+    }
+}
+
+/// A locked or absent keychain: the sign-in says so in a sentence a person can
+/// act on (never hangs), and the sign-in without saving works with the session
+/// in memory — the keychain untouched, lock and unlock still working.
+#[tokio::test]
+async fn without_a_keychain_sign_in_says_so_and_signing_in_unsaved_keeps_it_in_memory() {
+    use console::{SecretStorage, rpc};
+    let w = world(Duration::from_secs(600)).await;
+    w.secrets
+        .fail
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let e = w
+        .console
+        .sign_in_browser(&w.profile, false, browser(&w.demo.info, "carol", false))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::KeychainUnavailable);
+    assert!(
+        e.message.contains("Unlock it") && e.message.contains("sign in without saving"),
+        "{}",
+        e.message
+    );
+    assert!(w.console.view().await.is_none(), "no half-made session");
+
+    let window = FakeWindow(browser(&w.demo.info, "carol", false));
+    let unsaved = rpc::ProfileReq {
+        profile_id: w.profile.clone(),
+    };
+    let view = rpc::sign_in_unsaved(&w.console, &window, unsaved)
+        .await
+        .unwrap();
+    assert_eq!(view.storage, SecretStorage::Memory);
+    assert_eq!(w.console.secret_storage(), SecretStorage::Memory);
+    assert!(w.secrets.is_empty(), "nothing reached the keychain");
+    let page = console::commands::list_requests(&w.console, Default::default())
+        .await
+        .unwrap();
+    assert!(!page.items.is_empty());
+    // Locked and unlocked from the in-memory refresh token.
+    w.console.lock().await;
+    let back = rpc::unlock(&w.console, &window, rpc::NoArgs {})
+        .await
+        .unwrap()
+        .expect("restored from memory");
+    assert_eq!(back.storage, SecretStorage::Memory);
+}

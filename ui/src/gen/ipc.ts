@@ -317,9 +317,17 @@ export interface components {
                 request: components["schemas"]["ProfileReq"];
                 response: components["schemas"]["SessionView"];
             };
+            sign_in_unsaved: {
+                request: components["schemas"]["ProfileReq"];
+                response: components["schemas"]["SessionView"];
+            };
             sign_out: {
                 request: components["schemas"]["NoArgs"];
                 response: null;
+            };
+            start_up_problem: {
+                request: components["schemas"]["NoArgs"];
+                response: components["schemas"]["ConsoleError"] | null;
             };
             step_up: {
                 request: components["schemas"]["NoArgs"];
@@ -875,6 +883,8 @@ export interface components {
         SearchReq: {
             q: string;
         };
+        /** @description Where the refresh token or API token of the session lives. */
+        SecretStorage: "keychain" | "memory";
         /** @description What the UI may know about the session: no tokens. */
         SessionView: {
             issuer: string;
@@ -885,6 +895,8 @@ export interface components {
             profile_id: string;
             profile_name: string;
             roles: components["schemas"]["Role"][];
+            /** @description Where the session's long-lived secret is kept. */
+            storage: components["schemas"]["SecretStorage"];
             subject: string;
         };
         /** @description Counts for the relationship map and the charts, from the audit log and the queue. */
