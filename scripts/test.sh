@@ -43,6 +43,10 @@ mcp_py="$HOME/.cache/gatehouse-py-mcp"
 "$mcp_py/bin/python" -c 'import importlib.metadata as m; assert m.version("mcp") == "2.3.0"' 2>/dev/null \
   || "$mcp_py/bin/pip" install -q --disable-pip-version-check "mcp==2.3.0"
 GATEHOUSE_MCP_SDKS="$mcp_py/bin/python" cargo test -q -p gatehouse-tests --test mcp_sdks
+echo "==> the IdP's /metrics parsed by the reference Prometheus parser (prometheus-client from PyPI)"
+"$mcp_py/bin/python" -c 'import prometheus_client' 2>/dev/null \
+  || "$mcp_py/bin/pip" install -q --disable-pip-version-check "prometheus-client==0.21.1"
+GATEHOUSE_PROM_PARSER="$mcp_py/bin/python" cargo test -q -p gatehouse-tests --test metrics
 echo "==> the real OS keychain (gnome-keyring under dbus-run-session)"
 ./scripts/keychain-tests.sh
 echo "==> the desktop app starts headless in demo mode and shows the queue"

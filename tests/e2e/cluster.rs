@@ -154,6 +154,7 @@ fn world(issuer: &str, receiver: &str, clients: usize) -> Config {
     Config {
         issuer: issuer.into(),
         listen: "127.0.0.1:0".into(),
+        metrics_listen: None,
         database: Database::Path("unused: every node gets --database-url".into()),
         tokens: TokenLifetimes::default(),
         server: Default::default(),

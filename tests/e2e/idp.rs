@@ -514,6 +514,7 @@ async fn private_key_jwt_clients_authenticate_with_a_single_use_assertion() {
     let config = Config {
         issuer: issuer.clone(),
         listen: String::new(),
+        metrics_listen: None,
         database: Database::from(dir.path().join("idp.sqlite").as_path()),
         tokens: TokenLifetimes::default(),
         server: Default::default(),

@@ -98,6 +98,13 @@ pub struct DemoInfo {
     pub clients: Vec<DemoClient>,
     pub connections: Vec<DemoConnection>,
     pub resource_apps: Vec<DemoResourceApp>,
+    /// The IdP's Prometheus endpoint (its own loopback listener) and its probes.
+    #[serde(default)]
+    pub metrics: String,
+    #[serde(default)]
+    pub healthz: String,
+    #[serde(default)]
+    pub readyz: String,
 }
 
 impl DemoInfo {
@@ -276,6 +283,8 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
     let config = Config {
         issuer: idp_issuer.clone(),
         listen: opts.listen.clone(),
+        // The demo serves /metrics on a loopback listener of its own (below).
+        metrics_listen: None,
         database: match (&opts.database_url, std::env::var("GATEHOUSE_POSTGRES")) {
             (Some(url), _) => Database::Url { url: url.clone() },
             (None, Ok(server)) if !server.is_empty() => Database::Url {
@@ -353,6 +362,12 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
             tracing::error!(error = %e, "IdP server stopped");
         }
     });
+    let metrics_listener = tokio::net::TcpListener::bind((host, 0)).await?;
+    let metrics = format!("http://{}/metrics", metrics_listener.local_addr()?);
+    tokio::spawn(idp::server::serve_metrics(
+        idp_state.clone(),
+        metrics_listener,
+    ));
 
     let mut apps = Vec::new();
     for ((l, _), cfg) in app_listeners.into_iter().zip(app_configs) {
@@ -390,7 +405,6 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
         })
         .collect();
     let info = DemoInfo {
-        idp: idp_issuer,
         console_client_id: world::CONSOLE_CLIENT_ID.into(),
         resource_as: resource_apps[0].issuer.clone(),
         mcp: resource_apps[0].mcp.clone(),
@@ -398,6 +412,10 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
         clients,
         connections,
         resource_apps,
+        metrics,
+        healthz: format!("{idp_issuer}/healthz"),
+        readyz: format!("{idp_issuer}/readyz"),
+        idp: idp_issuer,
     };
     Ok(Demo {
         info,

@@ -92,6 +92,20 @@ pub async fn receipts(c: &mut Conn, connection_id: &str) -> DbResult<Vec<Receipt
     .collect()
 }
 
+/// SETs not yet delivered (nor given up on), per receiver: the metrics' outbox
+/// backlog.
+pub async fn backlog(c: &mut Conn) -> DbResult<Vec<(String, i64)>> {
+    Ok(sqlx::query(sql(
+        Backend::of(c),
+        "SELECT receiver, COUNT(*) AS n FROM revocation_outbox WHERE status = 'pending' GROUP BY receiver ORDER BY receiver",
+    ))
+    .fetch_all(&mut *c)
+    .await?
+    .iter()
+    .map(|r| (r.get("receiver"), r.get("n")))
+    .collect())
+}
+
 /// Records one delivery attempt's outcome: delivered, or the next attempt's
 /// time (`Pending`) or giving up (`Failed`) with the error.
 pub async fn record_attempt(

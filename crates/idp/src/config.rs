@@ -15,6 +15,11 @@ pub struct Config {
     /// Address to listen on, e.g. `127.0.0.1:8443`.
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// Address of the Prometheus `/metrics` listener, e.g. `127.0.0.1:9464`;
+    /// none (the default) serves no metrics. Unauthenticated: bind it where
+    /// only the scraper reaches.
+    #[serde(default)]
+    pub metrics_listen: Option<String>,
     /// Where the state lives: `database = "idp.sqlite"` (a SQLite file), or
     /// `[database] url = "sqlite://…"` / `"postgres://…"`. Created with its
     /// schema on first start.

@@ -17,6 +17,7 @@ pub mod cost;
 pub mod endpoints;
 pub mod http_error;
 pub mod jobs;
+pub mod metrics;
 pub mod policy;
 pub mod report_pdf;
 pub mod revocation;

@@ -24,6 +24,9 @@ enum Command {
         /// Overrides `listen` from the config.
         #[arg(long)]
         listen: Option<String>,
+        /// Overrides `metrics_listen` from the config: where `/metrics` is served.
+        #[arg(long)]
+        metrics_listen: Option<String>,
         /// Overrides `database` from the config: `sqlite://PATH` or
         /// `postgres://USER@HOST:PORT/DB` (nodes sharing one PostgreSQL share
         /// its state and signing keys).
@@ -58,6 +61,7 @@ async fn main() -> ExitCode {
         Command::Serve {
             config,
             listen,
+            metrics_listen,
             database_url,
         } => {
             let mut cfg = match idp::Config::load(&config) {
@@ -70,6 +74,9 @@ async fn main() -> ExitCode {
             if let Some(l) = listen {
                 cfg.listen = l;
             }
+            if metrics_listen.is_some() {
+                cfg.metrics_listen = metrics_listen;
+            }
             if let Some(url) = database_url {
                 cfg.database = idp::config::Database::Url { url };
             }
@@ -80,6 +87,16 @@ async fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
+            let metrics_listener = match &cfg.metrics_listen {
+                None => None,
+                Some(addr) => match idp::server::bind(addr).await {
+                    Ok(l) => Some(l),
+                    Err(e) => {
+                        eprintln!("gatehouse-idp: metrics: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                },
+            };
             let issuer = cfg.issuer.clone();
             let state = match idp::server::build(cfg).await {
                 Ok(s) => s,
@@ -89,6 +106,11 @@ async fn main() -> ExitCode {
                 }
             };
             tracing::info!(%issuer, addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving");
+            if let Some(l) = metrics_listener {
+                let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                tracing::info!(%addr, "serving /metrics");
+                tokio::spawn(idp::server::serve_metrics(state.clone(), l));
+            }
             if let Err(e) = idp::server::serve(state, listener).await {
                 eprintln!("gatehouse-idp: {e}");
                 return ExitCode::FAILURE;

@@ -128,6 +128,7 @@ pub async fn push_due(idp: &SharedIdp, http: &reqwest::Client) -> Result<(), sql
         let receiver = r.receiver.clone();
         let set = r.set_jwt.clone();
         async move {
+            let started = std::time::Instant::now();
             let res = http
                 .post(&receiver)
                 .header("content-type", "application/secevent+jwt")
@@ -135,7 +136,7 @@ pub async fn push_due(idp: &SharedIdp, http: &reqwest::Client) -> Result<(), sql
                 .body(set)
                 .send()
                 .await;
-            match res {
+            let outcome = match res {
                 Ok(resp) if resp.status().as_u16() == 202 || resp.status().is_success() => Ok(()),
                 Ok(resp) => {
                     let status = resp.status();
@@ -146,11 +147,15 @@ pub async fn push_due(idp: &SharedIdp, http: &reqwest::Client) -> Result<(), sql
                     ))
                 }
                 Err(e) => Err(e.without_url().to_string()),
-            }
+            };
+            (outcome, started.elapsed())
         }
     });
     let results = futures_util::future::join_all(sends).await;
-    for (r, outcome) in rows.iter().zip(results) {
+    for (r, (outcome, took)) in rows.iter().zip(results) {
+        idp.metrics
+            .delivery
+            .observe([&r.receiver], took.as_secs_f64());
         let attempts = r.attempts + 1;
         let now = idp.now_ms();
         let mut tx = idp.store.begin_write().await?;

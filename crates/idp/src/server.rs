@@ -153,6 +153,10 @@ pub fn router(idp: SharedIdp) -> Router {
         .route("/revoke", post(endpoints::revoke))
         .route("/connection-requests", post(endpoints::file_request))
         .merge(crate::admin::router(idp.clone()))
+        .route_layer(axum::middleware::from_fn_with_state(
+            idp.clone(),
+            crate::metrics::track,
+        ))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(idp)
 }
@@ -193,6 +197,12 @@ pub fn content_security_policy(origin: &str) -> String {
 pub async fn serve(idp: SharedIdp, listener: TcpListener) -> std::io::Result<()> {
     let limits = idp.config.server.limits();
     serve::serve(listener, router(idp), limits).await
+}
+
+/// Serves `/metrics` alone on its own listener, with the same bounds.
+pub async fn serve_metrics(idp: SharedIdp, listener: TcpListener) -> std::io::Result<()> {
+    let limits = idp.config.server.limits();
+    serve::serve(listener, crate::metrics::router(idp), limits).await
 }
 
 pub async fn bind(addr: &str) -> Result<TcpListener, StartError> {

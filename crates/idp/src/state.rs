@@ -31,6 +31,8 @@ pub struct Idp {
     pub signature_gate: crate::cost::CostGate,
     /// Back-off after failed sign-ins, per account, source and both.
     pub login_throttle: crate::throttle::LoginThrottle,
+    /// What `/metrics` reports (counted where the work happens).
+    pub metrics: crate::metrics::IdpMetrics,
     clock_offset: AtomicI64,
     /// When each connection's `last_used_at` was last written, to write it at most
     /// once a minute instead of on every exchange.
@@ -66,6 +68,7 @@ impl Idp {
             password_gate: crate::cost::CostGate::for_password_hashing(),
             signature_gate: crate::cost::CostGate::for_signatures(),
             login_throttle: Default::default(),
+            metrics: Default::default(),
             clock_offset: AtomicI64::new(0),
             last_touch: Default::default(),
             verified_id_tokens: Default::default(),

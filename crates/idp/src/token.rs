@@ -296,10 +296,19 @@ async fn exchange(idp: &Idp, headers: &HeaderMap, form: &Form) -> Result<Respons
             }
         }
     }
-    idp.audit
-        .record(ev, idp.now_ms())
-        .await
-        .map_err(|e| OAuthError::server_error(format!("{e}; no ID-JAG was issued")))?;
+    let appending = std::time::Instant::now();
+    let recorded = idp.audit.record(ev, idp.now_ms()).await;
+    idp.metrics
+        .audit_append
+        .observe([], appending.elapsed().as_secs_f64());
+    let counted = match (&recorded, &result) {
+        (Err(_), _) => ("error", "server_error"),
+        (Ok(_), Ok(_)) => ("success", ""),
+        (Ok(_), Err(e)) if e.error == xaa::ErrorCode::ServerError => ("error", e.error.as_str()),
+        (Ok(_), Err(e)) => ("refused", e.error.as_str()),
+    };
+    idp.metrics.exchanges.inc([counted.0, counted.1]);
+    recorded.map_err(|e| OAuthError::server_error(format!("{e}; no ID-JAG was issued")))?;
     result
 }
 
