@@ -181,22 +181,6 @@ async fn the_idle_lock_drops_tokens_and_unlock_restores_from_the_store() {
 }
 
 #[tokio::test]
-async fn an_unavailable_keychain_gives_a_sentence_a_person_can_act_on() {
-    let w = world(Duration::from_secs(600)).await;
-    w.secrets
-        .fail
-        .store(true, std::sync::atomic::Ordering::Relaxed);
-    let e = w
-        .console
-        .sign_in_browser(&w.profile, false, browser(&w.demo.info, "carol", false))
-        .await
-        .unwrap_err();
-    assert_eq!(e.code, ErrorCode::KeychainUnavailable);
-    assert!(e.message.contains("keychain"));
-    assert!(w.console.view().await.is_none(), "no half-signed-in state");
-}
-
-#[tokio::test]
 async fn a_wrong_issuer_or_unreachable_idp_is_refused_when_adding_a_profile() {
     let w = world(Duration::from_secs(600)).await;
     let slash = format!("{}/x", w.demo.info.idp);
@@ -533,7 +517,7 @@ async fn without_a_keychain_sign_in_says_so_and_signing_in_unsaved_keeps_it_in_m
         "{}",
         e.message
     );
-    assert!(w.console.view().await.is_none(), "no half-made session");
+    assert!(w.console.view().await.is_none(), "no half-signed-in state");
 
     let window = FakeWindow(browser(&w.demo.info, "carol", false));
     let unsaved = rpc::ProfileReq {

@@ -290,74 +290,114 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks references and canonical forms.
+    /// Checks references and canonical forms: the first inconsistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |m: String| Err(ConfigError::Invalid(m));
+        match self.inconsistencies().into_iter().next() {
+            Some((_, m)) => Err(ConfigError::Invalid(m)),
+            None => Ok(()),
+        }
+    }
+
+    /// Every inconsistency, each with where in the file it is.
+    fn inconsistencies(&self) -> Vec<(Place, String)> {
+        let mut out = Vec::new();
+        let mut bad = |place: Place, m: String| out.push((place, m));
         if self.issuer.ends_with('/') {
-            return bad(format!(
-                "issuer `{}` must not end with a slash",
-                self.issuer
-            ));
+            bad(
+                Place::Key("", "issuer"),
+                format!("issuer `{}` must not end with a slash", self.issuer),
+            );
         }
         let s = &self.server;
-        if s.header_read_timeout == 0 || s.idle_timeout == 0 || s.max_connections == 0 {
-            return bad("server: timeouts and max_connections must be positive".into());
+        for (key, v) in [
+            ("header_read_timeout", s.header_read_timeout as usize),
+            ("idle_timeout", s.idle_timeout as usize),
+            ("max_connections", s.max_connections),
+        ] {
+            if v == 0 {
+                bad(
+                    Place::Key("server", key),
+                    format!("server.{key} must be positive"),
+                );
+            }
         }
         if !(1024..=1024 * 1024).contains(&s.max_header_bytes) {
-            return bad("server.max_header_bytes must be between 1024 and 1048576".into());
+            bad(
+                Place::Key("server", "max_header_bytes"),
+                "server.max_header_bytes must be between 1024 and 1048576".into(),
+            );
         }
         if self.tokens.id_jag == 0 || self.tokens.id_jag > xaa::MAX_ID_JAG_LIFETIME {
-            return bad("tokens.id_jag must be between 1 and 300 seconds".into());
+            bad(
+                Place::Key("tokens", "id_jag"),
+                "tokens.id_jag must be between 1 and 300 seconds".into(),
+            );
         }
-        for app in &self.resource_apps {
+        for (i, app) in self.resource_apps.iter().enumerate() {
             if app.issuer.ends_with('/') {
-                return bad(format!(
-                    "resource app `{}`: issuer must not end with a slash",
-                    app.id
-                ));
+                bad(
+                    Place::Entry("resource_apps", i, "issuer"),
+                    format!(
+                        "resource app `{}`: issuer must not end with a slash",
+                        app.id
+                    ),
+                );
             }
             if app.scopes.is_empty() {
-                return bad(format!("resource app `{}` has no scopes", app.id));
+                bad(
+                    Place::Entry("resource_apps", i, "scopes"),
+                    format!("resource app `{}` has no scopes", app.id),
+                );
             }
         }
-        for client in &self.clients {
+        for (i, client) in self.clients.iter().enumerate() {
             for uri in &client.redirect_uris {
+                let place = Place::Entry("clients", i, "redirect_uris");
                 match url::Url::parse(uri) {
                     Ok(u) if u.fragment().is_none() => {}
-                    Ok(_) => {
-                        return bad(format!(
+                    Ok(_) => bad(
+                        place,
+                        format!(
                             "client `{}`: redirect URI `{uri}` has a fragment (RFC 6749 §3.1.2 forbids one)",
                             client.client_id
-                        ));
-                    }
-                    Err(e) => {
-                        return bad(format!(
+                        ),
+                    ),
+                    Err(e) => bad(
+                        place,
+                        format!(
                             "client `{}`: redirect URI `{uri}` is not an absolute URL ({e})",
                             client.client_id
-                        ));
-                    }
+                        ),
+                    ),
                 }
             }
         }
-        for c in &self.connections {
+        for (i, c) in self.connections.iter().enumerate() {
             if !self.clients.iter().any(|k| k.client_id == c.client_id) {
-                return bad(format!("connection names unknown client `{}`", c.client_id));
+                bad(
+                    Place::Entry("connections", i, "client_id"),
+                    format!("connection names unknown client `{}`", c.client_id),
+                );
             }
             let Some(app) = self.resource_apps.iter().find(|a| a.id == c.resource_app) else {
-                return bad(format!(
-                    "connection names unknown resource app `{}`",
-                    c.resource_app
-                ));
+                bad(
+                    Place::Entry("connections", i, "resource_app"),
+                    format!("connection names unknown resource app `{}`", c.resource_app),
+                );
+                continue;
             };
             if let ScopeCondition::IncludeOnly(list) = &c.scopes {
                 for s in list {
                     if app.scope(s).is_none() {
-                        return bad(format!("connection grants `{s}`, unknown to `{}`", app.id));
+                        bad(
+                            Place::Entry("connections", i, "scopes"),
+                            format!("connection grants `{s}`, unknown to `{}`", app.id),
+                        );
                     }
                 }
             }
         }
-        Ok(())
+        out
     }
 
     pub fn user(&self, username: &str) -> Option<&User> {
@@ -386,5 +426,177 @@ impl Config {
 
     pub fn resource_app(&self, id: &str) -> Option<&ResourceApp> {
         self.resource_apps.iter().find(|a| a.id == id)
+    }
+}
+
+/// Where in the file a problem is: a key of a `[table]` (`""` for the top
+/// level), or a key of the n-th `[[array]]` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Key(&'static str, &'static str),
+    Entry(&'static str, usize, &'static str),
+}
+
+/// A problem in a config file and its line (1-based), for `check-config`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Every problem in a config file's text, in file order, without starting
+/// anything: the syntax or type error the parser stops at, or else every
+/// inconsistency, each with the line of the key (or of its table) it is about.
+pub fn check(text: &str) -> Vec<Problem> {
+    let config: Config = match toml::from_str(text) {
+        Ok(c) => c,
+        Err(e) => {
+            let line = e.span().map_or(1, |s| {
+                text[..s.start.min(text.len())].matches('\n').count() + 1
+            });
+            return vec![Problem {
+                line,
+                message: e.message().trim().to_owned(),
+            }];
+        }
+    };
+    let mut problems: Vec<Problem> = config
+        .inconsistencies()
+        .into_iter()
+        .map(|(place, message)| Problem {
+            line: line_of(text, place),
+            message,
+        })
+        .collect();
+    problems.sort_by_key(|p| p.line);
+    problems
+}
+
+/// The line `place` is on, found by reading the file's table headers and keys
+/// (a key in an inline table is reported at its table's line).
+fn line_of(text: &str, place: Place) -> usize {
+    let (table, nth, key) = match place {
+        Place::Key(table, key) => (table, None, key),
+        Place::Entry(array, n, key) => (array, Some(n), key),
+    };
+    let header = |l: &str| -> Option<(bool, String)> {
+        let l = l.trim();
+        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+            return Some((true, name.trim().to_owned()));
+        }
+        let name = l.strip_prefix('[')?.split(']').next()?;
+        Some((false, name.trim().to_owned()))
+    };
+    let is_key = |l: &str| {
+        l.trim_start()
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    };
+    let mut current: (bool, String) = (false, String::new());
+    let mut seen = 0usize;
+    let mut block_line = None;
+    for (i, l) in text.lines().enumerate() {
+        if let Some(h) = header(l) {
+            if block_line.is_some() {
+                break;
+            }
+            current = h;
+            let wanted = match nth {
+                None => !current.0 && current.1 == table,
+                Some(n) => {
+                    let this = current.0 && current.1 == table;
+                    if this {
+                        seen += 1;
+                    }
+                    this && seen == n + 1
+                }
+            };
+            if wanted {
+                block_line = Some(i + 1);
+            }
+            continue;
+        }
+        let in_place = block_line.is_some() || (table.is_empty() && current.1.is_empty());
+        if in_place && is_key(l) {
+            return i + 1;
+        }
+    }
+    block_line.unwrap_or(1)
+}
+
+#[cfg(test)]
+mod check_tests {
+    use super::*;
+
+    /// Three inconsistencies, each reported at the line of the key it is about.
+    const WITH_PROBLEMS: &str = r#"issuer = "https://idp.example.com/"
+database = "idp.sqlite"
+
+[tokens]
+id_jag = 900
+
+[[clients]]
+client_id = "agent"
+name = "Agent"
+auth = { method = "none" }
+
+[[clients]]
+client_id = "web"
+name = "Web"
+auth = { method = "none" }
+redirect_uris = ["https://web.example.com/cb#frag"]
+
+[[resource_apps]]
+id = "crm"
+name = "CRM"
+issuer = "https://crm.example.com"
+mcp_servers = ["https://crm.example.com/mcp"]
+scopes = [{ name = "crm.read", description = "Read", risk = "read" }]
+
+[[connections]]
+client_id = "nobody"
+resource_app = "crm"
+scopes = { kind = "include_only", scopes = ["crm.read", "crm.nuke"] }
+"#;
+
+    #[test]
+    fn every_problem_is_named_with_its_line() {
+        let got: Vec<(usize, String)> = check(WITH_PROBLEMS)
+            .into_iter()
+            .map(|p| (p.line, p.message))
+            .collect();
+        let lines: Vec<usize> = got.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, vec![1, 5, 16, 26, 28], "{got:#?}");
+        assert!(got[0].1.contains("must not end with a slash"));
+        assert!(got[1].1.contains("tokens.id_jag"));
+        assert!(got[2].1.contains("has a fragment"));
+        assert!(got[3].1.contains("unknown client `nobody`"));
+        assert!(got[4].1.contains("`crm.nuke`, unknown to `crm`"));
+    }
+
+    #[test]
+    fn a_syntax_or_type_error_is_named_with_its_line() {
+        let text = "issuer = \"https://idp.example.com\"\ndatabase = \"x\"\n\n[tokens]\nid_jag = \"soon\"\n";
+        let p = check(text);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].line, 5, "{p:?}");
+        let p = check("issuer = \"https://idp.example.com\"\ndatabase = \"x\"\nnot toml at all\n");
+        assert_eq!(p[0].line, 3, "{p:?}");
+        let p = check(
+            "issuer = \"https://idp.example.com\"\ndatabase = \"x\"\nlisten_on = \"0.0.0.0:1\"\n",
+        );
+        assert_eq!(p[0].line, 3, "an unknown key: {p:?}");
+        assert!(p[0].message.contains("listen_on"), "{p:?}");
+    }
+
+    #[test]
+    fn a_consistent_config_has_no_problems() {
+        let fixed = WITH_PROBLEMS
+            .replace("example.com/\"", "example.com\"")
+            .replace("id_jag = 900", "id_jag = 120")
+            .replace("cb#frag", "cb")
+            .replace("\"nobody\"", "\"agent\"")
+            .replace(", \"crm.nuke\"", "");
+        assert_eq!(check(&fixed), vec![]);
     }
 }

@@ -1,5 +1,5 @@
-//! `gatehouse-idp`: run the reference IdP from a TOML config, or hash a password
-//! for that config.
+//! `gatehouse-idp`: run the reference IdP from a TOML config, check such a
+//! config without starting anything, or hash a password for it.
 
 use clap::{Parser, Subcommand};
 use std::{io::Read, path::PathBuf, process::ExitCode};
@@ -35,6 +35,12 @@ enum Command {
     },
     /// Read a password on stdin and print its argon2id hash for the config file.
     HashPassword,
+    /// Check a config file without starting anything: every problem as
+    /// `FILE:LINE: message`; exit status 1 when there is one.
+    CheckConfig {
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -46,6 +52,25 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::CheckConfig { config } => {
+            let text = match std::fs::read_to_string(&config) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("{}: cannot read: {e}", config.display());
+                    return ExitCode::from(2);
+                }
+            };
+            let problems = idp::config::check(&text);
+            for p in &problems {
+                println!("{}:{}: {}", config.display(), p.line, p.message);
+            }
+            if problems.is_empty() {
+                println!("{}: no problems", config.display());
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Command::HashPassword => {
             let mut pw = String::new();
             if std::io::stdin().read_to_string(&mut pw).is_err() {
