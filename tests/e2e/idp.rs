@@ -623,3 +623,39 @@ async fn the_demo_fleet_produces_usage_and_grows_the_pending_queue() {
     let after = pending(admin).await;
     assert!(after > before, "pending stayed at {before} after {stats:?}");
 }
+
+/// `/readyz` turns 503 while the database's schema is not the one this node
+/// runs (here: a newer node's migration recorded), saying only that, and ready
+/// again once it is; `/healthz` stays 200 throughout (the process is alive).
+#[tokio::test]
+async fn readiness_follows_the_schema_and_says_no_more_than_why() {
+    let d = start_demo().await;
+    let store = &d.idp.store;
+    let bump = |from: i64, to: i64| async move {
+        sqlx::query(idp::store::sql(
+            store.backend(),
+            "UPDATE _sqlx_migrations SET version = ? WHERE version = ?",
+        ))
+        .bind(to)
+        .bind(from)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    };
+    let want: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    bump(want, 9999).await;
+    let r = reqwest::get(&d.info.readyz).await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "5");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"ready": false, "reason": "the database schema is not the one this node runs"})
+    );
+    assert_eq!(reqwest::get(&d.info.healthz).await.unwrap().status(), 200);
+    bump(9999, want).await;
+    assert_eq!(reqwest::get(&d.info.readyz).await.unwrap().status(), 200);
+}

@@ -184,6 +184,22 @@ pub async fn create_postgres_database(server_url: &str, prefix: &str) -> DbResul
     Ok(format!("{scheme}://{authority}/{name}{query}"))
 }
 
+/// The database's schema against the one this binary runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaState {
+    Current,
+    /// Migrations this binary knows are not applied (up to `want`).
+    Behind {
+        have: i64,
+        want: i64,
+    },
+    /// A newer binary migrated it past what this one knows.
+    Ahead {
+        have: i64,
+        want: i64,
+    },
+}
+
 /// The IdP's database.
 #[derive(Clone)]
 pub struct Db {
@@ -321,6 +337,27 @@ impl Db {
             Ok(r) => r.map(|_| ()),
             Err(_) => Err(Error::PoolTimedOut),
         }
+    }
+
+    /// Whether the database's schema is the one this binary runs: every
+    /// migration it knows applied, and none it does not know (a newer node
+    /// migrated ahead of it).
+    pub async fn schema(&self) -> DbResult<SchemaState> {
+        let want = migrate::migrator(self.backend)
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap_or(0);
+        let have: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(&self.pool)
+                .await?;
+        let have = have.unwrap_or(0);
+        Ok(match have.cmp(&want) {
+            std::cmp::Ordering::Equal => SchemaState::Current,
+            std::cmp::Ordering::Less => SchemaState::Behind { have, want },
+            std::cmp::Ordering::Greater => SchemaState::Ahead { have, want },
+        })
     }
 
     /// A listener for changes committed by any node (PostgreSQL `LISTEN`); `None`

@@ -315,3 +315,40 @@ async fn the_audit_chain_verifies_and_names_an_edited_row() {
         assert_eq!(db.verify_audit().await.unwrap().first_broken, Some(3));
     }
 }
+
+/// Readiness needs the schema this binary runs: a database missing one of its
+/// migrations is behind, one a newer node migrated further is ahead.
+#[tokio::test]
+async fn the_schema_state_tells_current_behind_and_ahead_apart() {
+    use idp_store::SchemaState;
+    for (db, _keep) in databases().await {
+        assert_eq!(db.schema().await.unwrap(), SchemaState::Current);
+        let want: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        sqlx::query(idp_store::sql(
+            db.backend(),
+            "UPDATE _sqlx_migrations SET version = 9999 WHERE version = ?",
+        ))
+        .bind(want)
+        .execute(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(
+            db.schema().await.unwrap(),
+            SchemaState::Ahead { have: 9999, want }
+        );
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 9999")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            db.schema().await.unwrap(),
+            SchemaState::Behind {
+                have: want - 1,
+                want
+            }
+        );
+    }
+}
