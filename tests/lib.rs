@@ -6,6 +6,27 @@ use agent::{
 };
 pub use demo::{Demo, DemoInfo};
 
+/// A binary of this workspace (`gatehouse-idp`...), built beside the test.
+pub fn binary(name: &str) -> std::path::PathBuf {
+    let deps = std::env::current_exe().unwrap();
+    let p = deps.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --bins` first",
+        p.display()
+    );
+    p
+}
+
+/// A loopback port free right now (the caller binds it soon after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A typed list query from readable `(name, value)` pairs, parsed the way the
 /// server parses a query string (a value outside a closed set fails the test:
 /// hostile values go through `AdminClient::get_json` instead).

@@ -6,6 +6,7 @@
 //! so and passes, as there is nothing to run on.
 
 use admin_api::{AdminClient, ConnectionStatus, ConnectionView, client::Mutation};
+use gatehouse_tests::{binary, free_port};
 use idp::config::*;
 use std::{
     path::{Path, PathBuf},
@@ -25,25 +26,6 @@ fn postgres() -> Option<String> {
             None
         }
     }
-}
-
-fn binary(name: &str) -> PathBuf {
-    let deps = std::env::current_exe().unwrap();
-    let p = deps.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo build --bins` first",
-        p.display()
-    );
-    p
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 struct Node {

@@ -4,6 +4,7 @@
 //! binary (built by `cargo build --bins`, as `scripts/test.sh` does first).
 
 use axum::{Router, body::Bytes, http::StatusCode, routing::post};
+use gatehouse_tests::{binary, free_port};
 use std::{
     path::PathBuf,
     process::{Child, Command, Stdio},
@@ -11,29 +12,10 @@ use std::{
     time::Duration,
 };
 
-fn binary(name: &str) -> PathBuf {
-    let deps = std::env::current_exe().unwrap();
-    let p = deps.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo build --bins` first",
-        p.display()
-    );
-    p
-}
-
 /// The tests here start real IdP processes on ports they pick as free, and one
 /// leaves a receiver port unbound on purpose until after a crash: run one at a
 /// time, so no test's server lands on another's "nothing listens here" port.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Idp(Child);
 

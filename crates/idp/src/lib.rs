@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod policy;
 pub mod report_pdf;
+pub mod request_id;
 pub mod revocation;
 pub mod server;
 pub mod services;

@@ -11,8 +11,18 @@ use std::{io::Read, path::PathBuf, process::ExitCode};
     about = "The Gatehouse reference IdP (OIDC + XAA token exchange)"
 )]
 struct Cli {
+    /// `text` for a terminal, `json` for a log pipeline: one JSON object per
+    /// line, with the request's id in its span.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -45,13 +55,21 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
-        .with_writer(std::io::stderr)
-        .init();
-    match Cli::parse().command {
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+    match cli.command {
         Command::CheckConfig { config } => {
             let text = match std::fs::read_to_string(&config) {
                 Ok(t) => t,

@@ -158,6 +158,7 @@ pub fn router(idp: SharedIdp) -> Router {
             crate::metrics::track,
         ))
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn(crate::request_id::request_id))
         .with_state(idp)
 }
 
