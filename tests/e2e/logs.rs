@@ -113,7 +113,7 @@ scopes = {{ kind = "all" }}
     )
     .await
     .unwrap();
-    let jag = agent::exchange(
+    let Ok(jag) = agent::exchange(
         &agent::http_client(),
         &issuer,
         &creds,
@@ -125,8 +125,9 @@ scopes = {{ kind = "all" }}
         },
     )
     .await
-    .ok()
-    .expect("an ID-JAG");
+    else {
+        panic!("the exchange was refused");
+    };
     let wrong = agent::UserCreds {
         password: "not it".into(),
         ..user.clone()
