@@ -1,9 +1,12 @@
-//! Every request gets an id: the one a proxy sent in `X-Request-Id` when it is a
-//! plain token (at most 64 of `A-Z a-z 0-9 . _ -`), else a fresh one. It names
-//! the request's tracing span, so every log line written while handling it
-//! carries it (`--log-format json` puts it in each line's `span`), and it is
-//! echoed in the response's `X-Request-Id` for the caller to quote. The span
-//! holds the method and the path only: never a query string or a header value.
+//! Every request gets an id of the IdP's own (`rq_…`): it names the request's
+//! tracing span, so every log line written while handling it carries it
+//! (`--log-format json` puts it in each line's `span`), the admin API records it
+//! in the audit event of what the request changed, and the response's
+//! `X-Request-Id` names it for the caller to quote. A proxy's `X-Request-Id`
+//! is kept beside it in the span as `upstream` when it is a plain token (at most
+//! 64 of `A-Z a-z 0-9 . _ -`) — for correlation, never as the audited id, which
+//! a caller must not choose. The span holds the method and the path, never a
+//! query string or another header.
 
 use axum::{
     extract::Request,
@@ -15,6 +18,10 @@ use tracing::Instrument;
 
 pub static HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
+/// This request's id, in the request's extensions for the handlers.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
 fn plain(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
@@ -23,19 +30,22 @@ fn plain(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-pub async fn request_id(req: Request, next: Next) -> Response {
-    let id = req
+pub async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = format!("rq_{}", uuid::Uuid::new_v4().simple());
+    let upstream = req
         .headers()
         .get(&HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| plain(v))
-        .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned);
+        .map(str::to_owned);
     let span = tracing::info_span!(
         "request",
         id = %id,
+        upstream = upstream.as_deref(),
         method = %req.method(),
         path = %req.uri().path(),
     );
+    req.extensions_mut().insert(RequestId(id.clone()));
     let started = std::time::Instant::now();
     let mut resp = async {
         let resp = next.run(req).await;

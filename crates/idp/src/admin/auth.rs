@@ -115,7 +115,14 @@ pub async fn authorize(State(idp): State<SharedIdp>, mut req: Request, next: Nex
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    principal.request_id = format!("rq_{}", uuid::Uuid::new_v4().simple());
+    // The id the request's log lines and response header carry.
+    principal.request_id = req
+        .extensions()
+        .get::<crate::request_id::RequestId>()
+        .map_or_else(
+            || format!("rq_{}", uuid::Uuid::new_v4().simple()),
+            |r| r.0.clone(),
+        );
     let request_id = principal.request_id.clone();
     let template = req
         .extensions()
