@@ -65,7 +65,10 @@ stop() {
 
 case "${1:-start}" in
   start) start ;;
-  fresh) stop; rm -rf "$DIR" "$DIR.initdb.log"; start ;;
+  # A server still shutting down keeps the port: wait for it before the data
+  # directory goes, so the new one does not find the address in use.
+  fresh) stop; BIN="$(pg_bin)"; for _ in $(seq 1 60); do ready || break; sleep 0.5; done
+         rm -rf "$DIR" "$DIR.initdb.log"; start ;;
   stop) stop ;;
   restart) stop; start ;;
   *) echo "usage: $0 start|stop|restart" >&2; exit 2 ;;
