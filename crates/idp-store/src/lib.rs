@@ -331,14 +331,6 @@ impl Db {
         }
     }
 
-    /// Whether the database answers (readiness): a round trip, bounded in time.
-    pub async fn ping(&self, within: Duration) -> DbResult<()> {
-        match tokio::time::timeout(within, sqlx::query("SELECT 1").execute(&self.pool)).await {
-            Ok(r) => r.map(|_| ()),
-            Err(_) => Err(Error::PoolTimedOut),
-        }
-    }
-
     /// Whether the database's schema is the one this binary runs: every
     /// migration it knows applied, and none it does not know (a newer node
     /// migrated ahead of it).

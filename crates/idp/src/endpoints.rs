@@ -60,36 +60,29 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Readiness: the database answers within 2 s, its schema is the one this node
-/// runs (all migrations applied, none from a newer node), and the signing key is
-/// loaded. A load balancer sends nothing to a node that is not ready; it turns
-/// ready again once it is. The reason says which, never more (no versions, no
-/// error text: those go to the log).
+/// Readiness: the database answers within 2 s and its schema is the one this
+/// node runs (all migrations applied, none from a newer node) — one query
+/// shows both. (A node without its signing key does not start, so a running
+/// one has it.) A load balancer sends nothing to a node that is not ready; it
+/// turns ready again once it is. The reason says which, never more (no
+/// versions, no error text: those go to the log).
 pub async fn readyz(State(idp): State<SharedIdp>) -> Response {
     let within = std::time::Duration::from_secs(2);
-    let problem = match idp.store.ping(within).await {
-        Err(e) => {
+    let problem = match tokio::time::timeout(within, idp.store.schema()).await {
+        Ok(Ok(idp_store::SchemaState::Current)) => None,
+        Ok(Ok(state)) => {
+            tracing::warn!(?state, "not ready: the database schema is not this node's");
+            Some("the database schema is not the one this node runs")
+        }
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "not ready: the database does not answer");
             Some("the database does not answer")
         }
-        Ok(()) => match tokio::time::timeout(within, idp.store.schema()).await {
-            Ok(Ok(idp_store::SchemaState::Current)) => None,
-            Ok(Ok(state)) => {
-                tracing::warn!(?state, "not ready: the database schema is not this node's");
-                Some("the database schema is not the one this node runs")
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "not ready: the schema could not be read");
-                Some("the database does not answer")
-            }
-            Err(_) => Some("the database does not answer"),
-        },
+        Err(_) => {
+            tracing::warn!("not ready: the database does not answer within 2 s");
+            Some("the database does not answer")
+        }
     };
-    let problem = problem.or(idp
-        .jwks
-        .keys
-        .is_empty()
-        .then_some("no signing key is loaded"));
     match problem {
         None => Json(json!({ "ready": true })).into_response(),
         Some(reason) => {
