@@ -52,6 +52,10 @@ impl Shell for Window<'_> {
             .clone()
     }
 
+    fn take_opened_link(&self) -> Option<OpenedLink> {
+        self.state.opened_link.lock().expect("link").take()
+    }
+
     fn idp_status(&self) -> IdpStatus {
         self.state.idp_status.lock().expect("status").clone()
     }

@@ -1,11 +1,19 @@
 //! The desktop around the window: the tray icon with the pending count, a
-//! notification for each new pending request, and the live bridge that turns
-//! the IdP's change stream into window events (`changes`, `idp-status`).
+//! notification for each new pending request (a click opens it), `gatehouse://`
+//! links from wherever they come (a second launch, the OS, a notification)
+//! handed to the window, the window's size and place remembered, and the live
+//! bridge that turns the IdP's change stream into window events (`changes`,
+//! `idp-status`).
 
 use crate::AppState;
 use console::{
     ipc::IdpStatus,
+    links::{self, LinkScreen, OpenedLink},
     live::{self, LiveEvent},
+};
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
 };
 use tauri::{
     AppHandle, Emitter, Manager,
@@ -24,12 +32,7 @@ pub fn build_tray(app: &AppHandle) -> tauri::Result<()> {
         .tooltip("Gatehouse")
         .menu(&menu)
         .on_menu_event(|app, event| match event.id.as_ref() {
-            "open" => {
-                if let Some(w) = app.get_webview_window("main") {
-                    let _ = w.show();
-                    let _ = w.set_focus();
-                }
-            }
+            "open" => focus_main(app),
             "quit" => app.exit(0),
             _ => {}
         });
@@ -38,6 +41,87 @@ pub fn build_tray(app: &AppHandle) -> tauri::Result<()> {
     }
     tray.build(app)?;
     Ok(())
+}
+
+/// Brings the main window to the front (shown, restored, focused).
+fn focus_main(app: &AppHandle) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.show();
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+    }
+}
+
+/// Hands a link to the window: kept until the window takes it (`opened_link`),
+/// announced with `link-opened`, and the window brought forward. A refused link
+/// is shown as a message and does nothing else.
+pub fn hand_over(app: &AppHandle, link: OpenedLink) {
+    match &link {
+        OpenedLink::Open { screen, id } => {
+            tracing::info!(screen = screen.as_str(), id = %id, "opening a link")
+        }
+        OpenedLink::Refused { .. } => tracing::info!("a malformed link was refused"),
+    }
+    *app.state::<AppState>().opened_link.lock().expect("link") = Some(link);
+    let _ = app.emit("link-opened", ());
+    focus_main(app);
+}
+
+/// A second launch (from a menu, or the OS with a link) ends at once; this
+/// instance comes forward and opens the link it was given, if any.
+pub fn second_launch(app: &AppHandle, args: Vec<String>) {
+    tracing::info!("a second launch handed over to this window");
+    match links::from_args(args) {
+        Some(link) => hand_over(app, link),
+        None => focus_main(app),
+    }
+}
+
+/// macOS delivers `gatehouse://` links to the running app as events (Linux and
+/// Windows start the app with the link as an argument: [`second_launch`]).
+pub fn follow_os_links(app: &AppHandle) {
+    #[cfg(target_os = "macos")]
+    {
+        use tauri_plugin_deep_link::DeepLinkExt;
+        let handle = app.clone();
+        app.deep_link().on_open_url(move |event| {
+            if let Some(url) = event.urls().last() {
+                hand_over(&handle, links::parse(url.as_str()));
+            }
+        });
+    }
+    #[cfg(not(target_os = "macos"))]
+    let _ = app;
+}
+
+/// Saves the window's size and place half a second after it last moved or
+/// changed size (the plugin alone saves only on a clean exit, which a logout
+/// or a crash never reaches).
+pub fn remember_window_state(app: &AppHandle) {
+    use tauri_plugin_window_state::{AppHandleExt, StateFlags};
+    let Some(window) = app.get_webview_window("main") else {
+        return;
+    };
+    let generation = Arc::new(AtomicU64::new(0));
+    let handle = app.clone();
+    window.on_window_event(move |event| {
+        if !matches!(
+            event,
+            tauri::WindowEvent::Moved(_) | tauri::WindowEvent::Resized(_)
+        ) {
+            return;
+        }
+        let mine = generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let (generation, handle) = (generation.clone(), handle.clone());
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            if generation.load(Ordering::SeqCst) == mine
+                && let Err(e) = handle.save_window_state(StateFlags::all())
+            {
+                tracing::warn!(error = %e, "window size and place not saved");
+            }
+        });
+    });
 }
 
 /// Shows the pending count on the tray (tooltip everywhere, label where the
@@ -73,17 +157,71 @@ async fn notify_new_request(app: &AppHandle, id: &str) {
             .join(", "),
         r.resource_app.name
     );
-    match app
-        .notification()
-        .builder()
-        .title("New AI app connection request")
-        .body(body)
-        .show()
-    {
+    let link = OpenedLink::Open {
+        screen: LinkScreen::Requests,
+        id: r.id.clone(),
+    };
+    match notify_with_link(app, "New AI app connection request", &body, link) {
         Ok(()) => tracing::info!(request = %r.id, "notified of a new pending request"),
         // No notification daemon (a headless session): the tray and queue still show it.
         Err(e) => tracing::info!(request = %r.id, error = %e, "notification not shown"),
     }
+}
+
+/// How many shown notifications are waiting for a click at once (each holds a
+/// thread until it is clicked or closed); past it, they are shown unclickable.
+const CLICKABLE_NOTIFICATIONS: u64 = 8;
+static WAITING_FOR_CLICK: AtomicU64 = AtomicU64::new(0);
+
+/// A desktop notification that opens `link` when clicked. On Linux it is sent
+/// to the notification server directly with a default action (the plugin's
+/// notifications cannot be clicked there); elsewhere through the plugin.
+#[cfg(target_os = "linux")]
+fn notify_with_link(
+    app: &AppHandle,
+    title: &str,
+    body: &str,
+    link: OpenedLink,
+) -> Result<(), String> {
+    let mut note = notify_rust::Notification::new();
+    note.appname("Gatehouse").summary(title).body(body);
+    let clickable = WAITING_FOR_CLICK.fetch_add(1, Ordering::SeqCst) < CLICKABLE_NOTIFICATIONS;
+    if clickable {
+        note.action("default", "Open");
+    }
+    let shown = note.show();
+    if !clickable || shown.is_err() {
+        WAITING_FOR_CLICK.fetch_sub(1, Ordering::SeqCst);
+    }
+    let handle = shown.map_err(|e| e.to_string())?;
+    if clickable {
+        let app = app.clone();
+        std::thread::spawn(move || {
+            handle.wait_for_action(|action| {
+                if action == "default" {
+                    tracing::info!("notification clicked");
+                    hand_over(&app, link);
+                }
+            });
+            WAITING_FOR_CLICK.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn notify_with_link(
+    app: &AppHandle,
+    title: &str,
+    body: &str,
+    _link: OpenedLink,
+) -> Result<(), String> {
+    app.notification()
+        .builder()
+        .title(title)
+        .body(body)
+        .show()
+        .map_err(|e| e.to_string())
 }
 
 /// Reminds the signed-in reviewer, at start and every hour, of open review items

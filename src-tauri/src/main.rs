@@ -10,7 +10,8 @@ mod demo_mode;
 mod desktop;
 
 use console::{
-    Console, ConsoleError, ErrorCode, KeychainStore, ProfileStore, ipc::IdpStatus, session::OpenUrl,
+    Console, ConsoleError, ErrorCode, KeychainStore, ProfileStore, ipc::IdpStatus, links,
+    links::OpenedLink, session::OpenUrl,
 };
 use std::{sync::Arc, time::Duration};
 use tauri::{AppHandle, Manager};
@@ -26,6 +27,8 @@ pub struct AppState {
     /// Why the start-up sign-in did not finish (a locked keychain...), kept
     /// for a window that asks after the `console-error` event went out.
     pub start_up_problem: std::sync::Mutex<Option<ConsoleError>>,
+    /// The last `gatehouse://` link handed over and not yet taken by the window.
+    pub opened_link: std::sync::Mutex<Option<OpenedLink>>,
 }
 
 impl AppState {
@@ -55,6 +58,13 @@ fn main() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     tauri::Builder::default()
+        // First, so a second launch hands its arguments (a link) over and exits
+        // before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
+            desktop::second_launch(app, args)
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
@@ -75,7 +85,15 @@ fn main() {
                     message: None,
                 }),
                 start_up_problem: std::sync::Mutex::new(None),
+                opened_link: std::sync::Mutex::new(None),
             });
+            // Linux and Windows launch the app with the link as an argument;
+            // macOS hands it to the running app as an event.
+            if let Some(link) = links::from_args(std::env::args()) {
+                desktop::hand_over(app.handle(), link);
+            }
+            desktop::follow_os_links(app.handle());
+            desktop::remember_window_state(app.handle());
             if let Err(e) = desktop::build_tray(app.handle()) {
                 // No tray host (some desktops): the window still shows the count.
                 tracing::warn!(error = %e, "tray icon not available");

@@ -5,10 +5,12 @@
 // the keychain is locked or absent the start-up sign-in cannot finish: the
 // window says what is missing and offers a sign-in kept in memory, never a
 // spinner; a session held in memory (demo mode, or that choice) is marked.
+// A gatehouse:// link (a second launch, the OS, a notification click) opens its
+// screen at its id; a malformed one is a message and nothing else.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { listen } from "@tauri-apps/api/event";
-import { ipc, isConsoleError, type ConsoleError, type IdpStatus, type SessionView } from "./ipc";
-import { errorText, inField } from "./common";
+import { ipc, isConsoleError, type ConsoleError, type IdpStatus, type LinkScreen, type SessionView } from "./ipc";
+import { errorText, inField, type Focus } from "./common";
 import { Pending } from "./Pending";
 import { Connections } from "./Connections";
 import { Audit } from "./Audit";
@@ -28,6 +30,12 @@ const SCREENS: [Screen, string, string][] = [
   ["overview", "Overview", "7"],
 ];
 
+const LINK_SCREENS: Record<LinkScreen, Screen> = {
+  requests: "pending",
+  connections: "connections",
+  reviews: "reviews",
+};
+
 interface Command {
   label: string;
   keys: string;
@@ -37,6 +45,7 @@ interface Command {
 export function App() {
   const [session, setSession] = useState<SessionView | null>(null);
   const [screen, setScreen] = useState<Screen>("pending");
+  const [focus, setFocus] = useState<(Focus & { screen: Screen }) | null>(null);
   const [tick, setTick] = useState(0);
   const [status, setStatus] = useState<IdpStatus>({ reachable: true, message: null });
   const [error, setError] = useState<string | null>(null);
@@ -62,6 +71,23 @@ export function App() {
     setNotice(m);
   }, []);
 
+  const takeLink = useCallback(async () => {
+    try {
+      const link = await ipc.openedLink();
+      if (!link) return;
+      if (link.kind === "refused") {
+        setNotice(null);
+        setError(link.message);
+        return;
+      }
+      const to = LINK_SCREENS[link.screen];
+      setScreen(to);
+      setFocus((f) => ({ screen: to, id: link.id, seq: (f?.seq ?? 0) + 1 }));
+    } catch (e) {
+      report(e);
+    }
+  }, [report]);
+
   const loadSession = useCallback(async () => {
     try {
       const current = await ipc.session();
@@ -76,8 +102,12 @@ export function App() {
   }, [report]);
 
   useEffect(() => {
-    const first = setTimeout(() => void loadSession(), 0);
+    const first = setTimeout(() => {
+      void loadSession();
+      void takeLink();
+    }, 0);
     const subs = [
+      listen("link-opened", () => void takeLink()),
       listen("session-changed", () => {
         setError(null);
         setKeychain(null);
@@ -95,7 +125,7 @@ export function App() {
       clearTimeout(first);
       subs.forEach((s) => void s.then((f) => f()));
     };
-  }, [loadSession, report]);
+  }, [loadSession, takeLink, report]);
 
   const lockNow = useCallback(async () => {
     await ipc.lock().catch(report);
@@ -153,6 +183,7 @@ export function App() {
   }, [lockNow]);
 
   const props = { tick, online: status.reachable && !locked, report, notify };
+  const focusOn = (s: Screen) => (focus?.screen === s ? focus : null);
 
   return (
     <div className="app">
@@ -208,11 +239,11 @@ export function App() {
           {notice}
         </div>
       )}
-      {screen === "pending" && <Pending {...props} />}
-      {screen === "connections" && <Connections {...props} />}
+      {screen === "pending" && <Pending {...props} focus={focusOn("pending")} />}
+      {screen === "connections" && <Connections {...props} focus={focusOn("connections")} />}
       {screen === "audit" && <Audit {...props} />}
       {screen === "profiles" && <Profiles {...props} />}
-      {screen === "reviews" && <Reviews {...props} session={session} />}
+      {screen === "reviews" && <Reviews {...props} session={session} focus={focusOn("reviews")} />}
       {screen === "helpdesk" && <Helpdesk {...props} />}
       {screen === "overview" && <Overview {...props} />}
       {locked && (

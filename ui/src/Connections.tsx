@@ -42,7 +42,7 @@ const columns = [
 
 type Action = "suspend" | "resume" | "revoke";
 
-export function Connections({ tick, online, report, notify }: ScreenProps) {
+export function Connections({ tick, online, report, notify, focus }: ScreenProps) {
   const [items, setItems] = useState<ConnectionView[]>([]);
   const [total, setTotal] = useState(0);
   const [q, setQ] = useState("");
@@ -57,6 +57,17 @@ export function Connections({ tick, online, report, notify }: ScreenProps) {
   const [elapsed, setElapsed] = useState<number | null>(null);
   const [next, setNext] = useState<string | null>(null);
   // The cursor being fetched (a ref: it must not re-run the effect that fetches).
+  // A link to a connection: its detail, whatever its status, in the unfiltered list.
+  useEffect(() => {
+    if (!focus) return;
+    const t = setTimeout(() => {
+      setQ("");
+      setRisk("");
+      setStatus("all");
+      setSelectedId(focus.id);
+    }, 0);
+    return () => clearTimeout(t);
+  }, [focus]);
   const loadingMore = useRef<string | null>(null);
   const search = useRef<HTMLInputElement>(null);
   const scroller = useRef<HTMLDivElement>(null);

@@ -42,7 +42,7 @@ export function describeChange(before: RequestView, after: RequestView): string[
   return out.length ? out : ["another change was made"];
 }
 
-export function Pending({ tick, online, report, notify }: ScreenProps) {
+export function Pending({ tick, online, report, notify, focus }: ScreenProps) {
   const [items, setItems] = useState<RequestView[]>([]);
   const [total, setTotal] = useState(0);
   const [selected, setSelected] = useState(0);
@@ -85,6 +85,50 @@ export function Pending({ tick, online, report, notify }: ScreenProps) {
     const t = setTimeout(() => void refresh(), 0);
     return () => clearTimeout(t);
   }, [refresh, tick]);
+
+  // A link to a request: the queue unfiltered, that request selected once it is
+  // listed; one that has left the queue (decided, expired) says so instead.
+  const [wanted, setWanted] = useState<string | null>(null);
+  useEffect(() => {
+    if (!focus) return;
+    const t = setTimeout(() => {
+      setQ("");
+      setRisk("");
+      setWanted(focus.id);
+    }, 0);
+    return () => clearTimeout(t);
+  }, [focus]);
+  useEffect(() => {
+    if (!wanted) return;
+    let stale = false;
+    const i = items.findIndex((r) => r.id === wanted);
+    const t = setTimeout(() => {
+      if (i >= 0) {
+        setSelected(i);
+        setWanted(null);
+        return;
+      }
+      ipc.getRequest(wanted).then(
+        (d) => {
+          const status = d.request.status;
+          // Still queued: selected when the next refresh lists it.
+          if (stale || status === "pending" || status === "awaiting_second_approval") return;
+          setWanted(null);
+          notify(`That request is ${status.replaceAll("_", " ")}: it is no longer in the queue.`);
+        },
+        (e) => {
+          // Not signed in yet (a link at start-up): asked again once the queue loads.
+          if (stale || (isConsoleError(e) && e.code === "not_signed_in")) return;
+          setWanted(null);
+          report(e);
+        },
+      );
+    }, 0);
+    return () => {
+      stale = true;
+      clearTimeout(t);
+    };
+  }, [wanted, items, notify, report]);
 
   const current = items[Math.min(selected, Math.max(items.length - 1, 0))];
   const currentId = current?.id;

@@ -3,13 +3,20 @@
 // keep / revoke / narrow in bulk (a reason where the decision goes against the
 // recommendation), reassign with a note, the report as CSV or PDF; admins
 // start campaigns and can apply the default action before the due date.
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ipc, type CampaignView, type ItemState, type ReviewItemView, type SessionView } from "./ipc";
 import { ago, toggled, type ScreenProps } from "./common";
 
 type Decision = ReviewItemView["recommendation"];
 
-export function Reviews({ tick, online, report, notify, session }: ScreenProps & { session: SessionView | null }) {
+export function Reviews({
+  tick,
+  online,
+  report,
+  notify,
+  session,
+  focus,
+}: ScreenProps & { session: SessionView | null }) {
   const [campaigns, setCampaigns] = useState<CampaignView[]>([]);
   const [selected, setSelected] = useState<string | null>(null);
   const [items, setItems] = useState<ReviewItemView[]>([]);
@@ -37,6 +44,18 @@ export function Reviews({ tick, online, report, notify, session }: ScreenProps &
     const t = setTimeout(() => void load(), 0);
     return () => clearTimeout(t);
   }, [load, tick]);
+
+  // A link to a campaign: selected once the list shows it; one that is not there says so.
+  const linked = useRef(0);
+  useEffect(() => {
+    if (!focus || !campaigns.length || linked.current === focus.seq) return;
+    linked.current = focus.seq;
+    const t = setTimeout(() => {
+      if (campaigns.some((c) => c.id === focus.id)) setSelected(focus.id);
+      else report({ code: "not_found", message: "That review campaign does not exist (or is not visible to you)." });
+    }, 0);
+    return () => clearTimeout(t);
+  }, [focus, campaigns, report]);
 
   const loadItems = useCallback(async () => {
     if (!selected) return;

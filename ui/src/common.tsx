@@ -50,6 +50,14 @@ export interface ScreenProps {
   online: boolean;
   report: (e: unknown) => void;
   notify: (message: string) => void;
+  /** A `gatehouse://` link asked for this thing on this screen (a new `seq` each time). */
+  focus?: Focus | null;
+}
+
+/** The id a link opened a screen at; `seq` makes the same link twice two asks. */
+export interface Focus {
+  id: string;
+  seq: number;
 }
 
 /** A copy of `set` with `x` added, or removed if it was there. */

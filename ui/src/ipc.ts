@@ -41,6 +41,8 @@ export type ReviewItemView = Ipc["schemas"]["ReviewItemView"];
 export type ReviewItemPage = Ipc["schemas"]["Page_ReviewItemView"];
 export type ReviewDecisions = Ipc["schemas"]["ReviewDecisions"];
 export type ProfileAdded = Ipc["schemas"]["ProfileAdded"];
+export type OpenedLink = Ipc["schemas"]["OpenedLink"];
+export type LinkScreen = Ipc["schemas"]["LinkScreen"];
 
 export function isConsoleError(e: unknown): e is ConsoleError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
@@ -86,6 +88,8 @@ export const ipc = {
   unlock: () => call("unlock", {}),
   idpStatus: () => call("idp_status", {}),
   startUpProblem: () => call("start_up_problem", {}),
+  // The last gatehouse:// link handed to the app (a launch, the OS, a notification click), taken.
+  openedLink: () => call("opened_link", {}),
   profiles: () => call("profiles", {}),
   addProfile: (name: string, issuer: string, clientId: string) =>
     call("add_profile", { name, issuer, client_id: clientId }),

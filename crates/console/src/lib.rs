@@ -11,6 +11,7 @@ pub mod discovery;
 pub mod error;
 pub mod helpdesk;
 pub mod ipc;
+pub mod links;
 pub mod live;
 pub mod profiles;
 pub mod rpc;

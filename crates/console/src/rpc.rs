@@ -17,6 +17,7 @@ pub use crate::{
         ConnectionDetail, ExportSummary, IdpStatus, OverviewView, ProfileAdded, ProfileView,
         RequestContext, RequestDetail,
     },
+    links::OpenedLink,
 };
 pub use admin_api::{
     ApproveRequest, AuditEventView, AuditExportFormat, AuditQuery, CampaignView, ChainReportView,
@@ -48,6 +49,9 @@ pub trait Shell: Sync {
     /// Why the start-up sign-in did not finish, while nobody has signed in
     /// since (a window that loads after the start-up asks for it).
     fn start_up_problem(&self) -> Option<ConsoleError>;
+    /// The last `gatehouse://` link handed to the console and not yet shown,
+    /// taken (a second call answers `None` until another link arrives).
+    fn take_opened_link(&self) -> Option<OpenedLink>;
 }
 
 /// A save dialog: its title, the suggested file name and the one file type.
@@ -384,6 +388,14 @@ pub async fn start_up_problem(
     Ok(shell.start_up_problem())
 }
 
+pub async fn opened_link(
+    _: &Console,
+    shell: &impl Shell,
+    _: NoArgs,
+) -> Result<Option<OpenedLink>, ConsoleError> {
+    Ok(shell.take_opened_link())
+}
+
 pub async fn profiles(
     c: &Console,
     _: &impl Shell,
@@ -671,6 +683,9 @@ mod tests {
             }
         }
         fn start_up_problem(&self) -> Option<ConsoleError> {
+            None
+        }
+        fn take_opened_link(&self) -> Option<OpenedLink> {
             None
         }
     }

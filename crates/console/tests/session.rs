@@ -494,6 +494,9 @@ impl console::rpc::Shell for FakeWindow {
     fn start_up_problem(&self) -> Option<console::ConsoleError> {
         None
     }
+    fn take_opened_link(&self) -> Option<console::links::OpenedLink> {
+        None
+    }
 }
 
 /// A locked or absent keychain: the sign-in says so in a sentence a person can

@@ -36,6 +36,7 @@ macro_rules! with_commands {
             unlock(NoArgs) -> Option<SessionView>,
             idp_status(NoArgs) -> IdpStatus,
             start_up_problem(NoArgs) -> Option<ConsoleError>,
+            opened_link(NoArgs) -> Option<OpenedLink>,
             profiles(NoArgs) -> Vec<ProfileView>,
             add_profile(AddProfileReq) -> ProfileAdded,
             remove_profile(ById) -> (),

@@ -139,6 +139,42 @@ pub fn files_as_text(dir: &std::path::Path) -> Vec<(PathBuf, String)> {
     out
 }
 
+/// The D-Bus name the console's single-instance plugin holds while it runs.
+pub const SINGLE_INSTANCE_NAME: &str = "dev.gatehouse.console.SingleInstance";
+
+/// Whether a console holds the single-instance name on this session bus
+/// (`None` when the bus cannot be asked).
+pub fn console_running() -> Option<bool> {
+    let out = Command::new("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.NameHasOwner",
+            &format!("string:{SINGLE_INSTANCE_NAME}"),
+        ])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).contains("boolean true"))
+}
+
+/// Waits until the previous test's console has exited: a console still
+/// running would take the new launch as its second instance (which hands over
+/// and exits), and the session would find no window.
+async fn wait_for_no_running_console() {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while console_running() == Some(true) {
+        assert!(
+            Instant::now() < deadline,
+            "a console from an earlier test still runs"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// One WebDriver session: the console window.
 pub struct Window {
     http: reqwest::Client,
@@ -151,6 +187,7 @@ pub struct Element(String);
 impl Window {
     /// Launches `app` through the driver (capabilities: `tauri:options` only).
     pub async fn open(driver: &TauriDriver, app: &str) -> Window {
+        wait_for_no_running_console().await;
         let http = reqwest::Client::new();
         let root = format!("http://127.0.0.1:{}", driver.port);
         let caps =

@@ -412,3 +412,91 @@ async fn the_help_desk_kill_switch_is_felt_by_the_agent() {
     );
     w.close().await;
 }
+
+#[tokio::test]
+#[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
+async fn a_link_from_a_second_launch_opens_its_request_and_a_bad_link_only_says_so() {
+    let (driver, w, _info) = launch("carol").await;
+    w.wait_for("[data-testid=request-row]", 30, |_| true).await;
+    // The queue as the window's own IPC lists it: the last request whose
+    // (client, app) pair is unique, so its detail heading names only it.
+    let page = w
+        .run_async(
+            r#"
+const done = arguments[arguments.length - 1];
+window.__TAURI_INTERNALS__.invoke("list_requests", { req: {} }).then(done, (e) => done({ error: e }));
+"#,
+            json!([]),
+        )
+        .await;
+    let items = page["items"].as_array().expect("the queue").clone();
+    let pair = |r: &serde_json::Value| {
+        (
+            r["client"]["name"].as_str().unwrap().to_owned(),
+            r["resource_app"]["name"].as_str().unwrap().to_owned(),
+        )
+    };
+    let target = items
+        .iter()
+        .rev()
+        .find(|r| items.iter().filter(|o| pair(o) == pair(r)).count() == 1)
+        .expect("a request with a unique (client, app) pair");
+    let (client, app) = pair(target);
+    let id = target["id"].as_str().unwrap().to_owned();
+
+    // A second launch with the link (as the OS starts the app for a link) hands
+    // it to this window and ends.
+    let second = |link: String| {
+        tokio::task::spawn_blocking(move || {
+            let mut child = std::process::Command::new(app_binary())
+                .arg(link)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("a second launch");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    return status;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the second launch did not hand over and exit"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        })
+    };
+    let status = second(format!("gatehouse://requests/{id}")).await.unwrap();
+    assert!(status.success(), "{status}");
+    w.wait_for("[data-testid=request-detail] h2", 30, |t| {
+        t.contains(&client) && t.contains(&app)
+    })
+    .await;
+    w.screenshot("webdriver-deep-link").await;
+
+    let before = w.count("[data-testid=request-row]").await;
+    let status = second("gatehouse://requests/x?approve=1".into())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let alert = w
+        .wait_for("[role=alert]", 30, |t| {
+            t.contains("This link cannot be opened")
+        })
+        .await;
+    let text = w.text(&alert).await;
+    assert!(text.contains("gatehouse://requests/ID"), "{text}");
+    assert!(
+        !text.contains("approve=1"),
+        "the link is not echoed: {text}"
+    );
+    // Nothing else happened: the same request is shown, the queue unchanged.
+    let heading = w
+        .wait_for("[data-testid=request-detail] h2", 5, |_| true)
+        .await;
+    assert!(w.text(&heading).await.contains(&client));
+    assert_eq!(w.count("[data-testid=request-row]").await, before);
+    w.screenshot("webdriver-bad-link").await;
+    w.close().await;
+    drop(driver);
+}

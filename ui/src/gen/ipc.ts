@@ -281,6 +281,10 @@ export interface components {
                 request: components["schemas"]["ModifyConnectionReq"];
                 response: components["schemas"]["ConnectionView"];
             };
+            opened_link: {
+                request: components["schemas"]["NoArgs"];
+                response: components["schemas"]["OpenedLink"] | null;
+            };
             overview: {
                 request: components["schemas"]["NoArgs"];
                 response: components["schemas"]["OverviewView"];
@@ -590,6 +594,8 @@ export interface components {
             receipts: components["schemas"]["ConnectionReceipts"][];
             result: components["schemas"]["BulkRevokeResult"];
         };
+        /** @description The screen a link opens. */
+        LinkScreen: "requests" | "connections" | "reviews";
         /** @description The pending queue's filters (none: every pending request, oldest first). */
         ListRequestsReq: {
             q?: string | null;
@@ -620,6 +626,20 @@ export interface components {
         };
         /** @description A command that takes nothing. */
         NoArgs: Record<string, never>;
+        /**
+         * @description What became of the last link the console was handed: open a screen at an
+         *     id, or a refusal to show (the link itself is not echoed back).
+         */
+        OpenedLink: {
+            id: string;
+            /** @constant */
+            kind: "open";
+            screen: components["schemas"]["LinkScreen"];
+        } | {
+            /** @constant */
+            kind: "refused";
+            message: string;
+        };
         /**
          * @description The relationship map and charts: live connections (edges), the clients and
          *     apps (nodes), and the counts.
