@@ -472,7 +472,7 @@ window.__TAURI_INTERNALS__.invoke("list_requests", { req: {} }).then(done, (e) =
         t.contains(&client) && t.contains(&app)
     })
     .await;
-    w.screenshot("webdriver-deep-link").await;
+    w.screenshot("deep-link").await;
 
     let before = w.count("[data-testid=request-row]").await;
     let status = second("gatehouse://requests/x?approve=1".into())
@@ -496,7 +496,7 @@ window.__TAURI_INTERNALS__.invoke("list_requests", { req: {} }).then(done, (e) =
         .await;
     assert!(w.text(&heading).await.contains(&client));
     assert_eq!(w.count("[data-testid=request-row]").await, before);
-    w.screenshot("webdriver-bad-link").await;
+    w.screenshot("bad-link").await;
     w.close().await;
     drop(driver);
 }
