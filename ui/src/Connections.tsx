@@ -56,7 +56,6 @@ export function Connections({ tick, online, report, notify, focus }: ScreenProps
   const [dropped, setDropped] = useState<Set<string>>(new Set());
   const [elapsed, setElapsed] = useState<number | null>(null);
   const [next, setNext] = useState<string | null>(null);
-  // The cursor being fetched (a ref: it must not re-run the effect that fetches).
   // A link to a connection: its detail, whatever its status, in the unfiltered list.
   useEffect(() => {
     if (!focus) return;
@@ -68,6 +67,7 @@ export function Connections({ tick, online, report, notify, focus }: ScreenProps
     }, 0);
     return () => clearTimeout(t);
   }, [focus]);
+  // The cursor being fetched (a ref: it must not re-run the effect that fetches).
   const loadingMore = useRef<string | null>(null);
   const search = useRef<HTMLInputElement>(null);
   const scroller = useRef<HTMLDivElement>(null);

@@ -49,8 +49,8 @@ export function Reviews({
   const linked = useRef(0);
   useEffect(() => {
     if (!focus || !campaigns.length || linked.current === focus.seq) return;
-    linked.current = focus.seq;
     const t = setTimeout(() => {
+      linked.current = focus.seq;
       if (campaigns.some((c) => c.id === focus.id)) setSelected(focus.id);
       else report({ code: "not_found", message: "That review campaign does not exist (or is not visible to you)." });
     }, 0);
