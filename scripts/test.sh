@@ -47,6 +47,8 @@ echo "==> the IdP's /metrics parsed by the reference Prometheus parser (promethe
 "$mcp_py/bin/python" -c 'import prometheus_client' 2>/dev/null \
   || "$mcp_py/bin/pip" install -q --disable-pip-version-check "prometheus-client==0.21.1"
 GATEHOUSE_PROM_PARSER="$mcp_py/bin/python" cargo test -q -p gatehouse-tests --test metrics
+echo "==> the IdP's Debian package: apt install, its unit's constraints, /readyz, a backup, purge"
+./scripts/idp-package-test.sh --debug
 echo "==> the real OS keychain (gnome-keyring under dbus-run-session)"
 ./scripts/keychain-tests.sh
 echo "==> the desktop app starts headless in demo mode and shows the queue"
@@ -67,5 +69,6 @@ if [ "${1:-}" = "--full-bench" ]; then
   cargo bench -p gatehouse-tests --bench signin_storm
   GATEHOUSE_POSTGRES="$pg_url" cargo bench -p gatehouse-tests --bench cluster
   ./scripts/console-bench.sh
+  ./scripts/idp-package-test.sh --release
 fi
 echo "==> all checks passed"

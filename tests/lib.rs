@@ -334,3 +334,150 @@ pub mod load {
         sorted[i].as_secs_f64() * 1000.0
     }
 }
+
+/// The real `gatehouse-idp serve` on a small world of its own (alice, the
+/// `agent` client, the `docs` app, one connection) in a temporary directory:
+/// for the tests of the binary itself (logs, backup and restore).
+pub mod idp_process {
+    use std::{
+        path::{Path, PathBuf},
+        process::{Child, Command, Stdio},
+        time::Duration,
+    };
+
+    pub const PASSWORD: &str = "correct horse battery staple";
+    pub const SECRET: &str = "agent-secret-7d1f";
+    pub const REDIRECT: &str = "http://127.0.0.1:4000/callback";
+    pub const AUDIENCE: &str = "http://127.0.0.1:9";
+    pub const RESOURCE: &str = "http://127.0.0.1:9/mcp";
+
+    pub struct SmallIdp {
+        pub issuer: String,
+        pub config: PathBuf,
+        pub database: PathBuf,
+    }
+
+    impl SmallIdp {
+        /// Writes the config (database `idp.sqlite`) into `dir`.
+        pub fn write(dir: &Path) -> SmallIdp {
+            let port = crate::free_port();
+            let issuer = format!("http://127.0.0.1:{port}");
+            let database = dir.join("idp.sqlite");
+            let text = format!(
+                r#"
+issuer = "{issuer}"
+listen = "127.0.0.1:{port}"
+database = "{db}"
+
+[[users]]
+username = "alice"
+password_hash = "{hash}"
+
+[[clients]]
+client_id = "agent"
+name = "Agent"
+redirect_uris = ["{REDIRECT}"]
+auth = {{ method = "client_secret", secret_sha256 = "{sha}" }}
+
+[[resource_apps]]
+id = "docs"
+name = "Docs"
+issuer = "{AUDIENCE}"
+mcp_servers = ["{RESOURCE}"]
+scopes = [{{ name = "docs.read", description = "Read", risk = "read" }}]
+
+[[connections]]
+client_id = "agent"
+resource_app = "docs"
+scopes = {{ kind = "all" }}
+"#,
+                db = database.display(),
+                hash = idp::authorize::hash_password(PASSWORD),
+                sha = xaa::util::sha256_hex(SECRET.as_bytes()),
+            );
+            let config = dir.join("idp.toml");
+            std::fs::write(&config, text).unwrap();
+            SmallIdp {
+                issuer,
+                config,
+                database,
+            }
+        }
+
+        /// `gatehouse-idp [global args] serve --config …` with `env` added,
+        /// stderr to `log`.
+        pub fn spawn(&self, global: &[&str], env: &[(&str, &str)], log: &Path) -> Child {
+            Command::new(crate::binary("gatehouse-idp"))
+                .args(global)
+                .args(["serve", "--config"])
+                .arg(&self.config)
+                .envs(env.iter().copied())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(log).unwrap())
+                .spawn()
+                .unwrap()
+        }
+
+        /// Waits until `/readyz` answers 200 (panics after 10 s).
+        pub async fn wait_ready(&self) {
+            let http = reqwest::Client::new();
+            for _ in 0..400 {
+                if let Ok(r) = http.get(format!("{}/readyz", self.issuer)).send().await
+                    && r.status() == 200
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            panic!("the IdP at {} did not become ready", self.issuer);
+        }
+
+        pub fn creds(&self) -> agent::ClientCreds {
+            agent::ClientCreds {
+                client_id: "agent".into(),
+                client_secret: SECRET.into(),
+            }
+        }
+
+        pub fn alice(&self) -> agent::UserCreds {
+            agent::UserCreds {
+                username: "alice".into(),
+                password: PASSWORD.into(),
+                totp_secret: None,
+            }
+        }
+
+        /// alice signs in at `agent` through the login form.
+        pub async fn sign_in(&self) -> agent::SignedIn {
+            agent::sign_in(
+                &agent::http_client(),
+                &self.issuer,
+                &self.creds(),
+                REDIRECT,
+                &self.alice(),
+                &Default::default(),
+            )
+            .await
+            .expect("alice signs in")
+        }
+
+        /// The token exchange of `id_token` for an ID-JAG to the docs app.
+        pub async fn exchange(
+            &self,
+            id_token: &str,
+        ) -> Result<agent::IdJagResponse, agent::AgentError> {
+            agent::exchange(
+                &agent::http_client(),
+                &self.issuer,
+                &self.creds(),
+                id_token,
+                &agent::ExchangeRequest {
+                    audience: AUDIENCE,
+                    resource: Some(RESOURCE),
+                    scope: Some("docs.read"),
+                },
+            )
+            .await
+        }
+    }
+}

@@ -6,75 +6,22 @@
 //! token, ID-JAG, access or refresh token — is in the log, nor anything
 //! token-shaped.
 
-use gatehouse_tests::{binary, free_port};
+use gatehouse_tests::idp_process::{PASSWORD, REDIRECT, SECRET, SmallIdp};
 use serde_json::Value;
-use std::{
-    process::{Command, Stdio},
-    time::Duration,
-};
 
 #[tokio::test]
 async fn json_logs_are_one_object_per_line_with_the_request_id_and_no_secret() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let issuer = format!("http://127.0.0.1:{port}");
-    let password = "correct horse battery staple";
-    let secret = "agent-secret-7d1f";
-    let config = format!(
-        r#"
-issuer = "{issuer}"
-listen = "127.0.0.1:{port}"
-database = "{db}"
-
-[[users]]
-username = "alice"
-password_hash = "{hash}"
-
-[[clients]]
-client_id = "agent"
-name = "Agent"
-redirect_uris = ["http://127.0.0.1:4000/callback"]
-auth = {{ method = "client_secret", secret_sha256 = "{sha}" }}
-
-[[resource_apps]]
-id = "docs"
-name = "Docs"
-issuer = "http://127.0.0.1:9"
-mcp_servers = ["http://127.0.0.1:9/mcp"]
-scopes = [{{ name = "docs.read", description = "Read", risk = "read" }}]
-
-[[connections]]
-client_id = "agent"
-resource_app = "docs"
-scopes = {{ kind = "all" }}
-"#,
-        db = dir.path().join("idp.sqlite").display(),
-        hash = idp::authorize::hash_password(password),
-        sha = xaa::util::sha256_hex(secret.as_bytes()),
-    );
-    let config_path = dir.path().join("idp.toml");
-    std::fs::write(&config_path, config).unwrap();
+    let idp = SmallIdp::write(dir.path());
+    let issuer = idp.issuer.clone();
     let log_path = dir.path().join("idp.log");
-    let mut child = Command::new(binary("gatehouse-idp"))
-        .args(["--log-format", "json", "serve", "--config"])
-        .arg(&config_path)
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child = idp.spawn(
+        &["--log-format", "json"],
+        &[("RUST_LOG", "debug")],
+        &log_path,
+    );
+    idp.wait_ready().await;
     let http = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..400 {
-        if let Ok(r) = http.get(format!("{issuer}/readyz")).send().await
-            && r.status() == 200
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(up, "the IdP did not become ready");
 
     // The IdP's own id answers; a proxy's plain id is kept beside it, a
     // header-injection attempt is dropped.
@@ -99,49 +46,19 @@ scopes = {{ kind = "all" }}
     assert!(fresh.starts_with("rq_") && fresh != proxied, "{fresh}");
 
     // The secrets the run handles: sign-in, code, tokens, an ID-JAG.
-    let creds = agent::ClientCreds {
-        client_id: "agent".into(),
-        client_secret: secret.into(),
-    };
-    let user = agent::UserCreds {
-        username: "alice".into(),
-        password: password.into(),
-        totp_secret: None,
-    };
-    let signed = agent::sign_in(
-        &agent::http_client(),
-        &issuer,
-        &creds,
-        "http://127.0.0.1:4000/callback",
-        &user,
-        &Default::default(),
-    )
-    .await
-    .unwrap();
-    let Ok(jag) = agent::exchange(
-        &agent::http_client(),
-        &issuer,
-        &creds,
-        &signed.id_token,
-        &agent::ExchangeRequest {
-            audience: "http://127.0.0.1:9",
-            resource: Some("http://127.0.0.1:9/mcp"),
-            scope: Some("docs.read"),
-        },
-    )
-    .await
-    else {
+    let signed = idp.sign_in().await;
+    let Ok(jag) = idp.exchange(&signed.id_token).await else {
         panic!("the exchange was refused");
     };
     let wrong = agent::UserCreds {
         password: "not it".into(),
-        ..user.clone()
+        ..idp.alice()
     };
     let refused = agent::sign_in(
         &agent::http_client(),
         &issuer,
-        &creds,
-        "http://127.0.0.1:4000/callback",
+        &idp.creds(),
+        REDIRECT,
         &wrong,
         &Default::default(),
     )
@@ -180,8 +97,8 @@ scopes = {{ kind = "all" }}
         "{log}"
     );
     for s in [
-        password,
-        secret,
+        PASSWORD,
+        SECRET,
         signed.id_token.as_str(),
         signed.access_token.as_str(),
         jag.access_token.as_str(),

@@ -18,6 +18,7 @@
 
 pub mod api_tokens;
 pub mod audit;
+pub mod backup;
 pub mod blocks;
 pub mod catalogue;
 pub mod changes;

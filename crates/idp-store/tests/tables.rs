@@ -352,3 +352,138 @@ async fn the_schema_state_tells_current_behind_and_ahead_apart() {
         );
     }
 }
+
+/// A backup is a consistent copy taken while the database stays open for
+/// writes: the copy's chain verifies with the events committed before it, a
+/// later write does not reach it, it never overwrites a file, a missing source
+/// is an error that creates nothing, and PostgreSQL is sent to pg_dump.
+#[tokio::test]
+async fn a_backup_is_a_verified_snapshot_that_never_overwrites_or_creates() {
+    use idp_store::audit::{AuditEvent, AuditOutcome};
+    use idp_store::backup::{backup_sqlite, verify_copy};
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("idp.sqlite");
+    let url = idp_store::sqlite_url(&live);
+    let db = Db::open(&url).await.unwrap();
+    let e = AuditEvent::new("id_jag.exchange", AuditOutcome::Success);
+    let events: Vec<(&AuditEvent, i64)> = (0..7).map(|i| (&e, 1000 + i)).collect();
+    let (_, head) = db.append_audit(&events).await.unwrap();
+
+    let copy = dir.path().join("backup.sqlite");
+    let report = backup_sqlite(&url, &copy).await.unwrap();
+    assert_eq!(report.schema, idp_store::SchemaState::Current);
+    assert!(report.chain.ok(), "{report:?}");
+    assert_eq!((report.chain.events, &report.chain.head), (7, &head));
+    assert!(report.bytes > 0);
+
+    // The live database goes on; the copy does not move with it.
+    db.append_audit(&events[..2]).await.unwrap();
+    assert_eq!(verify_copy(&copy).await.unwrap().chain.events, 7);
+    assert_eq!(db.verify_audit().await.unwrap().events, 9);
+
+    let again = backup_sqlite(&url, &copy).await.unwrap_err().to_string();
+    assert!(again.contains("never overwrites"), "{again}");
+    assert_eq!(verify_copy(&copy).await.unwrap().chain.events, 7);
+
+    let missing = dir.path().join("nothing.sqlite");
+    let err = backup_sqlite(
+        &idp_store::sqlite_url(&missing),
+        &dir.path().join("b2.sqlite"),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("no SQLite database"), "{err}");
+    assert!(!missing.exists() && !dir.path().join("b2.sqlite").exists());
+
+    let pg = backup_sqlite(
+        "postgres://gatehouse:pw@127.0.0.1:1/gatehouse",
+        &dir.path().join("b3"),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(pg.contains("pg_dump") && !pg.contains("pw"), "{pg}");
+
+    // A copy whose chain was edited says where.
+    sqlx::query("UPDATE audit_events SET subject = 'mallory' WHERE seq = 4")
+        .execute(
+            Db::open(&idp_store::sqlite_url(&copy))
+                .await
+                .unwrap()
+                .pool(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        verify_copy(&copy).await.unwrap().chain.first_broken,
+        Some(4)
+    );
+}
+
+/// The signing-key rotation: next (published, not signing) → active while the
+/// old one stays published as previous → retired (unpublished, private key
+/// erased); each step refused when out of order.
+#[tokio::test]
+async fn a_signing_key_rotates_through_next_active_previous_retired() {
+    use idp_store::keys::{KeyStatus, StoredKey};
+    for (db, _keep) in databases().await {
+        let key = |kid: &str| StoredKey {
+            kid: kid.into(),
+            alg: "ES256".into(),
+            pkcs8: vec![7; 8],
+        };
+        db.active_or_new_signing_key(1, || Ok::<_, ()>(key("a")))
+            .await
+            .unwrap()
+            .unwrap();
+        let statuses = |rows: Vec<idp_store::keys::KeyRow>| {
+            rows.into_iter()
+                .map(|k| (k.kid, k.status))
+                .collect::<BTreeSet<_>>()
+        };
+        let err = db.activate_signing_key().await.unwrap_err().to_string();
+        assert!(err.contains("no next key"), "{err}");
+
+        db.prepare_signing_key(&key("b"), 2).await.unwrap();
+        let err = db
+            .prepare_signing_key(&key("c"), 3)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("already published"), "{err}");
+        assert_eq!(db.active_signing_key().await.unwrap().unwrap().kid, "a");
+        assert_eq!(db.published_signing_keys().await.unwrap().len(), 2);
+
+        assert_eq!(db.activate_signing_key().await.unwrap(), "b");
+        assert_eq!(db.active_signing_key().await.unwrap().unwrap().kid, "b");
+        assert_eq!(
+            statuses(db.signing_keys().await.unwrap()),
+            BTreeSet::from([
+                ("a".to_string(), KeyStatus::Previous),
+                ("b".to_string(), KeyStatus::Active)
+            ])
+        );
+        assert_eq!(db.published_signing_keys().await.unwrap().len(), 2);
+
+        assert_eq!(db.retire_signing_keys().await.unwrap(), 1);
+        let published = db.published_signing_keys().await.unwrap();
+        assert_eq!(
+            published.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+            ["b"]
+        );
+        let erased: Vec<u8> = sqlx::query_scalar("SELECT pkcs8 FROM signing_keys WHERE kid = 'a'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert!(erased.is_empty(), "a retired key's private part is erased");
+        assert_eq!(db.retire_signing_keys().await.unwrap(), 0);
+        // A node of the previous version reads `active = 1`: still the one key.
+        let active: Vec<String> =
+            sqlx::query_scalar("SELECT kid FROM signing_keys WHERE active = 1")
+                .fetch_all(db.pool())
+                .await
+                .unwrap();
+        assert_eq!(active, ["b"]);
+    }
+}

@@ -1,5 +1,6 @@
 //! `gatehouse-idp`: run the reference IdP from a TOML config, check such a
-//! config without starting anything, or hash a password for it.
+//! config without starting anything, back its SQLite database up while it
+//! runs, or hash a password for it.
 
 use clap::{Parser, Subcommand};
 use std::{io::Read, path::PathBuf, process::ExitCode};
@@ -23,6 +24,14 @@ struct Cli {
 enum LogFormat {
     Text,
     Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum KeyStep {
+    List,
+    Prepare,
+    Activate,
+    Retire,
 }
 
 #[derive(Subcommand)]
@@ -50,6 +59,39 @@ enum Command {
     CheckConfig {
         #[arg(long)]
         config: PathBuf,
+    },
+    /// Write a consistent copy of the config's SQLite database to a new file
+    /// while the IdP keeps serving, then check the copy (schema, every audit
+    /// hash). PostgreSQL is backed up with pg_dump.
+    Backup {
+        #[arg(long)]
+        config: PathBuf,
+        /// The new file; an existing one is never overwritten.
+        #[arg(long)]
+        to: PathBuf,
+        /// Overrides `database` from the config, as for `serve`.
+        #[arg(long, env = "GATEHOUSE_DATABASE_URL")]
+        database_url: Option<String>,
+    },
+    /// Rotate the signing key in three steps, each taking effect on a node at
+    /// its next start (restart the nodes one by one after each):
+    /// `prepare` publishes a new key, `activate` signs with it while the old one
+    /// stays published, `retire` drops the old one once nothing it signed is
+    /// still valid. `list` shows the keys.
+    SigningKey {
+        #[arg(value_enum)]
+        step: KeyStep,
+        #[arg(long)]
+        config: PathBuf,
+        /// Overrides `database` from the config, as for `serve`.
+        #[arg(long, env = "GATEHOUSE_DATABASE_URL")]
+        database_url: Option<String>,
+    },
+    /// Check a backup file (or a stopped IdP's SQLite database): its schema
+    /// against this binary's and every audit hash. Exit status 1 when broken.
+    VerifyBackup {
+        /// The SQLite file.
+        file: PathBuf,
     },
 }
 
@@ -88,6 +130,45 @@ async fn main() -> ExitCode {
             } else {
                 ExitCode::FAILURE
             }
+        }
+        Command::Backup {
+            config,
+            to,
+            database_url,
+        } => {
+            let cfg = match idp::Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("gatehouse-idp: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let url = database_url.unwrap_or_else(|| cfg.database.url());
+            report_backup(&to, idp::store::backup::backup_sqlite(&url, &to).await)
+        }
+        Command::SigningKey {
+            step,
+            config,
+            database_url,
+        } => {
+            let cfg = match idp::Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("gatehouse-idp: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let url = database_url.unwrap_or_else(|| cfg.database.url());
+            match rotate(step, &url).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("gatehouse-idp: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::VerifyBackup { file } => {
+            report_backup(&file, idp::store::backup::verify_copy(&file).await)
         }
         Command::HashPassword => {
             let mut pw = String::new();
@@ -161,4 +242,91 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// One line about a backup: its audit chain and schema, or why it cannot be used.
+fn report_backup(
+    path: &std::path::Path,
+    report: Result<idp::store::backup::BackupReport, idp::store::Error>,
+) -> ExitCode {
+    use idp::store::SchemaState;
+    let r = match report {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gatehouse-idp: {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let schema = match r.schema {
+        SchemaState::Current => "schema current".to_owned(),
+        SchemaState::Behind { have, want } => {
+            format!("schema {have}, this binary migrates it to {want} at start")
+        }
+        SchemaState::Ahead { have, want } => {
+            format!("schema {have} is newer than this binary's {want}")
+        }
+    };
+    match r.chain.first_broken {
+        None => {
+            println!(
+                "{}: {} bytes, {} audit events, chain intact (head {}), {schema}",
+                path.display(),
+                r.bytes,
+                r.chain.events,
+                r.chain.head
+            );
+            ExitCode::SUCCESS
+        }
+        Some(seq) => {
+            println!(
+                "{}: audit chain broken at event {seq} of {}",
+                path.display(),
+                r.chain.events
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One step of the signing-key rotation, then the keys as they now stand.
+async fn rotate(step: KeyStep, url: &str) -> Result<(), String> {
+    let db = idp::store::Db::open(url)
+        .await
+        .map_err(|e| format!("{}: {e}", idp::store::redacted_url(url)))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    match step {
+        KeyStep::List => {}
+        KeyStep::Prepare => {
+            let key = idp::server::new_signing_key().map_err(|e| e.to_string())?;
+            db.prepare_signing_key(&key, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "prepared {}: published at each node's next start, not signing yet",
+                key.kid
+            );
+        }
+        KeyStep::Activate => {
+            let kid = db.activate_signing_key().await.map_err(|e| e.to_string())?;
+            println!(
+                "activated {kid}: it signs at each node's next start; the old key stays published"
+            );
+        }
+        KeyStep::Retire => {
+            let n = db.retire_signing_keys().await.map_err(|e| e.to_string())?;
+            println!("retired {n} key(s): gone from the JWKS at each node's next start");
+        }
+    }
+    for k in db.signing_keys().await.map_err(|e| e.to_string())? {
+        println!(
+            "{}\t{}\t{}\t{}",
+            k.kid,
+            k.alg,
+            k.status.as_str(),
+            k.created_at
+        );
+    }
+    Ok(())
 }

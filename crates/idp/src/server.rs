@@ -68,6 +68,15 @@ fn db_hint(url: &str, e: &sqlx::Error) -> &'static str {
     }
 }
 
+/// A fresh ES256 key as the store keeps it.
+pub fn new_signing_key() -> Result<StoredKey, xaa::jws::KeyError> {
+    SigningKey::generate(Alg::ES256).map(|k| StoredKey {
+        kid: k.kid().to_owned(),
+        alg: k.alg().as_str().to_owned(),
+        pkcs8: k.pkcs8_der().to_vec(),
+    })
+}
+
 /// Builds the shared IdP state from a validated config.
 pub async fn build(config: Config) -> Result<SharedIdp, StartError> {
     let url = config.database.url();
@@ -84,18 +93,23 @@ pub async fn build(config: Config) -> Result<SharedIdp, StartError> {
         source,
     };
     let stored = store
-        .active_or_new_signing_key(now, || {
-            SigningKey::generate(Alg::ES256).map(|k| StoredKey {
-                kid: k.kid().to_owned(),
-                alg: k.alg().as_str().to_owned(),
-                pkcs8: k.pkcs8_der().to_vec(),
-            })
-        })
+        .active_or_new_signing_key(now, new_signing_key)
         .await
         .map_err(db)?
         .map_err(key_error)?;
-    let alg = Alg::parse(&stored.alg).unwrap_or(Alg::ES256);
-    let key = SigningKey::from_pkcs8(alg, stored.kid, &stored.pkcs8).map_err(key_error)?;
+    let from_store = |k: StoredKey| {
+        let alg = Alg::parse(&k.alg).unwrap_or(Alg::ES256);
+        SigningKey::from_pkcs8(alg, k.kid, &k.pkcs8)
+    };
+    let key = from_store(stored).map_err(key_error)?;
+    let published = store
+        .published_signing_keys()
+        .await
+        .map_err(db)?
+        .into_iter()
+        .map(from_store)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(key_error)?;
     let catalogue = config
         .resource_apps
         .iter()
@@ -123,7 +137,7 @@ pub async fn build(config: Config) -> Result<SharedIdp, StartError> {
         store.seed_connection(&n, now).await.map_err(db)?;
     }
     let audit = AuditLog::start(store.clone()).await.map_err(db)?;
-    let idp = Arc::new(Idp::new(config, store, audit, key));
+    let idp = Arc::new(Idp::new(config, store, audit, key, &published));
     crate::jobs::start(idp.clone()).map_err(|e| StartError::Jobs(e.to_string()))?;
     Ok(idp)
 }

@@ -48,9 +48,20 @@ const VERIFIED_CACHE_MAX: usize = 10_000;
 pub type SharedIdp = Arc<Idp>;
 
 impl Idp {
-    pub fn new(config: Config, store: Db, audit: AuditLog, key: SigningKey) -> Self {
+    /// `published` are the other keys of the JWKS (a rotation's next or
+    /// previous key): tokens they signed verify, nothing is signed with them.
+    pub fn new(
+        config: Config,
+        store: Db,
+        audit: AuditLog,
+        key: SigningKey,
+        published: &[SigningKey],
+    ) -> Self {
         let jwks = JwkSet {
-            keys: vec![key.public_jwk()],
+            keys: std::iter::once(&key)
+                .chain(published.iter().filter(|k| k.kid() != key.kid()))
+                .map(SigningKey::public_jwk)
+                .collect(),
         };
         let verifying = xaa::jws::keys_from_jwks(&jwks);
         Self {
