@@ -2,7 +2,10 @@
 # Runs every check and test: formatting, clippy (-D warnings), unit tests, the
 # hostile-token suite, the end-to-end tests over loopback (on SQLite, then again
 # on a PostgreSQL cluster started by scripts/postgres.sh), the real-keychain test,
-# the real window through WebDriver, a short fuzzing run, and a short run of the benchmarks. `--full-bench` also runs the full benchmark in release mode.
+# the real window through WebDriver, the IdP's Debian package and the console's
+# .deb/.rpm installed and run (debug builds), a short fuzzing run, and a short
+# run of the benchmarks. `--full-bench` also runs the full benchmarks in release
+# mode; `--release-packages` builds, installs and runs both packages in release.
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_build_tools
@@ -63,12 +66,17 @@ cargo test -q -p gatehouse-tests --bench revocation -- --quick
 cargo test -q -p gatehouse-tests --bench signin_storm -- --quick
 GATEHOUSE_POSTGRES="$pg_url" cargo test -q -p gatehouse-tests --bench cluster -- --quick
 ./scripts/console-bench.sh --quick
+echo "==> the console's .deb and .rpm (tauri build, debug): installed with apt, launched under Xvfb, purged"
+./scripts/bundle-test.sh
+if [ "${1:-}" = "--release-packages" ]; then
+  ./scripts/idp-package-test.sh --release
+  ./scripts/bundle-test.sh --release
+fi
 if [ "${1:-}" = "--full-bench" ]; then
   cargo bench -p gatehouse-tests --bench xaa_exchange
   cargo bench -p gatehouse-tests --bench revocation
   cargo bench -p gatehouse-tests --bench signin_storm
   GATEHOUSE_POSTGRES="$pg_url" cargo bench -p gatehouse-tests --bench cluster
   ./scripts/console-bench.sh
-  ./scripts/idp-package-test.sh --release
 fi
 echo "==> all checks passed"

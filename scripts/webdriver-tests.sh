@@ -17,6 +17,13 @@ mkdir -p "$out"
 export GATEHOUSE_APP="$CARGO_TARGET_DIR/debug/gatehouse" SCREENSHOT_DIR="$(cd "$out" && pwd)"
 export GATEHOUSE_DEMO=1 GATEHOUSE_DEMO_FLEET_MS=0 GATEHOUSE_DEMO_INFO="$(mktemp -d)/demo.json"
 export XDG_CONFIG_HOME="$(mktemp -d)"
+# The update test's signing key, made for this run with the Tauri CLI (npm): the
+# debug build takes its public half from the environment; a release build only
+# ever trusts the key in tauri.conf.json.
+keys="$(mktemp -d)"
+ui/node_modules/.bin/tauri signer generate --ci -p "" -w "$keys/update.key" >/dev/null
+export GATEHOUSE_UPDATER_PUBKEY="$(cat "$keys/update.key.pub")" GATEHOUSE_UPDATER_TEST_KEY="$keys/update.key" \
+  GATEHOUSE_TAURI_CLI="$PWD/ui/node_modules/.bin/tauri"
 xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- \
   scripts/with-keyring.sh cargo test -q -p gatehouse-webdriver-tests --test console -- --ignored --test-threads=1
 # Again where no keychain answers: a session bus with no service directories, so

@@ -59,6 +59,14 @@ impl Shell for Window<'_> {
     fn idp_status(&self) -> IdpStatus {
         self.state.idp_status.lock().expect("status").clone()
     }
+
+    async fn check_update(&self, feed: url::Url) -> UpdateStatus {
+        crate::updates::check(self.app, &self.state.update, feed).await
+    }
+
+    async fn install_update(&self) -> Result<UpdateStatus, ConsoleError> {
+        crate::updates::install(&self.state.update).await
+    }
 }
 
 macro_rules! forwards {

@@ -8,6 +8,7 @@
 mod commands;
 mod demo_mode;
 mod desktop;
+mod updates;
 
 use console::{
     Console, ConsoleError, ErrorCode, KeychainStore, ProfileStore, ipc::IdpStatus, links,
@@ -29,6 +30,8 @@ pub struct AppState {
     pub start_up_problem: std::sync::Mutex<Option<ConsoleError>>,
     /// The last `gatehouse://` link handed over and not yet taken by the window.
     pub opened_link: std::sync::Mutex<Option<OpenedLink>>,
+    /// The release the last update check downloaded and verified.
+    pub update: updates::PendingUpdate,
 }
 
 impl AppState {
@@ -68,6 +71,7 @@ fn main() {
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .setup(|app| {
             let dir = app.path().app_config_dir().expect("a config directory");
             let profiles = ProfileStore::new(dir.join("profiles.json"));
@@ -86,6 +90,7 @@ fn main() {
                 }),
                 start_up_problem: std::sync::Mutex::new(None),
                 opened_link: std::sync::Mutex::new(None),
+                update: Default::default(),
             });
             // Linux and Windows launch the app with the link as an argument;
             // macOS hands it to the running app as an event.

@@ -1,9 +1,44 @@
 // The Profiles screen: IdPs by issuer URL (discovery checked, and what it said
 // shown), sign-in through the system browser or with an admin API token pasted
-// once (it goes to the OS keychain and is cleared from the form), sign-out.
+// once (it goes to the OS keychain and is cleared from the form), sign-out; and
+// the console's updates: the feed the signed-in profile names, what the last
+// check found (a release is offered only once its signature verified), and the
+// install, only when the person asks for it.
 import { useCallback, useEffect, useState } from "react";
-import { ipc, type ProfileAdded, type ProfileView } from "./ipc";
+import { ipc, type ProfileAdded, type ProfileView, type UpdateStatus } from "./ipc";
 import type { ScreenProps } from "./common";
+
+function UpdateLine({ status }: { status: UpdateStatus | null }) {
+  if (!status) return null;
+  switch (status.state) {
+    case "no_feed":
+      return <p className="muted" data-testid="update-status">No update feed is set for this profile.</p>;
+    case "up_to_date":
+      return <p className="muted" data-testid="update-status">Gatehouse {status.current} is up to date.</p>;
+    case "unreachable":
+      return (
+        <p className="muted" data-testid="update-status">
+          The update feed could not be reached; Gatehouse checks again later.
+        </p>
+      );
+    case "offered":
+      return (
+        <p data-testid="update-status">
+          Gatehouse <strong>{status.version}</strong> is available (you have {status.current}); its signature is verified.
+          {status.notes && <span className="muted"> {status.notes}</span>}
+        </p>
+      );
+    case "refused":
+      return (
+        <p className="banner error" data-testid="update-status">
+          {status.version ? `Gatehouse ${status.version}: ` : ""}
+          {status.message}
+        </p>
+      );
+    case "installed":
+      return <p data-testid="update-status">Gatehouse {status.version} is installed; it runs from the next start.</p>;
+  }
+}
 
 export function Profiles({ tick, report, notify }: ScreenProps) {
   const [list, setList] = useState<ProfileView[]>([]);
@@ -14,6 +49,9 @@ export function Profiles({ tick, report, notify }: ScreenProps) {
   const [tokenFor, setTokenFor] = useState<string | null>(null);
   const [token, setToken] = useState("");
   const [busy, setBusy] = useState(false);
+  const [feed, setFeed] = useState<string | null>(null);
+  const [update, setUpdate] = useState<UpdateStatus | null>(null);
+  const activeProfile = list.find((p) => p.active)?.profile ?? null;
 
   const refresh = useCallback(async () => {
     try {
@@ -27,6 +65,22 @@ export function Profiles({ tick, report, notify }: ScreenProps) {
     const t = setTimeout(() => void refresh(), 0);
     return () => clearTimeout(t);
   }, [refresh, tick]);
+
+  // A quiet check when the screen opens: an unreachable feed is a line, not an alert.
+  const activeFeed = activeProfile?.update_feed ?? null;
+  useEffect(() => {
+    if (!activeFeed) return;
+    let live = true;
+    ipc.checkUpdate().then(
+      (s) => {
+        if (live) setUpdate(s);
+      },
+      () => {},
+    );
+    return () => {
+      live = false;
+    };
+  }, [activeFeed]);
 
   const run = useCallback(
     async (f: () => Promise<unknown>, done: string) => {
@@ -145,6 +199,54 @@ export function Profiles({ tick, report, notify }: ScreenProps) {
             Check and add
           </button>
         </form>
+        <h3>Updates</h3>
+        {activeProfile ? (
+          <form
+            className="grant"
+            data-testid="update-feed"
+            onSubmit={(e) => {
+              e.preventDefault();
+              const value = (feed ?? activeProfile.update_feed ?? "").trim();
+              void run(async () => {
+                await ipc.setUpdateFeed(activeProfile.id, value || null);
+                setFeed(null);
+                setUpdate(await ipc.checkUpdate());
+              }, value ? "Update feed saved and checked." : "Update feed cleared.");
+            }}
+          >
+            <input
+              className="wide"
+              placeholder="Update feed (https://updates.example.com/gatehouse/latest.json)"
+              value={feed ?? activeProfile.update_feed ?? ""}
+              onChange={(e) => setFeed(e.target.value)}
+            />
+            <button type="submit" disabled={busy}>
+              Save
+            </button>
+            <button
+              type="button"
+              className="secondary"
+              data-testid="check-update"
+              disabled={busy || !activeProfile.update_feed}
+              onClick={() => void run(async () => setUpdate(await ipc.checkUpdate()), "Checked for updates.")}
+            >
+              Check now
+            </button>
+            {update?.state === "offered" && (
+              <button
+                type="button"
+                data-testid="install-update"
+                disabled={busy}
+                onClick={() => void run(async () => setUpdate(await ipc.installUpdate()), `Gatehouse ${update.version} installed.`)}
+              >
+                Install {update.version}
+              </button>
+            )}
+          </form>
+        ) : (
+          <p className="muted">Sign in to a profile to set where Gatehouse looks for its updates.</p>
+        )}
+        <UpdateLine status={update} />
         {added && (
           <div className="banner info" data-testid="discovery">
             <strong>{added.profile.name}</strong>: issuer <code>{added.discovery.issuer}</code> · token exchange for ID-JAGs{" "}

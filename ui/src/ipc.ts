@@ -43,6 +43,7 @@ export type ReviewDecisions = Ipc["schemas"]["ReviewDecisions"];
 export type ProfileAdded = Ipc["schemas"]["ProfileAdded"];
 export type OpenedLink = Ipc["schemas"]["OpenedLink"];
 export type LinkScreen = Ipc["schemas"]["LinkScreen"];
+export type UpdateStatus = Ipc["schemas"]["UpdateStatus"];
 
 export function isConsoleError(e: unknown): e is ConsoleError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
@@ -94,6 +95,13 @@ export const ipc = {
   addProfile: (name: string, issuer: string, clientId: string) =>
     call("add_profile", { name, issuer, client_id: clientId }),
   removeProfile: (id: string) => call("remove_profile", { id }),
+  // An https feed the organisation publishes; null clears it.
+  setUpdateFeed: (profileId: string, feed: string | null) =>
+    call("set_update_feed", { profile_id: profileId, feed }),
+  // Downloads and verifies a newer release if the feed has one; never installs.
+  checkUpdate: () => call("check_update", {}),
+  // Installs what the last check verified: only on the person's say-so.
+  installUpdate: () => call("install_update", {}),
   signInBrowser: (profileId: string) => call("sign_in_browser", { profile_id: profileId }),
   // The token goes to Rust once and into the OS keychain; nothing sends it back.
   signInApiToken: (profileId: string, token: string) =>

@@ -18,6 +18,7 @@ pub mod rpc;
 pub mod secrets;
 pub mod session;
 pub mod signin;
+pub mod updates;
 
 pub use error::{ConsoleError, ErrorCode};
 pub use profiles::{Profile, ProfileStore};

@@ -12,6 +12,10 @@ pub struct Profile {
     pub issuer: String,
     /// The console's client id at that IdP (public client).
     pub client_id: String,
+    /// Where the console looks for its own updates (an `https` feed the
+    /// organisation publishes); none: no checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_feed: Option<String>,
 }
 
 /// The saved profiles, one JSON file.

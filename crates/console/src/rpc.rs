@@ -18,6 +18,7 @@ pub use crate::{
         RequestContext, RequestDetail,
     },
     links::OpenedLink,
+    updates::UpdateStatus,
 };
 pub use admin_api::{
     ApproveRequest, AuditEventView, AuditExportFormat, AuditQuery, CampaignView, ChainReportView,
@@ -52,6 +53,13 @@ pub trait Shell: Sync {
     /// The last `gatehouse://` link handed to the console and not yet shown,
     /// taken (a second call answers `None` until another link arrives).
     fn take_opened_link(&self) -> Option<OpenedLink>;
+    /// Asks `feed` for a newer release; one found is downloaded and its
+    /// signature verified against the key built into the app, then held for
+    /// [`Shell::install_update`]. Never installs.
+    fn check_update(&self, feed: url::Url) -> impl Future<Output = UpdateStatus> + Send;
+    /// Installs the release the last check offered (verified then); refused
+    /// when none is held.
+    fn install_update(&self) -> impl Future<Output = Result<UpdateStatus, ConsoleError>> + Send;
 }
 
 /// A save dialog: its title, the suggested file name and the one file type.
@@ -64,6 +72,14 @@ pub struct SaveAs {
 }
 
 // ---- request types: one per command (some shared), unknown fields refused ----
+
+/// A profile's update feed set, or cleared with `feed: null`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateFeedReq {
+    pub profile_id: String,
+    pub feed: Option<String>,
+}
 
 /// A command that takes nothing.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -416,6 +432,53 @@ pub async fn remove_profile(c: &Console, _: &impl Shell, r: ById) -> Result<(), 
     c::remove_profile(c, &r.id).await
 }
 
+/// Sets a profile's update feed (checked: `https`, no credentials).
+pub async fn set_update_feed(
+    c: &Console,
+    _: &impl Shell,
+    r: UpdateFeedReq,
+) -> Result<ProfileView, ConsoleError> {
+    let feed = match r.feed.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(f) => Some(crate::updates::checked_feed(f)?.to_string()),
+    };
+    let profile = c.set_update_feed(&r.profile_id, feed).await?;
+    let saved = c
+        .all_profiles()
+        .await?
+        .into_iter()
+        .any(|(p, saved)| saved && p.id == profile.id);
+    let active = c.view().await.is_some_and(|v| v.profile_id == profile.id);
+    Ok(ProfileView {
+        profile,
+        saved,
+        active,
+    })
+}
+
+/// Checks the active profile's update feed; never installs.
+pub async fn check_update(
+    c: &Console,
+    shell: &impl Shell,
+    _: NoArgs,
+) -> Result<UpdateStatus, ConsoleError> {
+    let Some(feed) = c.active_update_feed().await else {
+        return Ok(UpdateStatus::NoFeed);
+    };
+    Ok(shell
+        .check_update(crate::updates::checked_feed(&feed)?)
+        .await)
+}
+
+/// Installs the release the last check offered, on the person's say-so.
+pub async fn install_update(
+    _: &Console,
+    shell: &impl Shell,
+    _: NoArgs,
+) -> Result<UpdateStatus, ConsoleError> {
+    shell.install_update().await
+}
+
 /// Signs in through the system browser (RFC 8252 loopback + PKCE).
 pub async fn sign_in_browser(
     c: &Console,
@@ -687,6 +750,15 @@ mod tests {
         }
         fn take_opened_link(&self) -> Option<OpenedLink> {
             None
+        }
+        async fn check_update(&self, _: url::Url) -> UpdateStatus {
+            UpdateStatus::Unreachable
+        }
+        async fn install_update(&self) -> Result<UpdateStatus, ConsoleError> {
+            Err(ConsoleError::new(
+                ErrorCode::NotFound,
+                "No update to install.",
+            ))
         }
     }
 

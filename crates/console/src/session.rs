@@ -166,6 +166,7 @@ impl Console {
             name: name.trim().to_owned(),
             issuer: d.issuer.clone(),
             client_id: client_id.to_owned(),
+            update_feed: None,
         };
         Ok((p, d))
     }
@@ -199,6 +200,32 @@ impl Console {
                 .map(|p| (p.clone(), false)),
         );
         Ok(out)
+    }
+
+    /// Sets (or with `None` clears) a profile's update feed, saved where the
+    /// profile is (the profiles file, or memory in demo mode).
+    pub async fn set_update_feed(
+        &self,
+        id: &str,
+        feed: Option<String>,
+    ) -> Result<Profile, ConsoleError> {
+        {
+            let mut t = self.transient.lock().await;
+            if let Some(p) = t.iter_mut().find(|p| p.id == id) {
+                p.update_feed = feed;
+                return Ok(p.clone());
+            }
+        }
+        let mut p = self.profile(id)?;
+        p.update_feed = feed;
+        self.profiles.save(&p)?;
+        Ok(p)
+    }
+
+    /// The update feed of the profile in use, if it names one.
+    pub async fn active_update_feed(&self) -> Option<String> {
+        let id = self.view().await?.profile_id;
+        self.profile(&id).ok()?.update_feed
     }
 
     fn profile(&self, id: &str) -> Result<Profile, ConsoleError> {

@@ -497,6 +497,17 @@ impl console::rpc::Shell for FakeWindow {
     fn take_opened_link(&self) -> Option<console::links::OpenedLink> {
         None
     }
+    async fn check_update(&self, _: url::Url) -> console::updates::UpdateStatus {
+        console::updates::UpdateStatus::Unreachable
+    }
+    async fn install_update(
+        &self,
+    ) -> Result<console::updates::UpdateStatus, console::ConsoleError> {
+        Err(console::ConsoleError::new(
+            ErrorCode::NotFound,
+            "No update to install.",
+        ))
+    }
 }
 
 /// A locked or absent keychain: the sign-in says so in a sentence a person can

@@ -500,3 +500,202 @@ window.__TAURI_INTERNALS__.invoke("list_requests", { req: {} }).then(done, (e) =
     w.close().await;
     drop(driver);
 }
+
+/// One IPC call from inside the page, as the UI makes it: `{ req }`; an error
+/// comes back as `{ "error": … }`.
+async fn invoke(w: &Window, cmd: &str, req: serde_json::Value) -> serde_json::Value {
+    w.run_async(
+        r#"
+const [cmd, req, done] = arguments;
+window.__TAURI_INTERNALS__.invoke(cmd, { req }).then(done, (e) => done({ error: e }));
+"#,
+        json!([cmd, req]),
+    )
+    .await
+}
+
+/// `tauri signer sign` (the Tauri CLI from npm) of `file` for `version` with the
+/// test's key: the `.sig` content a feed carries.
+fn sign(file: &std::path::Path, version: &str) -> String {
+    let cli = std::env::var("GATEHOUSE_TAURI_CLI").expect("GATEHOUSE_TAURI_CLI");
+    let key = std::env::var("GATEHOUSE_UPDATER_TEST_KEY").expect("GATEHOUSE_UPDATER_TEST_KEY");
+    let out = std::process::Command::new(cli)
+        .args([
+            "signer",
+            "sign",
+            "-f",
+            &key,
+            "-p",
+            "",
+            "--app-version",
+            version,
+        ])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(format!("{}.sig", file.display())).unwrap()
+}
+
+/// Updates against a feed served on loopback, the app built with its key (a
+/// debug build takes the test's public key from GATEHOUSE_UPDATER_PUBKEY): a
+/// release signed by that key is downloaded, verified and offered, never
+/// installed by looking; the same signature over other bytes, a release with
+/// no signature, and one signed for another version than the feed announces
+/// are refused with a sentence; a feed that does not answer is a quiet line,
+/// no alert. The Profiles screen shows the offer and its Install button.
+#[tokio::test]
+#[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
+async fn an_update_is_offered_only_when_its_signature_verifies_and_a_silent_feed_stays_quiet() {
+    use axum::{Router, extract::Path, routing::get};
+    let dir = tempfile::tempdir().unwrap();
+    let release = dir.path().join("gatehouse_9.9.9_amd64.deb");
+    std::fs::write(&release, b"!<arch>\nthe 9.9.9 release".repeat(512)).unwrap();
+    let signed = sign(&release, "9.9.9");
+    let other = dir.path().join("other.deb");
+    std::fs::write(&other, b"!<arch>\nsomething else".repeat(512)).unwrap();
+    let older = dir.path().join("older.deb");
+    std::fs::write(&older, b"!<arch>\nthe 9.9.8 release".repeat(512)).unwrap();
+    let older_sig = sign(&older, "9.9.8");
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let feed = |file: &str, signature: Option<&str>| {
+        let mut platform = json!({ "url": format!("{base}/files/{file}") });
+        if let Some(s) = signature {
+            platform["signature"] = json!(s);
+        }
+        json!({
+            "version": "9.9.9",
+            "notes": "Faster queue",
+            "pub_date": "2026-12-01T10:00:00Z",
+            "platforms": { "linux-x86_64": platform },
+        })
+        .to_string()
+    };
+    let feeds = std::collections::HashMap::from([
+        ("signed", feed("release.deb", Some(&signed))),
+        ("tampered", feed("other.deb", Some(&signed))),
+        ("unsigned", feed("release.deb", None)),
+        ("relabelled", feed("older.deb", Some(&older_sig))),
+    ]);
+    let files = std::collections::HashMap::from([
+        ("release.deb", std::fs::read(&release).unwrap()),
+        ("other.deb", std::fs::read(&other).unwrap()),
+        ("older.deb", std::fs::read(&older).unwrap()),
+    ]);
+    let app = Router::new()
+        .route(
+            "/feeds/{name}",
+            get(move |Path(name): Path<String>| {
+                let body = feeds.get(name.trim_end_matches(".json")).cloned();
+                async move { body.ok_or(axum::http::StatusCode::NOT_FOUND) }
+            }),
+        )
+        .route(
+            "/files/{name}",
+            get(move |Path(name): Path<String>| {
+                let body = files.get(name.as_str()).cloned();
+                async move { body.ok_or(axum::http::StatusCode::NOT_FOUND) }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let silent = format!(
+        "http://127.0.0.1:{}/feeds/signed.json",
+        gatehouse_tests::free_port()
+    );
+
+    let binary_before = std::fs::read(app_binary()).unwrap();
+    let (driver, w, _info) = launch("carol").await;
+    let session = invoke(&w, "session", json!({})).await;
+    let profile = session["profile_id"]
+        .as_str()
+        .expect("signed in")
+        .to_owned();
+    let check = |url: String| {
+        let w = &w;
+        let profile = profile.clone();
+        async move {
+            let set = invoke(
+                w,
+                "set_update_feed",
+                json!({ "profile_id": profile, "feed": url }),
+            )
+            .await;
+            assert_eq!(set["profile"]["update_feed"], json!(url), "{set}");
+            invoke(w, "check_update", json!({})).await
+        }
+    };
+
+    let offered = check(format!("{base}/feeds/signed.json")).await;
+    assert_eq!(offered["state"], "offered", "{offered}");
+    assert_eq!(offered["version"], "9.9.9");
+    assert_eq!(offered["notes"], "Faster queue");
+
+    for (name, says) in [
+        ("tampered", "does not verify"),
+        ("unsigned", "without a signature"),
+        ("relabelled", "tampered"),
+    ] {
+        let r = check(format!("{base}/feeds/{name}.json")).await;
+        assert_eq!(r["state"], "refused", "{name}: {r}");
+        let message = r["message"].as_str().unwrap();
+        assert!(message.contains(says), "{name}: {message}");
+    }
+    // Nothing verified is held after a refusal: there is nothing to install.
+    let none = invoke(&w, "install_update", json!({})).await;
+    assert_eq!(none["error"]["code"], "not_found", "{none}");
+
+    let quiet = check(silent.clone()).await;
+    assert_eq!(quiet, json!({ "state": "unreachable" }));
+    // A feed that is not https is refused before it is saved (a release build
+    // takes no loopback http either).
+    let plain = invoke(
+        &w,
+        "set_update_feed",
+        json!({ "profile_id": profile, "feed": "http://updates.example.com/latest.json" }),
+    )
+    .await;
+    assert_eq!(plain["error"]["code"], "invalid", "{plain}");
+
+    // What the person sees: the offer on the Profiles screen, with its button.
+    check(format!("{base}/feeds/signed.json")).await;
+    w.click_css("[data-testid=nav-profiles]").await;
+    w.wait_for("[data-testid=update-status]", 30, |t| {
+        t.contains("9.9.9 is available") && t.contains("signature is verified")
+    })
+    .await;
+    assert_eq!(w.count("[data-testid=install-update]").await, 1);
+    w.screenshot("update-offered").await;
+
+    // A silent feed: a quiet line and no alert to dismiss.
+    invoke(
+        &w,
+        "set_update_feed",
+        json!({ "profile_id": profile, "feed": silent }),
+    )
+    .await;
+    w.click_css("[data-testid=nav-pending]").await;
+    w.click_css("[data-testid=nav-profiles]").await;
+    w.wait_for("[data-testid=update-status]", 60, |t| {
+        t.contains("could not be reached")
+    })
+    .await;
+    assert_eq!(
+        w.count("[role=alert]").await,
+        0,
+        "no alert for a silent feed"
+    );
+    w.screenshot("update-unreachable").await;
+
+    assert!(
+        std::fs::read(app_binary()).unwrap() == binary_before,
+        "checking never installs"
+    );
+    w.close().await;
+    drop(driver);
+}

@@ -207,6 +207,10 @@ export interface components {
                 request: components["schemas"]["NoArgs"];
                 response: components["schemas"]["CampaignView"][];
             };
+            check_update: {
+                request: components["schemas"]["NoArgs"];
+                response: components["schemas"]["UpdateStatus"];
+            };
             complete_campaign: {
                 request: components["schemas"]["ById"];
                 response: components["schemas"]["CampaignView"];
@@ -265,6 +269,10 @@ export interface components {
                 request: components["schemas"]["NoArgs"];
                 response: components["schemas"]["IdpStatus"];
             };
+            install_update: {
+                request: components["schemas"]["NoArgs"];
+                response: components["schemas"]["UpdateStatus"];
+            };
             list_connections: {
                 request: components["schemas"]["ConnectionQuery"];
                 response: components["schemas"]["Page_ConnectionView"];
@@ -312,6 +320,10 @@ export interface components {
             session: {
                 request: components["schemas"]["NoArgs"];
                 response: components["schemas"]["SessionView"] | null;
+            };
+            set_update_feed: {
+                request: components["schemas"]["UpdateFeedReq"];
+                response: components["schemas"]["ProfileView"];
             };
             sign_in_api_token: {
                 request: components["schemas"]["ApiTokenReq"];
@@ -700,6 +712,11 @@ export interface components {
             id: string;
             issuer: string;
             name: string;
+            /**
+             * @description Where the console looks for its own updates (an `https` feed the
+             *     organisation publishes); none: no checks.
+             */
+            update_feed?: string | null;
         };
         /** @description A profile just added, with what its discovery document said. */
         ProfileAdded: {
@@ -952,6 +969,40 @@ export interface components {
         TargetReq: {
             id: string;
             kind: components["schemas"]["TargetKind"];
+        };
+        /** @description A profile's update feed set, or cleared with `feed: null`. */
+        UpdateFeedReq: {
+            feed?: string | null;
+            profile_id: string;
+        };
+        /** @description What the last update check found. */
+        UpdateStatus: {
+            /** @constant */
+            state: "no_feed";
+        } | {
+            current: string;
+            /** @constant */
+            state: "up_to_date";
+        } | {
+            current: string;
+            /** @description RFC 3339, when the feed says. */
+            date?: string | null;
+            notes?: string | null;
+            /** @constant */
+            state: "offered";
+            version: string;
+        } | {
+            message: string;
+            /** @constant */
+            state: "refused";
+            version?: string | null;
+        } | {
+            /** @constant */
+            state: "unreachable";
+        } | {
+            /** @constant */
+            state: "installed";
+            version: string;
         };
         /** @description ID-JAGs issued for one client at one resource app in the last 30 days. */
         UsageRow: {
