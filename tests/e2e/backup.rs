@@ -131,3 +131,75 @@ async fn a_backup_taken_while_serving_restores_the_keys_and_an_intact_chain() {
     assert!(err.contains("no SQLite database"), "{err}");
     assert!(!nowhere.exists());
 }
+
+/// The PostgreSQL procedure of docs/deployment.md: `pg_dump --format=custom`
+/// while the IdP serves, `pg_restore` into an empty database, the IdP started on
+/// it — same JWKS, an ID token from before the dump still exchanged, the chain
+/// intact and going on. Runs when `GATEHOUSE_POSTGRES` names a server (the test
+/// command starts one); without it the test says so and passes.
+#[tokio::test]
+async fn a_pg_dump_taken_while_serving_restores_into_an_empty_database() {
+    let Some(server) = std::env::var("GATEHOUSE_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+    else {
+        eprintln!("GATEHOUSE_POSTGRES is not set: no PostgreSQL to dump and restore");
+        return;
+    };
+    let live = idp::store::create_postgres_database(&server, "gh_dump")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let idp = SmallIdp::write(dir.path());
+    let log = dir.path().join("idp.log");
+    let mut child = idp.spawn(&[], &[("GATEHOUSE_DATABASE_URL", &live)], &log);
+    idp.wait_ready().await;
+    let before = idp.sign_in().await;
+    idp.exchange(&before.id_token).await.unwrap();
+    let keys = jwks(&idp.issuer).await;
+
+    let dump = dir.path().join("gatehouse.dump");
+    let out = Command::new("pg_dump")
+        .args(["--format=custom", "--file"])
+        .arg(&dump)
+        .arg(&live)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dumped_events = idp::store::Db::open(&live)
+        .await
+        .unwrap()
+        .verify_audit()
+        .await
+        .unwrap()
+        .events;
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let restored = idp::store::create_postgres_database(&server, "gh_restore")
+        .await
+        .unwrap();
+    let out = Command::new("pg_restore")
+        .args(["--no-owner", "--exit-on-error", "--dbname"])
+        .arg(&restored)
+        .arg(&dump)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut child = idp.spawn(&[], &[("GATEHOUSE_DATABASE_URL", &restored)], &log);
+    idp.wait_ready().await;
+    assert_eq!(jwks(&idp.issuer).await, keys);
+    idp.exchange(&before.id_token)
+        .await
+        .expect("an ID token from before the dump is still honoured");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let chain = idp::store::Db::open(&restored)
+        .await
+        .unwrap()
+        .verify_audit()
+        .await
+        .unwrap();
+    assert!(chain.ok(), "{chain:?}");
+    assert!(chain.events > dumped_events, "{chain:?} after {dumped_events}");
+}
