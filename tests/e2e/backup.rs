@@ -165,7 +165,11 @@ async fn a_pg_dump_taken_while_serving_restores_into_an_empty_database() {
         .arg(&live)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dumped_events = idp::store::Db::open(&live)
         .await
         .unwrap()
@@ -185,7 +189,11 @@ async fn a_pg_dump_taken_while_serving_restores_into_an_empty_database() {
         .arg(&dump)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut child = idp.spawn(&[], &[("GATEHOUSE_DATABASE_URL", &restored)], &log);
     idp.wait_ready().await;
     assert_eq!(jwks(&idp.issuer).await, keys);
@@ -201,5 +209,8 @@ async fn a_pg_dump_taken_while_serving_restores_into_an_empty_database() {
         .await
         .unwrap();
     assert!(chain.ok(), "{chain:?}");
-    assert!(chain.events > dumped_events, "{chain:?} after {dumped_events}");
+    assert!(
+        chain.events > dumped_events,
+        "{chain:?} after {dumped_events}"
+    );
 }
