@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 # cargo install puts it in $CARGO_HOME/bin, which need not be on PATH (Debian's cargo).
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 command -v tauri-driver >/dev/null || cargo install --locked tauri-driver --version '^2'
+# A real notification server to click (dunst) and a way to resize the window (xdotool).
+ensure_debian_packages dunst xdotool
 cargo build -q -p gatehouse-app
 cargo test -q -p gatehouse-webdriver-tests --no-run
 out="${SCREENSHOT_DIR:-$CARGO_TARGET_DIR/screenshots}"

@@ -699,3 +699,159 @@ async fn an_update_is_offered_only_when_its_signature_verifies_and_a_silent_feed
     w.close().await;
     drop(driver);
 }
+
+/// Waits until `check` holds (polling every 100 ms), or fails naming `what`.
+async fn eventually(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+fn run(cmd: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(cmd).args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A new request's desktop notification, shown by a real notification server
+/// (dunst, on this test's D-Bus session and display) and clicked there
+/// (`dunstctl action`, its default action): the console comes forward at that
+/// request. The request is made new for the test — a refused exchange of a
+/// (client, app) pair that has neither a request nor a connection.
+#[tokio::test]
+#[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
+async fn clicking_a_new_request_notification_opens_that_request() {
+    let mut dunst = std::process::Command::new("dunst")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dunst (Debian's package) runs as the notification server");
+    eventually("dunst owns org.freedesktop.Notifications", 30, || {
+        std::process::Command::new("dunstctl")
+            .arg("is-paused")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+    .await;
+    let (driver, w, info) = launch("carol").await;
+    w.wait_for("[data-testid=request-row]", 30, |_| true).await;
+
+    let requests = invoke(&w, "list_requests", json!({ "status": "all" })).await;
+    let connections = invoke(&w, "list_connections", json!({ "status": "all" })).await;
+    let taken: std::collections::BTreeSet<(String, String)> = requests["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(connections["items"].as_array().unwrap())
+        .map(|r| {
+            (
+                r["client"]["client_id"].as_str().unwrap().to_owned(),
+                r["resource_app"]["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let (client, app) = info
+        .clients
+        .iter()
+        .flat_map(|c| info.resource_apps.iter().map(move |a| (c, a)))
+        .find(|(c, a)| !taken.contains(&(c.client_id.clone(), a.id.clone())))
+        .expect("a (client, app) pair with no request and no connection");
+    let signed = sign_in(&info, "alice", &client.client_id, false).await;
+    expect_oauth(
+        exchange(
+            &info,
+            &client.client_id,
+            &signed.id_token,
+            &app.id,
+            Some(&app.scopes[0]),
+        )
+        .await,
+        xaa::ErrorCode::AccessDenied,
+    );
+
+    eventually("dunst shows the new-request notification", 30, || {
+        run("dunstctl", &["count", "displayed"])
+            .parse::<u32>()
+            .is_ok_and(|n| n >= 1)
+    })
+    .await;
+    w.screenshot("notification-shown").await;
+    // Away from the queue first, so the click is what brings the request up.
+    w.click_css("[data-testid=nav-audit]").await;
+    run("dunstctl", &["action", "0"]);
+    w.wait_for("[data-testid=request-detail] h2", 30, |t| {
+        t.contains(&client.name) && t.contains(&app.name)
+    })
+    .await;
+    w.wait_for("[data-testid=request-detail]", 10, |t| {
+        t.contains(&app.scopes[0])
+    })
+    .await;
+    w.screenshot("notification-clicked").await;
+    w.close().await;
+    drop(driver);
+    let _ = dunst.kill();
+    let _ = dunst.wait();
+}
+
+/// The window's size comes back from the window-state file at launch, and a
+/// resize is saved to it half a second later without the app exiting (a
+/// logout or a crash never reaches the plugin's save-on-exit).
+#[tokio::test]
+#[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
+async fn the_window_comes_back_at_its_saved_size_and_a_resize_is_saved() {
+    let config = std::env::var("XDG_CONFIG_HOME").expect("XDG_CONFIG_HOME: the run's config");
+    let state = std::path::Path::new(&config)
+        .join("dev.gatehouse.console")
+        .join(".window-state.json");
+    std::fs::create_dir_all(state.parent().unwrap()).unwrap();
+    std::fs::write(
+        &state,
+        json!({ "main": {
+            "width": 1000, "height": 640, "x": 40, "y": 30, "prev_x": 40, "prev_y": 30,
+            "maximized": false, "visible": true, "decorated": true, "fullscreen": false
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let (driver, w, _info) = launch("carol").await;
+    async fn size(w: &Window) -> (i64, i64) {
+        let v = w
+            .run_async(
+                "arguments[0]([window.innerWidth, window.innerHeight])",
+                json!([]),
+            )
+            .await;
+        (v[0].as_i64().unwrap(), v[1].as_i64().unwrap())
+    }
+    assert_eq!(size(&w).await, (1000, 640), "the saved size is restored");
+
+    let ids = run(
+        "xdotool",
+        &["search", "--onlyvisible", "--name", "^Gatehouse$"],
+    );
+    let id = ids
+        .lines()
+        .next()
+        .expect("the console's X window")
+        .to_owned();
+    run("xdotool", &["windowsize", &id, "1100", "720"]);
+    let mut saved = (0, 0);
+    eventually("the resize is saved to the window-state file", 20, || {
+        if let Ok(text) = std::fs::read_to_string(&state)
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+        {
+            saved = (
+                v["main"]["width"].as_i64().unwrap_or(0),
+                v["main"]["height"].as_i64().unwrap_or(0),
+            );
+        }
+        saved == (1100, 720)
+    })
+    .await;
+    assert_eq!(size(&w).await, (1100, 720));
+    w.close().await;
+    drop(driver);
+    let _ = std::fs::remove_file(&state);
+}
