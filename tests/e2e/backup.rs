@@ -30,6 +30,16 @@ fn events_in(line: &str) -> u64 {
         .unwrap_or_else(|| panic!("no event count in {line}"))
 }
 
+/// Runs a PostgreSQL tool; fails the test with its stderr unless it succeeds.
+fn succeeds(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 async fn jwks(issuer: &str) -> serde_json::Value {
     reqwest::get(format!("{issuer}/jwks"))
         .await
@@ -159,16 +169,11 @@ async fn a_pg_dump_taken_while_serving_restores_into_an_empty_database() {
     let keys = jwks(&idp.issuer).await;
 
     let dump = dir.path().join("gatehouse.dump");
-    let out = Command::new("pg_dump")
-        .args(["--format=custom", "--file"])
-        .arg(&dump)
-        .arg(&live)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeds(
+        Command::new("pg_dump")
+            .args(["--format=custom", "--file"])
+            .arg(&dump)
+            .arg(&live),
     );
     let dumped_events = idp::store::Db::open(&live)
         .await
@@ -183,16 +188,11 @@ async fn a_pg_dump_taken_while_serving_restores_into_an_empty_database() {
     let restored = idp::store::create_postgres_database(&server, "gh_restore")
         .await
         .unwrap();
-    let out = Command::new("pg_restore")
-        .args(["--no-owner", "--exit-on-error", "--dbname"])
-        .arg(&restored)
-        .arg(&dump)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeds(
+        Command::new("pg_restore")
+            .args(["--no-owner", "--exit-on-error", "--dbname"])
+            .arg(&restored)
+            .arg(&dump),
     );
     let mut child = idp.spawn(&[], &[("GATEHOUSE_DATABASE_URL", &restored)], &log);
     idp.wait_ready().await;

@@ -136,14 +136,10 @@ async fn main() -> ExitCode {
             to,
             database_url,
         } => {
-            let cfg = match idp::Config::load(&config) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("gatehouse-idp: {e}");
-                    return ExitCode::from(2);
-                }
+            let url = match database_of(&config, database_url) {
+                Ok(u) => u,
+                Err(code) => return code,
             };
-            let url = database_url.unwrap_or_else(|| cfg.database.url());
             report_backup(&to, idp::store::backup::backup_sqlite(&url, &to).await)
         }
         Command::SigningKey {
@@ -151,14 +147,10 @@ async fn main() -> ExitCode {
             config,
             database_url,
         } => {
-            let cfg = match idp::Config::load(&config) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("gatehouse-idp: {e}");
-                    return ExitCode::from(2);
-                }
+            let url = match database_of(&config, database_url) {
+                Ok(u) => u,
+                Err(code) => return code,
             };
-            let url = database_url.unwrap_or_else(|| cfg.database.url());
             match rotate(step, &url).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -329,4 +321,19 @@ async fn rotate(step: KeyStep, url: &str) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// The database a command works on: `--database-url` (or the environment), else
+/// the config's; an unreadable or invalid config is exit status 2.
+fn database_of(config: &std::path::Path, database_url: Option<String>) -> Result<String, ExitCode> {
+    if let Some(url) = database_url {
+        return Ok(url);
+    }
+    match idp::Config::load(config) {
+        Ok(c) => Ok(c.database.url()),
+        Err(e) => {
+            eprintln!("gatehouse-idp: {e}");
+            Err(ExitCode::from(2))
+        }
+    }
 }

@@ -39,8 +39,80 @@ where
     (percentile(&mut ms, 0.5), percentile(&mut ms, 0.99))
 }
 
-/// Sum of `Pss:` over `root` and all its descendants, in MiB, and per process.
-fn pss_tree_mib(root: u32) -> (f64, Vec<(String, f64)>) {
+/// Where one process's PSS lies, in MiB, by kind of mapping (from
+/// `/proc/PID/smaps`): anonymous memory (JavaScript heap, DOM and render tree,
+/// compositing layers in a WebKit process), the malloc heap, the GL stack (Mesa's
+/// software rasteriser and LLVM under Xvfb), WebKit's and JavaScriptCore's code,
+/// the program's own file, other libraries.
+fn pss_by_kind(pid: u32) -> Vec<(&'static str, f64)> {
+    let Ok(smaps) = std::fs::read_to_string(format!("/proc/{pid}/smaps")) else {
+        return vec![];
+    };
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let kinds = [
+        "anonymous",
+        "heap",
+        "GL",
+        "WebKit+JSC code",
+        "program",
+        "other libs",
+    ];
+    let mut kib = [0u64; 6];
+    let mut kind = 0;
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or("");
+        if first.contains('-') && first.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            let name = line.split_whitespace().nth(5).unwrap_or("");
+            kind = if name.is_empty()
+                || name.starts_with("memfd:")
+                || name.starts_with("[anon")
+                || name == "[stack]"
+                || name.starts_with("/SYSV")
+            {
+                0
+            } else if name == "[heap]" {
+                1
+            } else if [
+                "libLLVM",
+                "_dri.so",
+                "libgallium",
+                "libGL",
+                "libEGL",
+                "libepoxy",
+                "libgbm",
+            ]
+            .iter()
+            .any(|g| name.contains(g))
+            {
+                2
+            } else if name.contains("libwebkit2gtk") || name.contains("libjavascriptcoregtk") {
+                3
+            } else if name == exe {
+                4
+            } else {
+                5
+            };
+        } else if first == "Pss:" {
+            kib[kind] += fields
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    kinds
+        .iter()
+        .zip(kib)
+        .map(|(k, v)| (*k, v as f64 / 1024.0))
+        .collect()
+}
+
+/// Sum of `Pss:` over `root` and all its descendants, in MiB, and per process
+/// (with [`pss_by_kind`]).
+#[allow(clippy::type_complexity)]
+fn pss_tree_mib(root: u32) -> (f64, Vec<(String, f64, Vec<(&'static str, f64)>)>) {
     let mut parent = std::collections::HashMap::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
@@ -78,7 +150,7 @@ fn pss_tree_mib(root: u32) -> (f64, Vec<(String, f64)>) {
                 .unwrap_or(0);
             kib += k;
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            each.push((comm.trim().to_string(), k as f64 / 1024.0));
+            each.push((comm.trim().to_string(), k as f64 / 1024.0, pss_by_kind(pid)));
         }
     }
     each.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -309,7 +381,8 @@ async fn main() {
     let home = config_home.path().to_str().unwrap().to_string();
     let env: Vec<(&str, &str)> = vec![("XDG_CONFIG_HOME", &home), ("RUST_LOG", "info")];
     let settle = Duration::from_secs(if quick { 2 } else { 4 });
-    let measure = |bin: &str, ready: fn(&str) -> bool| {
+    let measure = |bin: &str, extra: &[(&str, &str)], ready: fn(&str) -> bool| {
+        let env: Vec<(&str, &str)> = env.iter().chain(extra).copied().collect();
         // One warm-up start (disk cache, font cache), then the measured runs.
         stop(start_until(bin, &env, ready));
         let mut times = vec![];
@@ -330,9 +403,15 @@ async fn main() {
             breakdown,
         )
     };
-    let (min_ms, min_pss, min_each) = measure(&minimal, |l| l.contains("minimal window loaded"));
-    let (app_ms, app_pss, app_each) = measure(&app, queue_served);
-
+    let minimal_loaded = |l: &str| l.contains("minimal window loaded");
+    let (min_ms, min_pss, min_each) = measure(&minimal, &[], minimal_loaded);
+    let (app_ms, app_pss, app_each) = measure(&app, &[], queue_served);
+    // Both again with WebKit's accelerated compositing off: where no GPU serves
+    // the window (Xvfb here, VMs, remote desktops) compositing a window full of
+    // content on Mesa's software rasteriser is most of the console's excess.
+    let flat = [("WEBKIT_DISABLE_COMPOSITING_MODE", "1")];
+    let (_, min_flat_pss, _) = measure(&minimal, &flat, minimal_loaded);
+    let (_, app_flat_pss, _) = measure(&app, &flat, queue_served);
     println!(
         "Gatehouse console benchmark ({}: {n_conn} connections, {n_pending} pending; seeded in {:.1} s)",
         if quick { "quick" } else { "full" },
@@ -389,8 +468,22 @@ async fn main() {
         app_pss,
         app_pss / min_pss
     );
+    println!(
+        "{:<50} {:>12.1} {:>12}",
+        "  compositing off: minimal window", min_flat_pss, "1.00"
+    );
+    println!(
+        "{:<50} {:>12.1} {:>12.2}",
+        "  compositing off: console",
+        app_flat_pss,
+        app_flat_pss / min_flat_pss
+    );
     for (who, each) in [("minimal", &min_each), ("console", &app_each)] {
-        let parts: Vec<String> = each.iter().map(|(c, m)| format!("{c} {m:.0}")).collect();
+        let parts: Vec<String> = each.iter().map(|(c, m, _)| format!("{c} {m:.0}")).collect();
         println!("  {who} by process (MiB): {}", parts.join(", "));
+        for (c, _, kinds) in each.iter().take(2) {
+            let parts: Vec<String> = kinds.iter().map(|(k, m)| format!("{k} {m:.0}")).collect();
+            println!("    {c} by kind: {}", parts.join(", "));
+        }
     }
 }

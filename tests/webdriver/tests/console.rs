@@ -757,6 +757,9 @@ async fn clicking_a_new_request_notification_opens_that_request() {
         .flat_map(|c| info.resource_apps.iter().map(move |a| (c, a)))
         .find(|(c, a)| !taken.contains(&(c.client_id.clone(), a.id.clone())))
         .expect("a (client, app) pair with no request and no connection");
+    // Only this test's notification on screen: earlier ones (a review reminder,
+    // requests seeded before the window opened) are closed first.
+    run("dunstctl", &["close-all"]);
     let signed = sign_in(&info, "alice", &client.client_id, false).await;
     expect_oauth(
         exchange(
@@ -779,11 +782,29 @@ async fn clicking_a_new_request_notification_opens_that_request() {
     w.screenshot("notification-shown").await;
     // Away from the queue first, so the click is what brings the request up.
     w.click_css("[data-testid=nav-audit]").await;
-    run("dunstctl", &["action", "0"]);
-    w.wait_for("[data-testid=request-detail] h2", 30, |t| {
-        t.contains(&client.name) && t.contains(&app.name)
-    })
-    .await;
+    // Click the newest notification; one that is not ours (a late reminder) is
+    // closed and the next one clicked.
+    let mut opened = false;
+    for _ in 0..5 {
+        run("dunstctl", &["action", "0"]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !opened && std::time::Instant::now() < deadline {
+            let h2 = w
+                .run_async(
+                    "const done = arguments[arguments.length - 1]; const h = document.querySelector('[data-testid=request-detail] h2'); done(h ? h.textContent : '');",
+                    json!([]),
+                )
+                .await;
+            let t = h2.as_str().unwrap_or("");
+            opened = t.contains(&client.name) && t.contains(&app.name);
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        if opened {
+            break;
+        }
+        run("dunstctl", &["close"]);
+    }
+    assert!(opened, "clicking the notification opened its request");
     w.wait_for("[data-testid=request-detail]", 10, |t| {
         t.contains(&app.scopes[0])
     })
