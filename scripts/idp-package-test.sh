@@ -84,6 +84,7 @@ echo "==> a backup as the service user while it serves"
 backup="$(as_root runuser -u gatehouse -- mktemp -u /var/lib/gatehouse/backup-XXXX.sqlite)"
 as_root runuser -u gatehouse -- gatehouse-idp backup --config /etc/gatehouse/idp.toml --to "$backup" | grep -q 'chain intact' \
   || fail "backup"
+[ "$(stat -c '%U %a' "$backup")" = "gatehouse 600" ] || fail "the backup is not the service user's alone"
 as_root rm -f "$backup"
 
 stop_service; trap - EXIT

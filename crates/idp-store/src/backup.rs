@@ -1,6 +1,6 @@
 //! Online backups of the SQLite database: `VACUUM INTO` writes one consistent
-//! snapshot (it reads inside a single read transaction) to a new file while the
-//! IdP keeps serving, and the copy is opened read-only to check its schema and
+//! snapshot (it reads inside a single read transaction) to a new file, mode 0600,
+//! while the IdP keeps serving, and the copy is opened read-only to check its schema and
 //! walk its audit chain before anyone relies on it. PostgreSQL is backed up with
 //! its own tools (`pg_dump` also reads one snapshot); this module says so rather
 //! than pretend.
@@ -52,14 +52,25 @@ impl Db {
         if self.backend == Backend::Postgres {
             return Err(postgres_has_its_own_tools());
         }
-        if dest.exists() {
-            return Err(Error::Configuration(
-                format!(
-                    "{} exists: a backup never overwrites a file",
-                    dest.display()
-                )
-                .into(),
-            ));
+        // Created here, empty, readable by this user only (the copy holds the
+        // signing keys and password hashes), and never over an existing file;
+        // `VACUUM INTO` fills an empty file.
+        let mut new = std::fs::OpenOptions::new();
+        new.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut new, 0o600);
+        match new.open(dest) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::Configuration(
+                    format!(
+                        "{} exists: a backup never overwrites a file",
+                        dest.display()
+                    )
+                    .into(),
+                ));
+            }
+            Err(e) => return Err(Error::Io(e)),
         }
         let Some(dest) = dest.to_str() else {
             return Err(Error::Configuration(

@@ -375,6 +375,12 @@ async fn a_backup_is_a_verified_snapshot_that_never_overwrites_or_creates() {
     assert!(report.chain.ok(), "{report:?}");
     assert_eq!((report.chain.events, &report.chain.head), (7, &head));
     assert!(report.bytes > 0);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the copy holds the signing keys: owner only");
+    }
 
     // The live database goes on; the copy does not move with it.
     db.append_audit(&events[..2]).await.unwrap();
