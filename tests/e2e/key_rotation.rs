@@ -111,4 +111,27 @@ async fn a_rotated_key_is_published_first_signs_next_and_retires_last() {
         .expect("the new key's ID token is honoured");
     child.kill().unwrap();
     child.wait().unwrap();
+
+    // The three steps are in the audit chain, which the running IdP's own
+    // appends continued without a break.
+    let db = idp::store::Db::open(&idp::store::sqlite_url(&idp.database))
+        .await
+        .unwrap();
+    let kinds: Vec<String> = db
+        .audit_events(None, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event.kind.starts_with("signing_key."))
+        .map(|e| e.event.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "signing_key.prepared",
+            "signing_key.activated",
+            "signing_key.retired"
+        ]
+    );
+    assert!(db.verify_audit().await.unwrap().ok());
 }

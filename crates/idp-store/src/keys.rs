@@ -5,7 +5,11 @@
 //! its private key erased) once nothing it signed is still valid. Each step is
 //! one write transaction; a node reads the keys at start.
 
-use crate::{Db, DbResult, Error, known_status, sql};
+use crate::{
+    Conn, Db, DbResult, Error,
+    audit::{AuditEvent, AuditOutcome},
+    known_status, sql,
+};
 use sqlx::Row;
 
 /// Where a key is in its rotation.
@@ -54,6 +58,14 @@ pub struct KeyRow {
     pub alg: String,
     pub status: KeyStatus,
     pub created_at: i64,
+}
+
+/// The audit event of a rotation step, in the step's transaction.
+async fn audited(tx: &mut Conn, kind: &str, actor: &str, kid: &str, now_ms: i64) -> DbResult<()> {
+    let mut e = AuditEvent::new(kind, AuditOutcome::Success);
+    e.actor = Some(actor.to_owned());
+    e.target = Some(kid.to_owned());
+    crate::audit::append(tx, &[(&e, now_ms)]).await.map(|_| ())
 }
 
 /// Why a rotation step cannot be taken now.
@@ -166,7 +178,12 @@ impl Db {
 
     /// Step 1: stores `key` as the next key (published, not signing). Refused
     /// while another key is next.
-    pub async fn prepare_signing_key(&self, key: &StoredKey, now: i64) -> DbResult<()> {
+    pub async fn prepare_signing_key(
+        &self,
+        key: &StoredKey,
+        actor: &str,
+        now_ms: i64,
+    ) -> DbResult<()> {
         let mut tx = self.begin_write().await?;
         let b = self.backend();
         let pending: i64 =
@@ -185,15 +202,16 @@ impl Db {
         .bind(&key.kid)
         .bind(&key.alg)
         .bind(&key.pkcs8)
-        .bind(now)
+        .bind(now_ms / 1000)
         .execute(&mut *tx)
         .await?;
+        audited(&mut tx, "signing_key.prepared", actor, &key.kid, now_ms).await?;
         tx.commit().await
     }
 
     /// Step 2: the next key signs from now on; the active one becomes previous
     /// (still published). Refused when no key is next.
-    pub async fn activate_signing_key(&self) -> DbResult<String> {
+    pub async fn activate_signing_key(&self, actor: &str, now_ms: i64) -> DbResult<String> {
         let mut tx = self.begin_write().await?;
         let next: Option<String> =
             sqlx::query_scalar("SELECT kid FROM signing_keys WHERE status = 'next'")
@@ -212,14 +230,19 @@ impl Db {
         sqlx::query("UPDATE signing_keys SET status = 'active', active = 1 WHERE status = 'next'")
             .execute(&mut *tx)
             .await?;
+        audited(&mut tx, "signing_key.activated", actor, &kid, now_ms).await?;
         tx.commit().await?;
         Ok(kid)
     }
 
     /// Step 3: previous keys leave the JWKS and their private keys are erased
     /// (a backup taken afterwards no longer holds them). Returns how many.
-    pub async fn retire_signing_keys(&self) -> DbResult<u64> {
+    pub async fn retire_signing_keys(&self, actor: &str, now_ms: i64) -> DbResult<u64> {
         let mut tx = self.begin_write().await?;
+        let previous: Vec<String> =
+            sqlx::query_scalar("SELECT kid FROM signing_keys WHERE status = 'previous'")
+                .fetch_all(&mut *tx)
+                .await?;
         let done = sqlx::query(sql(
             self.backend(),
             "UPDATE signing_keys SET status = 'retired', active = 0, pkcs8 = ? WHERE status = 'previous'",
@@ -228,6 +251,9 @@ impl Db {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        for kid in &previous {
+            audited(&mut tx, "signing_key.retired", actor, kid, now_ms).await?;
+        }
         tx.commit().await?;
         Ok(done)
     }

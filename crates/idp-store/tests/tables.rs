@@ -448,12 +448,18 @@ async fn a_signing_key_rotates_through_next_active_previous_retired() {
                 .map(|k| (k.kid, k.status))
                 .collect::<BTreeSet<_>>()
         };
-        let err = db.activate_signing_key().await.unwrap_err().to_string();
+        let err = db
+            .activate_signing_key("cli:root", 2_000)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no next key"), "{err}");
 
-        db.prepare_signing_key(&key("b"), 2).await.unwrap();
+        db.prepare_signing_key(&key("b"), "cli:root", 2_000)
+            .await
+            .unwrap();
         let err = db
-            .prepare_signing_key(&key("c"), 3)
+            .prepare_signing_key(&key("c"), "cli:root", 3_000)
             .await
             .unwrap_err()
             .to_string();
@@ -461,7 +467,10 @@ async fn a_signing_key_rotates_through_next_active_previous_retired() {
         assert_eq!(db.active_signing_key().await.unwrap().unwrap().kid, "a");
         assert_eq!(db.published_signing_keys().await.unwrap().len(), 2);
 
-        assert_eq!(db.activate_signing_key().await.unwrap(), "b");
+        assert_eq!(
+            db.activate_signing_key("cli:root", 4_000).await.unwrap(),
+            "b"
+        );
         assert_eq!(db.active_signing_key().await.unwrap().unwrap().kid, "b");
         assert_eq!(
             statuses(db.signing_keys().await.unwrap()),
@@ -472,7 +481,7 @@ async fn a_signing_key_rotates_through_next_active_previous_retired() {
         );
         assert_eq!(db.published_signing_keys().await.unwrap().len(), 2);
 
-        assert_eq!(db.retire_signing_keys().await.unwrap(), 1);
+        assert_eq!(db.retire_signing_keys("cli:root", 5_000).await.unwrap(), 1);
         let published = db.published_signing_keys().await.unwrap();
         assert_eq!(
             published.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
@@ -483,7 +492,27 @@ async fn a_signing_key_rotates_through_next_active_previous_retired() {
             .await
             .unwrap();
         assert!(erased.is_empty(), "a retired key's private part is erased");
-        assert_eq!(db.retire_signing_keys().await.unwrap(), 0);
+        assert_eq!(db.retire_signing_keys("cli:root", 6_000).await.unwrap(), 0);
+        // Each step taken is in the audit chain, with who took it and which key.
+        let steps: Vec<(String, Option<String>, Option<String>)> = db
+            .audit_events(None, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.event.kind, e.event.actor, e.event.target))
+            .collect();
+        for (kind, kid) in [
+            ("signing_key.prepared", "b"),
+            ("signing_key.activated", "b"),
+            ("signing_key.retired", "a"),
+        ] {
+            assert!(
+                steps.contains(&(kind.into(), Some("cli:root".into()), Some(kid.into()))),
+                "{kind} {kid}: {steps:?}"
+            );
+        }
+        assert_eq!(steps.len(), 3, "refused steps are not audited as taken");
+        assert!(db.verify_audit().await.unwrap().ok());
         // A node of the previous version reads `active = 1`: still the one key.
         let active: Vec<String> =
             sqlx::query_scalar("SELECT kid FROM signing_keys WHERE active = 1")

@@ -285,14 +285,21 @@ async fn rotate(step: KeyStep, url: &str) -> Result<(), String> {
     let db = idp::store::Db::open(url)
         .await
         .map_err(|e| format!("{}: {e}", idp::store::redacted_url(url)))?;
-    let now = std::time::SystemTime::now()
+    let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+        .map_or(0, |d| d.as_millis() as i64);
+    // Audited as the operating-system account that ran the command.
+    let actor = format!(
+        "cli:{}",
+        std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into())
+    );
     match step {
         KeyStep::List => {}
         KeyStep::Prepare => {
             let key = idp::server::new_signing_key().map_err(|e| e.to_string())?;
-            db.prepare_signing_key(&key, now)
+            db.prepare_signing_key(&key, &actor, now_ms)
                 .await
                 .map_err(|e| e.to_string())?;
             println!(
@@ -301,13 +308,19 @@ async fn rotate(step: KeyStep, url: &str) -> Result<(), String> {
             );
         }
         KeyStep::Activate => {
-            let kid = db.activate_signing_key().await.map_err(|e| e.to_string())?;
+            let kid = db
+                .activate_signing_key(&actor, now_ms)
+                .await
+                .map_err(|e| e.to_string())?;
             println!(
                 "activated {kid}: it signs at each node's next start; the old key stays published"
             );
         }
         KeyStep::Retire => {
-            let n = db.retire_signing_keys().await.map_err(|e| e.to_string())?;
+            let n = db
+                .retire_signing_keys(&actor, now_ms)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("retired {n} key(s): gone from the JWKS at each node's next start");
         }
     }
