@@ -16,6 +16,8 @@
 # checked by systemd-analyze. Where systemd runs, systemctl is used instead.
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+# systemd-analyze checks the unit offline (the package, not a running systemd).
+ensure_debian_packages systemd
 deb="$(scripts/idp-deb.sh "${1:---debug}")"
 fail() { echo "idp package: $*" >&2; exit 1; }
 
