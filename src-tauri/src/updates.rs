@@ -21,7 +21,9 @@ pub struct PendingUpdate(tokio::sync::Mutex<Option<(Update, Vec<u8>)>>);
 /// A check takes at most this long per request (feed, then the download).
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Largest release the console downloads.
+/// Largest release the console keeps. The plugin buffers a download whole
+/// before handing it over, so this refuses what came in past it; the download
+/// itself is bounded by [`TIMEOUT`].
 const MAX_BYTES: usize = 512 * 1024 * 1024;
 
 pub async fn check(app: &AppHandle, pending: &PendingUpdate, feed: url::Url) -> UpdateStatus {

@@ -442,12 +442,7 @@ pub async fn set_update_feed(
         None | Some("") => None,
         Some(f) => Some(crate::updates::checked_feed(f)?.to_string()),
     };
-    let profile = c.set_update_feed(&r.profile_id, feed).await?;
-    let saved = c
-        .all_profiles()
-        .await?
-        .into_iter()
-        .any(|(p, saved)| saved && p.id == profile.id);
+    let (profile, saved) = c.set_update_feed(&r.profile_id, feed).await?;
     let active = c.view().await.is_some_and(|v| v.profile_id == profile.id);
     Ok(ProfileView {
         profile,

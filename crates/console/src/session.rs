@@ -203,23 +203,24 @@ impl Console {
     }
 
     /// Sets (or with `None` clears) a profile's update feed, saved where the
-    /// profile is (the profiles file, or memory in demo mode).
+    /// profile is (the profiles file, or memory in demo mode); with whether it
+    /// is saved.
     pub async fn set_update_feed(
         &self,
         id: &str,
         feed: Option<String>,
-    ) -> Result<Profile, ConsoleError> {
+    ) -> Result<(Profile, bool), ConsoleError> {
         {
             let mut t = self.transient.lock().await;
             if let Some(p) = t.iter_mut().find(|p| p.id == id) {
                 p.update_feed = feed;
-                return Ok(p.clone());
+                return Ok((p.clone(), false));
             }
         }
         let mut p = self.profile(id)?;
         p.update_feed = feed;
         self.profiles.save(&p)?;
-        Ok(p)
+        Ok((p, true))
     }
 
     /// The update feed of the profile in use, if it names one.

@@ -44,11 +44,6 @@ impl KeyStatus {
             _ => return None,
         })
     }
-
-    /// In the JWKS: every key but a retired one.
-    pub fn published(self) -> bool {
-        self != KeyStatus::Retired
-    }
 }
 
 /// A key as the rotation lists it (no private key).
