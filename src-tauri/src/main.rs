@@ -9,6 +9,7 @@ mod commands;
 mod demo_mode;
 mod desktop;
 mod updates;
+mod webview_tuning;
 
 use console::{
     Console, ConsoleError, ErrorCode, KeychainStore, ProfileStore, ipc::IdpStatus, links,
@@ -53,6 +54,7 @@ fn system_browser(app: AppHandle) -> OpenUrl {
 }
 
 fn main() {
+    webview_tuning::apply();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),

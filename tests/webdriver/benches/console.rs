@@ -6,7 +6,9 @@
 //!   OS keychain, no prompt) to the pending queue served, and the memory of its
 //!   whole process tree (PSS: app + WebKit processes), both as ratios to a
 //!   minimal Tauri window (`src-tauri/examples/minimal_window.rs`) started the
-//!   same way in the same run.
+//!   same way in the same run. The console runs with the WebKit settings it
+//!   chooses for itself (`src-tauri/src/webview_tuning.rs`), the minimal window
+//!   with WebKit's defaults.
 //!
 //! Needs `GATEHOUSE_APP` and `GATEHOUSE_MINIMAL_WINDOW` (binaries), a display,
 //! and an unlocked keyring: `scripts/console-bench.sh` sets all of that up.
