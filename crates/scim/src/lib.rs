@@ -1,0 +1,93 @@
+//! SCIM 2.0 as data, for the IdP's provisioning endpoint: the schemas Gatehouse
+//! serves (declared once, rendered for `/Schemas` and used to normalise every
+//! resource written), the filter language (RFC 7644 §3.4.2.2), attribute paths
+//! and PATCH (§3.5.2, including the shapes Entra ID and Okta send), and the
+//! error and list bodies. Nothing here does I/O: the IdP stores resources as the
+//! JSON this crate produces and answers HTTP with the bodies it renders.
+
+mod error;
+mod filter;
+mod patch;
+mod schema;
+
+pub use error::{ScimError, ScimType};
+pub use filter::{AttrPath, CompareOp, Filter};
+pub use patch::{PatchOp, PatchRequest, apply_patch};
+pub use schema::{
+    Attr, AttrType, ENTERPRISE_USER, GROUP, GROUP_SCHEMA, Mutability, ResourceKind, Schema, USER,
+    USER_SCHEMA, discovery,
+};
+
+use serde_json::{Value, json};
+
+pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+/// The media type of every SCIM body (RFC 7644 §3.1).
+pub const CONTENT_TYPE: &str = "application/scim+json";
+/// The most resources one list page holds (`count` is capped to it).
+pub const MAX_PAGE: usize = 200;
+/// The largest request body accepted, in bytes.
+pub const MAX_BODY: usize = 256 * 1024;
+/// The most operations one PATCH may carry.
+pub const MAX_OPERATIONS: usize = 100;
+
+/// A list response page (RFC 7644 §3.4.2): `start_index` is 1-based.
+pub fn list_response(resources: Vec<Value>, total: usize, start_index: usize) -> Value {
+    json!({
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
+/// `startIndex` and `count` as given (RFC 7644 §3.4.2.4): a start below 1 is 1,
+/// a negative count is 0, a count above [`MAX_PAGE`] (or none) is [`MAX_PAGE`].
+pub fn page_bounds(start_index: Option<i64>, count: Option<i64>) -> (usize, usize) {
+    let start = start_index.unwrap_or(1).max(1) as usize;
+    let count = count.unwrap_or(MAX_PAGE as i64).clamp(0, MAX_PAGE as i64) as usize;
+    (start, count)
+}
+
+/// The attribute of `resource` named `name`, case-insensitively (SCIM attribute
+/// names are case-insensitive, RFC 7643 §2.1).
+pub fn get_ci<'a>(resource: &'a Value, name: &str) -> Option<&'a Value> {
+    resource
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+/// The primary (else first) `value` of a multi-valued attribute such as `emails`.
+pub fn primary_value(resource: &Value, attr: &str) -> Option<String> {
+    let items = get_ci(resource, attr)?.as_array()?;
+    let primary = items
+        .iter()
+        .find(|i| get_ci(i, "primary").and_then(Value::as_bool) == Some(true))
+        .or(items.first())?;
+    get_ci(primary, "value")?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_bounds_follow_rfc_7644() {
+        assert_eq!(page_bounds(None, None), (1, MAX_PAGE));
+        assert_eq!(page_bounds(Some(0), Some(-5)), (1, 0));
+        assert_eq!(page_bounds(Some(11), Some(10_000)), (11, MAX_PAGE));
+    }
+
+    #[test]
+    fn primary_email_wins_over_the_first() {
+        let u = json!({"emails": [{"value": "a@x"}, {"value": "b@x", "primary": true}]});
+        assert_eq!(primary_value(&u, "emails").as_deref(), Some("b@x"));
+        let u = json!({"Emails": [{"value": "a@x"}]});
+        assert_eq!(primary_value(&u, "emails").as_deref(), Some("a@x"));
+        assert_eq!(primary_value(&json!({}), "emails"), None);
+    }
+}
