@@ -23,6 +23,7 @@ pub mod blocks;
 pub mod catalogue;
 pub mod changes;
 pub mod connections;
+pub mod directory;
 pub mod idempotency;
 pub mod keys;
 mod migrate;

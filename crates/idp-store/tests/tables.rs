@@ -522,3 +522,181 @@ async fn a_signing_key_rotates_through_next_active_previous_retired() {
         assert_eq!(active, ["b"]);
     }
 }
+
+#[tokio::test]
+async fn the_directory_seeds_once_looks_up_case_insensitively_and_tracks_memberships() {
+    use idp_store::directory::{self, GroupWrite, Lookup, PersonWrite, SeedPerson, Source};
+    use serde_json::json;
+    for (db, _keep) in databases().await {
+        let mut n = 0;
+        let mut new_id = || {
+            n += 1;
+            format!("id{n}")
+        };
+        let groups = vec!["engineering".to_string(), "Approvers".to_string()];
+        let seed = [SeedPerson {
+            username: "Alice",
+            groups: &groups,
+            resource: json!({"userName": "Alice", "emails": [{"value": "a@x", "primary": true}], "displayName": "Alice L"}),
+        }];
+        let mut tx = db.begin_write().await.unwrap();
+        assert_eq!(
+            directory::seed(&mut tx, &seed, &mut new_id, 10)
+                .await
+                .unwrap(),
+            1
+        );
+        tx.commit().await.unwrap();
+        // A second start adds nothing and changes nothing already there.
+        let mut tx = db.begin_write().await.unwrap();
+        assert_eq!(
+            directory::seed(&mut tx, &seed, &mut new_id, 20)
+                .await
+                .unwrap(),
+            0
+        );
+        tx.commit().await.unwrap();
+
+        let e = db
+            .directory_entry("alice")
+            .await
+            .unwrap()
+            .expect("found in any case");
+        assert_eq!(e.username, "Alice");
+        assert!(e.active);
+        assert_eq!(e.groups, vec!["Approvers", "engineering"]);
+        assert_eq!(e.email.as_deref(), Some("a@x"));
+        assert_eq!(e.name.as_deref(), Some("Alice L"));
+        assert_eq!(db.directory_entry("nobody").await.unwrap(), None);
+
+        let mut c = db.acquire().await.unwrap();
+        let alice = directory::person_by_username(&mut c, "ALICE")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((alice.version, alice.source), (1, Source::Config));
+        let (found, total) =
+            directory::find_groups(&mut c, &Lookup::Name("ENGINEERING".into()), 0, 10, true)
+                .await
+                .unwrap();
+        assert_eq!(total, 1);
+        let eng = &found[0];
+        assert_eq!(
+            eng.members
+                .iter()
+                .map(|m| m.username.as_str())
+                .collect::<Vec<_>>(),
+            ["Alice"]
+        );
+        drop(c);
+
+        // Deactivate, add Bob, move Alice out of engineering.
+        let mut tx = db.begin_write().await.unwrap();
+        let r = json!({"userName": "bob"});
+        directory::insert_person(
+            &mut tx,
+            "bob-id",
+            &PersonWrite {
+                username: "bob",
+                external_id: Some("E-2"),
+                active: true,
+                source: Source::Scim,
+                resource: &r,
+            },
+            30,
+        )
+        .await
+        .unwrap();
+        let ar = json!({"userName": "Alice"});
+        assert!(
+            directory::update_person(
+                &mut tx,
+                &alice.id,
+                &PersonWrite {
+                    username: "Alice",
+                    external_id: None,
+                    active: false,
+                    source: Source::Scim,
+                    resource: &ar
+                },
+                31
+            )
+            .await
+            .unwrap()
+        );
+        let (added, removed) =
+            directory::set_members(&mut tx, &eng.id, &["bob-id".into(), "bob-id".into()])
+                .await
+                .unwrap();
+        assert_eq!(
+            (added, removed),
+            (vec!["bob-id".to_string()], vec![alice.id.clone()])
+        );
+        let er = json!({"displayName": "Engineering"});
+        assert!(
+            directory::update_group(
+                &mut tx,
+                &eng.id,
+                &GroupWrite {
+                    display_name: "Engineering",
+                    external_id: Some("G-1"),
+                    source: Source::Scim,
+                    resource: &er
+                },
+                32
+            )
+            .await
+            .unwrap()
+        );
+        assert_eq!(
+            directory::existing_people(&mut tx, &["bob-id".into(), "ghost".into()])
+                .await
+                .unwrap(),
+            vec!["bob-id"]
+        );
+        tx.commit().await.unwrap();
+
+        let e = db.directory_entry("alice").await.unwrap().unwrap();
+        assert!(!e.active);
+        assert_eq!(e.groups, vec!["Approvers"]);
+        assert_eq!(
+            db.directory_entry("bob").await.unwrap().unwrap().groups,
+            vec!["Engineering"]
+        );
+        let mut c = db.acquire().await.unwrap();
+        let (by_ext, _) = directory::find_people(&mut c, &Lookup::ExternalId("E-2".into()), 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(by_ext[0].username, "bob");
+        let (none, _) = directory::find_people(&mut c, &Lookup::ExternalId("e-2".into()), 0, 10)
+            .await
+            .unwrap();
+        assert!(none.is_empty(), "externalId is case-exact");
+        let (page, total) = directory::find_people(&mut c, &Lookup::All, 1, 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            (page.len(), total, page[0].username.as_str()),
+            (1, 2, "bob")
+        );
+        let alice = directory::get_person(&mut c, &alice.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(alice.version, 2);
+        drop(c);
+
+        // Deleting a person drops their memberships with them.
+        let mut tx = db.begin_write().await.unwrap();
+        assert!(directory::delete_person(&mut tx, "bob-id").await.unwrap());
+        assert!(!directory::delete_person(&mut tx, "bob-id").await.unwrap());
+        tx.commit().await.unwrap();
+        let groups = db.all_groups().await.unwrap();
+        assert!(
+            groups
+                .iter()
+                .all(|g| g.members.iter().all(|m| m.id != "bob-id"))
+        );
+        assert_eq!(db.all_people().await.unwrap().len(), 1);
+    }
+}
