@@ -38,7 +38,11 @@ async fn no_connection_is_access_denied_and_records_one_pending_request() {
     assert_eq!(r.scopes, vec!["tickets.read"]);
     assert_eq!(r.users.len(), 1);
     assert_eq!(r.users[0].username, "alice");
-    assert_eq!(r.users[0].groups, vec!["engineering", "employees"]);
+    assert_eq!(
+        r.users[0].groups,
+        vec!["employees", "engineering"],
+        "the directory lists groups by name"
+    );
     assert_eq!(r.refused_count, 1);
 
     // A second refusal by another user with more scopes updates the same request.

@@ -68,15 +68,19 @@ pub enum Role {
     Auditor,
     /// Everything, including API tokens.
     Admin,
+    /// SCIM provisioning of people and groups (`/scim/v2`), for an API token
+    /// a provisioning connector holds; no admin API route takes it.
+    Provisioner,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Approver,
         Role::Helpdesk,
         Role::Reviewer,
         Role::Auditor,
         Role::Admin,
+        Role::Provisioner,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +90,7 @@ impl Role {
             Role::Reviewer => "reviewer",
             Role::Auditor => "auditor",
             Role::Admin => "admin",
+            Role::Provisioner => "provisioner",
         }
     }
 }
@@ -413,6 +418,29 @@ pub struct UserView {
     pub roles: Vec<Role>,
     pub mfa_enrolled: bool,
     pub blocked: bool,
+    /// False once deprovisioned (SCIM `active: false`): every exchange refused.
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// Where the person came from.
+    #[serde(default)]
+    pub source: DirectorySource,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where a person or group in the directory came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DirectorySource {
+    /// The IdP's configuration file (seeded at first start).
+    #[default]
+    Config,
+    /// A SCIM provisioning connector.
+    Scim,
+    /// Sign-in through an upstream OIDC provider.
+    Upstream,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -420,6 +448,8 @@ pub struct GroupView {
     pub name: String,
     pub members: Vec<String>,
     pub roles: Vec<Role>,
+    #[serde(default)]
+    pub source: DirectorySource,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -10,33 +10,28 @@ use crate::{Backend, Conn, Db, DbResult, from_json, json, sql, sql::sql_owned};
 use serde_json::Value;
 use sqlx::{Row, any::AnyRow};
 
-/// Where a person or group came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    /// The configuration file's `[[users]]`, seeded at first start.
-    Config,
-    /// A SCIM provisioning client.
-    Scim,
-    /// Signed in through an upstream OIDC provider.
-    Upstream,
+/// Where a person or group came from (the admin API's enum, stored as text).
+pub use admin_api::DirectorySource as Source;
+
+fn source_str(s: Source) -> &'static str {
+    match s {
+        Source::Config => "config",
+        Source::Scim => "scim",
+        Source::Upstream => "upstream",
+    }
 }
 
-impl Source {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Config => "config",
-            Source::Scim => "scim",
-            Source::Upstream => "upstream",
+fn parse_source(s: &str) -> DbResult<Source> {
+    Ok(match s {
+        "config" => Source::Config,
+        "scim" => Source::Scim,
+        "upstream" => Source::Upstream,
+        other => {
+            return Err(sqlx::Error::Decode(
+                format!("unknown directory source `{other}`").into(),
+            ));
         }
-    }
-    fn parse(s: &str) -> Source {
-        match s {
-            "scim" => Source::Scim,
-            "upstream" => Source::Upstream,
-            _ => Source::Config,
-        }
-    }
+    })
 }
 
 /// The case-insensitive key of a username or group name.
@@ -129,7 +124,7 @@ fn person(r: &AnyRow) -> DbResult<Person> {
         username: r.get("username"),
         external_id: r.get("external_id"),
         active: r.get::<i64, _>("active") != 0,
-        source: Source::parse(&r.get::<String, _>("source")),
+        source: parse_source(&r.get::<String, _>("source"))?,
         resource: from_json(&r.get::<String, _>("resource"))?,
         version: r.get("version"),
         created_at: r.get("created_at"),
@@ -143,7 +138,7 @@ fn group(r: &AnyRow) -> DbResult<Group> {
         id: r.get("id"),
         display_name: r.get("display_name"),
         external_id: r.get("external_id"),
-        source: Source::parse(&r.get::<String, _>("source")),
+        source: parse_source(&r.get::<String, _>("source"))?,
         resource: from_json(&r.get::<String, _>("resource"))?,
         version: r.get("version"),
         created_at: r.get("created_at"),
@@ -253,7 +248,7 @@ pub async fn insert_person(tx: &mut Conn, id: &str, p: &PersonWrite<'_>, now: i6
     .bind(name_key(p.username))
     .bind(p.external_id)
     .bind(p.active as i64)
-    .bind(p.source.as_str())
+    .bind(source_str(p.source))
     .bind(json(p.resource))
     .bind(now)
     .bind(now)
@@ -383,7 +378,7 @@ pub async fn insert_group(tx: &mut Conn, id: &str, g: &GroupWrite<'_>, now: i64)
     .bind(g.display_name)
     .bind(name_key(g.display_name))
     .bind(g.external_id)
-    .bind(g.source.as_str())
+    .bind(source_str(g.source))
     .bind(json(g.resource))
     .bind(now)
     .bind(now)

@@ -344,7 +344,21 @@ pub async fn post_authorize(
         }
     };
     let now = idp.now();
-    let (Some(user), true) = (user, pw_ok) else {
+    // The directory decides whether the account may sign in (SCIM may have
+    // deactivated or deleted it); the configuration holds only its password.
+    let in_directory = match &user {
+        Some(u) => match idp.person(&u.username).await {
+            Ok(p) => p.is_some_and(|p| p.active),
+            Err(_) => {
+                return error_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The IdP cannot reach its storage.",
+                );
+            }
+        },
+        None => false,
+    };
+    let (Some(user), true, true) = (user, pw_ok, in_directory) else {
         idp.login_throttle.failure(&username, source, idp.now_ms());
         let _ = idp
             .audit

@@ -412,14 +412,11 @@ impl Config {
         self.resource_apps.iter().find(|a| a.issuer == audience)
     }
 
-    /// The admin roles a user holds through their groups.
-    pub fn roles_of(&self, username: &str) -> Vec<Role> {
-        let Some(user) = self.user(username) else {
-            return vec![];
-        };
+    /// The admin roles membership of `groups` grants.
+    pub fn roles_of_groups(&self, groups: &[String]) -> Vec<Role> {
         self.roles
             .iter()
-            .filter(|(_, groups)| groups.iter().any(|g| user.groups.contains(g)))
+            .filter(|(_, granted)| granted.iter().any(|g| groups.contains(g)))
             .map(|(r, _)| *r)
             .collect()
     }

@@ -1,5 +1,6 @@
-//! An in-process read cache of live connections, consulted by every token
-//! exchange so the hot path does not go to the database. Used on SQLite, where
+//! An in-process read cache of live connections, blocked users and the
+//! directory's people, consulted by every token exchange so the hot path does
+//! not go to the database. Used on SQLite, where
 //! this process is the only writer: every write to `connections` calls
 //! [`ConnectionCache::invalidate`] after its commit, before it is acknowledged.
 //! On PostgreSQL other nodes write too, so the gate reads through: a revoke
@@ -7,7 +8,7 @@
 //! A generation counter keeps a reader that raced a write from caching what it
 //! read before the write (the classic stale-fill race).
 
-use idp_store::{Connection, Db, DbResult};
+use idp_store::{Connection, Db, DbResult, directory::DirectoryEntry};
 use std::{
     collections::HashMap,
     sync::{
@@ -24,6 +25,8 @@ pub struct ConnectionCache {
     entries: RwLock<HashMap<Key, Option<Connection>>>,
     /// Users cut off by the help desk; `None` until first loaded.
     blocked: RwLock<Option<std::collections::HashSet<String>>>,
+    /// People by lower-cased username (`None`: no such person).
+    people: RwLock<HashMap<String, Option<DirectoryEntry>>>,
 }
 
 impl ConnectionCache {
@@ -85,7 +88,34 @@ impl ConnectionCache {
         Ok(blocked)
     }
 
-    /// Forgets everything; call after every committed write to `connections` or `user_blocks`.
+    /// The person behind `username` (any case) as the gate sees them.
+    pub async fn person(&self, store: &Db, username: &str) -> DbResult<Option<DirectoryEntry>> {
+        if store.backend() == idp_store::Backend::Postgres {
+            return store.directory_entry(username).await;
+        }
+        let key = idp_store::directory::name_key(username);
+        if let Some(hit) = self
+            .people
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+        {
+            return Ok(hit.clone());
+        }
+        let seen = self.generation.load(Ordering::Acquire);
+        let found = store.directory_entry(username).await?;
+        let mut people = self
+            .people
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.generation.load(Ordering::Acquire) == seen {
+            people.insert(key, found.clone());
+        }
+        Ok(found)
+    }
+
+    /// Forgets everything; call after every committed write to `connections`,
+    /// `user_blocks` or the directory.
     pub fn invalidate(&self) {
         let mut entries = self
             .entries
@@ -95,9 +125,14 @@ impl ConnectionCache {
             .blocked
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut people = self
+            .people
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.clear();
         *blocked = None;
+        people.clear();
     }
 }
 

@@ -130,9 +130,12 @@ pub async fn userinfo(State(idp): State<SharedIdp>, headers: HeaderMap) -> Respo
     else {
         return challenge("invalid_token");
     };
-    let Some(user) = idp.config.user(&username) else {
+    let Ok(Some(user)) = idp.person(&username).await else {
         return challenge("invalid_token");
     };
+    if !user.active {
+        return challenge("invalid_token");
+    }
     let scopes = ScopeSet::parse(&scope).unwrap_or_default();
     let mut body = json!({ "sub": user.username });
     if scopes.contains("email") {
@@ -247,7 +250,10 @@ pub async fn file_request(
             Some(t) => Some(subject_username(&idp, &auth.client.client_id, t).await?),
             None => None,
         };
-        let user = username.as_deref().and_then(|u| idp.config.user(u));
+        let user = match username.as_deref() {
+            Some(u) => idp.person(u).await.map_err(db_error)?,
+            None => None,
+        };
         let scopes = scopes.to_vec();
         let (id, change) = idp
             .store
@@ -257,7 +263,9 @@ pub async fn file_request(
                     resource_app: &app.id,
                     scopes: &scopes,
                     resource,
-                    user: user.map(|u| (u.username.as_str(), u.groups.as_slice())),
+                    user: user
+                        .as_ref()
+                        .map(|u| (u.username.as_str(), u.groups.as_slice())),
                     justification: Some(justification),
                     refused: false,
                 },

@@ -136,6 +136,7 @@ pub async fn build(config: Config) -> Result<SharedIdp, StartError> {
         };
         store.seed_connection(&n, now).await.map_err(db)?;
     }
+    seed_directory(&store, &config, now).await.map_err(db)?;
     let audit = AuditLog::start(store.clone()).await.map_err(db)?;
     let idp = Arc::new(Idp::new(config, store, audit, key, &published));
     crate::jobs::start(idp.clone()).map_err(|e| StartError::Jobs(e.to_string()))?;
@@ -233,4 +234,43 @@ fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Puts the configuration's people (and their groups) into the directory when
+/// it does not hold them yet. After that the directory is the truth: SCIM may
+/// deactivate, rename or regroup them, and a restart does not undo it.
+async fn seed_directory(
+    store: &idp_store::Db,
+    config: &crate::config::Config,
+    now: i64,
+) -> Result<(), idp_store::Error> {
+    let people: Vec<idp_store::directory::SeedPerson> = config
+        .users
+        .iter()
+        .map(|u| {
+            let mut resource = serde_json::json!({
+                "schemas": [scim::USER_SCHEMA],
+                "userName": u.username,
+            });
+            if let Some(n) = &u.name {
+                resource["displayName"] = serde_json::json!(n);
+            }
+            if let Some(e) = &u.email {
+                resource["emails"] = serde_json::json!([{ "value": e, "primary": true }]);
+            }
+            idp_store::directory::SeedPerson {
+                username: &u.username,
+                groups: &u.groups,
+                resource,
+            }
+        })
+        .collect();
+    let mut tx = store.begin_write().await?;
+    let mut new_id = || uuid::Uuid::new_v4().to_string();
+    let added = idp_store::directory::seed(&mut tx, &people, &mut new_id, now).await?;
+    tx.commit().await?;
+    if added > 0 {
+        tracing::info!(added, "directory seeded from the configuration");
+    }
+    Ok(())
 }

@@ -45,6 +45,17 @@ pub struct Idp {
 
 const VERIFIED_CACHE_MAX: usize = 10_000;
 
+impl Idp {
+    /// The person behind `username` (any case) from the directory, as the
+    /// gate sees them (cached on SQLite, read through on PostgreSQL).
+    pub async fn person(
+        &self,
+        username: &str,
+    ) -> Result<Option<idp_store::directory::DirectoryEntry>, sqlx::Error> {
+        self.connections.person(&self.store, username).await
+    }
+}
+
 pub type SharedIdp = Arc<Idp>;
 
 impl Idp {

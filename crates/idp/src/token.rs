@@ -152,6 +152,23 @@ async fn refresh(idp: &Idp, headers: &HeaderMap, form: &Form) -> Result<Response
     }
 }
 
+/// The person behind a grant or subject token, from the directory: refused
+/// when they were deleted or deactivated since the token was issued.
+async fn active_person(
+    idp: &Idp,
+    username: &str,
+) -> Result<idp_store::directory::DirectoryEntry, OAuthError> {
+    match idp.person(username).await.map_err(db_error)? {
+        Some(p) if p.active => Ok(p),
+        Some(_) => Err(OAuthError::invalid_grant(
+            "the subject's account is deactivated",
+        )),
+        None => Err(OAuthError::invalid_grant(
+            "the subject's account no longer exists",
+        )),
+    }
+}
+
 /// Issues an access token, a refresh token and an ID token for a sign-in.
 async fn issue_tokens(
     idp: &Idp,
@@ -161,10 +178,7 @@ async fn issue_tokens(
 ) -> Result<Response, OAuthError> {
     let now = idp.now();
     let lt = &idp.config.tokens;
-    let user = idp
-        .config
-        .user(&g.username)
-        .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
+    let user = active_person(idp, &g.username).await?;
     let access = util::random_token(32);
     let refresh = util::random_token(32);
     idp.store
@@ -330,10 +344,7 @@ async fn exchange_inner(
     // 2. The subject token is valid and was issued to this client.
     let who = subject(idp, &auth.client.client_id, &req).await?;
     ev.subject = Some(who.username.clone());
-    let user = idp
-        .config
-        .user(&who.username)
-        .ok_or_else(|| OAuthError::invalid_grant("the subject's account no longer exists"))?;
+    let user = active_person(idp, &who.username).await?;
     if idp
         .connections
         .is_blocked(&idp.store, &user.username)

@@ -794,10 +794,14 @@ export interface components {
         DenyRequest: {
             reason: string;
         };
+        /** @description Where a person or group in the directory came from. */
+        DirectorySource: "config" | "scim" | "upstream";
         GroupView: {
             members: string[];
             name: string;
             roles: components["schemas"]["Role"][];
+            /** @default config */
+            source: components["schemas"]["DirectorySource"];
         };
         IssuanceBucket: {
             client_id: string;
@@ -1014,7 +1018,7 @@ export interface components {
          */
         Risk: "read" | "write" | "destructive" | "admin";
         /** @description What a signed-in person or an API token may do. */
-        Role: "approver" | "helpdesk" | "reviewer" | "auditor" | "admin";
+        Role: "approver" | "helpdesk" | "reviewer" | "auditor" | "admin" | "provisioner";
         /** @description Which scopes a connection allows. */
         ScopeCondition: {
             /** @constant */
@@ -1060,12 +1064,22 @@ export interface components {
             resource_app: string;
         };
         UserView: {
+            /**
+             * @description False once deprovisioned (SCIM `active: false`): every exchange refused.
+             * @default true
+             */
+            active: boolean;
             blocked: boolean;
             email?: string | null;
             groups: string[];
             mfa_enrolled: boolean;
             name?: string | null;
             roles: components["schemas"]["Role"][];
+            /**
+             * @description Where the person came from.
+             * @default config
+             */
+            source: components["schemas"]["DirectorySource"];
             username: string;
         };
         /** @description Who is calling, as the API sees them. */

@@ -86,11 +86,17 @@ async fn resolve(idp: &SharedIdp, token: &str) -> ApiResult<Principal> {
             admin_api::ADMIN_SCOPE
         )));
     }
-    if idp.config.user(&row.username).is_none() {
-        return Err(ApiError::unauthenticated("the account no longer exists"));
-    }
+    let person = match idp.person(&row.username).await? {
+        Some(p) if p.active => p,
+        Some(_) => return Err(ApiError::unauthenticated("the account is deactivated")),
+        None => return Err(ApiError::unauthenticated("the account no longer exists")),
+    };
     Ok(Principal {
-        roles: idp.config.roles_of(&row.username).into_iter().collect(),
+        roles: idp
+            .config
+            .roles_of_groups(&person.groups)
+            .into_iter()
+            .collect(),
         subject: row.username,
         acr: row.acr,
         auth_time: row.auth_time,

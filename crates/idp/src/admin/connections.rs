@@ -51,7 +51,7 @@ pub async fn list(
         ),
         ConnectionSort::Risk => ConnectionOrder::Risk,
     };
-    let filter = connection_filter(&idp, &q, status);
+    let filter = connection_filter(&idp, &q, status).await?;
     // Filtered, counted, ordered and paged in SQL; views built for one page.
     let offset = decode_cursor(q.cursor.as_deref())?;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);

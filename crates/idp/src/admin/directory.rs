@@ -74,47 +74,55 @@ pub async fn resource_apps(State(idp): State<SharedIdp>) -> Json<Vec<ResourceApp
 
 pub async fn users(State(idp): State<SharedIdp>) -> ApiResult<Json<Vec<UserView>>> {
     let blocked: Vec<String> = idp.store.blocked_users().await?;
+    let people = idp.store.all_people().await?;
     Ok(Json(
-        idp.config
-            .users
-            .iter()
-            .map(|u| UserView {
-                username: u.username.clone(),
-                name: u.name.clone(),
-                email: u.email.clone(),
-                groups: u.groups.clone(),
-                roles: idp.config.roles_of(&u.username),
-                mfa_enrolled: u.totp_secret.is_some(),
-                blocked: blocked.contains(&u.username),
+        people
+            .into_iter()
+            .map(|p| {
+                let groups: Vec<String> = p.groups.into_iter().map(|g| g.name).collect();
+                let configured = idp.config.user(&p.username);
+                UserView {
+                    name: scim_string(&p.resource, &["displayName"])
+                        .or_else(|| scim_string(&p.resource, &["name", "formatted"])),
+                    email: scim::primary_value(&p.resource, "emails"),
+                    roles: idp.config.roles_of_groups(&groups),
+                    groups,
+                    mfa_enrolled: configured.is_some_and(|u| u.totp_secret.is_some()),
+                    blocked: blocked.contains(&p.username),
+                    active: p.active,
+                    source: p.source,
+                    username: p.username,
+                }
             })
             .collect(),
     ))
 }
 
-pub async fn groups(State(idp): State<SharedIdp>) -> Json<Vec<GroupView>> {
-    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for u in &idp.config.users {
-        for g in &u.groups {
-            groups
-                .entry(g.clone())
-                .or_default()
-                .push(u.username.clone());
-        }
-    }
-    Json(
+/// A string at `path` in a SCIM resource.
+fn scim_string(resource: &serde_json::Value, path: &[&str]) -> Option<String> {
+    path.iter()
+        .try_fold(resource, |v, k| v.get(*k))
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+}
+
+pub async fn groups(State(idp): State<SharedIdp>) -> ApiResult<Json<Vec<GroupView>>> {
+    let groups = idp.store.all_groups().await?;
+    Ok(Json(
         groups
             .into_iter()
-            .map(|(name, members)| GroupView {
+            .map(|g| GroupView {
                 roles: idp
                     .config
                     .roles
                     .iter()
-                    .filter(|(_, gs)| gs.contains(&name))
+                    .filter(|(_, gs)| gs.contains(&g.display_name))
                     .map(|(r, _)| *r)
                     .collect(),
-                name,
-                members,
+                members: g.members.into_iter().map(|m| m.username).collect(),
+                source: g.source,
+                name: g.display_name,
             })
             .collect(),
-    )
+    ))
 }

@@ -17,24 +17,23 @@ use serde_json::json;
 
 /// The store's filter for a connection query: everything the query names, with
 /// the user's groups and the names of clients and apps from the configuration.
-pub fn connection_filter(
+pub async fn connection_filter(
     idp: &Idp,
     q: &ConnectionQuery,
     status: Option<ConnectionStatus>,
-) -> ConnectionFilter {
-    ConnectionFilter {
+) -> Result<ConnectionFilter, sqlx::Error> {
+    let user_groups = match &q.user {
+        Some(u) => Some(idp.person(u).await?.map(|p| p.groups).unwrap_or_default()),
+        None => None,
+    };
+    Ok(ConnectionFilter {
         status,
         live_only: false,
         client_id: q.client_id.clone(),
         resource_app: q.resource_app.clone(),
         unused_since: q.unused_for.map(|a| idp.now().saturating_sub(a)),
         group: q.group.clone(),
-        user_groups: q.user.as_ref().map(|u| {
-            idp.config
-                .user(u)
-                .map(|u| u.groups.clone())
-                .unwrap_or_default()
-        }),
+        user_groups,
         text: q
             .q
             .as_deref()
@@ -42,7 +41,7 @@ pub fn connection_filter(
             .filter(|n| !n.is_empty())
             .map(|n| super::text_search(idp, n)),
         min_risk_rank: q.risk.map(idp_store::risk_rank),
-    }
+    })
 }
 
 /// The status a query names (`all` or none: every status).
@@ -266,7 +265,7 @@ pub async fn revoke_in_bulk(
         ));
     }
     if let Some(u) = &b.username
-        && idp.config.user(u).is_none()
+        && idp.person(u).await?.is_none()
     {
         return Err(ServiceError::NotFound("the user"));
     }

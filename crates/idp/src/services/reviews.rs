@@ -137,7 +137,7 @@ pub async fn start_campaign(
         ));
     }
     for r in req.reviewers.iter().chain([&req.fallback_reviewer]) {
-        if idp.config.user(r).is_none() {
+        if idp.person(r).await?.is_none() {
             return Err(ServiceError::invalid(format!(
                 "`{r}` is not a user of this IdP"
             )));
@@ -150,7 +150,8 @@ pub async fn start_campaign(
         idp,
         &scope,
         scope.status.and_then(ConnectionStatusFilter::status),
-    );
+    )
+    .await?;
     // Read and compute outside the write lock (a campaign may cover 100k
     // connections); the campaign then commits in one short write transaction.
     let mut db = idp.store.acquire().await?;
@@ -533,7 +534,7 @@ pub async fn reassign_item(
     if note.is_empty() {
         return Err(ServiceError::invalid("say why in a note"));
     }
-    if idp.config.user(&req.to).is_none() {
+    if idp.person(&req.to).await?.is_none() {
         return Err(ServiceError::invalid(format!(
             "`{}` is not a user of this IdP",
             req.to
