@@ -105,6 +105,12 @@ pub struct DemoInfo {
     pub healthz: String,
     #[serde(default)]
     pub readyz: String,
+    /// The SCIM 2.0 base URL (`{idp}/scim/v2`) and a provisioning API token of
+    /// this throw-away world (role `provisioner`), for a SCIM connector.
+    #[serde(default)]
+    pub scim_url: String,
+    #[serde(default)]
+    pub scim_token: String,
 }
 
 impl DemoInfo {
@@ -356,6 +362,7 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let idp_state = idp::server::build(config).await?;
     seed_pending(&idp_state).await?;
+    let scim_token = provisioning_token(&idp_state).await?;
     let router_state = idp_state.clone();
     tokio::spawn(async move {
         if let Err(e) = idp::server::serve(router_state, idp_listener).await {
@@ -415,6 +422,8 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
         metrics,
         healthz: format!("{idp_issuer}/healthz"),
         readyz: format!("{idp_issuer}/readyz"),
+        scim_url: format!("{idp_issuer}{}", idp::scim::BASE),
+        scim_token,
         idp: idp_issuer,
     };
     Ok(Demo {
@@ -424,6 +433,34 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
         data_dir,
         _tmp: data_dir_tmp,
     })
+}
+
+/// A provisioning API token (role `provisioner`, a year) for the demo's SCIM
+/// endpoint, stored hashed like any other.
+async fn provisioning_token(idp: &idp::state::Idp) -> Result<String, DemoError> {
+    let token = format!(
+        "{}{}",
+        idp::admin::auth::API_TOKEN_PREFIX,
+        xaa::util::random_token(32)
+    );
+    let now = idp.now();
+    let mut tx = idp.store.begin_write().await.map_err(std::io::Error::other)?;
+    idp::store::api_tokens::insert(
+        &mut tx,
+        &idp::store::api_tokens::NewApiToken {
+            id: &format!("tok_{}", xaa::util::random_token(16)),
+            name: "demo-scim-connector",
+            token_hash: &xaa::util::sha256_hex(token.as_bytes()),
+            roles: &[admin_api::Role::Provisioner],
+            created_by: "demo",
+            created_at: now,
+            expires_at: now + 365 * 86_400,
+        },
+    )
+    .await
+    .map_err(std::io::Error::other)?;
+    tx.commit().await.map_err(std::io::Error::other)?;
+    Ok(token)
 }
 
 /// Records the seeded pending requests through the same store call a refused

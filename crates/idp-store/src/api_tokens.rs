@@ -74,6 +74,7 @@ pub async fn revoke(tx: &mut Conn, id: &str, now: i64) -> DbResult<bool> {
 #[derive(Debug, Clone)]
 pub struct TokenGrant {
     pub id: String,
+    pub name: String,
     pub roles: Vec<Role>,
     pub created_by: String,
     pub expires_at: i64,
@@ -94,7 +95,7 @@ impl Db {
     pub async fn api_token_by_hash(&self, hash: &str) -> DbResult<Option<TokenGrant>> {
         let row = sqlx::query(sql(
             self.backend(),
-            "SELECT id, roles, created_by, expires_at, revoked_at FROM api_tokens WHERE token_hash = ?",
+            "SELECT id, name, roles, created_by, expires_at, revoked_at FROM api_tokens WHERE token_hash = ?",
         ))
         .bind(hash)
         .fetch_optional(self.pool())
@@ -102,6 +103,7 @@ impl Db {
         row.map(|r| {
             Ok(TokenGrant {
                 id: r.get("id"),
+                name: r.get("name"),
                 roles: from_json(&r.get::<String, _>("roles"))?,
                 created_by: r.get("created_by"),
                 expires_at: r.get("expires_at"),

@@ -22,6 +22,7 @@ pub mod policy;
 pub mod report_pdf;
 pub mod request_id;
 pub mod revocation;
+pub mod scim;
 pub mod server;
 pub mod services;
 pub mod state;

@@ -168,6 +168,7 @@ pub fn router(idp: SharedIdp) -> Router {
         .route("/revoke", post(endpoints::revoke))
         .route("/connection-requests", post(endpoints::file_request))
         .merge(crate::admin::router(idp.clone()))
+        .merge(crate::scim::router(idp.clone()))
         .route_layer(axum::middleware::from_fn_with_state(
             idp.clone(),
             crate::metrics::track,

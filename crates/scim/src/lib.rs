@@ -91,3 +91,58 @@ mod tests {
         assert_eq!(primary_value(&json!({}), "emails"), None);
     }
 }
+
+/// Unix seconds as an RFC 3339 UTC timestamp (`meta.created`, `lastModified`).
+pub fn rfc3339(unix_secs: i64) -> String {
+    let days = unix_secs.div_euclid(86_400);
+    let secs = unix_secs.rem_euclid(86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// The weak ETag of a resource version (`W/"3"`), and the version an
+/// `If-Match` value names (`*` matches any: `None`).
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// The version `If-Match` requires: `Ok(None)` for `*`, an error for a value
+/// that is not one of ours (it can never match).
+pub fn if_match_version(value: &str) -> Result<Option<i64>, ScimError> {
+    let v = value.trim();
+    if v == "*" {
+        return Ok(None);
+    }
+    v.trim_start_matches("W/")
+        .trim_matches('"')
+        .parse::<i64>()
+        .map(Some)
+        .map_err(|_| ScimError::stale())
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(super::rfc3339(1_796_601_599), "2026-12-06T23:59:59Z");
+        assert_eq!(super::if_match_version("W/\"7\"").unwrap(), Some(7));
+        assert_eq!(super::if_match_version("*").unwrap(), None);
+        assert_eq!(super::if_match_version("\"x\"").unwrap_err().status, 412);
+    }
+}

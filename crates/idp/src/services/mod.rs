@@ -8,6 +8,7 @@
 
 pub mod connections;
 pub mod requests;
+pub mod directory;
 pub mod reviews;
 
 use crate::state::Idp;

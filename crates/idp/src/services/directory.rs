@@ -1,0 +1,400 @@
+//! Provisioning people and groups (what SCIM asks for): create, replace, patch
+//! and delete, each in one write transaction with its audit event (actor
+//! `scim:<token name>`), checked against the `If-Match` version inside that
+//! transaction. Deactivating or deleting a person queues a user-wide revocation
+//! event for every resource app in the same transaction, and the gate's cache
+//! forgets what it knew before the caller is answered.
+
+use crate::{
+    audit::{self, AuditEvent, AuditOutcome},
+    revocation::{self, Revocation},
+    state::Idp,
+};
+use idp_store::directory::{self, Group, GroupWrite, Person, PersonWrite, Source};
+use scim::{PatchRequest, ResourceKind, ScimError, ScimType, apply_patch};
+use serde_json::{Value, json};
+
+/// Who provisions: the API token's name, and this HTTP request's id.
+#[derive(Debug, Clone)]
+pub struct Provisioner {
+    pub token_name: String,
+    pub request_id: String,
+}
+
+impl Provisioner {
+    fn event(&self, kind: &str, target: &str) -> AuditEvent {
+        let mut e = AuditEvent::new(kind, AuditOutcome::Success);
+        e.actor = Some(format!("scim:{}", self.token_name));
+        e.target = Some(target.to_owned());
+        e.detail = json!({ "via": "scim", "request_id": self.request_id });
+        e
+    }
+}
+
+type Result<T> = std::result::Result<T, ScimError>;
+
+fn storage(e: sqlx::Error) -> ScimError {
+    tracing::error!(error = %e, "directory storage failed");
+    ScimError::new(503, None, "the IdP cannot reach its database; retry later")
+}
+
+fn check_version(current: i64, wanted: Option<i64>) -> Result<()> {
+    match wanted {
+        Some(v) if v != current => Err(ScimError::stale()),
+        _ => Ok(()),
+    }
+}
+
+/// The stored user resource with its columns folded back in (for PATCH).
+fn person_resource(p: &Person) -> Value {
+    let mut r = p.resource.clone();
+    r["userName"] = json!(p.username);
+    r["active"] = json!(p.active);
+    if let Some(x) = &p.external_id {
+        r["externalId"] = json!(x);
+    }
+    r
+}
+
+/// userName, externalId and active of a normalised user resource.
+fn person_fields(r: &Value) -> Result<(String, Option<String>, bool)> {
+    let username = r
+        .get("userName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|u| !u.is_empty() && u.chars().count() <= 256)
+        .ok_or_else(|| ScimError::bad(ScimType::InvalidValue, "userName must be 1 to 256 characters"))?;
+    Ok((
+        username.to_owned(),
+        r.get("externalId").and_then(Value::as_str).map(str::to_owned),
+        r.get("active").and_then(Value::as_bool).unwrap_or(true),
+    ))
+}
+
+/// Queues a user-wide revocation event for every resource app.
+async fn revoke_everywhere(
+    idp: &Idp,
+    tx: &mut idp_store::Conn,
+    username: &str,
+    reason: &str,
+) -> std::result::Result<u64, sqlx::Error> {
+    let mut queued = 0;
+    for app in &idp.config.resource_apps {
+        queued += revocation::enqueue(
+            idp,
+            tx,
+            &Revocation {
+                connection_id: None,
+                connection_version: None,
+                resource_app: &app.id,
+                client_id: None,
+                username: Some(username),
+                reason,
+            },
+        )
+        .await?;
+    }
+    Ok(queued)
+}
+
+/// After a commit: the gate sees it at once, the outbox pushes now.
+fn announce(idp: &Idp) {
+    idp.connections.invalidate();
+    idp.outbox_wake.notify_one();
+}
+
+pub async fn create_person(idp: &Idp, who: &Provisioner, body: &Value) -> Result<Person> {
+    let r = ResourceKind::User.normalise(body)?;
+    let (username, external_id, active) = person_fields(&r)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut tx = idp.store.begin_write().await.map_err(storage)?;
+    if directory::person_id_by_username(&mut tx, &username)
+        .await
+        .map_err(storage)?
+        .is_some()
+    {
+        return Err(ScimError::conflict(format!("userName `{username}` is taken")));
+    }
+    directory::insert_person(
+        &mut tx,
+        &id,
+        &PersonWrite {
+            username: &username,
+            external_id: external_id.as_deref(),
+            active,
+            source: Source::Scim,
+            resource: &r,
+        },
+        idp.now(),
+    )
+    .await
+    .map_err(storage)?;
+    let mut e = who.event("person.created", &username);
+    e.subject = Some(username.clone());
+    e.detail["after"] = json!({ "id": id, "active": active, "external_id": external_id });
+    audit::append(&mut tx, &[(&e, idp.now_ms())]).await.map_err(storage)?;
+    let p = directory::get_person(&mut tx, &id).await.map_err(storage)?;
+    tx.commit().await.map_err(storage)?;
+    announce(idp);
+    p.ok_or_else(|| ScimError::not_found("the person was not stored"))
+}
+
+/// Replaces (PUT) or patches a person; `change` turns the current resource
+/// into the new one.
+pub async fn update_person(
+    idp: &Idp,
+    who: &Provisioner,
+    id: &str,
+    if_match: Option<i64>,
+    change: Change<'_>,
+) -> Result<Person> {
+    let mut tx = idp.store.begin_write().await.map_err(storage)?;
+    let current = directory::get_person(&mut tx, id)
+        .await
+        .map_err(storage)?
+        .ok_or_else(|| ScimError::not_found(format!("no User with id `{id}`")))?;
+    check_version(current.version, if_match)?;
+    let r = match change {
+        Change::Replace(body) => ResourceKind::User.normalise(body)?,
+        Change::Patch(p) => apply_patch(ResourceKind::User, &person_resource(&current), p)?,
+    };
+    let (username, external_id, active) = person_fields(&r)?;
+    if directory::name_key(&username) != directory::name_key(&current.username)
+        && directory::person_id_by_username(&mut tx, &username)
+            .await
+            .map_err(storage)?
+            .is_some()
+    {
+        return Err(ScimError::conflict(format!("userName `{username}` is taken")));
+    }
+    directory::update_person(
+        &mut tx,
+        id,
+        &PersonWrite {
+            username: &username,
+            external_id: external_id.as_deref(),
+            active,
+            source: current.source,
+            resource: &r,
+        },
+        idp.now(),
+    )
+    .await
+    .map_err(storage)?;
+    let kind = match (current.active, active) {
+        (true, false) => "person.deactivated",
+        (false, true) => "person.reactivated",
+        _ => "person.updated",
+    };
+    let mut e = who.event(kind, &username);
+    e.subject = Some(username.clone());
+    e.detail["before"] = json!({ "username": current.username, "active": current.active, "external_id": current.external_id });
+    e.detail["after"] = json!({ "username": username, "active": active, "external_id": external_id });
+    if current.active && !active {
+        // The old name too: tokens the apps hold carry the name they were issued to.
+        let queued = revoke_everywhere(idp, &mut tx, &current.username, "deprovisioned")
+            .await
+            .map_err(storage)?;
+        e.detail["events_queued"] = json!(queued);
+    }
+    audit::append(&mut tx, &[(&e, idp.now_ms())]).await.map_err(storage)?;
+    let p = directory::get_person(&mut tx, id).await.map_err(storage)?;
+    tx.commit().await.map_err(storage)?;
+    announce(idp);
+    p.ok_or_else(|| ScimError::not_found(format!("no User with id `{id}`")))
+}
+
+/// What an update does to the current resource.
+pub enum Change<'a> {
+    Replace(&'a Value),
+    Patch(&'a PatchRequest),
+}
+
+pub async fn delete_person(idp: &Idp, who: &Provisioner, id: &str, if_match: Option<i64>) -> Result<()> {
+    let mut tx = idp.store.begin_write().await.map_err(storage)?;
+    let current = directory::get_person(&mut tx, id)
+        .await
+        .map_err(storage)?
+        .ok_or_else(|| ScimError::not_found(format!("no User with id `{id}`")))?;
+    check_version(current.version, if_match)?;
+    directory::delete_person(&mut tx, id).await.map_err(storage)?;
+    let mut e = who.event("person.deleted", &current.username);
+    e.subject = Some(current.username.clone());
+    e.detail["before"] = json!({
+        "id": id, "active": current.active,
+        "groups": current.groups.iter().map(|g| &g.name).collect::<Vec<_>>(),
+    });
+    if current.active {
+        let queued = revoke_everywhere(idp, &mut tx, &current.username, "deprovisioned")
+            .await
+            .map_err(storage)?;
+        e.detail["events_queued"] = json!(queued);
+    }
+    audit::append(&mut tx, &[(&e, idp.now_ms())]).await.map_err(storage)?;
+    tx.commit().await.map_err(storage)?;
+    announce(idp);
+    Ok(())
+}
+
+/// The stored group resource with its members folded in (for PATCH).
+fn group_resource(g: &Group) -> Value {
+    let mut r = g.resource.clone();
+    r["displayName"] = json!(g.display_name);
+    if let Some(x) = &g.external_id {
+        r["externalId"] = json!(x);
+    }
+    if !g.members.is_empty() {
+        r["members"] = g.members.iter().map(|m| json!({ "value": m.id })).collect();
+    }
+    r
+}
+
+/// displayName, externalId and member ids of a normalised group resource;
+/// the resource to store is returned without its members.
+fn group_fields(mut r: Value) -> Result<(String, Option<String>, Vec<String>, Value)> {
+    let name = r
+        .get("displayName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|n| !n.is_empty() && n.chars().count() <= 256)
+        .ok_or_else(|| ScimError::bad(ScimType::InvalidValue, "displayName must be 1 to 256 characters"))?
+        .to_owned();
+    let members: Vec<String> = r
+        .get("members")
+        .and_then(Value::as_array)
+        .map(|ms| {
+            ms.iter()
+                .filter_map(|m| m.get("value").and_then(Value::as_str).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(o) = r.as_object_mut() {
+        o.remove("members");
+    }
+    Ok((name, r.get("externalId").and_then(Value::as_str).map(str::to_owned), members, r))
+}
+
+/// Every member must be a person of this directory.
+async fn check_members(tx: &mut idp_store::Conn, members: &[String]) -> Result<()> {
+    let known = directory::existing_people(tx, members).await.map_err(storage)?;
+    if let Some(unknown) = members.iter().find(|m| !known.contains(m)) {
+        return Err(ScimError::bad(
+            ScimType::InvalidValue,
+            format!("member `{unknown}` is not a User of this directory"),
+        ));
+    }
+    Ok(())
+}
+
+async fn usernames(tx: &mut idp_store::Conn, ids: &[String]) -> Vec<String> {
+    let mut out = vec![];
+    for id in ids {
+        if let Ok(Some(p)) = directory::get_person(tx, id).await {
+            out.push(p.username);
+        }
+    }
+    out
+}
+
+pub async fn create_group(idp: &Idp, who: &Provisioner, body: &Value) -> Result<Group> {
+    let r = ResourceKind::Group.normalise(body)?;
+    let (name, external_id, members, stored) = group_fields(r)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut tx = idp.store.begin_write().await.map_err(storage)?;
+    if directory::group_id_by_name(&mut tx, &name).await.map_err(storage)?.is_some() {
+        return Err(ScimError::conflict(format!("displayName `{name}` is taken")));
+    }
+    check_members(&mut tx, &members).await?;
+    directory::insert_group(
+        &mut tx,
+        &id,
+        &GroupWrite {
+            display_name: &name,
+            external_id: external_id.as_deref(),
+            source: Source::Scim,
+            resource: &stored,
+        },
+        idp.now(),
+    )
+    .await
+    .map_err(storage)?;
+    let (added, _) = directory::set_members(&mut tx, &id, &members).await.map_err(storage)?;
+    let mut e = who.event("group.created", &name);
+    e.detail["after"] = json!({ "id": id, "members_added": usernames(&mut tx, &added).await });
+    audit::append(&mut tx, &[(&e, idp.now_ms())]).await.map_err(storage)?;
+    let g = directory::get_group(&mut tx, &id).await.map_err(storage)?;
+    tx.commit().await.map_err(storage)?;
+    announce(idp);
+    g.ok_or_else(|| ScimError::not_found("the group was not stored"))
+}
+
+pub async fn update_group(
+    idp: &Idp,
+    who: &Provisioner,
+    id: &str,
+    if_match: Option<i64>,
+    change: Change<'_>,
+) -> Result<Group> {
+    let mut tx = idp.store.begin_write().await.map_err(storage)?;
+    let current = directory::get_group(&mut tx, id)
+        .await
+        .map_err(storage)?
+        .ok_or_else(|| ScimError::not_found(format!("no Group with id `{id}`")))?;
+    check_version(current.version, if_match)?;
+    let r = match change {
+        Change::Replace(body) => ResourceKind::Group.normalise(body)?,
+        Change::Patch(p) => apply_patch(ResourceKind::Group, &group_resource(&current), p)?,
+    };
+    let (name, external_id, members, stored) = group_fields(r)?;
+    if directory::name_key(&name) != directory::name_key(&current.display_name)
+        && directory::group_id_by_name(&mut tx, &name).await.map_err(storage)?.is_some()
+    {
+        return Err(ScimError::conflict(format!("displayName `{name}` is taken")));
+    }
+    check_members(&mut tx, &members).await?;
+    directory::update_group(
+        &mut tx,
+        id,
+        &GroupWrite {
+            display_name: &name,
+            external_id: external_id.as_deref(),
+            source: current.source,
+            resource: &stored,
+        },
+        idp.now(),
+    )
+    .await
+    .map_err(storage)?;
+    let (added, removed) = directory::set_members(&mut tx, id, &members).await.map_err(storage)?;
+    let mut e = who.event("group.updated", &name);
+    e.detail["before"] = json!({ "display_name": current.display_name });
+    e.detail["after"] = json!({
+        "display_name": name,
+        "members_added": usernames(&mut tx, &added).await,
+        "members_removed": usernames(&mut tx, &removed).await,
+    });
+    audit::append(&mut tx, &[(&e, idp.now_ms())]).await.map_err(storage)?;
+    let g = directory::get_group(&mut tx, id).await.map_err(storage)?;
+    tx.commit().await.map_err(storage)?;
+    announce(idp);
+    g.ok_or_else(|| ScimError::not_found(format!("no Group with id `{id}`")))
+}
+
+pub async fn delete_group(idp: &Idp, who: &Provisioner, id: &str, if_match: Option<i64>) -> Result<()> {
+    let mut tx = idp.store.begin_write().await.map_err(storage)?;
+    let current = directory::get_group(&mut tx, id)
+        .await
+        .map_err(storage)?
+        .ok_or_else(|| ScimError::not_found(format!("no Group with id `{id}`")))?;
+    check_version(current.version, if_match)?;
+    directory::delete_group(&mut tx, id).await.map_err(storage)?;
+    let mut e = who.event("group.deleted", &current.display_name);
+    e.detail["before"] = json!({
+        "id": id,
+        "members": current.members.iter().map(|m| &m.username).collect::<Vec<_>>(),
+    });
+    audit::append(&mut tx, &[(&e, idp.now_ms())]).await.map_err(storage)?;
+    tx.commit().await.map_err(storage)?;
+    announce(idp);
+    Ok(())
+}
