@@ -46,6 +46,12 @@ mcp_py="$HOME/.cache/gatehouse-py-mcp"
 "$mcp_py/bin/python" -c 'import importlib.metadata as m; assert m.version("mcp") == "2.3.0"' 2>/dev/null \
   || "$mcp_py/bin/pip" install -q --disable-pip-version-check "mcp==2.3.0"
 GATEHOUSE_MCP_SDKS="$mcp_py/bin/python" cargo test -q -p gatehouse-tests --test mcp_sdks
+echo "==> SCIM: the RFC 7643/7644 conformance checker and a connector, both third-party (scim2-tester, scim2-client from PyPI)"
+scim_py="$HOME/.cache/gatehouse-py-scim"
+[ -x "$scim_py/bin/python" ] || python3 -m venv "$scim_py"
+"$scim_py/bin/python" -c 'import importlib.metadata as m; assert m.version("scim2-tester") == "0.5.2" and m.version("scim2-client") == "0.13.2"; import httpx2' 2>/dev/null \
+  || "$scim_py/bin/pip" install -q --disable-pip-version-check "scim2-tester==0.5.2" "scim2-client[httpx2]==0.13.2"
+"$scim_py/bin/python" tests/scim-client/run.py "$CARGO_TARGET_DIR/debug/gatehouse-demo"
 echo "==> the IdP's /metrics parsed by the reference Prometheus parser (prometheus-client from PyPI)"
 "$mcp_py/bin/python" -c 'import prometheus_client' 2>/dev/null \
   || "$mcp_py/bin/pip" install -q --disable-pip-version-check "prometheus-client==0.21.1"

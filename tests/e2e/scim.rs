@@ -19,7 +19,12 @@ struct Scim {
 }
 
 impl Scim {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value, Option<String>) {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value, Option<String>) {
         self.call_with(method, path, body, &[]).await
     }
 
@@ -79,7 +84,11 @@ fn patch(ops: Value) -> Value {
 
 async fn user_id(s: &Scim, username: &str) -> String {
     let (st, list, _) = s
-        .call(Method::GET, &format!("/Users?filter=userName%20eq%20%22{username}%22"), None)
+        .call(
+            Method::GET,
+            &format!("/Users?filter=userName%20eq%20%22{username}%22"),
+            None,
+        )
         .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(list["totalResults"], 1, "{list}");
@@ -88,10 +97,17 @@ async fn user_id(s: &Scim, username: &str) -> String {
 
 async fn group_id(s: &Scim, name: &str) -> String {
     let (_, list, _) = s
-        .call(Method::GET, &format!("/Groups?filter=displayName%20eq%20%22{name}%22&excludedAttributes=members"), None)
+        .call(
+            Method::GET,
+            &format!("/Groups?filter=displayName%20eq%20%22{name}%22&excludedAttributes=members"),
+            None,
+        )
         .await;
     assert_eq!(list["totalResults"], 1, "{list}");
-    assert!(list["Resources"][0].get("members").is_none(), "members excluded when asked");
+    assert!(
+        list["Resources"][0].get("members").is_none(),
+        "members excluded when asked"
+    );
     list["Resources"][0]["id"].as_str().unwrap().to_owned()
 }
 
@@ -114,9 +130,16 @@ async fn only_a_provisioner_api_token_reaches_scim() {
     let (_, schemas, _) = s.call(Method::GET, "/Schemas", None).await;
     assert_eq!(schemas["Resources"].as_array().unwrap().len(), 3);
     let (st, user_schema, _) = s
-        .call(Method::GET, "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User", None)
+        .call(
+            Method::GET,
+            "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+            None,
+        )
         .await;
-    assert_eq!((st, user_schema["name"].as_str()), (StatusCode::OK, Some("User")));
+    assert_eq!(
+        (st, user_schema["name"].as_str()),
+        (StatusCode::OK, Some("User"))
+    );
 
     // Every other token this IdP issues, and none, is refused.
     let alice = sign_in(i, "alice", "code-agent", false).await;
@@ -137,12 +160,32 @@ async fn only_a_provisioner_api_token_reaches_scim() {
         .access_token;
     for (what, token, want) in [
         ("no token", "", StatusCode::UNAUTHORIZED),
-        ("a made-up API token", "gh_adm_000000", StatusCode::UNAUTHORIZED),
-        ("an ID token", alice.id_token.as_str(), StatusCode::UNAUTHORIZED),
-        ("an access token of an AI client", alice.access_token.as_str(), StatusCode::UNAUTHORIZED),
+        (
+            "a made-up API token",
+            "gh_adm_000000",
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "an ID token",
+            alice.id_token.as_str(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "an access token of an AI client",
+            alice.access_token.as_str(),
+            StatusCode::UNAUTHORIZED,
+        ),
         ("an ID-JAG", jag.as_str(), StatusCode::UNAUTHORIZED),
-        ("the console's admin session", console_token.as_str(), StatusCode::UNAUTHORIZED),
-        ("an API token without the provisioner role", auditor.as_str(), StatusCode::FORBIDDEN),
+        (
+            "the console's admin session",
+            console_token.as_str(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "an API token without the provisioner role",
+            auditor.as_str(),
+            StatusCode::FORBIDDEN,
+        ),
     ] {
         let (st, body, _) = s.with_token(token).call(Method::GET, "/Users", None).await;
         assert_eq!(st, want, "{what}");
@@ -164,96 +207,199 @@ async fn provisioning_changes_what_the_gate_allows_at_the_next_exchange() {
         token: i.scim_token.clone(),
     };
     // The configuration's people are there for a connector to take over.
-    let (_, all, _) = s.call(Method::GET, "/Users?count=2&startIndex=1", None).await;
+    let (_, all, _) = s
+        .call(Method::GET, "/Users?count=2&startIndex=1", None)
+        .await;
     assert_eq!(all["itemsPerPage"], 2);
-    assert_eq!(all["totalResults"].as_u64().unwrap() as usize, i.users.len());
+    assert_eq!(
+        all["totalResults"].as_u64().unwrap() as usize,
+        i.users.len()
+    );
     let alice_id = user_id(&s, "ALICE").await;
-    let (st, alice, etag) = s.call(Method::GET, &format!("/Users/{alice_id}"), None).await;
+    let (st, alice, etag) = s
+        .call(Method::GET, &format!("/Users/{alice_id}"), None)
+        .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(alice["userName"], "alice");
     assert_eq!(alice["active"], true);
     assert_eq!(etag.as_deref(), alice["meta"]["version"].as_str());
-    let groups: Vec<&str> = alice["groups"].as_array().unwrap().iter().map(|g| g["display"].as_str().unwrap()).collect();
+    let groups: Vec<&str> = alice["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["display"].as_str().unwrap())
+        .collect();
     assert_eq!(groups, ["employees", "engineering"]);
 
     // Okta takes her over: externalId set by PUT, with If-Match.
     let mut put = alice.clone();
     put["externalId"] = json!("00u-alice");
     let (st, after, new_etag) = s
-        .call_with(Method::PUT, &format!("/Users/{alice_id}"), Some(put.clone()), &[("if-match", etag.as_deref().unwrap())])
+        .call_with(
+            Method::PUT,
+            &format!("/Users/{alice_id}"),
+            Some(put.clone()),
+            &[("if-match", etag.as_deref().unwrap())],
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{after}");
     assert_ne!(new_etag, etag, "the version moved");
     let (st, stale, _) = s
-        .call_with(Method::PUT, &format!("/Users/{alice_id}"), Some(put), &[("if-match", etag.as_deref().unwrap())])
+        .call_with(
+            Method::PUT,
+            &format!("/Users/{alice_id}"),
+            Some(put),
+            &[("if-match", etag.as_deref().unwrap())],
+        )
         .await;
     assert_eq!(st, StatusCode::PRECONDITION_FAILED, "{stale}");
-    let (_, by_ext, _) = s.call(Method::GET, "/Users?filter=externalId%20eq%20%2200u-alice%22", None).await;
+    let (_, by_ext, _) = s
+        .call(
+            Method::GET,
+            "/Users?filter=externalId%20eq%20%2200u-alice%22",
+            None,
+        )
+        .await;
     assert_eq!(by_ext["Resources"][0]["id"], alice_id.as_str());
 
     // code-agent → docs is limited to engineering and security.
     let signed_in = sign_in(i, "alice", "code-agent", false).await;
-    exchange(i, "code-agent", &signed_in.id_token, "docs", Some("docs.read"))
-        .await
-        .expect("alice is in engineering");
+    exchange(
+        i,
+        "code-agent",
+        &signed_in.id_token,
+        "docs",
+        Some("docs.read"),
+    )
+    .await
+    .expect("alice is in engineering");
 
     // Entra removes her from engineering: the next exchange is refused.
     let eng = group_id(&s, "engineering").await;
     let (st, g, _) = s
-        .call(Method::PATCH, &format!("/Groups/{eng}"), Some(patch(json!([{"op": "Remove", "path": format!("members[value eq \"{alice_id}\"]")}]))))
+        .call(
+            Method::PATCH,
+            &format!("/Groups/{eng}"),
+            Some(patch(
+                json!([{"op": "Remove", "path": format!("members[value eq \"{alice_id}\"]")}]),
+            )),
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{g}");
-    assert!(g["members"].as_array().is_none_or(|m| m.iter().all(|m| m["value"] != alice_id.as_str())));
+    assert!(
+        g["members"]
+            .as_array()
+            .is_none_or(|m| m.iter().all(|m| m["value"] != alice_id.as_str()))
+    );
     let e = expect_oauth(
-        exchange(i, "code-agent", &signed_in.id_token, "docs", Some("docs.read")).await,
+        exchange(
+            i,
+            "code-agent",
+            &signed_in.id_token,
+            "docs",
+            Some("docs.read"),
+        )
+        .await,
         ErrorCode::AccessDenied,
     );
     assert!(e.error_description.unwrap().contains("group"));
     // Okta adds her back: allowed again.
     let (st, _, _) = s
-        .call(Method::PATCH, &format!("/Groups/{eng}"), Some(patch(json!([{"op": "add", "path": "members", "value": [{"value": alice_id}]}]))))
+        .call(
+            Method::PATCH,
+            &format!("/Groups/{eng}"),
+            Some(patch(
+                json!([{"op": "add", "path": "members", "value": [{"value": alice_id}]}]),
+            )),
+        )
         .await;
     assert_eq!(st, StatusCode::OK);
-    exchange(i, "code-agent", &signed_in.id_token, "docs", Some("docs.read"))
-        .await
-        .expect("back in engineering");
+    exchange(
+        i,
+        "code-agent",
+        &signed_in.id_token,
+        "docs",
+        Some("docs.read"),
+    )
+    .await
+    .expect("back in engineering");
 
     // A member that is no person is refused, and nothing changes.
     let (st, err, _) = s
-        .call(Method::PATCH, &format!("/Groups/{eng}"), Some(patch(json!([{"op": "add", "path": "members", "value": [{"value": "ghost"}]}]))))
+        .call(
+            Method::PATCH,
+            &format!("/Groups/{eng}"),
+            Some(patch(
+                json!([{"op": "add", "path": "members", "value": [{"value": "ghost"}]}]),
+            )),
+        )
         .await;
-    assert_eq!((st, err["scimType"].as_str()), (StatusCode::BAD_REQUEST, Some("invalidValue")));
+    assert_eq!(
+        (st, err["scimType"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalidValue"))
+    );
 
     // Entra deactivates her: every exchange refused, revocation events queued.
     let user_sets = || async {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM revocation_outbox WHERE connection_id IS NULL")
-            .fetch_one(d.idp.store.pool())
-            .await
-            .unwrap()
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM revocation_outbox WHERE connection_id IS NULL",
+        )
+        .fetch_one(d.idp.store.pool())
+        .await
+        .unwrap()
     };
     let before = user_sets().await;
     let (st, off, _) = s
-        .call(Method::PATCH, &format!("/Users/{alice_id}"), Some(patch(json!([{"op": "Replace", "path": "active", "value": "False"}]))))
+        .call(
+            Method::PATCH,
+            &format!("/Users/{alice_id}"),
+            Some(patch(
+                json!([{"op": "Replace", "path": "active", "value": "False"}]),
+            )),
+        )
         .await;
     assert_eq!((st, &off["active"]), (StatusCode::OK, &json!(false)));
     let e = expect_oauth(
-        exchange(i, "code-agent", &signed_in.id_token, "docs", Some("docs.read")).await,
+        exchange(
+            i,
+            "code-agent",
+            &signed_in.id_token,
+            "docs",
+            Some("docs.read"),
+        )
+        .await,
         ErrorCode::InvalidGrant,
     );
     assert!(e.error_description.unwrap().contains("deactivated"));
-    let receivers: usize = d.idp.config.resource_apps.iter().map(|a| a.receivers.len()).sum();
+    let receivers: usize = d
+        .idp
+        .config
+        .resource_apps
+        .iter()
+        .map(|a| a.receivers.len())
+        .sum();
     assert!(receivers > 0);
-    assert_eq!(user_sets().await - before, receivers as i64, "one SET per receiver");
+    assert_eq!(
+        user_sets().await - before,
+        receivers as i64,
+        "one SET per receiver"
+    );
     let judy = admin_session(i, "judy", false).await;
     let users: Vec<admin_api::UserView> = judy.get_json("/users", &[]).await.unwrap();
     let listed = users.iter().find(|u| u.username == "alice").unwrap();
     assert!(!listed.active);
     let audit = judy
-        .audit(&gatehouse_tests::query(&[("kind", "person.deactivated".into())]))
+        .audit(&gatehouse_tests::query(&[(
+            "kind",
+            "person.deactivated".into(),
+        )]))
         .await
         .unwrap();
     assert_eq!(audit.items.len(), 1);
-    assert_eq!(audit.items[0].actor.as_deref(), Some("scim:demo-scim-connector"));
+    assert_eq!(
+        audit.items[0].actor.as_deref(),
+        Some("scim:demo-scim-connector")
+    );
     assert_eq!(audit.items[0].target.as_deref(), Some("alice"));
     // She cannot sign in again either.
     assert!(
@@ -285,21 +431,37 @@ async fn connector_writes_are_checked_and_deletes_are_final() {
         token: i.scim_token.clone(),
     };
     let (st, created, _) = s
-        .call(Method::POST, "/Users", Some(json!({
-            "schemas": [scim::USER_SCHEMA, scim::ENTERPRISE_USER],
-            "userName": "nina@example.com", "externalId": "e-nina", "active": true,
-            "name": {"givenName": "Nina", "familyName": "Ito"},
-            "emails": [{"value": "nina@example.com", "type": "work", "primary": true}],
-            scim::ENTERPRISE_USER: {"department": "R&D"},
-            "password": "never-stored",
-        })))
+        .call(
+            Method::POST,
+            "/Users",
+            Some(json!({
+                "schemas": [scim::USER_SCHEMA, scim::ENTERPRISE_USER],
+                "userName": "nina@example.com", "externalId": "e-nina", "active": true,
+                "name": {"givenName": "Nina", "familyName": "Ito"},
+                "emails": [{"value": "nina@example.com", "type": "work", "primary": true}],
+                scim::ENTERPRISE_USER: {"department": "R&D"},
+                "password": "never-stored",
+            })),
+        )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{created}");
-    assert!(created.get("password").is_none(), "undeclared attributes are dropped");
+    assert!(
+        created.get("password").is_none(),
+        "undeclared attributes are dropped"
+    );
     assert_eq!(created[scim::ENTERPRISE_USER]["department"], "R&D");
     let id = created["id"].as_str().unwrap().to_owned();
-    let (st, dup, _) = s.call(Method::POST, "/Users", Some(json!({"userName": "NINA@example.com"}))).await;
-    assert_eq!((st, dup["scimType"].as_str()), (StatusCode::CONFLICT, Some("uniqueness")));
+    let (st, dup, _) = s
+        .call(
+            Method::POST,
+            "/Users",
+            Some(json!({"userName": "NINA@example.com"})),
+        )
+        .await;
+    assert_eq!(
+        (st, dup["scimType"].as_str()),
+        (StatusCode::CONFLICT, Some("uniqueness"))
+    );
 
     // Entra's filtered email path and a path-less Okta replace.
     let (_, u, _) = s
@@ -312,38 +474,100 @@ async fn connector_writes_are_checked_and_deletes_are_final() {
     assert_eq!(u["displayName"], "Nina Ito");
 
     // Filters: indexed and scanned; malformed ones are named.
-    let (_, found, _) = s.call(Method::GET, "/Users?filter=name.familyName%20sw%20%22it%22%20and%20active%20eq%20true", None).await;
+    let (_, found, _) = s
+        .call(
+            Method::GET,
+            "/Users?filter=name.familyName%20sw%20%22it%22%20and%20active%20eq%20true",
+            None,
+        )
+        .await;
     assert_eq!(found["totalResults"], 1, "{found}");
-    let (st, bad, _) = s.call(Method::GET, "/Users?filter=userName%20eq", None).await;
-    assert_eq!((st, bad["scimType"].as_str()), (StatusCode::BAD_REQUEST, Some("invalidFilter")));
-    let (st, bad, _) = s.call(Method::PATCH, &format!("/Users/{id}"), Some(patch(json!([{"op": "replace", "path": "groups", "value": []}])))).await;
-    assert_eq!((st, bad["scimType"].as_str()), (StatusCode::BAD_REQUEST, Some("mutability")));
-    let (st, _, _) = s.call(Method::POST, "/Users", Some(json!({"userName": "x".repeat(300 * 1024)}))).await;
+    let (st, bad, _) = s
+        .call(Method::GET, "/Users?filter=userName%20eq", None)
+        .await;
+    assert_eq!(
+        (st, bad["scimType"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalidFilter"))
+    );
+    let (st, bad, _) = s
+        .call(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(patch(
+                json!([{"op": "replace", "path": "groups", "value": []}]),
+            )),
+        )
+        .await;
+    assert_eq!(
+        (st, bad["scimType"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("mutability"))
+    );
+    let (st, _, _) = s
+        .call(
+            Method::POST,
+            "/Users",
+            Some(json!({"userName": "x".repeat(300 * 1024)})),
+        )
+        .await;
     assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE, "bodies are bounded");
 
     // A group of the new person, then delete both.
-    let (st, g, _) = s.call(Method::POST, "/Groups", Some(json!({"displayName": "ml-research", "members": [{"value": id}]}))).await;
+    let (st, g, _) = s
+        .call(
+            Method::POST,
+            "/Groups",
+            Some(json!({"displayName": "ml-research", "members": [{"value": id}]})),
+        )
+        .await;
     assert_eq!(st, StatusCode::CREATED, "{g}");
     let gid = g["id"].as_str().unwrap().to_owned();
     let (_, u, _) = s.call(Method::GET, &format!("/Users/{id}"), None).await;
     assert_eq!(u["groups"][0]["display"], "ml-research");
-    let (st, _, _) = s.call_with(Method::DELETE, &format!("/Users/{id}"), None, &[("if-match", "W/\"1\"")]).await;
-    assert_eq!(st, StatusCode::PRECONDITION_FAILED, "a stale delete is refused");
+    let (st, _, _) = s
+        .call_with(
+            Method::DELETE,
+            &format!("/Users/{id}"),
+            None,
+            &[("if-match", "W/\"1\"")],
+        )
+        .await;
+    assert_eq!(
+        st,
+        StatusCode::PRECONDITION_FAILED,
+        "a stale delete is refused"
+    );
     let (st, _, _) = s.call(Method::DELETE, &format!("/Users/{id}"), None).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     let (st, gone, _) = s.call(Method::GET, &format!("/Users/{id}"), None).await;
-    assert_eq!((st, gone["status"].as_str()), (StatusCode::NOT_FOUND, Some("404")));
+    assert_eq!(
+        (st, gone["status"].as_str()),
+        (StatusCode::NOT_FOUND, Some("404"))
+    );
     let (_, g, _) = s.call(Method::GET, &format!("/Groups/{gid}"), None).await;
-    assert!(g.get("members").is_none(), "a deleted person leaves their groups");
-    let (st, _, _) = s.call(Method::DELETE, &format!("/Groups/{gid}"), None).await;
+    assert!(
+        g.get("members").is_none(),
+        "a deleted person leaves their groups"
+    );
+    let (st, _, _) = s
+        .call(Method::DELETE, &format!("/Groups/{gid}"), None)
+        .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     let judy = admin_session(i, "judy", false).await;
     let audit = judy
-        .audit(&gatehouse_tests::query(&[("actor", "scim:demo-scim-connector".into())]))
+        .audit(&gatehouse_tests::query(&[(
+            "actor",
+            "scim:demo-scim-connector".into(),
+        )]))
         .await
         .unwrap();
     let kinds: Vec<&str> = audit.items.iter().map(|e| e.kind.as_str()).collect();
-    for k in ["person.created", "person.updated", "group.created", "person.deleted", "group.deleted"] {
+    for k in [
+        "person.created",
+        "person.updated",
+        "group.created",
+        "person.deleted",
+        "group.deleted",
+    ] {
         assert!(kinds.contains(&k), "{k} in {kinds:?}");
     }
     assert!(judy.audit_verify().await.unwrap().ok);

@@ -444,7 +444,11 @@ async fn provisioning_token(idp: &idp::state::Idp) -> Result<String, DemoError> 
         xaa::util::random_token(32)
     );
     let now = idp.now();
-    let mut tx = idp.store.begin_write().await.map_err(std::io::Error::other)?;
+    let mut tx = idp
+        .store
+        .begin_write()
+        .await
+        .map_err(std::io::Error::other)?;
     idp::store::api_tokens::insert(
         &mut tx,
         &idp::store::api_tokens::NewApiToken {

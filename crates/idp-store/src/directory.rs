@@ -498,7 +498,7 @@ pub struct SeedPerson<'a> {
 pub async fn seed(
     tx: &mut Conn,
     people: &[SeedPerson<'_>],
-    new_id: &mut dyn FnMut() -> String,
+    new_id: &mut (dyn FnMut() -> String + Send),
     now: i64,
 ) -> DbResult<usize> {
     let mut added = 0;

@@ -38,6 +38,18 @@ pub fn router(idp: SharedIdp) -> Router<SharedIdp> {
         .route("/scim/v2/Schemas", get(schemas))
         .route("/scim/v2/Schemas/{id}", get(schema))
         .route("/scim/v2/Users", get(list_users).post(create_user))
+        .route("/scim/v2/Users/.search", axum::routing::post(search_users))
+        .route(
+            "/scim/v2/.search",
+            axum::routing::post(|| async {
+                ScimResponse::Error(ScimError::new(
+                    501,
+                    None,
+                    "searching several resource types at once is not supported: POST /Users/.search or /Groups/.search",
+                ))
+            }),
+        )
+        .route("/scim/v2/Groups/.search", axum::routing::post(search_groups))
         .route(
             "/scim/v2/Users/{id}",
             get(get_user)
@@ -52,6 +64,12 @@ pub fn router(idp: SharedIdp) -> Router<SharedIdp> {
                 .put(replace_group)
                 .patch(patch_group)
                 .delete(delete_group),
+        )
+        .route(
+            "/scim/v2/{*rest}",
+            axum::routing::any(|| async {
+                ScimResponse::Error(ScimError::not_found("no such SCIM endpoint"))
+            }),
         )
         .layer(DefaultBodyLimit::max(scim::MAX_BODY))
         .route_layer(axum::middleware::from_fn_with_state(idp, authenticate))
@@ -116,9 +134,15 @@ impl IntoResponse for ScimResponse {
         };
         let mut r = (status, body.to_string()).into_response();
         let h = r.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(scim::CONTENT_TYPE));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(scim::CONTENT_TYPE),
+        );
         if status == StatusCode::UNAUTHORIZED {
-            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scim\""));
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"scim\""),
+            );
         }
         for (name, v) in [(header::ETAG, etag), (header::LOCATION, location)] {
             if let Some(v) = v.and_then(|v| HeaderValue::from_str(&v).ok()) {
@@ -145,8 +169,12 @@ async fn authenticate(State(idp): State<SharedIdp>, mut req: Request, next: Next
     let found = match idp.store.api_token_by_hash(&hash).await {
         Ok(t) => t,
         Err(_) => {
-            return ScimResponse::Error(ScimError::new(503, None, "the IdP cannot reach its database"))
-                .into_response();
+            return ScimResponse::Error(ScimError::new(
+                503,
+                None,
+                "the IdP cannot reach its database",
+            ))
+            .into_response();
         }
     };
     let now = idp.now();
@@ -162,8 +190,12 @@ async fn authenticate(State(idp): State<SharedIdp>, mut req: Request, next: Next
         .into_response();
     }
     if idp.store.touch_api_token(&t.id, now).await.is_err() {
-        return ScimResponse::Error(ScimError::new(503, None, "the IdP cannot reach its database"))
-            .into_response();
+        return ScimResponse::Error(ScimError::new(
+            503,
+            None,
+            "the IdP cannot reach its database",
+        ))
+        .into_response();
     }
     let request_id = req
         .extensions()
@@ -213,7 +245,14 @@ async fn schema(State(idp): State<SharedIdp>, Path(id): Path<String>) -> ScimRes
         .unwrap_or_else(|| ScimError::not_found(format!("no Schema `{id}`")).into())
 }
 
-fn meta(base: &str, kind: ResourceKind, id: &str, created: i64, updated: i64, version: i64) -> Value {
+fn meta(
+    base: &str,
+    kind: ResourceKind,
+    id: &str,
+    created: i64,
+    updated: i64,
+    version: i64,
+) -> Value {
     json!({
         "resourceType": kind.name(),
         "created": scim::rfc3339(created),
@@ -227,7 +266,10 @@ fn user_json(base: &str, p: &Person) -> Value {
     let mut r = p.resource.clone();
     r["id"] = json!(p.id);
     r["userName"] = json!(p.username);
-    r["active"] = json!(p.active);
+    // `active` as assigned; unassigned (removed by PATCH) counts as active.
+    if r.get("active").is_some() || !p.active {
+        r["active"] = json!(p.active);
+    }
     match &p.external_id {
         Some(x) => r["externalId"] = json!(x),
         None => {
@@ -243,7 +285,14 @@ fn user_json(base: &str, p: &Person) -> Value {
             .map(|g| json!({ "value": g.id, "display": g.name, "$ref": format!("{base}/Groups/{}", g.id) }))
             .collect();
     }
-    r["meta"] = meta(base, ResourceKind::User, &p.id, p.created_at, p.updated_at, p.version);
+    r["meta"] = meta(
+        base,
+        ResourceKind::User,
+        &p.id,
+        p.created_at,
+        p.updated_at,
+        p.version,
+    );
     r
 }
 
@@ -258,10 +307,17 @@ fn group_json(base: &str, g: &Group, members: bool) -> Value {
         r["members"] = g
             .members
             .iter()
-            .map(|m| json!({ "value": m.id, "display": m.username, "type": "User", "$ref": format!("{base}/Users/{}", m.id) }))
+            .map(|m| json!({ "value": m.id, "$ref": format!("{base}/Users/{}", m.id) }))
             .collect();
     }
-    r["meta"] = meta(base, ResourceKind::Group, &g.id, g.created_at, g.updated_at, g.version);
+    r["meta"] = meta(
+        base,
+        ResourceKind::Group,
+        &g.id,
+        g.created_at,
+        g.updated_at,
+        g.version,
+    );
     r
 }
 
@@ -276,7 +332,10 @@ fn number(q: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ScimEr
     param(q, name)
         .map(|v| {
             v.trim().parse::<i64>().map_err(|_| {
-                ScimError::bad(ScimType::InvalidValue, format!("`{name}` must be an integer"))
+                ScimError::bad(
+                    ScimType::InvalidValue,
+                    format!("`{name}` must be an integer"),
+                )
             })
         })
         .transpose()
@@ -321,22 +380,45 @@ where
     FindFut: std::future::Future<Output = Result<(Vec<T>, usize), sqlx::Error>>,
 {
     let (start, count) = scim::page_bounds(number(q, "startIndex")?, number(q, "count")?);
+    let shown = |mut r: Value| {
+        scim::project(
+            &mut r,
+            param(q, "attributes"),
+            param(q, "excludedAttributes"),
+        );
+        r
+    };
     match plan(q, name_attr)? {
         Plan::Indexed(lookup) => {
             let (items, total) = find(lookup, start - 1, count).await.map_err(storage)?;
-            Ok(scim::list_response(items.iter().map(render).collect(), total, start))
+            Ok(scim::list_response(
+                items.iter().map(render).map(shown).collect(),
+                total,
+                start,
+            ))
         }
         Plan::Scan(filter) => {
             let (items, total) = find(Lookup::All, 0, SCAN_MAX + 1).await.map_err(storage)?;
             if total > SCAN_MAX {
                 return Err(ScimError::bad(
                     ScimType::TooMany,
-                    format!("more than {SCAN_MAX} to filter: filter by an indexed attribute ({name_attr}, externalId or id eq \"…\")"),
+                    format!(
+                        "more than {SCAN_MAX} to filter: filter by an indexed attribute ({name_attr}, externalId or id eq \"…\")"
+                    ),
                 ));
             }
-            let matched: Vec<Value> = items.iter().map(&render).filter(|r| filter.matches(r)).collect();
+            let matched: Vec<Value> = items
+                .iter()
+                .map(&render)
+                .filter(|r| filter.matches(r))
+                .collect();
             let total = matched.len();
-            let page = matched.into_iter().skip(start - 1).take(count).collect();
+            let page = matched
+                .into_iter()
+                .skip(start - 1)
+                .take(count)
+                .map(shown)
+                .collect();
             Ok(scim::list_response(page, total, start))
         }
     }
@@ -365,8 +447,10 @@ async fn list_groups(
     Query(q): Query<HashMap<String, String>>,
 ) -> ScimResponse {
     let b = base(&idp);
-    let members = !param(&q, "excludedAttributes")
-        .is_some_and(|a| a.split(',').any(|x| x.trim().eq_ignore_ascii_case("members")));
+    let members = !param(&q, "excludedAttributes").is_some_and(|a| {
+        a.split(',')
+            .any(|x| x.trim().eq_ignore_ascii_case("members"))
+    });
     let find = |lookup: Lookup, offset: usize, limit: usize| {
         let idp = idp.clone();
         async move {
@@ -382,17 +466,86 @@ async fn list_groups(
 
 /// The body as JSON; one too large (over [`scim::MAX_BODY`]) or unreadable is
 /// a SCIM error like any other.
+/// A single resource with `attributes` / `excludedAttributes` applied.
+fn projected(q: &HashMap<String, String>, mut r: Value) -> Value {
+    scim::project(
+        &mut r,
+        param(q, "attributes"),
+        param(q, "excludedAttributes"),
+    );
+    r
+}
+
+/// `POST …/.search` (RFC 7644 §3.4.3): the list query, sent as a body.
+fn search_params(
+    body: &Result<Bytes, BytesRejection>,
+) -> Result<HashMap<String, String>, ScimError> {
+    let v = json_body(body)?;
+    if !v["schemas"]
+        .as_array()
+        .is_some_and(|s| s.iter().any(|x| x == scim::SEARCH_REQUEST))
+    {
+        return Err(ScimError::bad(
+            ScimType::InvalidSyntax,
+            format!("a search names the schema {}", scim::SEARCH_REQUEST),
+        ));
+    }
+    let mut q = HashMap::new();
+    for (k, v) in v.as_object().into_iter().flatten() {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Array(items) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
+            _ => continue,
+        };
+        q.insert(k.clone(), text);
+    }
+    Ok(q)
+}
+
+async fn search_users(
+    state: State<SharedIdp>,
+    body: Result<Bytes, BytesRejection>,
+) -> ScimResponse {
+    match search_params(&body) {
+        Ok(q) => list_users(state, Query(q)).await,
+        Err(e) => e.into(),
+    }
+}
+
+async fn search_groups(
+    state: State<SharedIdp>,
+    body: Result<Bytes, BytesRejection>,
+) -> ScimResponse {
+    match search_params(&body) {
+        Ok(q) => list_groups(state, Query(q)).await,
+        Err(e) => e.into(),
+    }
+}
+
 fn json_body(body: &Result<Bytes, BytesRejection>) -> Result<Value, ScimError> {
     let body = body.as_ref().map_err(|r| {
         let status = r.status().as_u16();
         if status == 413 {
-            ScimError::new(413, None, format!("the body is larger than {} bytes", scim::MAX_BODY))
+            ScimError::new(
+                413,
+                None,
+                format!("the body is larger than {} bytes", scim::MAX_BODY),
+            )
         } else {
             ScimError::bad(ScimType::InvalidSyntax, "the body could not be read")
         }
     })?;
-    serde_json::from_slice(body)
-        .map_err(|e| ScimError::bad(ScimType::InvalidSyntax, format!("the body is not JSON: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ScimError::bad(
+            ScimType::InvalidSyntax,
+            format!("the body is not JSON: {e}"),
+        )
+    })
 }
 
 fn if_match(h: &HeaderMap) -> Result<Option<i64>, ScimError> {
@@ -403,14 +556,18 @@ fn if_match(h: &HeaderMap) -> Result<Option<i64>, ScimError> {
     }
 }
 
-async fn get_user(State(idp): State<SharedIdp>, Path(id): Path<String>) -> ScimResponse {
+async fn get_user(
+    State(idp): State<SharedIdp>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ScimResponse {
     let found = async {
         let mut c = idp.store.acquire().await?;
         directory::get_person(&mut c, &id).await
     }
     .await;
     match found {
-        Ok(Some(p)) => ScimResponse::ok(user_json(&base(&idp), &p)),
+        Ok(Some(p)) => ScimResponse::ok(projected(&q, user_json(&base(&idp), &p))),
         Ok(None) => ScimError::not_found(format!("no User with id `{id}`")).into(),
         Err(e) => storage(e).into(),
     }
@@ -488,15 +645,17 @@ async fn get_group(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ScimResponse {
-    let members = !param(&q, "excludedAttributes")
-        .is_some_and(|a| a.split(',').any(|x| x.trim().eq_ignore_ascii_case("members")));
+    let members = !param(&q, "excludedAttributes").is_some_and(|a| {
+        a.split(',')
+            .any(|x| x.trim().eq_ignore_ascii_case("members"))
+    });
     let found = async {
         let mut c = idp.store.acquire().await?;
         directory::get_group(&mut c, &id).await
     }
     .await;
     match found {
-        Ok(Some(g)) => ScimResponse::ok(group_json(&base(&idp), &g, members)),
+        Ok(Some(g)) => ScimResponse::ok(projected(&q, group_json(&base(&idp), &g, members))),
         Ok(None) => ScimError::not_found(format!("no Group with id `{id}`")).into(),
         Err(e) => storage(e).into(),
     }

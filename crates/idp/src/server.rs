@@ -252,6 +252,7 @@ async fn seed_directory(
             let mut resource = serde_json::json!({
                 "schemas": [scim::USER_SCHEMA],
                 "userName": u.username,
+                "active": true,
             });
             if let Some(n) = &u.name {
                 resource["displayName"] = serde_json::json!(n);

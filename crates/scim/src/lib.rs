@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 /// The media type of every SCIM body (RFC 7644 §3.1).
 pub const CONTENT_TYPE: &str = "application/scim+json";
 /// The most resources one list page holds (`count` is capped to it).
@@ -144,5 +145,155 @@ mod time_tests {
         assert_eq!(super::if_match_version("W/\"7\"").unwrap(), Some(7));
         assert_eq!(super::if_match_version("*").unwrap(), None);
         assert_eq!(super::if_match_version("\"x\"").unwrap_err().status, 412);
+    }
+}
+
+/// Applies `attributes` / `excludedAttributes` (RFC 7644 §3.9, comma-separated
+/// attribute paths) to a rendered resource. `id` and `schemas` always stay.
+pub fn project(resource: &mut Value, attributes: Option<&str>, excluded: Option<&str>) {
+    let parse = |list: &str| -> Vec<AttrPath> {
+        list.split(',')
+            .filter_map(|p| AttrPath::parse(p.trim()).ok())
+            .collect()
+    };
+    let always = |k: &str| k.eq_ignore_ascii_case("id") || k.eq_ignore_ascii_case("schemas");
+    if let Some(list) = attributes.filter(|l| !l.trim().is_empty()) {
+        let orig = resource.clone();
+        let mut kept = serde_json::Map::new();
+        if let Some(o) = orig.as_object() {
+            for (k, v) in o.iter().filter(|(k, _)| always(k)) {
+                kept.insert(k.clone(), v.clone());
+            }
+        }
+        for p in parse(list) {
+            let ext = p
+                .uri
+                .as_deref()
+                .filter(|u| !schema::is_core(u))
+                .and_then(|u| key_ci(&orig, u));
+            let container = match &ext {
+                Some(e) => &orig[e.as_str()],
+                None => &orig,
+            };
+            let Some(key) = key_ci(container, &p.attr) else {
+                continue;
+            };
+            let value = match (&p.sub, &container[key.as_str()]) {
+                (Some(sub), Value::Object(o)) => Value::Object(
+                    o.iter()
+                        .filter(|(k, _)| k.eq_ignore_ascii_case(sub))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                ),
+                (Some(sub), Value::Array(items)) => Value::Array(
+                    items
+                        .iter()
+                        .filter_map(Value::as_object)
+                        .map(|i| {
+                            Value::Object(
+                                i.iter()
+                                    .filter(|(k, _)| k.eq_ignore_ascii_case(sub))
+                                    .map(|(k, v)| (k.clone(), v.clone()))
+                                    .collect(),
+                            )
+                        })
+                        .collect(),
+                ),
+                (_, v) => v.clone(),
+            };
+            let target = match ext {
+                Some(e) => kept
+                    .entry(e)
+                    .or_insert_with(|| Value::Object(Default::default()))
+                    .as_object_mut(),
+                None => Some(&mut kept),
+            };
+            if let Some(t) = target {
+                t.insert(key, value);
+            }
+        }
+        *resource = Value::Object(kept);
+    }
+    if let Some(list) = excluded.filter(|l| !l.trim().is_empty()) {
+        for p in parse(list) {
+            if p.uri.is_none() && always(&p.attr) {
+                continue;
+            }
+            let ext = p
+                .uri
+                .as_deref()
+                .filter(|u| !schema::is_core(u))
+                .and_then(|u| key_ci(resource, u));
+            let container = match ext {
+                Some(e) => resource.get_mut(e.as_str()),
+                None => Some(&mut *resource),
+            };
+            let Some(Value::Object(target)) = container else {
+                continue;
+            };
+            let Some(key) = target
+                .keys()
+                .find(|k| k.eq_ignore_ascii_case(&p.attr))
+                .cloned()
+            else {
+                continue;
+            };
+            match &p.sub {
+                None => {
+                    target.remove(&key);
+                }
+                Some(sub) => match target.get_mut(&key) {
+                    Some(Value::Object(o)) => o.retain(|k, _| !k.eq_ignore_ascii_case(sub)),
+                    Some(Value::Array(items)) => {
+                        for i in items.iter_mut().filter_map(Value::as_object_mut) {
+                            i.retain(|k, _| !k.eq_ignore_ascii_case(sub));
+                        }
+                    }
+                    _ => {}
+                },
+            }
+        }
+    }
+}
+
+/// The spelling of `name` among `v`'s keys, case-insensitively.
+fn key_ci(v: &Value, name: &str) -> Option<String> {
+    v.as_object()?
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case(name))
+        .cloned()
+}
+
+#[cfg(test)]
+mod project_tests {
+    use super::*;
+
+    #[test]
+    fn attributes_and_excluded_attributes() {
+        let user = json!({
+            "schemas": [USER_SCHEMA, ENTERPRISE_USER], "id": "1", "userName": "a",
+            "name": {"givenName": "A", "familyName": "B"}, "emails": [{"value": "a@x", "type": "work"}],
+            ENTERPRISE_USER: {"department": "R&D", "costCenter": "7"}, "meta": {"version": "W/\"1\""},
+        });
+        let mut u = user.clone();
+        project(&mut u, Some("userName,name.givenName,emails.value"), None);
+        assert_eq!(
+            u,
+            json!({"schemas": [USER_SCHEMA, ENTERPRISE_USER], "id": "1", "userName": "a",
+            "name": {"givenName": "A"}, "emails": [{"value": "a@x"}]})
+        );
+        let mut u = user.clone();
+        project(&mut u, Some(&format!("{ENTERPRISE_USER}:department")), None);
+        assert_eq!(u[ENTERPRISE_USER], json!({"department": "R&D"}));
+        let mut u = user.clone();
+        project(
+            &mut u,
+            None,
+            Some(&format!("name,id,emails.type,{ENTERPRISE_USER}:costCenter")),
+        );
+        assert!(u.get("name").is_none());
+        assert_eq!(u["id"], "1", "id is always returned");
+        assert_eq!(u["emails"], json!([{"value": "a@x"}]));
+        assert_eq!(u[ENTERPRISE_USER], json!({"department": "R&D"}));
     }
 }

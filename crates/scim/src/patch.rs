@@ -164,10 +164,7 @@ fn apply_one(kind: ResourceKind, r: &mut Value, op: &Operation) -> Result<(), Sc
                 }
                 continue;
             }
-            if k.eq_ignore_ascii_case("schemas")
-                || k.eq_ignore_ascii_case("id")
-                || k.eq_ignore_ascii_case("meta")
-            {
+            if is_envelope(k) {
                 continue;
             }
             apply_one(
@@ -195,7 +192,7 @@ fn apply_one(kind: ResourceKind, r: &mut Value, op: &Operation) -> Result<(), Sc
                 format!("`{ext}` takes an object"),
             ));
         };
-        for (k, v) in fields {
+        for (k, v) in fields.into_iter().filter(|(k, _)| !is_envelope(k)) {
             apply_one(
                 kind,
                 r,
@@ -423,6 +420,13 @@ fn apply_one(kind: ResourceKind, r: &mut Value, op: &Operation) -> Result<(), Sc
         }
     }
     Ok(())
+}
+
+/// `schemas`, `id` and `meta`: carried in a value object, never patched.
+fn is_envelope(k: &str) -> bool {
+    ["schemas", "id", "meta"]
+        .iter()
+        .any(|e| k.eq_ignore_ascii_case(e))
 }
 
 fn no_value() -> ScimError {

@@ -38,6 +38,8 @@ pub struct Attr {
     pub unique: bool,
     pub sub: &'static [Attr],
     pub description: &'static str,
+    /// What a `reference` points at (`User`, `Group`, `uri`, `external`).
+    pub reference_types: &'static [&'static str],
 }
 
 const fn s(name: &'static str, description: &'static str) -> Attr {
@@ -51,8 +53,31 @@ const fn s(name: &'static str, description: &'static str) -> Attr {
         unique: false,
         sub: &[],
         description,
+        reference_types: &[],
     }
 }
+
+const fn reference(
+    name: &'static str,
+    to: &'static [&'static str],
+    description: &'static str,
+) -> Attr {
+    Attr {
+        ty: AttrType::Reference,
+        reference_types: to,
+        ..s(name, description)
+    }
+}
+
+/// `externalId`, the common attribute every resource may carry (RFC 7643 §3.1):
+/// not part of a schema document, but a valid PATCH path.
+static EXTERNAL_ID: Attr = Attr {
+    case_exact: true,
+    ..s(
+        "externalId",
+        "The provisioning client's id for the resource.",
+    )
+};
 
 const fn boolean(name: &'static str, description: &'static str) -> Attr {
     Attr {
@@ -125,10 +150,7 @@ const USER_ATTRS: &[Attr] = &[
         "groups",
         &[
             s("value", "The group's id."),
-            Attr {
-                ty: AttrType::Reference,
-                ..s("$ref", "The group's URI.")
-            },
+            reference("$ref", &["Group"], "The group's URI."),
             s("display", "The group's name."),
         ],
         "The groups the person belongs to (managed through Groups).",
@@ -145,10 +167,7 @@ const ENTERPRISE_ATTRS: &[Attr] = &[
         "manager",
         &[
             s("value", "The manager's id."),
-            Attr {
-                ty: AttrType::Reference,
-                ..s("$ref", "The manager's URI.")
-            },
+            reference("$ref", &["User"], "The manager's URI."),
             read_only(s("displayName", "The manager's name.")),
         ],
         "The person's manager.",
@@ -173,14 +192,12 @@ const GROUP_ATTRS: &[Attr] = &[
                 ..s("value", "The member's id.")
             },
             Attr {
-                ty: AttrType::Reference,
                 mutability: Mutability::Immutable,
-                ..s("$ref", "The member's URI.")
-            },
-            s("display", "The member's name."),
-            Attr {
-                mutability: Mutability::Immutable,
-                ..s("type", "User or Group.")
+                ..reference(
+                    "$ref",
+                    &["User"],
+                    "The member's URI (people only: no nested groups).",
+                )
             },
         ],
         "The people in the group.",
@@ -253,6 +270,11 @@ impl ResourceKind {
 
     /// The attribute declared at `uri` (or the core schema) and `name`.
     pub fn attr(self, uri: Option<&str>, name: &str) -> Option<&'static Attr> {
+        if name.eq_ignore_ascii_case("externalId")
+            && uri.is_none_or(|u| u.eq_ignore_ascii_case(self.schema().id))
+        {
+            return Some(&EXTERNAL_ID);
+        }
         let schema = match uri {
             None => self.schema(),
             Some(u) if u.eq_ignore_ascii_case(self.schema().id) => self.schema(),
@@ -431,7 +453,11 @@ fn attr_json(a: &Attr) -> Value {
         j["subAttributes"] = a.sub.iter().map(attr_json).collect();
     }
     if a.ty == AttrType::Reference {
-        j["referenceTypes"] = json!(["uri"]);
+        j["referenceTypes"] = if a.reference_types.is_empty() {
+            json!(["uri"])
+        } else {
+            json!(a.reference_types)
+        };
     }
     j
 }

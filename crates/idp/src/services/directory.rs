@@ -63,10 +63,17 @@ fn person_fields(r: &Value) -> Result<(String, Option<String>, bool)> {
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|u| !u.is_empty() && u.chars().count() <= 256)
-        .ok_or_else(|| ScimError::bad(ScimType::InvalidValue, "userName must be 1 to 256 characters"))?;
+        .ok_or_else(|| {
+            ScimError::bad(
+                ScimType::InvalidValue,
+                "userName must be 1 to 256 characters",
+            )
+        })?;
     Ok((
         username.to_owned(),
-        r.get("externalId").and_then(Value::as_str).map(str::to_owned),
+        r.get("externalId")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         r.get("active").and_then(Value::as_bool).unwrap_or(true),
     ))
 }
@@ -113,7 +120,9 @@ pub async fn create_person(idp: &Idp, who: &Provisioner, body: &Value) -> Result
         .map_err(storage)?
         .is_some()
     {
-        return Err(ScimError::conflict(format!("userName `{username}` is taken")));
+        return Err(ScimError::conflict(format!(
+            "userName `{username}` is taken"
+        )));
     }
     directory::insert_person(
         &mut tx,
@@ -132,7 +141,9 @@ pub async fn create_person(idp: &Idp, who: &Provisioner, body: &Value) -> Result
     let mut e = who.event("person.created", &username);
     e.subject = Some(username.clone());
     e.detail["after"] = json!({ "id": id, "active": active, "external_id": external_id });
-    audit::append(&mut tx, &[(&e, idp.now_ms())]).await.map_err(storage)?;
+    audit::append(&mut tx, &[(&e, idp.now_ms())])
+        .await
+        .map_err(storage)?;
     let p = directory::get_person(&mut tx, &id).await.map_err(storage)?;
     tx.commit().await.map_err(storage)?;
     announce(idp);
@@ -165,7 +176,9 @@ pub async fn update_person(
             .map_err(storage)?
             .is_some()
     {
-        return Err(ScimError::conflict(format!("userName `{username}` is taken")));
+        return Err(ScimError::conflict(format!(
+            "userName `{username}` is taken"
+        )));
     }
     directory::update_person(
         &mut tx,
@@ -189,7 +202,8 @@ pub async fn update_person(
     let mut e = who.event(kind, &username);
     e.subject = Some(username.clone());
     e.detail["before"] = json!({ "username": current.username, "active": current.active, "external_id": current.external_id });
-    e.detail["after"] = json!({ "username": username, "active": active, "external_id": external_id });
+    e.detail["after"] =
+        json!({ "username": username, "active": active, "external_id": external_id });
     if current.active && !active {
         // The old name too: tokens the apps hold carry the name they were issued to.
         let queued = revoke_everywhere(idp, &mut tx, &current.username, "deprovisioned")
@@ -197,7 +211,9 @@ pub async fn update_person(
             .map_err(storage)?;
         e.detail["events_queued"] = json!(queued);
     }
-    audit::append(&mut tx, &[(&e, idp.now_ms())]).await.map_err(storage)?;
+    audit::append(&mut tx, &[(&e, idp.now_ms())])
+        .await
+        .map_err(storage)?;
     let p = directory::get_person(&mut tx, id).await.map_err(storage)?;
     tx.commit().await.map_err(storage)?;
     announce(idp);
@@ -210,14 +226,21 @@ pub enum Change<'a> {
     Patch(&'a PatchRequest),
 }
 
-pub async fn delete_person(idp: &Idp, who: &Provisioner, id: &str, if_match: Option<i64>) -> Result<()> {
+pub async fn delete_person(
+    idp: &Idp,
+    who: &Provisioner,
+    id: &str,
+    if_match: Option<i64>,
+) -> Result<()> {
     let mut tx = idp.store.begin_write().await.map_err(storage)?;
     let current = directory::get_person(&mut tx, id)
         .await
         .map_err(storage)?
         .ok_or_else(|| ScimError::not_found(format!("no User with id `{id}`")))?;
     check_version(current.version, if_match)?;
-    directory::delete_person(&mut tx, id).await.map_err(storage)?;
+    directory::delete_person(&mut tx, id)
+        .await
+        .map_err(storage)?;
     let mut e = who.event("person.deleted", &current.username);
     e.subject = Some(current.username.clone());
     e.detail["before"] = json!({
@@ -230,7 +253,9 @@ pub async fn delete_person(idp: &Idp, who: &Provisioner, id: &str, if_match: Opt
             .map_err(storage)?;
         e.detail["events_queued"] = json!(queued);
     }
-    audit::append(&mut tx, &[(&e, idp.now_ms())]).await.map_err(storage)?;
+    audit::append(&mut tx, &[(&e, idp.now_ms())])
+        .await
+        .map_err(storage)?;
     tx.commit().await.map_err(storage)?;
     announce(idp);
     Ok(())
@@ -257,7 +282,12 @@ fn group_fields(mut r: Value) -> Result<(String, Option<String>, Vec<String>, Va
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|n| !n.is_empty() && n.chars().count() <= 256)
-        .ok_or_else(|| ScimError::bad(ScimType::InvalidValue, "displayName must be 1 to 256 characters"))?
+        .ok_or_else(|| {
+            ScimError::bad(
+                ScimType::InvalidValue,
+                "displayName must be 1 to 256 characters",
+            )
+        })?
         .to_owned();
     let members: Vec<String> = r
         .get("members")
@@ -271,12 +301,21 @@ fn group_fields(mut r: Value) -> Result<(String, Option<String>, Vec<String>, Va
     if let Some(o) = r.as_object_mut() {
         o.remove("members");
     }
-    Ok((name, r.get("externalId").and_then(Value::as_str).map(str::to_owned), members, r))
+    Ok((
+        name,
+        r.get("externalId")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        members,
+        r,
+    ))
 }
 
 /// Every member must be a person of this directory.
 async fn check_members(tx: &mut idp_store::Conn, members: &[String]) -> Result<()> {
-    let known = directory::existing_people(tx, members).await.map_err(storage)?;
+    let known = directory::existing_people(tx, members)
+        .await
+        .map_err(storage)?;
     if let Some(unknown) = members.iter().find(|m| !known.contains(m)) {
         return Err(ScimError::bad(
             ScimType::InvalidValue,
@@ -301,8 +340,14 @@ pub async fn create_group(idp: &Idp, who: &Provisioner, body: &Value) -> Result<
     let (name, external_id, members, stored) = group_fields(r)?;
     let id = uuid::Uuid::new_v4().to_string();
     let mut tx = idp.store.begin_write().await.map_err(storage)?;
-    if directory::group_id_by_name(&mut tx, &name).await.map_err(storage)?.is_some() {
-        return Err(ScimError::conflict(format!("displayName `{name}` is taken")));
+    if directory::group_id_by_name(&mut tx, &name)
+        .await
+        .map_err(storage)?
+        .is_some()
+    {
+        return Err(ScimError::conflict(format!(
+            "displayName `{name}` is taken"
+        )));
     }
     check_members(&mut tx, &members).await?;
     directory::insert_group(
@@ -318,10 +363,14 @@ pub async fn create_group(idp: &Idp, who: &Provisioner, body: &Value) -> Result<
     )
     .await
     .map_err(storage)?;
-    let (added, _) = directory::set_members(&mut tx, &id, &members).await.map_err(storage)?;
+    let (added, _) = directory::set_members(&mut tx, &id, &members)
+        .await
+        .map_err(storage)?;
     let mut e = who.event("group.created", &name);
     e.detail["after"] = json!({ "id": id, "members_added": usernames(&mut tx, &added).await });
-    audit::append(&mut tx, &[(&e, idp.now_ms())]).await.map_err(storage)?;
+    audit::append(&mut tx, &[(&e, idp.now_ms())])
+        .await
+        .map_err(storage)?;
     let g = directory::get_group(&mut tx, &id).await.map_err(storage)?;
     tx.commit().await.map_err(storage)?;
     announce(idp);
@@ -347,9 +396,14 @@ pub async fn update_group(
     };
     let (name, external_id, members, stored) = group_fields(r)?;
     if directory::name_key(&name) != directory::name_key(&current.display_name)
-        && directory::group_id_by_name(&mut tx, &name).await.map_err(storage)?.is_some()
+        && directory::group_id_by_name(&mut tx, &name)
+            .await
+            .map_err(storage)?
+            .is_some()
     {
-        return Err(ScimError::conflict(format!("displayName `{name}` is taken")));
+        return Err(ScimError::conflict(format!(
+            "displayName `{name}` is taken"
+        )));
     }
     check_members(&mut tx, &members).await?;
     directory::update_group(
@@ -365,7 +419,9 @@ pub async fn update_group(
     )
     .await
     .map_err(storage)?;
-    let (added, removed) = directory::set_members(&mut tx, id, &members).await.map_err(storage)?;
+    let (added, removed) = directory::set_members(&mut tx, id, &members)
+        .await
+        .map_err(storage)?;
     let mut e = who.event("group.updated", &name);
     e.detail["before"] = json!({ "display_name": current.display_name });
     e.detail["after"] = json!({
@@ -373,27 +429,38 @@ pub async fn update_group(
         "members_added": usernames(&mut tx, &added).await,
         "members_removed": usernames(&mut tx, &removed).await,
     });
-    audit::append(&mut tx, &[(&e, idp.now_ms())]).await.map_err(storage)?;
+    audit::append(&mut tx, &[(&e, idp.now_ms())])
+        .await
+        .map_err(storage)?;
     let g = directory::get_group(&mut tx, id).await.map_err(storage)?;
     tx.commit().await.map_err(storage)?;
     announce(idp);
     g.ok_or_else(|| ScimError::not_found(format!("no Group with id `{id}`")))
 }
 
-pub async fn delete_group(idp: &Idp, who: &Provisioner, id: &str, if_match: Option<i64>) -> Result<()> {
+pub async fn delete_group(
+    idp: &Idp,
+    who: &Provisioner,
+    id: &str,
+    if_match: Option<i64>,
+) -> Result<()> {
     let mut tx = idp.store.begin_write().await.map_err(storage)?;
     let current = directory::get_group(&mut tx, id)
         .await
         .map_err(storage)?
         .ok_or_else(|| ScimError::not_found(format!("no Group with id `{id}`")))?;
     check_version(current.version, if_match)?;
-    directory::delete_group(&mut tx, id).await.map_err(storage)?;
+    directory::delete_group(&mut tx, id)
+        .await
+        .map_err(storage)?;
     let mut e = who.event("group.deleted", &current.display_name);
     e.detail["before"] = json!({
         "id": id,
         "members": current.members.iter().map(|m| &m.username).collect::<Vec<_>>(),
     });
-    audit::append(&mut tx, &[(&e, idp.now_ms())]).await.map_err(storage)?;
+    audit::append(&mut tx, &[(&e, idp.now_ms())])
+        .await
+        .map_err(storage)?;
     tx.commit().await.map_err(storage)?;
     announce(idp);
     Ok(())

@@ -7,8 +7,8 @@
 //! store below knows nothing of this; nothing here knows HTTP.
 
 pub mod connections;
-pub mod requests;
 pub mod directory;
+pub mod requests;
 pub mod reviews;
 
 use crate::state::Idp;
