@@ -511,6 +511,60 @@ async fn connector_writes_are_checked_and_deletes_are_final() {
         .await;
     assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE, "bodies are bounded");
 
+    // A connector cannot make anyone an approver: role groups are the config's.
+    let approvers = group_id(&s, "iam-approvers").await;
+    let (st, refused, _) = s
+        .call(
+            Method::PATCH,
+            &format!("/Groups/{approvers}"),
+            Some(patch(
+                json!([{"op": "add", "path": "members", "value": [{"value": id}]}]),
+            )),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{refused}");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("manage_role_groups")
+    );
+    let (st, _, _) = s
+        .call(
+            Method::POST,
+            "/Groups",
+            Some(json!({"displayName": "IAM-Approvers-2", "members": [{"value": id}]})),
+        )
+        .await;
+    assert_eq!(
+        st,
+        StatusCode::CREATED,
+        "a group that grants nothing is fine"
+    );
+    let (_, u, _) = s.call(Method::GET, &format!("/Users/{id}"), None).await;
+    let gid2 = u["groups"][0]["value"].as_str().unwrap().to_owned();
+    let (st, _, _) = s
+        .call(
+            Method::PATCH,
+            &format!("/Groups/{gid2}"),
+            Some(patch(
+                json!([{"op": "replace", "path": "displayName", "value": "iam-approvers"}]),
+            )),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "the name is taken");
+    let (st, _, _) = s
+        .call(Method::DELETE, &format!("/Groups/{gid2}"), None)
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let judy = admin_session(i, "judy", false).await;
+    let users: Vec<admin_api::UserView> = judy.get_json("/users", &[]).await.unwrap();
+    let nina = users
+        .iter()
+        .find(|u| u.username == "nina@example.com")
+        .unwrap();
+    assert!(nina.roles.is_empty(), "{:?}", nina.roles);
+
     // A group of the new person, then delete both.
     let (st, g, _) = s
         .call(
@@ -552,7 +606,6 @@ async fn connector_writes_are_checked_and_deletes_are_final() {
         .call(Method::DELETE, &format!("/Groups/{gid}"), None)
         .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
-    let judy = admin_session(i, "judy", false).await;
     let audit = judy
         .audit(&gatehouse_tests::query(&[(
             "actor",

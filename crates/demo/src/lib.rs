@@ -356,6 +356,7 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
             .iter()
             .map(|(r, gs)| (*r, gs.iter().map(|g| (*g).into()).collect()))
             .collect(),
+        scim: Default::default(),
     };
     config
         .validate()

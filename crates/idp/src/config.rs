@@ -40,6 +40,19 @@ pub struct Config {
     /// Admin API roles granted by group membership, e.g. `approver = ["iam-approvers"]`.
     #[serde(default)]
     pub roles: BTreeMap<Role, Vec<String>>,
+    /// SCIM provisioning (`[scim]`).
+    #[serde(default)]
+    pub scim: ScimSettings,
+}
+
+/// What SCIM provisioning may change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScimSettings {
+    /// Whether a provisioning connector may change who is in a group that
+    /// grants an admin role (`[roles]`), or rename a group into or out of one.
+    /// Off by default: a connector's token then cannot make anyone an approver.
+    pub manage_role_groups: bool,
 }
 
 /// The `database` setting: a SQLite file's path, or a table with the URL.
@@ -410,6 +423,14 @@ impl Config {
 
     pub fn resource_app_by_audience(&self, audience: &str) -> Option<&ResourceApp> {
         self.resource_apps.iter().find(|a| a.issuer == audience)
+    }
+
+    /// Whether `group` grants an admin role.
+    pub fn is_role_group(&self, group: &str) -> bool {
+        self.roles
+            .values()
+            .flatten()
+            .any(|g| g.eq_ignore_ascii_case(group))
     }
 
     /// The admin roles membership of `groups` grants.

@@ -505,6 +505,8 @@ export interface components {
             id: string;
             reason: string;
         };
+        /** @description Where a person or group in the directory came from. */
+        DirectorySource: "config" | "scim" | "upstream";
         /** @description What the console shows about an IdP. */
         Discovery: {
             admin_api: string;
@@ -545,6 +547,8 @@ export interface components {
             members: string[];
             name: string;
             roles: components["schemas"]["Role"][];
+            /** @default config */
+            source: components["schemas"]["DirectorySource"];
         };
         HelpdeskView: {
             connections: components["schemas"]["ConnectionView"][];
@@ -900,7 +904,7 @@ export interface components {
          */
         Risk: "read" | "write" | "destructive" | "admin";
         /** @description What a signed-in person or an API token may do. */
-        Role: "approver" | "helpdesk" | "reviewer" | "auditor" | "admin";
+        Role: "approver" | "helpdesk" | "reviewer" | "auditor" | "admin" | "provisioner";
         /** @description Which scopes a connection allows. */
         ScopeCondition: {
             /** @constant */

@@ -311,6 +311,24 @@ fn group_fields(mut r: Value) -> Result<(String, Option<String>, Vec<String>, Va
     ))
 }
 
+/// Refuses a change to who holds an admin role through a `[roles]` group,
+/// unless the config lets SCIM manage those groups.
+fn guard_role_group(idp: &Idp, names: &[&str], membership_or_name_changes: bool) -> Result<()> {
+    if !membership_or_name_changes || idp.config.scim.manage_role_groups {
+        return Ok(());
+    }
+    match names.iter().find(|n| idp.config.is_role_group(n)) {
+        Some(n) => Err(ScimError::new(
+            403,
+            None,
+            format!(
+                "`{n}` grants an admin role in Gatehouse: its members are not provisioned unless the IdP's config sets [scim] manage_role_groups = true"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Every member must be a person of this directory.
 async fn check_members(tx: &mut idp_store::Conn, members: &[String]) -> Result<()> {
     let known = directory::existing_people(tx, members)
@@ -349,6 +367,7 @@ pub async fn create_group(idp: &Idp, who: &Provisioner, body: &Value) -> Result<
             "displayName `{name}` is taken"
         )));
     }
+    guard_role_group(idp, &[&name], !members.is_empty())?;
     check_members(&mut tx, &members).await?;
     directory::insert_group(
         &mut tx,
@@ -405,6 +424,14 @@ pub async fn update_group(
             "displayName `{name}` is taken"
         )));
     }
+    let have: Vec<&str> = current.members.iter().map(|m| m.id.as_str()).collect();
+    let same_members =
+        have.len() == members.len() && members.iter().all(|m| have.contains(&m.as_str()));
+    guard_role_group(
+        idp,
+        &[&current.display_name, &name],
+        !same_members || directory::name_key(&name) != directory::name_key(&current.display_name),
+    )?;
     check_members(&mut tx, &members).await?;
     directory::update_group(
         &mut tx,
@@ -450,6 +477,7 @@ pub async fn delete_group(
         .map_err(storage)?
         .ok_or_else(|| ScimError::not_found(format!("no Group with id `{id}`")))?;
     check_version(current.version, if_match)?;
+    guard_role_group(idp, &[&current.display_name], !current.members.is_empty())?;
     directory::delete_group(&mut tx, id)
         .await
         .map_err(storage)?;
