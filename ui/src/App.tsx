@@ -18,8 +18,9 @@ import { Profiles } from "./Profiles";
 import { Reviews } from "./Reviews";
 import { Helpdesk } from "./Helpdesk";
 import { Overview } from "./Overview";
+import { Directory } from "./Directory";
 
-type Screen = "pending" | "connections" | "audit" | "profiles" | "reviews" | "helpdesk" | "overview";
+type Screen = "pending" | "connections" | "audit" | "profiles" | "reviews" | "helpdesk" | "overview" | "directory";
 const SCREENS: [Screen, string, string][] = [
   ["pending", "Pending", "1"],
   ["connections", "Connections", "2"],
@@ -28,6 +29,7 @@ const SCREENS: [Screen, string, string][] = [
   ["reviews", "Reviews", "5"],
   ["helpdesk", "Help desk", "6"],
   ["overview", "Overview", "7"],
+  ["directory", "Directory", "8"],
 ];
 
 const LINK_SCREENS: Record<LinkScreen, Screen> = {
@@ -202,7 +204,9 @@ export function App() {
             </button>
           ))}
         </nav>
-        <span className="muted">{session ? session.profile_name : keychain ? "Not signed in" : "Signing in…"}</span>
+        <span className="muted profile-name" title={session?.profile_name}>
+          {session ? session.profile_name : keychain ? "Not signed in" : "Signing in…"}
+        </span>
         {session?.storage === "memory" && (
           <span
             className="pill"
@@ -246,6 +250,7 @@ export function App() {
       {screen === "reviews" && <Reviews {...props} session={session} focus={focusOn("reviews")} />}
       {screen === "helpdesk" && <Helpdesk {...props} />}
       {screen === "overview" && <Overview {...props} />}
+      {screen === "directory" && <Directory {...props} />}
       {locked && (
         <div className="overlay" role="dialog" aria-label="Locked">
           <div className="card">
@@ -298,7 +303,7 @@ export function App() {
       {help && (
         <div className="help" role="dialog" aria-label="Keyboard shortcuts">
           <h3>Keyboard</h3>
-          <p>1 Pending · 2 Connections · 3 Audit · 4 Profiles · 5 Reviews · 6 Help desk · 7 Overview · Ctrl+K commands · Ctrl+L lock · R refresh</p>
+          <p>1 Pending · 2 Connections · 3 Audit · 4 Profiles · 5 Reviews · 6 Help desk · 7 Overview · 8 Directory · Ctrl+K commands · Ctrl+L lock · R refresh</p>
           <p>Pending: j / k move · Enter into the detail · a approve · d deny · / search</p>
           <p>Connections: j / k move · s suspend · r revoke · / search</p>
           <p>? this help · Esc close or leave a field</p>

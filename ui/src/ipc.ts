@@ -33,6 +33,7 @@ export type ProfileView = Ipc["schemas"]["ProfileView"];
 export type RequestContext = Ipc["schemas"]["RequestContext"];
 export type HelpdeskView = Ipc["schemas"]["HelpdeskView"];
 export type OverviewView = Ipc["schemas"]["OverviewView"];
+export type DirectoryView = Ipc["schemas"]["DirectoryView"];
 export type KillResult = Ipc["schemas"]["KillResult"];
 export type TargetKind = Ipc["schemas"]["TargetKind"];
 export type CampaignView = Ipc["schemas"]["CampaignView"];
@@ -123,5 +124,6 @@ export const ipc = {
     call("reassign_item", { id, item, body: { to, note } }),
   completeCampaign: (id: string) => call("complete_campaign", { id }),
   overview: () => call("overview", {}),
+  directory: () => call("directory", {}),
   exportReport: (id: string, format: ReportFormat) => call("export_report", { id, format }),
 };

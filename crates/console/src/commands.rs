@@ -6,8 +6,8 @@
 use crate::{
     Console, ConsoleError, ErrorCode, SessionView,
     ipc::{
-        ConnectionDetail, ExportSummary, OverviewView, ProfileAdded, ProfileView, RequestContext,
-        RequestDetail,
+        ConnectionDetail, DirectoryView, ExportSummary, OverviewView, ProfileAdded, ProfileView,
+        RequestContext, RequestDetail,
     },
 };
 use admin_api::{
@@ -387,6 +387,23 @@ pub async fn overview(c: &Console) -> Result<OverviewView, ConsoleError> {
         clients: clients?,
         apps: apps?,
         stats: stats?,
+    })
+}
+
+/// Everyone and everything the IdP knows, for the Directory screen.
+pub async fn directory(c: &Console) -> Result<DirectoryView, ConsoleError> {
+    let admin = c.admin().await?;
+    let (people, groups, clients, apps) = tokio::join!(
+        admin.get_json::<Vec<admin_api::UserView>>("/users", &[]),
+        admin.get_json::<Vec<admin_api::GroupView>>("/groups", &[]),
+        admin.get_json::<Vec<admin_api::ClientView>>("/clients", &[]),
+        admin.get_json::<Vec<admin_api::ResourceAppView>>("/resource-apps", &[]),
+    );
+    Ok(DirectoryView {
+        people: people?,
+        groups: groups?,
+        clients: clients?,
+        apps: apps?,
     })
 }
 

@@ -56,6 +56,16 @@ pub struct OverviewView {
     pub stats: admin_api::StatsView,
 }
 
+/// The Directory screen: who and what the IdP knows — people (with where they
+/// came from and whether they are active), groups, AI clients, resource apps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DirectoryView {
+    pub people: Vec<admin_api::UserView>,
+    pub groups: Vec<admin_api::GroupView>,
+    pub clients: Vec<admin_api::ClientView>,
+    pub apps: Vec<admin_api::ResourceAppView>,
+}
+
 /// An IdP profile as the Profiles screen lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProfileView {

@@ -14,8 +14,8 @@ pub use crate::{
     ConsoleError, SessionView,
     helpdesk::{HelpdeskView, KillResult, TargetKind},
     ipc::{
-        ConnectionDetail, ExportSummary, IdpStatus, OverviewView, ProfileAdded, ProfileView,
-        RequestContext, RequestDetail,
+        ConnectionDetail, DirectoryView, ExportSummary, IdpStatus, OverviewView, ProfileAdded,
+        ProfileView, RequestContext, RequestDetail,
     },
     links::OpenedLink,
     updates::UpdateStatus,
@@ -639,6 +639,14 @@ pub async fn overview(
     _: NoArgs,
 ) -> Result<OverviewView, ConsoleError> {
     c::overview(c).await
+}
+
+pub async fn directory(
+    c: &Console,
+    _: &impl Shell,
+    _: NoArgs,
+) -> Result<DirectoryView, ConsoleError> {
+    c::directory(c).await
 }
 
 // ---- the schema of every command, for the UI's client ----

@@ -201,6 +201,18 @@ pub async fn find_people(
         count = count.bind(v.clone());
     }
     let total = count.fetch_one(&mut *c).await? as usize;
+    Ok((select_people(c, lookup, offset, limit).await?, total))
+}
+
+/// People matching `lookup`, with their groups, without counting them.
+async fn select_people(
+    c: &mut Conn,
+    lookup: &Lookup,
+    offset: usize,
+    limit: usize,
+) -> DbResult<Vec<Person>> {
+    let b = Backend::of(c);
+    let (clause, bind) = lookup_clause(lookup, "username_key");
     let mut query = sqlx::query(sql_owned(
         b,
         format!("SELECT * FROM people{clause} ORDER BY username_key LIMIT ? OFFSET ?"),
@@ -214,17 +226,19 @@ pub async fn find_people(
         .fetch_all(&mut *c)
         .await?;
     let people = rows.iter().map(person).collect::<DbResult<Vec<_>>>()?;
-    Ok((with_groups(c, people).await?, total))
+    with_groups(c, people).await
 }
 
 pub async fn get_person(c: &mut Conn, id: &str) -> DbResult<Option<Person>> {
-    let (mut found, _) = find_people(c, &Lookup::Id(id.to_owned()), 0, 1).await?;
-    Ok(found.pop())
+    Ok(select_people(c, &Lookup::Id(id.to_owned()), 0, 1)
+        .await?
+        .pop())
 }
 
 pub async fn person_by_username(c: &mut Conn, username: &str) -> DbResult<Option<Person>> {
-    let (mut found, _) = find_people(c, &Lookup::Name(username.to_owned()), 0, 1).await?;
-    Ok(found.pop())
+    Ok(select_people(c, &Lookup::Name(username.to_owned()), 0, 1)
+        .await?
+        .pop())
 }
 
 /// The id of the person holding `username` (any case), if any.
@@ -597,9 +611,7 @@ impl Db {
     /// Everyone, with their groups (the admin API's `/users`).
     pub async fn all_people(&self) -> DbResult<Vec<Person>> {
         let mut c = self.acquire().await?;
-        Ok(find_people(&mut c, &Lookup::All, 0, i64::MAX as usize / 2)
-            .await?
-            .0)
+        select_people(&mut c, &Lookup::All, 0, i64::MAX as usize / 2).await
     }
 
     /// Every group, with its members (the admin API's `/groups`).

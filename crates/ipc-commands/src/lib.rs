@@ -59,6 +59,7 @@ macro_rules! with_commands {
             complete_campaign(ById) -> CampaignView,
             export_report(ExportReportReq) -> Option<usize>,
             overview(NoArgs) -> OverviewView,
+            directory(NoArgs) -> DirectoryView,
         }
     };
 }

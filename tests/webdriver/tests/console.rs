@@ -876,3 +876,66 @@ async fn the_window_comes_back_at_its_saved_size_and_a_resize_is_saved() {
     drop(driver);
     let _ = std::fs::remove_file(&state);
 }
+
+#[tokio::test]
+#[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
+async fn the_directory_shows_where_people_came_from_and_a_deprovisioned_person() {
+    let (_driver, w, info) = launch("carol").await;
+    w.click_css("[data-testid=nav-directory]").await;
+    w.wait_for("[data-testid=people]", 20, |t| t.contains("frank"))
+        .await;
+    assert_eq!(w.count("[data-testid=person-row]").await, info.users.len());
+    assert_eq!(
+        w.count("[data-testid=person-row][data-active=false]").await,
+        0
+    );
+
+    // The company's IdP deprovisions frank over SCIM (the demo's connector token).
+    let http = reqwest::Client::new();
+    let found: serde_json::Value = http
+        .get(format!(
+            "{}/Users?filter=userName%20eq%20%22frank%22",
+            info.scim_url
+        ))
+        .bearer_auth(&info.scim_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = found["Resources"][0]["id"].as_str().unwrap().to_owned();
+    let r = http
+        .patch(format!("{}/Users/{id}", info.scim_url))
+        .bearer_auth(&info.scim_token)
+        .header("content-type", "application/scim+json")
+        .body(
+            serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "Replace", "path": "active", "value": "False"}],
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Back to the screen: frank is listed as deactivated, the count says so.
+    w.click_css("[data-testid=nav-pending]").await;
+    w.click_css("[data-testid=nav-directory]").await;
+    w.wait_for("[data-testid=person-row][data-username=frank]", 20, |t| {
+        t.contains("Deactivated")
+    })
+    .await;
+    w.wait_for("[data-testid=deactivated-count]", 5, |t| {
+        t.contains("1 deactivated")
+    })
+    .await;
+    w.screenshot("directory-people").await;
+    w.click_css("[data-testid=directory-tab-groups]").await;
+    w.wait_for("[data-testid=groups]", 10, |t| t.contains("iam-approvers"))
+        .await;
+    w.screenshot("directory-groups").await;
+    w.close().await;
+}

@@ -231,6 +231,10 @@ export interface components {
                 request: components["schemas"]["DenyReq"];
                 response: components["schemas"]["DecisionResult"];
             };
+            directory: {
+                request: components["schemas"]["NoArgs"];
+                response: components["schemas"]["DirectoryView"];
+            };
             export_audit: {
                 request: components["schemas"]["ExportAuditReq"];
                 response: components["schemas"]["ExportSummary"] | null;
@@ -507,6 +511,16 @@ export interface components {
         };
         /** @description Where a person or group in the directory came from. */
         DirectorySource: "config" | "scim" | "upstream";
+        /**
+         * @description The Directory screen: who and what the IdP knows — people (with where they
+         *     came from and whether they are active), groups, AI clients, resource apps.
+         */
+        DirectoryView: {
+            apps: components["schemas"]["ResourceAppView"][];
+            clients: components["schemas"]["ClientView"][];
+            groups: components["schemas"]["GroupView"][];
+            people: components["schemas"]["UserView"][];
+        };
         /** @description What the console shows about an IdP. */
         Discovery: {
             admin_api: string;
@@ -1016,6 +1030,25 @@ export interface components {
             /** Format: int64 */
             last_at_ms: number;
             resource_app: string;
+        };
+        UserView: {
+            /**
+             * @description False once deprovisioned (SCIM `active: false`): every exchange refused.
+             * @default true
+             */
+            active: boolean;
+            blocked: boolean;
+            email?: string | null;
+            groups: string[];
+            mfa_enrolled: boolean;
+            name?: string | null;
+            roles: components["schemas"]["Role"][];
+            /**
+             * @description Where the person came from.
+             * @default config
+             */
+            source: components["schemas"]["DirectorySource"];
+            username: string;
         };
     };
     responses: never;

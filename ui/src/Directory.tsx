@@ -1,0 +1,166 @@
+// Who and what the IdP knows: people (where each came from — SCIM provisioning,
+// an upstream IdP, the IdP's config — and whether they are active), groups with
+// their members and the admin roles they grant, the AI clients and the resource
+// apps. Read-only: people and groups change at the company's IdP (SCIM), and a
+// deactivated person is refused at the next exchange.
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { ipc, type DirectoryView } from "./ipc";
+import type { ScreenProps } from "./common";
+
+type Tab = "people" | "groups" | "clients" | "apps";
+const SOURCE_LABEL: Record<string, string> = { config: "IdP config", scim: "SCIM", upstream: "Upstream IdP" };
+
+function Source({ source }: { source?: string }) {
+  const s = source ?? "config";
+  return (
+    <span className={`status source-${s}`} title={`Came from: ${SOURCE_LABEL[s] ?? s}`}>
+      {SOURCE_LABEL[s] ?? s}
+    </span>
+  );
+}
+
+export function Directory({ tick, report }: ScreenProps) {
+  const [data, setData] = useState<DirectoryView | null>(null);
+  const [tab, setTab] = useState<Tab>("people");
+  const [q, setQ] = useState("");
+
+  const load = useCallback(async () => {
+    try {
+      setData(await ipc.directory());
+    } catch (e) {
+      report(e);
+    }
+  }, [report]);
+  useEffect(() => {
+    const t = setTimeout(() => void load(), 0);
+    return () => clearTimeout(t);
+  }, [load, tick]);
+
+  const needle = q.trim().toLowerCase();
+  const has = useCallback((...fields: (string | null | undefined)[]) => !needle || fields.some((f) => f?.toLowerCase().includes(needle)), [needle]);
+  const people = useMemo(
+    () => (data?.people ?? []).filter((p) => has(p.username, p.name, p.email, ...p.groups)),
+    [data, has],
+  );
+  const groups = useMemo(() => (data?.groups ?? []).filter((g) => has(g.name, ...g.members)), [data, has]);
+  const clients = useMemo(() => (data?.clients ?? []).filter((c) => has(c.name, c.client_id, ...c.owners)), [data, has]);
+  const apps = useMemo(() => (data?.apps ?? []).filter((a) => has(a.name, a.id, a.issuer, ...a.mcp_servers)), [data, has]);
+  const inactive = (data?.people ?? []).filter((p) => p.active === false).length;
+
+  const tabs: [Tab, string, number][] = [
+    ["people", "People", people.length],
+    ["groups", "Groups", groups.length],
+    ["clients", "AI clients", clients.length],
+    ["apps", "Resource apps", apps.length],
+  ];
+
+  return (
+    <main className="single">
+      <section className="queue" data-testid="directory">
+        <div className="toolbar">
+          <h1>Directory</h1>
+          <input placeholder="Filter by name, email, group, client, app" value={q} onChange={(e) => setQ(e.target.value)} aria-label="Filter the directory" />
+          {inactive > 0 && <span className="status status-revoked" data-testid="deactivated-count">{inactive} deactivated</span>}
+        </div>
+        <nav className="subtabs" role="tablist">
+          {tabs.map(([t, label, n]) => (
+            <button key={t} role="tab" aria-selected={tab === t} className={tab === t ? "tab-sub active" : "tab-sub"} onClick={() => setTab(t)} data-testid={`directory-tab-${t}`}>
+              {label} <span className="count">{n}</span>
+            </button>
+          ))}
+        </nav>
+        {!data && <p className="muted">Loading…</p>}
+        {data && tab === "people" && (
+          <table data-testid="people">
+            <thead>
+              <tr><th>Username</th><th>Name</th><th>Email</th><th>Groups</th><th>Admin roles</th><th>From</th><th>MFA</th><th>Status</th></tr>
+            </thead>
+            <tbody>
+              {people.map((p) => (
+                <tr key={p.username} data-testid="person-row" data-username={p.username} data-active={String(p.active !== false)}>
+                  <td>{p.username}</td>
+                  <td>{p.name ?? ""}</td>
+                  <td>{p.email ?? ""}</td>
+                  <td className="ellipsis" title={p.groups.join(", ")}>{p.groups.join(", ")}</td>
+                  <td>{p.roles.join(", ")}</td>
+                  <td><Source source={p.source} /></td>
+                  <td>{p.mfa_enrolled ? "enrolled" : <span className="muted">none</span>}</td>
+                  <td>
+                    {p.active === false ? (
+                      <span className="status status-revoked" title="Deprovisioned: every exchange, refresh and sign-in is refused">Deactivated</span>
+                    ) : p.blocked ? (
+                      <span className="status status-suspended" title="The help desk cut this person off">Blocked</span>
+                    ) : (
+                      <span className="status status-active">Active</span>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        {data && tab === "groups" && (
+          <table data-testid="groups">
+            <thead>
+              <tr><th>Group</th><th>Members</th><th>Admin roles</th><th>From</th></tr>
+            </thead>
+            <tbody>
+              {groups.map((g) => (
+                <tr key={g.name} data-testid="group-row">
+                  <td>{g.name}</td>
+                  <td className="ellipsis" title={g.members.join(", ")}>
+                    {g.members.length} · {g.members.join(", ")}
+                  </td>
+                  <td>{g.roles.join(", ")}</td>
+                  <td><Source source={g.source} /></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        {data && tab === "clients" && (
+          <table data-testid="clients">
+            <thead>
+              <tr><th>AI client</th><th>Client id</th><th>Owners</th><th>Authenticates with</th><th>Connections</th><th>Pending</th></tr>
+            </thead>
+            <tbody>
+              {clients.map((c) => (
+                <tr key={c.client_id}>
+                  <td>{c.name}</td>
+                  <td><code>{c.client_id}</code></td>
+                  <td>{c.owners.join(", ") || <span className="muted">none</span>}</td>
+                  <td>{c.auth_method}</td>
+                  <td>{c.connections}</td>
+                  <td>{c.pending_requests}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        {data && tab === "apps" && (
+          <table data-testid="apps">
+            <thead>
+              <tr><th>Resource app</th><th>Authorization server</th><th>MCP servers</th><th>Scopes</th><th>Revocation receivers</th><th>Owners</th></tr>
+            </thead>
+            <tbody>
+              {apps.map((a) => (
+                <tr key={a.id}>
+                  <td>{a.name}</td>
+                  <td className="ellipsis" title={a.issuer}>{a.issuer}</td>
+                  <td className="ellipsis" title={a.mcp_servers.join(", ")}>{a.mcp_servers.join(", ")}</td>
+                  <td title={a.scopes.map((s) => s.name).join(", ")}>{a.scopes.length}</td>
+                  <td>{a.receivers.length}</td>
+                  <td>{a.owners.join(", ")}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <p className="muted small">
+          People and groups live in the IdP&apos;s database: provisioned over SCIM by the company&apos;s IdP, or seeded from the IdP&apos;s config at its first start.
+          A deactivated person is refused at their next exchange, and every resource app is told.
+        </p>
+      </section>
+    </main>
+  );
+}
