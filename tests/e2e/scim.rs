@@ -384,6 +384,17 @@ async fn provisioning_changes_what_the_gate_allows_at_the_next_exchange() {
         receivers as i64,
         "one SET per receiver"
     );
+    let announced: Vec<String> = sqlx::query_scalar(
+        "SELECT target FROM change_events WHERE kind = 'directory.updated' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_all(d.idp.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        announced,
+        ["alice"],
+        "the consoles are told through the change feed"
+    );
     let judy = admin_session(i, "judy", false).await;
     let users: Vec<admin_api::UserView> = judy.get_json("/users", &[]).await.unwrap();
     let listed = users.iter().find(|u| u.username == "alice").unwrap();

@@ -2,7 +2,8 @@
 // an upstream IdP, the IdP's config — and whether they are active), groups with
 // their members and the admin roles they grant, the AI clients and the resource
 // apps. Read-only: people and groups change at the company's IdP (SCIM), and a
-// deactivated person is refused at the next exchange.
+// deactivated person is refused at the next exchange. Provisioning reaches the
+// open screen through the change feed (`directory.updated`).
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { ipc, type DirectoryView } from "./ipc";
 import type { ScreenProps } from "./common";

@@ -572,10 +572,14 @@ pub enum ChangeKind {
     ReviewUpdated,
     #[serde(rename = "user.blocked")]
     UserBlocked,
+    /// A person or group was provisioned, changed or removed (SCIM); the
+    /// target is the username or group name.
+    #[serde(rename = "directory.updated")]
+    DirectoryUpdated,
 }
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 9] = [
+    pub const ALL: [ChangeKind; 10] = [
         ChangeKind::RequestCreated,
         ChangeKind::RequestUpdated,
         ChangeKind::RequestDecided,
@@ -585,6 +589,7 @@ impl ChangeKind {
         ChangeKind::ReviewCreated,
         ChangeKind::ReviewUpdated,
         ChangeKind::UserBlocked,
+        ChangeKind::DirectoryUpdated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -598,6 +603,7 @@ impl ChangeKind {
             ChangeKind::ReviewCreated => "review.created",
             ChangeKind::ReviewUpdated => "review.updated",
             ChangeKind::UserBlocked => "user.blocked",
+            ChangeKind::DirectoryUpdated => "directory.updated",
         }
     }
 

@@ -177,13 +177,104 @@ async fn with_groups(c: &mut Conn, mut people: Vec<Person>) -> DbResult<Vec<Pers
     Ok(people)
 }
 
-fn lookup_clause(l: &Lookup, name_col: &str) -> (String, Option<String>) {
+/// The two directory tables a [`Lookup`] narrows.
+#[derive(Debug, Clone, Copy)]
+enum Table {
+    People,
+    Groups,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::People => "people",
+            Table::Groups => "directory_groups",
+        }
+    }
+    /// The lower-cased name column (the unique, ordered one).
+    fn key(self) -> &'static str {
+        match self {
+            Table::People => "username_key",
+            Table::Groups => "name_key",
+        }
+    }
+    /// The column of `group_members` that points at this table's rows.
+    fn member_column(self) -> &'static str {
+        match self {
+            Table::People => "person_id",
+            Table::Groups => "group_id",
+        }
+    }
+}
+
+fn lookup_clause(l: &Lookup, t: Table) -> (String, Option<String>) {
     match l {
         Lookup::All => (String::new(), None),
         Lookup::Id(v) => (" WHERE id = ?".into(), Some(v.clone())),
-        Lookup::Name(v) => (format!(" WHERE {name_col} = ?"), Some(name_key(v))),
+        Lookup::Name(v) => (format!(" WHERE {} = ?", t.key()), Some(name_key(v))),
         Lookup::ExternalId(v) => (" WHERE external_id = ?".into(), Some(v.clone())),
     }
+}
+
+/// How many rows of `t` match.
+async fn count_matching(c: &mut Conn, t: Table, lookup: &Lookup) -> DbResult<usize> {
+    let (clause, bind) = lookup_clause(lookup, t);
+    let mut count = sqlx::query_scalar::<_, i64>(sql_owned(
+        Backend::of(c),
+        format!("SELECT COUNT(*) FROM {}{clause}", t.name()),
+    ));
+    if let Some(v) = bind {
+        count = count.bind(v);
+    }
+    Ok(count.fetch_one(&mut *c).await? as usize)
+}
+
+/// A page of `t`'s matching rows, in name order.
+async fn select_rows(
+    c: &mut Conn,
+    t: Table,
+    lookup: &Lookup,
+    offset: usize,
+    limit: usize,
+) -> DbResult<Vec<AnyRow>> {
+    let (clause, bind) = lookup_clause(lookup, t);
+    let mut query = sqlx::query(sql_owned(
+        Backend::of(c),
+        format!(
+            "SELECT * FROM {}{clause} ORDER BY {} LIMIT ? OFFSET ?",
+            t.name(),
+            t.key()
+        ),
+    ));
+    if let Some(v) = bind {
+        query = query.bind(v);
+    }
+    query
+        .bind(limit as i64)
+        .bind(offset as i64)
+        .fetch_all(&mut *c)
+        .await
+}
+
+/// Deletes a row of `t` and the memberships pointing at it.
+async fn delete_with_memberships(tx: &mut Conn, t: Table, id: &str) -> DbResult<bool> {
+    let b = Backend::of(tx);
+    sqlx::query(sql_owned(
+        b,
+        format!("DELETE FROM group_members WHERE {} = ?", t.member_column()),
+    ))
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    let n = sqlx::query(sql_owned(
+        b,
+        format!("DELETE FROM {} WHERE id = ?", t.name()),
+    ))
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
 }
 
 /// One page of people (ordered by username) and how many match in all.
@@ -193,14 +284,7 @@ pub async fn find_people(
     offset: usize,
     limit: usize,
 ) -> DbResult<(Vec<Person>, usize)> {
-    let b = Backend::of(c);
-    let (clause, bind) = lookup_clause(lookup, "username_key");
-    let count_q = sql_owned(b, format!("SELECT COUNT(*) FROM people{clause}"));
-    let mut count = sqlx::query_scalar::<_, i64>(count_q);
-    if let Some(v) = &bind {
-        count = count.bind(v.clone());
-    }
-    let total = count.fetch_one(&mut *c).await? as usize;
+    let total = count_matching(c, Table::People, lookup).await?;
     Ok((select_people(c, lookup, offset, limit).await?, total))
 }
 
@@ -211,20 +295,7 @@ async fn select_people(
     offset: usize,
     limit: usize,
 ) -> DbResult<Vec<Person>> {
-    let b = Backend::of(c);
-    let (clause, bind) = lookup_clause(lookup, "username_key");
-    let mut query = sqlx::query(sql_owned(
-        b,
-        format!("SELECT * FROM people{clause} ORDER BY username_key LIMIT ? OFFSET ?"),
-    ));
-    if let Some(v) = &bind {
-        query = query.bind(v.clone());
-    }
-    let rows = query
-        .bind(limit as i64)
-        .bind(offset as i64)
-        .fetch_all(&mut *c)
-        .await?;
+    let rows = select_rows(c, Table::People, lookup, offset, limit).await?;
     let people = rows.iter().map(person).collect::<DbResult<Vec<_>>>()?;
     with_groups(c, people).await
 }
@@ -297,17 +368,7 @@ pub async fn update_person(
 
 /// Deletes a person and their memberships; false when there is none.
 pub async fn delete_person(tx: &mut Conn, id: &str) -> DbResult<bool> {
-    let b = Backend::of(tx);
-    sqlx::query(sql(b, "DELETE FROM group_members WHERE person_id = ?"))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    let n = sqlx::query(sql(b, "DELETE FROM people WHERE id = ?"))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    Ok(n == 1)
+    delete_with_memberships(tx, Table::People, id).await
 }
 
 /// Fills each group's members (one query per group).
@@ -339,26 +400,8 @@ pub async fn find_groups(
     limit: usize,
     members: bool,
 ) -> DbResult<(Vec<Group>, usize)> {
-    let b = Backend::of(c);
-    let (clause, bind) = lookup_clause(lookup, "name_key");
-    let count_q = sql_owned(b, format!("SELECT COUNT(*) FROM directory_groups{clause}"));
-    let mut count = sqlx::query_scalar::<_, i64>(count_q);
-    if let Some(v) = &bind {
-        count = count.bind(v.clone());
-    }
-    let total = count.fetch_one(&mut *c).await? as usize;
-    let mut query = sqlx::query(sql_owned(
-        b,
-        format!("SELECT * FROM directory_groups{clause} ORDER BY name_key LIMIT ? OFFSET ?"),
-    ));
-    if let Some(v) = &bind {
-        query = query.bind(v.clone());
-    }
-    let rows = query
-        .bind(limit as i64)
-        .bind(offset as i64)
-        .fetch_all(&mut *c)
-        .await?;
+    let total = count_matching(c, Table::Groups, lookup).await?;
+    let rows = select_rows(c, Table::Groups, lookup, offset, limit).await?;
     let groups = rows.iter().map(group).collect::<DbResult<Vec<_>>>()?;
     let groups = if members {
         with_members(c, groups).await?
@@ -419,17 +462,7 @@ pub async fn update_group(tx: &mut Conn, id: &str, g: &GroupWrite<'_>, now: i64)
 }
 
 pub async fn delete_group(tx: &mut Conn, id: &str) -> DbResult<bool> {
-    let b = Backend::of(tx);
-    sqlx::query(sql(b, "DELETE FROM group_members WHERE group_id = ?"))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    let n = sqlx::query(sql(b, "DELETE FROM directory_groups WHERE id = ?"))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    Ok(n == 1)
+    delete_with_memberships(tx, Table::Groups, id).await
 }
 
 /// Which of `ids` are people (for validating a member list).

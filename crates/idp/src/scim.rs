@@ -37,8 +37,6 @@ pub fn router(idp: SharedIdp) -> Router<SharedIdp> {
         .route("/scim/v2/ResourceTypes/{id}", get(resource_type))
         .route("/scim/v2/Schemas", get(schemas))
         .route("/scim/v2/Schemas/{id}", get(schema))
-        .route("/scim/v2/Users", get(list_users).post(create_user))
-        .route("/scim/v2/Users/.search", axum::routing::post(search_users))
         .route(
             "/scim/v2/.search",
             axum::routing::post(|| async {
@@ -49,27 +47,12 @@ pub fn router(idp: SharedIdp) -> Router<SharedIdp> {
                 ))
             }),
         )
-        .route("/scim/v2/Groups/.search", axum::routing::post(search_groups))
+        // `{endpoint}` is `Users` or `Groups` (anything else: SCIM 404).
+        .route("/scim/v2/{endpoint}", get(list).post(create))
+        .route("/scim/v2/{endpoint}/.search", axum::routing::post(search))
         .route(
-            "/scim/v2/Users/{id}",
-            get(get_user)
-                .put(replace_user)
-                .patch(patch_user)
-                .delete(delete_user),
-        )
-        .route("/scim/v2/Groups", get(list_groups).post(create_group))
-        .route(
-            "/scim/v2/Groups/{id}",
-            get(get_group)
-                .put(replace_group)
-                .patch(patch_group)
-                .delete(delete_group),
-        )
-        .route(
-            "/scim/v2/{*rest}",
-            axum::routing::any(|| async {
-                ScimResponse::Error(ScimError::not_found("no such SCIM endpoint"))
-            }),
+            "/scim/v2/{endpoint}/{id}",
+            get(get_one).put(replace).patch(patch).delete(delete),
         )
         .layer(DefaultBodyLimit::max(scim::MAX_BODY))
         .route_layer(axum::middleware::from_fn_with_state(idp, authenticate))
@@ -369,7 +352,7 @@ fn storage(e: sqlx::Error) -> ScimError {
 
 /// A list page: from an index, or (for any other filter) by scanning at most
 /// [`SCAN_MAX`] resources, past which the answer is `400 tooMany`.
-async fn list<T, Find, FindFut>(
+async fn list_page<T, Find, FindFut>(
     q: &HashMap<String, String>,
     name_attr: &str,
     find: Find,
@@ -424,48 +407,77 @@ where
     }
 }
 
-async fn list_users(
-    State(idp): State<SharedIdp>,
-    Query(q): Query<HashMap<String, String>>,
-) -> ScimResponse {
-    let b = base(&idp);
-    let find = |lookup: Lookup, offset: usize, limit: usize| {
-        let idp = idp.clone();
-        async move {
-            let mut c = idp.store.acquire().await?;
-            directory::find_people(&mut c, &lookup, offset, limit).await
-        }
-    };
-    match list(&q, "userName", find, |p| user_json(&b, p)).await {
-        Ok(v) => ScimResponse::ok(v),
-        Err(e) => e.into(),
-    }
+/// The resource kind a collection path names.
+fn kind_of(endpoint: &str) -> Result<ResourceKind, ScimError> {
+    [ResourceKind::User, ResourceKind::Group]
+        .into_iter()
+        .find(|k| k.endpoint() == endpoint)
+        .ok_or_else(|| ScimError::not_found("no such SCIM endpoint"))
 }
 
-async fn list_groups(
-    State(idp): State<SharedIdp>,
-    Query(q): Query<HashMap<String, String>>,
-) -> ScimResponse {
-    let b = base(&idp);
-    let members = !param(&q, "excludedAttributes").is_some_and(|a| {
+/// Whether a group's members are wanted (`excludedAttributes=members` says no:
+/// connectors list big groups that way).
+fn members_wanted(q: &HashMap<String, String>) -> bool {
+    !param(q, "excludedAttributes").is_some_and(|a| {
         a.split(',')
             .any(|x| x.trim().eq_ignore_ascii_case("members"))
-    });
-    let find = |lookup: Lookup, offset: usize, limit: usize| {
-        let idp = idp.clone();
-        async move {
-            let mut c = idp.store.acquire().await?;
-            directory::find_groups(&mut c, &lookup, offset, limit, members).await
+    })
+}
+
+async fn list_of(idp: &SharedIdp, kind: ResourceKind, q: &HashMap<String, String>) -> ScimResponse {
+    let b = base(idp);
+    let listed = match kind {
+        ResourceKind::User => {
+            let find = |lookup: Lookup, offset: usize, limit: usize| {
+                let idp = idp.clone();
+                async move {
+                    let mut c = idp.store.acquire().await?;
+                    directory::find_people(&mut c, &lookup, offset, limit).await
+                }
+            };
+            list_page(q, "userName", find, |p| user_json(&b, p)).await
+        }
+        ResourceKind::Group => {
+            let members = members_wanted(q);
+            let find = |lookup: Lookup, offset: usize, limit: usize| {
+                let idp = idp.clone();
+                async move {
+                    let mut c = idp.store.acquire().await?;
+                    directory::find_groups(&mut c, &lookup, offset, limit, members).await
+                }
+            };
+            list_page(q, "displayName", find, |g| group_json(&b, g, members)).await
         }
     };
-    match list(&q, "displayName", find, |g| group_json(&b, g, members)).await {
+    match listed {
         Ok(v) => ScimResponse::ok(v),
         Err(e) => e.into(),
     }
 }
 
-/// The body as JSON; one too large (over [`scim::MAX_BODY`]) or unreadable is
-/// a SCIM error like any other.
+async fn list(
+    State(idp): State<SharedIdp>,
+    Path(endpoint): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ScimResponse {
+    match kind_of(&endpoint) {
+        Ok(kind) => list_of(&idp, kind, &q).await,
+        Err(e) => e.into(),
+    }
+}
+
+/// `POST …/.search` (RFC 7644 §3.4.3): the list query, sent as a body.
+async fn search(
+    State(idp): State<SharedIdp>,
+    Path(endpoint): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ScimResponse {
+    match kind_of(&endpoint).and_then(|k| Ok((k, search_params(&body)?))) {
+        Ok((kind, q)) => list_of(&idp, kind, &q).await,
+        Err(e) => e.into(),
+    }
+}
+
 /// A single resource with `attributes` / `excludedAttributes` applied.
 fn projected(q: &HashMap<String, String>, mut r: Value) -> Value {
     scim::project(
@@ -476,7 +488,7 @@ fn projected(q: &HashMap<String, String>, mut r: Value) -> Value {
     r
 }
 
-/// `POST …/.search` (RFC 7644 §3.4.3): the list query, sent as a body.
+/// A search request's body as the list's query parameters.
 fn search_params(
     body: &Result<Bytes, BytesRejection>,
 ) -> Result<HashMap<String, String>, ScimError> {
@@ -507,30 +519,11 @@ fn search_params(
     Ok(q)
 }
 
-async fn search_users(
-    state: State<SharedIdp>,
-    body: Result<Bytes, BytesRejection>,
-) -> ScimResponse {
-    match search_params(&body) {
-        Ok(q) => list_users(state, Query(q)).await,
-        Err(e) => e.into(),
-    }
-}
-
-async fn search_groups(
-    state: State<SharedIdp>,
-    body: Result<Bytes, BytesRejection>,
-) -> ScimResponse {
-    match search_params(&body) {
-        Ok(q) => list_groups(state, Query(q)).await,
-        Err(e) => e.into(),
-    }
-}
-
+/// The body as JSON; one too large (over [`scim::MAX_BODY`]) or unreadable is
+/// a SCIM error like any other.
 fn json_body(body: &Result<Bytes, BytesRejection>) -> Result<Value, ScimError> {
     let body = body.as_ref().map_err(|r| {
-        let status = r.status().as_u16();
-        if status == 413 {
+        if r.status().as_u16() == 413 {
             ScimError::new(
                 413,
                 None,
@@ -556,171 +549,135 @@ fn if_match(h: &HeaderMap) -> Result<Option<i64>, ScimError> {
     }
 }
 
-async fn get_user(
+async fn get_one(
     State(idp): State<SharedIdp>,
-    Path(id): Path<String>,
+    Path((endpoint, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ScimResponse {
-    let found = async {
-        let mut c = idp.store.acquire().await?;
-        directory::get_person(&mut c, &id).await
-    }
-    .await;
-    match found {
-        Ok(Some(p)) => ScimResponse::ok(projected(&q, user_json(&base(&idp), &p))),
-        Ok(None) => ScimError::not_found(format!("no User with id `{id}`")).into(),
-        Err(e) => storage(e).into(),
+    let run = async {
+        let kind = kind_of(&endpoint)?;
+        let b = base(&idp);
+        let mut c = idp.store.acquire().await.map_err(storage)?;
+        let found = match kind {
+            ResourceKind::User => directory::get_person(&mut c, &id)
+                .await
+                .map_err(storage)?
+                .map(|p| user_json(&b, &p)),
+            ResourceKind::Group => directory::get_group(&mut c, &id)
+                .await
+                .map_err(storage)?
+                .map(|g| group_json(&b, &g, members_wanted(&q))),
+        };
+        found.ok_or_else(|| ScimError::not_found(format!("no {} with id `{id}`", kind.name())))
+    };
+    match run.await {
+        Ok(r) => ScimResponse::ok(projected(&q, r)),
+        Err(e) => e.into(),
     }
 }
 
-async fn create_user(
+async fn create(
     State(idp): State<SharedIdp>,
     Extension(who): Extension<Provisioner>,
+    Path(endpoint): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResponse {
     let run = async {
+        let kind = kind_of(&endpoint)?;
         let body = json_body(&body)?;
-        service::create_person(&idp, &who, &body).await
+        let b = base(&idp);
+        Ok::<_, ScimError>(match kind {
+            ResourceKind::User => user_json(&b, &service::create_person(&idp, &who, &body).await?),
+            ResourceKind::Group => {
+                group_json(&b, &service::create_group(&idp, &who, &body).await?, true)
+            }
+        })
     };
     match run.await {
-        Ok(p) => ScimResponse::created(user_json(&base(&idp), &p)),
+        Ok(r) => ScimResponse::created(r),
         Err(e) => e.into(),
     }
 }
 
-async fn replace_user(
+/// `PUT` (the whole resource) or `PATCH` (operations on it).
+#[derive(Debug, Clone, Copy)]
+enum Write {
+    Replace,
+    Patch,
+}
+
+async fn update(
+    idp: &SharedIdp,
+    who: &Provisioner,
+    (endpoint, id): (String, String),
+    headers: &HeaderMap,
+    body: &Result<Bytes, BytesRejection>,
+    how: Write,
+) -> ScimResponse {
+    let run = async {
+        let kind = kind_of(&endpoint)?;
+        let version = if_match(headers)?;
+        let body = json_body(body)?;
+        let patch;
+        let change = match how {
+            Write::Replace => Change::Replace(&body),
+            Write::Patch => {
+                patch = PatchRequest::parse(&body)?;
+                Change::Patch(&patch)
+            }
+        };
+        let b = base(idp);
+        Ok::<_, ScimError>(match kind {
+            ResourceKind::User => user_json(
+                &b,
+                &service::update_person(idp, who, &id, version, change).await?,
+            ),
+            ResourceKind::Group => group_json(
+                &b,
+                &service::update_group(idp, who, &id, version, change).await?,
+                true,
+            ),
+        })
+    };
+    match run.await {
+        Ok(r) => ScimResponse::ok(r),
+        Err(e) => e.into(),
+    }
+}
+
+async fn replace(
     State(idp): State<SharedIdp>,
     Extension(who): Extension<Provisioner>,
-    Path(id): Path<String>,
+    Path(path): Path<(String, String)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResponse {
-    let run = async {
-        let version = if_match(&headers)?;
-        let body = json_body(&body)?;
-        service::update_person(&idp, &who, &id, version, Change::Replace(&body)).await
-    };
-    match run.await {
-        Ok(p) => ScimResponse::ok(user_json(&base(&idp), &p)),
-        Err(e) => e.into(),
-    }
+    update(&idp, &who, path, &headers, &body, Write::Replace).await
 }
 
-async fn patch_user(
+async fn patch(
     State(idp): State<SharedIdp>,
     Extension(who): Extension<Provisioner>,
-    Path(id): Path<String>,
+    Path(path): Path<(String, String)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResponse {
-    let run = async {
-        let version = if_match(&headers)?;
-        let req = PatchRequest::parse(&json_body(&body)?)?;
-        service::update_person(&idp, &who, &id, version, Change::Patch(&req)).await
-    };
-    match run.await {
-        Ok(p) => ScimResponse::ok(user_json(&base(&idp), &p)),
-        Err(e) => e.into(),
-    }
+    update(&idp, &who, path, &headers, &body, Write::Patch).await
 }
 
-async fn delete_user(
+async fn delete(
     State(idp): State<SharedIdp>,
     Extension(who): Extension<Provisioner>,
-    Path(id): Path<String>,
+    Path((endpoint, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ScimResponse {
     let run = async {
+        let kind = kind_of(&endpoint)?;
         let version = if_match(&headers)?;
-        service::delete_person(&idp, &who, &id, version).await
-    };
-    match run.await {
-        Ok(()) => ScimResponse::NoContent,
-        Err(e) => e.into(),
-    }
-}
-
-async fn get_group(
-    State(idp): State<SharedIdp>,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> ScimResponse {
-    let members = !param(&q, "excludedAttributes").is_some_and(|a| {
-        a.split(',')
-            .any(|x| x.trim().eq_ignore_ascii_case("members"))
-    });
-    let found = async {
-        let mut c = idp.store.acquire().await?;
-        directory::get_group(&mut c, &id).await
-    }
-    .await;
-    match found {
-        Ok(Some(g)) => ScimResponse::ok(projected(&q, group_json(&base(&idp), &g, members))),
-        Ok(None) => ScimError::not_found(format!("no Group with id `{id}`")).into(),
-        Err(e) => storage(e).into(),
-    }
-}
-
-async fn create_group(
-    State(idp): State<SharedIdp>,
-    Extension(who): Extension<Provisioner>,
-    body: Result<Bytes, BytesRejection>,
-) -> ScimResponse {
-    let run = async {
-        let body = json_body(&body)?;
-        service::create_group(&idp, &who, &body).await
-    };
-    match run.await {
-        Ok(g) => ScimResponse::created(group_json(&base(&idp), &g, true)),
-        Err(e) => e.into(),
-    }
-}
-
-async fn replace_group(
-    State(idp): State<SharedIdp>,
-    Extension(who): Extension<Provisioner>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ScimResponse {
-    let run = async {
-        let version = if_match(&headers)?;
-        let body = json_body(&body)?;
-        service::update_group(&idp, &who, &id, version, Change::Replace(&body)).await
-    };
-    match run.await {
-        Ok(g) => ScimResponse::ok(group_json(&base(&idp), &g, true)),
-        Err(e) => e.into(),
-    }
-}
-
-async fn patch_group(
-    State(idp): State<SharedIdp>,
-    Extension(who): Extension<Provisioner>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ScimResponse {
-    let run = async {
-        let version = if_match(&headers)?;
-        let req = PatchRequest::parse(&json_body(&body)?)?;
-        service::update_group(&idp, &who, &id, version, Change::Patch(&req)).await
-    };
-    match run.await {
-        Ok(g) => ScimResponse::ok(group_json(&base(&idp), &g, true)),
-        Err(e) => e.into(),
-    }
-}
-
-async fn delete_group(
-    State(idp): State<SharedIdp>,
-    Extension(who): Extension<Provisioner>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> ScimResponse {
-    let run = async {
-        let version = if_match(&headers)?;
-        service::delete_group(&idp, &who, &id, version).await
+        match kind {
+            ResourceKind::User => service::delete_person(&idp, &who, &id, version).await,
+            ResourceKind::Group => service::delete_group(&idp, &who, &id, version).await,
+        }
     };
     match run.await {
         Ok(()) => ScimResponse::NoContent,

@@ -169,11 +169,8 @@ export interface components {
             kind: components["schemas"]["ChangeKind"];
             target: string;
         };
-        /**
-         * @description What a change event is about (the event stream's event names).
-         * @enum {string}
-         */
-        ChangeKind: "request.created" | "request.updated" | "request.decided" | "connection.updated" | "connection.revoked" | "receipt.updated" | "review.created" | "review.updated" | "user.blocked";
+        /** @description What a change event is about (the event stream's event names). */
+        ChangeKind: ("request.created" | "request.updated" | "request.decided" | "connection.updated" | "connection.revoked" | "receipt.updated" | "review.created" | "review.updated" | "user.blocked") | "directory.updated";
         ClientRef: {
             client_id: string;
             name: string;

@@ -104,10 +104,26 @@ async fn revoke_everywhere(
     Ok(queued)
 }
 
-/// After a commit: the gate sees it at once, the outbox pushes now.
+/// The change-feed row of a provisioning change (target: the event's target),
+/// in the change's own transaction.
+async fn record_change(idp: &Idp, tx: &mut idp_store::Conn, e: &AuditEvent) -> Result<()> {
+    idp_store::changes::record(
+        tx,
+        admin_api::ChangeKind::DirectoryUpdated,
+        e.target.as_deref().unwrap_or(""),
+        idp.now_ms(),
+    )
+    .await
+    .map_err(storage)?;
+    Ok(())
+}
+
+/// After a commit: the gate sees it at once, the outbox pushes now, the
+/// change feed tells the consoles.
 fn announce(idp: &Idp) {
     idp.connections.invalidate();
     idp.outbox_wake.notify_one();
+    idp.feed_wake.notify_one();
 }
 
 pub async fn create_person(idp: &Idp, who: &Provisioner, body: &Value) -> Result<Person> {
@@ -141,6 +157,7 @@ pub async fn create_person(idp: &Idp, who: &Provisioner, body: &Value) -> Result
     let mut e = who.event("person.created", &username);
     e.subject = Some(username.clone());
     e.detail["after"] = json!({ "id": id, "active": active, "external_id": external_id });
+    record_change(idp, &mut tx, &e).await?;
     audit::append(&mut tx, &[(&e, idp.now_ms())])
         .await
         .map_err(storage)?;
@@ -211,6 +228,7 @@ pub async fn update_person(
             .map_err(storage)?;
         e.detail["events_queued"] = json!(queued);
     }
+    record_change(idp, &mut tx, &e).await?;
     audit::append(&mut tx, &[(&e, idp.now_ms())])
         .await
         .map_err(storage)?;
@@ -253,6 +271,7 @@ pub async fn delete_person(
             .map_err(storage)?;
         e.detail["events_queued"] = json!(queued);
     }
+    record_change(idp, &mut tx, &e).await?;
     audit::append(&mut tx, &[(&e, idp.now_ms())])
         .await
         .map_err(storage)?;
@@ -387,6 +406,7 @@ pub async fn create_group(idp: &Idp, who: &Provisioner, body: &Value) -> Result<
         .map_err(storage)?;
     let mut e = who.event("group.created", &name);
     e.detail["after"] = json!({ "id": id, "members_added": usernames(&mut tx, &added).await });
+    record_change(idp, &mut tx, &e).await?;
     audit::append(&mut tx, &[(&e, idp.now_ms())])
         .await
         .map_err(storage)?;
@@ -456,6 +476,7 @@ pub async fn update_group(
         "members_added": usernames(&mut tx, &added).await,
         "members_removed": usernames(&mut tx, &removed).await,
     });
+    record_change(idp, &mut tx, &e).await?;
     audit::append(&mut tx, &[(&e, idp.now_ms())])
         .await
         .map_err(storage)?;
@@ -486,6 +507,7 @@ pub async fn delete_group(
         "id": id,
         "members": current.members.iter().map(|m| &m.username).collect::<Vec<_>>(),
     });
+    record_change(idp, &mut tx, &e).await?;
     audit::append(&mut tx, &[(&e, idp.now_ms())])
         .await
         .map_err(storage)?;
