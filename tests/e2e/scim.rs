@@ -399,6 +399,15 @@ async fn provisioning_changes_what_the_gate_allows_at_the_next_exchange() {
     let users: Vec<admin_api::UserView> = judy.get_json("/users", &[]).await.unwrap();
     let listed = users.iter().find(|u| u.username == "alice").unwrap();
     assert!(!listed.active);
+    // alice was code-agent's only owner: it is orphaned now; the console is not.
+    let clients: Vec<admin_api::ClientView> = judy.get_json("/clients", &[]).await.unwrap();
+    let orphaned = |id: &str| clients.iter().find(|c| c.client_id == id).unwrap().orphaned;
+    assert!(orphaned("code-agent"));
+    assert!(!orphaned("support-copilot"), "grace and oscar still own it");
+    assert!(
+        !orphaned("gatehouse-console"),
+        "an admin client is nobody's AI client"
+    );
     let audit = judy
         .audit(&gatehouse_tests::query(&[(
             "kind",

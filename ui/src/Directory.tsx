@@ -24,6 +24,7 @@ export function Directory({ tick, report }: ScreenProps) {
   const [data, setData] = useState<DirectoryView | null>(null);
   const [tab, setTab] = useState<Tab>("people");
   const [q, setQ] = useState("");
+  const [orphanedOnly, setOrphanedOnly] = useState(false);
 
   const load = useCallback(async () => {
     try {
@@ -44,7 +45,11 @@ export function Directory({ tick, report }: ScreenProps) {
     [data, has],
   );
   const groups = useMemo(() => (data?.groups ?? []).filter((g) => has(g.name, ...g.members)), [data, has]);
-  const clients = useMemo(() => (data?.clients ?? []).filter((c) => has(c.name, c.client_id, ...c.owners)), [data, has]);
+  const clients = useMemo(
+    () => (data?.clients ?? []).filter((c) => (!orphanedOnly || c.orphaned) && has(c.name, c.client_id, ...c.owners)),
+    [data, has, orphanedOnly],
+  );
+  const orphaned = (data?.clients ?? []).filter((c) => c.orphaned).length;
   const apps = useMemo(() => (data?.apps ?? []).filter((a) => has(a.name, a.id, a.issuer, ...a.mcp_servers)), [data, has]);
   const inactive = (data?.people ?? []).filter((p) => p.active === false).length;
 
@@ -62,6 +67,11 @@ export function Directory({ tick, report }: ScreenProps) {
           <h1>Directory</h1>
           <input placeholder="Filter by name, email, group, client, app" value={q} onChange={(e) => setQ(e.target.value)} aria-label="Filter the directory" />
           {inactive > 0 && <span className="status status-revoked" data-testid="deactivated-count">{inactive} deactivated</span>}
+          {orphaned > 0 && (
+            <span className="status status-suspended" data-testid="orphaned-count" title="AI clients with no active owner">
+              {orphaned} orphaned
+            </span>
+          )}
         </div>
         <nav className="subtabs" role="tablist">
           {tabs.map(([t, label, n]) => (
@@ -120,14 +130,26 @@ export function Directory({ tick, report }: ScreenProps) {
           </table>
         )}
         {data && tab === "clients" && (
+          <label className="small">
+            <input type="checkbox" checked={orphanedOnly} onChange={(e) => setOrphanedOnly(e.target.checked)} data-testid="orphaned-only" /> Orphaned only
+          </label>
+        )}
+        {data && tab === "clients" && (
           <table data-testid="clients">
             <thead>
               <tr><th>AI client</th><th>Client id</th><th>Owners</th><th>Authenticates with</th><th>Connections</th><th>Pending</th></tr>
             </thead>
             <tbody>
               {clients.map((c) => (
-                <tr key={c.client_id}>
-                  <td>{c.name}</td>
+                <tr key={c.client_id} data-testid="client-row" data-client-id={c.client_id} data-orphaned={String(c.orphaned ?? false)}>
+                  <td>
+                    {c.name}
+                    {c.orphaned && (
+                      <span className="status status-suspended" title="No owner is an active person: nobody is accountable for this client">
+                        {" "}Orphaned
+                      </span>
+                    )}
+                  </td>
                   <td><code>{c.client_id}</code></td>
                   <td>{c.owners.join(", ") || <span className="muted">none</span>}</td>
                   <td>{c.auth_method}</td>

@@ -461,6 +461,10 @@ pub struct ClientView {
     pub auth_method: String,
     pub connections: u64,
     pub pending_requests: u64,
+    /// An AI client none of whose owners is an active person of the directory
+    /// (deprovisioned, deleted, or never named): nobody is accountable for it.
+    #[serde(default)]
+    pub orphaned: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

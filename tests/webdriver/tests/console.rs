@@ -932,6 +932,39 @@ async fn the_directory_shows_where_people_came_from_and_a_deprovisioned_person()
     })
     .await;
     w.screenshot("directory-people").await;
+
+    // Deprovisioning a client's only owner leaves the client orphaned.
+    let found: serde_json::Value = http
+        .get(format!(
+            "{}/Users?filter=userName%20eq%20%22heidi%22",
+            info.scim_url
+        ))
+        .bearer_auth(&info.scim_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let heidi = found["Resources"][0]["id"].as_str().unwrap().to_owned();
+    let r = http
+        .delete(format!("{}/Users/{heidi}", info.scim_url))
+        .bearer_auth(&info.scim_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    w.click_css("[data-testid=directory-tab-clients]").await;
+    w.wait_for("[data-testid=orphaned-count]", 20, |t| {
+        t.contains("1 orphaned")
+    })
+    .await;
+    w.click_css("[data-testid=orphaned-only]").await;
+    w.wait_for("[data-testid=clients]", 10, |t| {
+        t.contains("Research Assistant") && !t.contains("Code Assistant")
+    })
+    .await;
+    w.screenshot("directory-orphaned").await;
     w.click_css("[data-testid=directory-tab-groups]").await;
     w.wait_for("[data-testid=groups]", 10, |t| t.contains("iam-approvers"))
         .await;

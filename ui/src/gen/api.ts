@@ -664,6 +664,12 @@ export interface components {
             connections: number;
             description?: string | null;
             name: string;
+            /**
+             * @description An AI client none of whose owners is an active person of the directory
+             *     (deprovisioned, deleted, or never named): nobody is accountable for it.
+             * @default false
+             */
+            orphaned: boolean;
             owners: string[];
             /** Format: uint64 */
             pending_requests: number;

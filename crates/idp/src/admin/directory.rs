@@ -27,6 +27,14 @@ pub async fn clients(State(idp): State<SharedIdp>) -> ApiResult<Json<Vec<ClientV
     };
     let counts: BTreeMap<String, (i64, i64)> =
         counts.into_iter().map(|(c, a, b)| (c, (a, b))).collect();
+    let active: std::collections::HashSet<String> = idp
+        .store
+        .all_people()
+        .await?
+        .into_iter()
+        .filter(|p| p.active)
+        .map(|p| idp_store::directory::name_key(&p.username))
+        .collect();
     Ok(Json(
         idp.config
             .clients
@@ -45,6 +53,11 @@ pub async fn clients(State(idp): State<SharedIdp>) -> ApiResult<Json<Vec<ClientV
                     },
                     connections: conns as u64,
                     pending_requests: pending as u64,
+                    orphaned: !c.admin
+                        && !c
+                            .owners
+                            .iter()
+                            .any(|o| active.contains(&idp_store::directory::name_key(o))),
                 }
             })
             .collect(),
