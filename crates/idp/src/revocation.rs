@@ -27,6 +27,34 @@ pub struct Revocation<'a> {
     pub reason: &'a str,
 }
 
+/// Queues a user-wide revocation event (no client: every session of
+/// `username`) for every receiver of every resource app, inside the caller's
+/// transaction. Returns how many were queued.
+pub async fn enqueue_user_wide(
+    idp: &Idp,
+    tx: &mut idp_store::Conn,
+    username: &str,
+    reason: &str,
+) -> Result<u64, sqlx::Error> {
+    let mut queued = 0;
+    for app in &idp.config.resource_apps {
+        queued += enqueue(
+            idp,
+            tx,
+            &Revocation {
+                connection_id: None,
+                connection_version: None,
+                resource_app: &app.id,
+                client_id: None,
+                username: Some(username),
+                reason,
+            },
+        )
+        .await?;
+    }
+    Ok(queued)
+}
+
 /// How many SETs `enqueue` queues for `resource_app`: one per receiver. A dry
 /// run counts with this, so it reports what the real run will do.
 pub fn receivers_of(idp: &Idp, resource_app: &str) -> u64 {

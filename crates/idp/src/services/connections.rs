@@ -354,21 +354,7 @@ pub async fn revoke_in_bulk(
     }
     if let Some(u) = &b.username {
         idp_store::blocks::block(&mut tx, u, &reason, &who.subject, now).await?;
-        for app in &idp.config.resource_apps {
-            result.events_queued += revocation::enqueue(
-                idp,
-                &mut tx,
-                &Revocation {
-                    connection_id: None,
-                    connection_version: None,
-                    resource_app: &app.id,
-                    client_id: None,
-                    username: Some(u),
-                    reason: &reason,
-                },
-            )
-            .await?;
-        }
+        result.events_queued += revocation::enqueue_user_wide(idp, &mut tx, u, &reason).await?;
         events.push(
             idp_store::changes::record(
                 &mut tx,

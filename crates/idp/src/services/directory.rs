@@ -7,7 +7,7 @@
 
 use crate::{
     audit::{self, AuditEvent, AuditOutcome},
-    revocation::{self, Revocation},
+    revocation,
     state::Idp,
 };
 use idp_store::directory::{self, Group, GroupWrite, Person, PersonWrite, Source};
@@ -78,35 +78,10 @@ fn person_fields(r: &Value) -> Result<(String, Option<String>, bool)> {
     ))
 }
 
-/// Queues a user-wide revocation event for every resource app.
-async fn revoke_everywhere(
-    idp: &Idp,
-    tx: &mut idp_store::Conn,
-    username: &str,
-    reason: &str,
-) -> std::result::Result<u64, sqlx::Error> {
-    let mut queued = 0;
-    for app in &idp.config.resource_apps {
-        queued += revocation::enqueue(
-            idp,
-            tx,
-            &Revocation {
-                connection_id: None,
-                connection_version: None,
-                resource_app: &app.id,
-                client_id: None,
-                username: Some(username),
-                reason,
-            },
-        )
-        .await?;
-    }
-    Ok(queued)
-}
-
-/// The change-feed row of a provisioning change (target: the event's target),
-/// in the change's own transaction.
-async fn record_change(idp: &Idp, tx: &mut idp_store::Conn, e: &AuditEvent) -> Result<()> {
+/// Records a provisioning change in its transaction: the audit event, and the
+/// change-feed row (`directory.updated`, target: the event's target) the
+/// consoles follow.
+async fn record(idp: &Idp, tx: &mut idp_store::Conn, e: &AuditEvent) -> Result<()> {
     idp_store::changes::record(
         tx,
         admin_api::ChangeKind::DirectoryUpdated,
@@ -115,15 +90,20 @@ async fn record_change(idp: &Idp, tx: &mut idp_store::Conn, e: &AuditEvent) -> R
     )
     .await
     .map_err(storage)?;
+    audit::append(tx, &[(e, idp.now_ms())])
+        .await
+        .map_err(storage)?;
     Ok(())
 }
 
-/// After a commit: the gate sees it at once, the outbox pushes now, the
-/// change feed tells the consoles.
-fn announce(idp: &Idp) {
+/// Commits, then makes it visible before the caller answers: the gate's cache
+/// forgets, the outbox pushes now, the change feed tells the consoles.
+async fn commit(idp: &Idp, tx: idp_store::Tx) -> Result<()> {
+    tx.commit().await.map_err(storage)?;
     idp.connections.invalidate();
     idp.outbox_wake.notify_one();
     idp.feed_wake.notify_one();
+    Ok(())
 }
 
 pub async fn create_person(idp: &Idp, who: &Provisioner, body: &Value) -> Result<Person> {
@@ -157,13 +137,9 @@ pub async fn create_person(idp: &Idp, who: &Provisioner, body: &Value) -> Result
     let mut e = who.event("person.created", &username);
     e.subject = Some(username.clone());
     e.detail["after"] = json!({ "id": id, "active": active, "external_id": external_id });
-    record_change(idp, &mut tx, &e).await?;
-    audit::append(&mut tx, &[(&e, idp.now_ms())])
-        .await
-        .map_err(storage)?;
+    record(idp, &mut tx, &e).await?;
     let p = directory::get_person(&mut tx, &id).await.map_err(storage)?;
-    tx.commit().await.map_err(storage)?;
-    announce(idp);
+    commit(idp, tx).await?;
     p.ok_or_else(|| ScimError::not_found("the person was not stored"))
 }
 
@@ -223,18 +199,15 @@ pub async fn update_person(
         json!({ "username": username, "active": active, "external_id": external_id });
     if current.active && !active {
         // The old name too: tokens the apps hold carry the name they were issued to.
-        let queued = revoke_everywhere(idp, &mut tx, &current.username, "deprovisioned")
-            .await
-            .map_err(storage)?;
+        let queued =
+            revocation::enqueue_user_wide(idp, &mut tx, &current.username, "deprovisioned")
+                .await
+                .map_err(storage)?;
         e.detail["events_queued"] = json!(queued);
     }
-    record_change(idp, &mut tx, &e).await?;
-    audit::append(&mut tx, &[(&e, idp.now_ms())])
-        .await
-        .map_err(storage)?;
+    record(idp, &mut tx, &e).await?;
     let p = directory::get_person(&mut tx, id).await.map_err(storage)?;
-    tx.commit().await.map_err(storage)?;
-    announce(idp);
+    commit(idp, tx).await?;
     p.ok_or_else(|| ScimError::not_found(format!("no User with id `{id}`")))
 }
 
@@ -266,17 +239,14 @@ pub async fn delete_person(
         "groups": current.groups.iter().map(|g| &g.name).collect::<Vec<_>>(),
     });
     if current.active {
-        let queued = revoke_everywhere(idp, &mut tx, &current.username, "deprovisioned")
-            .await
-            .map_err(storage)?;
+        let queued =
+            revocation::enqueue_user_wide(idp, &mut tx, &current.username, "deprovisioned")
+                .await
+                .map_err(storage)?;
         e.detail["events_queued"] = json!(queued);
     }
-    record_change(idp, &mut tx, &e).await?;
-    audit::append(&mut tx, &[(&e, idp.now_ms())])
-        .await
-        .map_err(storage)?;
-    tx.commit().await.map_err(storage)?;
-    announce(idp);
+    record(idp, &mut tx, &e).await?;
+    commit(idp, tx).await?;
     Ok(())
 }
 
@@ -362,14 +332,13 @@ async fn check_members(tx: &mut idp_store::Conn, members: &[String]) -> Result<(
     Ok(())
 }
 
-async fn usernames(tx: &mut idp_store::Conn, ids: &[String]) -> Vec<String> {
-    let mut out = vec![];
-    for id in ids {
-        if let Ok(Some(p)) = directory::get_person(tx, id).await {
-            out.push(p.username);
-        }
-    }
-    out
+/// The usernames of the members among `ids`.
+fn usernames_of(members: &[directory::MemberRef], ids: &[String]) -> Vec<String> {
+    members
+        .iter()
+        .filter(|m| ids.contains(&m.id))
+        .map(|m| m.username.clone())
+        .collect()
 }
 
 pub async fn create_group(idp: &Idp, who: &Provisioner, body: &Value) -> Result<Group> {
@@ -404,16 +373,15 @@ pub async fn create_group(idp: &Idp, who: &Provisioner, body: &Value) -> Result<
     let (added, _) = directory::set_members(&mut tx, &id, &members)
         .await
         .map_err(storage)?;
-    let mut e = who.event("group.created", &name);
-    e.detail["after"] = json!({ "id": id, "members_added": usernames(&mut tx, &added).await });
-    record_change(idp, &mut tx, &e).await?;
-    audit::append(&mut tx, &[(&e, idp.now_ms())])
+    let g = directory::get_group(&mut tx, &id)
         .await
-        .map_err(storage)?;
-    let g = directory::get_group(&mut tx, &id).await.map_err(storage)?;
-    tx.commit().await.map_err(storage)?;
-    announce(idp);
-    g.ok_or_else(|| ScimError::not_found("the group was not stored"))
+        .map_err(storage)?
+        .ok_or_else(|| ScimError::not_found("the group was not stored"))?;
+    let mut e = who.event("group.created", &name);
+    e.detail["after"] = json!({ "id": id, "members_added": usernames_of(&g.members, &added) });
+    record(idp, &mut tx, &e).await?;
+    commit(idp, tx).await?;
+    Ok(g)
 }
 
 pub async fn update_group(
@@ -469,21 +437,20 @@ pub async fn update_group(
     let (added, removed) = directory::set_members(&mut tx, id, &members)
         .await
         .map_err(storage)?;
+    let g = directory::get_group(&mut tx, id)
+        .await
+        .map_err(storage)?
+        .ok_or_else(|| ScimError::not_found(format!("no Group with id `{id}`")))?;
     let mut e = who.event("group.updated", &name);
     e.detail["before"] = json!({ "display_name": current.display_name });
     e.detail["after"] = json!({
         "display_name": name,
-        "members_added": usernames(&mut tx, &added).await,
-        "members_removed": usernames(&mut tx, &removed).await,
+        "members_added": usernames_of(&g.members, &added),
+        "members_removed": usernames_of(&current.members, &removed),
     });
-    record_change(idp, &mut tx, &e).await?;
-    audit::append(&mut tx, &[(&e, idp.now_ms())])
-        .await
-        .map_err(storage)?;
-    let g = directory::get_group(&mut tx, id).await.map_err(storage)?;
-    tx.commit().await.map_err(storage)?;
-    announce(idp);
-    g.ok_or_else(|| ScimError::not_found(format!("no Group with id `{id}`")))
+    record(idp, &mut tx, &e).await?;
+    commit(idp, tx).await?;
+    Ok(g)
 }
 
 pub async fn delete_group(
@@ -507,11 +474,7 @@ pub async fn delete_group(
         "id": id,
         "members": current.members.iter().map(|m| &m.username).collect::<Vec<_>>(),
     });
-    record_change(idp, &mut tx, &e).await?;
-    audit::append(&mut tx, &[(&e, idp.now_ms())])
-        .await
-        .map_err(storage)?;
-    tx.commit().await.map_err(storage)?;
-    announce(idp);
+    record(idp, &mut tx, &e).await?;
+    commit(idp, tx).await?;
     Ok(())
 }
