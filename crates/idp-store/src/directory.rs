@@ -60,6 +60,29 @@ pub struct Person {
     pub groups: Vec<GroupRef>,
 }
 
+impl Person {
+    /// The primary (else first) email of the stored resource.
+    pub fn email(&self) -> Option<String> {
+        let items = self.resource.get("emails")?.as_array()?;
+        items
+            .iter()
+            .find(|i| i.get("primary") == Some(&Value::Bool(true)))
+            .or(items.first())?
+            .get("value")?
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    /// The name to show: `displayName`, else `name.formatted`.
+    pub fn display_name(&self) -> Option<String> {
+        self.resource
+            .get("displayName")
+            .or_else(|| self.resource.get("name").and_then(|n| n.get("formatted")))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberRef {
     pub id: String,
@@ -613,31 +636,12 @@ impl Db {
         let Some(p) = person_by_username(&mut c, username).await? else {
             return Ok(None);
         };
-        let email = p
-            .resource
-            .get("emails")
-            .and_then(Value::as_array)
-            .and_then(|items| {
-                items
-                    .iter()
-                    .find(|i| i.get("primary") == Some(&Value::Bool(true)))
-                    .or(items.first())
-            })
-            .and_then(|i| i.get("value"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let name = p
-            .resource
-            .get("displayName")
-            .or_else(|| p.resource.get("name").and_then(|n| n.get("formatted")))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
         Ok(Some(DirectoryEntry {
+            email: p.email(),
+            name: p.display_name(),
             username: p.username,
             active: p.active,
             groups: p.groups.into_iter().map(|g| g.name).collect(),
-            email,
-            name,
         }))
     }
 
@@ -655,5 +659,40 @@ impl Db {
                 .await?
                 .0,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn person(resource: Value) -> Person {
+        Person {
+            id: "1".into(),
+            username: "a".into(),
+            external_id: None,
+            active: true,
+            source: Source::Scim,
+            resource,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+            groups: vec![],
+        }
+    }
+
+    #[test]
+    fn the_primary_email_wins_over_the_first_and_display_name_over_formatted() {
+        let p = person(json!({
+            "emails": [{"value": "a@x"}, {"value": "b@x", "primary": true}],
+            "name": {"formatted": "A B"},
+        }));
+        assert_eq!(p.email().as_deref(), Some("b@x"));
+        assert_eq!(p.display_name().as_deref(), Some("A B"));
+        let p = person(json!({"emails": [{"value": "a@x"}], "displayName": "Ann"}));
+        assert_eq!(p.email().as_deref(), Some("a@x"));
+        assert_eq!(p.display_name().as_deref(), Some("Ann"));
+        assert_eq!(person(json!({})).email(), None);
     }
 }

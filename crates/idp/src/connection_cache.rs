@@ -41,8 +41,19 @@ impl ConnectionCache {
             return store.live_connection(client_id, app).await;
         }
         let key = (client_id.to_owned(), app.to_owned());
-        if let Some(hit) = self
-            .entries
+        self.read_through(&self.entries, key, store.live_connection(client_id, app))
+            .await
+    }
+
+    /// `map[key]`, else what `load` reads, kept unless a write was
+    /// invalidated while it read (the generation moved).
+    async fn read_through<K: std::hash::Hash + Eq, V: Clone>(
+        &self,
+        map: &RwLock<HashMap<K, V>>,
+        key: K,
+        load: impl std::future::Future<Output = DbResult<V>>,
+    ) -> DbResult<V> {
+        if let Some(hit) = map
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&key)
@@ -50,9 +61,8 @@ impl ConnectionCache {
             return Ok(hit.clone());
         }
         let seen = self.generation.load(Ordering::Acquire);
-        let found = store.live_connection(client_id, app).await?;
-        let mut entries = self
-            .entries
+        let found = load.await?;
+        let mut entries = map
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.generation.load(Ordering::Acquire) == seen {
@@ -94,24 +104,8 @@ impl ConnectionCache {
             return store.directory_entry(username).await;
         }
         let key = idp_store::directory::name_key(username);
-        if let Some(hit) = self
-            .people
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-        {
-            return Ok(hit.clone());
-        }
-        let seen = self.generation.load(Ordering::Acquire);
-        let found = store.directory_entry(username).await?;
-        let mut people = self
-            .people
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if self.generation.load(Ordering::Acquire) == seen {
-            people.insert(key, found.clone());
-        }
-        Ok(found)
+        self.read_through(&self.people, key, store.directory_entry(username))
+            .await
     }
 
     /// Forgets everything; call after every committed write to `connections`,

@@ -62,16 +62,6 @@ pub fn get_ci<'a>(resource: &'a Value, name: &str) -> Option<&'a Value> {
         .map(|(_, v)| v)
 }
 
-/// The primary (else first) `value` of a multi-valued attribute such as `emails`.
-pub fn primary_value(resource: &Value, attr: &str) -> Option<String> {
-    let items = get_ci(resource, attr)?.as_array()?;
-    let primary = items
-        .iter()
-        .find(|i| get_ci(i, "primary").and_then(Value::as_bool) == Some(true))
-        .or(items.first())?;
-    get_ci(primary, "value")?.as_str().map(str::to_owned)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,15 +71,6 @@ mod tests {
         assert_eq!(page_bounds(None, None), (1, MAX_PAGE));
         assert_eq!(page_bounds(Some(0), Some(-5)), (1, 0));
         assert_eq!(page_bounds(Some(11), Some(10_000)), (11, MAX_PAGE));
-    }
-
-    #[test]
-    fn primary_email_wins_over_the_first() {
-        let u = json!({"emails": [{"value": "a@x"}, {"value": "b@x", "primary": true}]});
-        assert_eq!(primary_value(&u, "emails").as_deref(), Some("b@x"));
-        let u = json!({"Emails": [{"value": "a@x"}]});
-        assert_eq!(primary_value(&u, "emails").as_deref(), Some("a@x"));
-        assert_eq!(primary_value(&json!({}), "emails"), None);
     }
 }
 

@@ -92,12 +92,11 @@ pub async fn users(State(idp): State<SharedIdp>) -> ApiResult<Json<Vec<UserView>
         people
             .into_iter()
             .map(|p| {
-                let groups: Vec<String> = p.groups.into_iter().map(|g| g.name).collect();
+                let groups: Vec<String> = p.groups.iter().map(|g| g.name.clone()).collect();
                 let configured = idp.config.user(&p.username);
                 UserView {
-                    name: scim_string(&p.resource, &["displayName"])
-                        .or_else(|| scim_string(&p.resource, &["name", "formatted"])),
-                    email: scim::primary_value(&p.resource, "emails"),
+                    name: p.display_name(),
+                    email: p.email(),
                     roles: idp.config.roles_of_groups(&groups),
                     groups,
                     mfa_enrolled: configured.is_some_and(|u| u.totp_secret.is_some()),
@@ -111,14 +110,6 @@ pub async fn users(State(idp): State<SharedIdp>) -> ApiResult<Json<Vec<UserView>
     ))
 }
 
-/// A string at `path` in a SCIM resource.
-fn scim_string(resource: &serde_json::Value, path: &[&str]) -> Option<String> {
-    path.iter()
-        .try_fold(resource, |v, k| v.get(*k))
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_owned)
-}
-
 pub async fn groups(State(idp): State<SharedIdp>) -> ApiResult<Json<Vec<GroupView>>> {
     let groups = idp.store.all_groups().await?;
     Ok(Json(
@@ -127,11 +118,7 @@ pub async fn groups(State(idp): State<SharedIdp>) -> ApiResult<Json<Vec<GroupVie
             .map(|g| GroupView {
                 roles: idp
                     .config
-                    .roles
-                    .iter()
-                    .filter(|(_, gs)| gs.contains(&g.display_name))
-                    .map(|(r, _)| *r)
-                    .collect(),
+                    .roles_of_groups(std::slice::from_ref(&g.display_name)),
                 members: g.members.into_iter().map(|m| m.username).collect(),
                 source: g.source,
                 name: g.display_name,
