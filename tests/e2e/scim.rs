@@ -158,6 +158,20 @@ async fn only_a_provisioner_api_token_reaches_scim() {
         .await
         .unwrap()
         .access_token;
+    let docs = i.app("docs");
+    let resource_at = agent::redeem(
+        &agent::http_client(),
+        &docs.issuer,
+        &gatehouse_tests::resource_client(i, "code-agent", "docs"),
+        &jag,
+        None,
+    )
+    .await
+    .unwrap()
+    .access_token;
+    // Another issuer: the provisioning token and an ID token of another Gatehouse.
+    let other = start_demo().await;
+    let other_id = sign_in(&other.info, "alice", "code-agent", false).await;
     for (what, token, want) in [
         ("no token", "", StatusCode::UNAUTHORIZED),
         (
@@ -182,6 +196,21 @@ async fn only_a_provisioner_api_token_reaches_scim() {
             StatusCode::UNAUTHORIZED,
         ),
         (
+            "a resource AS access token",
+            resource_at.as_str(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "another IdP's provisioning token",
+            other.info.scim_token.as_str(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "another IdP's ID token",
+            other_id.id_token.as_str(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
             "an API token without the provisioner role",
             auditor.as_str(),
             StatusCode::FORBIDDEN,
@@ -191,7 +220,21 @@ async fn only_a_provisioner_api_token_reaches_scim() {
         assert_eq!(st, want, "{what}");
         assert_eq!(body["schemas"][0], scim::ERROR, "{what}");
         assert_eq!(body["status"], want.as_u16().to_string(), "{what}");
+        // Nor can it write.
+        let (st, _, _) = s
+            .with_token(token)
+            .call(Method::POST, "/Users", Some(json!({"userName": "mallory"})))
+            .await;
+        assert_eq!(st, want, "{what} writing");
     }
+    let (_, none, _) = s
+        .call(
+            Method::GET,
+            "/Users?filter=userName%20eq%20%22mallory%22",
+            None,
+        )
+        .await;
+    assert_eq!(none["totalResults"], 0, "no refused write left a person");
     // And the provisioner token is no admin API token.
     let bot = AdminClient::new(&i.idp, i.scim_token.clone());
     assert_eq!(bot.whoami().await.unwrap_err().status(), Some(403));
