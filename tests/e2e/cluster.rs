@@ -160,6 +160,7 @@ fn world(issuer: &str, receiver: &str, clients: usize) -> Config {
         connections,
         roles: [(Role::Approver, vec!["iam-approvers".into()])].into(),
         scim: Default::default(),
+        trusted_issuers: vec![],
     }
 }
 

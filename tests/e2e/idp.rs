@@ -550,6 +550,7 @@ async fn private_key_jwt_clients_authenticate_with_a_single_use_assertion() {
         connections: vec![],
         roles: Default::default(),
         scim: Default::default(),
+        trusted_issuers: vec![],
     };
     let state = idp::server::build(config).await.unwrap();
     tokio::spawn(idp::server::serve(state, listener));

@@ -27,6 +27,8 @@ pub struct DemoOptions {
     /// it, `GATEHOUSE_POSTGRES` (a PostgreSQL server's URL) puts the world
     /// on a fresh database of that server: how the tests run on PostgreSQL.
     pub database_url: Option<String>,
+    /// Other IdPs whose ID tokens the world's AI clients may exchange.
+    pub trusted_issuers: Vec<idp::config::TrustedIssuer>,
 }
 
 impl Default for DemoOptions {
@@ -35,6 +37,7 @@ impl Default for DemoOptions {
             listen: "127.0.0.1:0".into(),
             data_dir: None,
             database_url: None,
+            trusted_issuers: vec![],
         }
     }
 }
@@ -357,6 +360,7 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
             .map(|(r, gs)| (*r, gs.iter().map(|g| (*g).into()).collect()))
             .collect(),
         scim: Default::default(),
+        trusted_issuers: opts.trusted_issuers.clone(),
     };
     config
         .validate()

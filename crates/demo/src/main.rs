@@ -46,6 +46,7 @@ async fn main() -> ExitCode {
         listen: cli.listen,
         data_dir: cli.data,
         database_url: cli.database_url,
+        ..Default::default()
     })
     .await
     {

@@ -43,6 +43,75 @@ pub struct Config {
     /// SCIM provisioning (`[scim]`).
     #[serde(default)]
     pub scim: ScimSettings,
+    /// Other IdPs whose ID tokens AI apps may present as the token exchange's
+    /// subject token (`[[trusted_issuer]]`).
+    #[serde(default, rename = "trusted_issuer")]
+    pub trusted_issuers: Vec<TrustedIssuer>,
+}
+
+/// Another IdP (the company's: Entra ID, Okta, Google, Keycloak) whose ID
+/// tokens an AI app that signs people in there may present as the subject
+/// token of the token exchange. The person is found in the directory by the
+/// username claim; the same policy gate then applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIssuer {
+    /// The `iss` of its tokens, exactly.
+    pub issuer: String,
+    /// Where its signing keys are; from its discovery document when absent.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// The signature algorithms accepted (of RS256, ES256, EdDSA).
+    #[serde(default = "default_external_algorithms")]
+    pub algorithms: Vec<String>,
+    /// Which Gatehouse client each of its audiences (the AI app's client id
+    /// there) is: `"<aud>" = "<gatehouse client_id>"`. A token is honoured only
+    /// for the client its audience maps to.
+    pub clients: BTreeMap<String, String>,
+    /// Which claims carry the username (matched against the directory), email,
+    /// name, groups, acr and amr.
+    #[serde(default)]
+    pub claims: oidc_rp::ClaimMapping,
+    /// Which acr/amr values count as a second factor for step-up rules.
+    #[serde(default)]
+    pub mfa: oidc_rp::MfaEvidence,
+    /// The largest token accepted, in bytes.
+    #[serde(default = "default_external_token_bytes")]
+    pub max_token_bytes: usize,
+    /// Seconds of clock skew tolerated.
+    #[serde(default = "default_leeway")]
+    pub leeway: i64,
+}
+
+fn default_external_algorithms() -> Vec<String> {
+    vec!["RS256".into(), "ES256".into()]
+}
+
+fn default_external_token_bytes() -> usize {
+    16 * 1024
+}
+
+fn default_leeway() -> i64 {
+    60
+}
+
+impl TrustedIssuer {
+    /// The accepted algorithms (unknown names were refused by `validate`).
+    pub fn algs(&self) -> Vec<xaa::Alg> {
+        self.algorithms
+            .iter()
+            .filter_map(|a| xaa::Alg::parse(a))
+            .collect()
+    }
+
+    /// The audiences of its tokens honoured for Gatehouse client `client_id`.
+    pub fn audiences_of(&self, client_id: &str) -> Vec<String> {
+        self.clients
+            .iter()
+            .filter(|(_, c)| *c == client_id)
+            .map(|(aud, _)| aud.clone())
+            .collect()
+    }
 }
 
 /// What SCIM provisioning may change.
@@ -385,6 +454,80 @@ impl Config {
                 }
             }
         }
+        for (i, t) in self.trusted_issuers.iter().enumerate() {
+            let at = |key| Place::Entry("trusted_issuer", i, key);
+            if !is_web_url(&t.issuer) || t.issuer.ends_with('/') {
+                bad(
+                    at("issuer"),
+                    format!(
+                        "trusted issuer `{}` must be an https (or loopback http) URL without a trailing slash",
+                        t.issuer
+                    ),
+                );
+            }
+            if t.issuer == self.issuer {
+                bad(
+                    at("issuer"),
+                    "a trusted issuer cannot be this IdP itself".into(),
+                );
+            }
+            if let Some(u) = &t.jwks_uri
+                && !is_web_url(u)
+            {
+                bad(
+                    at("jwks_uri"),
+                    format!("jwks_uri `{u}` must be an https (or loopback http) URL"),
+                );
+            }
+            if t.algorithms.is_empty() {
+                bad(at("algorithms"), "algorithms must not be empty".into());
+            }
+            for a in &t.algorithms {
+                if xaa::Alg::parse(a).is_none() {
+                    bad(
+                        at("algorithms"),
+                        format!("algorithm `{a}` is not one of RS256, ES256, EdDSA"),
+                    );
+                }
+            }
+            if t.clients.is_empty() {
+                bad(
+                    at("clients"),
+                    format!("trusted issuer `{}` maps no audience to a client", t.issuer),
+                );
+            }
+            for client_id in t.clients.values() {
+                match self.client(client_id) {
+                    Some(c) if !matches!(c.auth, ClientAuth::None) => {}
+                    Some(_) => bad(
+                        at("clients"),
+                        format!(
+                            "client `{client_id}` is public; the token exchange needs a confidential client"
+                        ),
+                    ),
+                    None => bad(at("clients"), format!("unknown client `{client_id}`")),
+                }
+            }
+            if !(1024..=64 * 1024).contains(&t.max_token_bytes) {
+                bad(
+                    at("max_token_bytes"),
+                    "max_token_bytes must be between 1024 and 65536".into(),
+                );
+            }
+            if !(0..=300).contains(&t.leeway) {
+                bad(at("leeway"), "leeway must be 0 to 300 seconds".into());
+            }
+        }
+        if let Some((i, t)) = self.trusted_issuers.iter().enumerate().find(|(i, t)| {
+            self.trusted_issuers[..*i]
+                .iter()
+                .any(|o| o.issuer == t.issuer)
+        }) {
+            bad(
+                Place::Entry("trusted_issuer", i, "issuer"),
+                format!("trusted issuer `{}` is listed twice", t.issuer),
+            );
+        }
         for (i, c) in self.connections.iter().enumerate() {
             if !self.clients.iter().any(|k| k.client_id == c.client_id) {
                 bad(
@@ -445,6 +588,15 @@ impl Config {
     pub fn resource_app(&self, id: &str) -> Option<&ResourceApp> {
         self.resource_apps.iter().find(|a| a.id == id)
     }
+}
+
+/// Whether `u` is an https URL, or http on a loopback host (tests, a local IdP).
+fn is_web_url(u: &str) -> bool {
+    url::Url::parse(u).is_ok_and(|u| match u.scheme() {
+        "https" => true,
+        "http" => matches!(u.host_str(), Some("127.0.0.1" | "[::1]" | "localhost")),
+        _ => false,
+    })
 }
 
 /// Where in the file a problem is: a key of a `[table]` (`""` for the top
@@ -605,6 +757,43 @@ scopes = { kind = "include_only", scopes = ["crm.read", "crm.nuke"] }
         );
         assert_eq!(p[0].line, 3, "an unknown key: {p:?}");
         assert!(p[0].message.contains("listen_on"), "{p:?}");
+    }
+
+    #[test]
+    fn a_trusted_issuer_is_checked_key_by_key() {
+        let text = r#"issuer = "https://idp.example.com"
+database = "x"
+
+[[clients]]
+client_id = "agent"
+name = "Agent"
+auth = { method = "none" }
+
+[[trusted_issuer]]
+issuer = "http://login.example.com/tenant"
+algorithms = ["RS256", "HS256"]
+max_token_bytes = 100
+
+[trusted_issuer.clients]
+"corp-agent" = "agent"
+"corp-ghost" = "ghost"
+"#;
+        let got: Vec<(usize, String)> = check(text)
+            .into_iter()
+            .map(|p| (p.line, p.message))
+            .collect();
+        let said = |needle: &str| {
+            got.iter()
+                .find(|(_, m)| m.contains(needle))
+                .map(|(l, _)| *l)
+        };
+        assert_eq!(said("https (or loopback http)"), Some(10), "{got:#?}");
+        assert_eq!(said("`HS256` is not one of"), Some(11), "{got:#?}");
+        assert_eq!(said("max_token_bytes"), Some(12), "{got:#?}");
+        // A key of the entry's sub-table is reported at the entry.
+        assert_eq!(said("client `agent` is public"), Some(9), "{got:#?}");
+        assert_eq!(said("unknown client `ghost`"), Some(9), "{got:#?}");
+        assert_eq!(got.len(), 5, "{got:#?}");
     }
 
     #[test]

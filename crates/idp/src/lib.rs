@@ -15,6 +15,7 @@ pub mod config;
 pub mod connection_cache;
 pub mod cost;
 pub mod endpoints;
+pub mod external_subject;
 pub mod http_error;
 pub mod jobs;
 pub mod metrics;
@@ -30,6 +31,7 @@ pub use idp_store as store;
 pub mod throttle;
 pub mod token;
 pub mod usage;
+pub mod verified_cache;
 pub mod views;
 
 pub use config::Config;

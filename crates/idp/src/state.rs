@@ -1,7 +1,7 @@
 //! The running IdP: configuration, store, audit log, signing key and clock,
 //! shared by every request handler.
 
-use crate::{audit::AuditLog, config::Config};
+use crate::{audit::AuditLog, config::Config, verified_cache::VerifiedTokens};
 use idp_store::Db;
 use std::sync::{
     Arc,
@@ -37,13 +37,11 @@ pub struct Idp {
     /// When each connection's `last_used_at` was last written, to write it at most
     /// once a minute instead of on every exchange.
     last_touch: std::sync::Mutex<std::collections::HashMap<String, i64>>,
-    /// ID tokens whose signature already verified, by SHA-256 of the token: an
-    /// agent exchanges one ID token for many ID-JAGs, and the signature check is
-    /// the costliest step of the gate. Claims are still checked on every use.
-    verified_id_tokens: std::sync::Mutex<std::collections::HashMap<[u8; 32], IdTokenClaims>>,
+    /// This IdP's ID tokens whose signature already verified.
+    verified_id_tokens: VerifiedTokens<IdTokenClaims>,
+    /// The other IdPs whose ID tokens are honoured as subject tokens.
+    pub trusted: crate::external_subject::TrustedIssuers,
 }
-
-const VERIFIED_CACHE_MAX: usize = 10_000;
 
 impl Idp {
     /// The person behind `username` (any case) from the directory, as the
@@ -75,6 +73,7 @@ impl Idp {
                 .collect(),
         };
         let verifying = xaa::jws::keys_from_jwks(&jwks);
+        let trusted = crate::external_subject::TrustedIssuers::new(&config.trusted_issuers);
         Self {
             admin_routes: crate::admin::auth::RouteRoles::from_contract(),
             changes: tokio::sync::broadcast::channel(1024).0,
@@ -94,6 +93,7 @@ impl Idp {
             clock_offset: AtomicI64::new(0),
             last_touch: Default::default(),
             verified_id_tokens: Default::default(),
+            trusted,
         }
     }
 
@@ -121,14 +121,9 @@ impl Idp {
     /// token, in the bounded signature pool, then cached until it expires); the
     /// caller checks the claims.
     pub async fn verified_id_token(&self, token: &str) -> Result<IdTokenClaims, OAuthError> {
-        let key = xaa::util::sha256(token.as_bytes());
-        if let Some(c) = self
-            .verified_id_tokens
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-        {
-            return Ok(c.clone());
+        let key = VerifiedTokens::<IdTokenClaims>::key(token);
+        if let Some(c) = self.verified_id_tokens.get(&key) {
+            return Ok(c);
         }
         if token.len() > 16 * 1024 {
             return Err(OAuthError::invalid_grant(
@@ -147,18 +142,8 @@ impl Idp {
             })?;
         let c: IdTokenClaims = serde_json::from_slice(&v.payload)
             .map_err(|_| OAuthError::invalid_grant("the subject token is not an ID token"))?;
-        let now = self.now();
-        let mut cache = self
-            .verified_id_tokens
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if cache.len() >= VERIFIED_CACHE_MAX {
-            cache.retain(|_, c| (c.exp as i64) > now);
-            if cache.len() >= VERIFIED_CACHE_MAX {
-                cache.clear();
-            }
-        }
-        cache.insert(key, c.clone());
+        self.verified_id_tokens
+            .insert(key, c.clone(), c.exp as i64, self.now());
         Ok(c)
     }
 

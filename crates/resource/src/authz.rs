@@ -156,7 +156,7 @@ async fn redeem(
     let client_id = authenticate(app, headers, &form)?;
     let req = JwtBearerRequest::from_form(&form)?;
     let policy = IdJagPolicy::new(&app.config.trusted_idp.issuer, &app.config.issuer);
-    let unavailable = |e: crate::jwks::JwksError| {
+    let unavailable = |e: oidc_rp::JwksError| {
         tracing::warn!(error = %e, "JWKS fetch failed");
         OAuthError::new(
             xaa::ErrorCode::TemporarilyUnavailable,

@@ -5,7 +5,6 @@
 
 pub mod authz;
 pub mod config;
-pub mod jwks;
 pub mod mcp;
 pub mod receiver;
 pub mod server;

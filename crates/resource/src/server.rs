@@ -1,11 +1,12 @@
 //! Assembling one resource app: AS routes, protected resource metadata and the MCP
 //! endpoint on one listener.
 
-use crate::{authz, config::ResourceAppConfig, jwks::JwksCache, mcp, tokens::TokenStore};
+use crate::{authz, config::ResourceAppConfig, mcp, tokens::TokenStore};
 use axum::{
     Router,
     routing::{get, post},
 };
+use oidc_rp::JwksCache;
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };

@@ -1,39 +1,53 @@
 //! Compact JWS (RFC 7515) signing and verification on aws-lc-rs, with an explicit
-//! algorithm allow-list: ES256 and EdDSA (Ed25519) only. `none` and every HMAC
-//! algorithm are refused before a key is even looked up, and the header's `alg`
-//! must match the key type, so a public key can never be used as an HMAC secret.
+//! algorithm allow-list: Gatehouse's own tokens are ES256 or EdDSA (Ed25519) only;
+//! RS256 is accepted only where a caller allows it (another IdP's ID tokens: Entra,
+//! Okta and Google sign with it). `none` and every HMAC algorithm are refused
+//! before a key is even looked up, and the header's `alg` must match the key type,
+//! so a public key can never be used as an HMAC secret.
 //!
 //! aws-lc-rs is used directly rather than through `jsonwebtoken` because a key
 //! pair parsed once signs about twice as fast (DESIGN.md, measured), and because
 //! the checks that matter here (`typ`, `crit`, key binding) are ours to write anyway.
 
 use crate::util::{b64, b64_decode};
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519, EcdsaKeyPair,
-    Ed25519KeyPair, KeyPair, UnparsedPublicKey,
+use aws_lc_rs::{
+    rsa::{KeySize, PublicKeyComponents},
+    signature::{
+        ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519, EcdsaKeyPair,
+        Ed25519KeyPair, KeyPair, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair,
+        UnparsedPublicKey,
+    },
 };
 use serde::{Deserialize, Serialize};
 
-/// The JWS algorithms Gatehouse signs and accepts.
+/// The JWS algorithms Gatehouse knows. Which of them a verifier accepts is its
+/// allow-list ([`GATEHOUSE_ALGS`] unless it says otherwise).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Alg {
     ES256,
     EdDSA,
+    /// RSASSA-PKCS1-v1_5 with SHA-256, keys of 2048 bits or more.
+    RS256,
 }
+
+/// What Gatehouse signs its own tokens with, and all its own verifiers accept.
+pub const GATEHOUSE_ALGS: &[Alg] = &[Alg::ES256, Alg::EdDSA];
 
 impl Alg {
     pub fn as_str(self) -> &'static str {
         match self {
             Alg::ES256 => "ES256",
             Alg::EdDSA => "EdDSA",
+            Alg::RS256 => "RS256",
         }
     }
 
-    /// Parses an `alg` header value; anything outside the allow-list is `None`.
+    /// Parses an `alg` value; anything Gatehouse does not know is `None`.
     pub fn parse(s: &str) -> Option<Alg> {
         match s {
             "ES256" => Some(Alg::ES256),
             "EdDSA" => Some(Alg::EdDSA),
+            "RS256" => Some(Alg::RS256),
             _ => None,
         }
     }
@@ -42,6 +56,7 @@ impl Alg {
 enum KeyPairKind {
     Es256(EcdsaKeyPair),
     Ed25519(Ed25519KeyPair),
+    Rs256(RsaKeyPair),
 }
 
 /// A private signing key, parsed once, with its key id.
@@ -86,6 +101,14 @@ impl SigningKey {
                 .map_err(|_| KeyError::Generation)?
                 .as_ref()
                 .to_vec(),
+            Alg::RS256 => {
+                use aws_lc_rs::encoding::AsDer;
+                RsaKeyPair::generate(KeySize::Rsa2048)
+                    .and_then(|k| k.as_der())
+                    .map_err(|_| KeyError::Generation)?
+                    .as_ref()
+                    .to_vec()
+            }
         };
         let kid = format!(
             "{}-{}",
@@ -106,6 +129,11 @@ impl SigningKey {
                 Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
                     .map_err(|_| KeyError::BadPrivateKey(alg))?,
             ),
+            Alg::RS256 => KeyPairKind::Rs256(
+                RsaKeyPair::from_pkcs8(pkcs8)
+                    .or_else(|_| RsaKeyPair::from_der(pkcs8))
+                    .map_err(|_| KeyError::BadPrivateKey(alg))?,
+            ),
         };
         Ok(Self {
             kid,
@@ -122,6 +150,7 @@ impl SigningKey {
         match self.pair {
             KeyPairKind::Es256(_) => Alg::ES256,
             KeyPairKind::Ed25519(_) => Alg::EdDSA,
+            KeyPairKind::Rs256(_) => Alg::RS256,
         }
     }
 
@@ -143,17 +172,30 @@ impl SigningKey {
                     kid: Some(self.kid.clone()),
                     alg: Some("ES256".into()),
                     use_: Some("sig".into()),
+                    ..Jwk::default()
                 }
             }
             KeyPairKind::Ed25519(k) => Jwk {
                 kty: "OKP".into(),
                 crv: Some("Ed25519".into()),
                 x: Some(b64(k.public_key().as_ref())),
-                y: None,
                 kid: Some(self.kid.clone()),
                 alg: Some("EdDSA".into()),
                 use_: Some("sig".into()),
+                ..Jwk::default()
             },
+            KeyPairKind::Rs256(k) => {
+                let public = PublicKeyComponents::<Vec<u8>>::from(k.public_key());
+                Jwk {
+                    kty: "RSA".into(),
+                    n: Some(b64(&public.n)),
+                    e: Some(b64(&public.e)),
+                    kid: Some(self.kid.clone()),
+                    alg: Some("RS256".into()),
+                    use_: Some("sig".into()),
+                    ..Jwk::default()
+                }
+            }
         }
     }
 
@@ -166,6 +208,17 @@ impl SigningKey {
                 .as_ref()
                 .to_vec(),
             KeyPairKind::Ed25519(k) => k.sign(input).as_ref().to_vec(),
+            KeyPairKind::Rs256(k) => {
+                let mut sig = vec![0; k.public_modulus_len()];
+                k.sign(
+                    &RSA_PKCS1_SHA256,
+                    &aws_lc_rs::rand::SystemRandom::new(),
+                    input,
+                    &mut sig,
+                )
+                .expect("RSA signing does not fail with a valid key");
+                sig
+            }
         }
     }
 
@@ -185,7 +238,7 @@ impl SigningKey {
 }
 
 /// A JSON Web Key (RFC 7517), public keys only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jwk {
     pub kty: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -194,6 +247,11 @@ pub struct Jwk {
     pub x: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y: Option<String>,
+    /// RSA modulus and exponent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -245,9 +303,25 @@ impl VerifyingKey {
                 }
                 (Alg::EdDSA, x)
             }
+            ("RSA", _) => {
+                let n = field(&jwk.n, "n")?;
+                let e = field(&jwk.e, "e")?;
+                let bits = n.iter().skip_while(|b| **b == 0).count() * 8;
+                if !(2048..=8192).contains(&bits) || e.is_empty() || e.len() > 8 {
+                    return Err(KeyError::BadJwk(
+                        "RSA keys must have a 2048 to 8192-bit modulus",
+                    ));
+                }
+                // Stored as n's length (2 bytes), n, e.
+                let mut b = Vec::with_capacity(2 + n.len() + e.len());
+                b.extend_from_slice(&(n.len() as u16).to_be_bytes());
+                b.extend_from_slice(&n);
+                b.extend_from_slice(&e);
+                (Alg::RS256, b)
+            }
             _ => {
                 return Err(KeyError::BadJwk(
-                    "only EC P-256 and OKP Ed25519 keys are accepted",
+                    "only EC P-256, OKP Ed25519 and RSA keys are accepted",
                 ));
             }
         };
@@ -277,6 +351,15 @@ impl VerifyingKey {
             Alg::EdDSA => UnparsedPublicKey::new(&ED25519, &self.bytes)
                 .verify(input, sig)
                 .is_ok(),
+            Alg::RS256 => {
+                let Some((len, rest)) = self.bytes.split_first_chunk::<2>() else {
+                    return false;
+                };
+                let (n, e) = rest.split_at(usize::from(u16::from_be_bytes(*len)).min(rest.len()));
+                PublicKeyComponents { n, e }
+                    .verify(&RSA_PKCS1_2048_8192_SHA256, input, sig)
+                    .is_ok()
+            }
         }
     }
 }
@@ -352,13 +435,25 @@ fn typ_matches(found: &str, expected: &str) -> bool {
     f == expected.to_ascii_lowercase()
 }
 
-/// Verifies a compact JWS against `keys`. `expected_typ` of `None` accepts any or no
-/// `typ` (OIDC ID tokens); `Some` requires it.
+/// Verifies a compact JWS of Gatehouse's own algorithms against `keys`.
+/// `expected_typ` of `None` accepts any or no `typ` (OIDC ID tokens); `Some`
+/// requires it.
 pub fn verify_compact(
     token: &str,
     keys: &[VerifyingKey],
     expected_typ: Option<&str>,
     max_len: usize,
+) -> Result<Verified, JwsError> {
+    verify_compact_allowing(token, keys, expected_typ, max_len, GATEHOUSE_ALGS)
+}
+
+/// [`verify_compact`] with the caller's algorithm allow-list.
+pub fn verify_compact_allowing(
+    token: &str,
+    keys: &[VerifyingKey],
+    expected_typ: Option<&str>,
+    max_len: usize,
+    allowed: &[Alg],
 ) -> Result<Verified, JwsError> {
     if token.len() > max_len {
         return Err(JwsError::TooLarge(max_len));
@@ -374,7 +469,9 @@ pub fn verify_compact(
     let sig = b64_decode(s).ok_or(JwsError::Malformed)?;
     let header: RawHeader =
         serde_json::from_slice(&header_bytes).map_err(|e| JwsError::BadHeader(e.to_string()))?;
-    let alg = Alg::parse(&header.alg).ok_or_else(|| JwsError::AlgNotAllowed(header.alg.clone()))?;
+    let alg = Alg::parse(&header.alg)
+        .filter(|a| allowed.contains(a))
+        .ok_or_else(|| JwsError::AlgNotAllowed(header.alg.clone()))?;
     if header.crit.is_some() {
         return Err(JwsError::ForbiddenHeader("crit"));
     }
@@ -452,6 +549,57 @@ mod tests {
             assert_eq!(v.alg, alg);
             assert_eq!(v.payload, br#"{"a":1}"#);
         }
+    }
+
+    #[test]
+    fn rs256_verifies_only_where_a_caller_allows_it() {
+        let k = SigningKey::generate(Alg::RS256).unwrap();
+        let t = k.sign("JWT", &serde_json::json!({"a": 1}));
+        let jwk = k.public_jwk();
+        assert_eq!(jwk.kty, "RSA");
+        let vk = VerifyingKey::from_jwk(&jwk).unwrap();
+        assert_eq!(
+            verify_compact(&t, std::slice::from_ref(&vk), None, 8192).unwrap_err(),
+            JwsError::AlgNotAllowed("RS256".into())
+        );
+        let v = verify_compact_allowing(&t, std::slice::from_ref(&vk), None, 8192, &[Alg::RS256])
+            .unwrap();
+        assert_eq!(v.alg, Alg::RS256);
+        // A flipped bit in the signature fails.
+        let mut bad = t.clone().into_bytes();
+        let at = bad.len() - 5;
+        bad[at] = if bad[at] == b'A' { b'B' } else { b'A' };
+        let bad = String::from_utf8(bad).unwrap();
+        assert_eq!(
+            verify_compact_allowing(&bad, &[vk], None, 8192, &[Alg::RS256]).unwrap_err(),
+            JwsError::BadSignature
+        );
+        let reloaded = SigningKey::from_pkcs8(Alg::RS256, k.kid().into(), k.pkcs8_der()).unwrap();
+        assert_eq!(reloaded.public_jwk(), k.public_jwk());
+    }
+
+    #[test]
+    fn small_rsa_keys_and_rsa_keys_under_an_ec_alg_are_refused() {
+        let k = SigningKey::generate(Alg::RS256).unwrap();
+        let mut jwk = k.public_jwk();
+        jwk.n = Some(b64(&[0xff; 128])); // 1024 bits
+        assert!(VerifyingKey::from_jwk(&jwk).is_err());
+        let mut jwk = k.public_jwk();
+        jwk.alg = Some("ES256".into());
+        assert!(VerifyingKey::from_jwk(&jwk).is_err());
+        // An ES256 token cannot be checked with the RSA key even when both are allowed.
+        let ec = SigningKey::generate(Alg::ES256).unwrap();
+        let input = format!(
+            "{}.{}",
+            b64(format!(r#"{{"alg":"ES256","kid":"{}"}}"#, k.kid()).as_bytes()),
+            b64(b"{}")
+        );
+        let t = format!("{input}.{}", b64(&ec.sign_bytes(input.as_bytes())));
+        let rsa = VerifyingKey::from_jwk(&k.public_jwk()).unwrap();
+        assert_eq!(
+            verify_compact_allowing(&t, &[rsa], None, 8192, &[Alg::RS256, Alg::ES256]).unwrap_err(),
+            JwsError::AlgKeyMismatch
+        );
     }
 
     #[test]

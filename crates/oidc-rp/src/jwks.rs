@@ -1,7 +1,9 @@
-//! The trusted IdP's signing keys, fetched over HTTP and cached. An unknown `kid`
-//! triggers one refetch (key rotation), rate-limited so a stream of forged kids
-//! cannot turn this AS into a request amplifier against the IdP.
+//! An OpenID Provider's signing keys, fetched over HTTP and cached. An unknown
+//! `kid` triggers one refetch (key rotation), rate-limited so a stream of forged
+//! kids cannot turn the fetcher into a request amplifier against the provider;
+//! one fetch runs at a time.
 
+use crate::fetch;
 use std::time::{Duration, Instant};
 use tokio::sync::RwLock;
 use xaa::{JwkSet, VerifyingKey};
@@ -16,7 +18,7 @@ pub struct JwksCache {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("the IdP's keys could not be fetched from {uri}: {reason}")]
+#[error("the signing keys could not be fetched from {uri}: {reason}")]
 pub struct JwksError {
     uri: String,
     reason: String,
@@ -29,6 +31,10 @@ impl JwksCache {
             http,
             state: RwLock::new((Vec::new(), None)),
         }
+    }
+
+    pub fn uri(&self) -> &str {
+        &self.uri
     }
 
     /// The cached keys, fetched when missing or stale.
@@ -51,21 +57,12 @@ impl JwksCache {
         if recent && !(force_if_stale && s.0.is_empty()) {
             return Ok(s.0.clone());
         }
-        let err = |reason: String| JwksError {
-            uri: self.uri.clone(),
-            reason,
-        };
-        let set: JwkSet = self
-            .http
-            .get(&self.uri)
-            .timeout(Duration::from_secs(5))
-            .send()
+        let set: JwkSet = fetch::get_json(&self.http, &self.uri)
             .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| err(e.to_string()))?
-            .json()
-            .await
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|e| JwksError {
+                uri: self.uri.clone(),
+                reason: e.to_string(),
+            })?;
         *s = (xaa::jws::keys_from_jwks(&set), Some(Instant::now()));
         Ok(s.0.clone())
     }
