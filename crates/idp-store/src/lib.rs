@@ -35,6 +35,7 @@ pub mod reviews;
 pub mod scale;
 pub mod sessions;
 mod sql;
+pub mod upstream_logins;
 
 pub use connections::{Connection, ConnectionRow, ConnectionStatus};
 pub use requests::{RequestRow, RequestSighting};

@@ -30,14 +30,14 @@ pub fn migrator(backend: Backend) -> Migrator {
             4 "0004_reviews" "reviews", 5 "0005_risk_rank" "risk_rank",
             6 "0006_per_user_reviews" "per_user_reviews", 7 "0007_start_probe" "start_probe",
             8 "0008_spent_jtis" "spent_jtis", 9 "0009_key_rotation" "key_rotation",
-            10 "0010_directory" "directory",
+            10 "0010_directory" "directory", 11 "0011_upstream_logins" "upstream_logins",
         ),
         Backend::Postgres => migrations!("postgres":
             1 "0001_initial" "initial", 2 "0002_admin" "admin", 3 "0003_list_indexes" "list_indexes",
             4 "0004_reviews" "reviews", 5 "0005_risk_rank" "risk_rank",
             6 "0006_per_user_reviews" "per_user_reviews", 7 "0007_start_probe" "start_probe",
             8 "0008_spent_jtis" "spent_jtis", 9 "0009_key_rotation" "key_rotation",
-            10 "0010_directory" "directory",
+            10 "0010_directory" "directory", 11 "0011_upstream_logins" "upstream_logins",
         ),
     };
     Migrator {

@@ -21,7 +21,7 @@ impl Db {
     }
 
     /// Drops what can no longer be replayed: spent `jti`s past their expiry and
-    /// authorization codes long expired. Returns how many rows went.
+    /// upstream sign-ins never completed. Returns how many rows went.
     pub async fn purge_expired(&self, now: i64) -> DbResult<u64> {
         let b = self.backend();
         let jtis = sqlx::query(sql(b, "DELETE FROM spent_jtis WHERE expires_at < ?"))
@@ -29,6 +29,11 @@ impl Db {
             .execute(self.pool())
             .await?
             .rows_affected();
-        Ok(jtis)
+        let logins = sqlx::query(sql(b, "DELETE FROM upstream_logins WHERE expires_at < ?"))
+            .bind(now)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        Ok(jtis + logins)
     }
 }

@@ -700,3 +700,46 @@ async fn the_directory_seeds_once_looks_up_case_insensitively_and_tracks_members
         assert_eq!(db.all_people().await.unwrap().len(), 1);
     }
 }
+
+#[tokio::test]
+async fn an_upstream_sign_in_is_taken_once_and_never_after_it_expires() {
+    use idp_store::upstream_logins::UpstreamLogin;
+    for (db, _dir) in databases().await {
+        let login = |expires_at| UpstreamLogin {
+            upstream: "corp".into(),
+            browser_hash: "b".into(),
+            nonce: "n".into(),
+            code_verifier: "v".into(),
+            request: "{}".into(),
+            expires_at,
+        };
+        db.insert_upstream_login("s1", &login(1_000)).await.unwrap();
+        db.insert_upstream_login("s2", &login(1_000)).await.unwrap();
+        assert_eq!(
+            db.take_upstream_login("s1", 999).await.unwrap(),
+            Some(login(1_000))
+        );
+        assert_eq!(
+            db.take_upstream_login("s1", 999).await.unwrap(),
+            None,
+            "a replayed state"
+        );
+        assert_eq!(
+            db.take_upstream_login("s2", 1_000).await.unwrap(),
+            None,
+            "expired"
+        );
+        assert_eq!(
+            db.take_upstream_login("s2", 1).await.unwrap(),
+            None,
+            "gone once looked at"
+        );
+        db.insert_upstream_login("s3", &login(10)).await.unwrap();
+        assert_eq!(db.purge_expired(11).await.unwrap(), 1);
+        assert_eq!(
+            db.take_upstream_login("s3", 5).await.unwrap(),
+            None,
+            "purged"
+        );
+    }
+}
