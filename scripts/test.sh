@@ -24,6 +24,8 @@ echo "==> cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -q -- -D warnings
 echo "==> cargo build --bins (binaries the crash tests run)"
 cargo build --workspace --bins -q
+echo "==> the company IdP of the federation tests: panva's oidc-provider from npm"
+(cd tests/upstream-oidc && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; })
 echo "==> cargo test (the IdP on SQLite)"
 cargo test --workspace -q
 echo "==> PostgreSQL: Debian's package, a cluster of our own on a loopback port"

@@ -161,6 +161,8 @@ fn world(issuer: &str, receiver: &str, clients: usize) -> Config {
         roles: [(Role::Approver, vec!["iam-approvers".into()])].into(),
         scim: Default::default(),
         trusted_issuers: vec![],
+        upstreams: vec![],
+        sign_in: Default::default(),
     }
 }
 

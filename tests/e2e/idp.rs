@@ -551,6 +551,8 @@ async fn private_key_jwt_clients_authenticate_with_a_single_use_assertion() {
         roles: Default::default(),
         scim: Default::default(),
         trusted_issuers: vec![],
+        upstreams: vec![],
+        sign_in: Default::default(),
     };
     let state = idp::server::build(config).await.unwrap();
     tokio::spawn(idp::server::serve(state, listener));

@@ -29,6 +29,8 @@ pub struct DemoOptions {
     pub database_url: Option<String>,
     /// Other IdPs whose ID tokens the world's AI clients may exchange.
     pub trusted_issuers: Vec<idp::config::TrustedIssuer>,
+    /// OpenID Providers people may sign in at, beside the local passwords.
+    pub upstreams: Vec<idp::config::Upstream>,
 }
 
 impl Default for DemoOptions {
@@ -38,6 +40,7 @@ impl Default for DemoOptions {
             data_dir: None,
             database_url: None,
             trusted_issuers: vec![],
+            upstreams: vec![],
         }
     }
 }
@@ -361,6 +364,8 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
             .collect(),
         scim: Default::default(),
         trusted_issuers: opts.trusted_issuers.clone(),
+        upstreams: opts.upstreams.clone(),
+        sign_in: Default::default(),
     };
     config
         .validate()

@@ -555,6 +555,28 @@ pub async fn set_members(
     Ok((added, removed))
 }
 
+/// Puts person `person_id` in group `group_id` (`true`) or takes them out.
+/// Returns whether anything changed.
+pub async fn set_membership(
+    tx: &mut Conn,
+    group_id: &str,
+    person_id: &str,
+    member: bool,
+) -> DbResult<bool> {
+    let text = if member {
+        "INSERT INTO group_members (group_id, person_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
+    } else {
+        "DELETE FROM group_members WHERE group_id = ? AND person_id = ?"
+    };
+    Ok(sqlx::query(sql(Backend::of(tx), text))
+        .bind(group_id)
+        .bind(person_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+        == 1)
+}
+
 /// A person the configuration file names, for the first-start seed.
 pub struct SeedPerson<'a> {
     pub username: &'a str,

@@ -8,6 +8,9 @@
 //! `SameSite=Strict` cookie and in the form, compared on POST, plus an `Origin`
 //! check), so another site cannot start a sign-in. Password checks run in a
 //! bounded pool (`cost`), and failed sign-ins back off (`throttle`).
+//!
+//! With `[[upstream]]` providers configured the page also offers "Continue with
+//! …" (`upstream`), and both ways end in [`issue_code`].
 
 use crate::{
     audit::{AuditEvent, AuditOutcome},
@@ -26,8 +29,9 @@ use std::{
 };
 use xaa::{ACR_MFA, ACR_PASSWORD, util};
 
-/// The authorization request parameters the page carries through the login form.
-const CARRIED: [&str; 9] = [
+/// The authorization request parameters the page carries through the login form
+/// (and an upstream sign-in keeps while the browser is away).
+pub const CARRIED: [&str; 11] = [
     "response_type",
     "client_id",
     "redirect_uri",
@@ -37,6 +41,8 @@ const CARRIED: [&str; 9] = [
     "code_challenge",
     "code_challenge_method",
     "acr_values",
+    "max_age",
+    "prompt",
 ];
 
 /// Whether `presented` matches a registered redirect URI: exactly, or for loopback
@@ -66,7 +72,7 @@ pub fn redirect_allowed(client: &Client, presented: &str) -> bool {
     })
 }
 
-fn error_page(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error_page(status: StatusCode, message: &str) -> Response {
     (
         status,
         Html(page(
@@ -77,7 +83,7 @@ fn error_page(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-fn redirect_error(
+pub(crate) fn redirect_error(
     redirect_uri: &str,
     error: &str,
     desc: &str,
@@ -101,7 +107,7 @@ fn redirect_error(
 
 /// Checks the parameters; an error before the redirect URI is trusted is a page,
 /// after it a redirect back to the client.
-fn validate<'a>(
+pub(crate) fn validate<'a>(
     idp: &'a SharedIdp,
     p: &HashMap<String, String>,
 ) -> Result<&'a Client, Box<Response>> {
@@ -163,18 +169,22 @@ pub async fn get_authorize(
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let token = util::random_token(24);
-    let mut r = login_form(client, &p, &token, None, StatusCode::OK);
-    let secure = if idp.issuer().starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    if let Ok(v) = header::HeaderValue::from_str(&format!(
-        "{FORM_COOKIE}={token}; Path=/authorize; HttpOnly; SameSite=Strict; Max-Age=900{secure}"
-    )) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
+    if let ([only], false) = (
+        idp.config.upstreams.as_slice(),
+        idp.config.sign_in.local_passwords,
+    ) {
+        return Redirect::to(&crate::upstream::start_path(&only.id, &p)).into_response();
     }
+    let token = util::random_token(24);
+    let mut r = login_form(&idp, client, &p, &token, None, StatusCode::OK);
+    set_cookie(
+        &mut r,
+        &idp,
+        FORM_COOKIE,
+        &token,
+        "/authorize; SameSite=Strict",
+        900,
+    );
     r
 }
 
@@ -199,19 +209,47 @@ fn form_token<'a>(
             return None;
         }
     }
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().strip_prefix(FORM_COOKIE)?.strip_prefix('='))
-        .next()?;
+    let cookie = cookie(headers, FORM_COOKIE)?;
     let field = p.get(FORM_FIELD)?;
     (!cookie.is_empty() && util::constant_time_eq(cookie.as_bytes(), field.as_bytes()))
         .then_some(cookie)
 }
 
+/// Sets an HttpOnly cookie (`Secure` when the issuer is https); `path` may
+/// carry further attributes (`SameSite`).
+pub(crate) fn set_cookie(
+    r: &mut Response,
+    idp: &SharedIdp,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: i64,
+) {
+    let secure = if idp.issuer().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    if let Ok(v) = header::HeaderValue::from_str(&format!(
+        "{name}={value}; Path={path}; HttpOnly; Max-Age={max_age}{secure}"
+    )) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// The value of cookie `name` the browser sent.
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(name)?.strip_prefix('='))
+        .next()
+}
+
 fn login_form(
+    idp: &SharedIdp,
     client: &Client,
     p: &HashMap<String, String>,
     form_token: &str,
@@ -240,13 +278,36 @@ fn login_form(
     } else {
         ""
     };
-    let body = format!(
-        "<p><b>{}</b> wants you to sign in.</p>{err}{mfa_note}
-<form method=\"post\" action=\"/authorize\">{hidden}
+    let upstreams: String = idp
+        .config
+        .upstreams
+        .iter()
+        .map(|u| {
+            format!(
+                "<p><a class=\"upstream\" href=\"{}\">Continue with {}</a></p>",
+                esc(&crate::upstream::start_path(&u.id, p)),
+                esc(&u.name)
+            )
+        })
+        .collect();
+    let password_form = if idp.config.sign_in.local_passwords {
+        format!(
+            "<form method=\"post\" action=\"/authorize\">{hidden}
 <label>Username <input name=\"username\" autocomplete=\"username\" autofocus required></label>
 <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>
 <label>Authenticator code <input name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" placeholder=\"if enrolled\"></label>
-<button type=\"submit\">Sign in</button></form>",
+<button type=\"submit\">Sign in</button></form>"
+        )
+    } else {
+        String::new()
+    };
+    let or = if !upstreams.is_empty() && !password_form.is_empty() {
+        "<p class=\"note\">or with a Gatehouse password:</p>"
+    } else {
+        ""
+    };
+    let body = format!(
+        "<p><b>{}</b> wants you to sign in.</p>{err}{mfa_note}{upstreams}{or}{password_form}",
         esc(&client.name)
     );
     let mut r = (status, Html(page("Sign in to Gatehouse", &body))).into_response();
@@ -289,6 +350,12 @@ pub async fn post_authorize(
         Ok(c) => c,
         Err(r) => return *r,
     };
+    if !idp.config.sign_in.local_passwords {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Password sign-in is turned off here. Start the sign-in again from the app and continue with your company's sign-in.",
+        );
+    }
     let Some(token) = form_token(&idp, &headers, &p) else {
         return error_page(
             StatusCode::FORBIDDEN,
@@ -301,7 +368,7 @@ pub async fn post_authorize(
     let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
     let username = get("username").trim().to_owned();
     let wants_mfa = get("acr_values").split(' ').any(|x| x == ACR_MFA);
-    let fail = |msg: &str| login_form(client, &p, token, Some(msg), StatusCode::UNAUTHORIZED);
+    let fail = |msg: &str| login_form(&idp, client, &p, token, Some(msg), StatusCode::UNAUTHORIZED);
     let audit_login = |outcome: AuditOutcome, reason: &str| {
         let mut e = AuditEvent::new("login", outcome);
         e.subject = Some(username.clone());
@@ -410,17 +477,54 @@ pub async fn post_authorize(
         }
         _ => {}
     }
+    idp.login_throttle.success(&username, source);
+    issue_code(
+        &idp,
+        client,
+        &p,
+        Authentication {
+            username: user.username.clone(),
+            acr: acr.to_owned(),
+            amr,
+            auth_time: now,
+            detail: serde_json::json!({}),
+        },
+    )
+    .await
+}
+
+/// How a person proved who they are, for the authorization code and the audit.
+pub struct Authentication {
+    /// The directory's username.
+    pub username: String,
+    pub acr: String,
+    pub amr: Vec<String>,
+    pub auth_time: i64,
+    /// Added to the `login` audit event's detail (e.g. the upstream).
+    pub detail: serde_json::Value,
+}
+
+/// Ends a successful sign-in: stores the authorization code, audits the
+/// sign-in, and sends the browser back to the client with the code.
+pub(crate) async fn issue_code(
+    idp: &SharedIdp,
+    client: &Client,
+    p: &HashMap<String, String>,
+    a: Authentication,
+) -> Response {
+    let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
+    let now = idp.now();
     let raw_code = util::random_token(32);
     let record = AuthCode {
         client_id: client.client_id.clone(),
         redirect_uri: get("redirect_uri").to_owned(),
         code_challenge: get("code_challenge").to_owned(),
-        username: user.username.clone(),
+        username: a.username.clone(),
         scope: get("scope").to_owned(),
         nonce: p.get("nonce").cloned().filter(|n| !n.is_empty()),
-        auth_time: now,
-        acr: acr.to_owned(),
-        amr,
+        auth_time: a.auth_time,
+        acr: a.acr.clone(),
+        amr: a.amr,
         expires_at: now + idp.config.tokens.authorization_code as i64,
         family: format!("fam_{}", util::random_token(12)),
     };
@@ -435,9 +539,12 @@ pub async fn post_authorize(
             "The IdP cannot reach its storage.",
         );
     }
-    idp.login_throttle.success(&username, source);
-    let mut ev = audit_login(AuditOutcome::Success, acr);
-    ev.detail = serde_json::json!({ "acr": acr });
+    let mut ev = AuditEvent::new("login", AuditOutcome::Success);
+    ev.subject = Some(a.username);
+    ev.client_id = Some(client.client_id.clone());
+    ev.reason = Some(a.acr.clone());
+    ev.detail = a.detail;
+    ev.detail["acr"] = serde_json::json!(a.acr);
     if let Err(e) = idp.audit.record(ev, idp.now_ms()).await {
         tracing::error!(error = %e, "the sign-in could not be audited");
         return error_page(
@@ -532,7 +639,8 @@ fn page(title: &str, body: &str) -> String {
 <style>body{{font:15px system-ui,sans-serif;background:#f4f5f7;display:grid;place-items:center;min-height:100vh;margin:0}}
 main{{background:#fff;padding:2rem;border-radius:10px;box-shadow:0 2px 12px #0002;width:22rem}}
 h1{{font-size:1.2rem}}label{{display:block;margin:.8rem 0}}input{{display:block;width:100%;padding:.5rem;box-sizing:border-box}}
-button{{padding:.6rem 1.2rem;background:#1f4fd1;color:#fff;border:0;border-radius:6px}}.err{{color:#b00020}}.note{{color:#555}}</style>
+button{{padding:.6rem 1.2rem;background:#1f4fd1;color:#fff;border:0;border-radius:6px}}.err{{color:#b00020}}.note{{color:#555}}
+a.upstream{{display:block;text-align:center;padding:.6rem;border:1px solid #1f4fd1;border-radius:6px;color:#1f4fd1;text-decoration:none;font-weight:600}}</style>
 </head><body><main><h1>{title}</h1>{body}</main></body></html>"
     )
 }

@@ -47,6 +47,90 @@ pub struct Config {
     /// subject token (`[[trusted_issuer]]`).
     #[serde(default, rename = "trusted_issuer")]
     pub trusted_issuers: Vec<TrustedIssuer>,
+    /// The company's OpenID Providers people may sign in at (`[[upstream]]`).
+    #[serde(default, rename = "upstream")]
+    pub upstreams: Vec<Upstream>,
+    /// Which sign-in methods the login page offers (`[sign_in]`).
+    #[serde(default)]
+    pub sign_in: SignInSettings,
+}
+
+/// Which sign-in methods `/authorize` offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignInSettings {
+    /// Whether people may sign in with the password (and TOTP) of a
+    /// `[[users]]` entry. With it off and one `[[upstream]]`, `/authorize`
+    /// goes straight to the upstream.
+    pub local_passwords: bool,
+}
+
+impl Default for SignInSettings {
+    fn default() -> Self {
+        Self {
+            local_passwords: true,
+        }
+    }
+}
+
+/// An OpenID Provider of the company (Entra ID, Okta, Google, Keycloak) that
+/// signs people in for Gatehouse: `/authorize` sends the browser there
+/// (authorization code + PKCE, `state`, `nonce`), checks what comes back, maps
+/// the claims to a person of the directory, and issues Gatehouse's own tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upstream {
+    /// A short name: in URLs, in the audit log (`upstream:<id>`), in `source`.
+    pub id: String,
+    /// What the login page's button says: "Continue with {name}".
+    pub name: String,
+    /// Its issuer, exactly; its metadata is discovered from it.
+    pub issuer: String,
+    /// Gatehouse's client id at the upstream.
+    pub client_id: String,
+    /// A file holding Gatehouse's client secret there (one of the two).
+    #[serde(default)]
+    pub client_secret_file: Option<String>,
+    /// An environment variable holding it (one of the two).
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    #[serde(default = "default_upstream_scopes")]
+    pub scopes: Vec<String>,
+    /// Which claims carry the username, email, name, groups, acr and amr.
+    #[serde(default)]
+    pub claims: oidc_rp::ClaimMapping,
+    /// Which acr/amr values prove a second factor; `acr_values` is also what a
+    /// step-up asks the upstream for.
+    #[serde(default)]
+    pub mfa: oidc_rp::MfaEvidence,
+    /// Whether a person the directory does not have yet is created on first
+    /// sign-in (source `upstream`); otherwise only provisioned people may sign in.
+    #[serde(default = "yes")]
+    pub create_people: bool,
+    /// The ID token's signature algorithms accepted.
+    #[serde(default = "default_external_algorithms")]
+    pub algorithms: Vec<String>,
+    /// Seconds of clock skew tolerated.
+    #[serde(default = "default_leeway")]
+    pub leeway: i64,
+}
+
+fn default_upstream_scopes() -> Vec<String> {
+    ["openid", "profile", "email"].map(String::from).to_vec()
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Upstream {
+    pub fn algs(&self) -> Vec<xaa::Alg> {
+        parse_algs(&self.algorithms)
+    }
+}
+
+fn parse_algs(names: &[String]) -> Vec<xaa::Alg> {
+    names.iter().filter_map(|a| xaa::Alg::parse(a)).collect()
 }
 
 /// Another IdP (the company's: Entra ID, Okta, Google, Keycloak) whose ID
@@ -98,10 +182,7 @@ fn default_leeway() -> i64 {
 impl TrustedIssuer {
     /// The accepted algorithms (unknown names were refused by `validate`).
     pub fn algs(&self) -> Vec<xaa::Alg> {
-        self.algorithms
-            .iter()
-            .filter_map(|a| xaa::Alg::parse(a))
-            .collect()
+        parse_algs(&self.algorithms)
     }
 
     /// The audiences of its tokens honoured for Gatehouse client `client_id`.
@@ -479,16 +560,8 @@ impl Config {
                     format!("jwks_uri `{u}` must be an https (or loopback http) URL"),
                 );
             }
-            if t.algorithms.is_empty() {
-                bad(at("algorithms"), "algorithms must not be empty".into());
-            }
-            for a in &t.algorithms {
-                if xaa::Alg::parse(a).is_none() {
-                    bad(
-                        at("algorithms"),
-                        format!("algorithm `{a}` is not one of RS256, ES256, EdDSA"),
-                    );
-                }
+            for m in algorithm_problems(&t.algorithms) {
+                bad(at("algorithms"), m);
             }
             if t.clients.is_empty() {
                 bad(
@@ -517,6 +590,60 @@ impl Config {
             if !(0..=300).contains(&t.leeway) {
                 bad(at("leeway"), "leeway must be 0 to 300 seconds".into());
             }
+        }
+        for (i, u) in self.upstreams.iter().enumerate() {
+            let at = |key| Place::Entry("upstream", i, key);
+            let id_ok = !u.id.is_empty()
+                && u.id.len() <= 40
+                && u.id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !id_ok {
+                bad(
+                    at("id"),
+                    format!("upstream id `{}` must be 1 to 40 of a-z, 0-9 and -", u.id),
+                );
+            }
+            if self.upstreams[..i].iter().any(|o| o.id == u.id) {
+                bad(at("id"), format!("upstream id `{}` is used twice", u.id));
+            }
+            if !is_web_url(&u.issuer) || u.issuer.ends_with('/') {
+                bad(
+                    at("issuer"),
+                    format!(
+                        "upstream issuer `{}` must be an https (or loopback http) URL without a trailing slash",
+                        u.issuer
+                    ),
+                );
+            }
+            if u.issuer == self.issuer {
+                bad(at("issuer"), "an upstream cannot be this IdP itself".into());
+            }
+            if u.client_secret_file.is_some() == u.client_secret_env.is_some() {
+                bad(
+                    at("client_id"),
+                    format!(
+                        "upstream `{}` needs exactly one of client_secret_file and client_secret_env",
+                        u.id
+                    ),
+                );
+            }
+            if !u.scopes.iter().any(|s| s == "openid") {
+                bad(at("scopes"), "scopes must include openid".into());
+            }
+            for m in algorithm_problems(&u.algorithms) {
+                bad(at("algorithms"), m);
+            }
+            if !(0..=300).contains(&u.leeway) {
+                bad(at("leeway"), "leeway must be 0 to 300 seconds".into());
+            }
+        }
+        if !self.sign_in.local_passwords && self.upstreams.is_empty() {
+            bad(
+                Place::Key("sign_in", "local_passwords"),
+                "with local_passwords = false an [[upstream]] is needed, or nobody can sign in"
+                    .into(),
+            );
         }
         if let Some((i, t)) = self.trusted_issuers.iter().enumerate().find(|(i, t)| {
             self.trusted_issuers[..*i]
@@ -588,6 +715,18 @@ impl Config {
     pub fn resource_app(&self, id: &str) -> Option<&ResourceApp> {
         self.resource_apps.iter().find(|a| a.id == id)
     }
+}
+
+/// What is wrong with a list of accepted signature algorithms.
+fn algorithm_problems(names: &[String]) -> Vec<String> {
+    let unknown = names
+        .iter()
+        .filter(|a| xaa::Alg::parse(a).is_none())
+        .map(|a| format!("algorithm `{a}` is not one of RS256, ES256, EdDSA"));
+    let empty = names
+        .is_empty()
+        .then(|| "algorithms must not be empty".to_owned());
+    empty.into_iter().chain(unknown).collect()
 }
 
 /// Whether `u` is an https URL, or http on a loopback host (tests, a local IdP).
@@ -759,6 +898,20 @@ scopes = { kind = "include_only", scopes = ["crm.read", "crm.nuke"] }
         assert!(p[0].message.contains("listen_on"), "{p:?}");
     }
 
+    fn problems(text: &str) -> Vec<(usize, String)> {
+        check(text)
+            .into_iter()
+            .map(|p| (p.line, p.message))
+            .collect()
+    }
+
+    /// The line of the first problem whose message contains `needle`.
+    fn line_saying(got: &[(usize, String)], needle: &str) -> Option<usize> {
+        got.iter()
+            .find(|(_, m)| m.contains(needle))
+            .map(|(l, _)| *l)
+    }
+
     #[test]
     fn a_trusted_issuer_is_checked_key_by_key() {
         let text = r#"issuer = "https://idp.example.com"
@@ -778,15 +931,8 @@ max_token_bytes = 100
 "corp-agent" = "agent"
 "corp-ghost" = "ghost"
 "#;
-        let got: Vec<(usize, String)> = check(text)
-            .into_iter()
-            .map(|p| (p.line, p.message))
-            .collect();
-        let said = |needle: &str| {
-            got.iter()
-                .find(|(_, m)| m.contains(needle))
-                .map(|(l, _)| *l)
-        };
+        let got = problems(text);
+        let said = |needle: &str| line_saying(&got, needle);
         assert_eq!(said("https (or loopback http)"), Some(10), "{got:#?}");
         assert_eq!(said("`HS256` is not one of"), Some(11), "{got:#?}");
         assert_eq!(said("max_token_bytes"), Some(12), "{got:#?}");
@@ -794,6 +940,39 @@ max_token_bytes = 100
         assert_eq!(said("client `agent` is public"), Some(9), "{got:#?}");
         assert_eq!(said("unknown client `ghost`"), Some(9), "{got:#?}");
         assert_eq!(got.len(), 5, "{got:#?}");
+    }
+
+    #[test]
+    fn an_upstream_is_checked_key_by_key() {
+        let text = r#"issuer = "https://idp.example.com"
+database = "x"
+
+[sign_in]
+local_passwords = false
+
+[[upstream]]
+id = "Corp SSO"
+name = "Corp"
+issuer = "https://idp.example.com"
+client_id = "gatehouse"
+scopes = ["profile"]
+"#;
+        let got = problems(text);
+        let said = |needle: &str| line_saying(&got, needle);
+        assert_eq!(said("must be 1 to 40 of a-z"), Some(8), "{got:#?}");
+        assert_eq!(said("cannot be this IdP itself"), Some(10), "{got:#?}");
+        assert_eq!(
+            said("exactly one of client_secret_file"),
+            Some(11),
+            "{got:#?}"
+        );
+        assert_eq!(said("scopes must include openid"), Some(12), "{got:#?}");
+        assert_eq!(got.len(), 4, "{got:#?}");
+        // Without any upstream, turning passwords off would lock everyone out.
+        let alone = "issuer = \"https://idp.example.com\"\ndatabase = \"x\"\n[sign_in]\nlocal_passwords = false\n";
+        let p = check(alone);
+        assert_eq!((p.len(), p[0].line), (1, 4), "{p:?}");
+        assert!(p[0].message.contains("nobody can sign in"));
     }
 
     #[test]

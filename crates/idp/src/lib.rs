@@ -30,6 +30,7 @@ pub mod state;
 pub use idp_store as store;
 pub mod throttle;
 pub mod token;
+pub mod upstream;
 pub mod usage;
 pub mod verified_cache;
 pub mod views;

@@ -34,6 +34,8 @@ pub enum StartError {
         path: String,
         source: xaa::jws::KeyError,
     },
+    #[error("cannot set up sign-in at an upstream IdP: {0}")]
+    Upstream(String),
     #[error("cannot start the IdP's background jobs: {0}")]
     Jobs(String),
     #[error(
@@ -136,9 +138,11 @@ pub async fn build(config: Config) -> Result<SharedIdp, StartError> {
         };
         store.seed_connection(&n, now).await.map_err(db)?;
     }
+    let upstreams =
+        crate::upstream::Upstreams::load(&config.upstreams).map_err(StartError::Upstream)?;
     seed_directory(&store, &config, now).await.map_err(db)?;
     let audit = AuditLog::start(store.clone()).await.map_err(db)?;
-    let idp = Arc::new(Idp::new(config, store, audit, key, &published));
+    let idp = Arc::new(Idp::new(config, store, audit, key, &published, upstreams));
     crate::jobs::start(idp.clone()).map_err(|e| StartError::Jobs(e.to_string()))?;
     Ok(idp)
 }
@@ -160,6 +164,11 @@ pub fn router(idp: SharedIdp) -> Router {
             "/authorize",
             get(authorize::get_authorize).post(authorize::post_authorize),
         )
+        .route(
+            "/authorize/upstream/callback",
+            get(crate::upstream::callback),
+        )
+        .route("/authorize/upstream/{id}", get(crate::upstream::start))
         .route("/token", post(token::token))
         .route(
             "/userinfo",

@@ -41,6 +41,8 @@ pub struct Idp {
     verified_id_tokens: VerifiedTokens<IdTokenClaims>,
     /// The other IdPs whose ID tokens are honoured as subject tokens.
     pub trusted: crate::external_subject::TrustedIssuers,
+    /// The company's OpenID Providers people may sign in at.
+    pub upstreams: crate::upstream::Upstreams,
 }
 
 impl Idp {
@@ -65,6 +67,7 @@ impl Idp {
         audit: AuditLog,
         key: SigningKey,
         published: &[SigningKey],
+        upstreams: crate::upstream::Upstreams,
     ) -> Self {
         let jwks = JwkSet {
             keys: std::iter::once(&key)
@@ -94,6 +97,7 @@ impl Idp {
             last_touch: Default::default(),
             verified_id_tokens: Default::default(),
             trusted,
+            upstreams,
         }
     }
 

@@ -9,6 +9,7 @@ pub mod discovery;
 pub mod fetch;
 pub mod id_token;
 pub mod jwks;
+pub mod login;
 
 pub use claims::{ClaimMapping, MappedPerson, MfaEvidence};
 pub use discovery::{ProviderMetadata, fetch_metadata};

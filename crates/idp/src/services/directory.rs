@@ -250,6 +250,134 @@ pub async fn delete_person(
     Ok(())
 }
 
+/// Why a person coming back from an upstream IdP may not sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamRefusal {
+    /// The directory has them, deactivated.
+    Deactivated,
+    /// The directory does not have them, and the upstream may not create people.
+    NotProvisioned,
+    Storage,
+}
+
+/// The directory's person for a sign-in at upstream `up`, found by username
+/// (any case). Absent, they are created (source `upstream`, audited
+/// `person.created` by `upstream:<id>`) when the upstream may create people.
+/// For people of that source, memberships of the directory's existing groups
+/// follow the token's groups claim, except groups that grant an admin role
+/// (those stay the directory's to manage); groups are never created from a
+/// claim. Returns the directory's username.
+pub async fn upstream_person(
+    idp: &Idp,
+    up: &crate::config::Upstream,
+    p: &oidc_rp::MappedPerson,
+) -> std::result::Result<String, UpstreamRefusal> {
+    let storage = |e: sqlx::Error| {
+        tracing::error!(error = %e, "directory storage failed during an upstream sign-in");
+        UpstreamRefusal::Storage
+    };
+    let mut tx = idp.store.begin_write().await.map_err(storage)?;
+    let actor = format!("upstream:{}", up.id);
+    let event = |kind: &str, username: &str| {
+        let mut e = AuditEvent::new(kind, AuditOutcome::Success);
+        e.actor = Some(actor.clone());
+        e.target = Some(username.to_owned());
+        e.subject = Some(username.to_owned());
+        e.detail = json!({ "via": "upstream", "upstream": up.id });
+        e
+    };
+    let now = idp.now();
+    let mut events = Vec::new();
+    let (person_id, username, groups_now) =
+        match directory::person_by_username(&mut tx, &p.username)
+            .await
+            .map_err(storage)?
+        {
+            Some(found) if !found.active => return Err(UpstreamRefusal::Deactivated),
+            Some(found) if found.source != Source::Upstream => {
+                // Provisioned or seeded: the directory is the truth; nothing to write.
+                return Ok(found.username);
+            }
+            Some(found) => (found.id, found.username, found.groups),
+            None if !up.create_people => return Err(UpstreamRefusal::NotProvisioned),
+            None => {
+                let id = uuid::Uuid::new_v4().to_string();
+                let mut resource = json!({ "userName": p.username, "active": true });
+                if let Some(e) = &p.email {
+                    resource["emails"] = json!([{ "value": e, "primary": true }]);
+                }
+                if let Some(n) = &p.name {
+                    resource["displayName"] = json!(n);
+                }
+                directory::insert_person(
+                    &mut tx,
+                    &id,
+                    &PersonWrite {
+                        username: &p.username,
+                        external_id: None,
+                        active: true,
+                        source: Source::Upstream,
+                        resource: &resource,
+                    },
+                    now,
+                )
+                .await
+                .map_err(storage)?;
+                let mut e = event("person.created", &p.username);
+                e.detail["after"] = json!({ "id": id, "active": true });
+                events.push(e);
+                (id, p.username.clone(), vec![])
+            }
+        };
+    let mut added = Vec::new();
+    let mut removed = Vec::new();
+    for name in &p.groups {
+        if idp.config.is_role_group(name)
+            || groups_now.iter().any(|g| g.name.eq_ignore_ascii_case(name))
+        {
+            continue;
+        }
+        if let Some(gid) = directory::group_id_by_name(&mut tx, name)
+            .await
+            .map_err(storage)?
+            && directory::set_membership(&mut tx, &gid, &person_id, true)
+                .await
+                .map_err(storage)?
+        {
+            added.push(name.clone());
+        }
+    }
+    for g in &groups_now {
+        let kept = p.groups.iter().any(|n| n.eq_ignore_ascii_case(&g.name));
+        if !kept
+            && !idp.config.is_role_group(&g.name)
+            && directory::set_membership(&mut tx, &g.id, &person_id, false)
+                .await
+                .map_err(storage)?
+        {
+            removed.push(g.name.clone());
+        }
+    }
+    if !added.is_empty() || !removed.is_empty() {
+        let mut e = event("person.updated", &username);
+        e.detail["groups_added"] = json!(added);
+        e.detail["groups_removed"] = json!(removed);
+        events.push(e);
+    }
+    if events.is_empty() {
+        return Ok(username);
+    }
+    for e in &events {
+        record(idp, &mut tx, e)
+            .await
+            .map_err(|_| UpstreamRefusal::Storage)?;
+    }
+    commit(idp, tx)
+        .await
+        .map_err(|_| UpstreamRefusal::Storage)?;
+    Ok(username)
+}
+
 /// The stored group resource with its members folded in (for PATCH).
 fn group_resource(g: &Group) -> Value {
     let mut r = g.resource.clone();
