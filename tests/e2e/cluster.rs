@@ -100,6 +100,7 @@ fn world(issuer: &str, receiver: &str, clients: usize) -> Config {
         name: "Agent".into(),
         auth: ClientAuth::ClientSecret {
             secret_sha256: xaa::util::sha256_hex(AGENT_SECRET.as_bytes()),
+            previous: None,
         },
         redirect_uris: vec![gatehouse_tests_redirect()],
         owners: vec![],

@@ -24,6 +24,10 @@ struct Corp {
 }
 
 impl Corp {
+    /// Starts the provider and waits for the line it prints once it listens
+    /// (no fixed sleep). A start that says nothing within 30 s is killed and
+    /// tried again (twice at most), with what it wrote to stderr kept for the
+    /// failure message: a stuck start of the peer is not what this suite tests.
     async fn start(callback: &str) -> Corp {
         assert!(
             std::path::Path::new(DIR)
@@ -31,30 +35,48 @@ impl Corp {
                 .exists(),
             "oidc-provider is not installed: run `npm ci` in tests/upstream-oidc (the test command does)"
         );
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Self::try_start(callback).await {
+                Ok(corp) => return corp,
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!("the provider did not start: {failures:#?}");
+    }
+
+    async fn try_start(callback: &str) -> Result<Corp, String> {
+        let log = tempfile::NamedTempFile::new().unwrap();
         let mut child = tokio::process::Command::new("node")
             .arg("server.mjs")
             .current_dir(DIR)
             .env("GATEHOUSE_CALLBACK", callback)
             .env("CLIENT_SECRET", SECRET)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(log.reopen().unwrap())
             .kill_on_drop(true)
             .spawn()
             .expect("node runs");
         let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        // Readiness: the line it prints once it listens (no fixed sleep).
-        let line = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
-            .await
-            .expect("the provider starts within a minute")
-            .unwrap()
-            .expect("the provider prints its issuer");
-        let issuer = serde_json::from_str::<Value>(&line).unwrap()["issuer"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let first =
+            tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line()).await;
+        let stderr = || std::fs::read_to_string(log.path()).unwrap_or_default();
+        let line = match first {
+            Ok(Ok(Some(line))) => line,
+            Ok(_) => return Err(format!("it exited: {}", stderr())),
+            Err(_) => {
+                let _ = child.kill().await;
+                return Err(format!("no word within 30 s: {}", stderr()));
+            }
+        };
+        let issuer =
+            serde_json::from_str::<Value>(&line).map_err(|e| format!("{e}: {line}"))?["issuer"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
         // Keep reading: a closed pipe would end the provider at its next write.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Corp { issuer, child }
+        Ok(Corp { issuer, child })
     }
 
     async fn misbehave(&self, wrong_nonce: bool) {

@@ -334,6 +334,52 @@ pub fn routes() -> Vec<Route> {
             schema::<Vec<ClientView>>
         ),
         route!(
+            "post",
+            "/clients",
+            "Register an AI client; a generated secret is shown once",
+            &[Admin],
+            false,
+            RegisterClient,
+            schema::<ClientWithSecret>
+        )
+        .created(),
+        route!(
+            "get",
+            "/clients/{client_id}",
+            "One AI client, retired or not, with its ETag",
+            READ_ALL,
+            false,
+            none,
+            schema::<ClientView>
+        ),
+        route!(
+            "patch",
+            "/clients/{client_id}",
+            "Change an AI client's name, description, owners, redirect URIs or keys",
+            &[Admin],
+            true,
+            UpdateClient,
+            schema::<ClientView>
+        ),
+        route!(
+            "post",
+            "/clients/{client_id}/secret",
+            "Rotate a client secret: the new one is shown once, the previous one works for the overlap",
+            &[Admin],
+            true,
+            RotateClientSecret,
+            schema::<ClientWithSecret>
+        ),
+        route!(
+            "post",
+            "/clients/{client_id}/retire",
+            "Retire an AI client: honoured nowhere from now, its live connections revoked",
+            &[Admin],
+            true,
+            RetireClient,
+            schema::<ClientView>
+        ),
+        route!(
             "get",
             "/resource-apps",
             "Resource apps and their scope catalogues",

@@ -465,6 +465,118 @@ pub struct ClientView {
     /// (deprovisioned, deleted, or never named): nobody is accountable for it.
     #[serde(default)]
     pub orphaned: bool,
+    /// Where it was registered: the config file (seeded) or the admin API.
+    #[serde(default)]
+    pub origin: RegistryOrigin,
+    /// Its version (the `ETag` of `/clients/{client_id}` writes).
+    #[serde(default)]
+    pub version: i64,
+    /// Unix seconds it was retired at; a retired client is honoured nowhere.
+    #[serde(default)]
+    pub retired_at: Option<i64>,
+    /// The redirect URIs it may use at `/authorize`.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// During a secret rotation's overlap: until when the previous secret is
+    /// still accepted (Unix seconds).
+    #[serde(default)]
+    pub previous_secret_until: Option<i64>,
+}
+
+/// Where a client or resource app was registered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistryOrigin {
+    /// The IdP's configuration file (seeded at a start when absent).
+    #[default]
+    Config,
+    /// Registered through the admin API.
+    Admin,
+}
+
+/// How a registered AI client authenticates at the token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientCredential {
+    /// A secret the IdP generates and shows once (`client_secret_basic` or
+    /// `client_secret_post`).
+    ClientSecret,
+    /// `private_key_jwt` with the public keys of this JWK Set (EC P-256 or Ed25519).
+    PrivateKeyJwt { jwks: serde_json::Value },
+}
+
+/// `POST /clients`: register an AI client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterClient {
+    /// 3 to 64 of `a-z 0-9 - _ .`; generated when absent.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[schemars(length(min = 1, max = 100))]
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Usernames of the people accountable for it (at least one).
+    #[schemars(length(min = 1))]
+    pub owners: Vec<String>,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    pub credential: ClientCredential,
+}
+
+/// `PATCH /clients/{client_id}`: what changes (absent: unchanged).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateClient {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub owners: Option<Vec<String>>,
+    #[serde(default)]
+    pub redirect_uris: Option<Vec<String>>,
+    /// New public keys of a `private_key_jwt` client.
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
+}
+
+/// `POST /clients/{client_id}/secret`: a new secret; the previous one keeps
+/// working for `overlap` seconds so the client can switch without downtime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateClientSecret {
+    /// Seconds the previous secret stays valid (0 to 30 days; 0 ends it now).
+    #[schemars(range(min = 0, max = 2_592_000))]
+    pub overlap: u64,
+}
+
+/// `POST /clients/{client_id}/retire`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetireClient {
+    #[schemars(length(min = 1, max = 2000))]
+    pub reason: String,
+}
+
+/// A client with its secret, returned once: at registration and at rotation.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClientWithSecret {
+    pub client: ClientView,
+    /// Shown this once; only its hash is kept. Absent for `private_key_jwt`.
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for ClientWithSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientWithSecret")
+            .field("client", &self.client)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -580,10 +692,14 @@ pub enum ChangeKind {
     /// target is the username or group name.
     #[serde(rename = "directory.updated")]
     DirectoryUpdated,
+    /// An AI client or resource app was registered, changed or retired; the
+    /// target is its id.
+    #[serde(rename = "registry.updated")]
+    RegistryUpdated,
 }
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 10] = [
+    pub const ALL: [ChangeKind; 11] = [
         ChangeKind::RequestCreated,
         ChangeKind::RequestUpdated,
         ChangeKind::RequestDecided,
@@ -594,6 +710,7 @@ impl ChangeKind {
         ChangeKind::ReviewUpdated,
         ChangeKind::UserBlocked,
         ChangeKind::DirectoryUpdated,
+        ChangeKind::RegistryUpdated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -608,6 +725,7 @@ impl ChangeKind {
             ChangeKind::ReviewUpdated => "review.updated",
             ChangeKind::UserBlocked => "user.blocked",
             ChangeKind::DirectoryUpdated => "directory.updated",
+            ChangeKind::RegistryUpdated => "registry.updated",
         }
     }
 

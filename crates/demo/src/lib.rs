@@ -326,6 +326,7 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
                 name: c.name.into(),
                 auth: ClientAuth::ClientSecret {
                     secret_sha256: util::sha256_hex(client_secrets[c.client_id].as_bytes()),
+                    previous: None,
                 },
                 redirect_uris: vec![REDIRECT_URI.into()],
                 owners: c.owners.iter().map(|o| (*o).into()).collect(),

@@ -29,6 +29,7 @@ pub mod keys;
 mod migrate;
 pub mod outbox;
 pub mod page;
+pub mod registry;
 pub mod replay;
 pub mod requests;
 pub mod reviews;

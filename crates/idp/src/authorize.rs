@@ -107,18 +107,18 @@ pub(crate) fn redirect_error(
 
 /// Checks the parameters; an error before the redirect URI is trusted is a page,
 /// after it a redirect back to the client.
-pub(crate) fn validate<'a>(
-    idp: &'a SharedIdp,
+pub(crate) fn validate(
+    idp: &SharedIdp,
     p: &HashMap<String, String>,
-) -> Result<&'a Client, Box<Response>> {
+) -> Result<std::sync::Arc<Client>, Box<Response>> {
     let get = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    let Some(client) = get("client_id").and_then(|c| idp.config.client(c)) else {
+    let Some(client) = get("client_id").and_then(|c| idp.catalog().client(c)) else {
         return Err(Box::new(error_page(
             StatusCode::BAD_REQUEST,
             "Unknown client.",
         )));
     };
-    let Some(redirect) = get("redirect_uri").filter(|r| redirect_allowed(client, r)) else {
+    let Some(redirect) = get("redirect_uri").filter(|r| redirect_allowed(&client, r)) else {
         return Err(Box::new(error_page(
             StatusCode::BAD_REQUEST,
             "The redirect URI is not registered for this client.",
@@ -176,7 +176,7 @@ pub async fn get_authorize(
         return Redirect::to(&crate::upstream::start_path(&only.id, &p)).into_response();
     }
     let token = util::random_token(24);
-    let mut r = login_form(&idp, client, &p, &token, None, StatusCode::OK);
+    let mut r = login_form(&idp, &client, &p, &token, None, StatusCode::OK);
     set_cookie(
         &mut r,
         &idp,
@@ -368,7 +368,16 @@ pub async fn post_authorize(
     let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
     let username = get("username").trim().to_owned();
     let wants_mfa = get("acr_values").split(' ').any(|x| x == ACR_MFA);
-    let fail = |msg: &str| login_form(&idp, client, &p, token, Some(msg), StatusCode::UNAUTHORIZED);
+    let fail = |msg: &str| {
+        login_form(
+            &idp,
+            &client,
+            &p,
+            token,
+            Some(msg),
+            StatusCode::UNAUTHORIZED,
+        )
+    };
     let audit_login = |outcome: AuditOutcome, reason: &str| {
         let mut e = AuditEvent::new("login", outcome);
         e.subject = Some(username.clone());
@@ -480,7 +489,7 @@ pub async fn post_authorize(
     idp.login_throttle.success(&username, source);
     issue_code(
         &idp,
-        client,
+        &client,
         &p,
         Authentication {
             username: user.username.clone(),

@@ -7,11 +7,12 @@ use crate::{
     state::Idp,
 };
 use axum::http::HeaderMap;
-use xaa::{ClientCredentials, OAuthError, request::Form, util};
+use std::sync::Arc;
+use xaa::{ClientCredentials, OAuthError, request::Form};
 
 /// The authenticated client and whether it proved possession of a credential.
-pub struct Authenticated<'a> {
-    pub client: &'a Client,
+pub struct Authenticated {
+    pub client: Arc<Client>,
     pub confidential: bool,
 }
 
@@ -28,11 +29,11 @@ fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
 }
 
 /// Authenticates the client of a token-endpoint request.
-pub async fn authenticate<'a>(
-    idp: &'a Idp,
+pub async fn authenticate(
+    idp: &Idp,
     headers: &HeaderMap,
     form: &Form,
-) -> Result<Authenticated<'a>, OAuthError> {
+) -> Result<Authenticated, OAuthError> {
     let body = ClientCredentials::from_form(form)?;
     let creds = match (basic(headers)?, body) {
         (Some(_), ClientCredentials::Secret { .. } | ClientCredentials::Assertion { .. }) => {
@@ -55,15 +56,8 @@ pub async fn authenticate<'a>(
             client_id,
             client_secret,
         } => {
-            let client = idp.config.client(&client_id).ok_or_else(failed)?;
-            let ClientAuth::ClientSecret { secret_sha256 } = &client.auth else {
-                return Err(failed());
-            };
-            let presented = util::sha256_hex(client_secret.as_bytes());
-            if !util::constant_time_eq(
-                presented.as_bytes(),
-                secret_sha256.to_ascii_lowercase().as_bytes(),
-            ) {
+            let client = idp.catalog().client(&client_id).ok_or_else(failed)?;
+            if !client.auth.secret_matches(&client_secret, idp.now()) {
                 return Err(failed());
             }
             Ok(Authenticated {
@@ -82,7 +76,7 @@ pub async fn authenticate<'a>(
             })
         }
         ClientCredentials::IdOnly { client_id } => {
-            let client = idp.config.client(&client_id).ok_or_else(failed)?;
+            let client = idp.catalog().client(&client_id).ok_or_else(failed)?;
             if !matches!(client.auth, ClientAuth::None) {
                 return Err(failed());
             }
@@ -99,11 +93,11 @@ pub async fn authenticate<'a>(
 
 /// `private_key_jwt` (RFC 7523 §3): iss = sub = client, aud names this IdP, short-lived, single use.
 /// The signature check runs in the IdP's bounded signature pool.
-async fn verify_assertion<'a>(
-    idp: &'a Idp,
+async fn verify_assertion(
+    idp: &Idp,
     claimed: Option<&str>,
     assertion: &str,
-) -> Result<&'a Client, OAuthError> {
+) -> Result<Arc<Client>, OAuthError> {
     let peek = xaa::jws::insecure_peek_payload(assertion).ok_or_else(failed)?;
     let sub = peek
         .get("sub")
@@ -112,7 +106,7 @@ async fn verify_assertion<'a>(
     if claimed.is_some_and(|c| c != sub) {
         return Err(failed());
     }
-    let client = idp.config.client(sub).ok_or_else(failed)?;
+    let client = idp.catalog().client(sub).ok_or_else(failed)?;
     let ClientAuth::PrivateKeyJwt { jwks } = &client.auth else {
         return Err(failed());
     };

@@ -327,11 +327,59 @@ pub struct User {
 pub enum ClientAuth {
     /// `client_secret_basic` or `client_secret_post`; the secret's SHA-256 in hex
     /// (client secrets are random and high-entropy, so a fast hash is right).
-    ClientSecret { secret_sha256: String },
+    ClientSecret {
+        secret_sha256: String,
+        /// After a rotation: the previous secret's hash, accepted until its
+        /// overlap ends.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<PreviousSecret>,
+    },
     /// `private_key_jwt` with keys from this JWK Set.
     PrivateKeyJwt { jwks: xaa::JwkSet },
     /// A public client (PKCE only).
     None,
+}
+
+/// A rotated-out client secret during its overlap window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviousSecret {
+    pub secret_sha256: String,
+    /// Unix seconds after which it is refused.
+    pub until: i64,
+}
+
+impl ClientAuth {
+    /// Whether `secret` is this client's secret (or its previous one, within
+    /// the overlap) at `now`. Constant-time over the hashes.
+    pub fn secret_matches(&self, secret: &str, now: i64) -> bool {
+        let ClientAuth::ClientSecret {
+            secret_sha256,
+            previous,
+        } = self
+        else {
+            return false;
+        };
+        let presented = xaa::util::sha256_hex(secret.as_bytes());
+        let is = |h: &str| {
+            xaa::util::constant_time_eq(presented.as_bytes(), h.to_ascii_lowercase().as_bytes())
+        };
+        // Both compared, whichever matches, so timing says nothing about which.
+        let current = is(secret_sha256);
+        let old = previous
+            .as_ref()
+            .is_some_and(|p| is(&p.secret_sha256) & (now < p.until));
+        current | old
+    }
+
+    /// The method's name on the wire (`client_secret`, `private_key_jwt`, `none`).
+    pub fn method(&self) -> &'static str {
+        match self {
+            ClientAuth::ClientSecret { .. } => "client_secret",
+            ClientAuth::PrivateKeyJwt { .. } => "private_key_jwt",
+            ClientAuth::None => "none",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

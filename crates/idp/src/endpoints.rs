@@ -205,7 +205,7 @@ pub async fn file_request(
             .get("audience")
             .ok_or_else(|| OAuthError::invalid_target("audience is required"))?;
         let app = idp
-            .config
+            .catalog()
             .resource_app_by_audience(audience)
             .ok_or_else(|| {
                 OAuthError::invalid_target(

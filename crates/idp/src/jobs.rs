@@ -43,6 +43,11 @@ async fn change_feed(idp: SharedIdp) {
                 Ok(batch) => {
                     for e in batch {
                         last = e.id;
+                        if e.kind == admin_api::ChangeKind::RegistryUpdated
+                            && let Err(err) = idp.registry.reload(&idp.store).await
+                        {
+                            tracing::warn!(error = %err, "the client and app registry could not be reloaded");
+                        }
                         let _ = idp.changes.send(e);
                     }
                 }

@@ -37,7 +37,8 @@ pub async fn enqueue_user_wide(
     reason: &str,
 ) -> Result<u64, sqlx::Error> {
     let mut queued = 0;
-    for app in &idp.config.resource_apps {
+    let apps: Vec<_> = idp.catalog().live_apps().cloned().collect();
+    for app in &apps {
         queued += enqueue(
             idp,
             tx,
@@ -58,7 +59,7 @@ pub async fn enqueue_user_wide(
 /// How many SETs `enqueue` queues for `resource_app`: one per receiver. A dry
 /// run counts with this, so it reports what the real run will do.
 pub fn receivers_of(idp: &Idp, resource_app: &str) -> u64 {
-    idp.config
+    idp.catalog()
         .resource_app(resource_app)
         .map_or(0, |a| a.receivers.len() as u64)
 }
@@ -70,7 +71,7 @@ pub async fn enqueue(
     tx: &mut idp_store::Conn,
     r: &Revocation<'_>,
 ) -> Result<u64, sqlx::Error> {
-    let Some(app) = idp.config.resource_app(r.resource_app) else {
+    let Some(app) = idp.catalog().resource_app(r.resource_app) else {
         return Ok(0);
     };
     let now_ms = idp.now_ms();

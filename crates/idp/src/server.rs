@@ -112,9 +112,14 @@ pub async fn build(config: Config) -> Result<SharedIdp, StartError> {
         .map(from_store)
         .collect::<Result<Vec<_>, _>>()
         .map_err(key_error)?;
-    let catalogue = config
-        .resource_apps
-        .iter()
+    crate::registry::seed(&store, &config.clients, &config.resource_apps, now)
+        .await
+        .map_err(db)?;
+    let registry = crate::registry::Registry::default();
+    registry.reload(&store).await.map_err(db)?;
+    let catalogue = registry
+        .get()
+        .live_apps()
         .flat_map(|a| {
             a.scopes
                 .iter()
@@ -142,7 +147,9 @@ pub async fn build(config: Config) -> Result<SharedIdp, StartError> {
         crate::upstream::Upstreams::load(&config.upstreams).map_err(StartError::Upstream)?;
     seed_directory(&store, &config, now).await.map_err(db)?;
     let audit = AuditLog::start(store.clone()).await.map_err(db)?;
-    let idp = Arc::new(Idp::new(config, store, audit, key, &published, upstreams));
+    let idp = Arc::new(Idp::new(
+        config, store, audit, key, &published, upstreams, registry,
+    ));
     crate::jobs::start(idp.clone()).map_err(|e| StartError::Jobs(e.to_string()))?;
     Ok(idp)
 }

@@ -43,6 +43,8 @@ pub struct Idp {
     pub trusted: crate::external_subject::TrustedIssuers,
     /// The company's OpenID Providers people may sign in at.
     pub upstreams: crate::upstream::Upstreams,
+    /// The AI clients and resource apps (the store's, as a snapshot).
+    pub registry: crate::registry::Registry,
 }
 
 impl Idp {
@@ -68,6 +70,7 @@ impl Idp {
         key: SigningKey,
         published: &[SigningKey],
         upstreams: crate::upstream::Upstreams,
+        registry: crate::registry::Registry,
     ) -> Self {
         let jwks = JwkSet {
             keys: std::iter::once(&key)
@@ -98,7 +101,13 @@ impl Idp {
             verified_id_tokens: Default::default(),
             trusted,
             upstreams,
+            registry,
         }
+    }
+
+    /// The clients and apps as of now.
+    pub fn catalog(&self) -> std::sync::Arc<crate::registry::Catalog> {
+        self.registry.get()
     }
 
     pub fn issuer(&self) -> &str {

@@ -172,7 +172,7 @@ async fn active_person(
 /// Issues an access token, a refresh token and an ID token for a sign-in.
 async fn issue_tokens(
     idp: &Idp,
-    auth: &Authenticated<'_>,
+    auth: &Authenticated,
     g: &Grant,
     nonce: Option<String>,
 ) -> Result<Response, OAuthError> {
@@ -379,7 +379,7 @@ async fn exchange_inner(
     }
     // 3. The audience and resource are known.
     let app = idp
-        .config
+        .catalog()
         .resource_app_by_audience(&req.audience)
         .ok_or_else(|| {
             OAuthError::invalid_target("the audience is not a known resource authorization server")
@@ -399,7 +399,7 @@ async fn exchange_inner(
         .await
         .map_err(db_error)?;
     let verdict = policy::decide(
-        app,
+        &app,
         conn.as_ref(),
         req.resource.as_deref(),
         req.scope.as_ref(),

@@ -436,7 +436,7 @@ pub async fn callback(
     let acr = if person.mfa { ACR_MFA } else { ACR_PASSWORD };
     let mut r = authorize::issue_code(
         &idp,
-        client,
+        &client,
         &p,
         Authentication {
             username,

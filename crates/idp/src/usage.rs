@@ -27,11 +27,11 @@ pub async fn exchange_usage(
     now_ms: i64,
     per_user: bool,
 ) -> Result<Vec<Usage>, sqlx::Error> {
-    let app_of: HashMap<&str, &str> = idp
-        .config
-        .resource_apps
+    let cat = idp.catalog();
+    let app_of: HashMap<&str, &str> = cat
+        .apps
         .iter()
-        .map(|a| (a.issuer.as_str(), a.id.as_str()))
+        .map(|a| (a.item.issuer.as_str(), a.item.id.as_str()))
         .collect();
     Ok(idp_store::audit::exchange_usage(db, now_ms, per_user)
         .await?

@@ -23,7 +23,7 @@ pub fn app_ref(idp: &Idp, app_id: &str) -> AppRef {
     AppRef {
         id: app_id.into(),
         name: idp
-            .config
+            .catalog()
             .resource_app(app_id)
             .map(|a| a.name.clone())
             .unwrap_or_else(|| app_id.into()),
@@ -74,8 +74,8 @@ pub async fn request_view(
 }
 
 fn build_request_view(idp: &Idp, r: RequestRow) -> RequestView {
-    let app = idp.config.resource_app(&r.resource_app);
-    let scope_views = scope_views(app, &r.scopes);
+    let app = idp.catalog().resource_app(&r.resource_app);
+    let scope_views = scope_views(app.as_deref(), &r.scopes);
     let status = match r.status {
         RequestStatus::Pending if !r.approvals.is_empty() => RequestStatus::AwaitingSecondApproval,
         s => s,
@@ -121,14 +121,15 @@ pub fn connection_from_row(
     receipts: Vec<ReceiptView>,
 ) -> ConnectionView {
     let c = row.connection;
-    let app = idp.config.resource_app(&c.resource_app);
+    let app = idp.catalog().resource_app(&c.resource_app);
     let names: Vec<String> = match &c.scopes {
         ScopeCondition::All => app
+            .as_ref()
             .map(|a| a.scopes.iter().map(|s| s.name.clone()).collect())
             .unwrap_or_default(),
         ScopeCondition::IncludeOnly(l) => l.clone(),
     };
-    let granted = scope_views(app, &names);
+    let granted = scope_views(app.as_deref(), &names);
     ConnectionView {
         client: client_ref(idp, &c.client_id),
         resource_app: app_ref(idp, &c.resource_app),

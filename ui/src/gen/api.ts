@@ -100,7 +100,60 @@ export interface paths {
         /** AI clients */
         get: operations["get_clients"];
         put?: never;
+        /** Register an AI client; a generated secret is shown once */
+        post: operations["post_clients"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/clients/{client_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One AI client, retired or not, with its ETag */
+        get: operations["get_clients__client_id_"];
+        put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change an AI client's name, description, owners, redirect URIs or keys */
+        patch: operations["patch_clients__client_id_"];
+        trace?: never;
+    };
+    "/clients/{client_id}/retire": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Retire an AI client: honoured nowhere from now, its live connections revoked */
+        post: operations["post_clients__client_id__retire"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/clients/{client_id}/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rotate a client secret: the new one is shown once, the previous one works for the overlap */
+        post: operations["post_clients__client_id__secret"];
         delete?: never;
         options?: never;
         head?: never;
@@ -652,7 +705,16 @@ export interface components {
             target: string;
         };
         /** @description What a change event is about (the event stream's event names). */
-        ChangeKind: ("request.created" | "request.updated" | "request.decided" | "connection.updated" | "connection.revoked" | "receipt.updated" | "review.created" | "review.updated" | "user.blocked") | "directory.updated";
+        ChangeKind: ("request.created" | "request.updated" | "request.decided" | "connection.updated" | "connection.revoked" | "receipt.updated" | "review.created" | "review.updated" | "user.blocked") | "directory.updated" | "registry.updated";
+        /** @description How a registered AI client authenticates at the token endpoint. */
+        ClientCredential: {
+            /** @constant */
+            method: "client_secret";
+        } | {
+            jwks: unknown;
+            /** @constant */
+            method: "private_key_jwt";
+        };
         ClientRef: {
             client_id: string;
             name: string;
@@ -665,6 +727,11 @@ export interface components {
             description?: string | null;
             name: string;
             /**
+             * @description Where it was registered: the config file (seeded) or the admin API.
+             * @default config
+             */
+            origin: components["schemas"]["RegistryOrigin"];
+            /**
              * @description An AI client none of whose owners is an active person of the directory
              *     (deprovisioned, deleted, or never named): nobody is accountable for it.
              * @default false
@@ -673,6 +740,36 @@ export interface components {
             owners: string[];
             /** Format: uint64 */
             pending_requests: number;
+            /**
+             * Format: int64
+             * @description During a secret rotation's overlap: until when the previous secret is
+             *     still accepted (Unix seconds).
+             * @default null
+             */
+            previous_secret_until: number | null;
+            /**
+             * @description The redirect URIs it may use at `/authorize`.
+             * @default []
+             */
+            redirect_uris: string[];
+            /**
+             * Format: int64
+             * @description Unix seconds it was retired at; a retired client is honoured nowhere.
+             * @default null
+             */
+            retired_at: number | null;
+            /**
+             * Format: int64
+             * @description Its version (the `ETag` of `/clients/{client_id}` writes).
+             * @default 0
+             */
+            version: number;
+        };
+        /** @description A client with its secret, returned once: at registration and at rotation. */
+        ClientWithSecret: {
+            client: components["schemas"]["ClientView"];
+            /** @description Shown this once; only its hash is kept. Absent for `private_key_jwt`. */
+            client_secret?: string | null;
         };
         /** @description Filters of `GET /connections` (query parameters; all optional). */
         ConnectionQuery: {
@@ -915,6 +1012,24 @@ export interface components {
             receiver: string;
             status: components["schemas"]["ReceiptStatus"];
         };
+        /** @description `POST /clients`: register an AI client. */
+        RegisterClient: {
+            /**
+             * @description 3 to 64 of `a-z 0-9 - _ .`; generated when absent.
+             * @default null
+             */
+            client_id: string | null;
+            credential: components["schemas"]["ClientCredential"];
+            /** @default null */
+            description: string | null;
+            name: string;
+            /** @description Usernames of the people accountable for it (at least one). */
+            owners: string[];
+            /** @default [] */
+            redirect_uris: string[];
+        };
+        /** @description Where a client or resource app was registered. */
+        RegistryOrigin: "config" | "admin";
         /** @enum {string} */
         RequestStatus: "pending" | "awaiting_second_approval" | "approved" | "denied" | "expired";
         RequestUserView: {
@@ -957,6 +1072,10 @@ export interface components {
             owners: string[];
             receivers: string[];
             scopes: components["schemas"]["ScopeView"][];
+        };
+        /** @description `POST /clients/{client_id}/retire`. */
+        RetireClient: {
+            reason: string;
         };
         ReviewDecision: ("keep" | "revoke") | "modify";
         /** @description Decide one or more items the same way. */
@@ -1022,6 +1141,17 @@ export interface components {
         Risk: "read" | "write" | "destructive" | "admin";
         /** @description What a signed-in person or an API token may do. */
         Role: "approver" | "helpdesk" | "reviewer" | "auditor" | "admin" | "provisioner";
+        /**
+         * @description `POST /clients/{client_id}/secret`: a new secret; the previous one keeps
+         *     working for `overlap` seconds so the client can switch without downtime.
+         */
+        RotateClientSecret: {
+            /**
+             * Format: uint64
+             * @description Seconds the previous secret stays valid (0 to 30 days; 0 ends it now).
+             */
+            overlap: number;
+        };
         /** @description Which scopes a connection allows. */
         ScopeCondition: {
             /** @constant */
@@ -1056,6 +1186,22 @@ export interface components {
              */
             max_age: number | null;
             scope: string;
+        };
+        /** @description `PATCH /clients/{client_id}`: what changes (absent: unchanged). */
+        UpdateClient: {
+            /** @default null */
+            description: string | null;
+            /**
+             * @description New public keys of a `private_key_jwt` client.
+             * @default null
+             */
+            jwks: unknown;
+            /** @default null */
+            name: string | null;
+            /** @default null */
+            owners: string[] | null;
+            /** @default null */
+            redirect_uris: string[] | null;
         };
         /** @description ID-JAGs issued for one client at one resource app in the last 30 days. */
         UsageRow: {
@@ -1331,6 +1477,190 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ClientView"][];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_clients: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterClient"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientWithSecret"];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_clients__client_id_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientView"];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    patch_clients__client_id_: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The ETag from the last read; a stale one gets 412 with the current state. */
+                "If-Match": string;
+                /** @description A retry with the same key returns the first result. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateClient"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientView"];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_clients__client_id__retire: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The ETag from the last read; a stale one gets 412 with the current state. */
+                "If-Match": string;
+                /** @description A retry with the same key returns the first result. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetireClient"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientView"];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_clients__client_id__secret: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The ETag from the last read; a stale one gets 412 with the current state. */
+                "If-Match": string;
+                /** @description A retry with the same key returns the first result. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RotateClientSecret"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientWithSecret"];
                 };
             };
             /** @description Problem */

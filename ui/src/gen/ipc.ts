@@ -170,7 +170,7 @@ export interface components {
             target: string;
         };
         /** @description What a change event is about (the event stream's event names). */
-        ChangeKind: ("request.created" | "request.updated" | "request.decided" | "connection.updated" | "connection.revoked" | "receipt.updated" | "review.created" | "review.updated" | "user.blocked") | "directory.updated";
+        ChangeKind: ("request.created" | "request.updated" | "request.decided" | "connection.updated" | "connection.revoked" | "receipt.updated" | "review.created" | "review.updated" | "user.blocked") | "directory.updated" | "registry.updated";
         ClientRef: {
             client_id: string;
             name: string;
@@ -183,6 +183,11 @@ export interface components {
             description?: string | null;
             name: string;
             /**
+             * @description Where it was registered: the config file (seeded) or the admin API.
+             * @default config
+             */
+            origin: components["schemas"]["RegistryOrigin"];
+            /**
              * @description An AI client none of whose owners is an active person of the directory
              *     (deprovisioned, deleted, or never named): nobody is accountable for it.
              * @default false
@@ -191,6 +196,30 @@ export interface components {
             owners: string[];
             /** Format: uint64 */
             pending_requests: number;
+            /**
+             * Format: int64
+             * @description During a secret rotation's overlap: until when the previous secret is
+             *     still accepted (Unix seconds).
+             * @default null
+             */
+            previous_secret_until: number | null;
+            /**
+             * @description The redirect URIs it may use at `/authorize`.
+             * @default []
+             */
+            redirect_uris: string[];
+            /**
+             * Format: int64
+             * @description Unix seconds it was retired at; a retired client is honoured nowhere.
+             * @default null
+             */
+            retired_at: number | null;
+            /**
+             * Format: int64
+             * @description Its version (the `ETag` of `/clients/{client_id}` writes).
+             * @default 0
+             */
+            version: number;
         };
         /** @description Every IPC command: its request and response (generated from ipc_commands::with_commands). */
         Commands: {
@@ -786,6 +815,8 @@ export interface components {
             receiver: string;
             status: components["schemas"]["ReceiptStatus"];
         };
+        /** @description Where a client or resource app was registered. */
+        RegistryOrigin: "config" | "admin";
         /** @description `format` of `GET /reviews/{id}/report`. */
         ReportFormat: "pdf" | "csv";
         /**

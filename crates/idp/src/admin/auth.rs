@@ -75,7 +75,11 @@ async fn resolve(idp: &SharedIdp, token: &str) -> ApiResult<Principal> {
     // Only a sign-in at an admin client (the console) that was granted the admin
     // scope reaches the admin API: an AI client that gets an approver to sign in
     // to it must not be able to act as that approver.
-    if !idp.config.client(&row.client_id).is_some_and(|c| c.admin) {
+    if !idp
+        .catalog()
+        .client(&row.client_id)
+        .is_some_and(|c| c.admin)
+    {
         return Err(ApiError::unauthenticated(
             "this access token was issued to a client that is not an admin client; sign in through the Gatehouse console",
         ));

@@ -36,17 +36,17 @@ pub async fn list(
         ConnectionSort::Created => ConnectionOrder::Created,
         ConnectionSort::LastUsed => ConnectionOrder::LastUsed,
         ConnectionSort::Client => ConnectionOrder::ClientName(
-            idp.config
+            idp.catalog()
                 .clients
                 .iter()
-                .map(|c| (c.client_id.clone(), c.name.clone()))
+                .map(|c| (c.item.client_id.clone(), c.item.name.clone()))
                 .collect(),
         ),
         ConnectionSort::App => ConnectionOrder::AppName(
-            idp.config
-                .resource_apps
+            idp.catalog()
+                .apps
                 .iter()
-                .map(|a| (a.id.clone(), a.name.clone()))
+                .map(|a| (a.item.id.clone(), a.item.name.clone()))
                 .collect(),
         ),
         ConnectionSort::Risk => ConnectionOrder::Risk,

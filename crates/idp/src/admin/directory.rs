@@ -21,6 +21,22 @@ pub async fn whoami(Extension(who): Extension<Principal>) -> Json<WhoAmI> {
 }
 
 pub async fn clients(State(idp): State<SharedIdp>) -> ApiResult<Json<Vec<ClientView>>> {
+    let cat = idp.catalog();
+    let live: Vec<_> = cat
+        .clients
+        .iter()
+        .filter(|c| c.retired_at.is_none())
+        .cloned()
+        .collect();
+    Ok(Json(client_views(&idp, &live).await?))
+}
+
+/// The admin API's view of `clients`, with their connection counts and
+/// whether any owner is still an active person of the directory.
+pub async fn client_views(
+    idp: &SharedIdp,
+    clients: &[crate::registry::Registered<crate::config::Client>],
+) -> ApiResult<Vec<ClientView>> {
     let counts = {
         let mut db = idp.store.acquire().await?;
         idp_store::connections::live_and_pending_by_client(&mut db).await?
@@ -35,47 +51,32 @@ pub async fn clients(State(idp): State<SharedIdp>) -> ApiResult<Json<Vec<ClientV
         .filter(|p| p.active)
         .map(|p| idp_store::directory::name_key(&p.username))
         .collect();
-    Ok(Json(
-        idp.config
-            .clients
-            .iter()
-            .map(|c| {
-                let (conns, pending) = counts.get(&c.client_id).copied().unwrap_or((0, 0));
-                ClientView {
-                    client_id: c.client_id.clone(),
-                    name: c.name.clone(),
-                    description: c.description.clone(),
-                    owners: c.owners.clone(),
-                    auth_method: match c.auth {
-                        crate::config::ClientAuth::ClientSecret { .. } => "client_secret".into(),
-                        crate::config::ClientAuth::PrivateKeyJwt { .. } => "private_key_jwt".into(),
-                        crate::config::ClientAuth::None => "none".into(),
-                    },
-                    connections: conns as u64,
-                    pending_requests: pending as u64,
-                    orphaned: !c.admin
-                        && !c
-                            .owners
-                            .iter()
-                            .any(|o| active.contains(&idp_store::directory::name_key(o))),
-                }
-            })
-            .collect(),
-    ))
+    Ok(clients
+        .iter()
+        .map(|r| {
+            let c = &r.item;
+            let (conns, pending) = counts.get(&c.client_id).copied().unwrap_or((0, 0));
+            let orphaned = !c.admin
+                && !c
+                    .owners
+                    .iter()
+                    .any(|o| active.contains(&idp_store::directory::name_key(o)));
+            crate::services::registry::client_view(r, orphaned, (conns as u64, pending as u64))
+        })
+        .collect())
 }
 
 pub async fn resource_apps(State(idp): State<SharedIdp>) -> Json<Vec<ResourceAppView>> {
     Json(
-        idp.config
-            .resource_apps
-            .iter()
+        idp.catalog()
+            .live_apps()
             .map(|a| ResourceAppView {
                 id: a.id.clone(),
                 name: a.name.clone(),
                 issuer: a.issuer.clone(),
                 mcp_servers: a.mcp_servers.clone(),
                 scopes: scope_views(
-                    Some(a),
+                    Some(&**a),
                     &a.scopes.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
                 ),
                 receivers: a.receivers.clone(),

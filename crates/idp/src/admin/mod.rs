@@ -3,6 +3,7 @@
 
 pub mod audit_api;
 pub mod auth;
+pub mod clients;
 pub mod common;
 pub mod connections;
 pub mod csv;
@@ -70,7 +71,22 @@ pub fn router(idp: SharedIdp) -> Router<SharedIdp> {
         .route("/admin/v1/reviews/{id}/complete", post(reviews::complete))
         .route("/admin/v1/reviews/{id}/report", get(reviews::report))
         .route("/admin/v1/stats", get(stats::stats))
-        .route("/admin/v1/clients", get(directory::clients))
+        .route(
+            "/admin/v1/clients",
+            get(directory::clients).post(clients::register),
+        )
+        .route(
+            "/admin/v1/clients/{client_id}",
+            get(clients::get).patch(clients::update),
+        )
+        .route(
+            "/admin/v1/clients/{client_id}/secret",
+            post(clients::rotate_secret),
+        )
+        .route(
+            "/admin/v1/clients/{client_id}/retire",
+            post(clients::retire),
+        )
         .route("/admin/v1/resource-apps", get(directory::resource_apps))
         .route("/admin/v1/users", get(directory::users))
         .route("/admin/v1/groups", get(directory::groups))

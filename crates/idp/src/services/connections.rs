@@ -151,7 +151,7 @@ pub async fn modify(
         ));
     }
     let app = idp
-        .config
+        .catalog()
         .resource_app(&v.resource_app.id)
         .ok_or_else(|| ServiceError::conflict("the app is gone"))?;
     let mut scopes = v.scopes.clone();
@@ -309,9 +309,8 @@ pub async fn revoke_in_bulk(
         // Count what the real run queues: one event per receiver of each
         // revoked connection's app, or of every app for a blocked user.
         result.events_queued = if by_user {
-            idp.config
-                .resource_apps
-                .iter()
+            idp.catalog()
+                .live_apps()
                 .map(|a| revocation::receivers_of(idp, &a.id))
                 .sum()
         } else {

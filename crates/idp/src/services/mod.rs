@@ -8,6 +8,7 @@
 
 pub mod connections;
 pub mod directory;
+pub mod registry;
 pub mod requests;
 pub mod reviews;
 
@@ -113,21 +114,20 @@ pub fn actor_event(who: &Principal, kind: &str, target: &str) -> crate::audit::A
 /// the config, not in the tables), for a free-text search.
 pub fn text_search(idp: &Idp, needle: &str) -> idp_store::connections::TextSearch {
     let n = needle.to_lowercase();
+    let cat = idp.catalog();
     idp_store::connections::TextSearch {
         needle: needle.to_owned(),
-        named_clients: idp
-            .config
+        named_clients: cat
             .clients
             .iter()
-            .filter(|c| c.name.to_lowercase().contains(&n))
-            .map(|c| c.client_id.clone())
+            .filter(|c| c.item.name.to_lowercase().contains(&n))
+            .map(|c| c.item.client_id.clone())
             .collect(),
-        named_apps: idp
-            .config
-            .resource_apps
+        named_apps: cat
+            .apps
             .iter()
-            .filter(|a| a.name.to_lowercase().contains(&n))
-            .map(|a| a.id.clone())
+            .filter(|a| a.item.name.to_lowercase().contains(&n))
+            .map(|a| a.item.id.clone())
             .collect(),
     }
 }

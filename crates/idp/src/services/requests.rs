@@ -83,7 +83,7 @@ fn validate_grant(
     now: i64,
 ) -> ServiceResult<Vec<String>> {
     let app = idp
-        .config
+        .catalog()
         .resource_app(&v.resource_app.id)
         .ok_or_else(|| ServiceError::conflict("the resource app is no longer configured"))?;
     let requested: Vec<String> = if v.scopes.is_empty() {
@@ -180,7 +180,7 @@ async fn approve(
     let v = open_for_decision(idp, who, &mut tx, id, expected).await?;
     let scopes = validate_grant(idp, &v, grant, now)?;
     let app = idp
-        .config
+        .catalog()
         .resource_app(&v.resource_app.id)
         .ok_or_else(|| ServiceError::conflict("the resource app is no longer configured"))?;
     let sensitive = scopes

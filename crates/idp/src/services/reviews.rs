@@ -221,7 +221,7 @@ pub async fn start_campaign(
             // Named reviewers in turn, else the app's owners; never someone whose
             // own access it is (client owner, or the user of a per-user item).
             let candidates: Vec<String> = if req.reviewers.is_empty() {
-                idp.config
+                idp.catalog()
                     .resource_app(&v.resource_app.id)
                     .map(|a| a.owners.clone())
                     .unwrap_or_default()

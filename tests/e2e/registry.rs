@@ -1,0 +1,423 @@
+//! AI clients managed at run time through the admin API over loopback: a
+//! registered client is honoured at once (its secret shown once, never again,
+//! never in the audit log), a rotated secret keeps the old one working for the
+//! overlap only, edits and retirement take `If-Match`, a retired client is
+//! refused everywhere and its connections are revoked; the store, not the
+//! config file, is the truth from then on.
+
+use gatehouse_tests::*;
+use serde_json::{Value, json};
+use xaa::ErrorCode;
+
+struct Admin {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+struct Answer {
+    status: u16,
+    etag: Option<String>,
+    body: Value,
+}
+
+impl Admin {
+    async fn new(d: &Demo, mfa: bool) -> Admin {
+        Admin {
+            http: reqwest::Client::new(),
+            base: format!("{}/admin/v1", d.info.idp),
+            token: admin_token(&d.info, "judy", mfa).await,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        if_match: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut r = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(v) = if_match {
+            r = r.header("if-match", v);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let etag = resp
+            .headers()
+            .get("etag")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let text = resp.text().await.unwrap();
+        Answer {
+            status,
+            etag,
+            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        }
+    }
+}
+
+/// A token-endpoint call authenticating as `client_id` with `secret`:
+/// `invalid_client` or not.
+async fn authenticates(d: &Demo, client_id: &str, secret: &str) -> bool {
+    let r = reqwest::Client::new()
+        .post(format!("{}/token", d.info.idp))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "nope")])
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    body["error"] != "invalid_client"
+}
+
+fn register_body(owners: Value) -> Value {
+    json!({
+        "client_id": "sales-copilot",
+        "name": "Sales Copilot",
+        "description": "Drafts follow-ups from the CRM",
+        "owners": owners,
+        "redirect_uris": [demo::REDIRECT_URI],
+        "credential": { "method": "client_secret" },
+    })
+}
+
+#[tokio::test]
+async fn a_registered_client_is_honoured_at_once_and_its_secret_is_shown_once() {
+    let d = start_demo().await;
+    let admin = Admin::new(&d, false).await;
+    let r = admin
+        .call(
+            "POST",
+            "/clients",
+            None,
+            Some(register_body(json!(["alice"]))),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.etag.as_deref(), Some("\"v1\""));
+    let secret = r.body["client_secret"]
+        .as_str()
+        .expect("shown once")
+        .to_owned();
+    assert_eq!(r.body["client"]["origin"], "admin");
+    assert_eq!(r.body["client"]["auth_method"], "client_secret");
+
+    // Never shown again, by the item or the list.
+    let one = admin
+        .call("GET", "/clients/sales-copilot", None, None)
+        .await;
+    assert_eq!(one.status, 200);
+    assert_eq!(one.etag.as_deref(), Some("\"v1\""));
+    let list = admin.call("GET", "/clients", None, None).await;
+    for body in [&one.body, &list.body] {
+        assert!(!body.to_string().contains(&secret));
+    }
+    assert!(
+        list.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["client_id"] == "sales-copilot")
+    );
+
+    // Honoured at once: alice signs in through it, and its exchange reaches the
+    // gate (no connection yet: a pending request for an approver).
+    let creds = agent::ClientCreds {
+        client_id: "sales-copilot".into(),
+        client_secret: secret.clone(),
+    };
+    let s = agent::sign_in(
+        &agent::http_client(),
+        &d.info.idp,
+        &creds,
+        demo::REDIRECT_URI,
+        &user(&d.info, "alice"),
+        &Default::default(),
+    )
+    .await
+    .expect("sign-in through the new client");
+    let e = expect_oauth(
+        agent::exchange(
+            &agent::http_client(),
+            &d.info.idp,
+            &creds,
+            &s.id_token,
+            &agent::ExchangeRequest {
+                audience: &d.info.app("crm").issuer,
+                resource: None,
+                scope: Some("crm.deals.read"),
+            },
+        )
+        .await,
+        ErrorCode::AccessDenied,
+    );
+    assert!(e.connection_request_id.is_some());
+
+    // Refusals: a taken id, an unknown or deactivated owner, a private key, bad URIs.
+    let again = admin
+        .call(
+            "POST",
+            "/clients",
+            None,
+            Some(register_body(json!(["alice"]))),
+        )
+        .await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    let mut b = register_body(json!(["mallory"]));
+    b["client_id"] = json!("other-copilot");
+    let r = admin.call("POST", "/clients", None, Some(b)).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.to_string().contains("mallory"), "{}", r.body);
+    let key = xaa::SigningKey::generate(xaa::Alg::ES256).unwrap();
+    let mut private = serde_json::to_value(key.public_jwk()).unwrap();
+    private["d"] = json!("c2VjcmV0");
+    let mut b = register_body(json!(["alice"]));
+    b["client_id"] = json!("keyed-copilot");
+    b["credential"] = json!({ "method": "private_key_jwt", "jwks": { "keys": [private] } });
+    let r = admin.call("POST", "/clients", None, Some(b.clone())).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.to_string().contains("private key"), "{}", r.body);
+    b["credential"]["jwks"] = json!({ "keys": [key.public_jwk()] });
+    let r = admin.call("POST", "/clients", None, Some(b)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(
+        r.body["client_secret"].is_null(),
+        "no secret for private_key_jwt"
+    );
+    let mut b = register_body(json!(["alice"]));
+    b["client_id"] = json!("frag-copilot");
+    b["redirect_uris"] = json!(["https://app.example/cb#x"]);
+    assert_eq!(
+        admin.call("POST", "/clients", None, Some(b)).await.status,
+        422
+    );
+
+    // Only an admin registers.
+    let approver = Admin {
+        token: admin_token(&d.info, "carol", false).await,
+        ..Admin::new(&d, false).await
+    };
+    let mut b = register_body(json!(["alice"]));
+    b["client_id"] = json!("sneaky-copilot");
+    assert_eq!(
+        approver
+            .call("POST", "/clients", None, Some(b))
+            .await
+            .status,
+        403
+    );
+
+    // The audit log says who registered what, and holds no secret.
+    let audit = admin
+        .call("GET", "/audit?kind=client.registered", None, None)
+        .await;
+    let items = audit.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{}", audit.body);
+    assert!(items.iter().all(|e| e["actor"] == "judy"));
+    assert!(!audit.body.to_string().contains(&secret));
+}
+
+#[tokio::test]
+async fn a_rotated_secret_overlaps_then_lapses_and_writes_need_the_current_etag() {
+    let d = start_demo().await;
+    let admin = Admin::new(&d, false).await;
+    let r = admin
+        .call(
+            "POST",
+            "/clients",
+            None,
+            Some(register_body(json!(["alice"]))),
+        )
+        .await;
+    let old = r.body["client_secret"].as_str().unwrap().to_owned();
+    // A stale or missing If-Match changes nothing.
+    let body = json!({ "overlap": 3600 });
+    let r = admin
+        .call(
+            "POST",
+            "/clients/sales-copilot/secret",
+            Some("\"v7\""),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 412, "{}", r.body);
+    let r = admin
+        .call(
+            "POST",
+            "/clients/sales-copilot/secret",
+            None,
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 428);
+    let r = admin
+        .call(
+            "POST",
+            "/clients/sales-copilot/secret",
+            Some("\"v1\""),
+            Some(body),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.etag.as_deref(), Some("\"v2\""));
+    let new = r.body["client_secret"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    assert!(r.body["client"]["previous_secret_until"].as_i64().is_some());
+    assert!(authenticates(&d, "sales-copilot", &new).await);
+    assert!(
+        authenticates(&d, "sales-copilot", &old).await,
+        "the overlap"
+    );
+    d.idp.advance_clock(3601);
+    assert!(authenticates(&d, "sales-copilot", &new).await);
+    assert!(
+        !authenticates(&d, "sales-copilot", &old).await,
+        "the overlap ended"
+    );
+    // (The admin's session lapsed with the clock: a fresh one.)
+    let admin = Admin::new(&d, false).await;
+    // An edit at the current version.
+    let r = admin
+        .call(
+            "PATCH",
+            "/clients/sales-copilot",
+            Some("\"v2\""),
+            Some(json!({ "name": "Sales Copilot 2", "owners": ["alice", "grace"] })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["name"], "Sales Copilot 2");
+    assert_eq!(r.body["owners"], json!(["alice", "grace"]));
+    // A config-seeded client is edited the same way; the console's own is not.
+    let r = admin.call("GET", "/clients/code-agent", None, None).await;
+    assert_eq!(r.body["origin"], "config");
+    let v = r.etag.unwrap();
+    let r = admin
+        .call(
+            "PATCH",
+            "/clients/code-agent",
+            Some(&v),
+            Some(json!({ "description": "Edited at run time" })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = admin
+        .call("GET", "/clients/gatehouse-console", None, None)
+        .await;
+    let v = r.etag.unwrap();
+    let r = admin
+        .call(
+            "PATCH",
+            "/clients/gatehouse-console",
+            Some(&v),
+            Some(json!({ "name": "Mine" })),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_retired_client_is_refused_everywhere_and_its_connections_are_revoked() {
+    let d = start_demo().await;
+    let i = &d.info;
+    // code-agent (seeded from the config) has live connections and works.
+    let s = sign_in(i, "alice", "code-agent", false).await;
+    exchange(i, "code-agent", &s.id_token, "docs", Some("docs.read"))
+        .await
+        .expect("works before");
+    let plain = Admin::new(&d, false).await;
+    let v = plain
+        .call("GET", "/clients/code-agent", None, None)
+        .await
+        .etag
+        .unwrap();
+    let body = json!({ "reason": "replaced by the new IDE agent" });
+    // Retiring revokes connections: it needs a recent MFA sign-in, like the kill switch.
+    let r = plain
+        .call(
+            "POST",
+            "/clients/code-agent/retire",
+            Some(&v),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    let admin = Admin::new(&d, true).await;
+    let r = admin
+        .call(
+            "POST",
+            "/clients/code-agent/retire",
+            Some(&v),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body["retired_at"].as_i64().is_some());
+    // Refused at the token endpoint and at /authorize; gone from the list.
+    let e = expect_oauth(
+        exchange(i, "code-agent", &s.id_token, "docs", Some("docs.read")).await,
+        ErrorCode::InvalidClient,
+    );
+    assert!(e.error_description.is_some());
+    let page = reqwest::get(format!(
+        "{}/authorize?client_id=code-agent&redirect_uri={}&response_type=code&scope=openid&code_challenge=x&code_challenge_method=S256",
+        i.idp,
+        url::form_urlencoded::byte_serialize(demo::REDIRECT_URI.as_bytes()).collect::<String>()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(page.status(), 400);
+    let list = admin.call("GET", "/clients", None, None).await;
+    assert!(
+        !list
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["client_id"] == "code-agent")
+    );
+    // Its connections were revoked (receivers get their events).
+    let conns = admin
+        .call(
+            "GET",
+            "/connections?client_id=code-agent&status=active",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(conns.body["total"], 0, "{}", conns.body);
+    // Retiring again is a conflict; the id stays taken.
+    let v = admin
+        .call("GET", "/clients/code-agent", None, None)
+        .await
+        .etag
+        .unwrap();
+    let r = admin
+        .call("POST", "/clients/code-agent/retire", Some(&v), Some(body))
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    let mut b = register_body(json!(["alice"]));
+    b["client_id"] = json!("code-agent");
+    assert_eq!(
+        admin.call("POST", "/clients", None, Some(b)).await.status,
+        409
+    );
+    // A restart does not bring it back from the config file: the store is the truth.
+    let again = idp::registry::Registry::default();
+    idp::registry::seed(
+        &d.idp.store,
+        &d.idp.config.clients,
+        &d.idp.config.resource_apps,
+        0,
+    )
+    .await
+    .unwrap();
+    again.reload(&d.idp.store).await.unwrap();
+    assert!(again.get().client("code-agent").is_none());
+}
