@@ -15,7 +15,7 @@ cargo build -q --workspace --bins   # the same feature set as the test command: 
 
 server="$(./scripts/postgres.sh start)"
 db="gh_cluster_$(date +%s)"
-psql -q -h 127.0.0.1 -p "${GATEHOUSE_PG_PORT:-55432}" -U gatehouse -d postgres -c "CREATE DATABASE \"$db\"" >/dev/null
+psql -q -h 127.0.0.1 -p "${GATEHOUSE_PG_PORT:-25432}" -U gatehouse -d postgres -c "CREATE DATABASE \"$db\"" >/dev/null
 url="${server%/postgres}/$db"
 work="$(mktemp -d)"
 stop_postgres=""

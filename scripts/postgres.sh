@@ -10,14 +10,15 @@
 #   scripts/postgres.sh restart # the same data, stopped and started again
 #
 # GATEHOUSE_PG_DIR (default /tmp/gatehouse-pg-$UID) and GATEHOUSE_PG_PORT
-# (default 55432) pick where. PostgreSQL refuses to run as root, so as root the
+# (default 25432: below Linux's ephemeral range, 32768-60999, so no outgoing
+# connection or port-0 listener of the tests can be holding it) pick where. PostgreSQL refuses to run as root, so as root the
 # server runs as the `postgres` user the package creates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 DIR="${GATEHOUSE_PG_DIR:-/tmp/gatehouse-pg-$(id -u)}"
-PORT="${GATEHOUSE_PG_PORT:-55432}"
+PORT="${GATEHOUSE_PG_PORT:-25432}"
 URL="postgres://gatehouse@127.0.0.1:$PORT/postgres"
 
 pg_bin() {

@@ -421,3 +421,190 @@ async fn a_retired_client_is_refused_everywhere_and_its_connections_are_revoked(
     again.reload(&d.idp.store).await.unwrap();
     assert!(again.get().client("code-agent").is_none());
 }
+
+fn app_body() -> Value {
+    json!({
+        "id": "wiki",
+        "name": "Team Wiki",
+        "issuer": "https://wiki-as.example",
+        "mcp_servers": ["https://wiki.example/mcp"],
+        "scopes": [
+            { "name": "wiki.read", "description": "Read pages", "risk": "read", "sensitive": false },
+            { "name": "wiki.write", "description": "Edit pages", "risk": "write", "sensitive": false },
+        ],
+        "receivers": [],
+        "owners": ["alice"],
+    })
+}
+
+#[tokio::test]
+async fn a_registered_resource_app_is_an_audience_at_once_and_its_catalogue_is_guarded() {
+    let d = start_demo().await;
+    let i = &d.info;
+    let admin = Admin::new(&d, false).await;
+    let r = admin
+        .call("POST", "/resource-apps", None, Some(app_body()))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.etag.as_deref(), Some("\"v1\""));
+    assert_eq!(r.body["origin"], "admin");
+    // An audience at once: an exchange for it reaches the gate (no connection:
+    // a pending request naming the new app and its scope).
+    let s = sign_in(i, "alice", "code-agent", false).await;
+    let e = expect_oauth(
+        agent::exchange(
+            &agent::http_client(),
+            &i.idp,
+            &client(i, "code-agent"),
+            &s.id_token,
+            &agent::ExchangeRequest {
+                audience: "https://wiki-as.example",
+                resource: Some("https://wiki.example/mcp"),
+                scope: Some("wiki.read"),
+            },
+        )
+        .await,
+        ErrorCode::AccessDenied,
+    );
+    let request_id = e.connection_request_id.expect("a pending request");
+    let req = admin
+        .call(
+            "GET",
+            &format!("/connection-requests/{request_id}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(req.body["resource_app"]["id"], "wiki", "{}", req.body);
+    // Refusals: a taken id or issuer, a bad URL, a duplicate scope.
+    assert_eq!(
+        admin
+            .call("POST", "/resource-apps", None, Some(app_body()))
+            .await
+            .status,
+        409
+    );
+    let mut b = app_body();
+    b["id"] = json!("wiki2");
+    assert_eq!(
+        admin
+            .call("POST", "/resource-apps", None, Some(b.clone()))
+            .await
+            .status,
+        409,
+        "same issuer"
+    );
+    b["issuer"] = json!("http://wiki2.example");
+    assert_eq!(
+        admin
+            .call("POST", "/resource-apps", None, Some(b.clone()))
+            .await
+            .status,
+        422,
+        "http off loopback"
+    );
+    b["issuer"] = json!("https://wiki2.example");
+    b["scopes"] = json!([{ "name": "a", "description": "", "risk": "read", "sensitive": false }, { "name": "a", "description": "", "risk": "read", "sensitive": false }]);
+    assert_eq!(
+        admin
+            .call("POST", "/resource-apps", None, Some(b))
+            .await
+            .status,
+        422
+    );
+
+    // docs (seeded) grants docs.read to live connections: dropping it from the
+    // catalogue is refused; making docs.share sensitive is taken.
+    let docs = admin.call("GET", "/resource-apps/docs", None, None).await;
+    let v = docs.etag.unwrap();
+    let mut scopes: Vec<Value> = docs.body["scopes"].as_array().unwrap().clone();
+    let without_read: Vec<Value> = scopes
+        .iter()
+        .filter(|s| s["name"] != "docs.read")
+        .cloned()
+        .collect();
+    let r = admin
+        .call(
+            "PATCH",
+            "/resource-apps/docs",
+            Some(&v),
+            Some(json!({ "scopes": without_read })),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.to_string().contains("docs.read"));
+    for s in scopes.iter_mut().filter(|s| s["name"] == "docs.share") {
+        s["sensitive"] = json!(true);
+    }
+    let r = admin
+        .call(
+            "PATCH",
+            "/resource-apps/docs",
+            Some(&v),
+            Some(json!({ "scopes": scopes })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let share = r.body["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "docs.share")
+        .unwrap()
+        .clone();
+    assert_eq!(share["sensitive"], true);
+    // The issuer is not editable.
+    let v = r.etag.unwrap();
+    let r = admin
+        .call(
+            "PATCH",
+            "/resource-apps/docs",
+            Some(&v),
+            Some(json!({ "issuer": "https://elsewhere.example" })),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+
+    // Retiring (recent MFA): connections revoked, no audience any more.
+    let admin = Admin::new(&d, true).await;
+    let v = admin
+        .call("GET", "/resource-apps/docs", None, None)
+        .await
+        .etag
+        .unwrap();
+    let r = admin
+        .call(
+            "POST",
+            "/resource-apps/docs/retire",
+            Some(&v),
+            Some(json!({ "reason": "moved to the wiki" })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    expect_oauth(
+        exchange(i, "code-agent", &s.id_token, "docs", Some("docs.read")).await,
+        ErrorCode::InvalidTarget,
+    );
+    let conns = admin
+        .call(
+            "GET",
+            "/connections?resource_app=docs&status=active",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(conns.body["total"], 0, "{}", conns.body);
+    let list = admin.call("GET", "/resource-apps", None, None).await;
+    assert!(
+        !list
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == "docs")
+    );
+    let audit = admin
+        .call("GET", "/audit?kind=resource_app.retired", None, None)
+        .await;
+    assert_eq!(audit.body["items"][0]["reason"], "moved to the wiki");
+}

@@ -376,7 +376,7 @@ pub fn routes() -> Vec<Route> {
             "Retire an AI client: honoured nowhere from now, its live connections revoked",
             &[Admin],
             true,
-            RetireClient,
+            Retirement,
             schema::<ClientView>
         ),
         route!(
@@ -387,6 +387,43 @@ pub fn routes() -> Vec<Route> {
             false,
             none,
             schema::<Vec<ResourceAppView>>
+        ),
+        route!(
+            "post",
+            "/resource-apps",
+            "Register a resource app with its MCP servers and scope catalogue",
+            &[Admin],
+            false,
+            RegisterResourceApp,
+            schema::<ResourceAppView>
+        )
+        .created(),
+        route!(
+            "get",
+            "/resource-apps/{id}",
+            "One resource app, retired or not, with its ETag",
+            READ_ALL,
+            false,
+            none,
+            schema::<ResourceAppView>
+        ),
+        route!(
+            "patch",
+            "/resource-apps/{id}",
+            "Change a resource app's name, MCP servers, client-id mapping, scope catalogue, receivers or owners",
+            &[Admin],
+            true,
+            UpdateResourceApp,
+            schema::<ResourceAppView>
+        ),
+        route!(
+            "post",
+            "/resource-apps/{id}/retire",
+            "Retire a resource app: its live connections revoked, then no audience any more",
+            &[Admin],
+            true,
+            Retirement,
+            schema::<ResourceAppView>
         ),
         route!(
             "get",

@@ -551,10 +551,10 @@ pub struct RotateClientSecret {
     pub overlap: u64,
 }
 
-/// `POST /clients/{client_id}/retire`.
+/// `POST /clients/{client_id}/retire` and `POST /resource-apps/{id}/retire`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RetireClient {
+pub struct Retirement {
     #[schemars(length(min = 1, max = 2000))]
     pub reason: String,
 }
@@ -588,6 +588,63 @@ pub struct ResourceAppView {
     pub scopes: Vec<ScopeView>,
     pub receivers: Vec<String>,
     pub owners: Vec<String>,
+    /// IdP client id → the client's id at this app's authorization server.
+    #[serde(default)]
+    pub client_ids: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub origin: RegistryOrigin,
+    /// Its version (the `ETag` of `/resource-apps/{id}` writes).
+    #[serde(default)]
+    pub version: i64,
+    /// Unix seconds it was retired at; a retired app is no audience any more.
+    #[serde(default)]
+    pub retired_at: Option<i64>,
+}
+
+/// `POST /resource-apps`: register a resource app (an MCP server's
+/// authorization server) and its scope catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterResourceApp {
+    /// 2 to 40 of `a-z 0-9 -`; never reused.
+    pub id: String,
+    #[schemars(length(min = 1, max = 100))]
+    pub name: String,
+    /// Its authorization server's issuer: the `audience` of token exchanges
+    /// (https, or http on loopback; no trailing slash; unique).
+    pub issuer: String,
+    /// The MCP servers it protects: the (audience, resource) pairs the IdP keeps.
+    #[schemars(length(min = 1, max = 20))]
+    pub mcp_servers: Vec<String>,
+    #[serde(default)]
+    pub client_ids: std::collections::BTreeMap<String, String>,
+    #[schemars(length(min = 1, max = 200))]
+    pub scopes: Vec<ScopeView>,
+    /// Where revocation events (RFC 8417 SETs) are pushed.
+    #[serde(default)]
+    pub receivers: Vec<String>,
+    #[serde(default)]
+    pub owners: Vec<String>,
+}
+
+/// `PATCH /resource-apps/{id}`: what changes (absent: unchanged). The issuer
+/// does not change: a new audience is a new app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateResourceApp {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub mcp_servers: Option<Vec<String>>,
+    #[serde(default)]
+    pub client_ids: Option<std::collections::BTreeMap<String, String>>,
+    /// The whole catalogue; a scope a live connection grants cannot be dropped.
+    #[serde(default)]
+    pub scopes: Option<Vec<ScopeView>>,
+    #[serde(default)]
+    pub receivers: Option<Vec<String>>,
+    #[serde(default)]
+    pub owners: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

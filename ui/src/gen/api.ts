@@ -375,7 +375,43 @@ export interface paths {
         /** Resource apps and their scope catalogues */
         get: operations["get_resource_apps"];
         put?: never;
+        /** Register a resource app with its MCP servers and scope catalogue */
+        post: operations["post_resource_apps"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/resource-apps/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One resource app, retired or not, with its ETag */
+        get: operations["get_resource_apps__id_"];
+        put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change a resource app's name, MCP servers, client-id mapping, scope catalogue, receivers or owners */
+        patch: operations["patch_resource_apps__id_"];
+        trace?: never;
+    };
+    "/resource-apps/{id}/retire": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Retire a resource app: its live connections revoked, then no audience any more */
+        post: operations["post_resource_apps__id__retire"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1028,6 +1064,34 @@ export interface components {
             /** @default [] */
             redirect_uris: string[];
         };
+        /**
+         * @description `POST /resource-apps`: register a resource app (an MCP server's
+         *     authorization server) and its scope catalogue.
+         */
+        RegisterResourceApp: {
+            /** @default {} */
+            client_ids: {
+                [key: string]: string;
+            };
+            /** @description 2 to 40 of `a-z 0-9 -`; never reused. */
+            id: string;
+            /**
+             * @description Its authorization server's issuer: the `audience` of token exchanges
+             *     (https, or http on loopback; no trailing slash; unique).
+             */
+            issuer: string;
+            /** @description The MCP servers it protects: the (audience, resource) pairs the IdP keeps. */
+            mcp_servers: string[];
+            name: string;
+            /** @default [] */
+            owners: string[];
+            /**
+             * @description Where revocation events (RFC 8417 SETs) are pushed.
+             * @default []
+             */
+            receivers: string[];
+            scopes: components["schemas"]["ScopeView"][];
+        };
         /** @description Where a client or resource app was registered. */
         RegistryOrigin: "config" | "admin";
         /** @enum {string} */
@@ -1065,16 +1129,37 @@ export interface components {
             version: number;
         };
         ResourceAppView: {
+            /**
+             * @description IdP client id → the client's id at this app's authorization server.
+             * @default {}
+             */
+            client_ids: {
+                [key: string]: string;
+            };
             id: string;
             issuer: string;
             mcp_servers: string[];
             name: string;
+            /** @default config */
+            origin: components["schemas"]["RegistryOrigin"];
             owners: string[];
             receivers: string[];
+            /**
+             * Format: int64
+             * @description Unix seconds it was retired at; a retired app is no audience any more.
+             * @default null
+             */
+            retired_at: number | null;
             scopes: components["schemas"]["ScopeView"][];
+            /**
+             * Format: int64
+             * @description Its version (the `ETag` of `/resource-apps/{id}` writes).
+             * @default 0
+             */
+            version: number;
         };
-        /** @description `POST /clients/{client_id}/retire`. */
-        RetireClient: {
+        /** @description `POST /clients/{client_id}/retire` and `POST /resource-apps/{id}/retire`. */
+        Retirement: {
             reason: string;
         };
         ReviewDecision: ("keep" | "revoke") | "modify";
@@ -1202,6 +1287,29 @@ export interface components {
             owners: string[] | null;
             /** @default null */
             redirect_uris: string[] | null;
+        };
+        /**
+         * @description `PATCH /resource-apps/{id}`: what changes (absent: unchanged). The issuer
+         *     does not change: a new audience is a new app.
+         */
+        UpdateResourceApp: {
+            /** @default null */
+            client_ids: {
+                [key: string]: string;
+            } | null;
+            /** @default null */
+            mcp_servers: string[] | null;
+            /** @default null */
+            name: string | null;
+            /** @default null */
+            owners: string[] | null;
+            /** @default null */
+            receivers: string[] | null;
+            /**
+             * @description The whole catalogue; a scope a live connection grants cannot be dropped.
+             * @default null
+             */
+            scopes: components["schemas"]["ScopeView"][] | null;
         };
         /** @description ID-JAGs issued for one client at one resource app in the last 30 days. */
         UsageRow: {
@@ -1610,7 +1718,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["RetireClient"];
+                "application/json": components["schemas"]["Retirement"];
             };
         };
         responses: {
@@ -2184,6 +2292,150 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ResourceAppView"][];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_resource_apps: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterResourceApp"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceAppView"];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_resource_apps__id_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceAppView"];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    patch_resource_apps__id_: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The ETag from the last read; a stale one gets 412 with the current state. */
+                "If-Match": string;
+                /** @description A retry with the same key returns the first result. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateResourceApp"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceAppView"];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_resource_apps__id__retire: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The ETag from the last read; a stale one gets 412 with the current state. */
+                "If-Match": string;
+                /** @description A retry with the same key returns the first result. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Retirement"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceAppView"];
                 };
             };
             /** @description Problem */

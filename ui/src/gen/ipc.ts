@@ -875,13 +875,34 @@ export interface components {
             version: number;
         };
         ResourceAppView: {
+            /**
+             * @description IdP client id → the client's id at this app's authorization server.
+             * @default {}
+             */
+            client_ids: {
+                [key: string]: string;
+            };
             id: string;
             issuer: string;
             mcp_servers: string[];
             name: string;
+            /** @default config */
+            origin: components["schemas"]["RegistryOrigin"];
             owners: string[];
             receivers: string[];
+            /**
+             * Format: int64
+             * @description Unix seconds it was retired at; a retired app is no audience any more.
+             * @default null
+             */
+            retired_at: number | null;
             scopes: components["schemas"]["ScopeView"][];
+            /**
+             * Format: int64
+             * @description Its version (the `ETag` of `/resource-apps/{id}` writes).
+             * @default 0
+             */
+            version: number;
         };
         ReviewDecision: ("keep" | "revoke") | "modify";
         /** @description Decide one or more items the same way. */

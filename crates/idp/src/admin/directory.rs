@@ -1,7 +1,7 @@
 //! Read-only views of who and what exists: the caller, clients, resource apps,
 //! users and groups.
 
-use super::{auth::Principal, problem::ApiResult, views::scope_views};
+use super::{auth::Principal, problem::ApiResult};
 use crate::state::SharedIdp;
 use admin_api::*;
 use axum::{Extension, Json, extract::State};
@@ -69,19 +69,10 @@ pub async fn client_views(
 pub async fn resource_apps(State(idp): State<SharedIdp>) -> Json<Vec<ResourceAppView>> {
     Json(
         idp.catalog()
-            .live_apps()
-            .map(|a| ResourceAppView {
-                id: a.id.clone(),
-                name: a.name.clone(),
-                issuer: a.issuer.clone(),
-                mcp_servers: a.mcp_servers.clone(),
-                scopes: scope_views(
-                    Some(&**a),
-                    &a.scopes.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
-                ),
-                receivers: a.receivers.clone(),
-                owners: a.owners.clone(),
-            })
+            .apps
+            .iter()
+            .filter(|a| a.retired_at.is_none())
+            .map(crate::services::registry::app_view)
             .collect(),
     )
 }

@@ -3,13 +3,13 @@
 
 pub mod audit_api;
 pub mod auth;
-pub mod clients;
 pub mod common;
 pub mod connections;
 pub mod csv;
 pub mod directory;
 pub mod events;
 pub mod problem;
+pub mod registry;
 pub mod requests;
 pub mod reviews;
 pub mod stats;
@@ -73,21 +73,32 @@ pub fn router(idp: SharedIdp) -> Router<SharedIdp> {
         .route("/admin/v1/stats", get(stats::stats))
         .route(
             "/admin/v1/clients",
-            get(directory::clients).post(clients::register),
+            get(directory::clients).post(registry::register),
         )
         .route(
             "/admin/v1/clients/{client_id}",
-            get(clients::get).patch(clients::update),
+            get(registry::get).patch(registry::update),
         )
         .route(
             "/admin/v1/clients/{client_id}/secret",
-            post(clients::rotate_secret),
+            post(registry::rotate_secret),
         )
         .route(
             "/admin/v1/clients/{client_id}/retire",
-            post(clients::retire),
+            post(registry::retire),
         )
-        .route("/admin/v1/resource-apps", get(directory::resource_apps))
+        .route(
+            "/admin/v1/resource-apps",
+            get(directory::resource_apps).post(registry::register_app),
+        )
+        .route(
+            "/admin/v1/resource-apps/{id}",
+            get(registry::get_app).patch(registry::update_app),
+        )
+        .route(
+            "/admin/v1/resource-apps/{id}/retire",
+            post(registry::retire_app),
+        )
         .route("/admin/v1/users", get(directory::users))
         .route("/admin/v1/groups", get(directory::groups))
         .route("/admin/v1/audit", get(audit_api::query))

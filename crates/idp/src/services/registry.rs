@@ -1,5 +1,5 @@
-//! Registering, editing, rotating the secret of, and retiring AI clients: the
-//! admin API's `/clients` writes. Each write is one transaction with its audit
+//! Registering, editing and retiring AI clients (and rotating their secrets)
+//! and resource apps: the admin API's `/clients` and `/resource-apps` writes. Each write is one transaction with its audit
 //! event (no secret in it, only that one was made) and its `registry.updated`
 //! change row, checked against the `If-Match` version inside that transaction;
 //! the IdP's snapshot of clients is reloaded before the caller is answered, and
@@ -10,13 +10,14 @@ use super::{
 };
 use crate::{
     audit,
-    config::{Client, ClientAuth, PreviousSecret},
+    config::{Client, ClientAuth, PreviousSecret, ResourceApp, ScopeDef},
     registry::Registered,
     state::Idp,
 };
 use admin_api::{
     BulkRevoke, ChangeKind, ClientCredential, ClientView, ClientWithSecret, RegisterClient,
-    RegistryOrigin, RetireClient, RotateClientSecret, UpdateClient,
+    RegisterResourceApp, RegistryOrigin, ResourceAppView, Retirement, RotateClientSecret,
+    UpdateClient, UpdateResourceApp,
 };
 use idp_store::registry::{self, EntryWrite, Kind, Origin};
 use serde_json::json;
@@ -152,27 +153,33 @@ fn check_jwks(v: &serde_json::Value) -> ServiceResult<xaa::JwkSet> {
     Ok(set)
 }
 
-/// Writes the registry change: the entry, its audit event and change row, then
-/// commits and reloads the snapshot.
-async fn commit_client(
+/// Ends a registry write: its audit event and change row join the entry's
+/// transaction, which commits; then the snapshot is reloaded (and, when an
+/// app's catalogue may have changed, the database's risk catalogue resynced).
+async fn commit_entry(
     idp: &Idp,
     mut tx: idp_store::Tx,
     e: &audit::AuditEvent,
-    client_id: &str,
-) -> ServiceResult<Committed<Registered<Client>>> {
-    let change = idp_store::changes::record(
-        &mut tx,
-        ChangeKind::RegistryUpdated,
-        client_id,
-        idp.now_ms(),
-    )
-    .await?;
+    key: &str,
+) -> ServiceResult<Vec<admin_api::ChangeEvent>> {
+    let change =
+        idp_store::changes::record(&mut tx, ChangeKind::RegistryUpdated, key, idp.now_ms()).await?;
     audit::append(&mut tx, &[(e, idp.now_ms())]).await?;
     tx.commit().await?;
     idp.registry.reload(&idp.store).await?;
+    Ok(vec![change])
+}
+
+async fn commit_client(
+    idp: &Idp,
+    tx: idp_store::Tx,
+    e: &audit::AuditEvent,
+    client_id: &str,
+) -> ServiceResult<Committed<Registered<Client>>> {
+    let changes = commit_entry(idp, tx, e, client_id).await?;
     Ok(Committed {
         value: current(idp, client_id)?,
-        changes: vec![change],
+        changes,
         connections_changed: false,
     })
 }
@@ -422,7 +429,7 @@ pub async fn retire_client(
     who: &Principal,
     client_id: &str,
     expected: i64,
-    req: &RetireClient,
+    req: &Retirement,
 ) -> ServiceResult<Committed<ClientView>> {
     let reason = required_reason(&req.reason)?.to_owned();
     let now_state = current(idp, client_id)?;
@@ -458,6 +465,384 @@ pub async fn retire_client(
     changes.extend(committed.changes);
     Ok(Committed {
         value: client_view(&committed.value, false, (0, 0)),
+        changes,
+        connections_changed: true,
+    })
+}
+
+// ---- Resource apps ----
+
+/// How an app looks in the admin API.
+pub fn app_view(r: &Registered<ResourceApp>) -> ResourceAppView {
+    let a = &r.item;
+    ResourceAppView {
+        id: a.id.clone(),
+        name: a.name.clone(),
+        issuer: a.issuer.clone(),
+        mcp_servers: a.mcp_servers.clone(),
+        scopes: crate::views::scope_views(
+            Some(a),
+            &a.scopes.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+        ),
+        receivers: a.receivers.clone(),
+        owners: a.owners.clone(),
+        client_ids: a.client_ids.clone(),
+        origin: match r.origin {
+            Origin::Config => RegistryOrigin::Config,
+            Origin::Admin => RegistryOrigin::Admin,
+        },
+        version: r.version,
+        retired_at: r.retired_at,
+    }
+}
+
+fn current_app(idp: &Idp, id: &str) -> ServiceResult<Registered<ResourceApp>> {
+    idp.catalog()
+        .apps
+        .iter()
+        .find(|a| a.item.id == id)
+        .cloned()
+        .ok_or(ServiceError::NotFound("the resource app"))
+}
+
+/// https, or http on a loopback host, without a fragment.
+fn web_url(u: &str) -> bool {
+    url::Url::parse(u).is_ok_and(|p| {
+        p.fragment().is_none()
+            && match p.scheme() {
+                "https" => true,
+                "http" => matches!(p.host_str(), Some("127.0.0.1" | "[::1]" | "localhost")),
+                _ => false,
+            }
+    })
+}
+
+fn check_urls(what: &str, urls: &[String], min: usize, max: usize) -> ServiceResult<Vec<String>> {
+    if urls.len() < min || urls.len() > max {
+        return Err(ServiceError::invalid(format!(
+            "{what}: {min} to {max} URLs"
+        )));
+    }
+    match urls.iter().find(|u| !web_url(u)) {
+        Some(bad) => Err(ServiceError::invalid(format!(
+            "{what}: `{bad}` must be an https URL (http only on loopback) without a fragment"
+        ))),
+        None => Ok(urls.to_vec()),
+    }
+}
+
+fn check_scopes(scopes: &[admin_api::ScopeView]) -> ServiceResult<Vec<ScopeDef>> {
+    if scopes.is_empty() || scopes.len() > 200 {
+        return Err(ServiceError::invalid("a catalogue has 1 to 200 scopes"));
+    }
+    let mut out: Vec<ScopeDef> = Vec::new();
+    for s in scopes {
+        let name_ok = (1..=100).contains(&s.name.len())
+            && s.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-' | '/'));
+        if !name_ok {
+            return Err(ServiceError::invalid(format!(
+                "scope `{}`: 1 to 100 of letters, digits and . _ : - /",
+                s.name
+            )));
+        }
+        if s.description.chars().count() > 500 {
+            return Err(ServiceError::invalid(format!(
+                "scope `{}`: a description of at most 500 characters",
+                s.name
+            )));
+        }
+        if out.iter().any(|o| o.name == s.name) {
+            return Err(ServiceError::invalid(format!(
+                "scope `{}` is listed twice",
+                s.name
+            )));
+        }
+        out.push(ScopeDef {
+            name: s.name.clone(),
+            description: s.description.trim().to_owned(),
+            risk: s.risk,
+            sensitive: s.sensitive,
+        });
+    }
+    Ok(out)
+}
+
+fn check_client_ids(
+    idp: &Idp,
+    m: &std::collections::BTreeMap<String, String>,
+) -> ServiceResult<std::collections::BTreeMap<String, String>> {
+    for (ours, theirs) in m {
+        if idp.catalog().client(ours).is_none() {
+            return Err(ServiceError::invalid(format!(
+                "client_ids names `{ours}`, which is no live client"
+            )));
+        }
+        if theirs.trim().is_empty() || theirs.len() > 200 {
+            return Err(ServiceError::invalid(format!(
+                "client_ids: `{ours}` must map to 1 to 200 characters"
+            )));
+        }
+    }
+    Ok(m.clone())
+}
+
+/// People accountable for an app: active people of the directory (at most 20; may be none).
+async fn check_app_owners(idp: &Idp, owners: &[String]) -> ServiceResult<Vec<String>> {
+    if owners.is_empty() {
+        return Ok(vec![]);
+    }
+    check_owners(idp, owners).await
+}
+
+fn app_doc(a: &ResourceApp) -> serde_json::Value {
+    serde_json::to_value(a).unwrap_or_default()
+}
+
+/// Mirrors the live apps' catalogues into the database's risk catalogue (which
+/// ranks connections for the inventory).
+async fn resync_catalogue(idp: &Idp) -> ServiceResult<()> {
+    let wanted = idp
+        .catalog()
+        .live_apps()
+        .flat_map(|a| {
+            a.scopes
+                .iter()
+                .map(|s| (a.id.clone(), s.name.clone(), idp_store::risk_rank(s.risk)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    idp.store.sync_scope_catalogue(&wanted).await?;
+    Ok(())
+}
+
+pub async fn register_app(
+    idp: &Idp,
+    who: &Principal,
+    req: &RegisterResourceApp,
+) -> ServiceResult<Committed<ResourceAppView>> {
+    let id_ok = (2..=40).contains(&req.id.len())
+        && req
+            .id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !id_ok {
+        return Err(ServiceError::invalid(
+            "id must be 2 to 40 of a-z, 0-9 and -",
+        ));
+    }
+    if !web_url(&req.issuer) || req.issuer.ends_with('/') || req.issuer == idp.issuer() {
+        return Err(ServiceError::invalid(
+            "issuer must be an https URL (http only on loopback) without a trailing slash, and not this IdP",
+        ));
+    }
+    let app = ResourceApp {
+        id: req.id.clone(),
+        name: check_name(&req.name)?,
+        issuer: req.issuer.clone(),
+        mcp_servers: check_urls("mcp_servers", &req.mcp_servers, 1, 20)?,
+        client_ids: check_client_ids(idp, &req.client_ids)?,
+        scopes: check_scopes(&req.scopes)?,
+        receivers: check_urls("receivers", &req.receivers, 0, 10)?,
+        owners: check_app_owners(idp, &req.owners).await?,
+    };
+    let mut tx = idp.store.begin_write().await?;
+    let inserted = registry::insert(
+        &mut tx,
+        Kind::App,
+        &EntryWrite {
+            key: &app.id,
+            audience: Some(&app.issuer),
+            doc: &app_doc(&app),
+        },
+        Origin::Admin,
+        idp.now(),
+    )
+    .await?;
+    if !inserted {
+        return Err(ServiceError::conflict(format!(
+            "id `{}` or issuer `{}` is taken (by a live or a retired app)",
+            app.id, app.issuer
+        )));
+    }
+    let mut e = actor_event(who, "resource_app.registered", &app.id);
+    e.detail["after"] = json!({
+        "name": app.name, "issuer": app.issuer, "mcp_servers": app.mcp_servers,
+        "scopes": app.scopes.iter().map(|s| &s.name).collect::<Vec<_>>(),
+        "receivers": app.receivers, "owners": app.owners,
+    });
+    let changes = commit_entry(idp, tx, &e, &app.id).await?;
+    resync_catalogue(idp).await?;
+    Ok(Committed {
+        value: app_view(&current_app(idp, &app.id)?),
+        changes,
+        connections_changed: false,
+    })
+}
+
+/// Opens a write on a live app at `expected`.
+async fn open_live_app(
+    idp: &Idp,
+    id: &str,
+    expected: i64,
+) -> ServiceResult<(idp_store::Tx, ResourceApp, i64)> {
+    let mut tx = idp.store.begin_write().await?;
+    let entry = registry::get(&mut tx, Kind::App, id)
+        .await?
+        .ok_or(ServiceError::NotFound("the resource app"))?;
+    let app: ResourceApp = serde_json::from_value(entry.doc.clone())
+        .map_err(|e| ServiceError::conflict(format!("the stored app is unreadable: {e}")))?;
+    if entry.version != expected {
+        return Err(ServiceError::stale(&app_view(&current_app(idp, id)?)));
+    }
+    if entry.retired_at.is_some() {
+        return Err(ServiceError::conflict("the resource app is retired"));
+    }
+    Ok((tx, app, entry.version))
+}
+
+/// The scopes of `app` that live connections grant by name (a connection
+/// granting "all" follows the catalogue and holds no name).
+async fn granted_scopes(
+    tx: &mut idp_store::Tx,
+    app: &str,
+) -> ServiceResult<std::collections::BTreeSet<String>> {
+    let live = idp_store::connections::matching(
+        tx,
+        &idp_store::connections::ConnectionFilter {
+            live_only: true,
+            resource_app: Some(app.to_owned()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(live
+        .into_iter()
+        .filter_map(|r| match r.connection.scopes {
+            admin_api::ScopeCondition::IncludeOnly(list) => Some(list),
+            admin_api::ScopeCondition::All => None,
+        })
+        .flatten()
+        .collect())
+}
+
+pub async fn update_app(
+    idp: &Idp,
+    who: &Principal,
+    id: &str,
+    expected: i64,
+    req: &UpdateResourceApp,
+) -> ServiceResult<Committed<ResourceAppView>> {
+    let owners = match &req.owners {
+        Some(o) => Some(check_app_owners(idp, o).await?),
+        None => None,
+    };
+    let scopes = req.scopes.as_deref().map(check_scopes).transpose()?;
+    let (mut tx, mut app, version) = open_live_app(idp, id, expected).await?;
+    let before = json!({
+        "name": app.name, "mcp_servers": app.mcp_servers, "receivers": app.receivers,
+        "owners": app.owners, "client_ids": app.client_ids,
+        "scopes": app.scopes.iter().map(|s| json!({"name": s.name, "risk": s.risk, "sensitive": s.sensitive})).collect::<Vec<_>>(),
+    });
+    if let Some(n) = &req.name {
+        app.name = check_name(n)?;
+    }
+    if let Some(m) = &req.mcp_servers {
+        app.mcp_servers = check_urls("mcp_servers", m, 1, 20)?;
+    }
+    if let Some(m) = &req.client_ids {
+        app.client_ids = check_client_ids(idp, m)?;
+    }
+    if let Some(r) = &req.receivers {
+        app.receivers = check_urls("receivers", r, 0, 10)?;
+    }
+    if let Some(o) = owners {
+        app.owners = o;
+    }
+    if let Some(new) = scopes {
+        let granted = granted_scopes(&mut tx, id).await?;
+        if let Some(gone) = granted.iter().find(|g| !new.iter().any(|s| &s.name == *g)) {
+            return Err(ServiceError::conflict(format!(
+                "scope `{gone}` is granted by a live connection: narrow or revoke those connections first"
+            )));
+        }
+        app.scopes = new;
+    }
+    let ok = registry::update(
+        &mut tx,
+        Kind::App,
+        &EntryWrite {
+            key: id,
+            audience: Some(&app.issuer),
+            doc: &app_doc(&app),
+        },
+        version,
+        idp.now(),
+    )
+    .await?;
+    if !ok {
+        return Err(ServiceError::conflict(
+            "the resource app changed meanwhile; read it again",
+        ));
+    }
+    let mut e = actor_event(who, "resource_app.updated", id);
+    e.detail["before"] = before;
+    e.detail["after"] = json!({
+        "name": app.name, "mcp_servers": app.mcp_servers, "receivers": app.receivers,
+        "owners": app.owners, "client_ids": app.client_ids,
+        "scopes": app.scopes.iter().map(|s| json!({"name": s.name, "risk": s.risk, "sensitive": s.sensitive})).collect::<Vec<_>>(),
+    });
+    let changes = commit_entry(idp, tx, &e, id).await?;
+    resync_catalogue(idp).await?;
+    Ok(Committed {
+        value: app_view(&current_app(idp, id)?),
+        changes,
+        connections_changed: true,
+    })
+}
+
+/// Retires an app: its live connections are revoked first (receivers get
+/// their events; a recent MFA sign-in is needed), then it is no audience.
+pub async fn retire_app(
+    idp: &Idp,
+    who: &Principal,
+    id: &str,
+    expected: i64,
+    req: &Retirement,
+) -> ServiceResult<Committed<ResourceAppView>> {
+    let reason = required_reason(&req.reason)?.to_owned();
+    let now_state = current_app(idp, id)?;
+    if now_state.version != expected {
+        return Err(ServiceError::stale(&app_view(&now_state)));
+    }
+    let revoked = connections::revoke_in_bulk(
+        idp,
+        who,
+        &BulkRevoke {
+            client_id: None,
+            resource_app: Some(id.to_owned()),
+            username: None,
+            reason: format!("resource app retired: {reason}"),
+            dry_run: false,
+        },
+    )
+    .await?;
+    let mut changes = revoked.changes.clone();
+    let revoked = revoked.announce(idp);
+    let (mut tx, _, version) = open_live_app(idp, id, expected).await?;
+    if !registry::retire(&mut tx, Kind::App, id, version, idp.now()).await? {
+        return Err(ServiceError::conflict(
+            "the resource app changed meanwhile; read it again",
+        ));
+    }
+    let mut e = actor_event(who, "resource_app.retired", id);
+    e.reason = Some(reason);
+    e.detail["connections_revoked"] = json!(revoked.connections_revoked);
+    changes.extend(commit_entry(idp, tx, &e, id).await?);
+    resync_catalogue(idp).await?;
+    Ok(Committed {
+        value: app_view(&current_app(idp, id)?),
         changes,
         connections_changed: true,
     })
