@@ -608,3 +608,149 @@ async fn a_registered_resource_app_is_an_audience_at_once_and_its_catalogue_is_g
         .await;
     assert_eq!(audit.body["items"][0]["reason"], "moved to the wiki");
 }
+
+/// The pending re-approvals of `app`, as (request id, ETag, body).
+async fn reapprovals(admin: &Admin, app: &str) -> Vec<(String, String, Value)> {
+    let list = admin
+        .call(
+            "GET",
+            &format!("/connection-requests?status=pending&resource_app={app}"),
+            None,
+            None,
+        )
+        .await;
+    let mut out = Vec::new();
+    for r in list.body["items"].as_array().unwrap() {
+        if r["reapproval"].is_null() {
+            continue;
+        }
+        let id = r["id"].as_str().unwrap().to_owned();
+        let one = admin
+            .call("GET", &format!("/connection-requests/{id}"), None, None)
+            .await;
+        out.push((id, one.etag.unwrap(), one.body));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_riskier_scope_puts_its_connections_up_for_reapproval_and_they_work_until_decided() {
+    let d = start_demo().await;
+    let i = &d.info;
+    let admin = Admin::new(&d, false).await;
+    let docs = admin.call("GET", "/resource-apps/docs", None, None).await;
+    let mut scopes: Vec<Value> = docs.body["scopes"].as_array().unwrap().clone();
+    for s in scopes.iter_mut().filter(|s| s["name"] == "docs.write") {
+        s["risk"] = json!("destructive");
+    }
+    let r = admin
+        .call(
+            "PATCH",
+            "/resource-apps/docs",
+            Some(&docs.etag.unwrap()),
+            Some(json!({ "scopes": scopes })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // code-agent's docs connection grants docs.write: up for re-approval, with what changed.
+    let pending = reapprovals(&admin, "docs").await;
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    let (id, etag, body) = &pending[0];
+    assert_eq!(body["client"]["client_id"], "code-agent");
+    let change = &body["reapproval"]["changes"][0];
+    assert_eq!(
+        (
+            change["scope"].as_str(),
+            change["risk_before"].as_str(),
+            change["risk_after"].as_str()
+        ),
+        (Some("docs.write"), Some("write"), Some("destructive"))
+    );
+    let connection_id = body["reapproval"]["connection_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        body["justification"]
+            .as_str()
+            .unwrap()
+            .contains("docs.write")
+    );
+    // It keeps working at the approved grant meanwhile.
+    let s = sign_in(i, "alice", "code-agent", false).await;
+    exchange(i, "code-agent", &s.id_token, "docs", Some("docs.write"))
+        .await
+        .expect("works until an approver decides");
+    // Denied: the connection is revoked at once, its receivers told.
+    let carol = Admin {
+        token: admin_token(i, "carol", false).await,
+        ..Admin::new(&d, false).await
+    };
+    let r = carol
+        .call(
+            "POST",
+            &format!("/connection-requests/{id}/deny"),
+            Some(etag),
+            Some(json!({ "reason": "destructive writes need a new review" })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let conn = admin
+        .call("GET", &format!("/connections/{connection_id}"), None, None)
+        .await;
+    assert_eq!(conn.body["status"], "revoked", "{}", conn.body);
+    expect_oauth(
+        exchange(i, "code-agent", &s.id_token, "docs", Some("docs.write")).await,
+        ErrorCode::AccessDenied,
+    );
+
+    // tickets: a read scope becoming write; approving confirms the connection as it is.
+    let tickets = admin
+        .call("GET", "/resource-apps/tickets", None, None)
+        .await;
+    let mut scopes: Vec<Value> = tickets.body["scopes"].as_array().unwrap().clone();
+    for s in scopes.iter_mut().filter(|s| s["name"] == "tickets.read") {
+        s["risk"] = json!("write");
+    }
+    let r = admin
+        .call(
+            "PATCH",
+            "/resource-apps/tickets",
+            Some(&tickets.etag.unwrap()),
+            Some(json!({ "scopes": scopes })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let pending = reapprovals(&admin, "tickets").await;
+    assert!(
+        !pending.is_empty(),
+        "a connection granting tickets.read is up for re-approval"
+    );
+    let (id, etag, body) = &pending[0];
+    let connection_id = body["reapproval"]["connection_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = admin
+        .call("GET", &format!("/connections/{connection_id}"), None, None)
+        .await;
+    let r = carol
+        .call(
+            "POST",
+            &format!("/connection-requests/{id}/approve"),
+            Some(etag),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["request"]["status"], "approved");
+    let after = admin
+        .call("GET", &format!("/connections/{connection_id}"), None, None)
+        .await;
+    assert_eq!(after.body["status"], "active");
+    assert_eq!(
+        after.body["scopes"], before.body["scopes"],
+        "confirmed as it was"
+    );
+    assert_eq!(after.body["allowed_groups"], before.body["allowed_groups"]);
+}

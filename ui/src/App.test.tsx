@@ -35,6 +35,7 @@ function request(id: string, client: string, scopes: [string, "read" | "write" |
     decision_reason: null,
     connection_id: null,
     version: 1,
+    reapproval: null,
   };
 }
 

@@ -341,7 +341,14 @@ export function Pending({ tick, online, report, notify, focus }: ScreenProps) {
                     data-request-id={r.id}
                     style={{ position: "absolute", top: 0, transform: `translateY(${v.start}px)`, display: "table", width: "100%", tableLayout: "fixed" }}
                   >
-                    <td>{r.client.name}</td>
+                    <td>
+                      {r.reapproval && (
+                        <span className="tag" data-testid="reapproval-tag" title="A live connection to re-approve">
+                          re-approval
+                        </span>
+                      )}{" "}
+                      {r.client.name}
+                    </td>
                     <td>{r.resource_app.name}</td>
                     <td>
                       <RiskBadge risk={r.highest_risk} sensitive={r.sensitive} />
@@ -385,7 +392,43 @@ export function Pending({ tick, online, report, notify, focus }: ScreenProps) {
                 {shown.request.status === "awaiting_second_approval" ? " — waiting for a second approver." : "."}
               </p>
             )}
+            {shown.request.reapproval && (
+              <div className="banner warn" data-testid="reapproval">
+                <p>
+                  Re-approval of a live connection: it keeps working as approved until you decide. Approving confirms it;
+                  denying revokes it.
+                </p>
+                <ul>
+                  {shown.request.reapproval.changes.map((c) => (
+                    <li key={c.scope}>
+                      <code>{c.scope}</code>:{" "}
+                      {c.risk_before !== c.risk_after && (
+                        <>
+                          {c.risk_before} → <b>{c.risk_after}</b>
+                        </>
+                      )}
+                      {c.risk_before !== c.risk_after && !c.sensitive_before && c.sensitive_after && ", "}
+                      {!c.sensitive_before && c.sensitive_after && <b>now sensitive</b>}
+                    </li>
+                  ))}
+                </ul>
+              </div>
+            )}
             {shown.request.justification && <blockquote>{shown.request.justification}</blockquote>}
+            {shown.request.reapproval ? (
+              <>
+                <h3>Scopes the connection grants</h3>
+                <ul className="scopes">
+                  {shown.request.scopes.map((s) => (
+                    <li key={s.name}>
+                      <code>{s.name}</code> <RiskBadge risk={s.risk} sensitive={s.sensitive} />
+                      <span className="muted"> {s.description}</span>
+                    </li>
+                  ))}
+                </ul>
+              </>
+            ) : (
+              <>
             <h3>Scopes (uncheck to drop)</h3>
             <ul className="scopes">
               {[...shown.request.scopes]
@@ -462,6 +505,8 @@ export function Pending({ tick, online, report, notify, focus }: ScreenProps) {
                 </label>
               )}
             </div>
+              </>
+            )}
             {stepUp && (
               <div className="banner warn" role="alert" data-testid="step-up">
                 This approval needs a fresh sign-in with a second factor.{" "}
@@ -476,12 +521,14 @@ export function Pending({ tick, online, report, notify, focus }: ScreenProps) {
                 onClick={() => void approve()}
                 disabled={!online || busy || granted.length === 0}
               >
-                {granted.length === shown.request.scopes.length
-                  ? `Approve all ${granted.length} scope${granted.length === 1 ? "" : "s"} (a)`
-                  : `Approve ${granted.length} of ${shown.request.scopes.length} scopes (a)`}
+                {shown.request.reapproval
+                  ? "Confirm the connection (a)"
+                  : granted.length === shown.request.scopes.length
+                    ? `Approve all ${granted.length} scope${granted.length === 1 ? "" : "s"} (a)`
+                    : `Approve ${granted.length} of ${shown.request.scopes.length} scopes (a)`}
               </button>
               <button className="secondary" onClick={() => setDenying(true)} disabled={!online}>
-                Deny… (d)
+                {shown.request.reapproval ? "Deny and revoke… (d)" : "Deny… (d)"}
               </button>
             </div>
             {shownContext && shownContext.history.length > 0 && (

@@ -229,6 +229,28 @@ pub struct RequestView {
     /// The connection created by the approval, once approved.
     pub connection_id: Option<String>,
     pub version: i64,
+    /// Set when the request asks to confirm a live connection whose app made
+    /// a granted scope riskier or sensitive: the connection keeps working as
+    /// approved until this is decided (approve: it stays; deny: it is revoked).
+    #[serde(default)]
+    pub reapproval: Option<Reapproval>,
+}
+
+/// What a re-approval is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Reapproval {
+    pub connection_id: String,
+    pub changes: Vec<ScopeChange>,
+}
+
+/// A catalogue change to a scope a connection grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ScopeChange {
+    pub scope: String,
+    pub risk_before: Risk,
+    pub risk_after: Risk,
+    pub sensitive_before: bool,
+    pub sensitive_after: bool,
 }
 
 /// Approve, possibly narrowing what was asked. Every field left out keeps the

@@ -31,7 +31,7 @@ pub fn migrator(backend: Backend) -> Migrator {
             6 "0006_per_user_reviews" "per_user_reviews", 7 "0007_start_probe" "start_probe",
             8 "0008_spent_jtis" "spent_jtis", 9 "0009_key_rotation" "key_rotation",
             10 "0010_directory" "directory", 11 "0011_upstream_logins" "upstream_logins",
-            12 "0012_registry" "registry",
+            12 "0012_registry" "registry", 13 "0013_reapproval" "reapproval",
         ),
         Backend::Postgres => migrations!("postgres":
             1 "0001_initial" "initial", 2 "0002_admin" "admin", 3 "0003_list_indexes" "list_indexes",
@@ -39,7 +39,7 @@ pub fn migrator(backend: Backend) -> Migrator {
             6 "0006_per_user_reviews" "per_user_reviews", 7 "0007_start_probe" "start_probe",
             8 "0008_spent_jtis" "spent_jtis", 9 "0009_key_rotation" "key_rotation",
             10 "0010_directory" "directory", 11 "0011_upstream_logins" "upstream_logins",
-            12 "0012_registry" "registry",
+            12 "0012_registry" "registry", 13 "0013_reapproval" "reapproval",
         ),
     };
     Migrator {

@@ -33,6 +33,8 @@ pub struct RequestRow {
     pub decision_reason: Option<String>,
     pub connection_id: Option<String>,
     pub version: i64,
+    /// For a re-approval: the connection and what changed.
+    pub reapproval: Option<admin_api::Reapproval>,
 }
 
 fn stored_status(s: &str) -> Option<RequestStatus> {
@@ -69,6 +71,10 @@ impl RequestRow {
             decision_reason: r.get("decision_reason"),
             connection_id: r.get("connection_id"),
             version: r.get("version"),
+            reapproval: r
+                .get::<Option<String>, _>("reapproval")
+                .map(|j| from_json(&j))
+                .transpose()?,
         })
     }
 }
@@ -276,8 +282,21 @@ impl Db {
         r: &RequestSighting<'_>,
         now: i64,
     ) -> DbResult<(String, Option<ChangeEvent>)> {
-        let b = self.backend();
         let mut tx = self.begin().await?;
+        let out = upsert_in(&mut tx, r, now).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+}
+
+/// [`Db::upsert_request`] inside the caller's transaction.
+pub async fn upsert_in(
+    tx: &mut Conn,
+    r: &RequestSighting<'_>,
+    now: i64,
+) -> DbResult<(String, Option<ChangeEvent>)> {
+    {
+        let b = Backend::of(tx);
         let new_id = format!("req_{}", uuid::Uuid::new_v4().simple());
         let refused = i64::from(r.refused);
         let row = sqlx::query(sql(
@@ -357,21 +376,40 @@ impl Db {
         }
         let change = if created || material {
             if !created {
-                bump_version(&mut tx, &id).await?;
+                bump_version(tx, &id).await?;
             }
             let kind = if created {
                 ChangeKind::RequestCreated
             } else {
                 ChangeKind::RequestUpdated
             };
-            Some(changes::record(&mut tx, kind, &id, now * 1000).await?)
+            Some(changes::record(&mut *tx, kind, &id, now * 1000).await?)
         } else {
             None
         };
-        tx.commit().await?;
         Ok((id, change))
     }
+}
 
+/// Marks pending request `id` as the re-approval of a connection (and bumps
+/// its version: what an approver decides on changed).
+pub async fn set_reapproval(
+    tx: &mut Conn,
+    id: &str,
+    reapproval: &admin_api::Reapproval,
+) -> DbResult<()> {
+    sqlx::query(sql(
+        Backend::of(tx),
+        "UPDATE connection_requests SET reapproval = ?, version = version + 1 WHERE id = ? AND status = 'pending'",
+    ))
+    .bind(json(reapproval))
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+impl Db {
     /// A request by id.
     pub async fn request(&self, id: &str) -> DbResult<Option<RequestRow>> {
         let mut c = self.acquire().await?;

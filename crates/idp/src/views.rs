@@ -99,6 +99,7 @@ fn build_request_view(idp: &Idp, r: RequestRow) -> RequestView {
         decision_reason: r.decision_reason,
         connection_id: r.connection_id,
         version: r.version,
+        reapproval: r.reapproval,
     }
 }
 

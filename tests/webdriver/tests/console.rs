@@ -971,3 +971,51 @@ async fn the_directory_shows_where_people_came_from_and_a_deprovisioned_person()
     w.screenshot("directory-groups").await;
     w.close().await;
 }
+
+#[tokio::test]
+#[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
+async fn a_riskier_scope_brings_its_connection_to_the_queue_for_reapproval() {
+    let (_driver, w, info) = launch("carol").await;
+    w.wait_for("[data-testid=request-row]", 30, |_| true).await;
+    // An admin makes docs.write destructive (judy, through the admin API).
+    let token = gatehouse_tests::admin_token(&info, "judy", false).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/admin/v1/resource-apps/docs", info.idp);
+    let r = http.get(&url).bearer_auth(&token).send().await.unwrap();
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    let mut docs: serde_json::Value = r.json().await.unwrap();
+    for s in docs["scopes"].as_array_mut().unwrap() {
+        if s["name"] == "docs.write" {
+            s["risk"] = "destructive".into();
+        }
+    }
+    let r = http
+        .patch(&url)
+        .bearer_auth(&token)
+        .header("if-match", etag)
+        .json(&serde_json::json!({ "scopes": docs["scopes"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // The open queue shows the re-approval (through the change feed) with what changed.
+    w.wait_for("[data-testid=reapproval-tag]", 20, |t| {
+        t.contains("re-approval")
+    })
+    .await;
+    let rows = w.find_all("[data-testid=request-row]").await;
+    let mut target = None;
+    for row in rows {
+        if w.text(&row).await.contains("re-approval") {
+            target = Some(row);
+            break;
+        }
+    }
+    w.click(&target.expect("a re-approval row")).await;
+    w.wait_for("[data-testid=reapproval]", 10, |t| {
+        t.contains("docs.write") && t.contains("destructive") && t.contains("keeps working")
+    })
+    .await;
+    w.screenshot("pending-reapproval").await;
+    w.close().await;
+}

@@ -1021,6 +1021,11 @@ export interface components {
             title: string;
             type: string;
         };
+        /** @description What a re-approval is about. */
+        Reapproval: {
+            changes: components["schemas"]["ScopeChange"][];
+            connection_id: string;
+        };
         ReasonBody: {
             reason: string;
         };
@@ -1117,6 +1122,13 @@ export interface components {
             justification?: string | null;
             /** Format: int64 */
             last_seen: number;
+            /**
+             * @description Set when the request asks to confirm a live connection whose app made
+             *     a granted scope riskier or sensitive: the connection keeps working as
+             *     approved until this is decided (approve: it stays; deny: it is revoked).
+             * @default null
+             */
+            reapproval: components["schemas"]["Reapproval"] | null;
             /** Format: int64 */
             refused_count: number;
             resource_app: components["schemas"]["AppRef"];
@@ -1236,6 +1248,14 @@ export interface components {
              * @description Seconds the previous secret stays valid (0 to 30 days; 0 ends it now).
              */
             overlap: number;
+        };
+        /** @description A catalogue change to a scope a connection grants. */
+        ScopeChange: {
+            risk_after: components["schemas"]["Risk"];
+            risk_before: components["schemas"]["Risk"];
+            scope: string;
+            sensitive_after: boolean;
+            sensitive_before: boolean;
         };
         /** @description Which scopes a connection allows. */
         ScopeCondition: {

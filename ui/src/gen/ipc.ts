@@ -785,6 +785,11 @@ export interface components {
             /** @description Saved to disk (demo mode's profile lives only as long as the app). */
             saved: boolean;
         };
+        /** @description What a re-approval is about. */
+        Reapproval: {
+            changes: components["schemas"]["ScopeChange"][];
+            connection_id: string;
+        };
         Reassign: {
             note: string;
             to: string;
@@ -863,6 +868,13 @@ export interface components {
             justification?: string | null;
             /** Format: int64 */
             last_seen: number;
+            /**
+             * @description Set when the request asks to confirm a live connection whose app made
+             *     a granted scope riskier or sensitive: the connection keeps working as
+             *     approved until this is decided (approve: it stays; deny: it is revoked).
+             * @default null
+             */
+            reapproval: components["schemas"]["Reapproval"] | null;
             /** Format: int64 */
             refused_count: number;
             resource_app: components["schemas"]["AppRef"];
@@ -974,6 +986,14 @@ export interface components {
         Risk: "read" | "write" | "destructive" | "admin";
         /** @description What a signed-in person or an API token may do. */
         Role: "approver" | "helpdesk" | "reviewer" | "auditor" | "admin" | "provisioner";
+        /** @description A catalogue change to a scope a connection grants. */
+        ScopeChange: {
+            risk_after: components["schemas"]["Risk"];
+            risk_before: components["schemas"]["Risk"];
+            scope: string;
+            sensitive_after: boolean;
+            sensitive_before: boolean;
+        };
         /** @description Which scopes a connection allows. */
         ScopeCondition: {
             /** @constant */

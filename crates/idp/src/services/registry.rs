@@ -760,6 +760,7 @@ pub async fn update_app(
     if let Some(o) = owners {
         app.owners = o;
     }
+    let mut reapprovals = Vec::new();
     if let Some(new) = scopes {
         let granted = granted_scopes(&mut tx, id).await?;
         if let Some(gone) = granted.iter().find(|g| !new.iter().any(|s| &s.name == *g)) {
@@ -767,7 +768,9 @@ pub async fn update_app(
                 "scope `{gone}` is granted by a live connection: narrow or revoke those connections first"
             )));
         }
+        let escalated = escalations(&app, &new);
         app.scopes = new;
+        reapprovals = open_reapprovals(idp, &mut tx, &app, &escalated).await?;
     }
     let ok = registry::update(
         &mut tx,
@@ -787,19 +790,113 @@ pub async fn update_app(
         ));
     }
     let mut e = actor_event(who, "resource_app.updated", id);
+    e.detail["reapprovals"] = json!(reapprovals.iter().map(|(r, _)| r).collect::<Vec<_>>());
     e.detail["before"] = before;
     e.detail["after"] = json!({
         "name": app.name, "mcp_servers": app.mcp_servers, "receivers": app.receivers,
         "owners": app.owners, "client_ids": app.client_ids,
         "scopes": app.scopes.iter().map(|s| json!({"name": s.name, "risk": s.risk, "sensitive": s.sensitive})).collect::<Vec<_>>(),
     });
-    let changes = commit_entry(idp, tx, &e, id).await?;
+    let mut changes: Vec<_> = reapprovals.into_iter().filter_map(|(_, c)| c).collect();
+    changes.extend(commit_entry(idp, tx, &e, id).await?);
     resync_catalogue(idp).await?;
     Ok(Committed {
         value: app_view(&current_app(idp, id)?),
         changes,
         connections_changed: true,
     })
+}
+
+/// The scopes `new` makes riskier or sensitive compared with `app`'s catalogue.
+fn escalations(app: &ResourceApp, new: &[ScopeDef]) -> Vec<admin_api::ScopeChange> {
+    new.iter()
+        .filter_map(|n| {
+            let old = app.scope(&n.name)?;
+            let riskier = idp_store::risk_rank(n.risk) > idp_store::risk_rank(old.risk);
+            let now_sensitive = n.sensitive && !old.sensitive;
+            (riskier || now_sensitive).then(|| admin_api::ScopeChange {
+                scope: n.name.clone(),
+                risk_before: old.risk,
+                risk_after: n.risk,
+                sensitive_before: old.sensitive,
+                sensitive_after: n.sensitive,
+            })
+        })
+        .collect()
+}
+
+/// Puts every live connection of `app` that grants an escalated scope up for
+/// re-approval, in the caller's transaction: a pending request for its (client,
+/// app) naming the connection and what changed. The connection keeps working
+/// as approved until an approver decides. Returns the request ids (with their
+/// change rows).
+async fn open_reapprovals(
+    idp: &Idp,
+    tx: &mut idp_store::Tx,
+    app: &ResourceApp,
+    escalated: &[admin_api::ScopeChange],
+) -> ServiceResult<Vec<(String, Option<admin_api::ChangeEvent>)>> {
+    if escalated.is_empty() {
+        return Ok(vec![]);
+    }
+    let live = idp_store::connections::matching(
+        tx,
+        &idp_store::connections::ConnectionFilter {
+            live_only: true,
+            resource_app: Some(app.id.clone()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let mut out = Vec::new();
+    for row in live {
+        let c = row.connection;
+        let granted: Vec<String> = match &c.scopes {
+            admin_api::ScopeCondition::IncludeOnly(list) => list.clone(),
+            admin_api::ScopeCondition::All => app.scopes.iter().map(|s| s.name.clone()).collect(),
+        };
+        let hits: Vec<admin_api::ScopeChange> = escalated
+            .iter()
+            .filter(|e| granted.contains(&e.scope))
+            .cloned()
+            .collect();
+        if hits.is_empty() {
+            continue;
+        }
+        let why = format!(
+            "Re-approval: {} changed in {}'s catalogue since this connection was approved",
+            hits.iter()
+                .map(|h| h.scope.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            app.name
+        );
+        let (rid, change) = idp_store::requests::upsert_in(
+            tx,
+            &idp_store::requests::RequestSighting {
+                client_id: &c.client_id,
+                resource_app: &app.id,
+                scopes: &granted,
+                resource: None,
+                user: None,
+                justification: Some(&why),
+                refused: false,
+            },
+            idp.now(),
+        )
+        .await?;
+        idp_store::requests::set_reapproval(
+            tx,
+            &rid,
+            &admin_api::Reapproval {
+                connection_id: c.id.clone(),
+                changes: hits,
+            },
+        )
+        .await?;
+        out.push((rid, change));
+    }
+    Ok(out)
 }
 
 /// Retires an app: its live connections are revoked first (receivers get

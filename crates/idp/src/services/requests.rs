@@ -239,9 +239,12 @@ async fn approve(
             }
         }
     }
-    // Final approval: create or update the connection.
     let mut approvers: Vec<String> = v.approvals.iter().map(|a| a.approver.clone()).collect();
     approvers.push(who.subject.clone());
+    if let Some(re) = &v.reapproval {
+        return confirm_reapproval(idp, who, tx, &v, re, &approvers, grant, changes).await;
+    }
+    // Final approval: create or update the connection.
     let condition = ScopeCondition::IncludeOnly(scopes.clone());
     let live = connections::live_id(&mut tx, &v.client.client_id, &v.resource_app.id).await?;
     let n = NewConnection {
@@ -310,6 +313,56 @@ async fn approve(
     })
 }
 
+/// Approves a re-approval: the live connection stays as it was approved, now
+/// confirmed under the riskier catalogue (narrowing it is a separate change).
+#[allow(clippy::too_many_arguments)]
+async fn confirm_reapproval(
+    idp: &Idp,
+    who: &Principal,
+    mut tx: idp_store::Tx,
+    v: &RequestView,
+    re: &Reapproval,
+    approvers: &[String],
+    grant: &ApproveRequest,
+    mut changes: Vec<ChangeEvent>,
+) -> ServiceResult<Committed<Decided>> {
+    requests::decide(
+        &mut tx,
+        &v.id,
+        RequestStatus::Approved,
+        approvers,
+        grant.justification.as_deref(),
+        Some(&re.connection_id),
+    )
+    .await?;
+    let mut e = actor_event(who, "connection_request.approve", &v.id);
+    e.client_id = Some(v.client.client_id.clone());
+    e.reason = grant.justification.clone();
+    e.detail["reapproval"] = json!(re);
+    e.detail["after"] = json!({ "connection_id": re.connection_id, "approvers": approvers });
+    audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
+    changes.push(
+        idp_store::changes::record(&mut tx, ChangeKind::RequestDecided, &v.id, idp.now_ms())
+            .await?,
+    );
+    let request = request_view(idp, &mut tx, &v.id)
+        .await?
+        .ok_or(ServiceError::NotFound("the request"))?;
+    let connection = connection_view(idp, &mut tx, &re.connection_id).await?;
+    tx.commit().await?;
+    Ok(Committed {
+        value: Decided {
+            outcome: DecisionOutcome::Approved,
+            result: DecisionResult {
+                request,
+                connection,
+            },
+        },
+        changes,
+        connections_changed: false,
+    })
+}
+
 async fn deny(
     idp: &Idp,
     who: &Principal,
@@ -340,9 +393,21 @@ async fn deny(
     e.detail["before"] = json!({ "status": v.status });
     e.detail["after"] = json!({ "status": RequestStatus::Denied });
     audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
-    let changes = vec![
+    let mut changes = vec![
         idp_store::changes::record(&mut tx, ChangeKind::RequestDecided, id, idp.now_ms()).await?,
     ];
+    // Denying a re-approval revokes the connection it is about, with its
+    // revocation events, in this transaction.
+    let revoked = match &v.reapproval {
+        Some(re) => {
+            let base = actor_event(who, "connection.revoke", &re.connection_id);
+            let why = format!("re-approval denied: {reason}");
+            super::connections::revoke_in_tx(idp, &mut tx, &re.connection_id, &why, base).await?
+        }
+        None => None,
+    };
+    let connections_changed = revoked.is_some();
+    changes.extend(revoked);
     let request = request_view(idp, &mut tx, id)
         .await?
         .ok_or(ServiceError::NotFound("the request"))?;
@@ -356,6 +421,6 @@ async fn deny(
             },
         },
         changes,
-        connections_changed: false,
+        connections_changed,
     })
 }
