@@ -338,6 +338,8 @@ pub mod load {
 /// The real `gatehouse-idp serve` on a small world of its own (alice, the
 /// `agent` client, the `docs` app, one connection) in a temporary directory:
 /// for the tests of the binary itself (logs, backup and restore).
+pub mod upstream_oidc;
+
 pub mod idp_process {
     use std::{
         path::{Path, PathBuf},

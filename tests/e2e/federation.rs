@@ -8,209 +8,9 @@
 //! down each end on a page that says why, with nothing created.
 //! The test command installs the provider (`npm ci` in tests/upstream-oidc).
 
-use gatehouse_tests::*;
+use gatehouse_tests::{upstream_oidc::*, *};
 use serde_json::Value;
-use std::{collections::HashMap, process::Stdio};
-use tokio::io::AsyncBufReadExt;
 use xaa::{ErrorCode, util};
-
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/upstream-oidc");
-const SECRET: &str = "gatehouse-at-corp-0123456789abcdef";
-
-/// The company IdP, a child process killed on drop.
-struct Corp {
-    issuer: String,
-    child: tokio::process::Child,
-}
-
-impl Corp {
-    /// Starts the provider and waits for the line it prints once it listens
-    /// (no fixed sleep). A start that says nothing within 30 s is killed and
-    /// tried again (twice at most), with what it wrote to stderr kept for the
-    /// failure message: a stuck start of the peer is not what this suite tests.
-    async fn start(callback: &str) -> Corp {
-        assert!(
-            std::path::Path::new(DIR)
-                .join("node_modules/oidc-provider")
-                .exists(),
-            "oidc-provider is not installed: run `npm ci` in tests/upstream-oidc (the test command does)"
-        );
-        let mut failures = Vec::new();
-        for _ in 0..3 {
-            match Self::try_start(callback).await {
-                Ok(corp) => return corp,
-                Err(why) => failures.push(why),
-            }
-        }
-        panic!("the provider did not start: {failures:#?}");
-    }
-
-    async fn try_start(callback: &str) -> Result<Corp, String> {
-        let log = tempfile::NamedTempFile::new().unwrap();
-        let mut child = tokio::process::Command::new("node")
-            .arg("server.mjs")
-            .current_dir(DIR)
-            .env("GATEHOUSE_CALLBACK", callback)
-            .env("CLIENT_SECRET", SECRET)
-            .stdout(Stdio::piped())
-            .stderr(log.reopen().unwrap())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node runs");
-        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let first =
-            tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line()).await;
-        let stderr = || std::fs::read_to_string(log.path()).unwrap_or_default();
-        let line = match first {
-            Ok(Ok(Some(line))) => line,
-            Ok(_) => return Err(format!("it exited: {}", stderr())),
-            Err(_) => {
-                let _ = child.kill().await;
-                return Err(format!("no word within 30 s: {}", stderr()));
-            }
-        };
-        let issuer =
-            serde_json::from_str::<Value>(&line).map_err(|e| format!("{e}: {line}"))?["issuer"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-        // Keep reading: a closed pipe would end the provider at its next write.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(Corp { issuer, child })
-    }
-
-    async fn misbehave(&self, wrong_nonce: bool) {
-        let mode = if wrong_nonce { "wrong" } else { "honest" };
-        let r = reqwest::Client::new()
-            .post(format!("{}/__test/misbehave?nonce={mode}", self.issuer))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 204);
-    }
-}
-
-fn upstream(corp_issuer: &str) -> idp::config::Upstream {
-    let secret = std::env::temp_dir().join(format!("gh-corp-secret-{}", std::process::id()));
-    std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
-    toml::from_str(&format!(
-        r#"
-id = "corp"
-name = "Corp SSO"
-issuer = "{corp_issuer}"
-client_id = "gatehouse"
-client_secret_file = "{}"
-scopes = ["openid", "profile", "email"]
-[mfa]
-acr_values = ["urn:corp:mfa"]
-"#,
-        secret.display()
-    ))
-    .unwrap()
-}
-
-/// Gatehouse's demo world federating to a fresh company IdP.
-async fn world() -> (Demo, Corp) {
-    let port = free_port();
-    let corp = Corp::start(&format!(
-        "http://127.0.0.1:{port}/authorize/upstream/callback"
-    ))
-    .await;
-    let d = demo::start(demo::DemoOptions {
-        listen: format!("127.0.0.1:{port}"),
-        upstreams: vec![upstream(&corp.issuer)],
-        ..Default::default()
-    })
-    .await
-    .expect("demo stack starts");
-    (d, corp)
-}
-
-/// A browser: a cookie jar, redirects followed by hand.
-struct Browser {
-    http: reqwest::Client,
-}
-
-struct Step {
-    status: u16,
-    location: Option<String>,
-    body: String,
-}
-
-impl Browser {
-    fn new() -> Browser {
-        Browser {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-        }
-    }
-
-    async fn get(&self, url: &str) -> Step {
-        step(self.http.get(url).send().await.unwrap()).await
-    }
-
-    /// Follows redirects from `url` until one leaves for `stop_at` (returned as
-    /// the final location) or a page is shown.
-    async fn follow(&self, mut url: String, stop_at: &str) -> Step {
-        for _ in 0..20 {
-            if url.starts_with(stop_at) {
-                return Step {
-                    status: 303,
-                    location: Some(url),
-                    body: String::new(),
-                };
-            }
-            let s = self.get(&url).await;
-            match s.location {
-                Some(l) => url = absolute(&url, &l),
-                None => return s,
-            }
-        }
-        panic!("too many redirects");
-    }
-
-    /// Signs in at the company IdP's page shown at `page_url`.
-    async fn corp_login(&self, page_url: &str, login: &str, otp: Option<&str>) -> Step {
-        let action = absolute(
-            page_url,
-            &format!("{}/login", url::Url::parse(page_url).unwrap().path()),
-        );
-        let mut form = vec![
-            ("login", login.to_string()),
-            ("password", format!("pw-{login}")),
-        ];
-        if let Some(o) = otp {
-            form.push(("otp", o.to_string()));
-        }
-        step(self.http.post(action).form(&form).send().await.unwrap()).await
-    }
-}
-
-async fn step(r: reqwest::Response) -> Step {
-    Step {
-        status: r.status().as_u16(),
-        location: r
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_owned()),
-        body: r.text().await.unwrap(),
-    }
-}
-
-fn absolute(base: &str, l: &str) -> String {
-    url::Url::parse(base).unwrap().join(l).unwrap().to_string()
-}
-
-fn query(u: &str) -> HashMap<String, String> {
-    url::Url::parse(u)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect()
-}
 
 /// The AI app's side: its authorization request at Gatehouse.
 struct AppRequest {
@@ -247,33 +47,7 @@ fn app_request(d: &Demo, client: &str, mfa: bool) -> AppRequest {
 
 /// From the login page to the company IdP's login page; returns its URL.
 async fn to_corp_login(b: &Browser, d: &Demo, req: &AppRequest) -> String {
-    let page = b.get(&req.url).await;
-    assert_eq!(page.status, 200);
-    assert!(page.body.contains("Continue with Corp SSO"));
-    let start = b
-        .get(&absolute(&d.info.idp, &upstream_href(&page.body)))
-        .await;
-    assert_eq!(start.status, 303, "{}", start.body);
-    let mut url = start.location.unwrap();
-    loop {
-        let s = b.get(&url).await;
-        match s.location {
-            Some(l) => url = absolute(&url, &l),
-            None => {
-                assert_eq!(s.status, 200, "the company IdP shows its login: {}", s.body);
-                return url;
-            }
-        }
-    }
-}
-
-/// The "Continue with …" link of Gatehouse's login page.
-fn upstream_href(page: &str) -> String {
-    page.split("class=\"upstream\" href=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("the login page offers the upstream")
-        .replace("&amp;", "&")
+    b.to_corp_login(&d.info.idp, &req.url).await
 }
 
 /// Signs in at Corp and returns the Gatehouse callback URL the browser is sent to.
@@ -284,19 +58,13 @@ async fn corp_answer(
     otp: Option<&str>,
     d: &Demo,
 ) -> String {
-    let s = b.corp_login(login_page, who, otp).await;
-    assert_eq!(s.status, 303, "Corp accepted the login: {}", s.body);
     let cb = format!("{}/authorize/upstream/callback", d.info.idp);
-    let s = b
-        .follow(absolute(login_page, &s.location.unwrap()), &cb)
-        .await;
-    s.location
-        .expect("Corp sends the browser back to Gatehouse")
+    b.corp_answer(login_page, who, otp, &cb).await
 }
 
 /// Redeems the code Gatehouse sent to the app; returns the ID token's claims and the token.
 async fn app_tokens(d: &Demo, client: &str, req: &AppRequest, back: &str) -> (Value, String) {
-    let q = query(back);
+    let q = url_query(back);
     assert_eq!(q.get("state"), Some(&req.state), "{back}");
     assert_eq!(q.get("iss"), Some(&d.info.idp));
     let code = q.get("code").unwrap_or_else(|| panic!("no code: {back}"));

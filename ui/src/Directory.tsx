@@ -1,9 +1,11 @@
 // Who and what the IdP knows: people (where each came from — SCIM provisioning,
 // an upstream IdP, the IdP's config — and whether they are active), groups with
 // their members and the admin roles they grant, the AI clients and the resource
-// apps. Read-only: people and groups change at the company's IdP (SCIM), and a
-// deactivated person is refused at the next exchange. Provisioning reaches the
-// open screen through the change feed (`directory.updated`).
+// apps. People and groups change at the company's IdP (SCIM), and a deactivated
+// person is refused at the next exchange; provisioning reaches the open screen
+// through the change feed (`directory.updated`). An admin registers AI clients,
+// rotates their secrets and retires them here: a new secret goes straight from
+// the Rust side to a file the person picks, never to this page.
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { ipc, type DirectoryView } from "./ipc";
 import type { ScreenProps } from "./common";
@@ -20,8 +22,21 @@ function Source({ source }: { source?: string }) {
   );
 }
 
-export function Directory({ tick, report }: ScreenProps) {
+/** Registering a client: what the form holds. */
+interface NewClient {
+  name: string;
+  clientId: string;
+  owners: string;
+  redirects: string;
+}
+const EMPTY_CLIENT: NewClient = { name: "", clientId: "", owners: "", redirects: "" };
+const OVERLAP = 86400;
+
+export function Directory({ tick, report, online, notify }: ScreenProps) {
   const [data, setData] = useState<DirectoryView | null>(null);
+  const [registering, setRegistering] = useState<NewClient | null>(null);
+  const [retiring, setRetiring] = useState<{ id: string; version: number; reason: string } | null>(null);
+  const [busy, setBusy] = useState(false);
   const [tab, setTab] = useState<Tab>("people");
   const [q, setQ] = useState("");
   const [orphanedOnly, setOrphanedOnly] = useState(false);
@@ -37,6 +52,46 @@ export function Directory({ tick, report }: ScreenProps) {
     const t = setTimeout(() => void load(), 0);
     return () => clearTimeout(t);
   }, [load, tick]);
+
+  const act = async (work: () => Promise<string | null>) => {
+    setBusy(true);
+    try {
+      const said = await work();
+      if (said) notify(said);
+      await load();
+    } catch (e) {
+      report(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const register = (f: NewClient) =>
+    act(async () => {
+      const list = (s: string) => s.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
+      const saved = await ipc.registerClient({
+        client_id: f.clientId.trim() || null,
+        name: f.name.trim(),
+        description: null,
+        owners: list(f.owners),
+        redirect_uris: list(f.redirects),
+      });
+      if (!saved) return null;
+      setRegistering(null);
+      return `Registered ${saved.client.name} (${saved.client.client_id}); its credentials were saved to ${saved.saved_to}.`;
+    });
+  const rotate = (id: string, version: number) =>
+    act(async () => {
+      const saved = await ipc.rotateClientSecret(id, version, OVERLAP);
+      return saved
+        ? `New secret for ${id} saved to ${saved.saved_to}; the previous one works for one more day.`
+        : null;
+    });
+  const retire = (r: { id: string; version: number; reason: string }) =>
+    act(async () => {
+      await ipc.retireClient(r.id, r.version, r.reason.trim());
+      setRetiring(null);
+      return `Retired ${r.id}: its connections are revoked and it is refused everywhere.`;
+    });
 
   const needle = q.trim().toLowerCase();
   const has = useCallback((...fields: (string | null | undefined)[]) => !needle || fields.some((f) => f?.toLowerCase().includes(needle)), [needle]);
@@ -130,14 +185,68 @@ export function Directory({ tick, report }: ScreenProps) {
           </table>
         )}
         {data && tab === "clients" && (
-          <label className="small">
-            <input type="checkbox" checked={orphanedOnly} onChange={(e) => setOrphanedOnly(e.target.checked)} data-testid="orphaned-only" /> Orphaned only
-          </label>
+          <div className="toolbar">
+            <label className="small">
+              <input type="checkbox" checked={orphanedOnly} onChange={(e) => setOrphanedOnly(e.target.checked)} data-testid="orphaned-only" /> Orphaned only
+            </label>
+            <button data-testid="register-client" disabled={!online || busy} onClick={() => setRegistering(EMPTY_CLIENT)}>
+              Register a client…
+            </button>
+          </div>
+        )}
+        {data && tab === "clients" && registering && (
+          <form
+            className="register"
+            data-testid="register-form"
+            onSubmit={(e) => {
+              e.preventDefault();
+              void register(registering);
+            }}
+          >
+            <label>
+              Name <input required value={registering.name} data-testid="new-client-name" onChange={(e) => setRegistering({ ...registering, name: e.target.value })} />
+            </label>
+            <label>
+              Client id <input placeholder="generated when empty" value={registering.clientId} data-testid="new-client-id" onChange={(e) => setRegistering({ ...registering, clientId: e.target.value })} />
+            </label>
+            <label>
+              Owners <input required placeholder="usernames, comma separated" value={registering.owners} data-testid="new-client-owners" onChange={(e) => setRegistering({ ...registering, owners: e.target.value })} />
+            </label>
+            <label>
+              Redirect URIs <input placeholder="https://…, space separated" value={registering.redirects} data-testid="new-client-redirects" onChange={(e) => setRegistering({ ...registering, redirects: e.target.value })} />
+            </label>
+            <p className="muted small">A secret is generated and saved to a file you choose next; it is shown nowhere else, and the IdP keeps only its hash.</p>
+            <div>
+              <button type="submit" data-testid="register-submit" disabled={!online || busy}>Register and save the credentials…</button>{" "}
+              <button type="button" className="secondary" onClick={() => setRegistering(null)}>Cancel</button>
+            </div>
+          </form>
+        )}
+        {data && tab === "clients" && retiring && (
+          <form
+            className="register"
+            data-testid="retire-form"
+            onSubmit={(e) => {
+              e.preventDefault();
+              void retire(retiring);
+            }}
+          >
+            <p>
+              Retire <code>{retiring.id}</code>: its live connections are revoked (every resource app is told) and it is refused everywhere. Needs a recent sign-in with a second factor.
+            </p>
+            <label>
+              Reason <input required value={retiring.reason} data-testid="retire-reason" onChange={(e) => setRetiring({ ...retiring, reason: e.target.value })} />
+            </label>
+            <div>
+              <button type="submit" data-testid="retire-submit" disabled={!online || busy || !retiring.reason.trim()}>Retire</button>{" "}
+              <button type="button" className="secondary" onClick={() => setRetiring(null)}>Cancel</button>
+            </div>
+          </form>
         )}
         {data && tab === "clients" && (
           <table data-testid="clients">
             <thead>
-              <tr><th>AI client</th><th>Client id</th><th>Owners</th><th>Authenticates with</th><th>Connections</th><th>Pending</th></tr>
+              <tr><th>AI client</th><th>Client id</th><th>Owners</th><th>Authenticates with</th><th>Connections</th><th>Pending</th><th></th></tr>
             </thead>
             <tbody>
               {clients.map((c) => (
@@ -155,6 +264,18 @@ export function Directory({ tick, report }: ScreenProps) {
                   <td>{c.auth_method}</td>
                   <td>{c.connections}</td>
                   <td>{c.pending_requests}</td>
+                  <td className="row-actions">
+                    {c.auth_method === "client_secret" && (
+                      <button className="secondary small" data-testid="rotate-secret" disabled={!online || busy} title="A new secret, saved to a file; the previous one works for one more day" onClick={() => void rotate(c.client_id, c.version ?? 0)}>
+                        Rotate secret
+                      </button>
+                    )}{" "}
+                    {c.auth_method !== "none" && (
+                      <button className="secondary small" data-testid="retire-client" disabled={!online || busy} onClick={() => setRetiring({ id: c.client_id, version: c.version ?? 0, reason: "" })}>
+                        Retire…
+                      </button>
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -181,7 +302,8 @@ export function Directory({ tick, report }: ScreenProps) {
         )}
         <p className="muted small">
           People and groups live in the IdP&apos;s database: provisioned over SCIM by the company&apos;s IdP, or seeded from the IdP&apos;s config at its first start.
-          A deactivated person is refused at their next exchange, and every resource app is told.
+          A deactivated person is refused at their next exchange, and every resource app is told. AI clients and resource apps live there too: registered here or
+          through the admin API, or seeded from the config.
         </p>
       </section>
     </main>

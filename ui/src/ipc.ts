@@ -115,6 +115,12 @@ export const ipc = {
   helpdeskKill: (kind: TargetKind, id: string, reason: string, dryRun: boolean) =>
     call("helpdesk_kill", { kind, id, reason, dry_run: dryRun }),
   exportEvidence: (kind: TargetKind, id: string) => call("export_evidence", { kind, id }),
+  // The new secret goes to a file the person picks (a native dialog), never to this page.
+  registerClient: (req: Request<"register_client">) => call("register_client", req),
+  rotateClientSecret: (clientId: string, version: number, overlap: number) =>
+    call("rotate_client_secret", { client_id: clientId, version, overlap }),
+  retireClient: (clientId: string, version: number, reason: string) =>
+    call("retire_client", { client_id: clientId, version, reason }),
   campaigns: () => call("campaigns", {}),
   createCampaign: (body: CreateCampaign) => call("create_campaign", body),
   reviewItems: (id: string, mine: boolean, reviewState?: Request<"review_items">["review_state"]) =>

@@ -309,6 +309,36 @@ impl AdminClient {
         .await
     }
 
+    /// Registers an AI client; the answer carries its secret, once.
+    pub async fn register_client(
+        &self,
+        body: &RegisterClient,
+        m: &Mutation<'_>,
+    ) -> Result<ClientWithSecret, ClientError> {
+        self.post_json("/clients", body, m).await
+    }
+
+    /// A new secret for `id` (the previous one works for the overlap), once.
+    pub async fn rotate_client_secret(
+        &self,
+        id: &str,
+        body: &RotateClientSecret,
+        m: &Mutation<'_>,
+    ) -> Result<ClientWithSecret, ClientError> {
+        self.post_json(&format!("/clients/{id}/secret"), body, m)
+            .await
+    }
+
+    pub async fn retire_client(
+        &self,
+        id: &str,
+        body: &Retirement,
+        m: &Mutation<'_>,
+    ) -> Result<ClientView, ClientError> {
+        self.post_json(&format!("/clients/{id}/retire"), body, m)
+            .await
+    }
+
     pub async fn modify_connection(
         &self,
         id: &str,

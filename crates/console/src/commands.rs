@@ -6,8 +6,8 @@
 use crate::{
     Console, ConsoleError, ErrorCode, SessionView,
     ipc::{
-        ConnectionDetail, DirectoryView, ExportSummary, OverviewView, ProfileAdded, ProfileView,
-        RequestContext, RequestDetail,
+        ClientSaved, ConnectionDetail, DirectoryView, ExportSummary, OverviewView, ProfileAdded,
+        ProfileView, RequestContext, RequestDetail,
     },
 };
 use admin_api::{
@@ -442,4 +442,104 @@ pub async fn review_reminders(
         }
     }
     Ok(out)
+}
+
+/// Writes a client's credentials to `path`, readable by its owner only: the
+/// one place a new secret goes (never to the webview, a log or an IPC answer).
+async fn save_credentials(
+    path: &Path,
+    issuer: &str,
+    client_id: &str,
+    secret: &str,
+) -> Result<(), ConsoleError> {
+    let text = format!(
+        "# Gatehouse client credentials. Keep this file secret: the IdP showed the secret once\n# and keeps only its hash.\nissuer={issuer}\nclient_id={client_id}\nclient_secret={secret}\n"
+    );
+    let tmp = path.with_extension("partial");
+    let write = async {
+        let mut o = tokio::fs::OpenOptions::new();
+        o.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        o.mode(0o600);
+        let mut f = o.open(&tmp).await?;
+        tokio::io::AsyncWriteExt::write_all(&mut f, text.as_bytes()).await?;
+        f.sync_all().await?;
+        tokio::fs::rename(&tmp, path).await
+    };
+    if let Err(e) = write.await {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(ConsoleError::new(
+            ErrorCode::Invalid,
+            format!("Could not write {}: {e}", path.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// Registers an AI client with a generated secret and saves the credentials
+/// to `path`.
+pub async fn register_client(
+    c: &Console,
+    req: &admin_api::RegisterClient,
+    path: &Path,
+) -> Result<ClientSaved, ConsoleError> {
+    let issuer = c.view().await.map(|v| v.issuer).unwrap_or_default();
+    let created = c
+        .admin()
+        .await?
+        .register_client(req, &Mutation::default())
+        .await?;
+    let secret = created.client_secret.as_deref().unwrap_or_default();
+    save_credentials(path, &issuer, &created.client.client_id, secret).await?;
+    Ok(ClientSaved {
+        client: created.client,
+        saved_to: path.display().to_string(),
+    })
+}
+
+/// Rotates a client's secret (the previous one works for `overlap` seconds)
+/// and saves the new credentials to `path`.
+pub async fn rotate_client_secret(
+    c: &Console,
+    client_id: &str,
+    version: i64,
+    overlap: u64,
+    path: &Path,
+) -> Result<ClientSaved, ConsoleError> {
+    let issuer = c.view().await.map(|v| v.issuer).unwrap_or_default();
+    let etag = format!("\"v{version}\"");
+    let rotated = c
+        .admin()
+        .await?
+        .rotate_client_secret(
+            client_id,
+            &admin_api::RotateClientSecret { overlap },
+            &if_match(&etag),
+        )
+        .await?;
+    let secret = rotated.client_secret.as_deref().unwrap_or_default();
+    save_credentials(path, &issuer, client_id, secret).await?;
+    Ok(ClientSaved {
+        client: rotated.client,
+        saved_to: path.display().to_string(),
+    })
+}
+
+pub async fn retire_client(
+    c: &Console,
+    client_id: &str,
+    version: i64,
+    reason: &str,
+) -> Result<admin_api::ClientView, ConsoleError> {
+    let etag = format!("\"v{version}\"");
+    Ok(c.admin()
+        .await?
+        .retire_client(
+            client_id,
+            &admin_api::Retirement {
+                reason: reason.to_owned(),
+            },
+            &if_match(&etag),
+        )
+        .await?)
 }

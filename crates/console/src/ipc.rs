@@ -66,6 +66,15 @@ pub struct DirectoryView {
     pub apps: Vec<admin_api::ResourceAppView>,
 }
 
+/// A client whose new secret went to the file the person chose (the only
+/// place it goes: never to the webview).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClientSaved {
+    pub client: admin_api::ClientView,
+    /// Where the credentials file was written.
+    pub saved_to: String,
+}
+
 /// An IdP profile as the Profiles screen lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProfileView {

@@ -14,17 +14,17 @@ pub use crate::{
     ConsoleError, SessionView,
     helpdesk::{HelpdeskView, KillResult, TargetKind},
     ipc::{
-        ConnectionDetail, DirectoryView, ExportSummary, IdpStatus, OverviewView, ProfileAdded,
-        ProfileView, RequestContext, RequestDetail,
+        ClientSaved, ConnectionDetail, DirectoryView, ExportSummary, IdpStatus, OverviewView,
+        ProfileAdded, ProfileView, RequestContext, RequestDetail,
     },
     links::OpenedLink,
     updates::UpdateStatus,
 };
 pub use admin_api::{
     ApproveRequest, AuditEventView, AuditExportFormat, AuditQuery, CampaignView, ChainReportView,
-    ConnectionAction, ConnectionQuery, ConnectionView, CreateCampaign, DecisionResult, ItemState,
-    ModifyConnection, Page, Reassign, ReportFormat, RequestSort, RequestStatusFilter, RequestView,
-    ReviewDecisions, ReviewItemView, Risk,
+    ClientView, ConnectionAction, ConnectionQuery, ConnectionView, CreateCampaign, DecisionResult,
+    ItemState, ModifyConnection, Page, Reassign, ReportFormat, RequestSort, RequestStatusFilter,
+    RequestView, ReviewDecisions, ReviewItemView, Risk,
 };
 
 use crate::{Console, ErrorCode, commands as c, helpdesk, session::OpenUrl};
@@ -60,6 +60,37 @@ pub trait Shell: Sync {
     /// Installs the release the last check offered (verified then); refused
     /// when none is held.
     fn install_update(&self) -> impl Future<Output = Result<UpdateStatus, ConsoleError>> + Send;
+}
+
+/// Register an AI client with a generated secret; its credentials go to a file
+/// the person chooses first (cancelled: nothing is registered).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterClientReq {
+    pub client_id: Option<String>,
+    pub name: String,
+    pub description: Option<String>,
+    pub owners: Vec<String>,
+    pub redirect_uris: Vec<String>,
+}
+
+/// A new secret for a client, at the version the person saw; the previous
+/// secret keeps working for `overlap` seconds.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecretReq {
+    pub client_id: String,
+    pub version: i64,
+    pub overlap: u64,
+}
+
+/// Retire a client, at the version the person saw, with a reason.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetireClientReq {
+    pub client_id: String,
+    pub version: i64,
+    pub reason: String,
 }
 
 /// A save dialog: its title, the suggested file name and the one file type.
@@ -639,6 +670,76 @@ pub async fn overview(
     _: NoArgs,
 ) -> Result<OverviewView, ConsoleError> {
     c::overview(c).await
+}
+
+/// The save dialog for a client's credentials file.
+fn credentials_file(client: &str) -> SaveAs {
+    let stem: String = client
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    SaveAs {
+        title: "Save the client's credentials (the secret is shown nowhere else)",
+        file_name: format!("{stem}.credentials"),
+        label: "Credentials",
+        ext: "credentials",
+    }
+}
+
+/// Asks where to save the credentials, then registers the client and writes
+/// them there; `None` (nothing registered) when the person cancels.
+pub async fn register_client(
+    c: &Console,
+    shell: &impl Shell,
+    r: RegisterClientReq,
+) -> Result<Option<ClientSaved>, ConsoleError> {
+    let Some(path) = shell
+        .choose_save_path(credentials_file(r.client_id.as_deref().unwrap_or(&r.name)))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let req = admin_api::RegisterClient {
+        client_id: r.client_id.filter(|id| !id.trim().is_empty()),
+        name: r.name,
+        description: r.description,
+        owners: r.owners,
+        redirect_uris: r.redirect_uris,
+        credential: admin_api::ClientCredential::ClientSecret,
+    };
+    c::register_client(c, &req, &path).await.map(Some)
+}
+
+/// Asks where to save the new credentials, then rotates; `None` (nothing
+/// rotated) when the person cancels.
+pub async fn rotate_client_secret(
+    c: &Console,
+    shell: &impl Shell,
+    r: RotateSecretReq,
+) -> Result<Option<ClientSaved>, ConsoleError> {
+    let Some(path) = shell
+        .choose_save_path(credentials_file(&r.client_id))
+        .await?
+    else {
+        return Ok(None);
+    };
+    c::rotate_client_secret(c, &r.client_id, r.version, r.overlap, &path)
+        .await
+        .map(Some)
+}
+
+pub async fn retire_client(
+    c: &Console,
+    _: &impl Shell,
+    r: RetireClientReq,
+) -> Result<ClientView, ConsoleError> {
+    c::retire_client(c, &r.client_id, r.version, &r.reason).await
 }
 
 pub async fn directory(

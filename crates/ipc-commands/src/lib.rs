@@ -60,6 +60,9 @@ macro_rules! with_commands {
             export_report(ExportReportReq) -> Option<usize>,
             overview(NoArgs) -> OverviewView,
             directory(NoArgs) -> DirectoryView,
+            register_client(RegisterClientReq) -> Option<ClientSaved>,
+            rotate_client_secret(RotateSecretReq) -> Option<ClientSaved>,
+            retire_client(RetireClientReq) -> ClientView,
         }
     };
 }

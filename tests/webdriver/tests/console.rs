@@ -1019,3 +1019,100 @@ async fn a_riskier_scope_brings_its_connection_to_the_queue_for_reapproval() {
     w.screenshot("pending-reapproval").await;
     w.close().await;
 }
+
+#[tokio::test]
+#[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
+async fn an_admin_registers_a_client_whose_secret_goes_only_to_the_chosen_file() {
+    let saves = tempfile::tempdir().unwrap();
+    // SAFETY: one test thread; set before the app is spawned (see `launch`).
+    unsafe { std::env::set_var("GATEHOUSE_TEST_SAVE_DIR", saves.path()) };
+    let (_driver, w, info) = launch("judy").await;
+    w.click_css("[data-testid=nav-directory]").await;
+    w.click_css("[data-testid=directory-tab-clients]").await;
+    w.click_css("[data-testid=register-client]").await;
+    let field = |id: &'static str| format!("[data-testid={id}]");
+    for (id, text) in [
+        ("new-client-name", "Sales Copilot"),
+        ("new-client-id", "sales-copilot"),
+        ("new-client-owners", "alice"),
+        ("new-client-redirects", demo::REDIRECT_URI),
+    ] {
+        let e = w.wait_for(&field(id), 10, |_| true).await;
+        w.type_into(&e, text).await;
+    }
+    w.screenshot("directory-register-form").await;
+    w.click_css("[data-testid=register-submit]").await;
+    w.wait_for("[data-testid=clients]", 20, |t| t.contains("Sales Copilot"))
+        .await;
+    // The secret is in the chosen file (owner-only), and nowhere on the page.
+    let file = saves.path().join("sales-copilot.credentials");
+    let read_secret = || {
+        let text = std::fs::read_to_string(&file).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("client_secret="))
+            .unwrap()
+            .to_owned()
+    };
+    let secret = read_secret();
+    assert!(secret.len() >= 40);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let page = w
+        .run_async(
+            "arguments[0](document.documentElement.outerHTML)",
+            serde_json::json!([]),
+        )
+        .await;
+    assert!(
+        !page.as_str().unwrap_or_default().contains(&secret),
+        "the secret reached the webview"
+    );
+    w.screenshot("directory-client-registered").await;
+    // It works at once.
+    let creds = agent::ClientCreds {
+        client_id: "sales-copilot".into(),
+        client_secret: secret.clone(),
+    };
+    let alice = info.user("alice");
+    agent::sign_in(
+        &agent::http_client(),
+        &info.idp,
+        &creds,
+        demo::REDIRECT_URI,
+        &agent::UserCreds {
+            username: "alice".into(),
+            password: alice.password.clone(),
+            totp_secret: alice.totp_secret.clone(),
+        },
+        &Default::default(),
+    )
+    .await
+    .expect("the registered client signs alice in");
+    // Rotating writes a new secret to the file; the old one works for the overlap.
+    let rows = w.find_all("[data-testid=client-row]").await;
+    let mut rotate = None;
+    for row in &rows {
+        if w.attribute(row, "data-client-id").await.as_deref() == Some("sales-copilot") {
+            rotate = w.find_in(row, "[data-testid=rotate-secret]").await;
+        }
+    }
+    w.click(&rotate.expect("a rotate button")).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while read_secret() == secret {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the file never got a new secret"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_ne!(read_secret(), secret);
+    w.screenshot("directory-secret-rotated").await;
+    w.close().await;
+    unsafe { std::env::remove_var("GATEHOUSE_TEST_SAVE_DIR") };
+}

@@ -175,6 +175,15 @@ export interface components {
             client_id: string;
             name: string;
         };
+        /**
+         * @description A client whose new secret went to the file the person chose (the only
+         *     place it goes: never to the webview).
+         */
+        ClientSaved: {
+            client: components["schemas"]["ClientView"];
+            /** @description Where the credentials file was written. */
+            saved_to: string;
+        };
         ClientView: {
             auth_method: string;
             client_id: string;
@@ -341,6 +350,10 @@ export interface components {
                 request: components["schemas"]["ReassignReq"];
                 response: components["schemas"]["ReviewItemView"];
             };
+            register_client: {
+                request: components["schemas"]["RegisterClientReq"];
+                response: components["schemas"]["ClientSaved"] | null;
+            };
             remove_profile: {
                 request: components["schemas"]["ById"];
                 response: null;
@@ -349,9 +362,17 @@ export interface components {
                 request: components["schemas"]["ById"];
                 response: components["schemas"]["RequestContext"];
             };
+            retire_client: {
+                request: components["schemas"]["RetireClientReq"];
+                response: components["schemas"]["ClientView"];
+            };
             review_items: {
                 request: components["schemas"]["ReviewItemsReq"];
                 response: components["schemas"]["Page_ReviewItemView"];
+            };
+            rotate_client_secret: {
+                request: components["schemas"]["RotateSecretReq"];
+                response: components["schemas"]["ClientSaved"] | null;
             };
             session: {
                 request: components["schemas"]["NoArgs"];
@@ -820,6 +841,17 @@ export interface components {
             receiver: string;
             status: components["schemas"]["ReceiptStatus"];
         };
+        /**
+         * @description Register an AI client with a generated secret; its credentials go to a file
+         *     the person chooses first (cancelled: nothing is registered).
+         */
+        RegisterClientReq: {
+            client_id?: string | null;
+            description?: string | null;
+            name: string;
+            owners: string[];
+            redirect_uris: string[];
+        };
         /** @description Where a client or resource app was registered. */
         RegistryOrigin: "config" | "admin";
         /** @description `format` of `GET /reviews/{id}/report`. */
@@ -916,6 +948,13 @@ export interface components {
              */
             version: number;
         };
+        /** @description Retire a client, at the version the person saw, with a reason. */
+        RetireClientReq: {
+            client_id: string;
+            reason: string;
+            /** Format: int64 */
+            version: number;
+        };
         ReviewDecision: ("keep" | "revoke") | "modify";
         /** @description Decide one or more items the same way. */
         ReviewDecisions: {
@@ -986,6 +1025,17 @@ export interface components {
         Risk: "read" | "write" | "destructive" | "admin";
         /** @description What a signed-in person or an API token may do. */
         Role: "approver" | "helpdesk" | "reviewer" | "auditor" | "admin" | "provisioner";
+        /**
+         * @description A new secret for a client, at the version the person saw; the previous
+         *     secret keeps working for `overlap` seconds.
+         */
+        RotateSecretReq: {
+            client_id: string;
+            /** Format: uint64 */
+            overlap: number;
+            /** Format: int64 */
+            version: number;
+        };
         /** @description A catalogue change to a scope a connection grants. */
         ScopeChange: {
             risk_after: components["schemas"]["Risk"];
