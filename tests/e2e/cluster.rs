@@ -554,6 +554,7 @@ async fn a_client_assertion_spent_on_one_node_is_refused_on_another() {
             jwks: xaa::JwkSet {
                 keys: vec![key.public_jwk()],
             },
+            jwks_uri: None,
         },
         redirect_uris: vec![],
         owners: vec![],

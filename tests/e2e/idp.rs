@@ -526,6 +526,7 @@ async fn private_key_jwt_clients_authenticate_with_a_single_use_assertion() {
                 jwks: xaa::JwkSet {
                     keys: vec![key.public_jwk()],
                 },
+                jwks_uri: None,
             },
             redirect_uris: vec![],
             owners: vec![],

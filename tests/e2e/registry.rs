@@ -754,3 +754,86 @@ async fn a_riskier_scope_puts_its_connections_up_for_reapproval_and_they_work_un
     );
     assert_eq!(after.body["allowed_groups"], before.body["allowed_groups"]);
 }
+
+#[tokio::test]
+async fn a_private_key_jwt_client_with_a_jwks_url_rotates_its_keys_without_an_admin() {
+    use axum::{Json, Router, extract::State, routing::get};
+    use std::sync::{Arc, Mutex};
+    let d = start_demo().await;
+    let admin = Admin::new(&d, false).await;
+    // The client's own JWKS, served by it (here: by the test).
+    let keys: Arc<Mutex<Vec<xaa::Jwk>>> = Arc::default();
+    let first = xaa::SigningKey::generate(xaa::Alg::ES256).unwrap();
+    keys.lock().unwrap().push(first.public_jwk());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jwks_uri = format!("http://{}/jwks", listener.local_addr().unwrap());
+    let app = Router::new()
+        .route(
+            "/jwks",
+            get(|State(k): State<Arc<Mutex<Vec<xaa::Jwk>>>>| async move {
+                Json(xaa::JwkSet {
+                    keys: k.lock().unwrap().clone(),
+                })
+            }),
+        )
+        .with_state(keys.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut b = register_body(json!(["alice"]));
+    b["client_id"] = json!("keyed-agent");
+    b["credential"] = json!({ "method": "private_key_jwt", "jwks_uri": jwks_uri });
+    let r = admin.call("POST", "/clients", None, Some(b)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.body["client_secret"].is_null());
+    // An assertion signed by the published key authenticates (filing a request).
+    let file = |key: &xaa::SigningKey, jti: &str| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let assertion = key.sign(
+            "JWT",
+            &json!({"iss": "keyed-agent", "sub": "keyed-agent", "aud": d.info.idp, "jti": jti, "exp": now + 60, "iat": now}),
+        );
+        let idp = d.info.idp.clone();
+        let docs = d.info.app("docs").issuer.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{idp}/connection-requests"))
+                .form(&[
+                    ("audience", docs.as_str()),
+                    ("justification", "needs docs"),
+                    ("client_assertion_type", xaa::CLIENT_ASSERTION_TYPE_JWT),
+                    ("client_assertion", assertion.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(file(&first, "a1").await, 201);
+    let stranger = xaa::SigningKey::generate(xaa::Alg::ES256).unwrap();
+    assert_eq!(
+        file(&stranger, "a2").await,
+        401,
+        "a key the client never published"
+    );
+    // The client rotates by publishing a new key: honoured after one refetch
+    // (at most every 10 s), with no admin involved.
+    let second = xaa::SigningKey::generate(xaa::Alg::ES256).unwrap();
+    keys.lock().unwrap().push(second.public_jwk());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut n = 0;
+    loop {
+        n += 1;
+        if file(&second, &format!("b{n}")).await == 201 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new key was never fetched"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}

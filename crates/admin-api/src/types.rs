@@ -523,8 +523,14 @@ pub enum ClientCredential {
     /// A secret the IdP generates and shows once (`client_secret_basic` or
     /// `client_secret_post`).
     ClientSecret,
-    /// `private_key_jwt` with the public keys of this JWK Set (EC P-256 or Ed25519).
-    PrivateKeyJwt { jwks: serde_json::Value },
+    /// `private_key_jwt` with the public keys of this JWK Set (EC P-256 or
+    /// Ed25519), or those the client publishes at `jwks_uri` (one of the two).
+    PrivateKeyJwt {
+        #[serde(default)]
+        jwks: Option<serde_json::Value>,
+        #[serde(default)]
+        jwks_uri: Option<String>,
+    },
 }
 
 /// `POST /clients`: register an AI client.
@@ -558,9 +564,12 @@ pub struct UpdateClient {
     pub owners: Option<Vec<String>>,
     #[serde(default)]
     pub redirect_uris: Option<Vec<String>>,
-    /// New public keys of a `private_key_jwt` client.
+    /// New public keys of a `private_key_jwt` client (replacing its JWKS URL).
     #[serde(default)]
     pub jwks: Option<serde_json::Value>,
+    /// A new JWKS URL of a `private_key_jwt` client (replacing its keys).
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
 }
 
 /// `POST /clients/{client_id}/secret`: a new secret; the previous one keeps

@@ -91,6 +91,27 @@ pub async fn authenticate(
     }
 }
 
+/// The keys `private_key_jwt` clients publish at their JWKS URLs, one cache per
+/// URL (each fetch bounded in time and size; an unknown `kid` refetches at most
+/// every 10 s, so forged assertions cannot make the IdP hammer a client's host).
+#[derive(Default)]
+pub struct ClientKeys {
+    caches: std::sync::Mutex<std::collections::HashMap<String, Arc<oidc_rp::JwksCache>>>,
+    http: reqwest::Client,
+}
+
+impl ClientKeys {
+    fn cache(&self, uri: &str) -> Arc<oidc_rp::JwksCache> {
+        let mut m = self
+            .caches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.entry(uri.to_owned())
+            .or_insert_with(|| Arc::new(oidc_rp::JwksCache::new(uri.to_owned(), self.http.clone())))
+            .clone()
+    }
+}
+
 /// `private_key_jwt` (RFC 7523 §3): iss = sub = client, aud names this IdP, short-lived, single use.
 /// The signature check runs in the IdP's bounded signature pool.
 async fn verify_assertion(
@@ -107,17 +128,38 @@ async fn verify_assertion(
         return Err(failed());
     }
     let client = idp.catalog().client(sub).ok_or_else(failed)?;
-    let ClientAuth::PrivateKeyJwt { jwks } = &client.auth else {
+    let ClientAuth::PrivateKeyJwt { jwks, jwks_uri } = &client.auth else {
         return Err(failed());
     };
-    let keys = xaa::jws::keys_from_jwks(jwks);
-    let token = assertion.to_owned();
-    let v = idp
-        .signature_gate
-        .run_blocking(move || xaa::jws::verify_compact(&token, &keys, None, 8192))
-        .await
-        .map_err(crate::cost::Overloaded::into_oauth)?
-        .map_err(|_| failed())?;
+    let verify = |keys: Vec<xaa::VerifyingKey>| {
+        let token = assertion.to_owned();
+        idp.signature_gate
+            .run_blocking(move || xaa::jws::verify_compact(&token, &keys, None, 8192))
+    };
+    let v = match jwks_uri {
+        None => verify(xaa::jws::keys_from_jwks(jwks))
+            .await
+            .map_err(crate::cost::Overloaded::into_oauth)?,
+        Some(uri) => {
+            let cache = idp.client_keys.cache(uri);
+            let unreachable = |e: oidc_rp::JwksError| {
+                tracing::warn!(client_id = %client.client_id, error = %e, "client JWKS unavailable");
+                failed()
+            };
+            let keys = cache.keys().await.map_err(unreachable)?;
+            let mut v = verify(keys)
+                .await
+                .map_err(crate::cost::Overloaded::into_oauth)?;
+            if matches!(v, Err(xaa::jws::JwsError::UnknownKey)) {
+                let keys = cache.refresh(false).await.map_err(unreachable)?;
+                v = verify(keys)
+                    .await
+                    .map_err(crate::cost::Overloaded::into_oauth)?;
+            }
+            v
+        }
+    }
+    .map_err(|_| failed())?;
     let c: serde_json::Value = serde_json::from_slice(&v.payload).map_err(|_| failed())?;
     let now = idp.now();
     let s = |k: &str| c.get(k).and_then(|v| v.as_str());

@@ -334,8 +334,15 @@ pub enum ClientAuth {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         previous: Option<PreviousSecret>,
     },
-    /// `private_key_jwt` with keys from this JWK Set.
-    PrivateKeyJwt { jwks: xaa::JwkSet },
+    /// `private_key_jwt` with keys from this JWK Set, or from the client's
+    /// JWKS URL (fetched, cached, refetched on an unknown `kid` at most every
+    /// 10 s: the client rotates its keys without an admin).
+    PrivateKeyJwt {
+        #[serde(default)]
+        jwks: xaa::JwkSet,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        jwks_uri: Option<String>,
+    },
     /// A public client (PKCE only).
     None,
 }
@@ -562,6 +569,21 @@ impl Config {
             }
         }
         for (i, client) in self.clients.iter().enumerate() {
+            if let ClientAuth::PrivateKeyJwt { jwks, jwks_uri } = &client.auth {
+                let ok = match jwks_uri {
+                    Some(u) => jwks.keys.is_empty() && is_web_url(u),
+                    None => !jwks.keys.is_empty(),
+                };
+                if !ok {
+                    bad(
+                        Place::Entry("clients", i, "auth"),
+                        format!(
+                            "client `{}`: private_key_jwt needs either jwks (keys) or jwks_uri (https, or http on loopback), not both",
+                            client.client_id
+                        ),
+                    );
+                }
+            }
             for uri in &client.redirect_uris {
                 let place = Place::Entry("clients", i, "redirect_uris");
                 match url::Url::parse(uri) {

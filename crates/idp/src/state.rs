@@ -45,6 +45,8 @@ pub struct Idp {
     pub upstreams: crate::upstream::Upstreams,
     /// The AI clients and resource apps (the store's, as a snapshot).
     pub registry: crate::registry::Registry,
+    /// Keys `private_key_jwt` clients publish at their JWKS URLs.
+    pub client_keys: crate::client_auth::ClientKeys,
 }
 
 impl Idp {
@@ -102,6 +104,7 @@ impl Idp {
             trusted,
             upstreams,
             registry,
+            client_keys: Default::default(),
         }
     }
 

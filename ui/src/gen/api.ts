@@ -747,7 +747,10 @@ export interface components {
             /** @constant */
             method: "client_secret";
         } | {
+            /** @default null */
             jwks: unknown;
+            /** @default null */
+            jwks_uri: string | null;
             /** @constant */
             method: "private_key_jwt";
         };
@@ -1297,10 +1300,15 @@ export interface components {
             /** @default null */
             description: string | null;
             /**
-             * @description New public keys of a `private_key_jwt` client.
+             * @description New public keys of a `private_key_jwt` client (replacing its JWKS URL).
              * @default null
              */
             jwks: unknown;
+            /**
+             * @description A new JWKS URL of a `private_key_jwt` client (replacing its keys).
+             * @default null
+             */
+            jwks_uri: string | null;
             /** @default null */
             name: string | null;
             /** @default null */

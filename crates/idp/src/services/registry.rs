@@ -220,9 +220,23 @@ pub async fn register_client(
                 Some(s),
             )
         }
-        ClientCredential::PrivateKeyJwt { jwks } => (
-            ClientAuth::PrivateKeyJwt {
-                jwks: check_jwks(jwks)?,
+        ClientCredential::PrivateKeyJwt { jwks, jwks_uri } => (
+            match (jwks, jwks_uri) {
+                (Some(set), None) => ClientAuth::PrivateKeyJwt {
+                    jwks: check_jwks(set)?,
+                    jwks_uri: None,
+                },
+                (None, Some(u)) => ClientAuth::PrivateKeyJwt {
+                    jwks: xaa::JwkSet::default(),
+                    jwks_uri: Some(
+                        check_urls("jwks_uri", std::slice::from_ref(u), 1, 1)?.remove(0),
+                    ),
+                },
+                _ => {
+                    return Err(ServiceError::invalid(
+                        "private_key_jwt needs either jwks or jwks_uri",
+                    ));
+                }
             },
             None,
         ),
@@ -339,6 +353,14 @@ pub async fn update_client(
         .map(check_redirect_uris)
         .transpose()?;
     let jwks = req.jwks.as_ref().map(check_jwks).transpose()?;
+    let jwks_uri = req
+        .jwks_uri
+        .as_ref()
+        .map(|u| check_urls("jwks_uri", std::slice::from_ref(u), 1, 1))
+        .transpose()?;
+    if jwks.is_some() && jwks_uri.is_some() {
+        return Err(ServiceError::invalid("send jwks or jwks_uri, not both"));
+    }
     let (mut tx, mut c, version) = open_live(idp, client_id, expected).await?;
     let before = json!({ "name": c.name, "owners": c.owners, "redirect_uris": c.redirect_uris });
     if let Some(n) = name {
@@ -353,14 +375,20 @@ pub async fn update_client(
     if let Some(r) = redirect_uris {
         c.redirect_uris = r;
     }
-    if let Some(set) = jwks {
-        match &mut c.auth {
-            ClientAuth::PrivateKeyJwt { jwks } => *jwks = set,
-            _ => {
-                return Err(ServiceError::invalid(
-                    "jwks applies to a private_key_jwt client only",
-                ));
-            }
+    if jwks.is_some() || jwks_uri.is_some() {
+        let ClientAuth::PrivateKeyJwt {
+            jwks: keys,
+            jwks_uri: uri,
+        } = &mut c.auth
+        else {
+            return Err(ServiceError::invalid(
+                "jwks and jwks_uri apply to a private_key_jwt client only",
+            ));
+        };
+        match (jwks, jwks_uri) {
+            (Some(set), _) => (*keys, *uri) = (set, None),
+            (None, Some(mut u)) => (*keys, *uri) = (xaa::JwkSet::default(), Some(u.remove(0))),
+            (None, None) => {}
         }
     }
     rewrite(&mut tx, idp, &c, version).await?;
@@ -369,7 +397,7 @@ pub async fn update_client(
     e.detail["before"] = before;
     e.detail["after"] =
         json!({ "name": c.name, "owners": c.owners, "redirect_uris": c.redirect_uris });
-    e.detail["keys_replaced"] = json!(req.jwks.is_some());
+    e.detail["keys_replaced"] = json!(req.jwks.is_some() || req.jwks_uri.is_some());
     let committed = commit_client(idp, tx, &e, client_id).await?;
     Ok(Committed {
         value: client_view(&committed.value, false, (0, 0)),
