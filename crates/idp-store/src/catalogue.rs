@@ -2,7 +2,7 @@
 //! at every start so the database can rank connections (`risk_rank`, kept by
 //! triggers) and the inventory can filter and sort by risk in SQL.
 
-use crate::{Db, DbResult, lock_writer, sql};
+use crate::{Db, DbResult, sql};
 use std::collections::BTreeSet;
 
 /// One catalogue entry: (app, scope, rank).
@@ -14,8 +14,10 @@ impl Db {
     /// it recomputed.
     pub async fn sync_scope_catalogue(&self, wanted: &BTreeSet<Entry>) -> DbResult<bool> {
         let b = self.backend();
-        let mut tx = self.begin().await?;
-        lock_writer(&mut tx).await?;
+        // The writer's lock from the start: on SQLite a deferred transaction
+        // that reads and then writes fails at once (no busy wait) when another
+        // writer committed in between, as the outbox pusher does after a revoke.
+        let mut tx = self.begin_write().await?;
         let stored: BTreeSet<Entry> =
             sqlx::query_as("SELECT app, scope, rank FROM scope_catalogue")
                 .fetch_all(&mut *tx)

@@ -641,7 +641,11 @@ async fn resync_catalogue(idp: &Idp) -> ServiceResult<()> {
                 .collect::<Vec<_>>()
         })
         .collect();
-    idp.store.sync_scope_catalogue(&wanted).await?;
+    // The change itself is committed; a catalogue that could not be resynced
+    // now only ranks the inventory by stale risk until the next change or start.
+    if let Err(e) = idp.store.sync_scope_catalogue(&wanted).await {
+        tracing::warn!(error = %e, "the risk catalogue could not be resynced after a registry change");
+    }
     Ok(())
 }
 
