@@ -328,9 +328,26 @@ pub async fn complete_campaign(
 /// Writes `bytes` to `path` through a temporary file beside it, so a failure
 /// never leaves half a file under the chosen name.
 pub async fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ConsoleError> {
+    write_file(path, bytes, false).await
+}
+
+/// [`write_atomically`], readable by its owner only when `private` (a secret).
+async fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), ConsoleError> {
     let tmp = path.with_extension("partial");
+    // A leftover temporary file would keep its own (wider) permissions.
+    let _ = tokio::fs::remove_file(&tmp).await;
     let write = async {
-        tokio::fs::write(&tmp, bytes).await?;
+        let mut o = tokio::fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        if private {
+            o.mode(0o600);
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        let mut f = o.open(&tmp).await?;
+        tokio::io::AsyncWriteExt::write_all(&mut f, bytes).await?;
+        f.sync_all().await?;
         tokio::fs::rename(&tmp, path).await
     };
     if let Err(e) = write.await {
@@ -455,25 +472,7 @@ async fn save_credentials(
     let text = format!(
         "# Gatehouse client credentials. Keep this file secret: the IdP showed the secret once\n# and keeps only its hash.\nissuer={issuer}\nclient_id={client_id}\nclient_secret={secret}\n"
     );
-    let tmp = path.with_extension("partial");
-    let write = async {
-        let mut o = tokio::fs::OpenOptions::new();
-        o.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        o.mode(0o600);
-        let mut f = o.open(&tmp).await?;
-        tokio::io::AsyncWriteExt::write_all(&mut f, text.as_bytes()).await?;
-        f.sync_all().await?;
-        tokio::fs::rename(&tmp, path).await
-    };
-    if let Err(e) = write.await {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(ConsoleError::new(
-            ErrorCode::Invalid,
-            format!("Could not write {}: {e}", path.display()),
-        ));
-    }
-    Ok(())
+    write_file(path, text.as_bytes(), true).await
 }
 
 /// Registers an AI client with a generated secret and saves the credentials
