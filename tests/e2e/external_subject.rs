@@ -310,6 +310,13 @@ async fn every_hostile_external_token_is_refused_precisely() {
             "no longer exists",
         ),
         (
+            "the issuer's access token (another purpose)",
+            corp.key().sign("at+jwt", &good),
+            "code-agent",
+            ErrorCode::InvalidGrant,
+            "not an ID token",
+        ),
+        (
             "larger than the cap",
             with(&|c| c["pad"] = json!("x".repeat(5000))),
             "code-agent",
@@ -342,7 +349,7 @@ async fn every_hostile_external_token_is_refused_precisely() {
     );
     assert_eq!(
         exchanges(i, None, admin_api::AuditOutcome::Refused).await,
-        16
+        17
     );
 }
 

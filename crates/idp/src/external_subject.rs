@@ -143,7 +143,17 @@ pub async fn subject(
                     .await
                     .map_err(crate::cost::Overloaded::into_oauth)?;
             }
-            let payload = verified.map_err(refused)?.payload;
+            let verified = verified.map_err(refused)?;
+            // Another purpose of the same issuer (an access token, a logout
+            // token) is not a subject's ID token, whatever its claims say.
+            if let Some(typ) = verified.typ.as_deref()
+                && !typ.eq_ignore_ascii_case("JWT")
+            {
+                return Err(refused(format!(
+                    "its typ `{typ}` says it is not an ID token"
+                )));
+            }
+            let payload = verified.payload;
             let claims: Map<String, Value> =
                 serde_json::from_slice(&payload).map_err(|_| refused("it is not an ID token"))?;
             let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
