@@ -837,3 +837,48 @@ async fn a_private_key_jwt_client_with_a_jwks_url_rotates_its_keys_without_an_ad
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
 }
+
+#[tokio::test]
+async fn a_jwks_url_is_read_at_registration_and_refused_when_it_is_unusable() {
+    use axum::{Json, Router, routing::get};
+    let d = start_demo().await;
+    let admin = Admin::new(&d, false).await;
+    // Nothing listens there.
+    let dead = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead_uri = format!("http://{}/jwks", dead.local_addr().unwrap());
+    drop(dead);
+    // A server that publishes its private key with the public one.
+    let key = xaa::SigningKey::generate(xaa::Alg::ES256).unwrap();
+    let mut private = serde_json::to_value(key.public_jwk()).unwrap();
+    private["d"] = json!("c2VjcmV0LXNjYWxhcg");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = Router::new()
+        .route(
+            "/private",
+            get(move || async move { Json(json!({ "keys": [private] })) }),
+        )
+        .route("/empty", get(|| async { Json(json!({ "keys": [] })) }))
+        .route("/html", get(|| async { "<html>not a key set</html>" }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    for (uri, says) in [
+        (dead_uri, "could not be read"),
+        (format!("{base}/missing"), "HTTP 404"),
+        (format!("{base}/html"), "not the JSON expected"),
+        (format!("{base}/private"), "private key"),
+        (format!("{base}/empty"), "1 to 10 public"),
+    ] {
+        let mut b = register_body(json!(["alice"]));
+        b["client_id"] = json!("keyed-agent");
+        b["credential"] = json!({ "method": "private_key_jwt", "jwks_uri": uri });
+        let r = admin.call("POST", "/clients", None, Some(b)).await;
+        assert_eq!(r.status, 422, "{uri}: {}", r.body);
+        assert!(
+            r.body["detail"].as_str().unwrap_or("").contains(says),
+            "{uri}: {}",
+            r.body
+        );
+        let got = admin.call("GET", "/clients/keyed-agent", None, None).await;
+        assert_eq!(got.status, 404, "nothing registered for {uri}");
+    }
+}

@@ -101,6 +101,15 @@ pub struct ClientKeys {
 }
 
 impl ClientKeys {
+    /// Reads the key set at `uri` once, uncached and bounded like every fetch
+    /// (the registry checks a JWKS URL with it before accepting it).
+    pub async fn fetch_set(
+        &self,
+        uri: &str,
+    ) -> Result<serde_json::Value, oidc_rp::fetch::FetchError> {
+        oidc_rp::fetch::get_json(&self.http, uri).await
+    }
+
     fn cache(&self, uri: &str) -> Arc<oidc_rp::JwksCache> {
         let mut m = self
             .caches

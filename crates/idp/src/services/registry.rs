@@ -153,6 +153,18 @@ fn check_jwks(v: &serde_json::Value) -> ServiceResult<xaa::JwkSet> {
     Ok(set)
 }
 
+/// A JWKS URL is accepted only when it answers now with a set `check_jwks`
+/// accepts: a typo or a private key found at registration, not at the
+/// client's first sign-in.
+async fn check_jwks_uri(idp: &Idp, uri: &str) -> ServiceResult<String> {
+    let uri = check_urls("jwks_uri", &[uri.to_owned()], 1, 1)?.remove(0);
+    let set = idp.client_keys.fetch_set(&uri).await.map_err(|e| {
+        ServiceError::invalid(format!("the key set at jwks_uri could not be read: {e}"))
+    })?;
+    check_jwks(&set)?;
+    Ok(uri)
+}
+
 /// Ends a registry write: its audit event and change row join the entry's
 /// transaction, which commits; then the snapshot is reloaded (and, when an
 /// app's catalogue may have changed, the database's risk catalogue resynced).
@@ -228,9 +240,7 @@ pub async fn register_client(
                 },
                 (None, Some(u)) => ClientAuth::PrivateKeyJwt {
                     jwks: xaa::JwkSet::default(),
-                    jwks_uri: Some(
-                        check_urls("jwks_uri", std::slice::from_ref(u), 1, 1)?.remove(0),
-                    ),
+                    jwks_uri: Some(check_jwks_uri(idp, u).await?),
                 },
                 _ => {
                     return Err(ServiceError::invalid(
@@ -353,11 +363,10 @@ pub async fn update_client(
         .map(check_redirect_uris)
         .transpose()?;
     let jwks = req.jwks.as_ref().map(check_jwks).transpose()?;
-    let jwks_uri = req
-        .jwks_uri
-        .as_ref()
-        .map(|u| check_urls("jwks_uri", std::slice::from_ref(u), 1, 1))
-        .transpose()?;
+    let jwks_uri = match &req.jwks_uri {
+        Some(u) => Some(check_jwks_uri(idp, u).await?),
+        None => None,
+    };
     if jwks.is_some() && jwks_uri.is_some() {
         return Err(ServiceError::invalid("send jwks or jwks_uri, not both"));
     }
@@ -387,7 +396,7 @@ pub async fn update_client(
         };
         match (jwks, jwks_uri) {
             (Some(set), _) => (*keys, *uri) = (set, None),
-            (None, Some(mut u)) => (*keys, *uri) = (xaa::JwkSet::default(), Some(u.remove(0))),
+            (None, Some(u)) => (*keys, *uri) = (xaa::JwkSet::default(), Some(u)),
             (None, None) => {}
         }
     }
