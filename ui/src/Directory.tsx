@@ -5,10 +5,14 @@
 // person is refused at the next exchange; provisioning reaches the open screen
 // through the change feed (`directory.updated`). An admin registers AI clients,
 // rotates their secrets and retires them here: a new secret goes straight from
-// the Rust side to a file the person picks, never to this page.
+// the Rust side to a file the person picks, never to this page. Resource apps
+// are registered, edited (the scope catalogue with risk and sensitivity) and
+// retired here too. Retiring revokes live connections, which needs a recent
+// second factor: the screen asks for it and then finishes what was asked.
 import { useCallback, useEffect, useMemo, useState } from "react";
-import { ipc, type DirectoryView } from "./ipc";
+import { ipc, isConsoleError, type DirectoryView, type ResourceAppView } from "./ipc";
 import type { ScreenProps } from "./common";
+import { clientIdMap, draftOf, EMPTY_APP, list, ResourceAppForm, type AppDraft } from "./ResourceAppForm";
 
 type Tab = "people" | "groups" | "clients" | "apps";
 const SOURCE_LABEL: Record<string, string> = { config: "IdP config", scim: "SCIM", upstream: "Upstream IdP" };
@@ -32,10 +36,22 @@ interface NewClient {
 const EMPTY_CLIENT: NewClient = { name: "", clientId: "", owners: "", redirects: "" };
 const OVERLAP = 86400;
 
+/** What is being retired: a client or a resource app, at the version seen. */
+interface Retiring {
+  kind: "client" | "app";
+  id: string;
+  version: number;
+  reason: string;
+}
+
 export function Directory({ tick, report, online, notify }: ScreenProps) {
   const [data, setData] = useState<DirectoryView | null>(null);
   const [registering, setRegistering] = useState<NewClient | null>(null);
-  const [retiring, setRetiring] = useState<{ id: string; version: number; reason: string } | null>(null);
+  const [retiring, setRetiring] = useState<Retiring | null>(null);
+  // Registering (null app) or editing a resource app.
+  const [appForm, setAppForm] = useState<{ app: ResourceAppView | null } | null>(null);
+  // A retirement a step-up challenge interrupted, to finish after re-authenticating.
+  const [stepUp, setStepUp] = useState<Retiring | null>(null);
   const [busy, setBusy] = useState(false);
   const [tab, setTab] = useState<Tab>("people");
   const [q, setQ] = useState("");
@@ -67,7 +83,6 @@ export function Directory({ tick, report, online, notify }: ScreenProps) {
   };
   const register = (f: NewClient) =>
     act(async () => {
-      const list = (s: string) => s.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
       const saved = await ipc.registerClient({
         client_id: f.clientId.trim() || null,
         name: f.name.trim(),
@@ -86,11 +101,54 @@ export function Directory({ tick, report, online, notify }: ScreenProps) {
         ? `New secret for ${id} saved to ${saved.saved_to}; the previous one works for one more day.`
         : null;
     });
-  const retire = (r: { id: string; version: number; reason: string }) =>
+  const retire = (r: Retiring) =>
     act(async () => {
-      await ipc.retireClient(r.id, r.version, r.reason.trim());
+      try {
+        if (r.kind === "client") await ipc.retireClient(r.id, r.version, r.reason.trim());
+        else await ipc.retireResourceApp(r.id, r.version, r.reason.trim());
+      } catch (e) {
+        if (isConsoleError(e) && e.code === "step_up_required") {
+          setStepUp(r);
+          return null;
+        }
+        throw e;
+      }
       setRetiring(null);
-      return `Retired ${r.id}: its connections are revoked and it is refused everywhere.`;
+      setStepUp(null);
+      return r.kind === "client"
+        ? `Retired ${r.id}: its connections are revoked and it is refused everywhere.`
+        : `Retired ${r.id}: its connections are revoked and it is no audience any more.`;
+    });
+  // Re-authenticate with a second factor, then finish the retirement.
+  const reauthenticate = async () => {
+    const r = stepUp;
+    try {
+      await ipc.stepUp();
+      setStepUp(null);
+      if (r) await retire(r);
+    } catch (e) {
+      report(e);
+    }
+  };
+  const saveApp = (d: AppDraft, was: ResourceAppView | null) =>
+    act(async () => {
+      const mapping = clientIdMap(d.clientIds);
+      if (typeof mapping === "string") throw new Error(mapping);
+      const lines = (s: string) => s.split("\n").map((x) => x.trim()).filter(Boolean);
+      const scopes = d.scopes.map((s) => ({ ...s, name: s.name.trim(), description: s.description.trim() }));
+      const common = {
+        name: d.name.trim(),
+        mcp_servers: lines(d.mcpServers),
+        receivers: lines(d.receivers),
+        owners: list(d.owners),
+        client_ids: mapping,
+        scopes,
+      };
+      const saved = was
+        ? await ipc.updateResourceApp(was.id, was.version ?? 0, common)
+        : await ipc.registerResourceApp({ ...common, id: d.id.trim(), issuer: d.issuer.trim() });
+      setAppForm(null);
+      return was ? `Saved ${saved.name}.` : `Registered ${saved.name}: ${saved.issuer} is an audience now.`;
     });
 
   const needle = q.trim().toLowerCase();
@@ -222,7 +280,7 @@ export function Directory({ tick, report, online, notify }: ScreenProps) {
             </div>
           </form>
         )}
-        {data && tab === "clients" && retiring && (
+        {data && retiring && (tab === "clients" ? retiring.kind === "client" : tab === "apps" && retiring.kind === "app") && (
           <form
             className="register"
             data-testid="retire-form"
@@ -232,15 +290,25 @@ export function Directory({ tick, report, online, notify }: ScreenProps) {
             }}
           >
             <p>
-              Retire <code>{retiring.id}</code>: its live connections are revoked (every resource app is told) and it is refused everywhere. Needs a recent sign-in with a second factor.
+              Retire <code>{retiring.id}</code>:{" "}
+              {retiring.kind === "client"
+                ? "its live connections are revoked (every resource app is told) and it is refused everywhere."
+                : "every live connection to it is revoked (it is told), and it is no audience any more."}{" "}
+              Needs a recent sign-in with a second factor. Its id is never reused.
             </p>
             <label>
               Reason <input required value={retiring.reason} data-testid="retire-reason" onChange={(e) => setRetiring({ ...retiring, reason: e.target.value })} />
             </label>
             <div>
               <button type="submit" data-testid="retire-submit" disabled={!online || busy || !retiring.reason.trim()}>Retire</button>{" "}
-              <button type="button" className="secondary" onClick={() => setRetiring(null)}>Cancel</button>
+              <button type="button" className="secondary" onClick={() => { setRetiring(null); setStepUp(null); }}>Cancel</button>
             </div>
+            {stepUp && (
+              <div className="banner warn" role="alert" data-testid="retire-step-up">
+                Retiring revokes connections, which needs a fresh sign-in with a second factor.{" "}
+                <button type="button" data-testid="retire-reauthenticate" onClick={() => void reauthenticate()}>Re-authenticate and retire</button>
+              </div>
+            )}
           </form>
         )}
         {data && tab === "clients" && (
@@ -271,7 +339,7 @@ export function Directory({ tick, report, online, notify }: ScreenProps) {
                       </button>
                     )}{" "}
                     {c.auth_method !== "none" && (
-                      <button className="secondary small" data-testid="retire-client" disabled={!online || busy} onClick={() => setRetiring({ id: c.client_id, version: c.version ?? 0, reason: "" })}>
+                      <button className="secondary small" data-testid="retire-client" disabled={!online || busy} onClick={() => setRetiring({ kind: "client", id: c.client_id, version: c.version ?? 0, reason: "" })}>
                         Retire…
                       </button>
                     )}
@@ -282,19 +350,45 @@ export function Directory({ tick, report, online, notify }: ScreenProps) {
           </table>
         )}
         {data && tab === "apps" && (
+          <div className="toolbar">
+            <button data-testid="register-app" disabled={!online || busy} onClick={() => setAppForm({ app: null })}>
+              Register a resource app…
+            </button>
+          </div>
+        )}
+        {data && tab === "apps" && appForm && (
+          <ResourceAppForm
+            key={appForm.app?.id ?? "new"}
+            initial={appForm.app ? draftOf(appForm.app) : EMPTY_APP}
+            editing={appForm.app}
+            busy={busy}
+            online={online}
+            onSubmit={(d) => void saveApp(d, appForm.app)}
+            onCancel={() => setAppForm(null)}
+          />
+        )}
+        {data && tab === "apps" && (
           <table data-testid="apps">
             <thead>
-              <tr><th>Resource app</th><th>Authorization server</th><th>MCP servers</th><th>Scopes</th><th>Revocation receivers</th><th>Owners</th></tr>
+              <tr><th>Resource app</th><th>Authorization server</th><th>MCP servers</th><th>Scopes</th><th>Revocation receivers</th><th>Owners</th><th></th></tr>
             </thead>
             <tbody>
               {apps.map((a) => (
-                <tr key={a.id}>
+                <tr key={a.id} data-testid="app-row" data-app-id={a.id}>
                   <td>{a.name}</td>
                   <td className="ellipsis" title={a.issuer}>{a.issuer}</td>
                   <td className="ellipsis" title={a.mcp_servers.join(", ")}>{a.mcp_servers.join(", ")}</td>
-                  <td title={a.scopes.map((s) => s.name).join(", ")}>{a.scopes.length}</td>
+                  <td title={a.scopes.map((s) => `${s.name} (${s.risk}${s.sensitive ? ", sensitive" : ""})`).join(", ")}>{a.scopes.length}</td>
                   <td>{a.receivers.length}</td>
                   <td>{a.owners.join(", ")}</td>
+                  <td className="row-actions">
+                    <button className="secondary small" data-testid="edit-app" disabled={!online || busy} onClick={() => setAppForm({ app: a })}>
+                      Edit…
+                    </button>{" "}
+                    <button className="secondary small" data-testid="retire-app" disabled={!online || busy} onClick={() => setRetiring({ kind: "app", id: a.id, version: a.version ?? 0, reason: "" })}>
+                      Retire…
+                    </button>
+                  </td>
                 </tr>
               ))}
             </tbody>

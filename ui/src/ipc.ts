@@ -34,6 +34,9 @@ export type RequestContext = Ipc["schemas"]["RequestContext"];
 export type HelpdeskView = Ipc["schemas"]["HelpdeskView"];
 export type OverviewView = Ipc["schemas"]["OverviewView"];
 export type DirectoryView = Ipc["schemas"]["DirectoryView"];
+export type ResourceAppView = Ipc["schemas"]["ResourceAppView"];
+export type RegisterResourceApp = Ipc["schemas"]["RegisterResourceApp"];
+export type UpdateResourceApp = Ipc["schemas"]["UpdateResourceApp"];
 export type KillResult = Ipc["schemas"]["KillResult"];
 export type TargetKind = Ipc["schemas"]["TargetKind"];
 export type CampaignView = Ipc["schemas"]["CampaignView"];
@@ -121,6 +124,12 @@ export const ipc = {
     call("rotate_client_secret", { client_id: clientId, version, overlap }),
   retireClient: (clientId: string, version: number, reason: string) =>
     call("retire_client", { client_id: clientId, version, reason }),
+  registerResourceApp: (req: RegisterResourceApp) => call("register_resource_app", req),
+  // At the version the person edited: a stale one is refused, never merged.
+  updateResourceApp: (id: string, version: number, change: UpdateResourceApp) =>
+    call("update_resource_app", { id, version, change }),
+  retireResourceApp: (id: string, version: number, reason: string) =>
+    call("retire_resource_app", { id, version, reason }),
   campaigns: () => call("campaigns", {}),
   createCampaign: (body: CreateCampaign) => call("create_campaign", body),
   reviewItems: (id: string, mine: boolean, reviewState?: Request<"review_items">["review_state"]) =>

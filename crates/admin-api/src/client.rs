@@ -339,6 +339,44 @@ impl AdminClient {
             .await
     }
 
+    pub async fn register_resource_app(
+        &self,
+        body: &RegisterResourceApp,
+        m: &Mutation<'_>,
+    ) -> Result<ResourceAppView, ClientError> {
+        self.post_json("/resource-apps", body, m).await
+    }
+
+    /// Changes a resource app at the version `m` names (`If-Match`).
+    pub async fn update_resource_app(
+        &self,
+        id: &str,
+        body: &UpdateResourceApp,
+        m: &Mutation<'_>,
+    ) -> Result<ResourceAppView, ClientError> {
+        Self::json(
+            self.send(
+                Method::PATCH,
+                &format!("/resource-apps/{id}"),
+                &[],
+                Some(&erased::Json(body)),
+                m,
+            )
+            .await?,
+        )
+        .await
+    }
+
+    pub async fn retire_resource_app(
+        &self,
+        id: &str,
+        body: &Retirement,
+        m: &Mutation<'_>,
+    ) -> Result<ResourceAppView, ClientError> {
+        self.post_json(&format!("/resource-apps/{id}/retire"), body, m)
+            .await
+    }
+
     pub async fn modify_connection(
         &self,
         id: &str,

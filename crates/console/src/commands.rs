@@ -542,3 +542,47 @@ pub async fn retire_client(
         )
         .await?)
 }
+
+pub async fn register_resource_app(
+    c: &Console,
+    req: &admin_api::RegisterResourceApp,
+) -> Result<admin_api::ResourceAppView, ConsoleError> {
+    Ok(c.admin()
+        .await?
+        .register_resource_app(req, &Mutation::default())
+        .await?)
+}
+
+/// Changes a resource app at the version the person edited (a stale version
+/// is refused, never merged).
+pub async fn update_resource_app(
+    c: &Console,
+    id: &str,
+    version: i64,
+    change: &admin_api::UpdateResourceApp,
+) -> Result<admin_api::ResourceAppView, ConsoleError> {
+    let etag = format!("\"v{version}\"");
+    Ok(c.admin()
+        .await?
+        .update_resource_app(id, change, &if_match(&etag))
+        .await?)
+}
+
+pub async fn retire_resource_app(
+    c: &Console,
+    id: &str,
+    version: i64,
+    reason: &str,
+) -> Result<admin_api::ResourceAppView, ConsoleError> {
+    let etag = format!("\"v{version}\"");
+    Ok(c.admin()
+        .await?
+        .retire_resource_app(
+            id,
+            &admin_api::Retirement {
+                reason: reason.to_owned(),
+            },
+            &if_match(&etag),
+        )
+        .await?)
+}

@@ -23,8 +23,8 @@ pub use crate::{
 pub use admin_api::{
     ApproveRequest, AuditEventView, AuditExportFormat, AuditQuery, CampaignView, ChainReportView,
     ClientView, ConnectionAction, ConnectionQuery, ConnectionView, CreateCampaign, DecisionResult,
-    ItemState, ModifyConnection, Page, Reassign, ReportFormat, RequestSort, RequestStatusFilter,
-    RequestView, ReviewDecisions, ReviewItemView, Risk,
+    ItemState, ModifyConnection, Page, Reassign, RegisterResourceApp, ReportFormat, RequestSort,
+    RequestStatusFilter, RequestView, ResourceAppView, ReviewDecisions, ReviewItemView, Risk,
 };
 
 use crate::{Console, ErrorCode, commands as c, helpdesk, session::OpenUrl};
@@ -89,6 +89,24 @@ pub struct RotateSecretReq {
 #[serde(deny_unknown_fields)]
 pub struct RetireClientReq {
     pub client_id: String,
+    pub version: i64,
+    pub reason: String,
+}
+
+/// Change a resource app at the version the person edited.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateResourceAppReq {
+    pub id: String,
+    pub version: i64,
+    pub change: admin_api::UpdateResourceApp,
+}
+
+/// Retire a resource app, at the version the person saw, with a reason.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetireResourceAppReq {
+    pub id: String,
     pub version: i64,
     pub reason: String,
 }
@@ -740,6 +758,30 @@ pub async fn retire_client(
     r: RetireClientReq,
 ) -> Result<ClientView, ConsoleError> {
     c::retire_client(c, &r.client_id, r.version, &r.reason).await
+}
+
+pub async fn register_resource_app(
+    c: &Console,
+    _: &impl Shell,
+    r: RegisterResourceApp,
+) -> Result<ResourceAppView, ConsoleError> {
+    c::register_resource_app(c, &r).await
+}
+
+pub async fn update_resource_app(
+    c: &Console,
+    _: &impl Shell,
+    r: UpdateResourceAppReq,
+) -> Result<ResourceAppView, ConsoleError> {
+    c::update_resource_app(c, &r.id, r.version, &r.change).await
+}
+
+pub async fn retire_resource_app(
+    c: &Console,
+    _: &impl Shell,
+    r: RetireResourceAppReq,
+) -> Result<ResourceAppView, ConsoleError> {
+    c::retire_resource_app(c, &r.id, r.version, &r.reason).await
 }
 
 pub async fn directory(

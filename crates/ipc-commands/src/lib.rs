@@ -63,6 +63,9 @@ macro_rules! with_commands {
             register_client(RegisterClientReq) -> Option<ClientSaved>,
             rotate_client_secret(RotateSecretReq) -> Option<ClientSaved>,
             retire_client(RetireClientReq) -> ClientView,
+            register_resource_app(RegisterResourceApp) -> ResourceAppView,
+            update_resource_app(UpdateResourceAppReq) -> ResourceAppView,
+            retire_resource_app(RetireResourceAppReq) -> ResourceAppView,
         }
     };
 }

@@ -1116,3 +1116,152 @@ async fn an_admin_registers_a_client_whose_secret_goes_only_to_the_chosen_file()
     w.close().await;
     unsafe { std::env::remove_var("GATEHOUSE_TEST_SAVE_DIR") };
 }
+
+#[tokio::test]
+#[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
+async fn an_admin_registers_edits_and_retires_a_resource_app_with_a_second_factor() {
+    let (_driver, w, info) = launch("judy").await;
+    let admin_token = gatehouse_tests::admin_token(&info, "judy", false).await;
+    let read_app = || {
+        let (idp, token) = (info.idp.clone(), admin_token.clone());
+        async move {
+            let r = reqwest::Client::new()
+                .get(format!("{idp}/admin/v1/resource-apps/wiki"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (
+                status,
+                r.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    w.click_css("[data-testid=nav-directory]").await;
+    w.click_css("[data-testid=directory-tab-apps]").await;
+    w.click_css("[data-testid=register-app]").await;
+    for (id, text) in [
+        ("app-id", "wiki"),
+        ("app-name", "Company Wiki"),
+        ("app-issuer", "http://127.0.0.1:9/wiki-as"),
+        ("app-mcp", "http://127.0.0.1:9/wiki/mcp"),
+        ("app-owners", "judy"),
+    ] {
+        let e = w
+            .wait_for(&format!("[data-testid={id}]"), 10, |_| true)
+            .await;
+        w.type_into(&e, text).await;
+    }
+    // Two scopes: a read one, and an edit one marked write and sensitive.
+    w.click_css("[data-testid=scope-add]").await;
+    let rows = w.find_all("[data-testid=scope-row]").await;
+    assert_eq!(rows.len(), 2);
+    for (row, (name, description)) in rows
+        .iter()
+        .zip([("wiki.read", "Read pages"), ("wiki.edit", "Edit pages")])
+    {
+        let e = w.find_in(row, "[data-testid=scope-name]").await.unwrap();
+        w.type_into(&e, name).await;
+        let e = w
+            .find_in(row, "[data-testid=scope-description]")
+            .await
+            .unwrap();
+        w.type_into(&e, description).await;
+    }
+    w.click(&w.find_in(&rows[1], "option[value=write]").await.unwrap())
+        .await;
+    w.click(
+        &w.find_in(&rows[1], "[data-testid=scope-sensitive]")
+            .await
+            .unwrap(),
+    )
+    .await;
+    w.screenshot("directory-register-app").await;
+    w.click_css("[data-testid=app-submit]").await;
+    w.wait_for("[data-testid=apps]", 20, |t| t.contains("Company Wiki"))
+        .await;
+    let (status, app) = read_app().await;
+    assert_eq!(status, 200, "{app}");
+    assert_eq!(app["issuer"], "http://127.0.0.1:9/wiki-as");
+    let scopes: Vec<(String, String, bool)> = app["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["risk"].as_str().unwrap().to_owned(),
+                s["sensitive"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        scopes,
+        [
+            ("wiki.read".to_owned(), "read".to_owned(), false),
+            ("wiki.edit".to_owned(), "write".to_owned(), true)
+        ]
+    );
+    // Editing: raising a scope's risk says, before saving, what it puts up
+    // for re-approval.
+    let row = w
+        .wait_for("[data-testid=app-row][data-app-id=wiki]", 10, |_| true)
+        .await;
+    w.click(&w.find_in(&row, "[data-testid=edit-app]").await.unwrap())
+        .await;
+    let first = w.wait_for("[data-testid=scope-row]", 10, |_| true).await;
+    w.click(
+        &w.find_in(&first, "option[value=destructive]")
+            .await
+            .unwrap(),
+    )
+    .await;
+    w.wait_for("[data-testid=app-form-reapproval]", 10, |t| {
+        t.contains("wiki.read")
+    })
+    .await;
+    w.screenshot("directory-edit-app").await;
+    w.click_css("[data-testid=app-submit]").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, app) = read_app().await;
+        if app["scopes"][0]["risk"] == "destructive" {
+            assert_eq!(app["version"], 2, "one change: {app}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the edit never reached the IdP: {app}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // Retiring needs a second factor: the screen asks, then finishes.
+    let row = w
+        .wait_for("[data-testid=app-row][data-app-id=wiki]", 10, |_| true)
+        .await;
+    w.click(&w.find_in(&row, "[data-testid=retire-app]").await.unwrap())
+        .await;
+    let reason = w
+        .wait_for("[data-testid=retire-reason]", 10, |_| true)
+        .await;
+    w.type_into(&reason, "moved to the new wiki").await;
+    w.click_css("[data-testid=retire-submit]").await;
+    w.wait_for("[data-testid=retire-step-up]", 20, |t| {
+        t.contains("second factor")
+    })
+    .await;
+    w.screenshot("directory-retire-step-up").await;
+    w.click_css("[data-testid=retire-reauthenticate]").await;
+    w.wait_for("[data-testid=notice]", 30, |t| t.contains("Retired wiki"))
+        .await;
+    let (status, app) = read_app().await;
+    assert_eq!(status, 200);
+    assert!(app["retired_at"].is_i64(), "retired: {app}");
+    assert_eq!(
+        w.count("[data-testid=app-row][data-app-id=wiki]").await,
+        0,
+        "a retired app leaves the list"
+    );
+    w.close().await;
+}

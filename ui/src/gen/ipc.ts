@@ -354,6 +354,10 @@ export interface components {
                 request: components["schemas"]["RegisterClientReq"];
                 response: components["schemas"]["ClientSaved"] | null;
             };
+            register_resource_app: {
+                request: components["schemas"]["RegisterResourceApp"];
+                response: components["schemas"]["ResourceAppView"];
+            };
             remove_profile: {
                 request: components["schemas"]["ById"];
                 response: null;
@@ -365,6 +369,10 @@ export interface components {
             retire_client: {
                 request: components["schemas"]["RetireClientReq"];
                 response: components["schemas"]["ClientView"];
+            };
+            retire_resource_app: {
+                request: components["schemas"]["RetireResourceAppReq"];
+                response: components["schemas"]["ResourceAppView"];
             };
             review_items: {
                 request: components["schemas"]["ReviewItemsReq"];
@@ -409,6 +417,10 @@ export interface components {
             unlock: {
                 request: components["schemas"]["NoArgs"];
                 response: components["schemas"]["SessionView"] | null;
+            };
+            update_resource_app: {
+                request: components["schemas"]["UpdateResourceAppReq"];
+                response: components["schemas"]["ResourceAppView"];
             };
             verify_audit: {
                 request: components["schemas"]["NoArgs"];
@@ -852,6 +864,34 @@ export interface components {
             owners: string[];
             redirect_uris: string[];
         };
+        /**
+         * @description `POST /resource-apps`: register a resource app (an MCP server's
+         *     authorization server) and its scope catalogue.
+         */
+        RegisterResourceApp: {
+            /** @default {} */
+            client_ids: {
+                [key: string]: string;
+            };
+            /** @description 2 to 40 of `a-z 0-9 -`; never reused. */
+            id: string;
+            /**
+             * @description Its authorization server's issuer: the `audience` of token exchanges
+             *     (https, or http on loopback; no trailing slash; unique).
+             */
+            issuer: string;
+            /** @description The MCP servers it protects: the (audience, resource) pairs the IdP keeps. */
+            mcp_servers: string[];
+            name: string;
+            /** @default [] */
+            owners: string[];
+            /**
+             * @description Where revocation events (RFC 8417 SETs) are pushed.
+             * @default []
+             */
+            receivers: string[];
+            scopes: components["schemas"]["ScopeView"][];
+        };
         /** @description Where a client or resource app was registered. */
         RegistryOrigin: "config" | "admin";
         /** @description `format` of `GET /reviews/{id}/report`. */
@@ -951,6 +991,13 @@ export interface components {
         /** @description Retire a client, at the version the person saw, with a reason. */
         RetireClientReq: {
             client_id: string;
+            reason: string;
+            /** Format: int64 */
+            version: number;
+        };
+        /** @description Retire a resource app, at the version the person saw, with a reason. */
+        RetireResourceAppReq: {
+            id: string;
             reason: string;
             /** Format: int64 */
             version: number;
@@ -1117,6 +1164,36 @@ export interface components {
         UpdateFeedReq: {
             feed?: string | null;
             profile_id: string;
+        };
+        /**
+         * @description `PATCH /resource-apps/{id}`: what changes (absent: unchanged). The issuer
+         *     does not change: a new audience is a new app.
+         */
+        UpdateResourceApp: {
+            /** @default null */
+            client_ids: {
+                [key: string]: string;
+            } | null;
+            /** @default null */
+            mcp_servers: string[] | null;
+            /** @default null */
+            name: string | null;
+            /** @default null */
+            owners: string[] | null;
+            /** @default null */
+            receivers: string[] | null;
+            /**
+             * @description The whole catalogue; a scope a live connection grants cannot be dropped.
+             * @default null
+             */
+            scopes: components["schemas"]["ScopeView"][] | null;
+        };
+        /** @description Change a resource app at the version the person edited. */
+        UpdateResourceAppReq: {
+            change: components["schemas"]["UpdateResourceApp"];
+            id: string;
+            /** Format: int64 */
+            version: number;
         };
         /** @description What the last update check found. */
         UpdateStatus: {
