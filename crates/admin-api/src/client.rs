@@ -213,6 +213,19 @@ impl AdminClient {
         .await
     }
 
+    pub async fn patch_json<B: Serialize + Sync, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        m: &Mutation<'_>,
+    ) -> Result<T, ClientError> {
+        Self::json(
+            self.send(Method::PATCH, path, &[], Some(&erased::Json(body)), m)
+                .await?,
+        )
+        .await
+    }
+
     /// A GET whose query string is a typed list query.
     async fn get_query<Q: QueryPairs, T: DeserializeOwned>(
         &self,
@@ -354,17 +367,8 @@ impl AdminClient {
         body: &UpdateResourceApp,
         m: &Mutation<'_>,
     ) -> Result<ResourceAppView, ClientError> {
-        Self::json(
-            self.send(
-                Method::PATCH,
-                &format!("/resource-apps/{id}"),
-                &[],
-                Some(&erased::Json(body)),
-                m,
-            )
-            .await?,
-        )
-        .await
+        self.patch_json(&format!("/resource-apps/{id}"), body, m)
+            .await
     }
 
     pub async fn retire_resource_app(
@@ -383,17 +387,8 @@ impl AdminClient {
         body: &ModifyConnection,
         m: &Mutation<'_>,
     ) -> Result<ConnectionView, ClientError> {
-        Self::json(
-            self.send(
-                Method::PATCH,
-                &format!("/connections/{id}"),
-                &[],
-                Some(&erased::Json(body)),
-                m,
-            )
-            .await?,
-        )
-        .await
+        self.patch_json(&format!("/connections/{id}"), body, m)
+            .await
     }
 
     /// `action` is `suspend`, `resume` or `revoke`.
