@@ -26,14 +26,23 @@ function Source({ source }: { source?: string }) {
   );
 }
 
-/** Registering a client: what the form holds. */
+/** Registering or editing a client: what the form holds. */
 interface NewClient {
   name: string;
   clientId: string;
   owners: string;
   redirects: string;
+  /** The version being edited; absent when registering. */
+  version?: number;
 }
 const EMPTY_CLIENT: NewClient = { name: "", clientId: "", owners: "", redirects: "" };
+const clientDraft = (c: DirectoryView["clients"][number]): NewClient => ({
+  name: c.name,
+  clientId: c.client_id,
+  owners: c.owners.join(", "),
+  redirects: (c.redirect_uris ?? []).join(" "),
+  version: c.version ?? 0,
+});
 const OVERLAP = 86400;
 
 /** What is being retired: a client or a resource app, at the version seen. */
@@ -83,6 +92,18 @@ export function Directory({ tick, report, online, notify }: ScreenProps) {
   };
   const register = (f: NewClient) =>
     act(async () => {
+      if (f.version !== undefined) {
+        const saved = await ipc.updateClient(f.clientId, f.version, {
+          name: f.name.trim(),
+          owners: list(f.owners),
+          redirect_uris: list(f.redirects),
+          description: null,
+          jwks: null,
+          jwks_uri: null,
+        });
+        setRegistering(null);
+        return `Saved ${saved.name} (${saved.client_id}).`;
+      }
       const saved = await ipc.registerClient({
         client_id: f.clientId.trim() || null,
         name: f.name.trim(),
@@ -265,7 +286,7 @@ export function Directory({ tick, report, online, notify }: ScreenProps) {
               Name <input required value={registering.name} data-testid="new-client-name" onChange={(e) => setRegistering({ ...registering, name: e.target.value })} />
             </label>
             <label>
-              Client id <input placeholder="generated when empty" value={registering.clientId} data-testid="new-client-id" onChange={(e) => setRegistering({ ...registering, clientId: e.target.value })} />
+              Client id <input placeholder="generated when empty" disabled={registering.version !== undefined} value={registering.clientId} data-testid="new-client-id" onChange={(e) => setRegistering({ ...registering, clientId: e.target.value })} />
             </label>
             <label>
               Owners <input required placeholder="usernames, comma separated" value={registering.owners} data-testid="new-client-owners" onChange={(e) => setRegistering({ ...registering, owners: e.target.value })} />
@@ -273,9 +294,13 @@ export function Directory({ tick, report, online, notify }: ScreenProps) {
             <label>
               Redirect URIs <input placeholder="https://…, space separated" value={registering.redirects} data-testid="new-client-redirects" onChange={(e) => setRegistering({ ...registering, redirects: e.target.value })} />
             </label>
-            <p className="muted small">A secret is generated and saved to a file you choose next; it is shown nowhere else, and the IdP keeps only its hash.</p>
+            {registering.version === undefined && (
+              <p className="muted small">A secret is generated and saved to a file you choose next; it is shown nowhere else, and the IdP keeps only its hash.</p>
+            )}
             <div>
-              <button type="submit" data-testid="register-submit" disabled={!online || busy}>Register and save the credentials…</button>{" "}
+              <button type="submit" data-testid="register-submit" disabled={!online || busy}>
+                {registering.version === undefined ? "Register and save the credentials…" : "Save the changes"}
+              </button>{" "}
               <button type="button" className="secondary" onClick={() => setRegistering(null)}>Cancel</button>
             </div>
           </form>
@@ -333,6 +358,11 @@ export function Directory({ tick, report, online, notify }: ScreenProps) {
                   <td>{c.connections}</td>
                   <td>{c.pending_requests}</td>
                   <td className="row-actions">
+                    {c.auth_method !== "none" && (
+                      <button className="secondary small" data-testid="edit-client" disabled={!online || busy} onClick={() => setRegistering(clientDraft(c))}>
+                        Edit…
+                      </button>
+                    )}{" "}
                     {c.auth_method === "client_secret" && (
                       <button className="secondary small" data-testid="rotate-secret" disabled={!online || busy} title="A new secret, saved to a file; the previous one works for one more day" onClick={() => void rotate(c.client_id, c.version ?? 0)}>
                         Rotate secret

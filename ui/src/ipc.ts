@@ -122,6 +122,9 @@ export const ipc = {
   registerClient: (req: Request<"register_client">) => call("register_client", req),
   rotateClientSecret: (clientId: string, version: number, overlap: number) =>
     call("rotate_client_secret", { client_id: clientId, version, overlap }),
+  // At the version the person edited: a stale one is refused, never merged.
+  updateClient: (clientId: string, version: number, change: Request<"update_client">["change"]) =>
+    call("update_client", { client_id: clientId, version, change }),
   retireClient: (clientId: string, version: number, reason: string) =>
     call("retire_client", { client_id: clientId, version, reason }),
   registerResourceApp: (req: RegisterResourceApp) => call("register_resource_app", req),

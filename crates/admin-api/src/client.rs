@@ -342,6 +342,16 @@ impl AdminClient {
             .await
     }
 
+    /// Changes a client at the version `m` names (`If-Match`).
+    pub async fn update_client(
+        &self,
+        id: &str,
+        body: &UpdateClient,
+        m: &Mutation<'_>,
+    ) -> Result<ClientView, ClientError> {
+        self.patch_json(&format!("/clients/{id}"), body, m).await
+    }
+
     pub async fn retire_client(
         &self,
         id: &str,

@@ -524,6 +524,20 @@ pub async fn rotate_client_secret(
     })
 }
 
+/// Changes a client at the version the person edited.
+pub async fn update_client(
+    c: &Console,
+    client_id: &str,
+    version: i64,
+    change: &admin_api::UpdateClient,
+) -> Result<admin_api::ClientView, ConsoleError> {
+    let etag = format!("\"v{version}\"");
+    Ok(c.admin()
+        .await?
+        .update_client(client_id, change, &if_match(&etag))
+        .await?)
+}
+
 pub async fn retire_client(
     c: &Console,
     client_id: &str,

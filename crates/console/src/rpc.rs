@@ -93,6 +93,16 @@ pub struct RetireClientReq {
     pub reason: String,
 }
 
+/// Change a client (name, description, owners, redirect URIs) at the version
+/// the person edited.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateClientReq {
+    pub client_id: String,
+    pub version: i64,
+    pub change: admin_api::UpdateClient,
+}
+
 /// Change a resource app at the version the person edited.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -750,6 +760,14 @@ pub async fn rotate_client_secret(
     c::rotate_client_secret(c, &r.client_id, r.version, r.overlap, &path)
         .await
         .map(Some)
+}
+
+pub async fn update_client(
+    c: &Console,
+    _: &impl Shell,
+    r: UpdateClientReq,
+) -> Result<ClientView, ConsoleError> {
+    c::update_client(c, &r.client_id, r.version, &r.change).await
 }
 
 pub async fn retire_client(

@@ -62,6 +62,7 @@ macro_rules! with_commands {
             directory(NoArgs) -> DirectoryView,
             register_client(RegisterClientReq) -> Option<ClientSaved>,
             rotate_client_secret(RotateSecretReq) -> Option<ClientSaved>,
+            update_client(UpdateClientReq) -> ClientView,
             retire_client(RetireClientReq) -> ClientView,
             register_resource_app(RegisterResourceApp) -> ResourceAppView,
             update_resource_app(UpdateResourceAppReq) -> ResourceAppView,

@@ -1113,6 +1113,41 @@ async fn an_admin_registers_a_client_whose_secret_goes_only_to_the_chosen_file()
     }
     assert_ne!(read_secret(), secret);
     w.screenshot("directory-secret-rotated").await;
+    // Editing: a new name and a second owner, at the version shown.
+    let rows = w.find_all("[data-testid=client-row]").await;
+    let mut edit = None;
+    for row in &rows {
+        if w.attribute(row, "data-client-id").await.as_deref() == Some("sales-copilot") {
+            edit = w.find_in(row, "[data-testid=edit-client]").await;
+        }
+    }
+    w.click(&edit.expect("an edit button")).await;
+    let name = w
+        .wait_for("[data-testid=new-client-name]", 10, |_| true)
+        .await;
+    w.type_into(&name, " EU").await;
+    let owners = w
+        .wait_for("[data-testid=new-client-owners]", 10, |_| true)
+        .await;
+    w.type_into(&owners, ", bob").await;
+    w.click_css("[data-testid=register-submit]").await;
+    w.wait_for("[data-testid=clients]", 20, |t| {
+        t.contains("Sales Copilot EU")
+    })
+    .await;
+    let token = gatehouse_tests::admin_token(&info, "judy", false).await;
+    let saved: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/admin/v1/clients/sales-copilot", info.idp))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(saved["name"], "Sales Copilot EU");
+    assert_eq!(saved["owners"], json!(["alice", "bob"]));
+    assert_eq!(saved["redirect_uris"], json!([demo::REDIRECT_URI]));
     w.close().await;
     unsafe { std::env::remove_var("GATEHOUSE_TEST_SAVE_DIR") };
 }

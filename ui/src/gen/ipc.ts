@@ -418,6 +418,10 @@ export interface components {
                 request: components["schemas"]["NoArgs"];
                 response: components["schemas"]["SessionView"] | null;
             };
+            update_client: {
+                request: components["schemas"]["UpdateClientReq"];
+                response: components["schemas"]["ClientView"];
+            };
             update_resource_app: {
                 request: components["schemas"]["UpdateResourceAppReq"];
                 response: components["schemas"]["ResourceAppView"];
@@ -1159,6 +1163,37 @@ export interface components {
         TargetReq: {
             id: string;
             kind: components["schemas"]["TargetKind"];
+        };
+        /** @description `PATCH /clients/{client_id}`: what changes (absent: unchanged). */
+        UpdateClient: {
+            /** @default null */
+            description: string | null;
+            /**
+             * @description New public keys of a `private_key_jwt` client (replacing its JWKS URL).
+             * @default null
+             */
+            jwks: unknown;
+            /**
+             * @description A new JWKS URL of a `private_key_jwt` client (replacing its keys).
+             * @default null
+             */
+            jwks_uri: string | null;
+            /** @default null */
+            name: string | null;
+            /** @default null */
+            owners: string[] | null;
+            /** @default null */
+            redirect_uris: string[] | null;
+        };
+        /**
+         * @description Change a client (name, description, owners, redirect URIs) at the version
+         *     the person edited.
+         */
+        UpdateClientReq: {
+            change: components["schemas"]["UpdateClient"];
+            client_id: string;
+            /** Format: int64 */
+            version: number;
         };
         /** @description A profile's update feed set, or cleared with `feed: null`. */
         UpdateFeedReq: {
