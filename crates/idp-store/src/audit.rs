@@ -260,6 +260,17 @@ impl Db {
         Ok(head)
     }
 
+    /// The audit writer's own connection: kept for its life, so on SQLite its
+    /// page cache stays warm (a connection that finds the file changed by
+    /// another connection since its last transaction drops its cache and reads
+    /// the pages again; the writer's connection is the one that changed it).
+    pub async fn audit_writer(&self) -> DbResult<AuditWriter> {
+        Ok(AuditWriter {
+            conn: self.acquire().await?,
+            backend: self.backend(),
+        })
+    }
+
     /// Fails if the log cannot be read (checked at start).
     pub async fn audit_readable(&self) -> DbResult<()> {
         sqlx::query("SELECT COUNT(*) FROM audit_events")
@@ -440,6 +451,26 @@ pub async fn decisions_by_day(c: &mut Conn, since_ms: i64) -> DbResult<Vec<(i64,
             )
         })
         .collect())
+}
+
+/// One connection that appends batches of audit events (see [`Db::audit_writer`]).
+pub struct AuditWriter {
+    conn: sqlx::pool::PoolConnection<Any>,
+    backend: Backend,
+}
+
+impl AuditWriter {
+    /// Appends `events` in one write transaction; returns the new head.
+    pub async fn append(&mut self, events: &[(&AuditEvent, i64)]) -> DbResult<(i64, String)> {
+        use sqlx::Connection;
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.conn.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.conn.begin().await?,
+        };
+        let head = append(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(head)
+    }
 }
 
 #[cfg(test)]

@@ -253,9 +253,11 @@ impl Db {
                     .after_connect(|c, _| {
                         Box::pin(async move {
                             // WAL + NORMAL: a commit survives a killed process;
-                            // fsync happens at checkpoints.
+                            // fsync happens at checkpoints. Pages are read
+                            // through a memory map (256 MiB at most), not
+                            // copied by pread.
                             sqlx::raw_sql(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456;",
                             )
                             .execute(c)
                             .await

@@ -45,9 +45,25 @@ impl AuditLog {
 
 async fn writer(db: Db, mut rx: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(256);
+    // Its own connection, kept warm; after a failure the next batch takes a new one.
+    let mut conn: Option<idp_store::audit::AuditWriter> = None;
     while rx.recv_many(&mut batch, 256).await > 0 {
         let events: Vec<(&AuditEvent, i64)> = batch.iter().map(|(e, at, _)| (e, *at)).collect();
-        match db.append_audit(&events).await {
+        let appended = match conn.as_mut() {
+            Some(w) => w.append(&events).await,
+            None => match db.audit_writer().await {
+                Ok(mut w) => {
+                    let r = w.append(&events).await;
+                    conn = Some(w);
+                    r
+                }
+                Err(e) => Err(e),
+            },
+        };
+        if appended.is_err() {
+            conn = None;
+        }
+        match appended {
             Ok((last, _)) => {
                 let first = last - batch.len() as i64 + 1;
                 for (i, (_, _, done)) in batch.drain(..).enumerate() {

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Gatehouse's token exchange beside a well-known OAuth server, in one run: the
+# release demo pinned to CPU 0 (like the single-process peer), wrk on CPU 1,
+# through ../shared/bench-peer (panva's oidc-provider, client_credentials, and
+# the ES256 signing ceilings). Prints the harness's table.
+#
+#   scripts/exchange-bench.sh              # success path (an approved connection)
+#   scripts/exchange-bench.sh refused      # refusal path (no connection: a pending request)
+#   DATABASE_URL=postgres://… scripts/exchange-bench.sh   # the IdP on PostgreSQL
+#
+# Any bench-peer variable passes through (DURATION, CONNS, SIGN=0, PEER=0, …).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+ensure_build_tools
+peer="${BENCH_PEER:-$(cd .. && pwd)/shared/bench-peer}"
+[ -x "$peer/run.sh" ] || { echo "no bench-peer harness at $peer (set BENCH_PEER)"; exit 1; }
+mode="${1:-success}"
+port="${PORT:-18080}"
+cargo build -q --release -p gatehouse-demo -p gatehouse-tests --bin gatehouse-demo --example exchange_form
+bin="$CARGO_TARGET_DIR/release"
+work="$(mktemp -d)"
+trap 'kill "$demo_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+db=()
+[ -n "${DATABASE_URL:-}" ] && db=(--database-url "$DATABASE_URL")
+RUST_LOG=warn taskset -c "${TARGET_CPUS:-0}" "$bin/gatehouse-demo" --listen "127.0.0.1:$port" \
+  --data "$work" "${db[@]}" > "$work/demo.json" 2> "$work/demo.log" &
+demo_pid=$!
+for _ in $(seq 1 600); do [ -s "$work/demo.json" ] && break; sleep 0.1; done
+[ -s "$work/demo.json" ] || { cat "$work/demo.log"; echo "the demo never printed its line"; exit 1; }
+args=("$work/demo.json")
+[ "$mode" = refused ] && args+=(refused)
+form="$("$bin/examples/exchange_form" "${args[@]}")"
+field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$form" "$1"; }
+export TARGET_NAME="gatehouse-exchange-$mode" TARGET_URL="http://127.0.0.1:$port/token" \
+  TARGET_CLIENT_ID="$(field client_id)" TARGET_CLIENT_SECRET="$(field client_secret)" \
+  SUBJECT_TOKEN="$(field subject_token)" TARGET_FORM_BODY="$(field form_body)" \
+  PEER_MODES="${PEER_MODES:-single}"
+if [ "$mode" = refused ]; then
+  # A refusal has no token to verify.
+  export TARGET_JWKS_URL="" TARGET_EXPECT_ALG="${TARGET_EXPECT_ALG:-none}"
+fi
+# The harness builds its own signing bench into its own folder, not ours.
+env -u CARGO_TARGET_DIR "$peer/run.sh"
