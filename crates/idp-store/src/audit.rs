@@ -256,10 +256,7 @@ const DAY_MS: i64 = 86_400_000;
 impl Db {
     /// Appends `events` in one write transaction (the audit writer's group commit).
     pub async fn append_audit(&self, events: &[(&AuditEvent, i64)]) -> DbResult<(i64, String)> {
-        let mut tx = self.begin_write().await?;
-        let head = append(&mut tx, events).await?;
-        tx.commit().await?;
-        Ok(head)
+        self.audit_writer().await?.append(events).await
     }
 
     /// The audit writer's own connection: kept for its life, so on SQLite its

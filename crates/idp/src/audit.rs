@@ -49,20 +49,14 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<Job>) {
     let mut conn: Option<idp_store::audit::AuditWriter> = None;
     while rx.recv_many(&mut batch, 256).await > 0 {
         let events: Vec<(&AuditEvent, i64)> = batch.iter().map(|(e, at, _)| (e, *at)).collect();
-        let appended = match conn.as_mut() {
-            Some(w) => w.append(&events).await,
-            None => match db.audit_writer().await {
-                Ok(mut w) => {
-                    let r = w.append(&events).await;
-                    conn = Some(w);
-                    r
-                }
-                Err(e) => Err(e),
-            },
+        let writer = match conn.take() {
+            Some(w) => Ok(w),
+            None => db.audit_writer().await,
         };
-        if appended.is_err() {
-            conn = None;
-        }
+        let appended = match writer {
+            Ok(mut w) => w.append(&events).await.inspect(|_| conn = Some(w)),
+            Err(e) => Err(e),
+        };
         match appended {
             Ok((last, _)) => {
                 let first = last - batch.len() as i64 + 1;

@@ -295,10 +295,23 @@ async fn approve(
     ] {
         changes.push(idp_store::changes::record(&mut tx, kind, target, idp.now_ms()).await?);
     }
-    let request = request_view(idp, &mut tx, id)
+    approved(idp, tx, id, &conn_id, changes, true).await
+}
+
+/// Ends an approval: the request and its connection as they now are, read in
+/// the decision's transaction, which then commits.
+async fn approved(
+    idp: &Idp,
+    mut tx: idp_store::Tx,
+    request_id: &str,
+    connection_id: &str,
+    changes: Vec<ChangeEvent>,
+    connections_changed: bool,
+) -> ServiceResult<Committed<Decided>> {
+    let request = request_view(idp, &mut tx, request_id)
         .await?
         .ok_or(ServiceError::NotFound("the request"))?;
-    let connection = connection_view(idp, &mut tx, &conn_id).await?;
+    let connection = connection_view(idp, &mut tx, connection_id).await?;
     tx.commit().await?;
     Ok(Committed {
         value: Decided {
@@ -309,7 +322,7 @@ async fn approve(
             },
         },
         changes,
-        connections_changed: true,
+        connections_changed,
     })
 }
 
@@ -345,22 +358,7 @@ async fn confirm_reapproval(
         idp_store::changes::record(&mut tx, ChangeKind::RequestDecided, &v.id, idp.now_ms())
             .await?,
     );
-    let request = request_view(idp, &mut tx, &v.id)
-        .await?
-        .ok_or(ServiceError::NotFound("the request"))?;
-    let connection = connection_view(idp, &mut tx, &re.connection_id).await?;
-    tx.commit().await?;
-    Ok(Committed {
-        value: Decided {
-            outcome: DecisionOutcome::Approved,
-            result: DecisionResult {
-                request,
-                connection,
-            },
-        },
-        changes,
-        connections_changed: false,
-    })
+    approved(idp, tx, &v.id, &re.connection_id, changes, false).await
 }
 
 async fn deny(
