@@ -94,16 +94,29 @@ fn chain_hash(prev: &str, canonical: &str) -> String {
     xaa::util::sha256_hex(&buf)
 }
 
-/// Appends events inside the caller's transaction, so a decision and its audit
-/// event commit or roll back together. Takes the writer lock (SQLite: the
-/// transaction must be a write transaction). Returns the new (seq, hash) head.
-pub async fn append(tx: &mut Conn, events: &[(&AuditEvent, i64)]) -> DbResult<(i64, String)> {
-    lock_writer(tx).await?;
-    let head: Option<(i64, String)> =
-        sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| (r.get("seq"), r.get("hash")));
+/// One event placed in the chain: its sequence number, id, detail text and
+/// both hashes (what every writer inserts).
+pub(crate) struct ChainedRow<'a> {
+    pub seq: i64,
+    pub id: String,
+    pub at_ms: i64,
+    pub event: &'a AuditEvent,
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The insert every writer runs, one row at a time (13 parameters).
+pub(crate) const INSERT_ONE: &str = "INSERT INTO audit_events (seq, id, at_ms, kind, actor, client_id, subject, target, outcome, reason, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// The chain's head read inside the writer's transaction.
+pub(crate) const HEAD: &str = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1";
+
+/// Places `events` after `head` (or at the chain's start).
+pub(crate) fn chain<'a>(
+    head: Option<(i64, String)>,
+    events: &[(&'a AuditEvent, i64)],
+) -> Vec<ChainedRow<'a>> {
     let (mut seq, mut prev) = head.unwrap_or((0, GENESIS.into()));
     let mut rows = Vec::with_capacity(events.len());
     for (e, at_ms) in events {
@@ -113,16 +126,30 @@ pub async fn append(tx: &mut Conn, events: &[(&AuditEvent, i64)]) -> DbResult<(i
         let id = format!("evt_{}", uuid::Uuid::now_v7().simple());
         let detail = e.detail.to_string();
         let hash = chain_hash(&prev, &canonical(seq, &id, *at_ms, e, &detail));
-        rows.push((
+        rows.push(ChainedRow {
             seq,
             id,
-            *at_ms,
-            *e,
+            at_ms: *at_ms,
+            event: e,
             detail,
-            std::mem::replace(&mut prev, hash.clone()),
+            prev_hash: std::mem::replace(&mut prev, hash.clone()),
             hash,
-        ));
+        });
     }
+    rows
+}
+
+/// Appends events inside the caller's transaction, so a decision and its audit
+/// event commit or roll back together. Takes the writer lock (SQLite: the
+/// transaction must be a write transaction). Returns the new (seq, hash) head.
+pub async fn append(tx: &mut Conn, events: &[(&AuditEvent, i64)]) -> DbResult<(i64, String)> {
+    lock_writer(tx).await?;
+    let head: Option<(i64, String)> = sqlx::query(HEAD)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| (r.get("seq"), r.get("hash")));
+    let start = head.clone().unwrap_or((0, GENESIS.into()));
+    let rows = chain(head, events);
     // 13 parameters a row; SQLite allows 32766 per statement, PostgreSQL 65535.
     let b = Backend::of(tx);
     for chunk in rows.chunks(2000) {
@@ -131,11 +158,12 @@ pub async fn append(tx: &mut Conn, events: &[(&AuditEvent, i64)]) -> DbResult<(i
             vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
         );
         let mut q = sqlx::query(sql_owned(b, text));
-        for (seq, id, at_ms, e, detail, prev, hash) in chunk {
+        for r in chunk {
+            let e = r.event;
             q = q
-                .bind(*seq)
-                .bind(id.as_str())
-                .bind(*at_ms)
+                .bind(r.seq)
+                .bind(r.id.as_str())
+                .bind(r.at_ms)
                 .bind(e.kind.as_str())
                 .bind(e.actor.as_deref())
                 .bind(e.client_id.as_deref())
@@ -143,13 +171,13 @@ pub async fn append(tx: &mut Conn, events: &[(&AuditEvent, i64)]) -> DbResult<(i
                 .bind(e.target.as_deref())
                 .bind(e.outcome.as_str())
                 .bind(e.reason.as_deref())
-                .bind(detail.as_str())
-                .bind(prev.as_str())
-                .bind(hash.as_str());
+                .bind(r.detail.as_str())
+                .bind(r.prev_hash.as_str())
+                .bind(r.hash.as_str());
         }
         q.execute(&mut *tx).await?;
     }
-    Ok((seq, prev))
+    Ok(rows.last().map_or(start, |r| (r.seq, r.hash.clone())))
 }
 
 /// The one decoder of an `audit_events` row, and the exact detail text hashed.
@@ -263,8 +291,8 @@ impl Db {
     /// page cache stays warm (a connection that finds the file changed by
     /// another connection since its last transaction drops its cache and reads
     /// the pages again; the writer's connection is the one that changed it).
-    pub async fn audit_writer(&self) -> DbResult<AuditWriter> {
-        Ok(AuditWriter {
+    pub async fn audit_writer(&self) -> DbResult<crate::audit_writer::PooledWriter> {
+        Ok(crate::audit_writer::PooledWriter {
             conn: self.acquire().await?,
             backend: self.backend(),
         })
@@ -450,26 +478,6 @@ pub async fn decisions_by_day(c: &mut Conn, since_ms: i64) -> DbResult<Vec<(i64,
             )
         })
         .collect())
-}
-
-/// One connection that appends batches of audit events (see [`Db::audit_writer`]).
-pub struct AuditWriter {
-    conn: sqlx::pool::PoolConnection<Any>,
-    backend: Backend,
-}
-
-impl AuditWriter {
-    /// Appends `events` in one write transaction; returns the new head.
-    pub async fn append(&mut self, events: &[(&AuditEvent, i64)]) -> DbResult<(i64, String)> {
-        use sqlx::Connection;
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.conn.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.conn.begin().await?,
-        };
-        let head = append(&mut tx, events).await?;
-        tx.commit().await?;
-        Ok(head)
-    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 
 pub mod api_tokens;
 pub mod audit;
+pub mod audit_writer;
 pub mod backup;
 pub mod blocks;
 pub mod catalogue;
@@ -129,6 +130,38 @@ pub fn sqlite_url(path: &std::path::Path) -> String {
         .replace('?', "%3F")
         .replace('#', "%23");
     format!("sqlite://{p}")
+}
+
+/// The file a `sqlite://` URL names (the inverse of [`sqlite_url`]); `None`
+/// for any other URL or an in-memory database.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split(['?', '#']).next().unwrap_or("");
+    if path.is_empty() || path.starts_with(':') {
+        return None;
+    }
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Some(std::path::PathBuf::from(String::from_utf8(out).ok()?))
 }
 
 /// A database URL without its password (for messages and logs).
@@ -308,6 +341,14 @@ impl Db {
         self.backend
     }
 
+    /// The SQLite file this database is, if it is one.
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        match self.backend {
+            Backend::Sqlite => sqlite_path(&self.url),
+            Backend::Postgres => None,
+        }
+    }
+
     /// The pool, for tests that tamper with rows the way an attacker with the
     /// database file would.
     pub fn pool(&self) -> &sqlx::AnyPool {
@@ -414,6 +455,20 @@ mod tests {
             e.to_string().contains("unknown connection status `paused`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_sqlite_url_names_the_file_it_was_made_from() {
+        for p in ["/tmp/a b/idp.db", "/tmp/100%/q?x#y.db", "relative/idp.db"] {
+            let url = sqlite_url(std::path::Path::new(p));
+            assert_eq!(sqlite_path(&url).unwrap(), std::path::Path::new(p), "{url}");
+            assert_eq!(
+                sqlite_path(&format!("{url}?mode=rwc")).unwrap(),
+                std::path::Path::new(p)
+            );
+        }
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://h/db"), None);
     }
 
     #[test]
