@@ -664,3 +664,157 @@ async fn readiness_follows_the_schema_and_says_no_more_than_why() {
     bump(9999, want).await;
     assert_eq!(reqwest::get(&d.info.readyz).await.unwrap().status(), 200);
 }
+
+/// Refused exchanges of one (client, app, user) and reason: rows written.
+async fn refusal_rows(d: &Demo, client_id: &str, subject: &str) -> Vec<Value> {
+    d.idp
+        .store
+        .audit_events(Some("id_jag.exchange"), 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| {
+            e.event.outcome == "refused"
+                && e.event.client_id.as_deref() == Some(client_id)
+                && e.event.subject.as_deref() == Some(subject)
+        })
+        .map(|e| e.event.detail)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_flood_of_one_refused_exchange_is_counted_not_written_row_by_row() {
+    let d = start_demo().await;
+    let i = &d.info;
+    let client_id = i.client("research-assistant").client_id.clone();
+    let alice = sign_in(i, "alice", "research-assistant", false).await;
+    const FLOOD: usize = 300;
+    let started = std::time::Instant::now();
+    let answers = futures_util::future::join_all(
+        (0..FLOOD).map(|_| exchange(i, "research-assistant", &alice.id_token, "ledger", None)),
+    )
+    .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    // Every refusal is answered precisely, all pointing at one pending request.
+    let ids: std::collections::BTreeSet<String> = answers
+        .into_iter()
+        .map(|r| {
+            expect_oauth(r, ErrorCode::AccessDenied)
+                .connection_request_id
+                .expect("the pending request's id")
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let request_id = ids.into_iter().next().unwrap();
+    // Not a row per refusal: the first of each window in full, then one row a
+    // window with the count (the flusher may have run while the flood went on).
+    let rows = refusal_rows(&d, &client_id, "alice").await;
+    let bound = 2 * (elapsed.ceil() as usize + 1);
+    assert!(
+        rows.len() <= bound,
+        "{} rows for {FLOOD} refusals in {elapsed:.1}s",
+        rows.len()
+    );
+    // Written at the window's end: every refusal is counted, in the log and on
+    // the request an approver sees.
+    idp::refusals::flush(&d.idp, true).await.unwrap();
+    let rows = refusal_rows(&d, &client_id, "alice").await;
+    let counted: i64 = rows
+        .iter()
+        .map(|r| r["repeats"].as_i64().unwrap_or(1))
+        .sum();
+    assert_eq!(counted, FLOOD as i64, "{rows:?}");
+    assert!(
+        rows.iter()
+            .all(|r| r["connection_request_id"] == request_id)
+    );
+    assert!(rows.iter().any(|r| r["repeats"].as_i64() > Some(0)));
+    let req = d.idp.store.request(&request_id).await.unwrap().unwrap();
+    assert_eq!(req.refused_count, FLOOD as i64);
+    let user = req.users.iter().find(|u| u.username == "alice").unwrap();
+    assert_eq!(user.refused_count, FLOOD as i64);
+    assert!(d.idp.store.verify_audit().await.unwrap().ok());
+
+    // Something new for an approver is never just counted: another user, or
+    // a scope the request does not show yet, reaches the request at once.
+    let bob = sign_in(i, "bob", "research-assistant", false).await;
+    let r = exchange(
+        i,
+        "research-assistant",
+        &bob.id_token,
+        "ledger",
+        Some("ledger.read"),
+    )
+    .await;
+    assert_eq!(
+        expect_oauth(r, ErrorCode::AccessDenied).connection_request_id,
+        Some(request_id.clone())
+    );
+    let req = d.idp.store.request(&request_id).await.unwrap().unwrap();
+    assert!(req.users.iter().any(|u| u.username == "bob"));
+    assert!(
+        req.scopes.iter().any(|s| s == "ledger.read"),
+        "{:?}",
+        req.scopes
+    );
+    let r = exchange(
+        i,
+        "research-assistant",
+        &alice.id_token,
+        "ledger",
+        Some("ledger.read"),
+    )
+    .await;
+    expect_oauth(r, ErrorCode::AccessDenied);
+    assert_eq!(
+        refusal_rows(&d, &client_id, "alice").await.len(),
+        rows.len() + 1
+    );
+}
+
+#[tokio::test]
+async fn refusals_counted_but_not_yet_written_are_written_when_the_idp_is_stopped() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(binary("gatehouse-demo"))
+        .args(["--listen", &format!("127.0.0.1:{}", free_port()), "--data"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let info: DemoInfo = serde_json::from_str(&line).expect("the demo's JSON line");
+    let alice = sign_in(&info, "alice", "research-assistant", false).await;
+    const REFUSALS: usize = 40;
+    for _ in 0..REFUSALS {
+        let r = exchange(&info, "research-assistant", &alice.id_token, "ledger", None).await;
+        expect_oauth(r, ErrorCode::AccessDenied);
+    }
+    // SIGTERM (how systemd stops the unit) within the counting window.
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(child.wait().unwrap().success(), "a clean stop on SIGTERM");
+    let db = idp::store::Db::open(&idp::store::sqlite_url(&dir.path().join("idp.sqlite")))
+        .await
+        .unwrap();
+    let counted: i64 = db
+        .audit_events(Some("id_jag.exchange"), 100_000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.event.outcome == "refused" && e.event.subject.as_deref() == Some("alice"))
+        .map(|e| e.event.detail["repeats"].as_i64().unwrap_or(1))
+        .sum();
+    assert_eq!(counted, REFUSALS as i64);
+    assert!(db.verify_audit().await.unwrap().ok());
+}

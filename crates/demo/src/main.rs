@@ -82,6 +82,7 @@ async fn main() -> ExitCode {
             None,
         ));
     }
-    let _ = tokio::signal::ctrl_c().await;
+    idp::server::stop_requested().await;
+    idp::server::stopping(&demo.idp).await;
     ExitCode::SUCCESS
 }

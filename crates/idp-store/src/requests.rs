@@ -391,6 +391,41 @@ pub async fn upsert_in(
     }
 }
 
+/// Adds `n` refusals seen up to `last_seen` to request `id` and to its user
+/// `username` (repeats counted in memory and written together; counters only,
+/// so the version an approver decides on does not move).
+pub async fn add_repeated_refusals(
+    tx: &mut Conn,
+    id: &str,
+    username: &str,
+    n: i64,
+    last_seen: i64,
+) -> DbResult<()> {
+    let b = Backend::of(tx);
+    sqlx::query(sql(
+        b,
+        "UPDATE connection_requests SET refused_count = refused_count + ?, last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END WHERE id = ?",
+    ))
+    .bind(n)
+    .bind(last_seen)
+    .bind(last_seen)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(sql(
+        b,
+        "UPDATE connection_request_users SET refused_count = refused_count + ?, last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END WHERE request_id = ? AND username = ?",
+    ))
+    .bind(n)
+    .bind(last_seen)
+    .bind(last_seen)
+    .bind(id)
+    .bind(username)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 /// Marks pending request `id` as the re-approval of a connection (and bumps
 /// its version: what an approver decides on changed).
 pub async fn set_reapproval(

@@ -1,7 +1,7 @@
 //! The IdP's background work, started from one place: the change feed (what
 //! the admin event stream carries, in commit order, from every node), the
 //! listener that hears other nodes' commits (PostgreSQL), the revocation
-//! pusher, the review deadlines, and the purge of what can no longer be replayed.
+//! pusher, the review deadlines, the counts of repeated refusals, and the purge of what can no longer be replayed.
 
 use crate::state::SharedIdp;
 use std::time::Duration;
@@ -15,6 +15,7 @@ pub fn start(idp: SharedIdp) -> Result<(), reqwest::Error> {
     tokio::spawn(change_feed(idp.clone()));
     tokio::spawn(listen_to_other_nodes(idp.clone()));
     tokio::spawn(review_deadlines(idp.clone()));
+    tokio::spawn(crate::refusals::flusher(idp.clone()));
     tokio::spawn(purge(idp));
     Ok(())
 }

@@ -20,6 +20,7 @@ pub mod http_error;
 pub mod jobs;
 pub mod metrics;
 pub mod policy;
+pub mod refusals;
 pub mod registry;
 pub mod report_pdf;
 pub mod request_id;

@@ -227,10 +227,18 @@ async fn main() -> ExitCode {
                 tracing::info!(%addr, "serving /metrics");
                 tokio::spawn(idp::server::serve_metrics(state.clone(), l));
             }
-            if let Err(e) = idp::server::serve(state, listener).await {
-                eprintln!("gatehouse-idp: {e}");
-                return ExitCode::FAILURE;
+            tokio::select! {
+                served = idp::server::serve(state.clone(), listener) => {
+                    if let Err(e) = served {
+                        eprintln!("gatehouse-idp: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+                () = idp::server::stop_requested() => {
+                    tracing::info!("stopping");
+                }
             }
+            idp::server::stopping(&state).await;
             ExitCode::SUCCESS
         }
     }

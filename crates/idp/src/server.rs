@@ -232,6 +232,37 @@ pub async fn serve(idp: SharedIdp, listener: TcpListener) -> std::io::Result<()>
     serve::serve(listener, router(idp), limits).await
 }
 
+/// Ends at SIGTERM (how systemd stops the unit) or Ctrl-C.
+pub async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// What a node does before it exits: writes the refusals it counted but has
+/// not written yet.
+pub async fn stopping(idp: &SharedIdp) {
+    if let Err(e) = crate::refusals::flush(idp, true).await {
+        tracing::warn!(error = %e, "counted refusals could not be written before stopping");
+    }
+}
+
 /// Serves `/metrics` alone on its own listener, with the same bounds.
 pub async fn serve_metrics(idp: SharedIdp, listener: TcpListener) -> std::io::Result<()> {
     let limits = idp.config.server.limits();

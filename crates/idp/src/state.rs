@@ -47,6 +47,8 @@ pub struct Idp {
     pub registry: crate::registry::Registry,
     /// Keys `private_key_jwt` clients publish at their JWKS URLs.
     pub client_keys: crate::client_auth::ClientKeys,
+    /// Repeats of refused exchanges, counted and written once a window.
+    pub refusals: crate::refusals::RepeatedRefusals,
 }
 
 impl Idp {
@@ -105,6 +107,7 @@ impl Idp {
             upstreams,
             registry,
             client_keys: Default::default(),
+            refusals: Default::default(),
         }
     }
 

@@ -6,6 +6,7 @@ use crate::{
     client_auth::{Authenticated, authenticate},
     http_error::{OAuthResponse, db_error, token_json},
     policy::{self, Subject, Verdict},
+    refusals::Seen,
     state::{Idp, SharedIdp},
     store::{CodeRedemption, Grant, RefreshOutcome, RequestSighting},
 };
@@ -316,12 +317,33 @@ async fn subject(
     }
 }
 
-/// The token exchange: every outcome after parsing is audited, success or refusal.
+/// How an exchange's outcome enters the audit log.
+struct Audited {
+    /// Its own event, committed before the answer...
+    event: AuditEvent,
+    /// ...unless it repeats a refusal recorded in full this window: then it is
+    /// counted, and written with the window's count (see [`crate::refusals`]).
+    repeat: bool,
+}
+
+/// The token exchange: every outcome after parsing is audited, success or
+/// refusal (a repeated refusal within its count).
 async fn exchange(idp: &Idp, headers: &HeaderMap, form: &Form) -> Result<Response, OAuthError> {
     let mut ev = AuditEvent::new("id_jag.exchange", AuditOutcome::Refused);
     ev.client_id = form.get("client_id").map(str::to_owned);
     ev.target = form.get("audience").map(str::to_owned);
-    let result = exchange_inner(idp, headers, form, &mut ev).await;
+    let mut audited = Audited {
+        event: ev,
+        repeat: false,
+    };
+    let result = exchange_inner(idp, headers, form, &mut audited).await;
+    if audited.repeat {
+        idp.metrics
+            .exchanges
+            .inc(["refused", xaa::ErrorCode::AccessDenied.as_str()]);
+        return result;
+    }
+    let mut ev = audited.event;
     match &result {
         Ok(_) => ev.outcome = AuditOutcome::Success.as_str().into(),
         Err(e) => {
@@ -351,8 +373,9 @@ async fn exchange_inner(
     idp: &Idp,
     headers: &HeaderMap,
     form: &Form,
-    ev: &mut AuditEvent,
+    audited: &mut Audited,
 ) -> Result<Response, OAuthError> {
+    let ev = &mut audited.event;
     // 1. The client is authenticated (confidential clients only).
     let auth = authenticate(idp, headers, form).await?;
     ev.client_id = Some(auth.client.client_id.clone());
@@ -422,6 +445,27 @@ async fn exchange_inner(
         Verdict::Refuse(e) => return Err(e),
         Verdict::NoConnection { why } => {
             let wanted = req.scope.as_ref().map(ScopeSet::to_vec).unwrap_or_default();
+            let key = crate::refusals::RefusalKey {
+                client_id: auth.client.client_id.clone(),
+                resource_app: app.id.clone(),
+                username: user.username.clone(),
+                why,
+            };
+            let resource = req.resource.as_deref();
+            let claim = loop {
+                match idp.refusals.see(&key, &wanted, resource, idp.now_ms()) {
+                    Seen::Repeat(id, description) => {
+                        audited.repeat = true;
+                        return Err(OAuthError::access_denied(Some(id), description));
+                    }
+                    Seen::First(claim) => break Some(claim),
+                    Seen::Full => break None,
+                    Seen::Wait(mut recording) => {
+                        // Ends when the recorder finishes or gives up.
+                        let _ = recording.changed().await;
+                    }
+                }
+            };
             let (id, change) = idp
                 .store
                 .upsert_request(
@@ -429,7 +473,7 @@ async fn exchange_inner(
                         client_id: &auth.client.client_id,
                         resource_app: &app.id,
                         scopes: &wanted,
-                        resource: req.resource.as_deref(),
+                        resource,
                         user: Some((&user.username, &user.groups)),
                         justification: None,
                         refused: true,
@@ -441,12 +485,26 @@ async fn exchange_inner(
             if let Some(c) = change {
                 idp.changes.send(c).ok();
             }
-            return Err(OAuthError::access_denied(
-                Some(id.clone()),
-                format!(
-                    "{why}; pending connection request {id} records this attempt for an approver"
-                ),
-            ));
+            let description = format!(
+                "{why}; pending connection request {id} records this attempt for an approver"
+            );
+            let refusal = OAuthError::access_denied(Some(id.clone()), description.clone());
+            if let Some(claim) = claim {
+                idp.refusals.recorded(
+                    key,
+                    claim,
+                    crate::refusals::Recorded {
+                        request_id: &id,
+                        target: &req.audience,
+                        reason: &refusal.to_string(),
+                        description: &description,
+                        scopes: &wanted,
+                        resource,
+                    },
+                    idp.now_ms(),
+                );
+            }
+            return Err(refusal);
         }
     };
     // 8. Mint.
