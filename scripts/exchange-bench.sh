@@ -9,6 +9,9 @@
 #   DATABASE_URL=postgres://… scripts/exchange-bench.sh   # the IdP on PostgreSQL
 #
 # Any bench-peer variable passes through (DURATION, CONNS, SIGN=0, PEER=0, …).
+# Then, unless OPEN_LOOP=0, the p99 at half of the c=16 peak: tests/examples/
+# open_loop sends at a fixed rate from CPU 1 and times each request from when
+# it was due (wrk's closed loop hides a stalled server's tail).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -17,7 +20,7 @@ peer="${BENCH_PEER:-$(cd .. && pwd)/shared/bench-peer}"
 [ -x "$peer/run.sh" ] || { echo "no bench-peer harness at $peer (set BENCH_PEER)"; exit 1; }
 mode="${1:-success}"
 port="${PORT:-18080}"
-cargo build -q --release -p gatehouse-demo -p gatehouse-tests --bin gatehouse-demo --example exchange_form
+cargo build -q --release -p gatehouse-demo -p gatehouse-tests --bin gatehouse-demo --example exchange_form --example open_loop
 bin="$CARGO_TARGET_DIR/release"
 work="$(mktemp -d)"
 trap 'kill "$demo_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -38,7 +41,17 @@ export TARGET_NAME="gatehouse-exchange-$mode" TARGET_URL="http://127.0.0.1:$port
   PEER_MODES="${PEER_MODES:-single}"
 if [ "$mode" = refused ]; then
   # A refusal has no token to verify.
-  export TARGET_JWKS_URL="" TARGET_EXPECT_ALG="${TARGET_EXPECT_ALG:-none}"
+  export TARGET_JWKS_URL="" TARGET_EXPECT_ALG="${TARGET_EXPECT_ALG:-none}" EXPECT_STATUS=400
 fi
 # The harness builds its own signing bench into its own folder, not ours.
-env -u CARGO_TARGET_DIR "$peer/run.sh"
+env -u CARGO_TARGET_DIR "$peer/run.sh" | tee "$work/harness.log"
+[ "${OPEN_LOOP:-1}" = 0 ] && exit 0
+peak="$(awk -F'|' -v t="$TARGET_NAME" '$2 ~ t && $4+0 == 16 { gsub(/ /, "", $5); print $5 }' "$work/harness.log" | head -1)"
+[ -n "$peak" ] || { echo "no c=16 row for $TARGET_NAME in the harness's table"; exit 1; }
+rate="$(python3 -c "print(round($peak / 2))")"
+tok="$(python3 -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=""))' "$SUBJECT_TOKEN")"
+export FORM_BODY="${TARGET_FORM_BODY//__SUBJECT_TOKEN__/$tok}"
+export AUTH_HEADER="Basic $(printf '%s:%s' "$TARGET_CLIENT_ID" "$TARGET_CLIENT_SECRET" | base64 -w0)"
+echo "[exchange-bench] open loop at half of the c=16 peak ($peak req/s): $rate req/s, 3 s warm-up then ${DURATION:-15} s"
+taskset -c 1 "$bin/examples/open_loop" "$TARGET_URL" "$rate" 3 > /dev/null
+taskset -c 1 "$bin/examples/open_loop" "$TARGET_URL" "$rate" "${DURATION:-15}"

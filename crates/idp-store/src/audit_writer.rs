@@ -38,7 +38,10 @@ impl AuditAppender {
             Some(path) => {
                 // Opened here so a file the thread cannot use fails the start.
                 let conn = open_sqlite(&path).map_err(to_sqlx)?;
-                let (batches, todo) = std::sync::mpsc::channel();
+                // Tokio's channel parks the thread on a condition variable;
+                // std's spins and yields first, which on a busy core took
+                // CPU from the tasks the thread was waiting for.
+                let (batches, todo) = mpsc::channel(1);
                 std::thread::Builder::new()
                     .name("gatehouse-audit".into())
                     .spawn(move || sqlite_thread(path, conn, todo))
@@ -72,7 +75,7 @@ type ThreadBatch = (Vec<(AuditEvent, i64)>, oneshot::Sender<Result<i64, String>>
 /// Where batches are committed.
 enum Sink {
     /// The SQLite writer thread.
-    SqliteThread(std::sync::mpsc::Sender<ThreadBatch>),
+    SqliteThread(mpsc::Sender<ThreadBatch>),
     /// One pooled connection, kept; after a failure the next batch takes a new one.
     Pooled { db: Db, conn: Option<PooledWriter> },
 }
@@ -85,6 +88,7 @@ impl Sink {
                 let (done, wait) = oneshot::channel();
                 thread
                     .send((events, done))
+                    .await
                     .map_err(|_| "the audit writer thread has stopped".to_owned())?;
                 wait.await
                     .map_err(|_| "the audit writer thread has stopped".to_owned())?
@@ -159,10 +163,7 @@ fn open_sqlite(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection>
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    // The pool's settings (see `Db::open`): WAL, a commit survives a killed process.
-    c.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456;",
-    )?;
+    c.execute_batch(crate::checkpoint::PRAGMAS)?;
     c.set_prepared_statement_cache_capacity(8);
     Ok(c)
 }
@@ -173,10 +174,10 @@ fn open_sqlite(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection>
 fn sqlite_thread(
     path: PathBuf,
     conn: rusqlite::Connection,
-    batches: std::sync::mpsc::Receiver<ThreadBatch>,
+    mut batches: mpsc::Receiver<ThreadBatch>,
 ) {
     let mut conn = Some(conn);
-    for (events, done) in batches {
+    while let Some((events, done)) = batches.blocking_recv() {
         let refs: Vec<(&AuditEvent, i64)> = events.iter().map(|(e, at)| (e, *at)).collect();
         let appended = match conn.take().map_or_else(|| open_sqlite(&path), Ok) {
             Ok(mut c) => append_sqlite(&mut c, &refs).inspect(|_| conn = Some(c)),

@@ -28,11 +28,10 @@ impl Db {
             Some(Backend::Postgres) => return Err(postgres_has_its_own_tools()),
             None => return Err(unsupported_url(url)),
         }
-        let path = url.trim_start_matches("sqlite://");
-        let path = path.split('?').next().unwrap_or(path);
-        if !Path::new(&percent_decoded(path)).is_file() {
+        let path = crate::sqlite_path(url).unwrap_or_default();
+        if !path.is_file() {
             return Err(Error::Configuration(
-                format!("there is no SQLite database at {}", percent_decoded(path)).into(),
+                format!("there is no SQLite database at {}", path.display()).into(),
             ));
         }
         let pool = AnyPoolOptions::new()
@@ -43,6 +42,7 @@ impl Db {
             pool,
             backend: Backend::Sqlite,
             url: url.to_owned(),
+            _checkpointer: None,
         })
     }
 
@@ -114,11 +114,4 @@ fn postgres_has_its_own_tools() -> Error {
         "a PostgreSQL database is backed up with pg_dump and restored with pg_restore (docs/deployment.md)"
             .into(),
     )
-}
-
-/// Undoes [`crate::sqlite_url`]'s escapes.
-fn percent_decoded(p: &str) -> String {
-    p.replace("%3F", "?")
-        .replace("%23", "#")
-        .replace("%25", "%")
 }

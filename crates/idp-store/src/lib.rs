@@ -23,6 +23,7 @@ pub mod backup;
 pub mod blocks;
 pub mod catalogue;
 pub mod changes;
+mod checkpoint;
 pub mod connections;
 pub mod directory;
 pub mod idempotency;
@@ -245,6 +246,8 @@ pub struct Db {
     /// Kept for the change listener's own connection; never shown (it may hold
     /// a password): `Debug` prints [`redacted_url`].
     url: String,
+    /// SQLite's WAL checkpoints, while any handle lives.
+    _checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -285,16 +288,10 @@ impl Db {
                     .max_connections(8)
                     .after_connect(|c, _| {
                         Box::pin(async move {
-                            // WAL + NORMAL: a commit survives a killed process;
-                            // fsync happens at checkpoints. Pages are read
-                            // through a memory map (256 MiB at most), not
-                            // copied by pread.
-                            sqlx::raw_sql(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456;",
-                            )
-                            .execute(c)
-                            .await
-                            .map(|_| ())
+                            sqlx::raw_sql(checkpoint::PRAGMAS)
+                                .execute(c)
+                                .await
+                                .map(|_| ())
                         })
                     })
                     .connect(&url)
@@ -312,10 +309,17 @@ impl Db {
             .run(&pool)
             .await
             .map_err(|e| Error::Migrate(Box::new(e)))?;
+        let _checkpointer = match sqlite_path(url) {
+            Some(path) if backend == Backend::Sqlite => Some(std::sync::Arc::new(
+                checkpoint::Checkpointer::start(path).map_err(Error::Io)?,
+            )),
+            _ => None,
+        };
         let db = Db {
             pool,
             backend,
             url: url.to_owned(),
+            _checkpointer,
         };
         db.probe_write().await?;
         Ok(db)

@@ -49,6 +49,10 @@ async fn change_feed(idp: SharedIdp) {
                         {
                             tracing::warn!(error = %err, "the client and app registry could not be reloaded");
                         }
+                        // Another node's decision ends this node's counting too.
+                        if e.kind == admin_api::ChangeKind::RequestDecided {
+                            idp.refusals.forget_request(&e.target);
+                        }
                         let _ = idp.changes.send(e);
                     }
                 }

@@ -11,12 +11,14 @@
 //! transaction: one audit event (`id_jag.exchange`, refused, `detail.repeats`,
 //! `first_ms`, `last_ms`) and the request's and user's refused counters. Then
 //! the key starts over, so a flood writes two rows a second per key, not one
-//! per refusal.
+//! per refusal. A decision on the request ends its windows at once (on this
+//! node when it commits, on the others when the change feed brings it).
 //!
 //! What this gives up (see docs/threat-model.md): a crash loses at most one
 //! window of repeat *counts*; no decision and no token depends on them, since
 //! the policy gate runs in full before a refusal is counted. Memory is bounded:
-//! past [`MAX_KEYS`] keys, refusals are recorded in full again.
+//! past [`MAX_KEYS`] keys (counted, or waiting to be written while the
+//! database is down), refusals are recorded in full again.
 
 use crate::{audit::AuditEvent, state::SharedIdp};
 use admin_api::AuditOutcome;
@@ -64,7 +66,31 @@ enum Slot {
 /// The keys being counted.
 #[derive(Default)]
 pub struct RepeatedRefusals {
-    keys: Mutex<HashMap<RefusalKey, Slot>>,
+    keys: Mutex<Keys>,
+}
+
+#[derive(Default)]
+struct Keys {
+    slots: HashMap<RefusalKey, Slot>,
+    /// Counts of windows that closed when their key was refused again (or
+    /// whose write failed), to be written at the next flush; one per key.
+    closed: HashMap<RefusalKey, Counted>,
+}
+
+impl Keys {
+    /// Keeps a closed window's count for the next flush, merged with one kept already.
+    fn close(&mut self, key: RefusalKey, c: Counted) {
+        match self.closed.get_mut(&key) {
+            Some(kept) => {
+                kept.first_ms = kept.first_ms.min(c.first_ms);
+                kept.last_ms = kept.last_ms.max(c.last_ms);
+                kept.repeats += c.repeats;
+            }
+            None => {
+                self.closed.insert(key, c);
+            }
+        }
+    }
 }
 
 /// What a refusal is, for the counter.
@@ -99,7 +125,7 @@ pub struct Recorded<'a> {
 }
 
 impl RepeatedRefusals {
-    fn keys(&self) -> std::sync::MutexGuard<'_, HashMap<RefusalKey, Slot>> {
+    fn keys(&self) -> std::sync::MutexGuard<'_, Keys> {
         self.keys
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -114,11 +140,20 @@ impl RepeatedRefusals {
         resource: Option<&str>,
         now_ms: i64,
     ) -> Seen {
-        let mut keys = self.keys();
-        match keys.get_mut(key) {
+        let keys = &mut *self.keys();
+        // A window that closed before the flusher came: its count waits for the
+        // flush, and this refusal opens the next window.
+        if let Some(Slot::Counting(c)) = keys.slots.get(key)
+            && now_ms >= c.opened_ms + WINDOW_MS
+            && let Some(Slot::Counting(c)) = keys.slots.remove(key)
+            && c.repeats > 0
+        {
+            keys.close(key.clone(), c);
+        }
+        let counted = keys.slots.len().max(keys.closed.len());
+        match keys.slots.get_mut(key) {
             Some(Slot::Counting(c)) => {
-                let same = now_ms < c.opened_ms + WINDOW_MS
-                    && scopes.iter().all(|s| c.scopes.contains(s))
+                let same = scopes.iter().all(|s| c.scopes.contains(s))
                     && resource == c.resource.as_deref();
                 if !same {
                     return Seen::Full;
@@ -134,11 +169,11 @@ impl RepeatedRefusals {
             Some(Slot::Recording(rx)) if rx.has_changed().is_ok() => Seen::Wait(rx.clone()),
             // Its recorder gave up (or this is a new key): this one records.
             slot => {
-                if slot.is_none() && keys.len() >= MAX_KEYS {
+                if slot.is_none() && counted >= MAX_KEYS {
                     return Seen::Full;
                 }
                 let (tx, rx) = watch::channel(());
-                keys.insert(key.clone(), Slot::Recording(rx));
+                keys.slots.insert(key.clone(), Slot::Recording(rx));
                 Seen::First(Claim { _recording: tx })
             }
         }
@@ -147,7 +182,7 @@ impl RepeatedRefusals {
     /// Starts counting repeats of a refusal just recorded in full under
     /// `claim`; wakes the refusals that waited for it.
     pub fn recorded(&self, key: RefusalKey, claim: Claim, r: Recorded<'_>, now_ms: i64) {
-        let mut fresh = Counted {
+        let fresh = Counted {
             request_id: r.request_id.to_owned(),
             target: r.target.to_owned(),
             reason: r.reason.to_owned(),
@@ -160,25 +195,39 @@ impl RepeatedRefusals {
             last_ms: now_ms,
         };
         let mut keys = self.keys();
-        // Repeats whose write failed while this was recorded are carried over.
-        if let Some(Slot::Counting(unwritten)) = keys.get(&key)
-            && unwritten.repeats > 0
-        {
-            fresh.repeats = unwritten.repeats;
-            fresh.first_ms = unwritten.first_ms;
-            fresh.last_ms = unwritten.last_ms;
-        }
-        keys.insert(key, Slot::Counting(fresh));
+        keys.slots.insert(key, Slot::Counting(fresh));
         drop(keys);
         // Dropping the sender wakes the waiters; they find the key counting.
         drop(claim);
     }
 
+    /// Ends the windows counting against request `id` (it was decided: the next
+    /// refusal must reach the store, which opens a new request); their counts
+    /// are written at the next flush.
+    pub fn forget_request(&self, id: &str) {
+        let keys = &mut *self.keys();
+        let ended: Vec<RefusalKey> = keys
+            .slots
+            .iter()
+            .filter(|(_, slot)| matches!(slot, Slot::Counting(c) if c.request_id == id))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in ended {
+            if let Some(Slot::Counting(c)) = keys.slots.remove(&k)
+                && c.repeats > 0
+            {
+                keys.close(k, c);
+            }
+        }
+    }
+
     /// Removes the keys whose window closed by `now_ms` (all with `everything`)
     /// and returns those that repeated.
     fn due(&self, now_ms: i64, everything: bool) -> Vec<(RefusalKey, Counted)> {
-        let mut keys = self.keys();
+        let keys = &mut *self.keys();
+        let mut due: Vec<(RefusalKey, Counted)> = keys.closed.drain().collect();
         let closed: Vec<RefusalKey> = keys
+            .slots
             .iter()
             .filter(|(_, slot)| match slot {
                 Slot::Counting(c) => everything || c.opened_ms + WINDOW_MS <= now_ms,
@@ -186,18 +235,20 @@ impl RepeatedRefusals {
             })
             .map(|(k, _)| k.clone())
             .collect();
-        closed
-            .into_iter()
-            .filter_map(|k| match keys.remove(&k) {
-                Some(Slot::Counting(c)) if c.repeats > 0 => Some((k, c)),
-                _ => None,
-            })
-            .collect()
+        due.extend(
+            closed
+                .into_iter()
+                .filter_map(|k| match keys.slots.remove(&k) {
+                    Some(Slot::Counting(c)) if c.repeats > 0 => Some((k, c)),
+                    _ => None,
+                }),
+        );
+        due
     }
 
     /// How many keys are being counted (for tests and metrics).
     pub fn len(&self) -> usize {
-        self.keys().len()
+        self.keys().slots.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -219,18 +270,7 @@ pub async fn flush(idp: &SharedIdp, everything: bool) -> Result<usize, sqlx::Err
     if written.is_err() {
         let mut keys = idp.refusals.keys();
         for (k, c) in due {
-            match keys.get_mut(&k) {
-                Some(Slot::Counting(entry)) => {
-                    entry.first_ms = entry.first_ms.min(c.first_ms);
-                    entry.last_ms = entry.last_ms.max(c.last_ms);
-                    entry.repeats += c.repeats;
-                }
-                // Being recorded again: the count waits in a slot of its own
-                // window, written at the next flush.
-                _ => {
-                    keys.insert(k, Slot::Counting(c));
-                }
-            }
+            keys.close(k, c);
         }
     }
     written.map(|()| n)
@@ -281,5 +321,146 @@ pub async fn flusher(idp: SharedIdp) {
         if let Err(e) = flush(&idp, false).await {
             tracing::warn!(error = %e, "repeated refusals could not be written; retrying at the next window");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(user: &str) -> RefusalKey {
+        RefusalKey {
+            client_id: "agent".into(),
+            resource_app: "ledger".into(),
+            username: user.into(),
+            why: "no approved connection",
+        }
+    }
+
+    fn record(r: &RepeatedRefusals, k: &RefusalKey, claim: Claim, scopes: &[String], now: i64) {
+        r.recorded(
+            k.clone(),
+            claim,
+            Recorded {
+                request_id: "req_1",
+                target: "https://ledger",
+                reason: "access_denied: no approved connection",
+                description: "no approved connection",
+                scopes,
+                resource: None,
+            },
+            now,
+        );
+    }
+
+    fn first(seen: Seen) -> Claim {
+        match seen {
+            Seen::First(c) => c,
+            _ => panic!("expected the first refusal"),
+        }
+    }
+
+    #[test]
+    fn repeats_are_counted_within_the_window_and_written_after_it() {
+        let r = RepeatedRefusals::default();
+        let k = key("alice");
+        let read = vec!["ledger.read".to_owned()];
+        let claim = first(r.see(&k, &read, None, 1_000));
+        // While the first is recorded, the next waits for it.
+        let Seen::Wait(waiting) = r.see(&k, &read, None, 1_001) else {
+            panic!("expected to wait")
+        };
+        record(&r, &k, claim, &read, 1_002);
+        assert!(
+            waiting.has_changed().is_err(),
+            "the recorder's end wakes it"
+        );
+        for t in 0..5 {
+            assert!(
+                matches!(r.see(&k, &read, None, 1_010 + t), Seen::Repeat(ref id, _) if id == "req_1")
+            );
+        }
+        // Nothing asked for that the request does not show: a new scope, a
+        // resource, another user are recorded in full.
+        let more = vec!["ledger.read".to_owned(), "payments.create".to_owned()];
+        assert!(matches!(r.see(&k, &more, None, 1_020), Seen::Full));
+        assert!(matches!(
+            r.see(&k, &read, Some("https://mcp"), 1_020),
+            Seen::Full
+        ));
+        assert!(matches!(
+            r.see(&key("bob"), &read, None, 1_020),
+            Seen::First(_)
+        ));
+        // Not due before the window closes; then written once, with its count.
+        assert!(r.due(1_500, false).is_empty());
+        let due = r.due(2_002, false);
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            (due[0].1.repeats, due[0].1.first_ms, due[0].1.last_ms),
+            (5, 1_010, 1_014)
+        );
+        assert!(r.due(9_000, true).is_empty(), "written once");
+    }
+
+    #[test]
+    fn a_refusal_after_the_window_opens_the_next_and_keeps_the_last_count_for_the_flush() {
+        let r = RepeatedRefusals::default();
+        let k = key("alice");
+        let claim = first(r.see(&k, &[], None, 0));
+        record(&r, &k, claim, &[], 0);
+        assert!(matches!(r.see(&k, &[], None, 10), Seen::Repeat(..)));
+        assert!(matches!(r.see(&k, &[], None, 20), Seen::Repeat(..)));
+        // The flusher has not come yet: this refusal is recorded in full again.
+        let claim = first(r.see(&k, &[], None, WINDOW_MS + 5));
+        record(&r, &k, claim, &[], WINDOW_MS + 6);
+        assert!(matches!(
+            r.see(&k, &[], None, WINDOW_MS + 7),
+            Seen::Repeat(..)
+        ));
+        let mut counts: Vec<i64> = r
+            .due(10 * WINDOW_MS, false)
+            .iter()
+            .map(|(_, c)| c.repeats)
+            .collect();
+        counts.sort();
+        assert_eq!(counts, vec![1, 2]);
+    }
+
+    #[test]
+    fn a_decision_on_the_request_ends_its_windows_and_keeps_their_counts() {
+        let r = RepeatedRefusals::default();
+        let k = key("alice");
+        let claim = first(r.see(&k, &[], None, 0));
+        record(&r, &k, claim, &[], 0);
+        assert!(matches!(r.see(&k, &[], None, 1), Seen::Repeat(..)));
+        r.forget_request("req_other");
+        assert!(matches!(r.see(&k, &[], None, 2), Seen::Repeat(..)));
+        r.forget_request("req_1");
+        assert!(
+            matches!(r.see(&k, &[], None, 3), Seen::First(_)),
+            "the store is asked again"
+        );
+        let due = r.due(3, false);
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].1.repeats, 2);
+    }
+
+    #[test]
+    fn a_recorder_that_gives_up_lets_the_next_refusal_record() {
+        let r = RepeatedRefusals::default();
+        let k = key("alice");
+        drop(first(r.see(&k, &[], None, 0)));
+        assert!(matches!(r.see(&k, &[], None, 1), Seen::First(_)));
+    }
+
+    #[test]
+    fn past_the_key_bound_refusals_are_recorded_in_full() {
+        let r = RepeatedRefusals::default();
+        let mut claims = Vec::new();
+        for n in 0..MAX_KEYS {
+            claims.push(first(r.see(&key(&format!("u{n}")), &[], None, 0)));
+        }
+        assert!(matches!(r.see(&key("one-more"), &[], None, 0), Seen::Full));
     }
 }

@@ -13,7 +13,7 @@ pub mod requests;
 pub mod reviews;
 
 use crate::state::Idp;
-use admin_api::{ChangeEvent, Role};
+use admin_api::{ChangeEvent, ChangeKind, Role};
 use std::collections::BTreeSet;
 
 /// Why a decision was not made. Nothing was committed when one is returned.
@@ -78,12 +78,18 @@ pub struct Committed<T> {
 }
 
 impl<T> Committed<T> {
-    /// Makes the commit visible: the gate's cache sees it at once, the outbox
-    /// pushes now, the change feed wakes. Returns the outcome.
+    /// Makes the commit visible: the gate's cache sees it at once, refusals
+    /// counted against a decided request stop, the outbox pushes now, the
+    /// change feed wakes. Returns the outcome.
     pub fn announce(self, idp: &Idp) -> T {
         if self.connections_changed {
             idp.connections.invalidate();
             idp.outbox_wake.notify_one();
+        }
+        for c in &self.changes {
+            if c.kind == ChangeKind::RequestDecided {
+                idp.refusals.forget_request(&c.target);
+            }
         }
         if !self.changes.is_empty() {
             idp.feed_wake.notify_one();
