@@ -73,6 +73,7 @@ cargo test -q -p gatehouse-tests --bench xaa_exchange -- --quick
 cargo test -q -p gatehouse-tests --bench revocation -- --quick
 cargo test -q -p gatehouse-tests --bench signin_storm -- --quick
 GATEHOUSE_POSTGRES="$pg_url" cargo test -q -p gatehouse-tests --bench cluster -- --quick
+GATEHOUSE_POSTGRES="$pg_url" cargo test -q -p gatehouse-tests --bench audit_verify -- --quick
 ./scripts/console-bench.sh --quick
 echo "==> the console's .deb and .rpm (tauri build, debug): installed with apt, launched under Xvfb, purged"
 ./scripts/bundle-test.sh
@@ -85,6 +86,7 @@ if [ "${1:-}" = "--full-bench" ]; then
   cargo bench -p gatehouse-tests --bench revocation
   cargo bench -p gatehouse-tests --bench signin_storm
   GATEHOUSE_POSTGRES="$pg_url" cargo bench -p gatehouse-tests --bench cluster
+  GATEHOUSE_POSTGRES="$pg_url" cargo bench -p gatehouse-tests --bench audit_verify
   ./scripts/console-bench.sh
 fi
 echo "==> all checks passed"
