@@ -115,9 +115,20 @@ pub fn remember_window_state(app: &AppHandle) {
         let (generation, handle) = (generation.clone(), handle.clone());
         tauri::async_runtime::spawn(async move {
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            if generation.load(Ordering::SeqCst) == mine
-                && let Err(e) = handle.save_window_state(StateFlags::all())
-            {
+            if generation.load(Ordering::SeqCst) != mine {
+                return;
+            }
+            // On the main thread: the plugin reads the window's place there
+            // while holding its state lock, and the main thread takes that lock
+            // for window events, so saving from a worker could deadlock the two
+            // (seen once under WebDriver at a window's close).
+            let saver = handle.clone();
+            let queued = handle.run_on_main_thread(move || {
+                if let Err(e) = saver.save_window_state(StateFlags::all()) {
+                    tracing::warn!(error = %e, "window size and place not saved");
+                }
+            });
+            if let Err(e) = queued {
                 tracing::warn!(error = %e, "window size and place not saved");
             }
         });

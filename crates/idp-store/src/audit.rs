@@ -140,10 +140,8 @@ fn chain_hash_into(buf: &mut Vec<u8>, prev: &str, f: &Fields<'_>) -> [u8; 64] {
     write_canonical(buf, f);
     let digest = xaa::util::sha256(buf);
     let mut hex = [0u8; 64];
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (i, b) in digest.iter().enumerate() {
-        hex[2 * i] = DIGITS[(b >> 4) as usize];
-        hex[2 * i + 1] = DIGITS[(b & 15) as usize];
+    for (pair, b) in hex.chunks_exact_mut(2).zip(digest) {
+        pair.copy_from_slice(&xaa::util::hex_byte(b));
     }
     hex
 }
