@@ -494,11 +494,7 @@ impl ChainWalk {
 
 /// [`Db::verify_audit`] on a SQLite file, in one read transaction.
 fn verify_sqlite(path: &std::path::Path) -> rusqlite::Result<ChainReport> {
-    let c = rusqlite::Connection::open_with_flags(
-        path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    c.execute_batch(crate::checkpoint::PRAGMAS)?;
+    let c = crate::checkpoint::open(path)?;
     let mut q = c.prepare(
         "SELECT seq, id, at_ms, kind, actor, client_id, subject, target, outcome, reason, detail, prev_hash, hash FROM audit_events ORDER BY seq",
     )?;

@@ -158,12 +158,7 @@ fn to_sqlx(e: rusqlite::Error) -> sqlx::Error {
 }
 
 fn open_sqlite(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
-    use rusqlite::OpenFlags;
-    let c = rusqlite::Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    c.execute_batch(crate::checkpoint::PRAGMAS)?;
+    let c = crate::checkpoint::open(path)?;
     c.set_prepared_statement_cache_capacity(8);
     Ok(c)
 }

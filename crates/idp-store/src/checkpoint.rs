@@ -55,7 +55,9 @@ fn run(path: &std::path::Path, stopped: &mpsc::Receiver<()>) {
     }
 }
 
-fn open(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+/// A connection of the store's own (rusqlite, no sqlx worker) to a SQLite
+/// file, with [`PRAGMAS`]: the checkpointer's, the audit writer's, the verifier's.
+pub(crate) fn open(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
     let c = rusqlite::Connection::open_with_flags(
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,

@@ -245,15 +245,6 @@ impl RepeatedRefusals {
         );
         due
     }
-
-    /// How many keys are being counted (for tests and metrics).
-    pub fn len(&self) -> usize {
-        self.keys().slots.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Writes the counts of every closed window (all of them with `everything`, at
