@@ -5,6 +5,10 @@
 use clap::Parser;
 use std::{io::Write, path::PathBuf, process::ExitCode};
 
+/// mimalloc, as in `gatehouse-idp` (see there).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "gatehouse-demo",

@@ -63,24 +63,32 @@ pub struct Person {
 impl Person {
     /// The primary (else first) email of the stored resource.
     pub fn email(&self) -> Option<String> {
-        let items = self.resource.get("emails")?.as_array()?;
-        items
-            .iter()
-            .find(|i| i.get("primary") == Some(&Value::Bool(true)))
-            .or(items.first())?
-            .get("value")?
-            .as_str()
-            .map(str::to_owned)
+        resource_email(&self.resource)
     }
 
     /// The name to show: `displayName`, else `name.formatted`.
     pub fn display_name(&self) -> Option<String> {
-        self.resource
-            .get("displayName")
-            .or_else(|| self.resource.get("name").and_then(|n| n.get("formatted")))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
+        resource_display_name(&self.resource)
     }
+}
+
+fn resource_email(resource: &Value) -> Option<String> {
+    let items = resource.get("emails")?.as_array()?;
+    items
+        .iter()
+        .find(|i| i.get("primary") == Some(&Value::Bool(true)))
+        .or(items.first())?
+        .get("value")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn resource_display_name(resource: &Value) -> Option<String> {
+    resource
+        .get("displayName")
+        .or_else(|| resource.get("name").and_then(|n| n.get("formatted")))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +120,24 @@ pub struct DirectoryEntry {
     pub groups: Vec<String>,
     pub email: Option<String>,
     pub name: Option<String>,
+}
+
+impl DirectoryEntry {
+    /// The entry of a person whose stored SCIM resource is `resource`.
+    pub fn from_resource(
+        username: String,
+        active: bool,
+        resource: &Value,
+        groups: Vec<String>,
+    ) -> DirectoryEntry {
+        DirectoryEntry {
+            email: resource_email(resource),
+            name: resource_display_name(resource),
+            username,
+            active,
+            groups,
+        }
+    }
 }
 
 /// A person as written.
@@ -658,13 +684,12 @@ impl Db {
         let Some(p) = person_by_username(&mut c, username).await? else {
             return Ok(None);
         };
-        Ok(Some(DirectoryEntry {
-            email: p.email(),
-            name: p.display_name(),
-            username: p.username,
-            active: p.active,
-            groups: p.groups.into_iter().map(|g| g.name).collect(),
-        }))
+        Ok(Some(DirectoryEntry::from_resource(
+            p.username,
+            p.active,
+            &p.resource,
+            p.groups.into_iter().map(|g| g.name).collect(),
+        )))
     }
 
     /// Everyone, with their groups (the admin API's `/users`).

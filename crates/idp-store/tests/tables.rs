@@ -743,3 +743,97 @@ async fn an_upstream_sign_in_is_taken_once_and_never_after_it_expires() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_gate_reads_in_one_statement_what_the_separate_reads_return() {
+    use idp_store::{
+        blocks,
+        directory::{self, SeedPerson},
+        gate::GateView,
+    };
+    use serde_json::json;
+    for (db, _keep) in databases().await {
+        let mut n = 0;
+        let mut new_id = || {
+            n += 1;
+            format!("id{n}")
+        };
+        let groups = vec!["engineering".to_string(), "Approvers".to_string()];
+        let seed = [
+            SeedPerson {
+                username: "Alice",
+                groups: &groups,
+                resource: json!({"userName": "Alice", "emails": [{"value": "a@x", "primary": true}], "displayName": "Alice L"}),
+            },
+            SeedPerson {
+                username: "loner",
+                groups: &[],
+                resource: json!({"userName": "loner"}),
+            },
+        ];
+        let mut tx = db.begin_write().await.unwrap();
+        directory::seed(&mut tx, &seed, &mut new_id, 10)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        db.seed_connection(&connection("agent", "docs", &ScopeCondition::All), 0)
+            .await
+            .unwrap();
+        let separately = async |who: &str, app: Option<&str>| {
+            let person = db.directory_entry(who).await.unwrap();
+            let blocked = match &person {
+                Some(p) => db.is_blocked(&p.username).await.unwrap(),
+                None => false,
+            };
+            let connection = match app {
+                Some(app) => db.live_connection("agent", app).await.unwrap(),
+                None => None,
+            };
+            GateView {
+                person,
+                blocked,
+                connection,
+            }
+        };
+
+        let v = db.gate_view("ALICE", "agent", Some("docs")).await.unwrap();
+        assert_eq!(v, separately("ALICE", Some("docs")).await);
+        let p = v.person.as_ref().expect("found in any case");
+        assert_eq!(p.groups, ["Approvers", "engineering"]);
+        assert_eq!(
+            (p.email.as_deref(), p.name.as_deref()),
+            (Some("a@x"), Some("Alice L"))
+        );
+        assert!(!v.blocked);
+        assert_eq!(
+            v.connection.as_ref().map(|c| c.client_id.as_str()),
+            Some("agent")
+        );
+
+        // Someone in no group; an app with no connection; no app at all.
+        let v = db.gate_view("loner", "agent", Some("mail")).await.unwrap();
+        assert_eq!(v, separately("loner", Some("mail")).await);
+        assert_eq!(v.person.as_ref().map(|p| p.groups.len()), Some(0));
+        assert_eq!(v.connection, None);
+        let v = db.gate_view("alice", "agent", None).await.unwrap();
+        assert_eq!(v, separately("alice", None).await);
+        assert_eq!(v.connection, None);
+
+        // No such person: the connection is still read.
+        let v = db.gate_view("nobody", "agent", Some("docs")).await.unwrap();
+        assert_eq!(v, separately("nobody", Some("docs")).await);
+        assert!(v.person.is_none() && !v.blocked && v.connection.is_some());
+
+        // Blocked by the help desk (the block names the stored spelling).
+        let mut tx = db.begin_write().await.unwrap();
+        blocks::block(&mut tx, "Alice", "lost laptop", "helpdesk", 20)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let v = db.gate_view("alice", "agent", Some("docs")).await.unwrap();
+        assert_eq!(v, separately("alice", Some("docs")).await);
+        assert!(v.blocked);
+        let v = db.gate_view("loner", "agent", Some("docs")).await.unwrap();
+        assert!(!v.blocked, "one person's block is not another's");
+    }
+}

@@ -8,7 +8,7 @@
 //! A generation counter keeps a reader that raced a write from caching what it
 //! read before the write (the classic stale-fill race).
 
-use idp_store::{Connection, Db, DbResult, directory::DirectoryEntry};
+use idp_store::{Connection, Db, DbResult, directory::DirectoryEntry, gate::GateView};
 use std::{
     collections::HashMap,
     sync::{
@@ -106,6 +106,36 @@ impl ConnectionCache {
         let key = idp_store::directory::name_key(username);
         self.read_through(&self.people, key, store.directory_entry(username))
             .await
+    }
+
+    /// What the exchange's gate reads: the person behind `username`, whether
+    /// they are blocked, and the live connection of (client, app) when the
+    /// audience named a known app. On PostgreSQL one statement reads it all
+    /// (no cache there, see the module's first lines); here, the cache.
+    pub async fn gate(
+        &self,
+        store: &Db,
+        username: &str,
+        client_id: &str,
+        app: Option<&str>,
+    ) -> DbResult<GateView> {
+        if store.backend() == idp_store::Backend::Postgres {
+            return store.gate_view(username, client_id, app).await;
+        }
+        let person = self.person(store, username).await?;
+        let blocked = match &person {
+            Some(p) => self.is_blocked(store, &p.username).await?,
+            None => false,
+        };
+        let connection = match app {
+            Some(app) => self.live(store, client_id, app).await?,
+            None => None,
+        };
+        Ok(GateView {
+            person,
+            blocked,
+            connection,
+        })
     }
 
     /// Forgets everything; call after every committed write to `connections`,

@@ -159,7 +159,14 @@ async fn active_person(
     idp: &Idp,
     username: &str,
 ) -> Result<idp_store::directory::DirectoryEntry, OAuthError> {
-    match idp.person(username).await.map_err(db_error)? {
+    usable_person(idp.person(username).await.map_err(db_error)?)
+}
+
+/// The person as read, refused when deleted or deactivated.
+fn usable_person(
+    person: Option<idp_store::directory::DirectoryEntry>,
+) -> Result<idp_store::directory::DirectoryEntry, OAuthError> {
+    match person {
         Some(p) if p.active => Ok(p),
         Some(_) => Err(OAuthError::invalid_grant(
             "the subject's account is deactivated",
@@ -388,25 +395,30 @@ async fn exchange_inner(
     // 2. The subject token is valid and was issued to this client.
     let who = subject(idp, &auth.client.client_id, &req).await?;
     ev.subject = Some(who.username.clone());
-    let user = active_person(idp, &who.username).await?;
-    if idp
+    // One read of everything the gate needs (one statement on PostgreSQL);
+    // the checks below keep their order.
+    let app = idp.catalog().resource_app_by_audience(&req.audience);
+    let view = idp
         .connections
-        .is_blocked(&idp.store, &user.username)
+        .gate(
+            &idp.store,
+            &who.username,
+            &auth.client.client_id,
+            app.as_ref().map(|a| a.id.as_str()),
+        )
         .await
-        .map_err(db_error)?
-    {
+        .map_err(db_error)?;
+    let user = usable_person(view.person)?;
+    if view.blocked {
         return Err(OAuthError::access_denied(
             None,
             "the help desk has suspended this user's AI app access",
         ));
     }
     // 3. The audience and resource are known.
-    let app = idp
-        .catalog()
-        .resource_app_by_audience(&req.audience)
-        .ok_or_else(|| {
-            OAuthError::invalid_target("the audience is not a known resource authorization server")
-        })?;
+    let app = app.ok_or_else(|| {
+        OAuthError::invalid_target("the audience is not a known resource authorization server")
+    })?;
     if let Some(r) = &req.resource
         && !app.mcp_servers.iter().any(|s| s == r)
     {
@@ -416,11 +428,7 @@ async fn exchange_inner(
     }
     // 4–7. Connection, groups, scopes, step-up.
     let now = idp.now();
-    let conn = idp
-        .connections
-        .live(&idp.store, &auth.client.client_id, &app.id)
-        .await
-        .map_err(db_error)?;
+    let conn = view.connection;
     let verdict = policy::decide(
         &app,
         conn.as_ref(),

@@ -1,0 +1,95 @@
+//! What the token exchange's policy gate reads about one exchange — the person
+//! (with groups), whether the help desk blocked them, and the live connection
+//! of (client, app) — in one statement. On PostgreSQL the gate reads through
+//! on every exchange (another node may have revoked a moment ago), and four
+//! round trips per exchange were most of its latency; on SQLite the IdP's
+//! in-process cache answers instead and this is not used.
+
+use crate::{
+    Backend, Db, DbResult,
+    connections::{Connection, ConnectionRow},
+    directory::DirectoryEntry,
+    from_json,
+};
+use sqlx::Row;
+
+/// The one statement, around the backend's way to aggregate the person's
+/// group names into one JSON array (NULL or `[]` when they have none).
+macro_rules! gate_statement {
+    ($groups:literal) => {
+        concat!(
+            "SELECT c.*, ",
+            "p.username AS gate_username, p.active AS gate_active, p.resource AS gate_resource, ",
+            "(SELECT ",
+            $groups,
+            " FROM group_members gm JOIN directory_groups g ON g.id = gm.group_id",
+            " WHERE gm.person_id = p.id) AS gate_groups, ",
+            "(SELECT COUNT(*) FROM user_blocks b WHERE b.username = p.username) AS gate_blocked ",
+            "FROM (SELECT 1 AS one) one ",
+            "LEFT JOIN people p ON p.username_key = ? ",
+            "LEFT JOIN connections c ON c.client_id = ? AND c.resource_app = ? ",
+            "AND c.status IN ('active', 'suspended')"
+        )
+    };
+}
+
+/// The gate's view of one exchange, read in one snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateView {
+    /// The person holding the username (any case), if any.
+    pub person: Option<DirectoryEntry>,
+    /// Whether that person is blocked (false when there is no person).
+    pub blocked: bool,
+    /// The live (active or suspended) connection of (client, app), if any.
+    pub connection: Option<Connection>,
+}
+
+impl Db {
+    /// [`GateView`] of `username` and, when the audience named a known app,
+    /// the (client, app) connection.
+    pub async fn gate_view(
+        &self,
+        username: &str,
+        client_id: &str,
+        resource_app: Option<&str>,
+    ) -> DbResult<GateView> {
+        let statement = match self.backend() {
+            Backend::Postgres => {
+                gate_statement!("json_agg(g.display_name ORDER BY g.display_name)::text")
+            }
+            Backend::Sqlite => {
+                gate_statement!("json_group_array(g.display_name ORDER BY g.display_name)")
+            }
+        };
+        let r = sqlx::query(crate::sql(self.backend(), statement))
+            .bind(crate::directory::name_key(username))
+            .bind(client_id)
+            .bind(resource_app.unwrap_or(""))
+            .fetch_one(self.pool())
+            .await?;
+        let person = match r.get::<Option<String>, _>("gate_username") {
+            None => None,
+            Some(username) => {
+                let groups = r.get::<Option<String>, _>("gate_groups");
+                Some(DirectoryEntry::from_resource(
+                    username,
+                    r.get::<i64, _>("gate_active") != 0,
+                    &from_json(&r.get::<String, _>("gate_resource"))?,
+                    match groups {
+                        Some(g) => from_json(&g)?,
+                        None => vec![],
+                    },
+                ))
+            }
+        };
+        let connection = match r.get::<Option<String>, _>("id") {
+            Some(_) => Some(ConnectionRow::decode(&r)?.connection),
+            None => None,
+        };
+        Ok(GateView {
+            blocked: person.is_some() && r.get::<i64, _>("gate_blocked") > 0,
+            person,
+            connection,
+        })
+    }
+}
