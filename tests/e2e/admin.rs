@@ -218,6 +218,93 @@ async fn separation_of_duties_stops_requesters_and_client_owners() {
 }
 
 #[tokio::test]
+async fn a_sponsor_may_not_decide_and_owners_changed_at_run_time_are_the_ones_held_to_it() {
+    let d = start_demo().await;
+    let i = &d.info;
+    let judy = admin_session(i, "judy", true).await;
+    let clients: Vec<ClientView> = judy.get_json("/clients", &[]).await.unwrap();
+    let copilot = clients
+        .iter()
+        .find(|c| c.client_id == "support-copilot")
+        .unwrap();
+    assert_eq!(
+        (copilot.sponsor.as_deref(), copilot.successors.len()),
+        (None, 0)
+    );
+    // oscar stops owning support-copilot; carol sponsors it, dave succeeds.
+    let changed = judy
+        .update_client(
+            "support-copilot",
+            &UpdateClient {
+                name: None,
+                description: None,
+                owners: Some(vec!["grace".into()]),
+                sponsor: Some("Carol".into()),
+                successors: Some(vec!["dave".into()]),
+                redirect_uris: None,
+                jwks: None,
+                jwks_uri: None,
+            },
+            &Mutation {
+                if_match: Some(&format!("\"v{}\"", copilot.version)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.owners, ["grace"]);
+    assert_eq!(
+        changed.sponsor.as_deref(),
+        Some("carol"),
+        "named as the directory names her"
+    );
+    assert_eq!(changed.successors, ["dave"]);
+
+    // The sponsor is held to separation of duties.
+    let carol = admin_session(i, "carol", true).await;
+    let id = pending_id(&carol, "support-copilot", "crm").await;
+    let etag = carol.get_request(&id).await.unwrap().etag;
+    let m = Mutation {
+        if_match: Some(&etag),
+        ..Default::default()
+    };
+    let e = carol.deny(&id, "no", &m).await.unwrap_err();
+    assert_eq!(e.code(), Some(codes::SEPARATION_OF_DUTIES));
+    assert!(e.to_string().contains("sponsor"), "{e}");
+    // oscar, no owner any more (though the config file still names him), may.
+    let oscar = admin_session(i, "oscar", false).await;
+    oscar.deny(&id, "not needed", &m).await.unwrap();
+
+    // A successor who is an owner, or a sponsor nobody knows, is refused.
+    let now: Vec<ClientView> = judy.get_json("/clients", &[]).await.unwrap();
+    let v = now
+        .iter()
+        .find(|c| c.client_id == "support-copilot")
+        .unwrap()
+        .version;
+    let tag = format!("\"v{v}\"");
+    for (change, why) in [
+        (json!({"successors": ["grace"]}), "is an owner"),
+        (
+            json!({"sponsor": "nobody-here"}),
+            "not a person of the directory",
+        ),
+    ] {
+        let body: UpdateClient = serde_json::from_value(change).unwrap();
+        let m = Mutation {
+            if_match: Some(&tag),
+            ..Default::default()
+        };
+        let e = judy
+            .update_client("support-copilot", &body, &m)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), Some(422), "{e}");
+        assert!(e.to_string().contains(why), "{e}");
+    }
+}
+
+#[tokio::test]
 async fn a_sensitive_grant_needs_step_up_and_two_distinct_approvers() {
     let d = start_demo().await;
     let i = &d.info;

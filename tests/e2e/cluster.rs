@@ -105,6 +105,8 @@ fn world(issuer: &str, receiver: &str, clients: usize) -> Config {
         redirect_uris: vec![gatehouse_tests_redirect()],
         owners: vec![],
         description: None,
+        sponsor: None,
+        successors: vec![],
         admin: false,
     };
     let mut clients_cfg = vec![
@@ -115,6 +117,8 @@ fn world(issuer: &str, receiver: &str, clients: usize) -> Config {
             redirect_uris: vec!["http://127.0.0.1/callback".into()],
             owners: vec![],
             description: None,
+            sponsor: None,
+            successors: vec![],
             admin: true,
         },
         agent("agent".into()),
@@ -559,6 +563,8 @@ async fn a_client_assertion_spent_on_one_node_is_refused_on_another() {
         redirect_uris: vec![],
         owners: vec![],
         description: None,
+        sponsor: None,
+        successors: vec![],
         admin: false,
     });
     let path = dir.path().join("idp.toml");

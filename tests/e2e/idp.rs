@@ -531,6 +531,8 @@ async fn private_key_jwt_clients_authenticate_with_a_single_use_assertion() {
             redirect_uris: vec![],
             owners: vec![],
             description: None,
+            sponsor: None,
+            successors: vec![],
             admin: false,
         }],
         resource_apps: vec![ResourceApp {

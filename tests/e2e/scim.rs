@@ -688,3 +688,127 @@ async fn connector_writes_are_checked_and_deletes_are_final() {
     }
     assert!(judy.audit_verify().await.unwrap().ok);
 }
+
+#[tokio::test]
+async fn an_owner_who_leaves_hands_the_client_to_the_next_successor_and_the_last_orphans_it() {
+    let d = start_demo().await;
+    let i = &d.info;
+    let s = Scim {
+        http: reqwest::Client::new(),
+        base: i.scim_url.clone(),
+        token: i.scim_token.clone(),
+    };
+    let mut ids = std::collections::HashMap::new();
+    for name in ["o-first", "o-second", "o-third", "o-sponsor"] {
+        let (st, p, _) = s
+            .call(
+                Method::POST,
+                "/Users",
+                Some(json!({"schemas": [scim::USER_SCHEMA], "userName": name, "active": true})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{p}");
+        ids.insert(name, p["id"].as_str().unwrap().to_owned());
+    }
+    let judy = admin_session(i, "judy", true).await;
+    let registered = judy
+        .register_client(
+            &serde_json::from_value(json!({
+                "client_id": "handover-bot", "name": "Handover Bot",
+                "owners": ["o-first"], "sponsor": "o-sponsor",
+                "successors": ["o-second", "o-third"],
+                "credential": {"method": "client_secret"},
+            }))
+            .unwrap(),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(registered.client.successors, ["o-second", "o-third"]);
+    let client = || async {
+        let all: Vec<admin_api::ClientView> = judy.get_json("/clients", &[]).await.unwrap();
+        all.into_iter()
+            .find(|c| c.client_id == "handover-bot")
+            .unwrap()
+    };
+    let successions = || async {
+        let page = judy
+            .audit(&gatehouse_tests::query(&[
+                ("kind", "client.succession".into()),
+                ("client_id", "handover-bot".into()),
+            ]))
+            .await
+            .unwrap();
+        page.items
+    };
+    let deactivate = |name: &'static str| {
+        let (s, id) = (&s, ids[name].clone());
+        async move {
+            let (st, off, _) = s
+                .call(
+                    Method::PATCH,
+                    &format!("/Users/{id}"),
+                    Some(patch(
+                        json!([{"op": "replace", "path": "active", "value": false}]),
+                    )),
+                )
+                .await;
+            assert_eq!((st, &off["active"]), (StatusCode::OK, &json!(false)));
+        }
+    };
+
+    // The owner leaves: the first successor owns it now.
+    deactivate("o-first").await;
+    let c = client().await;
+    assert_eq!(
+        (c.owners.clone(), c.successors.clone()),
+        (vec!["o-second".to_string()], vec!["o-third".to_string()])
+    );
+    assert!(!c.orphaned);
+    let events = successions().await;
+    assert_eq!(events.len(), 1);
+    let e = &events[0];
+    assert_eq!(e.actor.as_deref(), Some("system:succession"));
+    assert_eq!(e.subject.as_deref(), Some("o-first"));
+    assert_eq!(e.detail["successor"], "o-second");
+    assert_eq!(e.detail["roles"], json!(["owner"]));
+    assert_eq!(e.detail["orphaned"], false);
+
+    // A successor deleted from the directory comes off the list; the owner stays.
+    let (st, _, _) = s
+        .call(Method::DELETE, &format!("/Users/{}", ids["o-third"]), None)
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let c = client().await;
+    assert_eq!(
+        (c.owners.clone(), c.successors.len()),
+        (vec!["o-second".to_string()], 0)
+    );
+
+    // The sponsor leaves: no sponsor, nothing else changes.
+    deactivate("o-sponsor").await;
+    let c = client().await;
+    assert_eq!(
+        (c.sponsor.clone(), c.owners.clone()),
+        (None, vec!["o-second".to_string()])
+    );
+
+    // The last owner leaves with no successor left: orphaned, and said so.
+    deactivate("o-second").await;
+    let c = client().await;
+    assert!(c.owners.is_empty() && c.orphaned, "{c:?}");
+    let events = successions().await;
+    assert_eq!(events.len(), 4, "one event per departure that touched it");
+    let last = events
+        .iter()
+        .find(|e| e.subject.as_deref() == Some("o-second"))
+        .unwrap();
+    assert_eq!(
+        (
+            last.detail["orphaned"].clone(),
+            last.detail["successor"].clone()
+        ),
+        (json!(true), Value::Null)
+    );
+    assert!(judy.audit_verify().await.unwrap().ok, "the chain holds");
+}

@@ -31,15 +31,22 @@ interface NewClient {
   name: string;
   clientId: string;
   owners: string;
+  sponsor: string;
+  successors: string;
   redirects: string;
   /** The version being edited; absent when registering. */
   version?: number;
+  /** The successors as they were when the edit began. */
+  successorsWas?: string;
 }
-const EMPTY_CLIENT: NewClient = { name: "", clientId: "", owners: "", redirects: "" };
+const EMPTY_CLIENT: NewClient = { name: "", clientId: "", owners: "", sponsor: "", successors: "", redirects: "" };
 const clientDraft = (c: DirectoryView["clients"][number]): NewClient => ({
   name: c.name,
   clientId: c.client_id,
   owners: c.owners.join(", "),
+  sponsor: c.sponsor ?? "",
+  successors: (c.successors ?? []).join(", "),
+  successorsWas: (c.successors ?? []).join(", "),
   redirects: (c.redirect_uris ?? []).join(" "),
   version: c.version ?? 0,
 });
@@ -96,6 +103,9 @@ export function Directory({ tick, report, online, notify }: ScreenProps) {
         const saved = await ipc.updateClient(f.clientId, f.version, {
           name: f.name.trim(),
           owners: list(f.owners),
+          sponsor: f.sponsor.trim(),
+          // Untouched, the IdP keeps them (less anyone just made an owner).
+          successors: f.successors === f.successorsWas ? null : list(f.successors),
           redirect_uris: list(f.redirects),
           description: null,
           jwks: null,
@@ -109,6 +119,8 @@ export function Directory({ tick, report, online, notify }: ScreenProps) {
         name: f.name.trim(),
         description: null,
         owners: list(f.owners),
+        sponsor: f.sponsor.trim() || null,
+        successors: list(f.successors),
         redirect_uris: list(f.redirects),
       });
       if (!saved) return null;
@@ -292,6 +304,12 @@ export function Directory({ tick, report, online, notify }: ScreenProps) {
               Owners <input required placeholder="usernames, comma separated" value={registering.owners} data-testid="new-client-owners" onChange={(e) => setRegistering({ ...registering, owners: e.target.value })} />
             </label>
             <label>
+              Sponsor <input placeholder="the accountable person (optional)" value={registering.sponsor} data-testid="new-client-sponsor" onChange={(e) => setRegistering({ ...registering, sponsor: e.target.value })} />
+            </label>
+            <label>
+              Successors <input placeholder="in order, comma separated: who takes over when the owners leave" value={registering.successors} data-testid="new-client-successors" onChange={(e) => setRegistering({ ...registering, successors: e.target.value })} />
+            </label>
+            <label>
               Redirect URIs <input placeholder="https://…, space separated" value={registering.redirects} data-testid="new-client-redirects" onChange={(e) => setRegistering({ ...registering, redirects: e.target.value })} />
             </label>
             {registering.version === undefined && (
@@ -339,7 +357,7 @@ export function Directory({ tick, report, online, notify }: ScreenProps) {
         {data && tab === "clients" && (
           <table data-testid="clients">
             <thead>
-              <tr><th>AI client</th><th>Client id</th><th>Owners</th><th>Authenticates with</th><th>Connections</th><th>Pending</th><th></th></tr>
+              <tr><th>AI client</th><th>Client id</th><th>Owners</th><th>Sponsor · successors</th><th>Authenticates with</th><th>Connections</th><th>Pending</th><th></th></tr>
             </thead>
             <tbody>
               {clients.map((c) => (
@@ -354,6 +372,10 @@ export function Directory({ tick, report, online, notify }: ScreenProps) {
                   </td>
                   <td><code>{c.client_id}</code></td>
                   <td>{c.owners.join(", ") || <span className="muted">none</span>}</td>
+                  <td data-testid="client-succession">
+                    {c.sponsor ?? <span className="muted">no sponsor</span>}
+                    {(c.successors ?? []).length > 0 && <span className="muted small"> · then {(c.successors ?? []).join(", ")}</span>}
+                  </td>
                   <td>{c.auth_method}</td>
                   <td>{c.connections}</td>
                   <td>{c.pending_requests}</td>

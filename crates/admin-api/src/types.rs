@@ -480,6 +480,13 @@ pub struct ClientView {
     pub name: String,
     pub description: Option<String>,
     pub owners: Vec<String>,
+    /// The person accountable for it beside its owners; neither may decide its
+    /// requests or review its access.
+    #[serde(default)]
+    pub sponsor: Option<String>,
+    /// Who becomes its owner, in order, when the last active owner leaves.
+    #[serde(default)]
+    pub successors: Vec<String>,
     pub auth_method: String,
     pub connections: u64,
     pub pending_requests: u64,
@@ -547,6 +554,12 @@ pub struct RegisterClient {
     /// Usernames of the people accountable for it (at least one).
     #[schemars(length(min = 1))]
     pub owners: Vec<String>,
+    /// The person accountable for it beside its owners (an active person).
+    #[serde(default)]
+    pub sponsor: Option<String>,
+    /// Who takes over, in order, when the last active owner leaves (at most 10).
+    #[serde(default)]
+    pub successors: Vec<String>,
     #[serde(default)]
     pub redirect_uris: Vec<String>,
     pub credential: ClientCredential,
@@ -562,6 +575,12 @@ pub struct UpdateClient {
     pub description: Option<String>,
     #[serde(default)]
     pub owners: Option<Vec<String>>,
+    /// A new sponsor; `""` removes it.
+    #[serde(default)]
+    pub sponsor: Option<String>,
+    /// The whole new list of successors, in order.
+    #[serde(default)]
+    pub successors: Option<Vec<String>>,
     #[serde(default)]
     pub redirect_uris: Option<Vec<String>>,
     /// New public keys of a `private_key_jwt` client (replacing its JWKS URL).

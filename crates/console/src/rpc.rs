@@ -71,6 +71,12 @@ pub struct RegisterClientReq {
     pub name: String,
     pub description: Option<String>,
     pub owners: Vec<String>,
+    /// The person accountable beside the owners.
+    #[serde(default)]
+    pub sponsor: Option<String>,
+    /// Who takes over, in order, when the last owner leaves.
+    #[serde(default)]
+    pub successors: Vec<String>,
     pub redirect_uris: Vec<String>,
 }
 
@@ -738,6 +744,8 @@ pub async fn register_client(
         name: r.name,
         description: r.description,
         owners: r.owners,
+        sponsor: r.sponsor.filter(|s| !s.trim().is_empty()),
+        successors: r.successors,
         redirect_uris: r.redirect_uris,
         credential: admin_api::ClientCredential::ClientSecret,
     };

@@ -331,6 +331,8 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
                 redirect_uris: vec![REDIRECT_URI.into()],
                 owners: c.owners.iter().map(|o| (*o).into()).collect(),
                 description: Some(c.description.into()),
+                sponsor: None,
+                successors: vec![],
                 admin: false,
             })
             .chain(std::iter::once(Client {
@@ -342,6 +344,8 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
                 description: Some(
                     "The desktop console (public client, RFC 8252 loopback redirect)".into(),
                 ),
+                sponsor: None,
+                successors: vec![],
                 admin: true,
             }))
             .collect(),

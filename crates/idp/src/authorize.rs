@@ -667,6 +667,8 @@ mod tests {
             redirect_uris: uris.iter().map(|s| s.to_string()).collect(),
             owners: vec![],
             description: None,
+            sponsor: None,
+            successors: vec![],
             admin: false,
         }
     }

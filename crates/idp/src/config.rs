@@ -400,6 +400,12 @@ pub struct Client {
     /// Usernames of the people accountable for this client.
     #[serde(default)]
     pub owners: Vec<String>,
+    /// The person who answers for it (and signs off its risk), beside its owners.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sponsor: Option<String>,
+    /// Who takes over, in order, when the last active owner leaves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub successors: Vec<String>,
     #[serde(default)]
     pub description: Option<String>,
     /// An admin client (the Gatehouse console): the only kind whose sign-ins may

@@ -1035,6 +1035,8 @@ async fn an_admin_registers_a_client_whose_secret_goes_only_to_the_chosen_file()
         ("new-client-name", "Sales Copilot"),
         ("new-client-id", "sales-copilot"),
         ("new-client-owners", "alice"),
+        ("new-client-sponsor", "heidi"),
+        ("new-client-successors", "bob, grace"),
         ("new-client-redirects", demo::REDIRECT_URI),
     ] {
         let e = w.wait_for(&field(id), 10, |_| true).await;
@@ -1044,6 +1046,13 @@ async fn an_admin_registers_a_client_whose_secret_goes_only_to_the_chosen_file()
     w.click_css("[data-testid=register-submit]").await;
     w.wait_for("[data-testid=clients]", 20, |t| t.contains("Sales Copilot"))
         .await;
+    // Who answers for it, and who takes over, as the IdP stored them.
+    w.wait_for(
+        "[data-client-id=sales-copilot] [data-testid=client-succession]",
+        10,
+        |t| t.contains("heidi") && t.contains("then bob, grace"),
+    )
+    .await;
     // The secret is in the chosen file (owner-only), and nowhere on the page.
     let file = saves.path().join("sales-copilot.credentials");
     let read_secret = || {
@@ -1147,6 +1156,12 @@ async fn an_admin_registers_a_client_whose_secret_goes_only_to_the_chosen_file()
         .unwrap();
     assert_eq!(saved["name"], "Sales Copilot EU");
     assert_eq!(saved["owners"], json!(["alice", "bob"]));
+    assert_eq!(saved["sponsor"], "heidi");
+    assert_eq!(
+        saved["successors"],
+        json!(["grace"]),
+        "bob, an owner now, is no successor"
+    );
     assert_eq!(saved["redirect_uris"], json!([demo::REDIRECT_URI]));
     w.close().await;
     unsafe { std::env::remove_var("GATEHOUSE_TEST_SAVE_DIR") };

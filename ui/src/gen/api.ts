@@ -798,6 +798,17 @@ export interface components {
              */
             retired_at: number | null;
             /**
+             * @description The person accountable for it beside its owners; neither may decide its
+             *     requests or review its access.
+             * @default null
+             */
+            sponsor: string | null;
+            /**
+             * @description Who becomes its owner, in order, when the last active owner leaves.
+             * @default []
+             */
+            successors: string[];
+            /**
              * Format: int64
              * @description Its version (the `ETag` of `/clients/{client_id}` writes).
              * @default 0
@@ -1071,6 +1082,16 @@ export interface components {
             owners: string[];
             /** @default [] */
             redirect_uris: string[];
+            /**
+             * @description The person accountable for it beside its owners (an active person).
+             * @default null
+             */
+            sponsor: string | null;
+            /**
+             * @description Who takes over, in order, when the last active owner leaves (at most 10).
+             * @default []
+             */
+            successors: string[];
         };
         /**
          * @description `POST /resource-apps`: register a resource app (an MCP server's
@@ -1315,6 +1336,16 @@ export interface components {
             owners: string[] | null;
             /** @default null */
             redirect_uris: string[] | null;
+            /**
+             * @description A new sponsor; `""` removes it.
+             * @default null
+             */
+            sponsor: string | null;
+            /**
+             * @description The whole new list of successors, in order.
+             * @default null
+             */
+            successors: string[] | null;
         };
         /**
          * @description `PATCH /resource-apps/{id}`: what changes (absent: unchanged). The issuer

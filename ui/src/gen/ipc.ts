@@ -224,6 +224,17 @@ export interface components {
              */
             retired_at: number | null;
             /**
+             * @description The person accountable for it beside its owners; neither may decide its
+             *     requests or review its access.
+             * @default null
+             */
+            sponsor: string | null;
+            /**
+             * @description Who becomes its owner, in order, when the last active owner leaves.
+             * @default []
+             */
+            successors: string[];
+            /**
              * Format: int64
              * @description Its version (the `ETag` of `/clients/{client_id}` writes).
              * @default 0
@@ -867,6 +878,16 @@ export interface components {
             name: string;
             owners: string[];
             redirect_uris: string[];
+            /**
+             * @description The person accountable beside the owners.
+             * @default null
+             */
+            sponsor: string | null;
+            /**
+             * @description Who takes over, in order, when the last owner leaves.
+             * @default []
+             */
+            successors: string[];
         };
         /**
          * @description `POST /resource-apps`: register a resource app (an MCP server's
@@ -1184,6 +1205,16 @@ export interface components {
             owners: string[] | null;
             /** @default null */
             redirect_uris: string[] | null;
+            /**
+             * @description A new sponsor; `""` removes it.
+             * @default null
+             */
+            sponsor: string | null;
+            /**
+             * @description The whole new list of successors, in order.
+             * @default null
+             */
+            successors: string[] | null;
         };
         /**
          * @description Change a client (name, description, owners, redirect URIs) at the version

@@ -206,9 +206,28 @@ pub async fn update_person(
         e.detail["events_queued"] = json!(queued);
     }
     record(idp, &mut tx, &e).await?;
+    let handed_over = current.active && !active && succeed(idp, &mut tx, &current.username).await?;
     let p = directory::get_person(&mut tx, id).await.map_err(storage)?;
     commit(idp, tx).await?;
+    if handed_over {
+        idp.registry.reload(&idp.store).await.map_err(storage)?;
+    }
     p.ok_or_else(|| ScimError::not_found(format!("no User with id `{id}`")))
+}
+
+/// The clients `username` answered for pass to their successors, in the
+/// transaction of their departure (after its own audit event); whether any
+/// client changed (the caller reloads the registry after its commit).
+async fn succeed(idp: &Idp, tx: &mut idp_store::Conn, username: &str) -> Result<bool> {
+    let events = super::ownership::person_left(idp, tx, username)
+        .await
+        .map_err(storage)?;
+    if !events.is_empty() {
+        let at = idp.now_ms();
+        let rows: Vec<_> = events.iter().map(|e| (e, at)).collect();
+        audit::append(tx, &rows).await.map_err(storage)?;
+    }
+    Ok(!events.is_empty())
 }
 
 /// What an update does to the current resource.
@@ -246,7 +265,11 @@ pub async fn delete_person(
         e.detail["events_queued"] = json!(queued);
     }
     record(idp, &mut tx, &e).await?;
+    let handed_over = succeed(idp, &mut tx, &current.username).await?;
     commit(idp, tx).await?;
+    if handed_over {
+        idp.registry.reload(&idp.store).await.map_err(storage)?;
+    }
     Ok(())
 }
 

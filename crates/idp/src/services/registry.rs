@@ -31,6 +31,8 @@ pub fn client_view(r: &Registered<Client>, orphaned: bool, counts: (u64, u64)) -
         name: c.name.clone(),
         description: c.description.clone(),
         owners: c.owners.clone(),
+        sponsor: c.sponsor.clone(),
+        successors: c.successors.clone(),
         auth_method: c.auth.method().into(),
         connections: counts.0,
         pending_requests: counts.1,
@@ -91,8 +93,14 @@ async fn check_owners(idp: &Idp, owners: &[String]) -> ServiceResult<Vec<String>
     if owners.is_empty() || owners.len() > 20 {
         return Err(ServiceError::invalid("name 1 to 20 owners"));
     }
+    active_people(idp, "owner", owners).await
+}
+
+/// Each of `names` as the directory names them, once, in order; refused when
+/// one is not an active person (`role` says which list it was in).
+async fn active_people(idp: &Idp, role: &str, names: &[String]) -> ServiceResult<Vec<String>> {
     let mut out = Vec::new();
-    for o in owners {
+    for o in names {
         match idp.person(o.trim()).await? {
             Some(p) if p.active => {
                 if !out.contains(&p.username) {
@@ -101,17 +109,43 @@ async fn check_owners(idp: &Idp, owners: &[String]) -> ServiceResult<Vec<String>
             }
             Some(_) => {
                 return Err(ServiceError::invalid(format!(
-                    "owner `{o}` is deactivated in the directory"
+                    "{role} `{o}` is deactivated in the directory"
                 )));
             }
             None => {
                 return Err(ServiceError::invalid(format!(
-                    "owner `{o}` is not a person of the directory"
+                    "{role} `{o}` is not a person of the directory"
                 )));
             }
         }
     }
     Ok(out)
+}
+
+/// A sponsor: an active person (`""`: none).
+async fn check_sponsor(idp: &Idp, sponsor: &str) -> ServiceResult<Option<String>> {
+    match sponsor.trim() {
+        "" => Ok(None),
+        s => Ok(active_people(idp, "sponsor", &[s.to_owned()]).await?.pop()),
+    }
+}
+
+/// Successors: at most 10 active people, in order.
+async fn check_successors(idp: &Idp, successors: &[String]) -> ServiceResult<Vec<String>> {
+    if successors.len() > 10 {
+        return Err(ServiceError::invalid("name at most 10 successors"));
+    }
+    active_people(idp, "successor", successors).await
+}
+
+/// A successor takes over from the owners, so is none of them.
+fn check_no_owner_succeeds(c: &Client) -> ServiceResult<()> {
+    match c.successors.iter().find(|s| c.owners.contains(s)) {
+        Some(s) => Err(ServiceError::invalid(format!(
+            "`{s}` is an owner, so cannot also be a successor"
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn check_redirect_uris(uris: &[String]) -> ServiceResult<Vec<String>> {
@@ -220,6 +254,11 @@ pub async fn register_client(
     let name = check_name(&req.name)?;
     let description = check_description(req.description.as_deref())?;
     let owners = check_owners(idp, &req.owners).await?;
+    let sponsor = match &req.sponsor {
+        Some(s) => check_sponsor(idp, s).await?,
+        None => None,
+    };
+    let successors = check_successors(idp, &req.successors).await?;
     let redirect_uris = check_redirect_uris(&req.redirect_uris)?;
     let (auth, secret) = match &req.credential {
         ClientCredential::ClientSecret => {
@@ -257,9 +296,12 @@ pub async fn register_client(
         auth,
         redirect_uris,
         owners,
+        sponsor,
+        successors,
         description,
         admin: false,
     };
+    check_no_owner_succeeds(&client)?;
     let mut tx = idp.store.begin_write().await?;
     let inserted = registry::insert(
         &mut tx,
@@ -281,7 +323,8 @@ pub async fn register_client(
     let mut e = actor_event(who, "client.registered", &client_id);
     e.client_id = Some(client_id.clone());
     e.detail["after"] = json!({
-        "name": client.name, "owners": client.owners, "method": client.auth.method(),
+        "name": client.name, "owners": client.owners, "sponsor": client.sponsor,
+        "successors": client.successors, "method": client.auth.method(),
         "redirect_uris": client.redirect_uris,
     });
     let committed = commit_client(idp, tx, &e, &client_id).await?;
@@ -357,6 +400,14 @@ pub async fn update_client(
         Some(o) => Some(check_owners(idp, o).await?),
         None => None,
     };
+    let sponsor = match &req.sponsor {
+        Some(s) => Some(check_sponsor(idp, s).await?),
+        None => None,
+    };
+    let successors = match &req.successors {
+        Some(s) => Some(check_successors(idp, s).await?),
+        None => None,
+    };
     let redirect_uris = req
         .redirect_uris
         .as_deref()
@@ -371,7 +422,13 @@ pub async fn update_client(
         return Err(ServiceError::invalid("send jwks or jwks_uri, not both"));
     }
     let (mut tx, mut c, version) = open_live(idp, client_id, expected).await?;
-    let before = json!({ "name": c.name, "owners": c.owners, "redirect_uris": c.redirect_uris });
+    let summary = |c: &Client| {
+        json!({
+            "name": c.name, "owners": c.owners, "sponsor": c.sponsor,
+            "successors": c.successors, "redirect_uris": c.redirect_uris,
+        })
+    };
+    let before = summary(&c);
     if let Some(n) = name {
         c.name = n;
     }
@@ -381,6 +438,15 @@ pub async fn update_client(
     if let Some(o) = owners {
         c.owners = o;
     }
+    if let Some(s) = sponsor {
+        c.sponsor = s;
+    }
+    match successors {
+        Some(s) => c.successors = s,
+        // A successor made an owner is no successor any more.
+        None => c.successors.retain(|s| !c.owners.contains(s)),
+    }
+    check_no_owner_succeeds(&c)?;
     if let Some(r) = redirect_uris {
         c.redirect_uris = r;
     }
@@ -404,8 +470,7 @@ pub async fn update_client(
     let mut e = actor_event(who, "client.updated", client_id);
     e.client_id = Some(client_id.to_owned());
     e.detail["before"] = before;
-    e.detail["after"] =
-        json!({ "name": c.name, "owners": c.owners, "redirect_uris": c.redirect_uris });
+    e.detail["after"] = summary(&c);
     e.detail["keys_replaced"] = json!(req.jwks.is_some() || req.jwks_uri.is_some());
     let committed = commit_client(idp, tx, &e, client_id).await?;
     Ok(Committed {

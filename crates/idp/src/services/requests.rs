@@ -56,7 +56,8 @@ pub async fn decide(
     }
 }
 
-/// Checks separation of duties: not a requester, not an owner of the client.
+/// Checks separation of duties: not a requester, not an owner or the sponsor
+/// of the client.
 fn check_sod(idp: &Idp, who: &Principal, v: &RequestView) -> ServiceResult<()> {
     if v.users.iter().any(|u| u.username == who.subject) {
         return Err(ServiceError::sod(
@@ -64,12 +65,12 @@ fn check_sod(idp: &Idp, who: &Principal, v: &RequestView) -> ServiceResult<()> {
         ));
     }
     if idp
-        .config
+        .catalog()
         .client(&v.client.client_id)
-        .is_some_and(|c| c.owners.contains(&who.subject))
+        .is_some_and(|c| super::ownership::accountable_for(&c, &who.subject))
     {
         return Err(ServiceError::sod(
-            "you own this client, so someone else must decide its requests",
+            "you own or sponsor this client, so someone else must decide its requests",
         ));
     }
     Ok(())

@@ -49,14 +49,14 @@ pub fn recommend(now: i64, last_used: Option<i64>, n30: u64, n90: u64) -> (Revie
     }
 }
 
-/// Whether `reviewer` may not review this access: they own the client, or it
-/// is their own (a per-user item).
+/// Whether `reviewer` may not review this access: they own or sponsor the
+/// client, or it is their own (a per-user item).
 fn conflicted(idp: &Idp, reviewer: &str, client_id: &str, username: Option<&str>) -> bool {
     username == Some(reviewer)
         || idp
-            .config
+            .catalog()
             .client(client_id)
-            .is_some_and(|c| c.owners.iter().any(|o| o == reviewer))
+            .is_some_and(|c| super::ownership::accountable_for(&c, reviewer))
 }
 
 /// Refuses `reviewer` for an item that is their own access.
