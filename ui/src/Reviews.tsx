@@ -6,6 +6,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ipc, type CampaignView, type ItemState, type ReviewItemView, type SessionView } from "./ipc";
 import { ago, toggled, type ScreenProps } from "./common";
+import { Policies } from "./Policies";
 
 type Decision = ReviewItemView["recommendation"];
 
@@ -173,6 +174,7 @@ export function Reviews({
             </li>
           ))}
         </ul>
+        <Policies tick={tick} online={online} report={report} notify={notify} admin={admin} />
         {admin && (
           <form
             className="new-campaign"

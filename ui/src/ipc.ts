@@ -40,6 +40,8 @@ export type UpdateResourceApp = Ipc["schemas"]["UpdateResourceApp"];
 export type KillResult = Ipc["schemas"]["KillResult"];
 export type TargetKind = Ipc["schemas"]["TargetKind"];
 export type CampaignView = Ipc["schemas"]["CampaignView"];
+export type PoliciesView = Ipc["schemas"]["PoliciesView"];
+export type LifecyclePolicies = Ipc["schemas"]["LifecyclePolicies"];
 export type CreateCampaign = Ipc["schemas"]["CreateCampaign"];
 export type ReviewItemView = Ipc["schemas"]["ReviewItemView"];
 export type ReviewItemPage = Ipc["schemas"]["Page_ReviewItemView"];
@@ -141,6 +143,11 @@ export const ipc = {
   reassignItem: (id: string, item: string, to: string, note: string) =>
     call("reassign_item", { id, item, body: { to, note } }),
   completeCampaign: (id: string) => call("complete_campaign", { id }),
+  policies: () => call("policies", {}),
+  // At the version the person edited: a stale one is refused, never merged.
+  setPolicies: (version: number, policies: Request<"set_policies">["policies"]) =>
+    call("set_policies", { version, policies }),
+  runPolicies: () => call("run_policies", {}),
   overview: () => call("overview", {}),
   directory: () => call("directory", {}),
   exportReport: (id: string, format: ReportFormat) => call("export_report", { id, format }),

@@ -401,6 +401,43 @@ impl AdminClient {
             .await
     }
 
+    /// The lifecycle policies in force, with their ETag.
+    pub async fn policies(&self) -> Result<Versioned<PoliciesView>, ClientError> {
+        Self::versioned(
+            self.send(Method::GET, "/policies", &[], None, &Mutation::default())
+                .await?,
+        )
+        .await
+    }
+
+    /// Replaces the lifecycle policies at the version `m` names (`If-Match`).
+    pub async fn set_policies(
+        &self,
+        body: &LifecyclePolicies,
+        m: &Mutation<'_>,
+    ) -> Result<PoliciesView, ClientError> {
+        Self::json(
+            self.send(Method::PUT, "/policies", &[], Some(&erased::Json(body)), m)
+                .await?,
+        )
+        .await
+    }
+
+    /// Evaluates the lifecycle policies now.
+    pub async fn run_policies(&self) -> Result<PolicyRunReport, ClientError> {
+        Self::json(
+            self.send(
+                Method::POST,
+                "/policies/run",
+                &[],
+                None,
+                &Mutation::default(),
+            )
+            .await?,
+        )
+        .await
+    }
+
     /// `action` is `suspend`, `resume` or `revoke`.
     pub async fn connection_action(
         &self,

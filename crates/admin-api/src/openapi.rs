@@ -296,6 +296,33 @@ pub fn routes() -> Vec<Route> {
             schema::<ReviewItemView>
         ),
         route!(
+            "get",
+            "/policies",
+            "The lifecycle policies in force, with their version (ETag) and the IdP's clock",
+            READ_ALL,
+            false,
+            none,
+            schema::<PoliciesView>
+        ),
+        route!(
+            "put",
+            "/policies",
+            "Replace the lifecycle policies (inactivity suspension and its warning, pending-request expiry)",
+            ADMIN,
+            true,
+            LifecyclePolicies,
+            schema::<PoliciesView>
+        ),
+        route!(
+            "post",
+            "/policies/run",
+            "Evaluate the lifecycle policies now, to the end, in batches",
+            ADMIN,
+            false,
+            none,
+            schema::<PolicyRunReport>
+        ),
+        route!(
             "post",
             "/reviews/{id}/complete",
             "Apply the default action to undecided items now and complete the campaign",

@@ -1424,3 +1424,62 @@ mod tests {
         assert_eq!(ConnectionStatusFilter::All.status(), None);
     }
 }
+
+/// `GET`/`PUT /policies`: the lifecycle policies the IdP enforces on its own
+/// clock (each run in batches; every action an audit event by
+/// `system:<policy>`). Absent values switch a policy off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LifecyclePolicies {
+    /// An active connection that issued no ID-JAG for this many days is
+    /// suspended (resuming it takes an approver).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 3650))]
+    pub inactivity_days: Option<u32>,
+    /// How many days before that suspension the client's owners are warned.
+    #[serde(default = "default_warning_days")]
+    #[schemars(range(min = 0, max = 365))]
+    pub inactivity_warning_days: u32,
+    /// A pending request no refused exchange touched for this many days
+    /// expires; a refused exchange after that opens a fresh request.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 3650))]
+    pub pending_request_days: Option<u32>,
+}
+
+fn default_warning_days() -> u32 {
+    7
+}
+
+/// Every policy off (the warning lead at its default).
+impl Default for LifecyclePolicies {
+    fn default() -> Self {
+        LifecyclePolicies {
+            inactivity_days: None,
+            inactivity_warning_days: default_warning_days(),
+            pending_request_days: None,
+        }
+    }
+}
+
+/// The policies with their version (the `ETag` of `PUT /policies`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PoliciesView {
+    pub policies: LifecyclePolicies,
+    /// 0 until an admin first sets them.
+    pub version: i64,
+    /// Unix seconds of the IdP's clock now (what the policies are evaluated on).
+    pub now: i64,
+}
+
+/// What one evaluation of the lifecycle policies did (`POST /policies/run`,
+/// and the IdP's own periodic run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct PolicyRunReport {
+    /// Pending requests expired.
+    pub requests_expired: u64,
+    /// Connections whose owners were warned of a coming suspension.
+    pub inactivity_warnings: u64,
+    /// Connections suspended for inactivity.
+    pub connections_suspended: u64,
+}

@@ -276,6 +276,29 @@ pub async fn campaigns(c: &Console) -> Result<Vec<admin_api::CampaignView>, Cons
     Ok(c.admin().await?.campaigns().await?)
 }
 
+/// The lifecycle policies in force.
+pub async fn policies(c: &Console) -> Result<admin_api::PoliciesView, ConsoleError> {
+    Ok(c.admin().await?.policies().await?.value)
+}
+
+/// Replaces the lifecycle policies at the version the person edited.
+pub async fn set_policies(
+    c: &Console,
+    version: i64,
+    policies: &admin_api::LifecyclePolicies,
+) -> Result<admin_api::PoliciesView, ConsoleError> {
+    let etag = format!("\"v{version}\"");
+    Ok(c.admin()
+        .await?
+        .set_policies(policies, &if_match(&etag))
+        .await?)
+}
+
+/// Evaluates the lifecycle policies now.
+pub async fn run_policies(c: &Console) -> Result<admin_api::PolicyRunReport, ConsoleError> {
+    Ok(c.admin().await?.run_policies().await?)
+}
+
 pub async fn create_campaign(
     c: &Console,
     body: &admin_api::CreateCampaign,

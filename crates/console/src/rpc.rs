@@ -23,8 +23,9 @@ pub use crate::{
 pub use admin_api::{
     ApproveRequest, AuditEventView, AuditExportFormat, AuditQuery, CampaignView, ChainReportView,
     ClientView, ConnectionAction, ConnectionQuery, ConnectionView, CreateCampaign, DecisionResult,
-    ItemState, ModifyConnection, Page, Reassign, RegisterResourceApp, ReportFormat, RequestSort,
-    RequestStatusFilter, RequestView, ResourceAppView, ReviewDecisions, ReviewItemView, Risk,
+    ItemState, LifecyclePolicies, ModifyConnection, Page, PoliciesView, PolicyRunReport, Reassign,
+    RegisterResourceApp, ReportFormat, RequestSort, RequestStatusFilter, RequestView,
+    ResourceAppView, ReviewDecisions, ReviewItemView, Risk,
 };
 
 use crate::{Console, ErrorCode, commands as c, helpdesk, session::OpenUrl};
@@ -107,6 +108,14 @@ pub struct UpdateClientReq {
     pub client_id: String,
     pub version: i64,
     pub change: admin_api::UpdateClient,
+}
+
+/// New lifecycle policies, at the version the person edited.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPoliciesReq {
+    pub version: i64,
+    pub policies: LifecyclePolicies,
 }
 
 /// Change a resource app at the version the person edited.
@@ -665,6 +674,30 @@ pub async fn reassign_item(
     r: ReassignReq,
 ) -> Result<ReviewItemView, ConsoleError> {
     c::reassign_item(c, &r.id, &r.item, &r.body).await
+}
+
+pub async fn policies(
+    c: &Console,
+    _: &impl Shell,
+    _: NoArgs,
+) -> Result<PoliciesView, ConsoleError> {
+    c::policies(c).await
+}
+
+pub async fn set_policies(
+    c: &Console,
+    _: &impl Shell,
+    r: SetPoliciesReq,
+) -> Result<PoliciesView, ConsoleError> {
+    c::set_policies(c, r.version, &r.policies).await
+}
+
+pub async fn run_policies(
+    c: &Console,
+    _: &impl Shell,
+    _: NoArgs,
+) -> Result<PolicyRunReport, ConsoleError> {
+    c::run_policies(c).await
 }
 
 pub async fn complete_campaign(

@@ -32,6 +32,7 @@ pub fn migrator(backend: Backend) -> Migrator {
             8 "0008_spent_jtis" "spent_jtis", 9 "0009_key_rotation" "key_rotation",
             10 "0010_directory" "directory", 11 "0011_upstream_logins" "upstream_logins",
             12 "0012_registry" "registry", 13 "0013_reapproval" "reapproval",
+            14 "0014_lifecycle" "lifecycle",
         ),
         Backend::Postgres => migrations!("postgres":
             1 "0001_initial" "initial", 2 "0002_admin" "admin", 3 "0003_list_indexes" "list_indexes",
@@ -40,6 +41,7 @@ pub fn migrator(backend: Backend) -> Migrator {
             8 "0008_spent_jtis" "spent_jtis", 9 "0009_key_rotation" "key_rotation",
             10 "0010_directory" "directory", 11 "0011_upstream_logins" "upstream_logins",
             12 "0012_registry" "registry", 13 "0013_reapproval" "reapproval",
+            14 "0014_lifecycle" "lifecycle",
         ),
     };
     Migrator {

@@ -15,6 +15,7 @@ pub fn start(idp: SharedIdp) -> Result<(), reqwest::Error> {
     tokio::spawn(change_feed(idp.clone()));
     tokio::spawn(listen_to_other_nodes(idp.clone()));
     tokio::spawn(review_deadlines(idp.clone()));
+    tokio::spawn(lifecycle_policies(idp.clone()));
     tokio::spawn(crate::refusals::flusher(idp.clone()));
     tokio::spawn(purge(idp));
     Ok(())
@@ -101,6 +102,16 @@ async fn review_deadlines(idp: SharedIdp) {
     loop {
         tick.tick().await;
         crate::services::reviews::run_due(&idp).await;
+    }
+}
+
+/// The lifecycle policies, once a minute on the IdP's clock (each action is a
+/// conditional write, so nodes running it together act once).
+async fn lifecycle_policies(idp: SharedIdp) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        crate::services::lifecycle::run_due(&idp).await;
     }
 }
 

@@ -1169,6 +1169,52 @@ async fn an_admin_registers_a_client_whose_secret_goes_only_to_the_chosen_file()
 
 #[tokio::test]
 #[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
+async fn an_admin_sets_the_lifecycle_policies_and_runs_them_from_the_reviews_screen() {
+    let (_driver, w, info) = launch("judy").await;
+    w.click_css("[data-testid=nav-reviews]").await;
+    w.wait_for("[data-testid=policy-summary]", 20, |t| {
+        t.contains("never suspended") && t.contains("never expire")
+    })
+    .await;
+    w.click_css("[data-testid=policy-edit]").await;
+    for (id, text) in [("policy-inactivity", "30"), ("policy-pending", "14")] {
+        let e = w
+            .wait_for(&format!("[data-testid={id}]"), 10, |_| true)
+            .await;
+        w.type_into(&e, text).await;
+    }
+    w.screenshot("reviews-policies-edit").await;
+    w.click_css("[data-testid=policy-save]").await;
+    w.wait_for("[data-testid=policy-summary]", 20, |t| {
+        t.contains("suspended after 30 days") && t.contains("expire after 14 days")
+    })
+    .await;
+    // As the IdP stored them, at version 1.
+    let token = gatehouse_tests::admin_token(&info, "judy", false).await;
+    let saved: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/admin/v1/policies", info.idp))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(saved["version"], 1);
+    assert_eq!(saved["policies"]["inactivity_days"], 30);
+    assert_eq!(saved["policies"]["inactivity_warning_days"], 7);
+    assert_eq!(saved["policies"]["pending_request_days"], 14);
+    w.click_css("[data-testid=policy-run]").await;
+    w.wait_for("[data-testid=notice]", 20, |t| {
+        t.contains("Policies applied: 0 requests expired")
+    })
+    .await;
+    w.screenshot("reviews-policies").await;
+    w.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
 async fn an_admin_registers_edits_and_retires_a_resource_app_with_a_second_factor() {
     let (_driver, w, info) = launch("judy").await;
     let admin_token = gatehouse_tests::admin_token(&info, "judy", false).await;

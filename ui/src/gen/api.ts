@@ -365,6 +365,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The lifecycle policies in force, with their version (ETag) and the IdP's clock */
+        get: operations["get_policies"];
+        /** Replace the lifecycle policies (inactivity suspension and its warning, pending-request expiry) */
+        put: operations["put_policies"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/policies/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Evaluate the lifecycle policies now, to the end, in batches */
+        post: operations["post_policies_run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/resource-apps": {
         parameters: {
             query?: never;
@@ -963,6 +998,33 @@ export interface components {
              */
             hour_ms: number;
         };
+        /**
+         * @description `GET`/`PUT /policies`: the lifecycle policies the IdP enforces on its own
+         *     clock (each run in batches; every action an audit event by
+         *     `system:<policy>`). Absent values switch a policy off.
+         */
+        LifecyclePolicies: {
+            /**
+             * Format: uint32
+             * @description An active connection that issued no ID-JAG for this many days is
+             *     suspended (resuming it takes an approver).
+             * @default null
+             */
+            inactivity_days: number | null;
+            /**
+             * Format: uint32
+             * @description How many days before that suspension the client's owners are warned.
+             * @default 7
+             */
+            inactivity_warning_days: number;
+            /**
+             * Format: uint32
+             * @description A pending request no refused exchange touched for this many days
+             *     expires; a refused exchange after that opens a fresh request.
+             * @default null
+             */
+            pending_request_days: number | null;
+        };
         /** @description Change a connection; fields left out stay as they are. */
         ModifyConnection: {
             allowed_groups?: string[] | null;
@@ -1021,6 +1083,41 @@ export interface components {
              * @description How many items match the filter in all.
              */
             total: number;
+        };
+        /** @description The policies with their version (the `ETag` of `PUT /policies`). */
+        PoliciesView: {
+            /**
+             * Format: int64
+             * @description Unix seconds of the IdP's clock now (what the policies are evaluated on).
+             */
+            now: number;
+            policies: components["schemas"]["LifecyclePolicies"];
+            /**
+             * Format: int64
+             * @description 0 until an admin first sets them.
+             */
+            version: number;
+        };
+        /**
+         * @description What one evaluation of the lifecycle policies did (`POST /policies/run`,
+         *     and the IdP's own periodic run).
+         */
+        PolicyRunReport: {
+            /**
+             * Format: uint64
+             * @description Connections suspended for inactivity.
+             */
+            connections_suspended: number;
+            /**
+             * Format: uint64
+             * @description Connections whose owners were warned of a coming suspension.
+             */
+            inactivity_warnings: number;
+            /**
+             * Format: uint64
+             * @description Pending requests expired.
+             */
+            requests_expired: number;
         };
         /** @description RFC 9457 problem details. `code` is stable for programs; `title`/`detail` are for people. */
         Problem: {
@@ -2322,6 +2419,102 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GroupView"][];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PoliciesView"];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_policies: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The ETag from the last read; a stale one gets 412 with the current state. */
+                "If-Match": string;
+                /** @description A retry with the same key returns the first result. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LifecyclePolicies"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PoliciesView"];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_policies_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyRunReport"];
                 };
             };
             /** @description Problem */

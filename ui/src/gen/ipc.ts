@@ -353,6 +353,10 @@ export interface components {
                 request: components["schemas"]["NoArgs"];
                 response: components["schemas"]["OverviewView"];
             };
+            policies: {
+                request: components["schemas"]["NoArgs"];
+                response: components["schemas"]["PoliciesView"];
+            };
             profiles: {
                 request: components["schemas"]["NoArgs"];
                 response: components["schemas"]["ProfileView"][];
@@ -393,9 +397,17 @@ export interface components {
                 request: components["schemas"]["RotateSecretReq"];
                 response: components["schemas"]["ClientSaved"] | null;
             };
+            run_policies: {
+                request: components["schemas"]["NoArgs"];
+                response: components["schemas"]["PolicyRunReport"];
+            };
             session: {
                 request: components["schemas"]["NoArgs"];
                 response: components["schemas"]["SessionView"] | null;
+            };
+            set_policies: {
+                request: components["schemas"]["SetPoliciesReq"];
+                response: components["schemas"]["PoliciesView"];
             };
             set_update_feed: {
                 request: components["schemas"]["UpdateFeedReq"];
@@ -704,6 +716,33 @@ export interface components {
             receipts: components["schemas"]["ConnectionReceipts"][];
             result: components["schemas"]["BulkRevokeResult"];
         };
+        /**
+         * @description `GET`/`PUT /policies`: the lifecycle policies the IdP enforces on its own
+         *     clock (each run in batches; every action an audit event by
+         *     `system:<policy>`). Absent values switch a policy off.
+         */
+        LifecyclePolicies: {
+            /**
+             * Format: uint32
+             * @description An active connection that issued no ID-JAG for this many days is
+             *     suspended (resuming it takes an approver).
+             * @default null
+             */
+            inactivity_days: number | null;
+            /**
+             * Format: uint32
+             * @description How many days before that suspension the client's owners are warned.
+             * @default 7
+             */
+            inactivity_warning_days: number;
+            /**
+             * Format: uint32
+             * @description A pending request no refused exchange touched for this many days
+             *     expires; a refused exchange after that opens a fresh request.
+             * @default null
+             */
+            pending_request_days: number | null;
+        };
         /** @description The screen a link opens. */
         LinkScreen: "requests" | "connections" | "reviews";
         /** @description The pending queue's filters (none: every pending request, oldest first). */
@@ -803,6 +842,41 @@ export interface components {
              * @description How many items match the filter in all.
              */
             total: number;
+        };
+        /** @description The policies with their version (the `ETag` of `PUT /policies`). */
+        PoliciesView: {
+            /**
+             * Format: int64
+             * @description Unix seconds of the IdP's clock now (what the policies are evaluated on).
+             */
+            now: number;
+            policies: components["schemas"]["LifecyclePolicies"];
+            /**
+             * Format: int64
+             * @description 0 until an admin first sets them.
+             */
+            version: number;
+        };
+        /**
+         * @description What one evaluation of the lifecycle policies did (`POST /policies/run`,
+         *     and the IdP's own periodic run).
+         */
+        PolicyRunReport: {
+            /**
+             * Format: uint64
+             * @description Connections suspended for inactivity.
+             */
+            connections_suspended: number;
+            /**
+             * Format: uint64
+             * @description Connections whose owners were warned of a coming suspension.
+             */
+            inactivity_warnings: number;
+            /**
+             * Format: uint64
+             * @description Pending requests expired.
+             */
+            requests_expired: number;
         };
         Profile: {
             /** @description The console's client id at that IdP (public client). */
@@ -1150,6 +1224,12 @@ export interface components {
             /** @description Where the session's long-lived secret is kept. */
             storage: components["schemas"]["SecretStorage"];
             subject: string;
+        };
+        /** @description New lifecycle policies, at the version the person edited. */
+        SetPoliciesReq: {
+            policies: components["schemas"]["LifecyclePolicies"];
+            /** Format: int64 */
+            version: number;
         };
         /** @description Counts for the relationship map and the charts, from the audit log and the queue. */
         StatsView: {

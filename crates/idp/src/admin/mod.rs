@@ -8,6 +8,7 @@ pub mod connections;
 pub mod csv;
 pub mod directory;
 pub mod events;
+pub mod policies;
 pub mod problem;
 pub mod registry;
 pub mod requests;
@@ -99,6 +100,8 @@ pub fn router(idp: SharedIdp) -> Router<SharedIdp> {
             "/admin/v1/resource-apps/{id}/retire",
             post(registry::retire_app),
         )
+        .route("/admin/v1/policies", get(policies::get).put(policies::put))
+        .route("/admin/v1/policies/run", post(policies::run))
         .route("/admin/v1/users", get(directory::users))
         .route("/admin/v1/groups", get(directory::groups))
         .route("/admin/v1/audit", get(audit_api::query))

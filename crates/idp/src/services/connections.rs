@@ -421,7 +421,7 @@ pub async fn revoke_in_tx(
 /// Moves connection `v` to status `to` inside `tx`: the row, revocation events
 /// for every receiver unless it is being resumed (a suspended connection grants
 /// nothing either), the audit event `base` with before/after, the change row.
-async fn set_status_in_tx(
+pub(crate) async fn set_status_in_tx(
     idp: &Idp,
     tx: &mut idp_store::Conn,
     v: &ConnectionView,

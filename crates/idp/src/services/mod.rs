@@ -8,6 +8,7 @@
 
 pub mod connections;
 pub mod directory;
+pub mod lifecycle;
 pub mod ownership;
 pub mod registry;
 pub mod requests;
