@@ -36,6 +36,7 @@ const LINK_SCREENS: Record<LinkScreen, Screen> = {
   requests: "pending",
   connections: "connections",
   reviews: "reviews",
+  clients: "directory",
 };
 
 interface Command {
@@ -250,7 +251,7 @@ export function App() {
       {screen === "reviews" && <Reviews {...props} session={session} focus={focusOn("reviews")} />}
       {screen === "helpdesk" && <Helpdesk {...props} />}
       {screen === "overview" && <Overview {...props} />}
-      {screen === "directory" && <Directory {...props} />}
+      {screen === "directory" && <Directory {...props} focus={focusOn("directory")} />}
       {locked && (
         <div className="overlay" role="dialog" aria-label="Locked">
           <div className="card">

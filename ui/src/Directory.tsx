@@ -60,7 +60,7 @@ interface Retiring {
   reason: string;
 }
 
-export function Directory({ tick, report, online, notify }: ScreenProps) {
+export function Directory({ tick, report, online, notify, focus }: ScreenProps) {
   const [data, setData] = useState<DirectoryView | null>(null);
   const [registering, setRegistering] = useState<NewClient | null>(null);
   const [retiring, setRetiring] = useState<Retiring | null>(null);
@@ -72,6 +72,15 @@ export function Directory({ tick, report, online, notify }: ScreenProps) {
   const [tab, setTab] = useState<Tab>("people");
   const [q, setQ] = useState("");
   const [orphanedOnly, setOrphanedOnly] = useState(false);
+  // A link to a client (a notification's): its tab, filtered to it.
+  useEffect(() => {
+    if (!focus) return;
+    const t = setTimeout(() => {
+      setTab("clients");
+      setQ(focus.id);
+    }, 0);
+    return () => clearTimeout(t);
+  }, [focus]);
 
   const load = useCallback(async () => {
     try {

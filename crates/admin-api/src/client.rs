@@ -438,6 +438,42 @@ impl AdminClient {
         .await
     }
 
+    /// Where approvers are notified.
+    pub async fn notification_channels(&self) -> Result<Vec<ChannelView>, ClientError> {
+        self.get_json("/notification-channels", &[]).await
+    }
+
+    /// Adds a channel; a webhook's signing secret is in the answer, once.
+    pub async fn create_notification_channel(
+        &self,
+        body: &CreateChannel,
+        m: &Mutation<'_>,
+    ) -> Result<ChannelCreated, ClientError> {
+        self.post_json("/notification-channels", body, m).await
+    }
+
+    /// Deletes a channel (its receipts stay).
+    pub async fn delete_notification_channel(&self, id: &str) -> Result<(), ClientError> {
+        self.send(
+            Method::DELETE,
+            &format!("/notification-channels/{id}"),
+            &[],
+            None,
+            &Mutation::default(),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// A channel's newest deliveries with their receipts.
+    pub async fn notification_deliveries(
+        &self,
+        id: &str,
+    ) -> Result<Vec<DeliveryView>, ClientError> {
+        self.get_json(&format!("/notification-channels/{id}/deliveries"), &[])
+            .await
+    }
+
     /// `action` is `suspend`, `resume` or `revoke`.
     pub async fn connection_action(
         &self,

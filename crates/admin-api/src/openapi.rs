@@ -19,7 +19,7 @@ pub struct Route {
     response: fn(&mut SchemaGenerator) -> Value,
     /// The query parameters, from the contract's query type.
     query: Option<fn() -> Vec<Value>>,
-    /// The success status: 200, or 201 for a creation.
+    /// The success status: 200, 201 for a creation, 204 for a deletion.
     status: u16,
     /// When a `202` is also a success, what it means.
     accepted: Option<&'static str>,
@@ -34,6 +34,10 @@ impl Route {
     }
     fn created(mut self) -> Self {
         self.status = 201;
+        self
+    }
+    fn no_content(mut self) -> Self {
+        self.status = 204;
         self
     }
     fn or_accepted(mut self, meaning: &'static str) -> Self {
@@ -323,6 +327,44 @@ pub fn routes() -> Vec<Route> {
             schema::<PolicyRunReport>
         ),
         route!(
+            "get",
+            "/notification-channels",
+            "Where approvers are notified (never a secret; a Slack URL masked)",
+            ADMIN,
+            false,
+            none,
+            schema::<Vec<ChannelView>>
+        ),
+        route!(
+            "post",
+            "/notification-channels",
+            "Add a signed webhook or Slack channel; a webhook's signing secret is shown this once",
+            ADMIN,
+            false,
+            CreateChannel,
+            schema::<ChannelCreated>
+        )
+        .created(),
+        route!(
+            "delete",
+            "/notification-channels/{id}",
+            "Delete a channel: its pending deliveries are dropped, its receipts kept",
+            ADMIN,
+            false,
+            none,
+            schema::<()>
+        )
+        .no_content(),
+        route!(
+            "get",
+            "/notification-channels/{id}/deliveries",
+            "A channel's newest deliveries and their receipts (attempts, status, last error)",
+            ADMIN,
+            false,
+            none,
+            schema::<Vec<DeliveryView>>
+        ),
+        route!(
             "post",
             "/reviews/{id}/complete",
             "Apply the default action to undecided items now and complete the campaign",
@@ -570,11 +612,12 @@ pub fn document() -> Value {
             Value::Object(m)
         };
         let mut responses = serde_json::Map::new();
-        let ok = if r.status == 201 { "Created" } else { "OK" };
-        responses.insert(
-            r.status.to_string(),
-            json!({"description": ok, "content": content.clone()}),
-        );
+        let ok = match r.status {
+            201 => json!({"description": "Created", "content": content.clone()}),
+            204 => json!({"description": "No Content"}),
+            _ => json!({"description": "OK", "content": content.clone()}),
+        };
+        responses.insert(r.status.to_string(), ok);
         if let Some(meaning) = r.accepted {
             responses.insert(
                 "202".into(),

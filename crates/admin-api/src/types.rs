@@ -1483,3 +1483,109 @@ pub struct PolicyRunReport {
     /// Connections suspended for inactivity.
     pub connections_suspended: u64,
 }
+
+wire_enum! {
+    /// How a notification channel is reached.
+    pub enum ChannelKind {
+        /// A JSON body signed with HMAC-SHA256 over `<timestamp>.<body>`
+        /// (`Gatehouse-Signature: t=…,v1=…`) with the secret shown at creation.
+        Webhook = "webhook",
+        /// A Slack-compatible incoming webhook (`{"text": …}`); its URL is the secret.
+        Slack = "slack",
+    }
+}
+
+wire_enum! {
+    /// What a channel is told about. Every notification carries a
+    /// `gatehouse://` link to the screen it is about, never a token or a secret.
+    pub enum NotificationKind {
+        /// An AI client asked for a connection nobody has yet: an approver's turn.
+        RequestPending = "request.pending",
+        /// One approver approved a sensitive grant; a second one must.
+        RequestAwaitingSecondApproval = "request.awaiting_second_approval",
+        /// A review campaign started: its reviewers have items due.
+        ReviewItemsDue = "review.items_due",
+        /// An AI client's last active owner left and no successor was left.
+        ClientOrphaned = "client.orphaned",
+        /// An owner left and a successor took the client over.
+        ClientOwnerChanged = "client.owner_changed",
+        /// A lifecycle policy will act soon (an idle connection's suspension).
+        PolicyWarning = "policy.warning",
+    }
+}
+
+/// `POST /notification-channels`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateChannel {
+    #[schemars(length(min = 1, max = 100))]
+    pub name: String,
+    pub kind: ChannelKind,
+    /// Where to POST (https, or http on loopback).
+    pub url: String,
+    /// What it is told about; empty: everything.
+    #[serde(default)]
+    pub events: Vec<NotificationKind>,
+}
+
+/// A notification channel (never its secret; a Slack URL only masked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChannelView {
+    pub id: String,
+    pub name: String,
+    pub kind: ChannelKind,
+    pub url: String,
+    pub events: Vec<NotificationKind>,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+/// A new channel with its signing secret, shown this once.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChannelCreated {
+    pub channel: ChannelView,
+    /// The HMAC-SHA256 key of a webhook's signatures; absent for Slack.
+    pub signing_secret: Option<String>,
+}
+
+impl std::fmt::Debug for ChannelCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelCreated")
+            .field("channel", &self.channel)
+            .field(
+                "signing_secret",
+                &self.signing_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+wire_enum! {
+    /// Where a delivery stands.
+    pub enum DeliveryStatus {
+        Pending = "pending",
+        Delivered = "delivered",
+        /// Gave up after the last retry.
+        Failed = "failed",
+        /// Its channel was deleted first.
+        Dropped = "dropped",
+    }
+}
+
+/// One delivery of a notification to a channel, with its receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeliveryView {
+    pub id: String,
+    pub event: NotificationKind,
+    /// The audit event it came from.
+    pub audit_seq: i64,
+    pub status: DeliveryStatus,
+    pub attempts: i64,
+    pub created_at_ms: i64,
+    /// When it is tried next (while pending).
+    pub next_attempt_ms: i64,
+    pub delivered_at_ms: Option<i64>,
+    /// The receiver's last HTTP status.
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+}

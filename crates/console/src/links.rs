@@ -1,7 +1,8 @@
 //! `gatehouse://` links — from a chat message, a browser, a notification click,
 //! or the command line of a second launch — all checked by the one parser here,
 //! so each way a link arrives gets the same answer. A link names one screen and
-//! one id (`gatehouse://requests/ID`, `…/connections/ID`, `…/reviews/ID`); any
+//! one id (`gatehouse://requests/ID`, `…/connections/ID`, `…/reviews/ID`,
+//! `…/clients/ID`); any
 //! other shape is refused with a sentence a person can act on, and nothing else
 //! happens: no query, no fragment, no encoded bytes, nothing long is honoured.
 
@@ -25,6 +26,8 @@ pub enum LinkScreen {
     Connections,
     /// An access review campaign (`gatehouse://reviews/rev_…`).
     Reviews,
+    /// An AI client (`gatehouse://clients/code-agent`), in the directory.
+    Clients,
 }
 
 impl LinkScreen {
@@ -33,6 +36,7 @@ impl LinkScreen {
             "requests" => Some(LinkScreen::Requests),
             "connections" => Some(LinkScreen::Connections),
             "reviews" => Some(LinkScreen::Reviews),
+            "clients" => Some(LinkScreen::Clients),
             _ => None,
         }
     }
@@ -42,6 +46,7 @@ impl LinkScreen {
             LinkScreen::Requests => "requests",
             LinkScreen::Connections => "connections",
             LinkScreen::Reviews => "reviews",
+            LinkScreen::Clients => "clients",
         }
     }
 }
@@ -62,7 +67,7 @@ impl OpenedLink {
     }
 }
 
-const SHAPE: &str = "Gatehouse links look like gatehouse://requests/ID, gatehouse://connections/ID or gatehouse://reviews/ID.";
+const SHAPE: &str = "Gatehouse links look like gatehouse://requests/ID, gatehouse://connections/ID, gatehouse://reviews/ID or gatehouse://clients/ID.";
 
 fn refused(why: &str) -> OpenedLink {
     OpenedLink::Refused {
@@ -94,9 +99,13 @@ pub fn parse(link: &str) -> OpenedLink {
     };
     let id_ok = !id.is_empty()
         && id.len() <= MAX_ID
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        && id.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || b == b'_'
+                || b == b'-'
+                // A client id may hold dots (`a-z 0-9 - _ .`).
+                || (b == b'.' && screen == LinkScreen::Clients)
+        });
     if !id_ok {
         return refused("its id is malformed");
     }
@@ -145,10 +154,15 @@ mod tests {
             parse("GateHouse://Reviews/rev_9"),
             open(LinkScreen::Reviews, "rev_9")
         );
+        assert_eq!(
+            parse("gatehouse://clients/support.copilot-2"),
+            open(LinkScreen::Clients, "support.copilot-2")
+        );
         for screen in [
             LinkScreen::Requests,
             LinkScreen::Connections,
             LinkScreen::Reviews,
+            LinkScreen::Clients,
         ] {
             assert_eq!(parse(&OpenedLink::link(screen, "x_1")), open(screen, "x_1"));
         }
@@ -162,6 +176,7 @@ mod tests {
             ("gatehouse://requests/a/b", "one screen and one id"),
             ("gatehouse://settings/x", "no screen"),
             ("gatehouse://requests/a%2Fb", "malformed"),
+            ("gatehouse://requests/a.b", "malformed"),
             ("gatehouse://requests/<script>", "malformed"),
             ("gatehouse://requests/a?approve=1", "no query"),
             ("gatehouse://requests/a#x", "no query"),

@@ -239,7 +239,7 @@ pub async fn append(tx: &mut Conn, events: &[(&AuditEvent, i64)]) -> DbResult<(i
 }
 
 /// The one decoder of an `audit_events` row, and the exact detail text hashed.
-fn decode(r: &AnyRow) -> (StoredEvent, String) {
+pub(crate) fn decode(r: &AnyRow) -> (StoredEvent, String) {
     let detail: String = r.get("detail");
     let event = StoredEvent {
         seq: r.get("seq"),

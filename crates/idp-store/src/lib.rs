@@ -31,6 +31,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod lifecycle;
 mod migrate;
+pub mod notifications;
 pub mod outbox;
 pub mod page;
 pub mod registry;

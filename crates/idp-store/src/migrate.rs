@@ -32,7 +32,7 @@ pub fn migrator(backend: Backend) -> Migrator {
             8 "0008_spent_jtis" "spent_jtis", 9 "0009_key_rotation" "key_rotation",
             10 "0010_directory" "directory", 11 "0011_upstream_logins" "upstream_logins",
             12 "0012_registry" "registry", 13 "0013_reapproval" "reapproval",
-            14 "0014_lifecycle" "lifecycle",
+            14 "0014_lifecycle" "lifecycle", 15 "0015_notifications" "notifications",
         ),
         Backend::Postgres => migrations!("postgres":
             1 "0001_initial" "initial", 2 "0002_admin" "admin", 3 "0003_list_indexes" "list_indexes",
@@ -41,7 +41,7 @@ pub fn migrator(backend: Backend) -> Migrator {
             8 "0008_spent_jtis" "spent_jtis", 9 "0009_key_rotation" "key_rotation",
             10 "0010_directory" "directory", 11 "0011_upstream_logins" "upstream_logins",
             12 "0012_registry" "registry", 13 "0013_reapproval" "reapproval",
-            14 "0014_lifecycle" "lifecycle",
+            14 "0014_lifecycle" "lifecycle", 15 "0015_notifications" "notifications",
         ),
     };
     Migrator {

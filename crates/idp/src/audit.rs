@@ -31,3 +31,20 @@ impl AuditLog {
         self.writer.append(event, at_ms).await.map_err(AuditError)
     }
 }
+
+/// `connection_request.created`: a request no approver has seen yet (the
+/// notifier tells the approvers' channels).
+pub fn request_created(
+    client_id: &str,
+    subject: Option<&str>,
+    request_id: &str,
+    resource_app: &str,
+    scopes: &[String],
+) -> AuditEvent {
+    let mut e = AuditEvent::new("connection_request.created", AuditOutcome::Success);
+    e.client_id = Some(client_id.to_owned());
+    e.subject = subject.map(str::to_owned);
+    e.target = Some(request_id.to_owned());
+    e.detail = serde_json::json!({ "resource_app": resource_app, "scopes": scopes });
+    e
+}

@@ -273,6 +273,22 @@ pub async fn file_request(
             )
             .await
             .map_err(db_error)?;
+        if change
+            .as_ref()
+            .is_some_and(|c| c.kind == admin_api::ChangeKind::RequestCreated)
+        {
+            let e = crate::audit::request_created(
+                &auth.client.client_id,
+                username.as_deref(),
+                &id,
+                &app.id,
+                &scopes,
+            );
+            idp.audit
+                .record(e, idp.now_ms())
+                .await
+                .map_err(|e| OAuthError::server_error(e.to_string()))?;
+        }
         crate::services::publish(&idp, change.into_iter().collect());
         let mut e = AuditEvent::new("connection_request.file", AuditOutcome::Success);
         e.client_id = Some(auth.client.client_id.clone());

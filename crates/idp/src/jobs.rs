@@ -1,7 +1,8 @@
 //! The IdP's background work, started from one place: the change feed (what
 //! the admin event stream carries, in commit order, from every node), the
 //! listener that hears other nodes' commits (PostgreSQL), the revocation
-//! pusher, the review deadlines, the counts of repeated refusals, and the purge of what can no longer be replayed.
+//! pusher, the notifier, the review deadlines, the lifecycle policies, the
+//! counts of repeated refusals, and the purge of what can no longer be replayed.
 
 use crate::state::SharedIdp;
 use std::time::Duration;
@@ -11,7 +12,8 @@ pub fn start(idp: SharedIdp) -> Result<(), reqwest::Error> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()?;
-    tokio::spawn(crate::revocation::pusher(idp.clone(), http));
+    tokio::spawn(crate::revocation::pusher(idp.clone(), http.clone()));
+    tokio::spawn(crate::notify::notifier(idp.clone(), http));
     tokio::spawn(change_feed(idp.clone()));
     tokio::spawn(listen_to_other_nodes(idp.clone()));
     tokio::spawn(review_deadlines(idp.clone()));

@@ -19,6 +19,7 @@ pub mod external_subject;
 pub mod http_error;
 pub mod jobs;
 pub mod metrics;
+pub mod notify;
 pub mod policy;
 pub mod refusals;
 pub mod registry;

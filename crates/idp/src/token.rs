@@ -491,6 +491,19 @@ async fn exchange_inner(
                 .await
                 .map_err(db_error)?;
             if let Some(c) = change {
+                if c.kind == admin_api::ChangeKind::RequestCreated {
+                    let e = crate::audit::request_created(
+                        &auth.client.client_id,
+                        Some(&user.username),
+                        &id,
+                        &app.id,
+                        &wanted,
+                    );
+                    idp.audit
+                        .record(e, idp.now_ms())
+                        .await
+                        .map_err(|e| OAuthError::server_error(e.to_string()))?;
+                }
                 idp.changes.send(c).ok();
             }
             let description = format!(

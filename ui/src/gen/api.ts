@@ -365,6 +365,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/notification-channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where approvers are notified (never a secret; a Slack URL masked) */
+        get: operations["get_notification_channels"];
+        put?: never;
+        /** Add a signed webhook or Slack channel; a webhook's signing secret is shown this once */
+        post: operations["post_notification_channels"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/notification-channels/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a channel: its pending deliveries are dropped, its receipts kept */
+        delete: operations["delete_notification_channels__id_"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/notification-channels/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A channel's newest deliveries and their receipts (attempts, status, last error) */
+        get: operations["get_notification_channels__id__deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/policies": {
         parameters: {
             query?: never;
@@ -777,6 +829,25 @@ export interface components {
         };
         /** @description What a change event is about (the event stream's event names). */
         ChangeKind: ("request.created" | "request.updated" | "request.decided" | "connection.updated" | "connection.revoked" | "receipt.updated" | "review.created" | "review.updated" | "user.blocked") | "directory.updated" | "registry.updated";
+        /** @description A new channel with its signing secret, shown this once. */
+        ChannelCreated: {
+            channel: components["schemas"]["ChannelView"];
+            /** @description The HMAC-SHA256 key of a webhook's signatures; absent for Slack. */
+            signing_secret?: string | null;
+        };
+        /** @description How a notification channel is reached. */
+        ChannelKind: "webhook" | "slack";
+        /** @description A notification channel (never its secret; a Slack URL only masked). */
+        ChannelView: {
+            /** Format: int64 */
+            created_at: number;
+            created_by: string;
+            events: components["schemas"]["NotificationKind"][];
+            id: string;
+            kind: components["schemas"]["ChannelKind"];
+            name: string;
+            url: string;
+        };
         /** @description How a registered AI client authenticates at the token endpoint. */
         ClientCredential: {
             /** @constant */
@@ -960,6 +1031,18 @@ export interface components {
              */
             starts_at: number | null;
         };
+        /** @description `POST /notification-channels`. */
+        CreateChannel: {
+            /**
+             * @description What it is told about; empty: everything.
+             * @default []
+             */
+            events: components["schemas"]["NotificationKind"][];
+            kind: components["schemas"]["ChannelKind"];
+            name: string;
+            /** @description Where to POST (https, or http on loopback). */
+            url: string;
+        };
         DecisionDay: {
             /** Format: uint64 */
             approved: number;
@@ -975,6 +1058,36 @@ export interface components {
         DecisionResult: {
             connection?: components["schemas"]["ConnectionView"] | null;
             request: components["schemas"]["RequestView"];
+        };
+        /** @description Where a delivery stands. */
+        DeliveryStatus: ("pending" | "delivered") | "failed" | "dropped";
+        /** @description One delivery of a notification to a channel, with its receipt. */
+        DeliveryView: {
+            /** Format: int64 */
+            attempts: number;
+            /**
+             * Format: int64
+             * @description The audit event it came from.
+             */
+            audit_seq: number;
+            /** Format: int64 */
+            created_at_ms: number;
+            /** Format: int64 */
+            delivered_at_ms?: number | null;
+            event: components["schemas"]["NotificationKind"];
+            id: string;
+            last_error?: string | null;
+            /**
+             * Format: int64
+             * @description The receiver's last HTTP status.
+             */
+            last_status?: number | null;
+            /**
+             * Format: int64
+             * @description When it is tried next (while pending).
+             */
+            next_attempt_ms: number;
+            status: components["schemas"]["DeliveryStatus"];
         };
         DenyRequest: {
             reason: string;
@@ -1040,6 +1153,11 @@ export interface components {
             scopes?: string[] | null;
             step_up?: components["schemas"]["StepUpRule"][] | null;
         };
+        /**
+         * @description What a channel is told about. Every notification carries a
+         *     `gatehouse://` link to the screen it is about, never a token or a secret.
+         */
+        NotificationKind: "request.pending" | "request.awaiting_second_approval" | "review.items_due" | "client.orphaned" | "client.owner_changed" | "policy.warning";
         /** @description A page of a list, with the cursor of the next page. */
         Page_AuditEventView: {
             items: components["schemas"]["AuditEventView"][];
@@ -2419,6 +2537,128 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GroupView"][];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_notification_channels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelView"][];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_notification_channels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateChannel"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelCreated"];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_notification_channels__id_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_notification_channels__id__deliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryView"][];
                 };
             };
             /** @description Problem */

@@ -744,7 +744,7 @@ export interface components {
             pending_request_days: number | null;
         };
         /** @description The screen a link opens. */
-        LinkScreen: "requests" | "connections" | "reviews";
+        LinkScreen: "requests" | "connections" | "reviews" | "clients";
         /** @description The pending queue's filters (none: every pending request, oldest first). */
         ListRequestsReq: {
             q?: string | null;

@@ -8,6 +8,7 @@ pub mod connections;
 pub mod csv;
 pub mod directory;
 pub mod events;
+pub mod notifications;
 pub mod policies;
 pub mod problem;
 pub mod registry;
@@ -102,6 +103,18 @@ pub fn router(idp: SharedIdp) -> Router<SharedIdp> {
         )
         .route("/admin/v1/policies", get(policies::get).put(policies::put))
         .route("/admin/v1/policies/run", post(policies::run))
+        .route(
+            "/admin/v1/notification-channels",
+            get(notifications::list).post(notifications::create),
+        )
+        .route(
+            "/admin/v1/notification-channels/{id}",
+            axum::routing::delete(notifications::delete),
+        )
+        .route(
+            "/admin/v1/notification-channels/{id}/deliveries",
+            get(notifications::deliveries),
+        )
         .route("/admin/v1/users", get(directory::users))
         .route("/admin/v1/groups", get(directory::groups))
         .route("/admin/v1/audit", get(audit_api::query))

@@ -9,6 +9,7 @@
 pub mod connections;
 pub mod directory;
 pub mod lifecycle;
+pub mod notifications;
 pub mod ownership;
 pub mod registry;
 pub mod requests;

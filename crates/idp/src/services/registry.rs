@@ -608,7 +608,7 @@ fn current_app(idp: &Idp, id: &str) -> ServiceResult<Registered<ResourceApp>> {
 }
 
 /// https, or http on a loopback host, without a fragment.
-fn web_url(u: &str) -> bool {
+pub(crate) fn web_url(u: &str) -> bool {
     url::Url::parse(u).is_ok_and(|p| {
         p.fragment().is_none()
             && match p.scheme() {
