@@ -7,6 +7,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ipc, type CampaignView, type ItemState, type ReviewItemView, type SessionView } from "./ipc";
 import { ago, toggled, type ScreenProps } from "./common";
 import { Policies } from "./Policies";
+import { Channels } from "./Channels";
 
 type Decision = ReviewItemView["recommendation"];
 
@@ -175,6 +176,7 @@ export function Reviews({
           ))}
         </ul>
         <Policies tick={tick} online={online} report={report} notify={notify} admin={admin} />
+        {admin && <Channels tick={tick} online={online} report={report} notify={notify} />}
         {admin && (
           <form
             className="new-campaign"

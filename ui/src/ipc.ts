@@ -41,6 +41,9 @@ export type KillResult = Ipc["schemas"]["KillResult"];
 export type TargetKind = Ipc["schemas"]["TargetKind"];
 export type CampaignView = Ipc["schemas"]["CampaignView"];
 export type PoliciesView = Ipc["schemas"]["PoliciesView"];
+export type ChannelView = Ipc["schemas"]["ChannelView"];
+export type DeliveryView = Ipc["schemas"]["DeliveryView"];
+export type NotificationKind = Ipc["schemas"]["NotificationKind"];
 export type LifecyclePolicies = Ipc["schemas"]["LifecyclePolicies"];
 export type CreateCampaign = Ipc["schemas"]["CreateCampaign"];
 export type ReviewItemView = Ipc["schemas"]["ReviewItemView"];
@@ -148,6 +151,11 @@ export const ipc = {
   setPolicies: (version: number, policies: Request<"set_policies">["policies"]) =>
     call("set_policies", { version, policies }),
   runPolicies: () => call("run_policies", {}),
+  notificationChannels: () => call("notification_channels", {}),
+  // A webhook's signing secret goes to a file the person chooses, never here.
+  createNotificationChannel: (req: Request<"create_notification_channel">) => call("create_notification_channel", req),
+  deleteNotificationChannel: (id: string) => call("delete_notification_channel", { id }),
+  notificationDeliveries: (id: string) => call("notification_deliveries", { id }),
   overview: () => call("overview", {}),
   directory: () => call("directory", {}),
   exportReport: (id: string, format: ReportFormat) => call("export_report", { id, format }),

@@ -6,8 +6,8 @@
 use crate::{
     Console, ConsoleError, ErrorCode, SessionView,
     ipc::{
-        ClientSaved, ConnectionDetail, DirectoryView, ExportSummary, OverviewView, ProfileAdded,
-        ProfileView, RequestContext, RequestDetail,
+        ChannelSaved, ClientSaved, ConnectionDetail, DirectoryView, ExportSummary, OverviewView,
+        ProfileAdded, ProfileView, RequestContext, RequestDetail,
     },
 };
 use admin_api::{
@@ -274,6 +274,52 @@ pub async fn sign_out(c: &Console) -> Result<(), ConsoleError> {
 
 pub async fn campaigns(c: &Console) -> Result<Vec<admin_api::CampaignView>, ConsoleError> {
     Ok(c.admin().await?.campaigns().await?)
+}
+
+pub async fn notification_channels(
+    c: &Console,
+) -> Result<Vec<admin_api::ChannelView>, ConsoleError> {
+    Ok(c.admin().await?.notification_channels().await?)
+}
+
+/// Creates a channel; a webhook's signing secret is written to `path`
+/// (owner-only), nowhere else.
+pub async fn create_notification_channel(
+    c: &Console,
+    req: &admin_api::CreateChannel,
+    path: Option<&Path>,
+) -> Result<ChannelSaved, ConsoleError> {
+    let created = c
+        .admin()
+        .await?
+        .create_notification_channel(req, &Mutation::default())
+        .await?;
+    let saved_to = match (path, &created.signing_secret) {
+        (Some(p), Some(secret)) => {
+            let text = format!(
+                "# Gatehouse notification webhook `{}`: verify Gatehouse-Signature (t=…,v1=…)\n# as HMAC-SHA256 over \"<t>.<body>\" with this secret. Keep it secret.\nsigning_secret={secret}\n",
+                created.channel.name
+            );
+            write_file(p, text.as_bytes(), true).await?;
+            Some(p.display().to_string())
+        }
+        _ => None,
+    };
+    Ok(ChannelSaved {
+        channel: created.channel,
+        saved_to,
+    })
+}
+
+pub async fn delete_notification_channel(c: &Console, id: &str) -> Result<(), ConsoleError> {
+    Ok(c.admin().await?.delete_notification_channel(id).await?)
+}
+
+pub async fn notification_deliveries(
+    c: &Console,
+    id: &str,
+) -> Result<Vec<admin_api::DeliveryView>, ConsoleError> {
+    Ok(c.admin().await?.notification_deliveries(id).await?)
 }
 
 /// The lifecycle policies in force.

@@ -75,6 +75,14 @@ pub struct ClientSaved {
     pub saved_to: String,
 }
 
+/// A new notification channel; a webhook's signing secret went to the file
+/// the person chose (never to the webview). A Slack channel has no file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChannelSaved {
+    pub channel: admin_api::ChannelView,
+    pub saved_to: Option<String>,
+}
+
 /// An IdP profile as the Profiles screen lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProfileView {

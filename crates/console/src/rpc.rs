@@ -14,18 +14,19 @@ pub use crate::{
     ConsoleError, SessionView,
     helpdesk::{HelpdeskView, KillResult, TargetKind},
     ipc::{
-        ClientSaved, ConnectionDetail, DirectoryView, ExportSummary, IdpStatus, OverviewView,
-        ProfileAdded, ProfileView, RequestContext, RequestDetail,
+        ChannelSaved, ClientSaved, ConnectionDetail, DirectoryView, ExportSummary, IdpStatus,
+        OverviewView, ProfileAdded, ProfileView, RequestContext, RequestDetail,
     },
     links::OpenedLink,
     updates::UpdateStatus,
 };
 pub use admin_api::{
     ApproveRequest, AuditEventView, AuditExportFormat, AuditQuery, CampaignView, ChainReportView,
-    ClientView, ConnectionAction, ConnectionQuery, ConnectionView, CreateCampaign, DecisionResult,
-    ItemState, LifecyclePolicies, ModifyConnection, Page, PoliciesView, PolicyRunReport, Reassign,
-    RegisterResourceApp, ReportFormat, RequestSort, RequestStatusFilter, RequestView,
-    ResourceAppView, ReviewDecisions, ReviewItemView, Risk,
+    ChannelKind, ChannelView, ClientView, ConnectionAction, ConnectionQuery, ConnectionView,
+    CreateCampaign, CreateChannel, DecisionResult, DeliveryView, ItemState, LifecyclePolicies,
+    ModifyConnection, Page, PoliciesView, PolicyRunReport, Reassign, RegisterResourceApp,
+    ReportFormat, RequestSort, RequestStatusFilter, RequestView, ResourceAppView, ReviewDecisions,
+    ReviewItemView, Risk,
 };
 
 use crate::{Console, ErrorCode, commands as c, helpdesk, session::OpenUrl};
@@ -700,6 +701,51 @@ pub async fn run_policies(
     c::run_policies(c).await
 }
 
+pub async fn notification_channels(
+    c: &Console,
+    _: &impl Shell,
+    _: NoArgs,
+) -> Result<Vec<ChannelView>, ConsoleError> {
+    c::notification_channels(c).await
+}
+
+/// A webhook: asks where to save its signing secret first (`None`, nothing
+/// created, when the person cancels); a Slack channel has no secret to save.
+pub async fn create_notification_channel(
+    c: &Console,
+    shell: &impl Shell,
+    r: CreateChannel,
+) -> Result<Option<ChannelSaved>, ConsoleError> {
+    let path = match r.kind {
+        ChannelKind::Webhook => {
+            let Some(p) = shell.choose_save_path(secret_file(&r.name)).await? else {
+                return Ok(None);
+            };
+            Some(p)
+        }
+        ChannelKind::Slack => None,
+    };
+    c::create_notification_channel(c, &r, path.as_deref())
+        .await
+        .map(Some)
+}
+
+pub async fn delete_notification_channel(
+    c: &Console,
+    _: &impl Shell,
+    r: ById,
+) -> Result<(), ConsoleError> {
+    c::delete_notification_channel(c, &r.id).await
+}
+
+pub async fn notification_deliveries(
+    c: &Console,
+    _: &impl Shell,
+    r: ById,
+) -> Result<Vec<DeliveryView>, ConsoleError> {
+    c::notification_deliveries(c, &r.id).await
+}
+
 pub async fn complete_campaign(
     c: &Console,
     _: &impl Shell,
@@ -740,9 +786,9 @@ pub async fn overview(
 }
 
 /// The save dialog for a client's credentials file.
-fn credentials_file(client: &str) -> SaveAs {
-    let stem: String = client
-        .chars()
+/// A file name stem from a display name: lower-case letters and digits, dashes.
+fn file_stem(name: &str) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
                 c.to_ascii_lowercase()
@@ -750,12 +796,24 @@ fn credentials_file(client: &str) -> SaveAs {
                 '-'
             }
         })
-        .collect();
+        .collect()
+}
+
+fn credentials_file(client: &str) -> SaveAs {
     SaveAs {
         title: "Save the client's credentials (the secret is shown nowhere else)",
-        file_name: format!("{stem}.credentials"),
+        file_name: format!("{}.credentials", file_stem(client)),
         label: "Credentials",
         ext: "credentials",
+    }
+}
+
+fn secret_file(channel: &str) -> SaveAs {
+    SaveAs {
+        title: "Save the webhook's signing secret (it is shown nowhere else)",
+        file_name: format!("{}.webhook-secret", file_stem(channel)),
+        label: "Webhook secret",
+        ext: "webhook-secret",
     }
 }
 

@@ -1215,6 +1215,88 @@ async fn an_admin_sets_the_lifecycle_policies_and_runs_them_from_the_reviews_scr
 
 #[tokio::test]
 #[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
+async fn an_admin_adds_a_webhook_whose_secret_goes_only_to_a_file_and_sees_it_delivered() {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+    let saves = tempfile::tempdir().unwrap();
+    // SAFETY: one test thread; set before the app is spawned (see `launch`).
+    unsafe { std::env::set_var("GATEHOUSE_TEST_SAVE_DIR", saves.path()) };
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                "ok"
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+
+    let (_driver, w, info) = launch("judy").await;
+    w.click_css("[data-testid=nav-reviews]").await;
+    w.click_css("[data-testid=channel-add]").await;
+    for (id, text) in [("channel-name", "Approvers"), ("channel-url", url.as_str())] {
+        let e = w
+            .wait_for(&format!("[data-testid={id}]"), 10, |_| true)
+            .await;
+        w.type_into(&e, text).await;
+    }
+    w.click_css("[data-testid=channel-save]").await;
+    w.wait_for("[data-testid=channels]", 20, |t| t.contains("Approvers"))
+        .await;
+    // The signing secret is in the chosen file (owner-only), not on the page.
+    let file = saves.path().join("approvers.webhook-secret");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let secret = text
+        .lines()
+        .find_map(|l| l.strip_prefix("signing_secret="))
+        .unwrap()
+        .to_owned();
+    assert!(secret.len() >= 40);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let page = w
+        .run_async(
+            "arguments[0](document.documentElement.outerHTML)",
+            serde_json::json!([]),
+        )
+        .await;
+    assert!(
+        !page.as_str().unwrap_or_default().contains(&secret),
+        "the secret reached the webview"
+    );
+    // A request nobody asked for before reaches the webhook.
+    let alice = gatehouse_tests::sign_in(&info, "alice", "code-agent", false).await;
+    let _ = gatehouse_tests::exchange(&info, "code-agent", &alice.id_token, "ledger", None).await;
+    eventually("the webhook got the new request", 30, || {
+        hits.load(Ordering::SeqCst) >= 1
+    })
+    .await;
+    w.click_css("[data-testid=channel-deliveries]").await;
+    w.wait_for("[data-testid=deliveries]", 20, |t| {
+        t.contains("request.pending") && t.contains("delivered")
+    })
+    .await;
+    w.screenshot("reviews-channels").await;
+    w.close().await;
+    unsafe { std::env::remove_var("GATEHOUSE_TEST_SAVE_DIR") };
+}
+
+#[tokio::test]
+#[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
 async fn an_admin_registers_edits_and_retires_a_resource_app_with_a_second_factor() {
     let (_driver, w, info) = launch("judy").await;
     let admin_token = gatehouse_tests::admin_token(&info, "judy", false).await;

@@ -171,6 +171,27 @@ export interface components {
         };
         /** @description What a change event is about (the event stream's event names). */
         ChangeKind: ("request.created" | "request.updated" | "request.decided" | "connection.updated" | "connection.revoked" | "receipt.updated" | "review.created" | "review.updated" | "user.blocked") | "directory.updated" | "registry.updated";
+        /** @description How a notification channel is reached. */
+        ChannelKind: "webhook" | "slack";
+        /**
+         * @description A new notification channel; a webhook's signing secret went to the file
+         *     the person chose (never to the webview). A Slack channel has no file.
+         */
+        ChannelSaved: {
+            channel: components["schemas"]["ChannelView"];
+            saved_to?: string | null;
+        };
+        /** @description A notification channel (never its secret; a Slack URL only masked). */
+        ChannelView: {
+            /** Format: int64 */
+            created_at: number;
+            created_by: string;
+            events: components["schemas"]["NotificationKind"][];
+            id: string;
+            kind: components["schemas"]["ChannelKind"];
+            name: string;
+            url: string;
+        };
         ClientRef: {
             client_id: string;
             name: string;
@@ -275,9 +296,17 @@ export interface components {
                 request: components["schemas"]["CreateCampaign"];
                 response: components["schemas"]["CampaignView"];
             };
+            create_notification_channel: {
+                request: components["schemas"]["CreateChannel"];
+                response: components["schemas"]["ChannelSaved"] | null;
+            };
             decide_items: {
                 request: components["schemas"]["DecideItemsReq"];
                 response: components["schemas"]["ReviewItemView"][];
+            };
+            delete_notification_channel: {
+                request: components["schemas"]["ById"];
+                response: null;
             };
             deny: {
                 request: components["schemas"]["DenyReq"];
@@ -344,6 +373,14 @@ export interface components {
             modify_connection: {
                 request: components["schemas"]["ModifyConnectionReq"];
                 response: components["schemas"]["ConnectionView"];
+            };
+            notification_channels: {
+                request: components["schemas"]["NoArgs"];
+                response: components["schemas"]["ChannelView"][];
+            };
+            notification_deliveries: {
+                request: components["schemas"]["ById"];
+                response: components["schemas"]["DeliveryView"][];
             };
             opened_link: {
                 request: components["schemas"]["NoArgs"];
@@ -574,6 +611,18 @@ export interface components {
              */
             starts_at: number | null;
         };
+        /** @description `POST /notification-channels`. */
+        CreateChannel: {
+            /**
+             * @description What it is told about; empty: everything.
+             * @default []
+             */
+            events: components["schemas"]["NotificationKind"][];
+            kind: components["schemas"]["ChannelKind"];
+            name: string;
+            /** @description Where to POST (https, or http on loopback). */
+            url: string;
+        };
         /** @description Decisions on items of campaign `id`. */
         DecideItemsReq: {
             body: components["schemas"]["ReviewDecisions"];
@@ -594,6 +643,36 @@ export interface components {
         DecisionResult: {
             connection?: components["schemas"]["ConnectionView"] | null;
             request: components["schemas"]["RequestView"];
+        };
+        /** @description Where a delivery stands. */
+        DeliveryStatus: ("pending" | "delivered") | "failed" | "dropped";
+        /** @description One delivery of a notification to a channel, with its receipt. */
+        DeliveryView: {
+            /** Format: int64 */
+            attempts: number;
+            /**
+             * Format: int64
+             * @description The audit event it came from.
+             */
+            audit_seq: number;
+            /** Format: int64 */
+            created_at_ms: number;
+            /** Format: int64 */
+            delivered_at_ms?: number | null;
+            event: components["schemas"]["NotificationKind"];
+            id: string;
+            last_error?: string | null;
+            /**
+             * Format: int64
+             * @description The receiver's last HTTP status.
+             */
+            last_status?: number | null;
+            /**
+             * Format: int64
+             * @description When it is tried next (while pending).
+             */
+            next_attempt_ms: number;
+            status: components["schemas"]["DeliveryStatus"];
         };
         /** @description Deny a request as seen at `etag`, with the reason the audit log keeps. */
         DenyReq: {
@@ -775,6 +854,11 @@ export interface components {
         };
         /** @description A command that takes nothing. */
         NoArgs: Record<string, never>;
+        /**
+         * @description What a channel is told about. Every notification carries a
+         *     `gatehouse://` link to the screen it is about, never a token or a secret.
+         */
+        NotificationKind: "request.pending" | "request.awaiting_second_approval" | "review.items_due" | "client.orphaned" | "client.owner_changed" | "policy.warning";
         /**
          * @description What became of the last link the console was handed: open a screen at an
          *     id, or a refusal to show (the link itself is not echoed back).
