@@ -168,6 +168,7 @@ fn world(issuer: &str, receiver: &str, clients: usize) -> Config {
         trusted_issuers: vec![],
         upstreams: vec![],
         sign_in: Default::default(),
+        audit_streams: vec![],
     }
 }
 

@@ -556,6 +556,7 @@ async fn private_key_jwt_clients_authenticate_with_a_single_use_assertion() {
         trusted_issuers: vec![],
         upstreams: vec![],
         sign_in: Default::default(),
+        audit_streams: vec![],
     };
     let state = idp::server::build(config).await.unwrap();
     tokio::spawn(idp::server::serve(state, listener));

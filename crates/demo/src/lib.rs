@@ -31,6 +31,8 @@ pub struct DemoOptions {
     pub trusted_issuers: Vec<idp::config::TrustedIssuer>,
     /// OpenID Providers people may sign in at, beside the local passwords.
     pub upstreams: Vec<idp::config::Upstream>,
+    /// Where the audit log streams to (a SIEM).
+    pub audit_streams: Vec<idp::config::AuditStream>,
 }
 
 impl Default for DemoOptions {
@@ -41,6 +43,7 @@ impl Default for DemoOptions {
             database_url: None,
             trusted_issuers: vec![],
             upstreams: vec![],
+            audit_streams: vec![],
         }
     }
 }
@@ -371,6 +374,7 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
         trusted_issuers: opts.trusted_issuers.clone(),
         upstreams: opts.upstreams.clone(),
         sign_in: Default::default(),
+        audit_streams: opts.audit_streams.clone(),
     };
     config
         .validate()

@@ -1,6 +1,7 @@
 //! The tables of notifications: channels (where approvers are reached), the
 //! audit log position notifications were derived up to, and the durable
-//! outbox of deliveries with their receipts. Deriving and enqueueing commit
+//! outbox of deliveries with their receipts; and the audit streams' cursors
+//! (how far each SIEM was sent). Deriving and enqueueing commit
 //! with the cursor's move in one transaction, so each audit event becomes each
 //! channel's notification once, and a restart continues where it stopped.
 
@@ -112,6 +113,31 @@ pub async fn set_cursor(tx: &mut Conn, seq: i64) -> DbResult<()> {
     ))
     .bind(seq)
     .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// How far audit stream `name` was sent (`None`: never started).
+pub async fn stream_cursor(c: &mut Conn, name: &str) -> DbResult<Option<i64>> {
+    sqlx::query_scalar(sql(
+        Backend::of(c),
+        "SELECT seq FROM audit_stream_cursors WHERE name = ?",
+    ))
+    .bind(name)
+    .fetch_optional(&mut *c)
+    .await
+}
+
+/// Records that audit stream `name` was acknowledged up to `seq`.
+pub async fn set_stream_cursor(c: &mut Conn, name: &str, seq: i64, now: i64) -> DbResult<()> {
+    sqlx::query(sql(
+        Backend::of(c),
+        "INSERT INTO audit_stream_cursors (name, seq, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at",
+    ))
+    .bind(name)
+    .bind(seq)
+    .bind(now)
+    .execute(&mut *c)
     .await?;
     Ok(())
 }

@@ -53,6 +53,39 @@ pub struct Config {
     /// Which sign-in methods the login page offers (`[sign_in]`).
     #[serde(default)]
     pub sign_in: SignInSettings,
+    /// Where the audit log streams to as it is written, e.g. a SIEM
+    /// (`[[audit_stream]]`).
+    #[serde(default, rename = "audit_stream")]
+    pub audit_streams: Vec<AuditStream>,
+}
+
+/// A SIEM the audit log streams to, at least once, each event in order from a
+/// cursor kept in the database (a restart continues where it stopped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditStream {
+    /// 1 to 40 of `a-z 0-9 -`: the key of its cursor.
+    pub name: String,
+    /// RFC 5424 syslog over TCP to `host:port`, octet-counted frames (RFC 6587).
+    #[serde(default)]
+    pub syslog: Option<String>,
+    /// Or a JSON webhook: batches POSTed as `{"events": [...]}`.
+    #[serde(default)]
+    pub webhook: Option<String>,
+    /// Where a stream seen for the first time starts.
+    #[serde(default)]
+    pub from: StreamStart,
+}
+
+/// Where a new audit stream starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamStart {
+    /// With the next event written.
+    #[default]
+    Now,
+    /// With the log's first event.
+    Start,
 }
 
 /// Which sign-in methods `/authorize` offers.
@@ -667,6 +700,52 @@ impl Config {
                 bad(at("leeway"), "leeway must be 0 to 300 seconds".into());
             }
         }
+        for (i, st) in self.audit_streams.iter().enumerate() {
+            let at = |key| Place::Entry("audit_stream", i, key);
+            let name_ok = !st.name.is_empty()
+                && st.name.len() <= 40
+                && st
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !name_ok {
+                bad(
+                    at("name"),
+                    format!(
+                        "audit stream name `{}` must be 1 to 40 of a-z, 0-9 and -",
+                        st.name
+                    ),
+                );
+            }
+            if self.audit_streams[..i].iter().any(|o| o.name == st.name) {
+                bad(
+                    at("name"),
+                    format!("audit stream `{}` is named twice", st.name),
+                );
+            }
+            match (&st.syslog, &st.webhook) {
+                (Some(addr), None) => {
+                    if addr
+                        .rsplit_once(':')
+                        .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+                    {
+                        bad(at("syslog"), format!("syslog `{addr}` must be host:port"));
+                    }
+                }
+                (None, Some(url)) => {
+                    if !is_web_url(url) {
+                        bad(
+                            at("webhook"),
+                            format!("webhook `{url}` must be an https (or loopback http) URL"),
+                        );
+                    }
+                }
+                _ => bad(
+                    at("name"),
+                    "an audit stream sends to one `syslog` address or one `webhook` URL".into(),
+                ),
+            }
+        }
         for (i, u) in self.upstreams.iter().enumerate() {
             let at = |key| Place::Entry("upstream", i, key);
             let id_ok = !u.id.is_empty()
@@ -1049,6 +1128,39 @@ scopes = ["profile"]
         let p = check(alone);
         assert_eq!((p.len(), p[0].line), (1, 4), "{p:?}");
         assert!(p[0].message.contains("nobody can sign in"));
+    }
+
+    #[test]
+    fn an_audit_stream_is_checked_key_by_key() {
+        let text = r#"issuer = "https://idp.example.com"
+database = "x"
+
+[[audit_stream]]
+name = "SIEM"
+syslog = "siem.example.com"
+
+[[audit_stream]]
+name = "both"
+syslog = "siem.example.com:6514"
+webhook = "https://siem.example.com/in"
+
+[[audit_stream]]
+name = "json"
+webhook = "http://siem.example.com/in"
+"#;
+        let got = problems(text);
+        let said = |needle: &str| line_saying(&got, needle);
+        assert_eq!(said("must be 1 to 40 of a-z"), Some(5), "{got:#?}");
+        assert_eq!(said("must be host:port"), Some(6), "{got:#?}");
+        assert_eq!(
+            said("one `syslog` address or one `webhook`"),
+            Some(9),
+            "{got:#?}"
+        );
+        assert_eq!(said("https (or loopback http)"), Some(15), "{got:#?}");
+        assert_eq!(got.len(), 4, "{got:#?}");
+        let fine = "issuer = \"https://idp.example.com\"\ndatabase = \"x\"\n[[audit_stream]]\nname = \"siem\"\nsyslog = \"10.0.0.5:514\"\nfrom = \"start\"\n";
+        assert!(check(fine).is_empty(), "{:?}", check(fine));
     }
 
     #[test]

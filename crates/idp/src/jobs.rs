@@ -1,7 +1,7 @@
 //! The IdP's background work, started from one place: the change feed (what
 //! the admin event stream carries, in commit order, from every node), the
 //! listener that hears other nodes' commits (PostgreSQL), the revocation
-//! pusher, the notifier, the review deadlines, the lifecycle policies, the
+//! pusher, the notifier, the audit streams to SIEMs, the review deadlines, the lifecycle policies, the
 //! counts of repeated refusals, and the purge of what can no longer be replayed.
 
 use crate::state::SharedIdp;
@@ -13,6 +13,13 @@ pub fn start(idp: SharedIdp) -> Result<(), reqwest::Error> {
         .timeout(Duration::from_secs(5))
         .build()?;
     tokio::spawn(crate::revocation::pusher(idp.clone(), http.clone()));
+    for stream in &idp.config.audit_streams {
+        tokio::spawn(crate::audit_stream::run(
+            idp.clone(),
+            stream.clone(),
+            http.clone(),
+        ));
+    }
     tokio::spawn(crate::notify::notifier(idp.clone(), http));
     tokio::spawn(change_feed(idp.clone()));
     tokio::spawn(listen_to_other_nodes(idp.clone()));

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod audit_stream;
 pub mod authorize;
 pub mod client_auth;
 pub mod config;

@@ -701,6 +701,40 @@ async fn an_update_is_offered_only_when_its_signature_verifies_and_a_silent_feed
 }
 
 /// Waits until `check` holds (polling every 100 ms), or fails naming `what`.
+/// The value of the `key` line of a secret file the console wrote.
+fn secret_line(file: &std::path::Path, key: &str) -> String {
+    let text = std::fs::read_to_string(file).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .unwrap()
+        .to_owned()
+}
+
+/// A secret the console saved to `file`: long, owner-only, and nowhere on the page.
+async fn saved_secret_off_the_page(w: &Window, file: &std::path::Path, key: &str) -> String {
+    let secret = secret_line(file, key);
+    assert!(secret.len() >= 40);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let page = w
+        .run_async(
+            "arguments[0](document.documentElement.outerHTML)",
+            serde_json::json!([]),
+        )
+        .await;
+    assert!(
+        !page.as_str().unwrap_or_default().contains(&secret),
+        "the secret reached the webview"
+    );
+    secret
+}
+
 async fn eventually(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while !check() {
@@ -1055,33 +1089,8 @@ async fn an_admin_registers_a_client_whose_secret_goes_only_to_the_chosen_file()
     .await;
     // The secret is in the chosen file (owner-only), and nowhere on the page.
     let file = saves.path().join("sales-copilot.credentials");
-    let read_secret = || {
-        let text = std::fs::read_to_string(&file).unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix("client_secret="))
-            .unwrap()
-            .to_owned()
-    };
-    let secret = read_secret();
-    assert!(secret.len() >= 40);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-    }
-    let page = w
-        .run_async(
-            "arguments[0](document.documentElement.outerHTML)",
-            serde_json::json!([]),
-        )
-        .await;
-    assert!(
-        !page.as_str().unwrap_or_default().contains(&secret),
-        "the secret reached the webview"
-    );
+    let read_secret = || secret_line(&file, "client_secret=");
+    let secret = saved_secret_off_the_page(&w, &file, "client_secret=").await;
     w.screenshot("directory-client-registered").await;
     // It works at once.
     let creds = agent::ClientCreds {
@@ -1253,31 +1262,7 @@ async fn an_admin_adds_a_webhook_whose_secret_goes_only_to_a_file_and_sees_it_de
         .await;
     // The signing secret is in the chosen file (owner-only), not on the page.
     let file = saves.path().join("approvers.webhook-secret");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let secret = text
-        .lines()
-        .find_map(|l| l.strip_prefix("signing_secret="))
-        .unwrap()
-        .to_owned();
-    assert!(secret.len() >= 40);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-    }
-    let page = w
-        .run_async(
-            "arguments[0](document.documentElement.outerHTML)",
-            serde_json::json!([]),
-        )
-        .await;
-    assert!(
-        !page.as_str().unwrap_or_default().contains(&secret),
-        "the secret reached the webview"
-    );
+    saved_secret_off_the_page(&w, &file, "signing_secret=").await;
     // A request nobody asked for before reaches the webhook.
     let alice = gatehouse_tests::sign_in(&info, "alice", "code-agent", false).await;
     let _ = gatehouse_tests::exchange(&info, "code-agent", &alice.id_token, "ledger", None).await;
