@@ -140,6 +140,17 @@ fn wants(c: &Channel, what: NotificationKind) -> bool {
 /// channels, and moves the cursor, in one transaction. On the very first pass
 /// the cursor starts at the log's head (history is not replayed).
 pub async fn derive(idp: &SharedIdp) -> Result<usize, sqlx::Error> {
+    // Nothing new since the cursor (most passes): no write transaction.
+    {
+        let mut c = idp.store.acquire().await?;
+        let head = notifications::audit_head(&mut c).await?;
+        if notifications::cursor(&mut c)
+            .await?
+            .is_some_and(|after| head <= after)
+        {
+            return Ok(0);
+        }
+    }
     let mut tx = idp.store.begin_write().await?;
     let head = notifications::audit_head(&mut tx).await?;
     let Some(after) = notifications::cursor(&mut tx).await? else {
