@@ -367,9 +367,18 @@ impl Db {
         self.pool.acquire().await
     }
 
-    /// A transaction that does not take the writer lock up front.
-    pub async fn begin(&self) -> DbResult<Tx> {
-        self.pool.begin().await
+    /// A transaction that reads and then writes rows its own statements
+    /// guard (`UPDATE … WHERE used_at IS NULL`). On SQLite it takes the
+    /// writer lock up front: a deferred one that read a snapshot cannot write
+    /// once another connection committed meanwhile (SQLITE_BUSY_SNAPSHOT,
+    /// which no busy handler retries — a sign-in failed that way under load).
+    /// On PostgreSQL a plain transaction: row locks order its writes, and no
+    /// node-wide writer lock is needed.
+    pub async fn begin_read_write(&self) -> DbResult<Tx> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
     }
 
     /// A write transaction holding the writer lock from its start, so what it

@@ -282,7 +282,7 @@ impl Db {
         r: &RequestSighting<'_>,
         now: i64,
     ) -> DbResult<(String, Option<ChangeEvent>)> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read_write().await?;
         let out = upsert_in(&mut tx, r, now).await?;
         tx.commit().await?;
         Ok(out)

@@ -108,7 +108,7 @@ impl Db {
     /// Marks the code used, atomically; a second use revokes its token family.
     pub async fn redeem_code(&self, code_hash: &str, now: i64) -> DbResult<CodeRedemption> {
         let b = self.backend();
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read_write().await?;
         let Some(r) = sqlx::query(sql(b, "SELECT * FROM auth_codes WHERE code_hash = ?"))
             .bind(code_hash)
             .fetch_optional(&mut *tx)
@@ -227,7 +227,7 @@ impl Db {
         rotate: bool,
     ) -> DbResult<RefreshOutcome> {
         let b = self.backend();
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read_write().await?;
         let Some(r) = sqlx::query(sql(
             b,
             "SELECT * FROM refresh_tokens WHERE token_hash = ? AND client_id = ?",
@@ -282,7 +282,7 @@ impl Db {
     /// Revoking a refresh token revokes its family.
     pub async fn revoke_token(&self, hash: &str, client_id: &str) -> DbResult<bool> {
         let b = self.backend();
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read_write().await?;
         let refresh: Option<String> = sqlx::query_scalar(sql(
             b,
             "SELECT family FROM refresh_tokens WHERE token_hash = ? AND client_id = ?",

@@ -837,3 +837,58 @@ async fn the_gate_reads_in_one_statement_what_the_separate_reads_return() {
         assert!(!v.blocked, "one person's block is not another's");
     }
 }
+
+/// Sign-ins at once: each redemption reads its code and then marks it used.
+/// On SQLite a transaction that read a snapshot could not then write once
+/// another connection had committed (SQLITE_BUSY_SNAPSHOT, not retried by
+/// any busy handler): under load a console sign-in failed with "the IdP could
+/// not reach its storage". Every one of them must succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_redeemed_at_once_while_others_commit_all_succeed() {
+    for (db, _keep) in databases().await {
+        let db = std::sync::Arc::new(db);
+        let code = |n: usize| AuthCode {
+            client_id: "c".into(),
+            redirect_uri: "http://127.0.0.1/cb".into(),
+            code_challenge: "x".into(),
+            username: "alice".into(),
+            scope: "openid".into(),
+            nonce: None,
+            auth_time: 1,
+            acr: "pwd".into(),
+            amr: vec!["pwd".into()],
+            expires_at: 100,
+            family: format!("fam{n}"),
+        };
+        const N: usize = 200;
+        for n in 0..N {
+            db.insert_code(&format!("h{n}"), &code(n)).await.unwrap();
+        }
+        // Another writer commits all along (as the audit writer and the jobs do).
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (db, done) = (db.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut n = N;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    db.insert_code(&format!("h{n}"), &code(n)).await.unwrap();
+                    n += 1;
+                }
+            })
+        };
+        let redeemed = futures_util::future::join_all((0..N).map(|n| {
+            let db = db.clone();
+            async move { db.redeem_code(&format!("h{n}"), 2).await }
+        }))
+        .await;
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.await.unwrap();
+        for (n, r) in redeemed.into_iter().enumerate() {
+            match r {
+                Ok(CodeRedemption::Ok(_)) => {}
+                Ok(_) => panic!("code {n} was not redeemed"),
+                Err(e) => panic!("code {n}: {e}"),
+            }
+        }
+    }
+}
