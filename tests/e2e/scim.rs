@@ -812,3 +812,112 @@ async fn an_owner_who_leaves_hands_the_client_to_the_next_successor_and_the_last
     );
     assert!(judy.audit_verify().await.unwrap().ok, "the chain holds");
 }
+
+async fn live_connections(admin: &AdminClient, client: &str) -> u64 {
+    admin
+        .list_connections(&gatehouse_tests::query(&[
+            ("client_id", client.into()),
+            ("status", "active".into()),
+        ]))
+        .await
+        .unwrap()
+        .total
+}
+
+#[tokio::test]
+async fn an_orphaned_clients_connections_are_suspended_after_the_grace_period_and_not_before() {
+    let d = start_demo().await;
+    let i = &d.info;
+    let s = Scim {
+        http: reqwest::Client::new(),
+        base: i.scim_url.clone(),
+        token: i.scim_token.clone(),
+    };
+    let judy = admin_session(i, "judy", true).await;
+    let policies: admin_api::LifecyclePolicies =
+        serde_json::from_value(json!({"orphan_grace_days": 3})).unwrap();
+    judy.set_policies(
+        &policies,
+        &admin_api::client::Mutation {
+            if_match: Some("\"v0\""),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(live_connections(&judy, "sales-notetaker").await, 1);
+    let bob = user_id(&s, "bob").await;
+    // bob, sales-notetaker's only owner, leaves with no successor: orphaned.
+    let (st, _, _) = s
+        .call(
+            Method::PATCH,
+            &format!("/Users/{bob}"),
+            Some(patch(
+                json!([{"op": "replace", "path": "active", "value": false}]),
+            )),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let report = judy.run_policies().await.unwrap();
+    assert_eq!(report.orphan_suspensions, 0, "within the grace period");
+    assert_eq!(live_connections(&judy, "sales-notetaker").await, 1);
+
+    // Four days on: its connection is suspended, nobody else's.
+    d.idp.advance_clock(4 * 86_400);
+    let judy = admin_session(i, "judy", false).await;
+    let others = judy
+        .list_connections(&gatehouse_tests::query(&[("status", "active".into())]))
+        .await
+        .unwrap()
+        .total;
+    let report = judy.run_policies().await.unwrap();
+    assert_eq!(report.orphan_suspensions, 1, "{report:?}");
+    let suspended = judy
+        .list_connections(&gatehouse_tests::query(&[
+            ("client_id", "sales-notetaker".into()),
+            ("status", "suspended".into()),
+        ]))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(suspended.len(), 1);
+    assert!(
+        suspended[0]
+            .status_reason
+            .as_deref()
+            .unwrap()
+            .contains("no active owner")
+    );
+    let now_active = judy
+        .list_connections(&gatehouse_tests::query(&[("status", "active".into())]))
+        .await
+        .unwrap()
+        .total;
+    assert_eq!(now_active, others - 1);
+    let events = judy
+        .audit(&gatehouse_tests::query(&[
+            ("kind", "connection.suspend".into()),
+            ("client_id", "sales-notetaker".into()),
+        ]))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].actor.as_deref(), Some("system:orphan-grace"));
+    // Once per orphaned spell: an approver who resumes it is not overruled.
+    let carol = admin_session(i, "carol", false).await;
+    let resumed: admin_api::ConnectionView = carol
+        .post_json(
+            &format!("/connections/{}/resume", suspended[0].id),
+            &json!({"reason": "the sales team still needs it; an owner is being named"}),
+            &admin_api::client::Mutation {
+                if_match: Some(&format!("\"v{}\"", suspended[0].version)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(resumed.status, admin_api::ConnectionStatus::Active);
+    assert_eq!(judy.run_policies().await.unwrap().orphan_suspensions, 0);
+    assert_eq!(live_connections(&judy, "sales-notetaker").await, 1);
+}

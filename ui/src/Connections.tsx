@@ -1,7 +1,8 @@
 // The Connections screen: the inventory (server-side filter, sort, search; a
 // virtualised TanStack table, so 100k rows scroll like 10) and the selected
-// connection with its grant, its revocation receipts per receiver, and the
-// actions: narrow scopes, suspend, resume, revoke — each with a reason.
+// connection with its grant, its revocation receipts per receiver, the
+// approval's end (owners' attestation, renewal), and the actions: narrow
+// scopes, suspend, resume, revoke, attest, renew or not — each with a reason.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { createColumnHelper, flexRender, getCoreRowModel, useReactTable } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
@@ -41,6 +42,15 @@ const columns = [
 ];
 
 type Action = "suspend" | "resume" | "revoke";
+/** What is done about an approval coming to its end. */
+type Renewal = "still-needed" | "not-needed" | "renew" | "no-renew";
+const RENEWAL_LABELS: Record<Renewal, string> = {
+  "still-needed": "Attest: still needed",
+  "not-needed": "Attest: no longer needed",
+  renew: "Renew",
+  "no-renew": "Don't renew",
+};
+const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10);
 
 export function Connections({ tick, online, report, notify, focus }: ScreenProps) {
   const [items, setItems] = useState<ConnectionView[]>([]);
@@ -52,6 +62,8 @@ export function Connections({ tick, online, report, notify, focus }: ScreenProps
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const [detail, setDetail] = useState<ConnectionDetail | null>(null);
   const [action, setAction] = useState<Action | null>(null);
+  const [renewal, setRenewal] = useState<Renewal | null>(null);
+  const [renewDays, setRenewDays] = useState("");
   const [reason, setReason] = useState("");
   const [dropped, setDropped] = useState<Set<string>>(new Set());
   const [elapsed, setElapsed] = useState<number | null>(null);
@@ -163,6 +175,30 @@ export function Connections({ tick, online, report, notify, focus }: ScreenProps
       } else report(e);
     }
   }, [detail, action, reason, online, notify, loadDetail, refresh, report]);
+
+  const decideRenewal = useCallback(async () => {
+    if (!detail || !renewal || !reason.trim() || !online) return;
+    const { id } = detail.connection;
+    try {
+      if (renewal === "still-needed" || renewal === "not-needed") {
+        await ipc.attestConnection(id, detail.etag, renewal === "still-needed", reason.trim());
+        notify(renewal === "still-needed" ? "Attested: still needed." : "Attested: no longer needed.");
+      } else {
+        const until = renewal === "renew" && renewDays.trim() ? Math.floor(Date.now() / 1000) + Number(renewDays) * 86_400 : null;
+        const c = await ipc.renewConnection(id, detail.etag, renewal === "renew" ? "renewed" : "not_renewed", until, reason.trim());
+        notify(renewal === "renew" ? `Renewed until ${c.expires_at ? day(c.expires_at) : "revoked"}.` : "It will lapse at its expiry.");
+      }
+      setRenewal(null);
+      setRenewDays("");
+      setReason("");
+      await loadDetail(id);
+    } catch (e) {
+      if (isConsoleError(e) && e.code === "stale") {
+        notify("The connection changed meanwhile; it has been reloaded. Check it and try again.");
+        await loadDetail(id);
+      } else report(e);
+    }
+  }, [detail, renewal, renewDays, reason, online, notify, loadDetail, report]);
 
   const narrow = useCallback(async () => {
     if (!detail || !reason.trim() || kept.length === 0 || !online) return;
@@ -278,7 +314,7 @@ export function Connections({ tick, online, report, notify, focus }: ScreenProps
               </span>{" "}
               · approved by {shown.approved_by.join(", ") || "seed"} · created {ago(shown.created_at)} ago · last used{" "}
               {ago(shown.last_used_at)}
-              {shown.expires_at ? ` · expires ${new Date(shown.expires_at * 1000).toISOString().slice(0, 10)}` : ""}
+              {shown.expires_at ? ` · expires ${day(shown.expires_at)}` : ""}
             </p>
             {shown.status_reason && <blockquote>{shown.status_reason}</blockquote>}
             <h3>Granted scopes{shown.status === "active" ? " (uncheck to narrow)" : ""}</h3>
@@ -306,6 +342,55 @@ export function Connections({ tick, online, report, notify, focus }: ScreenProps
               {shown.step_up.length ? ` · step-up on ${shown.step_up.map((r) => r.scope).join(", ")}` : ""}
               {shown.excluded_users.length ? ` · removed by access review: ${shown.excluded_users.join(", ")}` : ""}
             </p>
+            {shown.expires_at != null && (shown.status === "active" || shown.status === "suspended") && (
+              <div className="approval-end" data-testid="approval-end">
+                <h3>Approval ends {day(shown.expires_at)}</h3>
+                {shown.attestation ? (
+                  <p className="muted" data-testid="attestation">
+                    Owners asked {day(shown.attestation.asked_at)}:{" "}
+                    {shown.attestation.still_needed == null
+                      ? "no answer yet"
+                      : `${shown.attestation.attested_by} says ${shown.attestation.still_needed ? "still needed" : "no longer needed"} — “${shown.attestation.attest_reason}”`}
+                    {shown.attestation.renewal &&
+                      ` · ${shown.attestation.renewal === "renewed" ? "renewed" : "not to be renewed"} by ${shown.attestation.decided_by}`}
+                  </p>
+                ) : (
+                  <p className="muted">Its owners have not been asked yet.</p>
+                )}
+                <div className="actions">
+                  {(Object.keys(RENEWAL_LABELS) as Renewal[]).map((r) => (
+                    <button key={r} className="secondary small" data-testid={`renewal-${r}`} disabled={!online} onClick={() => setRenewal(r)}>
+                      {RENEWAL_LABELS[r]}…
+                    </button>
+                  ))}
+                </div>
+                {renewal && (
+                  <div className="renewal-form">
+                    {renewal === "renew" && (
+                      <label>
+                        For <input type="number" min={1} max={3650} placeholder="policy" value={renewDays} data-testid="renew-days" onChange={(e) => setRenewDays(e.target.value)} /> days from today{" "}
+                        <span className="muted">(empty: the policy's lifetime for its risk)</span>
+                      </label>
+                    )}
+                    <textarea
+                      autoFocus
+                      data-testid="renewal-reason"
+                      placeholder={`Why — ${RENEWAL_LABELS[renewal].toLowerCase()} (required, kept in the audit trail)`}
+                      value={reason}
+                      onChange={(e) => setReason(e.target.value)}
+                    />
+                    <div>
+                      <button data-testid="confirm-renewal" onClick={() => void decideRenewal()} disabled={!reason.trim() || !online}>
+                        {RENEWAL_LABELS[renewal]}
+                      </button>{" "}
+                      <button className="secondary" onClick={() => setRenewal(null)}>
+                        Cancel
+                      </button>
+                    </div>
+                  </div>
+                )}
+              </div>
+            )}
             {shown.receipts.length > 0 && (
               <>
                 <h3>Revocation receipts</h3>

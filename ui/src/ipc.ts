@@ -71,6 +71,7 @@ export function call<K extends CommandName>(cmd: K, req: Request<K>): Promise<Re
 }
 
 export type ConnectionAction = Request<"connection_action">["action"];
+export type RenewalDecision = Request<"renew_connection">["decision"];
 export type AuditExportFormat = Request<"export_audit">["format"];
 export type ReportFormat = Request<"export_report">["format"];
 export type ListRequestsFilters = Request<"list_requests">;
@@ -91,6 +92,12 @@ export const ipc = {
     call("connection_action", { id, etag, action, reason }),
   modifyConnection: (id: string, etag: string, change: ModifyConnection) =>
     call("modify_connection", { id, etag, change }),
+  // An owner: is this approval still needed?
+  attestConnection: (id: string, etag: string, stillNeeded: boolean, reason: string) =>
+    call("attest_connection", { id, etag, still_needed: stillNeeded, reason }),
+  // An approver: renew (to a date, else the policy's default lifetime) or let it lapse.
+  renewConnection: (id: string, etag: string, decision: RenewalDecision, expiresAt: number | null, reason: string) =>
+    call("renew_connection", { id, etag, decision, expires_at: expiresAt, reason }),
   audit: (query: AuditQuery) => call("audit", query),
   verifyAudit: () => call("verify_audit", {}),
   exportAudit: (format: AuditExportFormat) => call("export_audit", { format }),

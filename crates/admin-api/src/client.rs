@@ -401,6 +401,28 @@ impl AdminClient {
             .await
     }
 
+    /// An owner's answer: is connection `id`'s approval still needed?
+    pub async fn attest(
+        &self,
+        id: &str,
+        body: &AttestBody,
+        m: &Mutation<'_>,
+    ) -> Result<ConnectionView, ClientError> {
+        self.post_json(&format!("/connections/{id}/attest"), body, m)
+            .await
+    }
+
+    /// An approver renews connection `id`'s approval or lets it lapse.
+    pub async fn renew(
+        &self,
+        id: &str,
+        body: &RenewBody,
+        m: &Mutation<'_>,
+    ) -> Result<ConnectionView, ClientError> {
+        self.post_json(&format!("/connections/{id}/renew"), body, m)
+            .await
+    }
+
     /// The lifecycle policies in force, with their ETag.
     pub async fn policies(&self) -> Result<Versioned<PoliciesView>, ClientError> {
         Self::versioned(

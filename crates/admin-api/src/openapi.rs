@@ -98,6 +98,8 @@ const REVOKE: &[Role] = &[Approver, Helpdesk, Admin];
 const AUDIT: &[Role] = &[Auditor, Admin, Approver, Reviewer, Helpdesk];
 const REVIEW: &[Role] = &[Reviewer, Admin];
 const ADMIN: &[Role] = &[Admin];
+// Any person who may change something; the IdP checks they own the client.
+const ATTEST: &[Role] = &[Approver, Helpdesk, Reviewer, Admin];
 
 macro_rules! route {
     ($m:literal, $p:literal, $s:literal, $roles:expr, $cond:literal, none, $resp:expr) => {
@@ -234,6 +236,24 @@ pub fn routes() -> Vec<Route> {
             REVOKE,
             true,
             ReasonBody,
+            schema::<ConnectionView>
+        ),
+        route!(
+            "post",
+            "/connections/{id}/attest",
+            "An owner of the client says whether the approval is still needed (before it expires)",
+            ATTEST,
+            true,
+            AttestBody,
+            schema::<ConnectionView>
+        ),
+        route!(
+            "post",
+            "/connections/{id}/renew",
+            "Renew a time-bound approval, or decide to let it lapse (never by its owners or sponsor)",
+            DECIDE,
+            true,
+            RenewBody,
             schema::<ConnectionView>
         ),
         route!(

@@ -234,6 +234,10 @@ pub struct RequestView {
     /// approved until this is decided (approve: it stays; deny: it is revoked).
     #[serde(default)]
     pub reapproval: Option<Reapproval>,
+    /// A decided request whose scopes' risk or sensitivity the app has
+    /// changed since: it was decided under rules that no longer hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules_changed: Vec<ScopeChange>,
 }
 
 /// What a re-approval is about.
@@ -372,6 +376,9 @@ pub struct ConnectionView {
     pub status_reason: Option<String>,
     pub version: i64,
     pub receipts: Vec<ReceiptView>,
+    /// The attestation asked before the approval expires, once asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<AttestationView>,
 }
 
 /// Change a connection; fields left out stay as they are.
@@ -679,7 +686,7 @@ pub struct RegisterResourceApp {
 
 /// `PATCH /resource-apps/{id}`: what changes (absent: unchanged). The issuer
 /// does not change: a new audience is a new app.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateResourceApp {
     #[serde(default)]
@@ -1445,6 +1452,55 @@ pub struct LifecyclePolicies {
     #[serde(default)]
     #[schemars(range(min = 1, max = 3650))]
     pub pending_request_days: Option<u32>,
+    /// The active connections of a client with no active owner left are
+    /// suspended this many days after it was orphaned (resuming takes an approver).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 3650))]
+    pub orphan_grace_days: Option<u32>,
+    /// How long an approval lasts when the approver sets no expiry, by the
+    /// highest risk it grants.
+    #[serde(default)]
+    pub approval_days: ApprovalLifetimes,
+    /// How many days before a time-bound approval expires its client's owners
+    /// are asked to attest that it is still needed (an approver then renews it
+    /// or lets it lapse); absent: they are not asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 365))]
+    pub attestation_days: Option<u32>,
+}
+
+/// Days an approval lasts by the highest risk it grants; absent: no default
+/// (the approval lasts until revoked).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalLifetimes {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3650))]
+    pub read: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3650))]
+    pub write: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3650))]
+    pub destructive: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3650))]
+    pub admin: Option<u32>,
+}
+
+impl ApprovalLifetimes {
+    /// The default lifetime, in days, of an approval whose highest risk is `r`.
+    pub fn for_risk(&self, r: Risk) -> Option<u32> {
+        match r {
+            Risk::Read => self.read,
+            Risk::Write => self.write,
+            Risk::Destructive => self.destructive,
+            Risk::Admin => self.admin,
+        }
+    }
+    pub fn all(&self) -> [Option<u32>; 4] {
+        [self.read, self.write, self.destructive, self.admin]
+    }
 }
 
 fn default_warning_days() -> u32 {
@@ -1458,6 +1514,9 @@ impl Default for LifecyclePolicies {
             inactivity_days: None,
             inactivity_warning_days: default_warning_days(),
             pending_request_days: None,
+            orphan_grace_days: None,
+            approval_days: ApprovalLifetimes::default(),
+            attestation_days: None,
         }
     }
 }
@@ -1482,6 +1541,75 @@ pub struct PolicyRunReport {
     pub inactivity_warnings: u64,
     /// Connections suspended for inactivity.
     pub connections_suspended: u64,
+    /// Connections of orphaned clients suspended after the grace period.
+    #[serde(default)]
+    pub orphan_suspensions: u64,
+    /// Approvals whose owners were asked to attest they are still needed.
+    #[serde(default)]
+    pub attestations_requested: u64,
+    /// Approvals that reached their expiry unrenewed.
+    #[serde(default)]
+    pub approvals_lapsed: u64,
+}
+
+/// The owners' answer to "is this approval still needed?", asked before it
+/// expires, and the approver's decision on renewing it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AttestationView {
+    /// The expiry the owners were asked about (Unix seconds).
+    pub expires_at: i64,
+    pub asked_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attested_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attested_at: Option<i64>,
+    /// The owner's answer, once given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub still_needed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attest_reason: Option<String>,
+    /// The approver's decision, once made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal: Option<RenewalDecision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_reason: Option<String>,
+}
+
+wire_enum! {
+    /// What an approver decided about an approval coming to its end.
+    pub enum RenewalDecision {
+        /// Extended to a new expiry.
+        Renewed = "renewed",
+        /// Reviewed and left to lapse at its expiry.
+        NotRenewed = "not_renewed",
+    }
+}
+
+/// `POST /connections/{id}/attest`: an owner of the connection's client says
+/// whether the approval is still needed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttestBody {
+    pub still_needed: bool,
+    #[schemars(length(min = 1, max = 2000))]
+    pub reason: String,
+}
+
+/// `POST /connections/{id}/renew`: an approver renews an approval (to
+/// `expires_at`, or the policy's default lifetime from now) or decides to let
+/// it lapse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenewBody {
+    pub decision: RenewalDecision,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    #[schemars(length(min = 1, max = 2000))]
+    pub reason: String,
 }
 
 wire_enum! {

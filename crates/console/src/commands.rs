@@ -11,9 +11,9 @@ use crate::{
     },
 };
 use admin_api::{
-    ApproveRequest, AuditEventView, AuditExportFormat, AuditQuery, ChainReportView,
+    ApproveRequest, AttestBody, AuditEventView, AuditExportFormat, AuditQuery, ChainReportView,
     ConnectionAction, ConnectionQuery, ConnectionStatusFilter, ConnectionView, DecisionResult,
-    ExportQuery, ItemQuery, ModifyConnection, Page, ReportFormat, RequestQuery,
+    ExportQuery, ItemQuery, ModifyConnection, Page, RenewBody, ReportFormat, RequestQuery,
     RequestStatusFilter, RequestView, client::Mutation,
 };
 use std::path::Path;
@@ -156,6 +156,32 @@ pub async fn connection_action(
     Ok(admin
         .connection_action(id, action, reason.trim(), &if_match(etag))
         .await?)
+}
+
+/// An owner's attestation, with the reason the audit trail keeps.
+pub async fn attest_connection(
+    c: &Console,
+    id: &str,
+    etag: &str,
+    body: &AttestBody,
+) -> Result<ConnectionView, ConsoleError> {
+    if body.reason.trim().is_empty() {
+        return Err(ConsoleError::new(ErrorCode::Invalid, "Give a reason."));
+    }
+    Ok(c.admin().await?.attest(id, body, &if_match(etag)).await?)
+}
+
+/// An approver renews an approval or lets it lapse, with a reason.
+pub async fn renew_connection(
+    c: &Console,
+    id: &str,
+    etag: &str,
+    body: &RenewBody,
+) -> Result<ConnectionView, ConsoleError> {
+    if body.reason.trim().is_empty() {
+        return Err(ConsoleError::new(ErrorCode::Invalid, "Give a reason."));
+    }
+    Ok(c.admin().await?.renew(id, body, &if_match(etag)).await?)
 }
 
 pub async fn modify_connection(

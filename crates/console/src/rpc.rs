@@ -21,12 +21,12 @@ pub use crate::{
     updates::UpdateStatus,
 };
 pub use admin_api::{
-    ApproveRequest, AuditEventView, AuditExportFormat, AuditQuery, CampaignView, ChainReportView,
-    ChannelKind, ChannelView, ClientView, ConnectionAction, ConnectionQuery, ConnectionView,
-    CreateCampaign, CreateChannel, DecisionResult, DeliveryView, ItemState, LifecyclePolicies,
-    ModifyConnection, Page, PoliciesView, PolicyRunReport, Reassign, RegisterResourceApp,
-    ReportFormat, RequestSort, RequestStatusFilter, RequestView, ResourceAppView, ReviewDecisions,
-    ReviewItemView, Risk,
+    ApproveRequest, AttestBody, AuditEventView, AuditExportFormat, AuditQuery, CampaignView,
+    ChainReportView, ChannelKind, ChannelView, ClientView, ConnectionAction, ConnectionQuery,
+    ConnectionView, CreateCampaign, CreateChannel, DecisionResult, DeliveryView, ItemState,
+    LifecyclePolicies, ModifyConnection, Page, PoliciesView, PolicyRunReport, Reassign,
+    RegisterResourceApp, RenewBody, RenewalDecision, ReportFormat, RequestSort,
+    RequestStatusFilter, RequestView, ResourceAppView, ReviewDecisions, ReviewItemView, Risk,
 };
 
 use crate::{Console, ErrorCode, commands as c, helpdesk, session::OpenUrl};
@@ -203,6 +203,29 @@ pub struct ConnectionActionReq {
     pub id: String,
     pub etag: String,
     pub action: ConnectionAction,
+    pub reason: String,
+}
+
+/// An owner's answer, as seen at `etag`: is the connection's approval still needed?
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttestReq {
+    pub id: String,
+    pub etag: String,
+    pub still_needed: bool,
+    pub reason: String,
+}
+
+/// An approver's renewal decision on a connection as seen at `etag`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenewReq {
+    pub id: String,
+    pub etag: String,
+    pub decision: RenewalDecision,
+    /// Unix seconds; absent: the policy's default lifetime from now.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
     pub reason: String,
 }
 
@@ -393,6 +416,31 @@ pub async fn connection_action(
     r: ConnectionActionReq,
 ) -> Result<ConnectionView, ConsoleError> {
     c::connection_action(c, &r.id, &r.etag, r.action, &r.reason).await
+}
+
+pub async fn attest_connection(
+    c: &Console,
+    _: &impl Shell,
+    r: AttestReq,
+) -> Result<ConnectionView, ConsoleError> {
+    let body = AttestBody {
+        still_needed: r.still_needed,
+        reason: r.reason,
+    };
+    c::attest_connection(c, &r.id, &r.etag, &body).await
+}
+
+pub async fn renew_connection(
+    c: &Console,
+    _: &impl Shell,
+    r: RenewReq,
+) -> Result<ConnectionView, ConsoleError> {
+    let body = RenewBody {
+        decision: r.decision,
+        expires_at: r.expires_at,
+        reason: r.reason,
+    };
+    c::renew_connection(c, &r.id, &r.etag, &body).await
 }
 
 pub async fn modify_connection(

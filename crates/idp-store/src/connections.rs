@@ -485,6 +485,23 @@ pub async fn set_excluded_users(
     change(c, id, "excluded_users = ?", &[Bind::Text(json(users))], now).await
 }
 
+/// Moves the approval's expiry (a renewal).
+pub async fn set_expiry(c: &mut Conn, id: &str, expires_at: i64, now: i64) -> DbResult<()> {
+    change(c, id, "expires_at = ?", &[Bind::Int(expires_at)], now).await
+}
+
+/// A new version of the connection whose row did not change: something shown
+/// with it did (an attestation, a renewal decision), so its ETag moves.
+pub async fn touch(c: &mut Conn, id: &str, now: i64) -> DbResult<()> {
+    let text = "UPDATE connections SET updated_at = ?, version = version + 1 WHERE id = ?";
+    sqlx::query(sql(Backend::of(c), text))
+        .bind(now)
+        .bind(id)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
 /// Live connections and pending requests per client (the directory's counts).
 pub async fn live_and_pending_by_client(c: &mut Conn) -> DbResult<Vec<(String, i64, i64)>> {
     sqlx::query_as(

@@ -33,7 +33,7 @@ pub fn migrator(backend: Backend) -> Migrator {
             10 "0010_directory" "directory", 11 "0011_upstream_logins" "upstream_logins",
             12 "0012_registry" "registry", 13 "0013_reapproval" "reapproval",
             14 "0014_lifecycle" "lifecycle", 15 "0015_notifications" "notifications",
-            16 "0016_audit_streams" "audit_streams",
+            16 "0016_audit_streams" "audit_streams", 17 "0017_approval_lifetimes" "approval_lifetimes",
         ),
         Backend::Postgres => migrations!("postgres":
             1 "0001_initial" "initial", 2 "0002_admin" "admin", 3 "0003_list_indexes" "list_indexes",
@@ -43,7 +43,7 @@ pub fn migrator(backend: Backend) -> Migrator {
             10 "0010_directory" "directory", 11 "0011_upstream_logins" "upstream_logins",
             12 "0012_registry" "registry", 13 "0013_reapproval" "reapproval",
             14 "0014_lifecycle" "lifecycle", 15 "0015_notifications" "notifications",
-            16 "0016_audit_streams" "audit_streams",
+            16 "0016_audit_streams" "audit_streams", 17 "0017_approval_lifetimes" "approval_lifetimes",
         ),
     };
     Migrator {

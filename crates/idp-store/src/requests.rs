@@ -35,6 +35,29 @@ pub struct RequestRow {
     pub version: i64,
     /// For a re-approval: the connection and what changed.
     pub reapproval: Option<admin_api::Reapproval>,
+    /// The risk and sensitivity of its scopes when it was decided.
+    pub decided_rules: Option<Vec<ScopeRule>>,
+}
+
+/// A scope's risk and sensitivity at one moment (what a decision was made under).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScopeRule {
+    pub scope: String,
+    pub risk: admin_api::Risk,
+    pub sensitive: bool,
+}
+
+/// Records the rules request `id` was decided under (in the decision's transaction).
+pub async fn record_decided_rules(tx: &mut Conn, id: &str, rules: &[ScopeRule]) -> DbResult<()> {
+    sqlx::query(sql(
+        Backend::of(tx),
+        "UPDATE connection_requests SET decided_rules = ? WHERE id = ?",
+    ))
+    .bind(json(rules))
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 fn stored_status(s: &str) -> Option<RequestStatus> {
@@ -73,6 +96,10 @@ impl RequestRow {
             version: r.get("version"),
             reapproval: r
                 .get::<Option<String>, _>("reapproval")
+                .map(|j| from_json(&j))
+                .transpose()?,
+            decided_rules: r
+                .get::<Option<String>, _>("decided_rules")
                 .map(|j| from_json(&j))
                 .transpose()?,
         })

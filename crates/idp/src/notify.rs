@@ -28,6 +28,8 @@ const SOURCES: &[&str] = &[
     "review.campaign_created",
     "client.succession",
     "connection.inactivity_warning",
+    "connection.attestation_requested",
+    "connection.suspend",
 ];
 /// Audit events one pass reads at most (a long-stopped IdP catches up in steps).
 const SPAN: i64 = 10_000;
@@ -92,6 +94,26 @@ pub fn notification(e: &StoredEvent) -> Option<(NotificationKind, String, String
                 "{client}'s connection to {} issued no ID-JAG for a while; it will be suspended at {}",
                 s(&d["resource_app"]),
                 d["suspend_at"].as_i64().unwrap_or(0)
+            ),
+            format!("gatehouse://connections/{target}"),
+        ),
+        "connection.attestation_requested" => (
+            NotificationKind::PolicyWarning,
+            format!(
+                "{client}'s approval to reach {} expires at {}: its owners ({}) are asked whether it is still needed",
+                s(&d["resource_app"]),
+                d["expires_at"].as_i64().unwrap_or(0),
+                d["owners"]
+                    .as_array()
+                    .map(|o| o.iter().map(s).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default()
+            ),
+            format!("gatehouse://connections/{target}"),
+        ),
+        "connection.suspend" if ev.actor.as_deref() == Some("system:orphan-grace") => (
+            NotificationKind::PolicyWarning,
+            format!(
+                "{client} has had no owner past its grace period: a connection of it was suspended"
             ),
             format!("gatehouse://connections/{target}"),
         ),
@@ -370,6 +392,24 @@ mod tests {
                 ),
                 Some((N::PolicyWarning, "gatehouse://connections/conn_1")),
             ),
+            (
+                stored(
+                    "connection.attestation_requested",
+                    "conn_1",
+                    json!({"resource_app": "docs", "expires_at": 9, "owners": ["alice"]}),
+                ),
+                Some((N::PolicyWarning, "gatehouse://connections/conn_1")),
+            ),
+            // A person's suspension is no policy's warning; the orphan grace period's is.
+            (stored("connection.suspend", "conn_1", json!({})), None),
+            (
+                {
+                    let mut e = stored("connection.suspend", "conn_1", json!({}));
+                    e.event.actor = Some("system:orphan-grace".into());
+                    e
+                },
+                Some((N::PolicyWarning, "gatehouse://connections/conn_1")),
+            ),
             (stored("id_jag.exchange", "x", json!({})), None),
         ];
         for (e, want) in cases {
@@ -388,6 +428,8 @@ mod tests {
             "review.campaign_created",
             "client.succession",
             "connection.inactivity_warning",
+            "connection.attestation_requested",
+            "connection.suspend",
         ] {
             assert!(SOURCES.contains(&k), "{k}");
         }

@@ -80,7 +80,23 @@ fn build_request_view(idp: &Idp, r: RequestRow) -> RequestView {
         RequestStatus::Pending if !r.approvals.is_empty() => RequestStatus::AwaitingSecondApproval,
         s => s,
     };
+    let rules_changed = r
+        .decided_rules
+        .iter()
+        .flatten()
+        .filter_map(|then| {
+            let now = scope_views.iter().find(|s| s.name == then.scope)?;
+            (now.risk != then.risk || now.sensitive != then.sensitive).then(|| ScopeChange {
+                scope: then.scope.clone(),
+                risk_before: then.risk,
+                risk_after: now.risk,
+                sensitive_before: then.sensitive,
+                sensitive_after: now.sensitive,
+            })
+        })
+        .collect();
     RequestView {
+        rules_changed,
         id: r.id,
         status,
         client: client_ref(idp, &r.client_id),
@@ -113,7 +129,27 @@ pub async fn connection_view(
         return Ok(None);
     };
     let receipts = outbox::receipts(db, id).await?;
-    Ok(Some(connection_from_row(idp, row, receipts)))
+    let attestation = match row.connection.expires_at {
+        Some(at) => idp_store::lifecycle::attestation(db, id, at).await?,
+        None => None,
+    };
+    let mut v = connection_from_row(idp, row, receipts);
+    v.attestation = attestation;
+    Ok(Some(v))
+}
+
+/// The rules a decision on `scopes` of `app` is made under: each scope's
+/// risk and sensitivity now (stored with the decision).
+pub fn rules_now(idp: &Idp, app: &str, scopes: &[String]) -> Vec<idp_store::requests::ScopeRule> {
+    let app = idp.catalog().resource_app(app);
+    scope_views(app.as_deref(), scopes)
+        .into_iter()
+        .map(|s| idp_store::requests::ScopeRule {
+            scope: s.name,
+            risk: s.risk,
+            sensitive: s.sensitive,
+        })
+        .collect()
 }
 
 pub fn connection_from_row(
@@ -154,5 +190,6 @@ pub fn connection_from_row(
         status_reason: row.status_reason,
         version: c.version,
         receipts,
+        attestation: None,
     }
 }

@@ -29,6 +29,8 @@ macro_rules! with_commands {
             get_connection(ById) -> ConnectionDetail,
             connection_action(ConnectionActionReq) -> ConnectionView,
             modify_connection(ModifyConnectionReq) -> ConnectionView,
+            attest_connection(AttestReq) -> ConnectionView,
+            renew_connection(RenewReq) -> ConnectionView,
             audit(AuditQuery) -> Page<AuditEventView>,
             verify_audit(NoArgs) -> ChainReportView,
             export_audit(ExportAuditReq) -> Option<ExportSummary>,

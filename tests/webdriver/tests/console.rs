@@ -1224,6 +1224,131 @@ async fn an_admin_sets_the_lifecycle_policies_and_runs_them_from_the_reviews_scr
 
 #[tokio::test]
 #[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
+async fn an_approver_sees_the_owners_attestation_and_renews_an_approval_before_it_ends() {
+    use admin_api::client::Mutation;
+    let (_driver, w, info) = launch("judy").await;
+    // Through the API: support-copilot → tickets made time-bound, owners asked.
+    let carol = gatehouse_tests::admin_session(&info, "carol", false).await;
+    let oscar = gatehouse_tests::admin_session(&info, "oscar", false).await;
+    let judy = gatehouse_tests::admin_session(&info, "judy", false).await;
+    let conn = carol
+        .list_connections(&gatehouse_tests::query(&[
+            ("client_id", "support-copilot".into()),
+            ("resource_app", "tickets".into()),
+        ]))
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    let now = judy.policies().await.unwrap().value.now;
+    let conn = carol
+        .modify_connection(
+            &conn.id,
+            &admin_api::ModifyConnection {
+                expires_at: Some(now + 20 * 86_400),
+                reason: "quarterly re-certification".into(),
+                ..Default::default()
+            },
+            &Mutation {
+                if_match: Some(&format!("\"v{}\"", conn.version)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let policies: admin_api::LifecyclePolicies =
+        serde_json::from_value(serde_json::json!({"attestation_days": 30})).unwrap();
+    judy.set_policies(
+        &policies,
+        &Mutation {
+            if_match: Some("\"v0\""),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(judy.run_policies().await.unwrap().attestations_requested, 1);
+    // oscar, an owner of support-copilot, says it is still needed.
+    oscar
+        .attest(
+            &conn.id,
+            &admin_api::AttestBody {
+                still_needed: true,
+                reason: "drafts every ticket reply".into(),
+            },
+            &Mutation {
+                if_match: Some(&format!("\"v{}\"", conn.version)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    w.click_css("[data-testid=nav-connections]").await;
+    w.click_until(
+        "[data-testid=connection-row]",
+        |t| t.contains("Support Copilot") && t.contains("Service Desk"),
+        "[data-testid=connection-detail] h2",
+        |t| t.contains("Support Copilot"),
+    )
+    .await;
+    w.wait_for("[data-testid=attestation]", 20, |t| {
+        t.contains("oscar says still needed") && t.contains("drafts every ticket reply")
+    })
+    .await;
+    w.screenshot("connection-attested").await;
+    // judy (admin, no owner) renews it for 120 days.
+    w.click_css("[data-testid=renewal-renew]").await;
+    let days = w.wait_for("[data-testid=renew-days]", 10, |_| true).await;
+    w.type_into(&days, "120").await;
+    let day = chrono_day(now + 120 * 86_400);
+    let reason = w
+        .wait_for("[data-testid=renewal-reason]", 10, |_| true)
+        .await;
+    w.type_into(&reason, "owner attested; renewed for the next quarter")
+        .await;
+    w.click_css("[data-testid=confirm-renewal]").await;
+    w.wait_for("[data-testid=notice]", 20, |t| t.contains("Renewed until"))
+        .await;
+    w.wait_for("[data-testid=approval-end] h3", 20, |t| t.contains(&day))
+        .await;
+    let renewed = judy.get_connection(&conn.id).await.unwrap().value;
+    assert_eq!(
+        renewed.expires_at.map(chrono_day).as_deref(),
+        Some(day.as_str())
+    );
+    let events = judy
+        .audit(&gatehouse_tests::query(&[(
+            "kind",
+            "connection.renew".into(),
+        )]))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].actor.as_deref(), Some("judy"));
+    w.screenshot("connection-renewed").await;
+    w.close().await;
+}
+
+/// `YYYY-MM-DD` of Unix seconds (UTC), as a date input takes it.
+fn chrono_day(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[tokio::test]
+#[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
 async fn an_admin_adds_a_webhook_whose_secret_goes_only_to_a_file_and_sees_it_delivered() {
     use std::sync::{
         Arc,

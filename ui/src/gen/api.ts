@@ -280,6 +280,40 @@ export interface paths {
         patch: operations["patch_connections__id_"];
         trace?: never;
     };
+    "/connections/{id}/attest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An owner of the client says whether the approval is still needed (before it expires) */
+        post: operations["post_connections__id__attest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/connections/{id}/renew": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Renew a time-bound approval, or decide to let it lapse (never by its owners or sponsor) */
+        post: operations["post_connections__id__renew"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/connections/{id}/resume": {
         parameters: {
             query?: never;
@@ -707,6 +741,20 @@ export interface components {
             id: string;
             name: string;
         };
+        /**
+         * @description Days an approval lasts by the highest risk it grants; absent: no default
+         *     (the approval lasts until revoked).
+         */
+        ApprovalLifetimes: {
+            /** Format: uint32 */
+            admin?: number | null;
+            /** Format: uint32 */
+            destructive?: number | null;
+            /** Format: uint32 */
+            read?: number | null;
+            /** Format: uint32 */
+            write?: number | null;
+        };
         /** @description A recorded approval on the way to a two-approver decision. */
         ApprovalView: {
             approver: string;
@@ -735,6 +783,39 @@ export interface components {
             /** @description A subset of the requested scopes; all of them when absent. */
             scopes?: string[] | null;
             step_up?: components["schemas"]["StepUpRule"][];
+        };
+        /**
+         * @description `POST /connections/{id}/attest`: an owner of the connection's client says
+         *     whether the approval is still needed.
+         */
+        AttestBody: {
+            reason: string;
+            still_needed: boolean;
+        };
+        /**
+         * @description The owners' answer to "is this approval still needed?", asked before it
+         *     expires, and the approver's decision on renewing it.
+         */
+        AttestationView: {
+            /** Format: int64 */
+            asked_at: number;
+            attest_reason?: string | null;
+            /** Format: int64 */
+            attested_at?: number | null;
+            attested_by?: string | null;
+            /** Format: int64 */
+            decided_at?: number | null;
+            decided_by?: string | null;
+            decision_reason?: string | null;
+            /**
+             * Format: int64
+             * @description The expiry the owners were asked about (Unix seconds).
+             */
+            expires_at: number;
+            /** @description The approver's decision, once made. */
+            renewal?: components["schemas"]["RenewalDecision"] | null;
+            /** @description The owner's answer, once given. */
+            still_needed?: boolean | null;
         };
         AuditEventView: {
             actor?: string | null;
@@ -963,6 +1044,8 @@ export interface components {
             allowed_groups: string[];
             allowed_resources: string[];
             approved_by: string[];
+            /** @description The attestation asked before the approval expires, once asked. */
+            attestation?: components["schemas"]["AttestationView"] | null;
             client: components["schemas"]["ClientRef"];
             /** Format: int64 */
             created_at: number;
@@ -1118,6 +1201,19 @@ export interface components {
          */
         LifecyclePolicies: {
             /**
+             * @description How long an approval lasts when the approver sets no expiry, by the
+             *     highest risk it grants.
+             * @default {}
+             */
+            approval_days: components["schemas"]["ApprovalLifetimes"];
+            /**
+             * Format: uint32
+             * @description How many days before a time-bound approval expires its client's owners
+             *     are asked to attest that it is still needed (an approver then renews it
+             *     or lets it lapse); absent: they are not asked.
+             */
+            attestation_days?: number | null;
+            /**
              * Format: uint32
              * @description An active connection that issued no ID-JAG for this many days is
              *     suspended (resuming it takes an approver).
@@ -1130,6 +1226,13 @@ export interface components {
              * @default 7
              */
             inactivity_warning_days: number;
+            /**
+             * Format: uint32
+             * @description The active connections of a client with no active owner left are
+             *     suspended this many days after it was orphaned (resuming takes an approver).
+             * @default null
+             */
+            orphan_grace_days: number | null;
             /**
              * Format: uint32
              * @description A pending request no refused exchange touched for this many days
@@ -1223,6 +1326,18 @@ export interface components {
         PolicyRunReport: {
             /**
              * Format: uint64
+             * @description Approvals that reached their expiry unrenewed.
+             * @default 0
+             */
+            approvals_lapsed: number;
+            /**
+             * Format: uint64
+             * @description Approvals whose owners were asked to attest they are still needed.
+             * @default 0
+             */
+            attestations_requested: number;
+            /**
+             * Format: uint64
              * @description Connections suspended for inactivity.
              */
             connections_suspended: number;
@@ -1231,6 +1346,12 @@ export interface components {
              * @description Connections whose owners were warned of a coming suspension.
              */
             inactivity_warnings: number;
+            /**
+             * Format: uint64
+             * @description Connections of orphaned clients suspended after the grace period.
+             * @default 0
+             */
+            orphan_suspensions: number;
             /**
              * Format: uint64
              * @description Pending requests expired.
@@ -1338,6 +1459,19 @@ export interface components {
         };
         /** @description Where a client or resource app was registered. */
         RegistryOrigin: "config" | "admin";
+        /**
+         * @description `POST /connections/{id}/renew`: an approver renews an approval (to
+         *     `expires_at`, or the policy's default lifetime from now) or decides to let
+         *     it lapse.
+         */
+        RenewBody: {
+            decision: components["schemas"]["RenewalDecision"];
+            /** Format: int64 */
+            expires_at?: number | null;
+            reason: string;
+        };
+        /** @description What an approver decided about an approval coming to its end. */
+        RenewalDecision: "renewed" | "not_renewed";
         /** @enum {string} */
         RequestStatus: "pending" | "awaiting_second_approval" | "approved" | "denied" | "expired";
         RequestUserView: {
@@ -1372,6 +1506,11 @@ export interface components {
             refused_count: number;
             resource_app: components["schemas"]["AppRef"];
             resources: string[];
+            /**
+             * @description A decided request whose scopes' risk or sensitivity the app has
+             *     changed since: it was decided under rules that no longer hold.
+             */
+            rules_changed?: components["schemas"]["ScopeChange"][];
             scopes: components["schemas"]["ScopeView"][];
             sensitive: boolean;
             status: components["schemas"]["RequestStatus"];
@@ -2349,6 +2488,86 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ModifyConnection"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionView"];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_connections__id__attest: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The ETag from the last read; a stale one gets 412 with the current state. */
+                "If-Match": string;
+                /** @description A retry with the same key returns the first result. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AttestBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionView"];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_connections__id__renew: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The ETag from the last read; a stale one gets 412 with the current state. */
+                "If-Match": string;
+                /** @description A retry with the same key returns the first result. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenewBody"];
             };
         };
         responses: {

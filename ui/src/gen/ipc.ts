@@ -30,6 +30,20 @@ export interface components {
             id: string;
             name: string;
         };
+        /**
+         * @description Days an approval lasts by the highest risk it grants; absent: no default
+         *     (the approval lasts until revoked).
+         */
+        ApprovalLifetimes: {
+            /** Format: uint32 */
+            admin?: number | null;
+            /** Format: uint32 */
+            destructive?: number | null;
+            /** Format: uint32 */
+            read?: number | null;
+            /** Format: uint32 */
+            write?: number | null;
+        };
         /** @description A recorded approval on the way to a two-approver decision. */
         ApprovalView: {
             approver: string;
@@ -64,6 +78,38 @@ export interface components {
             /** @description A subset of the requested scopes; all of them when absent. */
             scopes?: string[] | null;
             step_up?: components["schemas"]["StepUpRule"][];
+        };
+        /** @description An owner's answer, as seen at `etag`: is the connection's approval still needed? */
+        AttestReq: {
+            etag: string;
+            id: string;
+            reason: string;
+            still_needed: boolean;
+        };
+        /**
+         * @description The owners' answer to "is this approval still needed?", asked before it
+         *     expires, and the approver's decision on renewing it.
+         */
+        AttestationView: {
+            /** Format: int64 */
+            asked_at: number;
+            attest_reason?: string | null;
+            /** Format: int64 */
+            attested_at?: number | null;
+            attested_by?: string | null;
+            /** Format: int64 */
+            decided_at?: number | null;
+            decided_by?: string | null;
+            decision_reason?: string | null;
+            /**
+             * Format: int64
+             * @description The expiry the owners were asked about (Unix seconds).
+             */
+            expires_at: number;
+            /** @description The approver's decision, once made. */
+            renewal?: components["schemas"]["RenewalDecision"] | null;
+            /** @description The owner's answer, once given. */
+            still_needed?: boolean | null;
         };
         AuditEventView: {
             actor?: string | null;
@@ -272,6 +318,10 @@ export interface components {
                 request: components["schemas"]["ApproveReq"];
                 response: components["schemas"]["DecisionResult"];
             };
+            attest_connection: {
+                request: components["schemas"]["AttestReq"];
+                response: components["schemas"]["ConnectionView"];
+            };
             audit: {
                 request: components["schemas"]["AuditQuery"];
                 response: components["schemas"]["Page_AuditEventView"];
@@ -414,6 +464,10 @@ export interface components {
                 request: components["schemas"]["ById"];
                 response: null;
             };
+            renew_connection: {
+                request: components["schemas"]["RenewReq"];
+                response: components["schemas"]["ConnectionView"];
+            };
             request_context: {
                 request: components["schemas"]["ById"];
                 response: components["schemas"]["RequestContext"];
@@ -548,6 +602,8 @@ export interface components {
             allowed_groups: string[];
             allowed_resources: string[];
             approved_by: string[];
+            /** @description The attestation asked before the approval expires, once asked. */
+            attestation?: components["schemas"]["AttestationView"] | null;
             client: components["schemas"]["ClientRef"];
             /** Format: int64 */
             created_at: number;
@@ -802,6 +858,19 @@ export interface components {
          */
         LifecyclePolicies: {
             /**
+             * @description How long an approval lasts when the approver sets no expiry, by the
+             *     highest risk it grants.
+             * @default {}
+             */
+            approval_days: components["schemas"]["ApprovalLifetimes"];
+            /**
+             * Format: uint32
+             * @description How many days before a time-bound approval expires its client's owners
+             *     are asked to attest that it is still needed (an approver then renews it
+             *     or lets it lapse); absent: they are not asked.
+             */
+            attestation_days?: number | null;
+            /**
              * Format: uint32
              * @description An active connection that issued no ID-JAG for this many days is
              *     suspended (resuming it takes an approver).
@@ -814,6 +883,13 @@ export interface components {
              * @default 7
              */
             inactivity_warning_days: number;
+            /**
+             * Format: uint32
+             * @description The active connections of a client with no active owner left are
+             *     suspended this many days after it was orphaned (resuming takes an approver).
+             * @default null
+             */
+            orphan_grace_days: number | null;
             /**
              * Format: uint32
              * @description A pending request no refused exchange touched for this many days
@@ -948,6 +1024,18 @@ export interface components {
         PolicyRunReport: {
             /**
              * Format: uint64
+             * @description Approvals that reached their expiry unrenewed.
+             * @default 0
+             */
+            approvals_lapsed: number;
+            /**
+             * Format: uint64
+             * @description Approvals whose owners were asked to attest they are still needed.
+             * @default 0
+             */
+            attestations_requested: number;
+            /**
+             * Format: uint64
              * @description Connections suspended for inactivity.
              */
             connections_suspended: number;
@@ -956,6 +1044,12 @@ export interface components {
              * @description Connections whose owners were warned of a coming suspension.
              */
             inactivity_warnings: number;
+            /**
+             * Format: uint64
+             * @description Connections of orphaned clients suspended after the grace period.
+             * @default 0
+             */
+            orphan_suspensions: number;
             /**
              * Format: uint64
              * @description Pending requests expired.
@@ -1077,6 +1171,21 @@ export interface components {
         };
         /** @description Where a client or resource app was registered. */
         RegistryOrigin: "config" | "admin";
+        /** @description An approver's renewal decision on a connection as seen at `etag`. */
+        RenewReq: {
+            decision: components["schemas"]["RenewalDecision"];
+            etag: string;
+            /**
+             * Format: int64
+             * @description Unix seconds; absent: the policy's default lifetime from now.
+             * @default null
+             */
+            expires_at: number | null;
+            id: string;
+            reason: string;
+        };
+        /** @description What an approver decided about an approval coming to its end. */
+        RenewalDecision: "renewed" | "not_renewed";
         /** @description `format` of `GET /reviews/{id}/report`. */
         ReportFormat: "pdf" | "csv";
         /**
@@ -1134,6 +1243,11 @@ export interface components {
             refused_count: number;
             resource_app: components["schemas"]["AppRef"];
             resources: string[];
+            /**
+             * @description A decided request whose scopes' risk or sensitivity the app has
+             *     changed since: it was decided under rules that no longer hold.
+             */
+            rules_changed?: components["schemas"]["ScopeChange"][];
             scopes: components["schemas"]["ScopeView"][];
             sensitive: boolean;
             status: components["schemas"]["RequestStatus"];

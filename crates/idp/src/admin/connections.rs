@@ -1,5 +1,5 @@
 //! The connection inventory and what can be done to a connection: modify, suspend,
-//! resume, revoke, and bulk revoke by client, user or resource app (the help-desk
+//! resume, revoke, attest and renew its approval, and bulk revoke by client, user or resource app (the help-desk
 //! kill switch). A revoke is committed — and the next exchange refused — before it
 //! is acknowledged; its revocation events are queued in the same transaction.
 
@@ -133,6 +133,46 @@ pub async fn modify(
     idempotent(&idp, &who, &headers, &route, &body, || async {
         let expected = if_match(&headers)?;
         let view = services::modify(&idp, &who, &id, expected, &m)
+            .await?
+            .announce(&idp);
+        let version = view.version;
+        Ok((StatusCode::OK, json!(view), Some(version)))
+    })
+    .await
+}
+
+pub async fn attest(
+    State(idp): State<SharedIdp>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let b: AttestBody = parse_body(&body)?;
+    let route = format!("attest {id}");
+    idempotent(&idp, &who, &headers, &route, &body, || async {
+        let expected = if_match(&headers)?;
+        let view = crate::services::renewal::attest(&idp, &who, &id, expected, &b)
+            .await?
+            .announce(&idp);
+        let version = view.version;
+        Ok((StatusCode::OK, json!(view), Some(version)))
+    })
+    .await
+}
+
+pub async fn renew(
+    State(idp): State<SharedIdp>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let b: RenewBody = parse_body(&body)?;
+    let route = format!("renew {id}");
+    idempotent(&idp, &who, &headers, &route, &body, || async {
+        let expected = if_match(&headers)?;
+        let view = crate::services::renewal::renew(&idp, &who, &id, expected, &b)
             .await?
             .announce(&idp);
         let version = view.version;

@@ -43,24 +43,13 @@ pub async fn client_views(
     };
     let counts: BTreeMap<String, (i64, i64)> =
         counts.into_iter().map(|(c, a, b)| (c, (a, b))).collect();
-    let active: std::collections::HashSet<String> = idp
-        .store
-        .all_people()
-        .await?
-        .into_iter()
-        .filter(|p| p.active)
-        .map(|p| idp_store::directory::name_key(&p.username))
-        .collect();
+    let active = crate::services::ownership::active_people(idp).await?;
     Ok(clients
         .iter()
         .map(|r| {
             let c = &r.item;
             let (conns, pending) = counts.get(&c.client_id).copied().unwrap_or((0, 0));
-            let orphaned = !c.admin
-                && !c
-                    .owners
-                    .iter()
-                    .any(|o| active.contains(&idp_store::directory::name_key(o)));
+            let orphaned = crate::services::ownership::is_orphaned(c, &active);
             crate::services::registry::client_view(r, orphaned, (conns as u64, pending as u64))
         })
         .collect())

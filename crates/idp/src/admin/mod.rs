@@ -60,6 +60,11 @@ pub fn router(idp: SharedIdp) -> Router<SharedIdp> {
             post(connections::revoke),
         )
         .route(
+            "/admin/v1/connections/{id}/attest",
+            post(connections::attest),
+        )
+        .route("/admin/v1/connections/{id}/renew", post(connections::renew))
+        .route(
             "/admin/v1/reviews",
             get(reviews::list).post(reviews::create),
         )

@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod notifications;
 pub mod ownership;
 pub mod registry;
+pub mod renewal;
 pub mod requests;
 pub mod reviews;
 

@@ -42,6 +42,24 @@ pub fn accountable_for(c: &Client, username: &str) -> bool {
         || c.sponsor.as_deref().is_some_and(|s| same(s, username))
 }
 
+/// The name keys of every active person of the directory.
+pub async fn active_people(idp: &Idp) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    Ok(idp
+        .store
+        .all_people()
+        .await?
+        .into_iter()
+        .filter(|p| p.active)
+        .map(|p| name_key(&p.username))
+        .collect())
+}
+
+/// Whether `c` has no active owner left (among `active`, from
+/// [`active_people`]); the IdP's own admin client never is.
+pub fn is_orphaned(c: &Client, active: &std::collections::HashSet<String>) -> bool {
+    !c.admin && !c.owners.iter().any(|o| active.contains(&name_key(o)))
+}
+
 async fn is_active(tx: &mut Conn, username: &str) -> Result<bool, sqlx::Error> {
     Ok(directory::person_by_username(tx, username)
         .await?
@@ -159,6 +177,10 @@ pub async fn person_left(
         }
         idp_store::changes::record(tx, ChangeKind::RegistryUpdated, &client_id, idp.now_ms())
             .await?;
+        if s.orphaned {
+            // The orphan grace period counts from now.
+            idp_store::lifecycle::mark_orphaned(tx, &client_id, idp.now()).await?;
+        }
         let mut e = AuditEvent::new("client.succession", AuditOutcome::Success);
         e.actor = Some(ACTOR.into());
         e.client_id = Some(client_id.clone());

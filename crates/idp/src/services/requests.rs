@@ -177,6 +177,7 @@ async fn approve(
     grant: &ApproveRequest,
 ) -> ServiceResult<Committed<Decided>> {
     let now = idp.now();
+    let lifetimes = super::lifecycle::current(idp).await?.policies.approval_days;
     let mut tx = idp.store.begin_write().await?;
     let v = open_for_decision(idp, who, &mut tx, id, expected).await?;
     let scopes = validate_grant(idp, &v, grant, now)?;
@@ -245,7 +246,12 @@ async fn approve(
     if let Some(re) = &v.reapproval {
         return confirm_reapproval(idp, who, tx, &v, re, &approvers, grant, changes).await;
     }
-    // Final approval: create or update the connection.
+    // Final approval: create or update the connection, expiring when the
+    // approver said or else after the policy's lifetime for its risk.
+    let expires_at = match grant.expires_at {
+        Some(at) => Some(at),
+        None => default_expiry(idp, &lifetimes, &v.resource_app.id, &scopes, now),
+    };
     let condition = ScopeCondition::IncludeOnly(scopes.clone());
     let live = connections::live_id(&mut tx, &v.client.client_id, &v.resource_app.id).await?;
     let n = NewConnection {
@@ -256,7 +262,7 @@ async fn approve(
         allowed_resources: &grant.allowed_resources,
         step_up: &grant.step_up,
         id_jag_lifetime: grant.id_jag_lifetime,
-        expires_at: grant.expires_at,
+        expires_at,
         approved_by: &approvers,
         justification: grant.justification.as_deref(),
         request_id: Some(id),
@@ -270,9 +276,10 @@ async fn approve(
             .await?
             .ok_or_else(|| ServiceError::conflict("the connection could not be created"))?,
     };
-    requests::decide(
+    record_decision(
+        idp,
         &mut tx,
-        id,
+        &v,
         RequestStatus::Approved,
         &approvers,
         grant.justification.as_deref(),
@@ -288,6 +295,7 @@ async fn approve(
     });
     e.detail["after"] = json!({
         "connection_id": conn_id, "grant": grant, "scopes": scopes, "approvers": approvers,
+        "expires_at": expires_at, "expiry_from_policy": grant.expires_at.is_none() && expires_at.is_some(),
     });
     audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
     for (kind, target) in [
@@ -297,6 +305,41 @@ async fn approve(
         changes.push(idp_store::changes::record(&mut tx, kind, target, idp.now_ms()).await?);
     }
     approved(idp, tx, id, &conn_id, changes, true).await
+}
+
+/// Records a decision on request `v` with the rules (each scope's risk and
+/// sensitivity) it is made under.
+async fn record_decision(
+    idp: &Idp,
+    tx: &mut idp_store::Conn,
+    v: &RequestView,
+    status: RequestStatus,
+    by: &[String],
+    reason: Option<&str>,
+    connection_id: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    requests::decide(tx, &v.id, status, by, reason, connection_id).await?;
+    let names: Vec<String> = v.scopes.iter().map(|s| s.name.clone()).collect();
+    let rules = crate::views::rules_now(idp, &v.resource_app.id, &names);
+    requests::record_decided_rules(tx, &v.id, &rules).await
+}
+
+/// The expiry an approval of `scopes` of `app` gets when the approver set
+/// none: the lifecycle policy's default for its highest risk, from `now`.
+pub fn default_expiry(
+    idp: &Idp,
+    lifetimes: &admin_api::ApprovalLifetimes,
+    app: &str,
+    scopes: &[String],
+    now: i64,
+) -> Option<i64> {
+    let risk = crate::views::rules_now(idp, app, scopes)
+        .iter()
+        .map(|r| r.risk)
+        .max()?;
+    lifetimes
+        .for_risk(risk)
+        .map(|days| now + i64::from(days) * 86_400)
 }
 
 /// Ends an approval: the request and its connection as they now are, read in
@@ -340,9 +383,10 @@ async fn confirm_reapproval(
     grant: &ApproveRequest,
     mut changes: Vec<ChangeEvent>,
 ) -> ServiceResult<Committed<Decided>> {
-    requests::decide(
+    record_decision(
+        idp,
         &mut tx,
-        &v.id,
+        v,
         RequestStatus::Approved,
         approvers,
         grant.justification.as_deref(),
@@ -377,9 +421,10 @@ async fn deny(
     }
     let mut tx = idp.store.begin_write().await?;
     let v = open_for_decision(idp, who, &mut tx, id, expected).await?;
-    requests::decide(
+    record_decision(
+        idp,
         &mut tx,
-        id,
+        &v,
         RequestStatus::Denied,
         std::slice::from_ref(&who.subject),
         Some(reason),
