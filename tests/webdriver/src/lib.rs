@@ -163,12 +163,25 @@ pub fn console_running() -> Option<bool> {
 
 /// Waits until the previous test's console has exited: a console still
 /// running would take the new launch as its second instance (which hands over
-/// and exits), and the session would find no window.
+/// and exits), and the session would find no window. A test that failed
+/// before closing its window leaves its console running: after 10 s it is
+/// ended (it is this run's own app), so one failure does not fail every test
+/// after it.
 async fn wait_for_no_running_console() {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let start = Instant::now();
+    let mut ended = false;
     while console_running() == Some(true) {
+        if !ended && start.elapsed() > Duration::from_secs(10) {
+            if let Ok(app) = std::env::var("GATEHOUSE_APP") {
+                eprintln!("a console from an earlier test still runs: ending it");
+                let _ = std::process::Command::new("pkill")
+                    .args(["-KILL", "-f", &app])
+                    .status();
+            }
+            ended = true;
+        }
         assert!(
-            Instant::now() < deadline,
+            start.elapsed() < Duration::from_secs(30),
             "a console from an earlier test still runs"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
