@@ -446,7 +446,19 @@ describe("Reviews and Help desk", () => {
     });
   });
 
-  it("the kill switch shows the exact count before it acts, then the receipts", async () => {
+  it("the kill switch shows the exact count before it acts, then the receipts, its progress and the reinstatement", async () => {
+    let killed = false;
+    let reinstated = false;
+    const receipt = (status: string, attempts: number) => ({
+      event_id: `e${attempts}`, receiver: "http://127.0.0.1:9/r", status, attempts, latency_ms: null, created_at_ms: 1, delivered_at_ms: null, last_error: status === "pending" ? "HTTP 503" : null,
+    });
+    const kill = (done: boolean) => ({
+      id: "kill_1", selector: "client", target: "support-copilot", reason: "token leak", killed_by: "dave", killed_at: 1_800_000_000,
+      connections: [{ connection_id: "c1", client: { client_id: "support-copilot", name: "Support Copilot" }, resource_app: { id: "tickets", name: "Service Desk" },
+        status_before: "suspended", status_now: done ? "suspended" : "revoked", reinstated: done }],
+      deliveries: { queued: 3, delivered: 1, pending: 2, failed: 0, receipts: [receipt("delivered", 1), receipt("pending", 4), receipt("pending", 2)] },
+      version: done ? 2 : 1, ...(done ? { reinstated_by: "carol", reinstated_at: 1_800_000_100, reinstate_reason: "false alarm" } : {}),
+    });
     const view = {
       matches: [{ kind: "client", id: "support-copilot", name: "Support Copilot", detail: "AI client" }],
       target: { kind: "client", id: "support-copilot", name: "Support Copilot", detail: "AI client" },
@@ -459,7 +471,15 @@ describe("Reviews and Help desk", () => {
       if (cmd === "idp_status") return { reachable: true, message: null };
       if (cmd === "list_requests") return { items: [], total: 0 };
       if (cmd === "helpdesk_search" || cmd === "helpdesk_lookup") return view;
+      if (cmd === "session")
+        return { profile_id: "p", profile_name: "Demo IdP", issuer: "http://idp", subject: "carol", roles: ["approver"], kind: "session", mfa: true };
+      if (cmd === "kills") return killed ? [kill(reinstated)] : [];
+      if (cmd === "reinstate_kill") {
+        reinstated = true;
+        return kill(true);
+      }
       if (cmd === "helpdesk_kill") {
+        killed = !(args as { dry_run: boolean }).dry_run;
         const dry = (args as { dry_run: boolean }).dry_run;
         return {
           result: { dry_run: dry, connections_revoked: 3, connection_ids: ["c1"], users_blocked: 0, events_queued: dry ? 0 : 3 },
@@ -494,6 +514,22 @@ describe("Reviews and Help desk", () => {
     await settle();
     expect(calls.filter((c) => c.cmd === "helpdesk_kill").map((c) => (c.args as { dry_run: boolean }).dry_run)).toEqual([true, false]);
     expect(container.querySelector('[data-testid="kill-receipt"]')?.textContent).toContain("delivered");
+    // The kill's progress, retries included; an approver reinstates it with a reason.
+    await act(async () => window.dispatchEvent(new KeyboardEvent("keydown", { key: "6" })));
+    await settle();
+    expect(container.querySelector('[data-testid="kill-progress"]')?.textContent).toContain("1/3 delivered, 2 retrying (4 tries)");
+    await act(async () => container.querySelector<HTMLButtonElement>('[data-testid="reinstate"]')!.click());
+    await settle();
+    expect(container.querySelector('[data-testid="kills"]')?.textContent).toContain("back to suspended");
+    const why = container.querySelector<HTMLTextAreaElement>('[data-testid="reinstate-reason"]')!;
+    await act(async () => {
+      setValue.call(why, "false alarm");
+      why.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    await act(async () => container.querySelector<HTMLButtonElement>('[data-testid="reinstate-confirm"]')!.click());
+    await settle();
+    expect(calls.filter((c) => c.cmd === "reinstate_kill").map((c) => c.args)).toEqual([{ id: "kill_1", version: 1, reason: "false alarm" }]);
+    expect(container.querySelector('[data-testid="kill-reinstated"]')?.textContent).toContain("by carol: 1 back on");
   });
 });
 

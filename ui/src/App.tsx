@@ -249,7 +249,7 @@ export function App() {
       {screen === "audit" && <Audit {...props} />}
       {screen === "profiles" && <Profiles {...props} />}
       {screen === "reviews" && <Reviews {...props} session={session} focus={focusOn("reviews")} />}
-      {screen === "helpdesk" && <Helpdesk {...props} />}
+      {screen === "helpdesk" && <Helpdesk {...props} approver={session?.roles.some((r) => r === "approver" || r === "admin") ?? false} />}
       {screen === "overview" && <Overview {...props} />}
       {screen === "directory" && <Directory {...props} focus={focusOn("directory")} />}
       {locked && (

@@ -2,10 +2,12 @@
 // app) → everything live for it, and the one-step actions under pressure:
 // revoke everything for a user, the kill switch for a client, revoke an app's
 // connections — each with a reason, the exact count first, each receiver's
-// receipt after — and the evidence bundle.
+// receipt after — the evidence bundle, and the latest kills with their
+// deliveries and reinstatement.
 import { useCallback, useRef, useState } from "react";
 import { ipc, isConsoleError, type HelpdeskView, type KillResult } from "./ipc";
 import { ago, RiskBadge, when, type ScreenProps } from "./common";
+import { Kills } from "./Kills";
 
 const ACTION = {
   user: "Revoke everything for this user",
@@ -13,7 +15,7 @@ const ACTION = {
   app: "Revoke every connection to this app",
 } as const;
 
-export function Helpdesk({ online, report, notify }: ScreenProps) {
+export function Helpdesk({ tick, online, report, notify, approver }: ScreenProps & { approver: boolean }) {
   const [q, setQ] = useState("");
   const [view, setView] = useState<HelpdeskView | null>(null);
   const [reason, setReason] = useState("");
@@ -22,6 +24,8 @@ export function Helpdesk({ online, report, notify }: ScreenProps) {
   // The call a step-up challenge interrupted (true: the count, false: the revoke).
   const [stepUp, setStepUp] = useState<boolean | null>(null);
   const [busy, setBusy] = useState(false);
+  // Bumped by each kill this screen makes, so the kills list shows it at once.
+  const [kills, setKills] = useState(0);
   const input = useRef<HTMLInputElement>(null);
 
   const search = useCallback(async () => {
@@ -59,6 +63,7 @@ export function Helpdesk({ online, report, notify }: ScreenProps) {
         else {
           setDone(r);
           setCount(null);
+          setKills((n) => n + 1);
           notify(`Revoked ${r.result.connections_revoked} connection(s) for ${target.name}.`);
           setView(await ipc.helpdeskLookup(target.kind, target.id));
         }
@@ -228,6 +233,7 @@ export function Helpdesk({ online, report, notify }: ScreenProps) {
             </div>
           </div>
         )}
+        <Kills tick={tick + kills} online={online} report={report} notify={notify} approver={approver} />
       </section>
     </main>
   );

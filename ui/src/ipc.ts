@@ -15,6 +15,7 @@ export type RequestDetail = Ipc["schemas"]["RequestDetail"];
 export type RequestPage = Ipc["schemas"]["Page_RequestView"];
 export type ConnectionView = Ipc["schemas"]["ConnectionView"];
 export type ConnectionDetail = Ipc["schemas"]["ConnectionDetail"];
+export type KillView = Ipc["schemas"]["KillView"];
 export type ConnectionPage = Ipc["schemas"]["Page_ConnectionView"];
 export type ConnectionQuery = Ipc["schemas"]["ConnectionQuery"];
 export type ConnectionStatusFilter = Ipc["schemas"]["ConnectionStatusFilter"];
@@ -92,6 +93,9 @@ export const ipc = {
     call("connection_action", { id, etag, action, reason }),
   modifyConnection: (id: string, etag: string, change: ModifyConnection) =>
     call("modify_connection", { id, etag, change }),
+  kills: () => call("kills", {}),
+  // Turns back on exactly what a kill turned off (step-up, a reason).
+  reinstateKill: (id: string, version: number, reason: string) => call("reinstate_kill", { id, version, reason }),
   // An owner: is this approval still needed?
   attestConnection: (id: string, etag: string, stillNeeded: boolean, reason: string) =>
     call("attest_connection", { id, etag, still_needed: stillNeeded, reason }),

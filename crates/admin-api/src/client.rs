@@ -423,6 +423,43 @@ impl AdminClient {
             .await
     }
 
+    /// The latest kill switches, newest first.
+    pub async fn kills(&self) -> Result<Vec<KillView>, ClientError> {
+        self.get_json("/kills", &[]).await
+    }
+
+    /// One kill switch, with its ETag.
+    pub async fn kill(&self, id: &str) -> Result<Versioned<KillView>, ClientError> {
+        Self::versioned(
+            self.send(
+                Method::GET,
+                &format!("/kills/{id}"),
+                &[],
+                None,
+                &Mutation::default(),
+            )
+            .await?,
+        )
+        .await
+    }
+
+    /// Turns back on what kill `id` turned off (`If-Match` its version).
+    pub async fn reinstate_kill(
+        &self,
+        id: &str,
+        reason: &str,
+        m: &Mutation<'_>,
+    ) -> Result<KillView, ClientError> {
+        self.post_json(
+            &format!("/kills/{id}/reinstate"),
+            &ReasonBody {
+                reason: reason.into(),
+            },
+            m,
+        )
+        .await
+    }
+
     /// The lifecycle policies in force, with their ETag.
     pub async fn policies(&self) -> Result<Versioned<PoliciesView>, ClientError> {
         Self::versioned(

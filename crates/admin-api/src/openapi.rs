@@ -267,6 +267,33 @@ pub fn routes() -> Vec<Route> {
         ),
         route!(
             "get",
+            "/kills",
+            "The latest kill switches: what each turned off, its deliveries, its reinstatement",
+            READ_ALL,
+            false,
+            none,
+            schema::<Vec<KillView>>
+        ),
+        route!(
+            "get",
+            "/kills/{id}",
+            "One kill switch: what it turned off and how far its events have reached",
+            READ_ALL,
+            false,
+            none,
+            schema::<KillView>
+        ),
+        route!(
+            "post",
+            "/kills/{id}/reinstate",
+            "Turn back on exactly what a kill switch turned off (step-up; receivers are told)",
+            DECIDE,
+            true,
+            ReasonBody,
+            schema::<KillView>
+        ),
+        route!(
+            "get",
             "/reviews",
             "Access review campaigns with progress per reviewer",
             READ_ALL,

@@ -436,6 +436,10 @@ pub struct BulkRevokeResult {
     pub users_blocked: u64,
     /// Revocation events queued for resource apps' receivers.
     pub events_queued: u64,
+    /// The record of what this kill turned off (`/kills/{id}`), from which it
+    /// can be reinstated; none for a dry run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -802,6 +806,9 @@ pub enum ChangeKind {
     ReviewUpdated,
     #[serde(rename = "user.blocked")]
     UserBlocked,
+    /// A kill's reinstatement lifted a user's block.
+    #[serde(rename = "user.unblocked")]
+    UserUnblocked,
     /// A person or group was provisioned, changed or removed (SCIM); the
     /// target is the username or group name.
     #[serde(rename = "directory.updated")]
@@ -813,7 +820,7 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 11] = [
+    pub const ALL: [ChangeKind; 12] = [
         ChangeKind::RequestCreated,
         ChangeKind::RequestUpdated,
         ChangeKind::RequestDecided,
@@ -823,6 +830,7 @@ impl ChangeKind {
         ChangeKind::ReviewCreated,
         ChangeKind::ReviewUpdated,
         ChangeKind::UserBlocked,
+        ChangeKind::UserUnblocked,
         ChangeKind::DirectoryUpdated,
         ChangeKind::RegistryUpdated,
     ];
@@ -838,6 +846,7 @@ impl ChangeKind {
             ChangeKind::ReviewCreated => "review.created",
             ChangeKind::ReviewUpdated => "review.updated",
             ChangeKind::UserBlocked => "user.blocked",
+            ChangeKind::UserUnblocked => "user.unblocked",
             ChangeKind::DirectoryUpdated => "directory.updated",
             ChangeKind::RegistryUpdated => "registry.updated",
         }
@@ -1716,4 +1725,66 @@ pub struct DeliveryView {
     /// The receiver's last HTTP status.
     pub last_status: Option<i64>,
     pub last_error: Option<String>,
+}
+
+wire_enum! {
+    /// What a kill switch was pulled on.
+    pub enum KillSelector {
+        Client = "client",
+        ResourceApp = "resource_app",
+        User = "user",
+    }
+}
+
+/// One connection a kill revoked, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KilledConnection {
+    pub connection_id: String,
+    pub client: ClientRef,
+    pub resource_app: AppRef,
+    /// Its status before the kill (active or suspended): what a reinstatement restores.
+    pub status_before: ConnectionStatus,
+    pub status_now: ConnectionStatus,
+    /// Turned back on by the reinstatement.
+    pub reinstated: bool,
+    /// Why a reinstatement would leave it (or left it) off, if it would.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_off: Option<String>,
+}
+
+/// How far the events of a kill (and of its reinstatement) have reached the
+/// resource apps' receivers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeliveryProgress {
+    pub queued: u64,
+    pub delivered: u64,
+    pub pending: u64,
+    pub failed: u64,
+    /// Every receipt: receiver, attempts, last error.
+    pub receipts: Vec<ReceiptView>,
+}
+
+/// `GET /kills/{id}`: what one kill switch turned off, its deliveries, and
+/// its reinstatement once made. Its `version` is the ETag of `reinstate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KillView {
+    pub id: String,
+    pub selector: KillSelector,
+    /// The client id, resource app id or username.
+    pub target: String,
+    pub reason: String,
+    pub killed_by: String,
+    pub killed_at: i64,
+    /// The user this kill blocked everywhere (a user selector).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_user: Option<String>,
+    pub connections: Vec<KilledConnection>,
+    pub deliveries: DeliveryProgress,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reinstated_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reinstated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reinstate_reason: Option<String>,
+    pub version: i64,
 }

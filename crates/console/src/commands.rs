@@ -158,6 +158,23 @@ pub async fn connection_action(
         .await?)
 }
 
+/// Reinstates a kill switch (step-up: a `step_up_required` error asks for it).
+pub async fn reinstate_kill(
+    c: &Console,
+    id: &str,
+    version: i64,
+    reason: &str,
+) -> Result<admin_api::KillView, ConsoleError> {
+    if reason.trim().is_empty() {
+        return Err(ConsoleError::new(ErrorCode::Invalid, "Give a reason."));
+    }
+    let etag = format!("\"v{version}\"");
+    Ok(c.admin()
+        .await?
+        .reinstate_kill(id, reason.trim(), &if_match(&etag))
+        .await?)
+}
+
 /// An owner's attestation, with the reason the audit trail keeps.
 pub async fn attest_connection(
     c: &Console,

@@ -24,7 +24,7 @@ pub use admin_api::{
     ApproveRequest, AttestBody, AuditEventView, AuditExportFormat, AuditQuery, CampaignView,
     ChainReportView, ChannelKind, ChannelView, ClientView, ConnectionAction, ConnectionQuery,
     ConnectionView, CreateCampaign, CreateChannel, DecisionResult, DeliveryView, ItemState,
-    LifecyclePolicies, ModifyConnection, Page, PoliciesView, PolicyRunReport, Reassign,
+    KillView, LifecyclePolicies, ModifyConnection, Page, PoliciesView, PolicyRunReport, Reassign,
     RegisterResourceApp, RenewBody, RenewalDecision, ReportFormat, RequestSort,
     RequestStatusFilter, RequestView, ResourceAppView, ReviewDecisions, ReviewItemView, Risk,
 };
@@ -203,6 +203,15 @@ pub struct ConnectionActionReq {
     pub id: String,
     pub etag: String,
     pub action: ConnectionAction,
+    pub reason: String,
+}
+
+/// Turn back on what a kill switch turned off, as seen at `version`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReinstateKillReq {
+    pub id: String,
+    pub version: i64,
     pub reason: String,
 }
 
@@ -416,6 +425,18 @@ pub async fn connection_action(
     r: ConnectionActionReq,
 ) -> Result<ConnectionView, ConsoleError> {
     c::connection_action(c, &r.id, &r.etag, r.action, &r.reason).await
+}
+
+pub async fn kills(c: &Console, _: &impl Shell, _: NoArgs) -> Result<Vec<KillView>, ConsoleError> {
+    Ok(c.admin().await?.kills().await?)
+}
+
+pub async fn reinstate_kill(
+    c: &Console,
+    _: &impl Shell,
+    r: ReinstateKillReq,
+) -> Result<KillView, ConsoleError> {
+    c::reinstate_kill(c, &r.id, r.version, &r.reason).await
 }
 
 pub async fn attest_connection(

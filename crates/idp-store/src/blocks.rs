@@ -24,6 +24,18 @@ pub async fn block(
     Ok(())
 }
 
+/// Whether `username` is blocked, read in the caller's transaction.
+pub async fn blocked_in(c: &mut Conn, username: &str) -> DbResult<bool> {
+    let n: i64 = sqlx::query_scalar(sql(
+        Backend::of(c),
+        "SELECT COUNT(*) FROM user_blocks WHERE username = ?",
+    ))
+    .bind(username)
+    .fetch_one(&mut *c)
+    .await?;
+    Ok(n > 0)
+}
+
 impl Db {
     /// Whether the help desk cut `username` off.
     pub async fn is_blocked(&self, username: &str) -> DbResult<bool> {

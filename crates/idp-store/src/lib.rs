@@ -29,6 +29,7 @@ pub mod directory;
 pub mod gate;
 pub mod idempotency;
 pub mod keys;
+pub mod kills;
 pub mod lifecycle;
 mod migrate;
 pub mod notifications;

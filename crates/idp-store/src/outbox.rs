@@ -15,6 +15,8 @@ pub struct QueuedSet<'a> {
     pub connection_id: Option<&'a str>,
     pub set_jwt: &'a str,
     pub now_ms: i64,
+    /// The kill switch (or its reinstatement) that queued it.
+    pub kill_id: Option<&'a str>,
 }
 
 /// A delivery due now.
@@ -45,7 +47,7 @@ fn status_str(s: ReceiptStatus) -> &'static str {
 }
 
 /// The one decoder of an outbox row, as the receipt the console shows.
-fn receipt(r: &AnyRow) -> DbResult<ReceiptView> {
+pub(crate) fn receipt(r: &AnyRow) -> DbResult<ReceiptView> {
     let created: i64 = r.get("created_at_ms");
     let delivered: Option<i64> = r.get("delivered_at_ms");
     let status: String = r.get("status");
@@ -65,7 +67,7 @@ fn receipt(r: &AnyRow) -> DbResult<ReceiptView> {
 pub async fn enqueue(tx: &mut Conn, s: &QueuedSet<'_>) -> DbResult<()> {
     sqlx::query(sql(
         Backend::of(tx),
-        "INSERT INTO revocation_outbox (event_id, receiver, connection_id, set_jwt, created_at_ms, next_attempt_ms, status) VALUES (?, ?, ?, ?, ?, ?, 'pending')",
+        "INSERT INTO revocation_outbox (event_id, receiver, connection_id, set_jwt, created_at_ms, next_attempt_ms, status, kill_id) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
     ))
     .bind(s.event_id)
     .bind(s.receiver)
@@ -73,6 +75,7 @@ pub async fn enqueue(tx: &mut Conn, s: &QueuedSet<'_>) -> DbResult<()> {
     .bind(s.set_jwt)
     .bind(s.now_ms)
     .bind(s.now_ms)
+    .bind(s.kill_id)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -11,11 +11,38 @@ use admin_api::ReceiptStatus;
 use serde_json::json;
 use std::time::Duration;
 
-use xaa::{EVENT_CONNECTION_REVOKED, TYP_SET};
+use xaa::{EVENT_CONNECTION_REINSTATED, EVENT_CONNECTION_REVOKED, TYP_SET};
 const MAX_ATTEMPTS: i64 = 20;
 
-/// What was revoked, as the resource app will see it.
+/// What a Security Event Token tells a receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetEvent {
+    /// Refuse what was issued under the connection (or to the user) until now.
+    Revoked,
+    /// A kill's reinstatement turned it back on.
+    Reinstated,
+}
+
+impl SetEvent {
+    fn uri(self) -> &'static str {
+        match self {
+            SetEvent::Revoked => EVENT_CONNECTION_REVOKED,
+            SetEvent::Reinstated => EVENT_CONNECTION_REINSTATED,
+        }
+    }
+    fn time_claim(self) -> &'static str {
+        match self {
+            SetEvent::Revoked => "revoked_at",
+            SetEvent::Reinstated => "reinstated_at",
+        }
+    }
+}
+
+/// What was revoked (or reinstated), as the resource app will see it.
 pub struct Revocation<'a> {
+    pub event: SetEvent,
+    /// The kill switch that queued it, to follow its deliveries.
+    pub kill_id: Option<&'a str>,
     pub connection_id: Option<&'a str>,
     /// The connection's version after this change: the app refuses ID-JAGs of
     /// this connection minted at this version or before (exact ordering).
@@ -27,12 +54,13 @@ pub struct Revocation<'a> {
     pub reason: &'a str,
 }
 
-/// Queues a user-wide revocation event (no client: every session of
-/// `username`) for every receiver of every resource app, inside the caller's
-/// transaction. Returns how many were queued.
+/// Queues a user-wide revocation (or reinstatement) event (no client: every
+/// session of `username`) for every receiver of every resource app, inside the
+/// caller's transaction. Returns how many were queued.
 pub async fn enqueue_user_wide(
     idp: &Idp,
     tx: &mut idp_store::Conn,
+    (event, kill_id): (SetEvent, Option<&str>),
     username: &str,
     reason: &str,
 ) -> Result<u64, sqlx::Error> {
@@ -43,6 +71,8 @@ pub async fn enqueue_user_wide(
             idp,
             tx,
             &Revocation {
+                event,
+                kill_id,
                 connection_id: None,
                 connection_version: None,
                 resource_app: &app.id,
@@ -78,7 +108,8 @@ pub async fn enqueue(
     let mut n = 0;
     for receiver in &app.receivers {
         let event_id = format!("set_{}", uuid::Uuid::new_v4().simple());
-        let mut event = json!({ "reason": r.reason, "revoked_at": now_ms / 1000 });
+        let mut event = json!({ "reason": r.reason });
+        event[r.event.time_claim()] = json!(now_ms / 1000);
         let mut sub = serde_json::Map::new();
         if let Some(c) = r.client_id {
             sub.insert(
@@ -103,7 +134,7 @@ pub async fn enqueue(
                 "jti": event_id,
                 "iat": now_ms / 1000,
                 "aud": app.issuer,
-                "events": { EVENT_CONNECTION_REVOKED: event },
+                "events": { r.event.uri(): event },
             }),
         );
         idp_store::outbox::enqueue(
@@ -114,6 +145,7 @@ pub async fn enqueue(
                 connection_id: r.connection_id,
                 set_jwt: &set,
                 now_ms,
+                kill_id: r.kill_id,
             },
         )
         .await?;

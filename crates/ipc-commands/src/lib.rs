@@ -52,6 +52,8 @@ macro_rules! with_commands {
             helpdesk_search(SearchReq) -> HelpdeskView,
             helpdesk_lookup(TargetReq) -> HelpdeskView,
             helpdesk_kill(KillReq) -> KillResult,
+            kills(NoArgs) -> Vec<KillView>,
+            reinstate_kill(ReinstateKillReq) -> KillView,
             export_evidence(TargetReq) -> Option<usize>,
             campaigns(NoArgs) -> Vec<CampaignView>,
             create_campaign(CreateCampaign) -> CampaignView,

@@ -52,3 +52,9 @@ pub const TYP_SET: &str = "secevent+jwt";
 /// The SET event type Gatehouse sends when a connection is revoked or a user cut off.
 pub const EVENT_CONNECTION_REVOKED: &str =
     "https://schemas.gatehouse.dev/secevent/xaa/connection-revoked";
+/// The SET event type Gatehouse sends when a kill switch's reinstatement turns
+/// a connection (or a user) back on. A receiver needs to undo nothing: the
+/// revocation refused what was issued up to the revoked version, and the
+/// reinstated connection issues at a higher one.
+pub const EVENT_CONNECTION_REINSTATED: &str =
+    "https://schemas.gatehouse.dev/secevent/xaa/connection-reinstated";

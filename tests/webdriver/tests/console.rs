@@ -415,6 +415,66 @@ async fn the_help_desk_kill_switch_is_felt_by_the_agent() {
 
 #[tokio::test]
 #[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
+async fn an_approver_follows_a_kill_and_reinstates_exactly_what_it_turned_off() {
+    let (_driver, w, info) = launch("carol").await;
+    let grace = sign_in(&info, "grace", "support-copilot", false).await;
+    let dave = gatehouse_tests::admin_session(&info, "dave", true).await;
+    let killed = dave
+        .bulk_revoke(
+            &admin_api::BulkRevoke {
+                client_id: Some("support-copilot".into()),
+                reason: "copilot token found in a public repo".into(),
+                ..Default::default()
+            },
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(killed.connections_revoked, 1);
+    expect_oauth(
+        exchange(&info, "support-copilot", &grace.id_token, "tickets", None).await,
+        xaa::ErrorCode::AccessDenied,
+    );
+
+    w.click_css("[data-testid=nav-helpdesk]").await;
+    w.wait_for("[data-testid=kill-progress]", 30, |t| {
+        t.contains("1 connection(s)") && t.contains("1/1 delivered")
+    })
+    .await;
+    w.click_css("[data-testid=reinstate]").await;
+    w.wait_for("[data-testid=kills]", 10, |t| {
+        t.contains("Support Copilot → Service Desk: back to active")
+    })
+    .await;
+    let reason = w
+        .wait_for("[data-testid=reinstate-reason]", 10, |_| true)
+        .await;
+    w.type_into(&reason, "the leaked token was never valid for this client")
+        .await;
+    w.screenshot("helpdesk-reinstate").await;
+    w.click_css("[data-testid=reinstate-confirm]").await;
+    // Reinstating needs a fresh second factor: re-authenticate, and it goes through.
+    w.click_until(
+        "[data-testid=reinstate-step-up] button",
+        |t| t.contains("Re-authenticate"),
+        "[data-testid=kill-reinstated]",
+        |t| t.contains("by carol: 1 back on"),
+    )
+    .await;
+    // The reinstatement's own events reach the receiver too.
+    w.wait_for("[data-testid=kill-progress]", 30, |t| {
+        t.contains("2/2 delivered")
+    })
+    .await;
+    w.screenshot("helpdesk-reinstated").await;
+    exchange(&info, "support-copilot", &grace.id_token, "tickets", None)
+        .await
+        .expect("works again");
+    w.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
 async fn a_link_from_a_second_launch_opens_its_request_and_a_bad_link_only_says_so() {
     let (driver, w, _info) = launch("carol").await;
     w.wait_for("[data-testid=request-row]", 30, |_| true).await;
@@ -1375,7 +1435,14 @@ async fn an_admin_adds_a_webhook_whose_secret_goes_only_to_a_file_and_sees_it_de
 
     let (_driver, w, info) = launch("judy").await;
     w.click_css("[data-testid=nav-reviews]").await;
-    w.click_css("[data-testid=channel-add]").await;
+    // The panels above it load on their own: click again if one moved it.
+    w.click_until(
+        "[data-testid=channel-add]",
+        |_| true,
+        "[data-testid=channel-name]",
+        |_| true,
+    )
+    .await;
     for (id, text) in [("channel-name", "Approvers"), ("channel-url", url.as_str())] {
         let e = w
             .wait_for(&format!("[data-testid={id}]"), 10, |_| true)

@@ -399,6 +399,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/kills": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The latest kill switches: what each turned off, its deliveries, its reinstatement */
+        get: operations["get_kills"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/kills/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One kill switch: what it turned off and how far its events have reached */
+        get: operations["get_kills__id_"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/kills/{id}/reinstate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Turn back on exactly what a kill switch turned off (step-up; receivers are told) */
+        post: operations["post_kills__id__reinstate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/notification-channels": {
         parameters: {
             query?: never;
@@ -862,6 +913,11 @@ export interface components {
              * @description Revocation events queued for resource apps' receivers.
              */
             events_queued: number;
+            /**
+             * @description The record of what this kill turned off (`/kills/{id}`), from which it
+             *     can be reinstated; none for a dry run.
+             */
+            kill_id?: string | null;
             /** Format: uint64 */
             users_blocked: number;
         };
@@ -909,7 +965,7 @@ export interface components {
             target: string;
         };
         /** @description What a change event is about (the event stream's event names). */
-        ChangeKind: ("request.created" | "request.updated" | "request.decided" | "connection.updated" | "connection.revoked" | "receipt.updated" | "review.created" | "review.updated" | "user.blocked") | "directory.updated" | "registry.updated";
+        ChangeKind: ("request.created" | "request.updated" | "request.decided" | "connection.updated" | "connection.revoked" | "receipt.updated" | "review.created" | "review.updated" | "user.blocked") | "user.unblocked" | "directory.updated" | "registry.updated";
         /** @description A new channel with its signing secret, shown this once. */
         ChannelCreated: {
             channel: components["schemas"]["ChannelView"];
@@ -1142,6 +1198,22 @@ export interface components {
             connection?: components["schemas"]["ConnectionView"] | null;
             request: components["schemas"]["RequestView"];
         };
+        /**
+         * @description How far the events of a kill (and of its reinstatement) have reached the
+         *     resource apps' receivers.
+         */
+        DeliveryProgress: {
+            /** Format: uint64 */
+            delivered: number;
+            /** Format: uint64 */
+            failed: number;
+            /** Format: uint64 */
+            pending: number;
+            /** Format: uint64 */
+            queued: number;
+            /** @description Every receipt: receiver, attempts, last error. */
+            receipts: components["schemas"]["ReceiptView"][];
+        };
         /** @description Where a delivery stands. */
         DeliveryStatus: ("pending" | "delivered") | "failed" | "dropped";
         /** @description One delivery of a notification to a channel, with its receipt. */
@@ -1193,6 +1265,48 @@ export interface components {
              * @description The hour's start, Unix milliseconds.
              */
             hour_ms: number;
+        };
+        /**
+         * @description What a kill switch was pulled on.
+         * @enum {string}
+         */
+        KillSelector: "client" | "resource_app" | "user";
+        /**
+         * @description `GET /kills/{id}`: what one kill switch turned off, its deliveries, and
+         *     its reinstatement once made. Its `version` is the ETag of `reinstate`.
+         */
+        KillView: {
+            /** @description The user this kill blocked everywhere (a user selector). */
+            blocked_user?: string | null;
+            connections: components["schemas"]["KilledConnection"][];
+            deliveries: components["schemas"]["DeliveryProgress"];
+            id: string;
+            /** Format: int64 */
+            killed_at: number;
+            killed_by: string;
+            reason: string;
+            reinstate_reason?: string | null;
+            /** Format: int64 */
+            reinstated_at?: number | null;
+            reinstated_by?: string | null;
+            selector: components["schemas"]["KillSelector"];
+            /** @description The client id, resource app id or username. */
+            target: string;
+            /** Format: int64 */
+            version: number;
+        };
+        /** @description One connection a kill revoked, and what became of it. */
+        KilledConnection: {
+            client: components["schemas"]["ClientRef"];
+            connection_id: string;
+            /** @description Why a reinstatement would leave it (or left it) off, if it would. */
+            left_off?: string | null;
+            /** @description Turned back on by the reinstatement. */
+            reinstated: boolean;
+            resource_app: components["schemas"]["AppRef"];
+            /** @description Its status before the kill (active or suspended): what a reinstatement restores. */
+            status_before: components["schemas"]["ConnectionStatus"];
+            status_now: components["schemas"]["ConnectionStatus"];
         };
         /**
          * @description `GET`/`PUT /policies`: the lifecycle policies the IdP enforces on its own
@@ -2756,6 +2870,106 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GroupView"][];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_kills: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KillView"][];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_kills__id_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KillView"];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_kills__id__reinstate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The ETag from the last read; a stale one gets 412 with the current state. */
+                "If-Match": string;
+                /** @description A retry with the same key returns the first result. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReasonBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KillView"];
                 };
             };
             /** @description Problem */

@@ -165,6 +165,11 @@ export interface components {
              * @description Revocation events queued for resource apps' receivers.
              */
             events_queued: number;
+            /**
+             * @description The record of what this kill turned off (`/kills/{id}`), from which it
+             *     can be reinstated; none for a dry run.
+             */
+            kill_id?: string | null;
             /** Format: uint64 */
             users_blocked: number;
         };
@@ -216,7 +221,7 @@ export interface components {
             target: string;
         };
         /** @description What a change event is about (the event stream's event names). */
-        ChangeKind: ("request.created" | "request.updated" | "request.decided" | "connection.updated" | "connection.revoked" | "receipt.updated" | "review.created" | "review.updated" | "user.blocked") | "directory.updated" | "registry.updated";
+        ChangeKind: ("request.created" | "request.updated" | "request.decided" | "connection.updated" | "connection.revoked" | "receipt.updated" | "review.created" | "review.updated" | "user.blocked") | "user.unblocked" | "directory.updated" | "registry.updated";
         /** @description How a notification channel is reached. */
         ChannelKind: "webhook" | "slack";
         /**
@@ -408,6 +413,10 @@ export interface components {
                 request: components["schemas"]["NoArgs"];
                 response: components["schemas"]["UpdateStatus"];
             };
+            kills: {
+                request: components["schemas"]["NoArgs"];
+                response: components["schemas"]["KillView"][];
+            };
             list_connections: {
                 request: components["schemas"]["ConnectionQuery"];
                 response: components["schemas"]["Page_ConnectionView"];
@@ -459,6 +468,10 @@ export interface components {
             register_resource_app: {
                 request: components["schemas"]["RegisterResourceApp"];
                 response: components["schemas"]["ResourceAppView"];
+            };
+            reinstate_kill: {
+                request: components["schemas"]["ReinstateKillReq"];
+                response: components["schemas"]["KillView"];
             };
             remove_profile: {
                 request: components["schemas"]["ById"];
@@ -700,6 +713,22 @@ export interface components {
             connection?: components["schemas"]["ConnectionView"] | null;
             request: components["schemas"]["RequestView"];
         };
+        /**
+         * @description How far the events of a kill (and of its reinstatement) have reached the
+         *     resource apps' receivers.
+         */
+        DeliveryProgress: {
+            /** Format: uint64 */
+            delivered: number;
+            /** Format: uint64 */
+            failed: number;
+            /** Format: uint64 */
+            pending: number;
+            /** Format: uint64 */
+            queued: number;
+            /** @description Every receipt: receiver, attempts, last error. */
+            receipts: components["schemas"]["ReceiptView"][];
+        };
         /** @description Where a delivery stands. */
         DeliveryStatus: ("pending" | "delivered") | "failed" | "dropped";
         /** @description One delivery of a notification to a channel, with its receipt. */
@@ -850,6 +879,48 @@ export interface components {
             /** @description After a real run: each revoked connection's receipts (waited for up to 5 s). */
             receipts: components["schemas"]["ConnectionReceipts"][];
             result: components["schemas"]["BulkRevokeResult"];
+        };
+        /**
+         * @description What a kill switch was pulled on.
+         * @enum {string}
+         */
+        KillSelector: "client" | "resource_app" | "user";
+        /**
+         * @description `GET /kills/{id}`: what one kill switch turned off, its deliveries, and
+         *     its reinstatement once made. Its `version` is the ETag of `reinstate`.
+         */
+        KillView: {
+            /** @description The user this kill blocked everywhere (a user selector). */
+            blocked_user?: string | null;
+            connections: components["schemas"]["KilledConnection"][];
+            deliveries: components["schemas"]["DeliveryProgress"];
+            id: string;
+            /** Format: int64 */
+            killed_at: number;
+            killed_by: string;
+            reason: string;
+            reinstate_reason?: string | null;
+            /** Format: int64 */
+            reinstated_at?: number | null;
+            reinstated_by?: string | null;
+            selector: components["schemas"]["KillSelector"];
+            /** @description The client id, resource app id or username. */
+            target: string;
+            /** Format: int64 */
+            version: number;
+        };
+        /** @description One connection a kill revoked, and what became of it. */
+        KilledConnection: {
+            client: components["schemas"]["ClientRef"];
+            connection_id: string;
+            /** @description Why a reinstatement would leave it (or left it) off, if it would. */
+            left_off?: string | null;
+            /** @description Turned back on by the reinstatement. */
+            reinstated: boolean;
+            resource_app: components["schemas"]["AppRef"];
+            /** @description Its status before the kill (active or suspended): what a reinstatement restores. */
+            status_before: components["schemas"]["ConnectionStatus"];
+            status_now: components["schemas"]["ConnectionStatus"];
         };
         /**
          * @description `GET`/`PUT /policies`: the lifecycle policies the IdP enforces on its own
@@ -1171,6 +1242,13 @@ export interface components {
         };
         /** @description Where a client or resource app was registered. */
         RegistryOrigin: "config" | "admin";
+        /** @description Turn back on what a kill switch turned off, as seen at `version`. */
+        ReinstateKillReq: {
+            id: string;
+            reason: string;
+            /** Format: int64 */
+            version: number;
+        };
         /** @description An approver's renewal decision on a connection as seen at `etag`. */
         RenewReq: {
             decision: components["schemas"]["RenewalDecision"];

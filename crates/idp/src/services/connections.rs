@@ -283,11 +283,11 @@ pub async fn revoke_in_bulk(
         },
     )
     .await?;
-    let rows: Vec<(String, String, String, i64)> = live
+    let rows: Vec<(String, String, String, i64, ConnectionStatus)> = live
         .into_iter()
         .map(|r| {
             let c = r.connection;
-            (c.id, c.client_id, c.resource_app, c.version)
+            (c.id, c.client_id, c.resource_app, c.version, c.status)
         })
         .collect();
     // A user selector does not revoke connections (they are shared by everyone);
@@ -304,6 +304,7 @@ pub async fn revoke_in_bulk(
         connection_ids: ids.clone(),
         users_blocked: u64::from(by_user),
         events_queued: 0,
+        kill_id: None,
     };
     if b.dry_run {
         // Count what the real run queues: one event per receiver of each
@@ -326,12 +327,44 @@ pub async fn revoke_in_bulk(
     }
     let now = idp.now();
     let mut events = Vec::new();
-    for (id, client, app, version) in rows.iter().filter(|_| !by_user) {
+    // What this kill turns off, so a reinstatement turns exactly that back on.
+    let kill_id = format!("kill_{}", uuid::Uuid::new_v4().simple());
+    let (selector, target) = match (&b.client_id, &b.resource_app, &b.username) {
+        (Some(c), _, _) => (KillSelector::Client, c.clone()),
+        (_, Some(a), _) => (KillSelector::ResourceApp, a.clone()),
+        (_, _, Some(u)) => (KillSelector::User, u.clone()),
+        _ => unreachable!("exactly one selector was checked above"),
+    };
+    let newly_blocked = match &b.username {
+        Some(u) if !idp_store::blocks::blocked_in(&mut tx, u).await? => Some(u.clone()),
+        _ => None,
+    };
+    idp_store::kills::insert(
+        &mut tx,
+        &idp_store::kills::KillRow {
+            id: kill_id.clone(),
+            selector,
+            target,
+            reason: reason.clone(),
+            killed_by: who.subject.clone(),
+            killed_at: now,
+            blocked_user: newly_blocked,
+            reinstated_by: None,
+            reinstated_at: None,
+            reinstate_reason: None,
+            version: 1,
+        },
+    )
+    .await?;
+    for (id, client, app, version, before) in rows.iter().filter(|_| !by_user) {
         connections::set_status(&mut tx, id, ConnectionStatus::Revoked, &reason, now).await?;
+        idp_store::kills::add_connection(&mut tx, &kill_id, id, *before, version + 1).await?;
         result.events_queued += revocation::enqueue(
             idp,
             &mut tx,
             &Revocation {
+                event: revocation::SetEvent::Revoked,
+                kill_id: Some(&kill_id),
                 connection_id: Some(id),
                 connection_version: Some(version + 1),
                 resource_app: app,
@@ -353,7 +386,14 @@ pub async fn revoke_in_bulk(
     }
     if let Some(u) = &b.username {
         idp_store::blocks::block(&mut tx, u, &reason, &who.subject, now).await?;
-        result.events_queued += revocation::enqueue_user_wide(idp, &mut tx, u, &reason).await?;
+        result.events_queued += revocation::enqueue_user_wide(
+            idp,
+            &mut tx,
+            (revocation::SetEvent::Revoked, Some(&kill_id)),
+            u,
+            &reason,
+        )
+        .await?;
         events.push(
             idp_store::changes::record(
                 &mut tx,
@@ -374,6 +414,7 @@ pub async fn revoke_in_bulk(
             .unwrap_or(""),
     );
     e.reason = Some(reason.clone());
+    result.kill_id = Some(kill_id);
     e.detail["selector"] =
         json!({ "client_id": b.client_id, "resource_app": b.resource_app, "username": b.username });
     e.detail["after"] = json!(result);
@@ -436,6 +477,8 @@ pub(crate) async fn set_status_in_tx(
             idp,
             tx,
             &Revocation {
+                event: revocation::SetEvent::Revoked,
+                kill_id: None,
                 connection_id: Some(&v.id),
                 connection_version: Some(v.version + 1),
                 resource_app: &v.resource_app.id,
@@ -526,6 +569,8 @@ pub async fn exclude_user_in_tx(
         idp,
         tx,
         &Revocation {
+            event: revocation::SetEvent::Revoked,
+            kill_id: None,
             connection_id: Some(id),
             connection_version: Some(v.version + 1),
             resource_app: &v.resource_app.id,

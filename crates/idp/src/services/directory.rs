@@ -199,10 +199,15 @@ pub async fn update_person(
         json!({ "username": username, "active": active, "external_id": external_id });
     if current.active && !active {
         // The old name too: tokens the apps hold carry the name they were issued to.
-        let queued =
-            revocation::enqueue_user_wide(idp, &mut tx, &current.username, "deprovisioned")
-                .await
-                .map_err(storage)?;
+        let queued = revocation::enqueue_user_wide(
+            idp,
+            &mut tx,
+            (revocation::SetEvent::Revoked, None),
+            &current.username,
+            "deprovisioned",
+        )
+        .await
+        .map_err(storage)?;
         e.detail["events_queued"] = json!(queued);
     }
     record(idp, &mut tx, &e).await?;
@@ -258,10 +263,15 @@ pub async fn delete_person(
         "groups": current.groups.iter().map(|g| &g.name).collect::<Vec<_>>(),
     });
     if current.active {
-        let queued =
-            revocation::enqueue_user_wide(idp, &mut tx, &current.username, "deprovisioned")
-                .await
-                .map_err(storage)?;
+        let queued = revocation::enqueue_user_wide(
+            idp,
+            &mut tx,
+            (revocation::SetEvent::Revoked, None),
+            &current.username,
+            "deprovisioned",
+        )
+        .await
+        .map_err(storage)?;
         e.detail["events_queued"] = json!(queued);
     }
     record(idp, &mut tx, &e).await?;
