@@ -39,6 +39,7 @@ async fn a_campaign_from_start_to_default_action_and_report() {
             due_at: now + 7 * 86_400,
             default_action: ReviewDefault::Revoke,
             per_user: false,
+            kind: admin_api::CampaignKind::Access,
         })
         .await
         .unwrap();
@@ -321,6 +322,7 @@ async fn only_admins_start_campaigns_and_bad_campaigns_are_refused() {
         due_at: d.idp.now() + 3600,
         default_action: ReviewDefault::Recommendation,
         per_user: false,
+        kind: admin_api::CampaignKind::Access,
     };
     assert_eq!(
         code(ivan.create_campaign(&body).await.unwrap_err()),
@@ -385,6 +387,7 @@ async fn a_per_user_review_removes_one_user_and_leaves_the_others() {
             due_at: d.idp.now() + 86_400,
             default_action: ReviewDefault::Keep,
             per_user: true,
+            kind: admin_api::CampaignKind::Access,
         })
         .await
         .unwrap();
@@ -459,4 +462,95 @@ async fn a_per_user_review_removes_one_user_and_leaves_the_others() {
     )
     .unwrap();
     assert!(csv.contains("\"grace\"") && csv.contains("removed grace"));
+}
+
+#[tokio::test]
+async fn an_agent_campaign_puts_every_connection_of_one_client_before_its_owners() {
+    use admin_api::{ApproveRequest, CampaignKind, client::Mutation};
+    let d = start_demo().await;
+    let i = &d.info;
+    let judy = admin_session(i, "judy", true).await;
+    let carol = admin_session(i, "carol", true).await;
+    let oscar = admin_session(i, "oscar", false).await;
+    // support-copilot (owners grace and oscar) gets a second connection: the CRM, read only.
+    let request = judy
+        .list_requests(&query(&[("status", "pending".into())]))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|r| r.client.client_id == "support-copilot" && r.resource_app.id == "crm")
+        .unwrap();
+    carol
+        .approve(
+            &request.id,
+            &ApproveRequest {
+                scopes: Some(vec!["crm.contacts.read".into()]),
+                ..Default::default()
+            },
+            &Mutation {
+                if_match: Some(&format!("\"v{}\"", request.version)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let body = |reviewers: Vec<String>, client: Option<&str>| CreateCampaign {
+        name: "Support Copilot certification".into(),
+        scope: admin_api::ConnectionQuery {
+            client_id: client.map(str::to_owned),
+            ..Default::default()
+        },
+        reviewers,
+        fallback_reviewer: "ivan".into(),
+        starts_at: None,
+        due_at: d.idp.now() + 14 * 86_400,
+        default_action: ReviewDefault::Keep,
+        per_user: false,
+        kind: CampaignKind::Agent,
+    };
+    let e = judy.create_campaign(&body(vec![], None)).await.unwrap_err();
+    assert_eq!(e.status(), Some(422), "an agent campaign names its client");
+    let e = judy
+        .create_campaign(&body(vec!["ivan".into()], Some("support-copilot")))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(422), "its owners review it, nobody named");
+
+    let c = judy
+        .create_campaign(&body(vec![], Some("support-copilot")))
+        .await
+        .unwrap();
+    assert_eq!((c.kind, c.items), (CampaignKind::Agent, 2));
+    let items = judy
+        .review_items(&c.id, &query(&[("limit", "500".into())]))
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        items
+            .iter()
+            .all(|x| x.client.client_id == "support-copilot")
+    );
+    let reviewers: std::collections::BTreeSet<_> =
+        items.iter().map(|x| x.reviewer.as_str()).collect();
+    assert_eq!(
+        reviewers,
+        ["grace", "oscar"].into_iter().collect(),
+        "the owners, in turn"
+    );
+    let mine = items.iter().find(|x| x.reviewer == "oscar").unwrap();
+    let keep = ReviewDecisions {
+        items: vec![mine.id.clone()],
+        decision: ReviewDecision::Keep,
+        scopes: None,
+        reason: Some("the copilot drafts replies from these tickets".into()),
+    };
+    // carol neither owns it nor is assigned; oscar, an owner, certifies it
+    // (in an access campaign he could not review his own client).
+    let e = carol.decide_items(&c.id, &keep).await.unwrap_err();
+    assert_eq!(e.status(), Some(403));
+    let decided = oscar.decide_items(&c.id, &keep).await.unwrap();
+    assert_eq!(decided[0].decision, Some(ReviewDecision::Keep));
+    assert_eq!(decided[0].decided_by.as_deref(), Some("oscar"));
 }

@@ -29,7 +29,7 @@ export function Reviews({
   const [keepScopes, setKeepScopes] = useState<Set<string>>(new Set());
   const [reassignTo, setReassignTo] = useState("");
   const [note, setNote] = useState("");
-  const [form, setForm] = useState({ name: "", days: 14, defaultAction: "recommendation", reviewers: "", fallback: "", perUser: false });
+  const [form, setForm] = useState({ name: "", days: 14, defaultAction: "recommendation", reviewers: "", fallback: "", perUser: false, agent: "" });
   const admin = session?.roles.includes("admin") ?? false;
 
   const load = useCallback(async () => {
@@ -118,8 +118,10 @@ export function Reviews({
       const now = Math.floor(Date.now() / 1000);
       const c = await ipc.createCampaign({
         name: form.name,
-        scope: {},
-        reviewers: form.reviewers.split(",").map((r) => r.trim()).filter(Boolean),
+        // One AI client's connections, for its owners (an agent certification), or all.
+        kind: form.agent.trim() ? "agent" : "access",
+        scope: form.agent.trim() ? { client_id: form.agent.trim() } : {},
+        reviewers: form.agent.trim() ? [] : form.reviewers.split(",").map((r) => r.trim()).filter(Boolean),
         fallback_reviewer: form.fallback || session?.subject || "",
         starts_at: null,
         per_user: form.perUser,
@@ -164,7 +166,8 @@ export function Reviews({
               }}
               data-testid="campaign"
             >
-              <strong>{c.name}</strong> <span className={`status status-${c.status}`}>{c.status}</span>
+              <strong>{c.name}</strong> {c.kind === "agent" && <span className="chip">agent · {c.scope.client_id}</span>}{" "}
+              <span className={`status status-${c.status}`}>{c.status}</span>
               <div className="progress">
                 <div style={{ width: `${c.items ? (100 * c.decided) / c.items : 0}%` }} />
               </div>
@@ -185,13 +188,21 @@ export function Reviews({
               void create();
             }}
           >
-            <h3>New campaign (all live connections)</h3>
+            <h3>New campaign ({form.agent.trim() ? `every connection of ${form.agent.trim()}, for its owners` : "all live connections"})</h3>
             <input placeholder="Name" value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} />
             <input
-              placeholder="Reviewers (comma-separated; empty: app owners)"
-              value={form.reviewers}
-              onChange={(e) => setForm({ ...form, reviewers: e.target.value })}
+              placeholder="One AI client's id, for its owners to certify (empty: all connections)"
+              data-testid="campaign-agent"
+              value={form.agent}
+              onChange={(e) => setForm({ ...form, agent: e.target.value })}
             />
+            {!form.agent.trim() && (
+              <input
+                placeholder="Reviewers (comma-separated; empty: app owners)"
+                value={form.reviewers}
+                onChange={(e) => setForm({ ...form, reviewers: e.target.value })}
+              />
+            )}
             <input
               placeholder="Fallback reviewer"
               value={form.fallback}

@@ -98,7 +98,8 @@ const REVOKE: &[Role] = &[Approver, Helpdesk, Admin];
 const AUDIT: &[Role] = &[Auditor, Admin, Approver, Reviewer, Helpdesk];
 const REVIEW: &[Role] = &[Reviewer, Admin];
 const ADMIN: &[Role] = &[Admin];
-// Any person who may change something; the IdP checks they own the client.
+// Any person who may change something; the IdP checks they own the client
+// (an attestation, an agent campaign's item) or hold the reviewer role.
 const ATTEST: &[Role] = &[Approver, Helpdesk, Reviewer, Admin];
 
 macro_rules! route {
@@ -331,8 +332,8 @@ pub fn routes() -> Vec<Route> {
         route!(
             "post",
             "/reviews/{id}/decisions",
-            "Keep, revoke or narrow one or more items (reason required against the recommendation)",
-            REVIEW,
+            "Keep, revoke or narrow one or more items (reason required against the recommendation; an agent campaign's items by the client's owners, whatever their role)",
+            ATTEST,
             false,
             ReviewDecisions,
             schema::<Vec<ReviewItemView>>

@@ -1220,6 +1220,10 @@ pub struct CreateCampaign {
     /// then removes only that user); connections nobody used get one item.
     #[serde(default)]
     pub per_user: bool,
+    /// `agent`: every connection of one AI client (`scope.client_id`), in one
+    /// review for its owners (no named reviewers).
+    #[serde(default)]
+    pub kind: CampaignKind,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -1240,6 +1244,8 @@ pub struct ReviewerProgress {
 pub struct CampaignView {
     pub id: String,
     pub name: String,
+    #[serde(default)]
+    pub kind: CampaignKind,
     pub scope: ConnectionQuery,
     pub reviewers: Vec<String>,
     pub fallback_reviewer: String,
@@ -1787,4 +1793,18 @@ pub struct KillView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reinstate_reason: Option<String>,
     pub version: i64,
+}
+
+wire_enum! {
+    /// What an access review campaign groups.
+    #[derive(Default)]
+    pub enum CampaignKind {
+        /// Connections matching a filter, reviewed by named reviewers or each
+        /// app's owners — never the client's owners or sponsor.
+        #[default]
+        Access = "access",
+        /// Every connection of one AI client, reviewed by its owners (an AI
+        /// agent certification): they answer for what their agent reaches.
+        Agent = "agent",
+    }
 }

@@ -44,6 +44,7 @@ async fn a_reviewer_is_reminded_of_open_items_due_soon() {
             due_at: now + 2 * 86_400,
             default_action: admin_api::ReviewDefault::Keep,
             per_user: false,
+            kind: admin_api::CampaignKind::Access,
         })
         .await
         .unwrap();

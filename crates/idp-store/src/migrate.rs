@@ -34,7 +34,7 @@ pub fn migrator(backend: Backend) -> Migrator {
             12 "0012_registry" "registry", 13 "0013_reapproval" "reapproval",
             14 "0014_lifecycle" "lifecycle", 15 "0015_notifications" "notifications",
             16 "0016_audit_streams" "audit_streams", 17 "0017_approval_lifetimes" "approval_lifetimes",
-            18 "0018_kills" "kills",
+            18 "0018_kills" "kills", 19 "0019_agent_reviews" "agent_reviews",
         ),
         Backend::Postgres => migrations!("postgres":
             1 "0001_initial" "initial", 2 "0002_admin" "admin", 3 "0003_list_indexes" "list_indexes",
@@ -45,7 +45,7 @@ pub fn migrator(backend: Backend) -> Migrator {
             12 "0012_registry" "registry", 13 "0013_reapproval" "reapproval",
             14 "0014_lifecycle" "lifecycle", 15 "0015_notifications" "notifications",
             16 "0016_audit_streams" "audit_streams", 17 "0017_approval_lifetimes" "approval_lifetimes",
-            18 "0018_kills" "kills",
+            18 "0018_kills" "kills", 19 "0019_agent_reviews" "agent_reviews",
         ),
     };
     Migrator {

@@ -130,6 +130,7 @@ pub struct NewCampaign<'a> {
     pub created_by: &'a str,
     pub created_at: i64,
     pub per_user: bool,
+    pub kind: admin_api::CampaignKind,
 }
 
 /// An item to create.
@@ -156,8 +157,8 @@ pub async fn insert_campaign(
     let b = Backend::of(tx);
     sqlx::query(sql(
         b,
-        "INSERT INTO review_campaigns (id, name, scope_json, reviewers_json, fallback_reviewer, starts_at, due_at, default_action, status, created_by, created_at, per_user)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
+        "INSERT INTO review_campaigns (id, name, scope_json, reviewers_json, fallback_reviewer, starts_at, due_at, default_action, status, created_by, created_at, per_user, kind)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)",
     ))
     .bind(c.id)
     .bind(c.name)
@@ -170,6 +171,7 @@ pub async fn insert_campaign(
     .bind(c.created_by)
     .bind(c.created_at)
     .bind(i64::from(c.per_user))
+    .bind(c.kind.as_str())
     .execute(&mut *tx)
     .await?;
     // Multi-row inserts, 400 items (5,200 values) a statement.
@@ -231,9 +233,15 @@ pub async fn campaign(c: &mut Conn, id: &str) -> DbResult<Option<CampaignView>> 
     .collect();
     let default_action: String = r.get("default_action");
     let status: String = r.get("status");
+    let kind: String = r.get("kind");
     Ok(Some(CampaignView {
         id: r.get("id"),
         name: r.get("name"),
+        kind: known_status(
+            admin_api::CampaignKind::parse(&kind),
+            &kind,
+            "campaign kind",
+        )?,
         scope: from_json(&r.get::<String, _>("scope_json"))?,
         reviewers: from_json(&r.get::<String, _>("reviewers_json"))?,
         fallback_reviewer: r.get("fallback_reviewer"),

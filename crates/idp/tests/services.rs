@@ -449,6 +449,7 @@ async fn a_review_revokes_through_the_connection_and_the_deadline_defaults_the_r
             due_at: idp.now() + 3600,
             default_action: ReviewDefault::Revoke,
             per_user: false,
+            kind: admin_api::CampaignKind::Access,
         };
         let admin = approver(&idp, "carol", None);
         let c = reviews::start_campaign(&idp, &admin, &campaign("Q4"))
@@ -465,7 +466,12 @@ async fn a_review_revokes_through_the_connection_and_the_deadline_defaults_the_r
         // olga owns the agent: the item went to the next reviewer.
         assert_eq!(items[0].reviewer, "dave", "{kind}");
         let decide = |who: &str, decision| {
-            let (idp, who, id) = (idp.clone(), approver(&idp, who, None), c.id.clone());
+            // Deciding access review items takes the reviewer role.
+            let reviewer = Principal {
+                roles: [Role::Reviewer].into(),
+                ..approver(&idp, who, None)
+            };
+            let (idp, who, id) = (idp.clone(), reviewer, c.id.clone());
             let body = ReviewDecisions {
                 items: vec![items[0].id.clone()],
                 decision,

@@ -336,6 +336,7 @@ async fn main() {
             due_at: d.idp.now() + 86_400,
             default_action: admin_api::ReviewDefault::Recommendation,
             per_user: false,
+            kind: admin_api::CampaignKind::Access,
         })
         .await
         .unwrap();

@@ -290,6 +290,7 @@ async fn a_reviewer_completes_a_campaign_and_the_agent_feels_it() {
                 + 14 * 86_400,
             default_action: admin_api::ReviewDefault::Keep,
             per_user: false,
+            kind: admin_api::CampaignKind::Access,
         })
         .await
         .unwrap();

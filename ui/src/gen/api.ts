@@ -651,7 +651,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Keep, revoke or narrow one or more items (reason required against the recommendation) */
+        /** Keep, revoke or narrow one or more items (reason required against the recommendation; an agent campaign's items by the client's owners, whatever their role) */
         post: operations["post_reviews__id__decisions"];
         delete?: never;
         options?: never;
@@ -921,6 +921,8 @@ export interface components {
             /** Format: uint64 */
             users_blocked: number;
         };
+        /** @description What an access review campaign groups. */
+        CampaignKind: "access" | "agent";
         /** @enum {string} */
         CampaignStatus: "active" | "completed";
         CampaignView: {
@@ -938,6 +940,8 @@ export interface components {
             id: string;
             /** Format: uint64 */
             items: number;
+            /** @default access */
+            kind: components["schemas"]["CampaignKind"];
             name: string;
             per_user: boolean;
             progress: components["schemas"]["ReviewerProgress"][];
@@ -1146,6 +1150,12 @@ export interface components {
             due_at: number;
             /** @description Who reviews an item nobody else may (every candidate is conflicted). */
             fallback_reviewer: string;
+            /**
+             * @description `agent`: every connection of one AI client (`scope.client_id`), in one
+             *     review for its owners (no named reviewers).
+             * @default access
+             */
+            kind: components["schemas"]["CampaignKind"];
             name: string;
             /**
              * @description One item per user who used a connection in the last 90 days (a revoke

@@ -177,6 +177,8 @@ export interface components {
         ById: {
             id: string;
         };
+        /** @description What an access review campaign groups. */
+        CampaignKind: "access" | "agent";
         /** @enum {string} */
         CampaignStatus: "active" | "completed";
         CampaignView: {
@@ -194,6 +196,8 @@ export interface components {
             id: string;
             /** Format: uint64 */
             items: number;
+            /** @default access */
+            kind: components["schemas"]["CampaignKind"];
             name: string;
             per_user: boolean;
             progress: components["schemas"]["ReviewerProgress"][];
@@ -656,6 +660,12 @@ export interface components {
             due_at: number;
             /** @description Who reviews an item nobody else may (every candidate is conflicted). */
             fallback_reviewer: string;
+            /**
+             * @description `agent`: every connection of one AI client (`scope.client_id`), in one
+             *     review for its owners (no named reviewers).
+             * @default access
+             */
+            kind: components["schemas"]["CampaignKind"];
             name: string;
             /**
              * @description One item per user who used a connection in the last 90 days (a revoke

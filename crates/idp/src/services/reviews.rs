@@ -49,24 +49,35 @@ pub fn recommend(now: i64, last_used: Option<i64>, n30: u64, n90: u64) -> (Revie
     }
 }
 
-/// Whether `reviewer` may not review this access: they own or sponsor the
-/// client, or it is their own (a per-user item).
-fn conflicted(idp: &Idp, reviewer: &str, client_id: &str, username: Option<&str>) -> bool {
+/// Whether `reviewer` may not review this access: it is their own (a
+/// per-user item), or — in an access campaign — they own or sponsor the
+/// client. An agent campaign is the owners' own certification of what their
+/// agent reaches, so there its owners are the reviewers.
+fn conflicted(
+    idp: &Idp,
+    kind: CampaignKind,
+    reviewer: &str,
+    client_id: &str,
+    username: Option<&str>,
+) -> bool {
     username == Some(reviewer)
-        || idp
-            .catalog()
-            .client(client_id)
-            .is_some_and(|c| super::ownership::accountable_for(&c, reviewer))
+        || (kind == CampaignKind::Access
+            && idp
+                .catalog()
+                .client(client_id)
+                .is_some_and(|c| super::ownership::accountable_for(&c, reviewer)))
 }
 
 /// Refuses `reviewer` for an item that is their own access.
 pub(crate) fn not_own_access(
     idp: &Idp,
+    kind: CampaignKind,
     reviewer: &str,
     item: &ReviewItemView,
 ) -> ServiceResult<()> {
     if conflicted(
         idp,
+        kind,
         reviewer,
         &item.client.client_id,
         item.username.as_deref(),
@@ -136,6 +147,33 @@ pub async fn start_campaign(
             "the due date must come after the start",
         ));
     }
+    // An agent campaign: every connection of one client, for its owners.
+    let owners: Vec<String> = match req.kind {
+        CampaignKind::Access => vec![],
+        CampaignKind::Agent => {
+            let Some(client_id) = req.scope.client_id.as_deref() else {
+                return Err(ServiceError::invalid(
+                    "an agent campaign names its AI client in scope.client_id",
+                ));
+            };
+            if !req.reviewers.is_empty() {
+                return Err(ServiceError::invalid(
+                    "an agent campaign is reviewed by the client's owners: name no reviewers",
+                ));
+            }
+            let client = idp
+                .catalog()
+                .client(client_id)
+                .ok_or(ServiceError::NotFound("the AI client"))?;
+            let active = super::ownership::active_people(idp).await?;
+            client
+                .owners
+                .iter()
+                .filter(|o| active.contains(&idp_store::directory::name_key(o)))
+                .cloned()
+                .collect()
+        }
+    };
     for r in req.reviewers.iter().chain([&req.fallback_reviewer]) {
         if idp.person(r).await?.is_none() {
             return Err(ServiceError::invalid(format!(
@@ -220,7 +258,11 @@ pub async fn start_campaign(
             let (rec, why) = recommend(now, last, n30, n90);
             // Named reviewers in turn, else the app's owners; never someone whose
             // own access it is (client owner, or the user of a per-user item).
-            let candidates: Vec<String> = if req.reviewers.is_empty() {
+            let candidates: Vec<String> = if req.kind == CampaignKind::Agent {
+                // The owners in turn (an orphaned client: the fallback).
+                let n = owners.len();
+                (0..n).map(|j| owners[(k + j) % n].clone()).collect()
+            } else if req.reviewers.is_empty() {
                 idp.catalog()
                     .resource_app(&v.resource_app.id)
                     .map(|a| a.owners.clone())
@@ -232,7 +274,7 @@ pub async fn start_campaign(
             k += 1;
             let reviewer = candidates
                 .into_iter()
-                .find(|c| !conflicted(idp, c, &v.client.client_id, username.as_deref()))
+                .find(|c| !conflicted(idp, req.kind, c, &v.client.client_id, username.as_deref()))
                 .unwrap_or_else(|| req.fallback_reviewer.clone());
             items.push(reviews::NewItem {
                 connection_id: v.id.clone(),
@@ -264,12 +306,14 @@ pub async fn start_campaign(
             created_by: &who.subject,
             created_at: now,
             per_user: req.per_user,
+            kind: req.kind,
         },
         &items,
     )
     .await?;
     let mut e = actor_event(who, "review.campaign_created", &id);
     e.detail["items"] = json!(items.len());
+    e.detail["kind"] = json!(req.kind);
     e.detail["due_at"] = json!(req.due_at);
     audit::append(&mut tx, &[(&e, idp.now_ms())]).await?;
     let events = vec![
@@ -449,7 +493,7 @@ pub async fn decide_items(
                 item.id
             )));
         }
-        not_own_access(idp, &who.subject, item)?;
+        not_own_access(idp, campaign.kind, &who.subject, item)?;
         if req.decision == ReviewDecision::Modify && item.username.is_some() {
             return Err(ServiceError::invalid(
                 "narrowing scopes changes the connection for everyone: keep or revoke this user's access, or review the connection as a whole",
@@ -460,6 +504,16 @@ pub async fn decide_items(
                 "item {} is assigned to {}",
                 item.id, item.reviewer
             )));
+        }
+        // Access reviews take the reviewer role; an agent campaign's owners
+        // certify their own agent whatever their role.
+        if campaign.kind == CampaignKind::Access
+            && !who.has(Role::Reviewer)
+            && !who.has(Role::Admin)
+        {
+            return Err(ServiceError::forbidden(
+                "deciding access review items takes the reviewer role",
+            ));
         }
         let keeps = req.decision != ReviewDecision::Revoke;
         let against = keeps != (item.recommendation == ReviewDecision::Keep);
@@ -541,6 +595,10 @@ pub async fn reassign_item(
         )));
     }
     let mut tx = idp.store.begin_write().await?;
+    let kind = campaign_view(&mut tx, id)
+        .await?
+        .ok_or(ServiceError::NotFound("the campaign"))?
+        .kind;
     let item = load_items(idp, &mut tx, id, &[item_id.to_owned()])
         .await?
         .pop()
@@ -554,7 +612,7 @@ pub async fn reassign_item(
             item.reviewer
         )));
     }
-    not_own_access(idp, &req.to, &item)?;
+    not_own_access(idp, kind, &req.to, &item)?;
     reviews::reassign(&mut tx, item_id, &req.to, note).await?;
     let mut e = actor_event(who, "review.reassign", item_id);
     e.reason = Some(note.to_owned());
