@@ -921,3 +921,50 @@ async fn an_orphaned_clients_connections_are_suspended_after_the_grace_period_an
     assert_eq!(judy.run_policies().await.unwrap().orphan_suspensions, 0);
     assert_eq!(live_connections(&judy, "sales-notetaker").await, 1);
 }
+
+#[tokio::test]
+async fn a_connection_whose_users_left_its_groups_is_a_finding() {
+    let d = start_demo().await;
+    let i = &d.info;
+    let s = Scim {
+        http: reqwest::Client::new(),
+        base: i.scim_url.clone(),
+        token: i.scim_token.clone(),
+    };
+    let judy = admin_session(i, "judy", true).await;
+    // alice and frank (engineering) use code-agent → docs, limited to engineering and security.
+    for who in ["alice", "frank"] {
+        let t = sign_in(i, who, "code-agent", false).await;
+        exchange(i, "code-agent", &t.id_token, "docs", Some("docs.read"))
+            .await
+            .unwrap();
+    }
+    let left = |all: Vec<admin_api::FindingView>| {
+        all.into_iter().find(|f| {
+            f.kind == admin_api::FindingKind::UsersLeftGroups && f.client.client_id == "code-agent"
+        })
+    };
+    assert!(left(judy.findings(true).await.unwrap()).is_none());
+    // Engineering loses both (a reorganisation in the company's IdP).
+    let group = group_id(&s, "engineering").await;
+    for who in ["alice", "frank"] {
+        let id = user_id(&s, who).await;
+        let (st, _, _) = s
+            .call(
+                Method::PATCH,
+                &format!("/Groups/{group}"),
+                Some(patch(
+                    json!([{"op": "Remove", "path": format!("members[value eq \"{id}\"]")}]),
+                )),
+            )
+            .await;
+        assert!(st.is_success(), "{st}");
+    }
+    let f = left(judy.findings(false).await.unwrap()).expect("a finding");
+    assert_eq!(f.severity, admin_api::Severity::Medium);
+    assert_eq!(
+        (f.evidence["users"].clone(), f.evidence["left"].clone()),
+        (json!(2), json!(2))
+    );
+    assert!(f.remediation.is_none(), "a person reviews it");
+}

@@ -571,4 +571,57 @@ describe("Overview", () => {
     expect(container.querySelector('[data-testid="edge-detail"]')?.textContent).toContain("40 ID-JAGs in 30 days");
     expect(container.querySelectorAll('[data-testid="chart-decisions"] g').length).toBe(14);
   });
+
+  it("lists findings with their evidence, remedies one through the connection's version, and snoozes one with a reason", async () => {
+    const finding = {
+      id: "fnd_1", kind: "unused_scopes", severity: "medium", connection_id: "conn_1",
+      client: { client_id: "sales-notetaker", name: "Sales Notetaker" }, resource_app: { id: "crm", name: "CRM" },
+      explanation: "Sales Notetaker → CRM was granted crm.deals.write but asked for none of it in 30 days",
+      evidence: { window_days: 30, used: { "crm.contacts.read": { count: 4, last_at_ms: 1_800_000_000_000 } }, unused: ["crm.deals.write"] },
+      evidence_digest: "d", connection_version: 7, state: "open",
+      remediation: { scopes: ["crm.contacts.read"], reason: "least privilege: narrowed" },
+    };
+    let open = true;
+    mockIPC((cmd, envelope) => {
+      const args = (envelope as { req: unknown }).req;
+      calls.push({ cmd, args });
+      if (cmd === "idp_status") return { reachable: true, message: null };
+      if (cmd === "list_requests") return { items: [], total: 0 };
+      if (cmd === "overview")
+        return { connections: [], clients: [], apps: [], stats: { usage: [], issuance: [], decisions: [], pending_by_age: [] } };
+      if (cmd === "findings") return open ? [finding] : [];
+      if (cmd === "modify_connection" || cmd === "set_finding_state") {
+        open = false;
+        return cmd === "set_finding_state" ? { ...finding, state: "snoozed" } : {};
+      }
+      return null;
+    }, { shouldMockEvents: true });
+    act(() => root.render(<App />));
+    await settle();
+    await act(async () => window.dispatchEvent(new KeyboardEvent("keydown", { key: "7" })));
+    await settle();
+    expect(container.querySelector('[data-testid="finding-evidence"]')?.textContent).toContain("crm.contacts.read ×4 (last 2027-01-15); never: crm.deals.write");
+    await act(async () => container.querySelector<HTMLButtonElement>('[data-testid="finding-remedy"]')!.click());
+    await settle();
+    expect(calls.filter((c) => c.cmd === "modify_connection").map((c) => c.args)).toEqual([
+      { id: "conn_1", etag: '"v7"', change: finding.remediation },
+    ]);
+    expect(container.querySelector('[data-testid="finding"]')).toBeNull();
+    // Back again: snoozed for 30 days with a reason.
+    open = true;
+    await act(async () => container.querySelector<HTMLInputElement>('[data-testid="findings"] input[type=checkbox]')!.click());
+    await settle();
+    await act(async () => container.querySelector<HTMLButtonElement>('[data-testid="finding-snoozed"]')!.click());
+    const why = container.querySelector<HTMLTextAreaElement>('[data-testid="finding-reason"]')!;
+    const setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value")!.set!;
+    await act(async () => {
+      setValue.call(why, "quarter-end sync");
+      why.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    await act(async () => container.querySelector<HTMLButtonElement>('[data-testid="finding-confirm"]')!.click());
+    await settle();
+    const snooze = calls.find((c) => c.cmd === "set_finding_state")!.args as { id: string; state: string; until: number; reason: string };
+    expect([snooze.id, snooze.state, snooze.reason]).toEqual(["fnd_1", "snoozed", "quarter-end sync"]);
+    expect(snooze.until - Date.now() / 1000).toBeGreaterThan(29 * 86400);
+  });
 });

@@ -3,9 +3,11 @@
 // 30 days, its colour the highest risk granted; click an edge for its detail)
 // and three charts — the pending queue by age, decisions per day over two
 // weeks, ID-JAG issuance per hour and client over the last day. Plain SVG.
+// Below them, the least-privilege findings (see Findings.tsx).
 import { useEffect, useMemo, useState } from "react";
 import { ipc, type ConnectionView, type OverviewView, type Risk } from "./ipc";
 import { ago, RiskBadge, type ScreenProps } from "./common";
+import { Findings } from "./Findings";
 
 const RISK_COLOUR: Record<Risk, string> = {
   read: "#2f9e57",
@@ -47,7 +49,8 @@ function Bars({ data, label, testid }: { data: { label: string; values: number[]
   );
 }
 
-export function Overview({ tick, report }: ScreenProps) {
+export function Overview(props: ScreenProps) {
+  const { tick, report } = props;
   const [data, setData] = useState<OverviewView | null>(null);
   const [edge, setEdge] = useState<ConnectionView | null>(null);
   // When the data was fetched: the issuance timeline ends at that hour.
@@ -183,6 +186,7 @@ export function Overview({ tick, report }: ScreenProps) {
             data={issuance}
           />
         </div>
+        <Findings {...props} />
       </section>
     </main>
   );

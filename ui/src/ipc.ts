@@ -16,6 +16,8 @@ export type RequestPage = Ipc["schemas"]["Page_RequestView"];
 export type ConnectionView = Ipc["schemas"]["ConnectionView"];
 export type ConnectionDetail = Ipc["schemas"]["ConnectionDetail"];
 export type KillView = Ipc["schemas"]["KillView"];
+export type FindingView = Ipc["schemas"]["FindingView"];
+export type FindingState = Ipc["schemas"]["FindingState"];
 export type ConnectionPage = Ipc["schemas"]["Page_ConnectionView"];
 export type ConnectionQuery = Ipc["schemas"]["ConnectionQuery"];
 export type ConnectionStatusFilter = Ipc["schemas"]["ConnectionStatusFilter"];
@@ -94,6 +96,9 @@ export const ipc = {
   modifyConnection: (id: string, etag: string, change: ModifyConnection) =>
     call("modify_connection", { id, etag, change }),
   kills: () => call("kills", {}),
+  findings: (all: boolean) => call("findings", { all }),
+  setFindingState: (id: string, state: FindingState, until: number | null, reason: string) =>
+    call("set_finding_state", { id, state, until, reason }),
   // Turns back on exactly what a kill turned off (step-up, a reason).
   reinstateKill: (id: string, version: number, reason: string) => call("reinstate_kill", { id, version, reason }),
   // An owner: is this approval still needed?

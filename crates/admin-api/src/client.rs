@@ -423,6 +423,27 @@ impl AdminClient {
             .await
     }
 
+    /// The least-privilege findings (open ones; with `all`, every one).
+    pub async fn findings(&self, all: bool) -> Result<Vec<FindingView>, ClientError> {
+        self.get_query(
+            "/findings",
+            &FindingQuery {
+                all: all.then_some(true),
+            },
+        )
+        .await
+    }
+
+    /// Snoozes, acknowledges, marks a false positive or reopens a finding.
+    pub async fn set_finding_state(
+        &self,
+        id: &str,
+        body: &FindingStateBody,
+    ) -> Result<FindingView, ClientError> {
+        self.post_json(&format!("/findings/{id}/state"), body, &Mutation::default())
+            .await
+    }
+
     /// The latest kill switches, newest first.
     pub async fn kills(&self) -> Result<Vec<KillView>, ClientError> {
         self.get_json("/kills", &[]).await

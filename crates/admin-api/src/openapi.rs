@@ -98,6 +98,7 @@ const REVOKE: &[Role] = &[Approver, Helpdesk, Admin];
 const AUDIT: &[Role] = &[Auditor, Admin, Approver, Reviewer, Helpdesk];
 const REVIEW: &[Role] = &[Reviewer, Admin];
 const ADMIN: &[Role] = &[Admin];
+const FINDINGS: &[Role] = &[Approver, Reviewer, Admin];
 // Any person who may change something; the IdP checks they own the client
 // (an attestation, an agent campaign's item) or hold the reviewer role.
 const ATTEST: &[Role] = &[Approver, Helpdesk, Reviewer, Admin];
@@ -265,6 +266,25 @@ pub fn routes() -> Vec<Route> {
             false,
             BulkRevoke,
             schema::<BulkRevokeResult>
+        ),
+        route!(
+            "get",
+            "/findings",
+            "Least-privilege findings (unused scopes, users who left the groups, sensitive scopes without step-up), with evidence and remediation",
+            READ_ALL,
+            false,
+            none,
+            schema::<Vec<FindingView>>
+        )
+        .query::<FindingQuery>(),
+        route!(
+            "post",
+            "/findings/{id}/state",
+            "Snooze a finding until a date, acknowledge it, mark it a false positive, or reopen it (it reopens when its evidence changes)",
+            FINDINGS,
+            false,
+            FindingStateBody,
+            schema::<FindingView>
         ),
         route!(
             "get",

@@ -1169,6 +1169,7 @@ impl QueryPairs for RequestQuery {}
 impl QueryPairs for ItemQuery {}
 impl QueryPairs for ReportQuery {}
 impl QueryPairs for ExportQuery {}
+impl QueryPairs for FindingQuery {}
 
 /// A flat struct of optional scalars as query pairs (keys are the field names).
 fn query_pairs<T: Serialize + ?Sized>(q: &T) -> Vec<(String, String)> {
@@ -1807,4 +1808,90 @@ wire_enum! {
         /// agent certification): they answer for what their agent reaches.
         Agent = "agent",
     }
+}
+wire_enum! {
+    /// What a least-privilege finding is about.
+    pub enum FindingKind {
+        /// Scopes granted but not asked for in any ID-JAG for the window.
+        UnusedScopes = "unused_scopes",
+        /// Most people who used a group-limited connection are no longer in its groups.
+        UsersLeftGroups = "users_left_groups",
+        /// A sensitive scope is granted with no step-up rule.
+        SensitiveWithoutStepUp = "sensitive_without_step_up",
+    }
+}
+
+wire_enum! {
+    pub enum Severity {
+        Low = "low",
+        Medium = "medium",
+        High = "high",
+    }
+}
+
+wire_enum! {
+    /// Where a finding stands. Any state but `open` holds only while the
+    /// evidence is what it was set against (and a snooze until its date):
+    /// when the evidence changes the finding is open again.
+    pub enum FindingState {
+        Open = "open",
+        Snoozed = "snoozed",
+        Acknowledged = "acknowledged",
+        FalsePositive = "false_positive",
+    }
+}
+
+/// `GET /findings`: one least-privilege finding about a live connection, from
+/// the audit log and the grant, with the one-click remediation where there is
+/// one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FindingView {
+    /// Stable per kind and connection.
+    pub id: String,
+    pub kind: FindingKind,
+    pub severity: Severity,
+    pub connection_id: String,
+    pub client: ClientRef,
+    pub resource_app: AppRef,
+    pub explanation: String,
+    /// Counts and dates behind it (by kind: `window_days`, `used` scope →
+    /// {`count`, `last_at_ms`}, `unused`, `users`, `left_users`, `scopes`…).
+    pub evidence: serde_json::Value,
+    /// A digest of what the finding is about (not of counts that move with
+    /// every exchange); a state is set against it.
+    pub evidence_digest: String,
+    /// The change that remedies it: `PATCH /connections/{connection_id}`
+    /// with this body and `If-Match` of `connection_version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<ModifyConnection>,
+    pub connection_version: i64,
+    pub state: FindingState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snoozed_until: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_by: Option<String>,
+}
+
+/// `GET /findings` query.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindingQuery {
+    /// Also those snoozed, acknowledged or marked false positive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all: Option<bool>,
+}
+
+/// `POST /findings/{id}/state`: snooze (until a date), acknowledge (with a
+/// reason), mark a false positive, or open it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindingStateBody {
+    pub state: FindingState,
+    /// Unix seconds; required for `snoozed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<i64>,
+    #[schemars(length(min = 1, max = 2000))]
+    pub reason: String,
 }

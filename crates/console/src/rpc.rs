@@ -23,10 +23,11 @@ pub use crate::{
 pub use admin_api::{
     ApproveRequest, AttestBody, AuditEventView, AuditExportFormat, AuditQuery, CampaignView,
     ChainReportView, ChannelKind, ChannelView, ClientView, ConnectionAction, ConnectionQuery,
-    ConnectionView, CreateCampaign, CreateChannel, DecisionResult, DeliveryView, ItemState,
-    KillView, LifecyclePolicies, ModifyConnection, Page, PoliciesView, PolicyRunReport, Reassign,
-    RegisterResourceApp, RenewBody, RenewalDecision, ReportFormat, RequestSort,
-    RequestStatusFilter, RequestView, ResourceAppView, ReviewDecisions, ReviewItemView, Risk,
+    ConnectionView, CreateCampaign, CreateChannel, DecisionResult, DeliveryView, FindingQuery,
+    FindingState, FindingView, ItemState, KillView, LifecyclePolicies, ModifyConnection, Page,
+    PoliciesView, PolicyRunReport, Reassign, RegisterResourceApp, RenewBody, RenewalDecision,
+    ReportFormat, RequestSort, RequestStatusFilter, RequestView, ResourceAppView, ReviewDecisions,
+    ReviewItemView, Risk,
 };
 
 use crate::{Console, ErrorCode, commands as c, helpdesk, session::OpenUrl};
@@ -203,6 +204,17 @@ pub struct ConnectionActionReq {
     pub id: String,
     pub etag: String,
     pub action: ConnectionAction,
+    pub reason: String,
+}
+
+/// Snooze (until a date), acknowledge, mark a false positive or reopen a finding.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetFindingStateReq {
+    pub id: String,
+    pub state: FindingState,
+    #[serde(default)]
+    pub until: Option<i64>,
     pub reason: String,
 }
 
@@ -425,6 +437,27 @@ pub async fn connection_action(
     r: ConnectionActionReq,
 ) -> Result<ConnectionView, ConsoleError> {
     c::connection_action(c, &r.id, &r.etag, r.action, &r.reason).await
+}
+
+pub async fn findings(
+    c: &Console,
+    _: &impl Shell,
+    r: FindingQuery,
+) -> Result<Vec<FindingView>, ConsoleError> {
+    Ok(c.admin().await?.findings(r.all.unwrap_or(false)).await?)
+}
+
+pub async fn set_finding_state(
+    c: &Console,
+    _: &impl Shell,
+    r: SetFindingStateReq,
+) -> Result<FindingView, ConsoleError> {
+    let body = admin_api::FindingStateBody {
+        state: r.state,
+        until: r.until,
+        reason: r.reason,
+    };
+    Ok(c.admin().await?.set_finding_state(&r.id, &body).await?)
 }
 
 pub async fn kills(c: &Console, _: &impl Shell, _: NoArgs) -> Result<Vec<KillView>, ConsoleError> {

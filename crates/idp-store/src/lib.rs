@@ -26,6 +26,7 @@ pub mod changes;
 mod checkpoint;
 pub mod connections;
 pub mod directory;
+pub mod findings;
 pub mod gate;
 pub mod idempotency;
 pub mod keys;

@@ -53,6 +53,8 @@ macro_rules! with_commands {
             helpdesk_lookup(TargetReq) -> HelpdeskView,
             helpdesk_kill(KillReq) -> KillResult,
             kills(NoArgs) -> Vec<KillView>,
+            findings(FindingQuery) -> Vec<FindingView>,
+            set_finding_state(SetFindingStateReq) -> FindingView,
             reinstate_kill(ReinstateKillReq) -> KillView,
             export_evidence(TargetReq) -> Option<usize>,
             campaigns(NoArgs) -> Vec<CampaignView>,

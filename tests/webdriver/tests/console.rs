@@ -476,6 +476,87 @@ async fn an_approver_follows_a_kill_and_reinstates_exactly_what_it_turned_off() 
 
 #[tokio::test]
 #[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
+async fn a_sensitive_scope_without_step_up_is_a_finding_remedied_in_one_click() {
+    use admin_api::client::Mutation;
+    let (_driver, w, info) = launch("carol").await;
+    // support-copilot gets crm.export (sensitive) with no step-up rule: two approvals.
+    let oscar = gatehouse_tests::admin_session(&info, "oscar", true).await;
+    let judy = gatehouse_tests::admin_session(&info, "judy", true).await;
+    let r = judy
+        .list_requests(&gatehouse_tests::query(&[("status", "pending".into())]))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|r| r.client.client_id == "support-copilot" && r.resource_app.id == "crm")
+        .unwrap();
+    let at = |v: i64| format!("\"v{v}\"");
+    let first = judy
+        .approve(
+            &r.id,
+            &Default::default(),
+            &Mutation {
+                if_match: Some(&at(r.version)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // oscar owns support-copilot, so he may not confirm it; carol does.
+    let e = oscar
+        .approve(
+            &r.id,
+            &Default::default(),
+            &Mutation {
+                if_match: Some(&at(first.request.version)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(403));
+    let carol = gatehouse_tests::admin_session(&info, "carol", true).await;
+    carol
+        .approve(
+            &r.id,
+            &Default::default(),
+            &Mutation {
+                if_match: Some(&at(first.request.version)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    w.click_css("[data-testid=nav-overview]").await;
+    w.wait_for("[data-testid=finding]", 30, |t| {
+        t.contains("Support Copilot → CRM grants sensitive crm.export")
+    })
+    .await;
+    w.screenshot("overview-findings").await;
+    w.click_css("[data-testid=finding-remedy]").await;
+    w.wait_for("[data-testid=notice]", 20, |t| t.contains("Remedied"))
+        .await;
+    w.wait_for("[data-testid=findings]", 20, |t| {
+        t.contains("No finding open")
+    })
+    .await;
+    let conn = judy
+        .list_connections(&gatehouse_tests::query(&[
+            ("client_id", "support-copilot".into()),
+            ("resource_app", "crm".into()),
+        ]))
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert!(conn.step_up.iter().any(|s| s.scope == "crm.export"));
+    w.screenshot("overview-findings-remedied").await;
+    w.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
 async fn a_link_from_a_second_launch_opens_its_request_and_a_bad_link_only_says_so() {
     let (driver, w, _info) = launch("carol").await;
     w.wait_for("[data-testid=request-row]", 30, |_| true).await;

@@ -382,6 +382,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/findings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Least-privilege findings (unused scopes, users who left the groups, sensitive scopes without step-up), with evidence and remediation */
+        get: operations["get_findings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/findings/{id}/state": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Snooze a finding until a date, acknowledge it, mark it a false positive, or reopen it (it reopens when its evidence changes) */
+        post: operations["post_findings__id__state"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/groups": {
         parameters: {
             query?: never;
@@ -1259,6 +1293,65 @@ export interface components {
         };
         /** @description Where a person or group in the directory came from. */
         DirectorySource: "config" | "scim" | "upstream";
+        /** @description What a least-privilege finding is about. */
+        FindingKind: "unused_scopes" | "users_left_groups" | "sensitive_without_step_up";
+        /**
+         * @description Where a finding stands. Any state but `open` holds only while the
+         *     evidence is what it was set against (and a snooze until its date):
+         *     when the evidence changes the finding is open again.
+         * @enum {string}
+         */
+        FindingState: "open" | "snoozed" | "acknowledged" | "false_positive";
+        /**
+         * @description `POST /findings/{id}/state`: snooze (until a date), acknowledge (with a
+         *     reason), mark a false positive, or open it again.
+         */
+        FindingStateBody: {
+            reason: string;
+            state: components["schemas"]["FindingState"];
+            /**
+             * Format: int64
+             * @description Unix seconds; required for `snoozed`.
+             */
+            until?: number | null;
+        };
+        /**
+         * @description `GET /findings`: one least-privilege finding about a live connection, from
+         *     the audit log and the grant, with the one-click remediation where there is
+         *     one.
+         */
+        FindingView: {
+            client: components["schemas"]["ClientRef"];
+            connection_id: string;
+            /** Format: int64 */
+            connection_version: number;
+            /**
+             * @description Counts and dates behind it (by kind: `window_days`, `used` scope →
+             *     {`count`, `last_at_ms`}, `unused`, `users`, `left_users`, `scopes`…).
+             */
+            evidence: unknown;
+            /**
+             * @description A digest of what the finding is about (not of counts that move with
+             *     every exchange); a state is set against it.
+             */
+            evidence_digest: string;
+            explanation: string;
+            /** @description Stable per kind and connection. */
+            id: string;
+            kind: components["schemas"]["FindingKind"];
+            /**
+             * @description The change that remedies it: `PATCH /connections/{connection_id}`
+             *     with this body and `If-Match` of `connection_version`.
+             */
+            remediation?: components["schemas"]["ModifyConnection"] | null;
+            resource_app: components["schemas"]["AppRef"];
+            severity: components["schemas"]["Severity"];
+            /** Format: int64 */
+            snoozed_until?: number | null;
+            state: components["schemas"]["FindingState"];
+            state_by?: string | null;
+            state_reason?: string | null;
+        };
         GroupView: {
             members: string[];
             name: string;
@@ -1774,6 +1867,8 @@ export interface components {
             risk: components["schemas"]["Risk"];
             sensitive: boolean;
         };
+        /** @enum {string} */
+        Severity: "low" | "medium" | "high";
         /** @description Counts for the relationship map and the charts, from the audit log and the queue. */
         StatsView: {
             /** @description The last 14 days. */
@@ -2851,6 +2946,73 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": string;
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_findings: {
+        parameters: {
+            query?: {
+                /** @description Also those snoozed, acknowledged or marked false positive. */
+                all?: boolean | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FindingView"][];
+                };
+            };
+            /** @description Problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_findings__id__state: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FindingStateBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FindingView"];
                 };
             };
             /** @description Problem */

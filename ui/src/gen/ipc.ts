@@ -389,6 +389,10 @@ export interface components {
                 /** Format: uint */
                 response: number | null;
             };
+            findings: {
+                request: components["schemas"]["FindingQuery"];
+                response: components["schemas"]["FindingView"][];
+            };
             get_connection: {
                 request: components["schemas"]["ById"];
                 response: components["schemas"]["ConnectionDetail"];
@@ -512,6 +516,10 @@ export interface components {
             session: {
                 request: components["schemas"]["NoArgs"];
                 response: components["schemas"]["SessionView"] | null;
+            };
+            set_finding_state: {
+                request: components["schemas"]["SetFindingStateReq"];
+                response: components["schemas"]["FindingView"];
             };
             set_policies: {
                 request: components["schemas"]["SetPoliciesReq"];
@@ -822,6 +830,57 @@ export interface components {
             events: number;
             format: string;
             path: string;
+        };
+        /** @description What a least-privilege finding is about. */
+        FindingKind: "unused_scopes" | "users_left_groups" | "sensitive_without_step_up";
+        /** @description `GET /findings` query. */
+        FindingQuery: {
+            /** @description Also those snoozed, acknowledged or marked false positive. */
+            all?: boolean | null;
+        };
+        /**
+         * @description Where a finding stands. Any state but `open` holds only while the
+         *     evidence is what it was set against (and a snooze until its date):
+         *     when the evidence changes the finding is open again.
+         * @enum {string}
+         */
+        FindingState: "open" | "snoozed" | "acknowledged" | "false_positive";
+        /**
+         * @description `GET /findings`: one least-privilege finding about a live connection, from
+         *     the audit log and the grant, with the one-click remediation where there is
+         *     one.
+         */
+        FindingView: {
+            client: components["schemas"]["ClientRef"];
+            connection_id: string;
+            /** Format: int64 */
+            connection_version: number;
+            /**
+             * @description Counts and dates behind it (by kind: `window_days`, `used` scope →
+             *     {`count`, `last_at_ms`}, `unused`, `users`, `left_users`, `scopes`…).
+             */
+            evidence: unknown;
+            /**
+             * @description A digest of what the finding is about (not of counts that move with
+             *     every exchange); a state is set against it.
+             */
+            evidence_digest: string;
+            explanation: string;
+            /** @description Stable per kind and connection. */
+            id: string;
+            kind: components["schemas"]["FindingKind"];
+            /**
+             * @description The change that remedies it: `PATCH /connections/{connection_id}`
+             *     with this body and `If-Match` of `connection_version`.
+             */
+            remediation?: components["schemas"]["ModifyConnection"] | null;
+            resource_app: components["schemas"]["AppRef"];
+            severity: components["schemas"]["Severity"];
+            /** Format: int64 */
+            snoozed_until?: number | null;
+            state: components["schemas"]["FindingState"];
+            state_by?: string | null;
+            state_reason?: string | null;
         };
         GroupView: {
             members: string[];
@@ -1511,12 +1570,25 @@ export interface components {
             storage: components["schemas"]["SecretStorage"];
             subject: string;
         };
+        /** @description Snooze (until a date), acknowledge, mark a false positive or reopen a finding. */
+        SetFindingStateReq: {
+            id: string;
+            reason: string;
+            state: components["schemas"]["FindingState"];
+            /**
+             * Format: int64
+             * @default null
+             */
+            until: number | null;
+        };
         /** @description New lifecycle policies, at the version the person edited. */
         SetPoliciesReq: {
             policies: components["schemas"]["LifecyclePolicies"];
             /** Format: int64 */
             version: number;
         };
+        /** @enum {string} */
+        Severity: "low" | "medium" | "high";
         /** @description Counts for the relationship map and the charts, from the audit log and the queue. */
         StatsView: {
             /** @description The last 14 days. */

@@ -8,6 +8,7 @@ pub mod connections;
 pub mod csv;
 pub mod directory;
 pub mod events;
+pub mod findings;
 pub mod kills;
 pub mod notifications;
 pub mod policies;
@@ -65,6 +66,8 @@ pub fn router(idp: SharedIdp) -> Router<SharedIdp> {
             post(connections::attest),
         )
         .route("/admin/v1/connections/{id}/renew", post(connections::renew))
+        .route("/admin/v1/findings", get(findings::list))
+        .route("/admin/v1/findings/{id}/state", post(findings::set_state))
         .route("/admin/v1/kills", get(kills::list))
         .route("/admin/v1/kills/{id}", get(kills::get))
         .route("/admin/v1/kills/{id}/reinstate", post(kills::reinstate))

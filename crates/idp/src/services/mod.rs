@@ -8,6 +8,7 @@
 
 pub mod connections;
 pub mod directory;
+pub mod findings;
 pub mod kills;
 pub mod lifecycle;
 pub mod notifications;
