@@ -1,7 +1,9 @@
 //! The audit log streamed to a SIEM, over loopback, against local receivers
 //! that count every event: RFC 5424 syslog over TCP (octet-counted frames)
 //! receives every event in order, once; while the receiver is down nothing
-//! is skipped, and when it is back it gets the rest. A JSON webhook stream
+//! is skipped, and when it is back it gets the rest. Over TLS (RFC 5425) a
+//! receiver whose certificate the stream does not trust gets nothing (its
+//! cursor stays), one it trusts gets every event once. A JSON webhook stream
 //! keeps its cursor across a restart of the IdP: the new process sends what
 //! came after, and nothing before it again.
 
@@ -37,36 +39,155 @@ async fn syslog_receiver(port: u16, seen: Seen, stop: Arc<tokio::sync::Notify>) 
             tokio::select! {
                 _ = stop.notified() => return,
                 accepted = l.accept() => {
-                    let (mut s, _) = accepted.unwrap();
-                    let seen = seen.clone();
-                    let stop = stop.clone();
-                    tokio::spawn(async move {
-                        let mut buf = Vec::new();
-                        let mut chunk = [0u8; 65536];
-                        loop {
-                            let n = tokio::select! {
-                                _ = stop.notified() => return,
-                                n = s.read(&mut chunk) => n.unwrap_or(0),
-                            };
-                            if n == 0 {
-                                return;
-                            }
-                            buf.extend_from_slice(&chunk[..n]);
-                            // Take every whole frame.
-                            while let Some(sp) = buf.iter().position(|b| *b == b' ') {
-                                let len: usize = std::str::from_utf8(&buf[..sp]).unwrap().parse().unwrap();
-                                if buf.len() < sp + 1 + len {
-                                    break;
-                                }
-                                let msg = String::from_utf8(buf[sp + 1..sp + 1 + len].to_vec()).unwrap();
-                                assert!(msg.starts_with('<') && msg.contains(">1 "), "RFC 5424: {msg}");
-                                *seen.lock().unwrap().entry(seq_of(&msg)).or_default() += 1;
-                                buf.drain(..sp + 1 + len);
-                            }
-                        }
-                    });
+                    let (s, _) = accepted.unwrap();
+                    tokio::spawn(read_frames(s, seen.clone(), stop.clone()));
                 }
             }
+        }
+    });
+    port
+}
+
+/// Counts every whole frame (`<len> <message>`, RFC 6587 octet counting)
+/// read from `s` until it ends or `stop` is notified.
+async fn read_frames<S: tokio::io::AsyncRead + Unpin>(
+    mut s: S,
+    seen: Seen,
+    stop: Arc<tokio::sync::Notify>,
+) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 65536];
+    loop {
+        let n = tokio::select! {
+            _ = stop.notified() => return,
+            n = s.read(&mut chunk) => n.unwrap_or(0),
+        };
+        if n == 0 {
+            return;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        while let Some(sp) = buf.iter().position(|b| *b == b' ') {
+            let len: usize = std::str::from_utf8(&buf[..sp]).unwrap().parse().unwrap();
+            if buf.len() < sp + 1 + len {
+                break;
+            }
+            let msg = String::from_utf8(buf[sp + 1..sp + 1 + len].to_vec()).unwrap();
+            assert!(
+                msg.starts_with('<') && msg.contains(">1 "),
+                "RFC 5424: {msg}"
+            );
+            *seen.lock().unwrap().entry(seq_of(&msg)).or_default() += 1;
+            buf.drain(..sp + 1 + len);
+        }
+    }
+}
+
+/// A CA and a receiver certificate it signed for localhost and 127.0.0.1
+/// (PEM files in `dir`, made with the system's openssl): (CA, certificate, key).
+fn certificate(
+    dir: &std::path::Path,
+    name: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let file = |ext: &str| dir.join(format!("{name}.{ext}"));
+    let (ca, ca_key, cert, key, csr, ext) = (
+        file("ca.crt"),
+        file("ca.key"),
+        file("crt"),
+        file("key"),
+        file("csr"),
+        file("ext"),
+    );
+    std::fs::write(
+        &ext,
+        "basicConstraints=critical,CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    let openssl = |args: &[&std::ffi::OsStr]| {
+        let ok = std::process::Command::new("openssl")
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "openssl {args:?}");
+    };
+    let s = |v: &str| std::ffi::OsString::from(v);
+    let p = |v: &std::path::Path| v.as_os_str().to_owned();
+    let ec = [
+        s("-newkey"),
+        s("ec"),
+        s("-pkeyopt"),
+        s("ec_paramgen_curve:P-256"),
+        s("-nodes"),
+    ];
+    let mut args = vec![
+        s("req"),
+        s("-x509"),
+        s("-days"),
+        s("2"),
+        s("-subj"),
+        s(&format!("/CN={name} test CA")),
+    ];
+    args.extend(ec.iter().cloned());
+    args.extend([s("-keyout"), p(&ca_key), s("-out"), p(&ca)]);
+    openssl(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    let mut args = vec![s("req"), s("-new"), s("-subj"), s("/CN=localhost")];
+    args.extend(ec.iter().cloned());
+    args.extend([s("-keyout"), p(&key), s("-out"), p(&csr)]);
+    openssl(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    let args = [
+        s("x509"),
+        s("-req"),
+        s("-days"),
+        s("2"),
+        s("-in"),
+        p(&csr),
+        s("-CA"),
+        p(&ca),
+        s("-CAkey"),
+        p(&ca_key),
+        s("-CAcreateserial"),
+        s("-extfile"),
+        p(&ext),
+        s("-out"),
+        p(&cert),
+    ];
+    openssl(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    (ca, cert, key)
+}
+
+/// A syslog-over-TLS receiver (RFC 5425) presenting `cert`.
+async fn tls_syslog_receiver(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    seen: Seen,
+    stop: Arc<tokio::sync::Notify>,
+) -> u16 {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let l = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let (s, _) = l.accept().await.unwrap();
+            let (acceptor, seen, stop) = (acceptor.clone(), seen.clone(), stop.clone());
+            tokio::spawn(async move {
+                // A client that does not trust the certificate gives up here.
+                if let Ok(tls) = acceptor.accept(s).await {
+                    read_frames(tls, seen, stop).await;
+                }
+            });
         }
     });
     port
@@ -115,6 +236,8 @@ async fn syslog_gets_every_event_once_in_order_and_the_rest_after_an_outage() {
         audit_streams: vec![AuditStream {
             name: "siem".into(),
             syslog: Some(format!("127.0.0.1:{port}")),
+            tls: false,
+            ca_file: None,
             webhook: None,
             from: StreamStart::Start,
         }],
@@ -219,5 +342,45 @@ async fn a_webhook_stream_continues_after_a_killed_idp_restarts_from_its_cursor(
         s.values().all(|n| *n == 1),
         "nothing sent again after the restart: {:?}",
         s.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn syslog_over_tls_checks_the_receivers_certificate_and_gets_every_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificate(dir.path(), "receiver");
+    let (other, _, _) = certificate(dir.path(), "other");
+    let seen: Seen = Arc::default();
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let port = tls_syslog_receiver(&cert, &key, seen.clone(), stop.clone()).await;
+    let stream = |name: &str, ca: &std::path::Path| AuditStream {
+        name: name.into(),
+        syslog: Some(format!("localhost:{port}")),
+        tls: true,
+        ca_file: Some(ca.to_path_buf()),
+        webhook: None,
+        from: StreamStart::Start,
+    };
+    // One stream trusts the receiver's certificate; one trusts another: its
+    // handshakes fail, nothing of it arrives, and its cursor stays put.
+    let d = demo::start(demo::DemoOptions {
+        audit_streams: vec![stream("siem", &ca), stream("untrusted", &other)],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    some_events(&d.info).await;
+    let upto = head(&d).await;
+    all_seen(&seen, upto).await;
+    assert!(
+        seen.lock().unwrap().values().all(|n| *n == 1),
+        "each event once, none from the stream that does not trust the receiver"
+    );
+    let mut c = d.idp.store.acquire().await.unwrap();
+    assert_eq!(
+        idp_store::notifications::stream_cursor(&mut c, "untrusted")
+            .await
+            .unwrap(),
+        Some(0)
     );
 }

@@ -1,6 +1,7 @@
 //! The audit log streamed to SIEMs as it is written (`[[audit_stream]]`):
-//! RFC 5424 syslog over TCP with octet-counted frames (RFC 6587), or a JSON
-//! webhook. Each stream reads events in order after its cursor, sends a batch,
+//! RFC 5424 syslog over TCP with octet-counted frames (RFC 6587), optionally
+//! over TLS (RFC 5425: the receiver's certificate checked against its host
+//! and `ca_file` or the system's trust store), or a JSON webhook. Each stream reads events in order after its cursor, sends a batch,
 //! and moves the cursor only once the receiver took it (TCP write flushed, or
 //! a 2xx): at least once, in order, and a restart continues at the cursor. A
 //! receiver that is down is retried with backoff, nothing skipped. Syslog
@@ -18,8 +19,52 @@ use idp_store::{
     audit::{AuditFilter, StoredEvent},
     notifications,
 };
-use std::time::Duration;
-use tokio::{io::AsyncWriteExt, net::TcpStream};
+use std::{sync::Arc, time::Duration};
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
+    net::TcpStream,
+};
+
+/// A connection to a syslog receiver: plain TCP, or TLS over it.
+trait SyslogIo: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> SyslogIo for T {}
+
+/// The TLS client configuration of a stream: `ca_file`'s certificates as the
+/// only roots, else the platform's verifier (the system's trust store).
+fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let config = match ca_file {
+        Some(path) => {
+            let mut roots = rustls::RootCertStore::empty();
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+            for cert in certs {
+                let cert = cert.map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+            }
+            rustls::ClientConfig::builder()
+                .with_root_certificates(roots)
+                .with_no_client_auth()
+        }
+        None => {
+            use rustls_platform_verifier::ConfigVerifierExt;
+            rustls::ClientConfig::with_platform_verifier().map_err(|e| e.to_string())?
+        }
+    };
+    Ok(Arc::new(config))
+}
+
+/// Whether the receiver closed the connection: a read that is ready at once
+/// with end-of-file (TLS: its close_notify) or an error.
+async fn closed(t: &mut Box<dyn SyslogIo>) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(
+        tokio::time::timeout(Duration::ZERO, t.read(&mut buf)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
 
 /// Events one batch holds at most.
 const BATCH: i64 = 500;
@@ -77,7 +122,7 @@ struct Streamer {
     stream: AuditStream,
     http: reqwest::Client,
     host: String,
-    tcp: Option<TcpStream>,
+    tcp: Option<Box<dyn SyslogIo>>,
 }
 
 impl Streamer {
@@ -120,8 +165,8 @@ impl Streamer {
             }
             // A receiver that closed the connection reads as end-of-file: write
             // into a fresh connection, not into one nobody reads any more.
-            if let Some(t) = &self.tcp
-                && matches!(t.try_read(&mut [0u8; 64]), Ok(0))
+            if let Some(t) = &mut self.tcp
+                && closed(t).await
             {
                 self.tcp = None;
                 return Err(format!("syslog {addr}: the receiver closed the connection"));
@@ -134,7 +179,26 @@ impl Streamer {
                         .await
                         .map_err(|_| format!("syslog {addr}: connect timed out"))?
                         .map_err(|e| format!("syslog {addr}: {e}"))?;
-                    self.tcp.insert(s)
+                    let conn: Box<dyn SyslogIo> = if self.stream.tls {
+                        let config = tls_config(self.stream.ca_file.as_deref())?;
+                        let host = addr
+                            .rsplit_once(':')
+                            .map_or(addr.as_str(), |(h, _)| h)
+                            .trim_start_matches('[')
+                            .trim_end_matches(']');
+                        let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+                            .map_err(|e| format!("syslog {addr}: {e}"))?;
+                        let handshake = tokio_rustls::TlsConnector::from(config).connect(name, s);
+                        Box::new(
+                            tokio::time::timeout(Duration::from_secs(5), handshake)
+                                .await
+                                .map_err(|_| format!("syslog {addr}: TLS handshake timed out"))?
+                                .map_err(|e| format!("syslog {addr}: TLS: {e}"))?,
+                        )
+                    } else {
+                        Box::new(s)
+                    };
+                    self.tcp.insert(conn)
                 }
             };
             let sent = async {

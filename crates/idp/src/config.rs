@@ -69,6 +69,13 @@ pub struct AuditStream {
     /// RFC 5424 syslog over TCP to `host:port`, octet-counted frames (RFC 6587).
     #[serde(default)]
     pub syslog: Option<String>,
+    /// Syslog over TLS (RFC 5425): the receiver's certificate must be valid
+    /// for its host and chain to `ca_file`, else to the system's trust store.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls: bool,
+    /// PEM certificates the syslog receiver's chain must end in (with `tls`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Or a JSON webhook: batches POSTed as `{"events": [...]}`.
     #[serde(default)]
     pub webhook: Option<String>,
@@ -745,6 +752,15 @@ impl Config {
                     "an audit stream sends to one `syslog` address or one `webhook` URL".into(),
                 ),
             }
+            if st.tls && st.syslog.is_none() {
+                bad(
+                    at("tls"),
+                    "`tls` is for syslog; a webhook's TLS comes with its https URL".into(),
+                );
+            }
+            if st.ca_file.is_some() && !st.tls {
+                bad(at("ca_file"), "`ca_file` needs `tls = true`".into());
+            }
         }
         for (i, u) in self.upstreams.iter().enumerate() {
             let at = |key| Place::Entry("upstream", i, key);
@@ -1147,6 +1163,11 @@ webhook = "https://siem.example.com/in"
 [[audit_stream]]
 name = "json"
 webhook = "http://siem.example.com/in"
+
+[[audit_stream]]
+name = "hook-tls"
+webhook = "https://siem.example.com/in"
+tls = true
 "#;
         let got = problems(text);
         let said = |needle: &str| line_saying(&got, needle);
@@ -1158,7 +1179,8 @@ webhook = "http://siem.example.com/in"
             "{got:#?}"
         );
         assert_eq!(said("https (or loopback http)"), Some(15), "{got:#?}");
-        assert_eq!(got.len(), 4, "{got:#?}");
+        assert_eq!(said("`tls` is for syslog"), Some(20), "{got:#?}");
+        assert_eq!(got.len(), 5, "{got:#?}");
         let fine = "issuer = \"https://idp.example.com\"\ndatabase = \"x\"\n[[audit_stream]]\nname = \"siem\"\nsyslog = \"10.0.0.5:514\"\nfrom = \"start\"\n";
         assert!(check(fine).is_empty(), "{:?}", check(fine));
     }
