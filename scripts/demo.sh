@@ -15,4 +15,5 @@ fi
 build_ui
 cargo build -q -p gatehouse-app
 echo "==> opening the Gatehouse console in demo mode" >&2
-GATEHOUSE_DEMO=1 exec "$CARGO_TARGET_DIR/debug/gatehouse" "$@"
+# With 90 days of history (GATEHOUSE_DEMO_HISTORY=0: the small world alone).
+GATEHOUSE_DEMO=1 GATEHOUSE_DEMO_HISTORY="${GATEHOUSE_DEMO_HISTORY:-1}" exec "$CARGO_TARGET_DIR/debug/gatehouse" "$@"

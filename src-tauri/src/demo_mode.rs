@@ -46,6 +46,20 @@ async fn start_demo(app: &AppHandle) -> Result<(), ConsoleError> {
                 format!("The demo stack did not start: {e}"),
             )
         })?;
+    // 90 days of history on a person's first start (`scripts/demo.sh` asks for
+    // it); the tests' demo stays the small world they count on.
+    if let Some(seed) = std::env::var("GATEHOUSE_DEMO_HISTORY")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+    {
+        demo::history::seed(&demo, seed).await.map_err(|e| {
+            ConsoleError::new(
+                ErrorCode::Internal,
+                format!("The demo history could not be seeded: {e}"),
+            )
+        })?;
+    }
     let info = demo.info.clone();
     *state.demo.lock().await = Some(demo);
     // A throw-away IdP needs no keychain: its session lives in memory only (the

@@ -80,7 +80,9 @@ export function Overview(props: ScreenProps) {
     const apps = [...new Set(data.connections.map((c) => c.resource_app.id))].sort();
     const usage = new Map(data.stats.usage.map((u) => [`${u.client_id} ${u.resource_app}`, u.exchanges_30d]));
     const max = Math.max(1, ...data.stats.usage.map((u) => u.exchanges_30d));
-    const height = Math.max(clients.length, apps.length) * 44 + 20;
+    // Rows closer together when there are many (a tenant's dozens of clients).
+    const rows = Math.max(clients.length, apps.length);
+    const height = rows * (rows > 8 ? 24 : 44) + 20;
     const y = (i: number, n: number) => 20 + ((i + 0.5) * (height - 20)) / n;
     const name = (id: string) => data.clients.find((c) => c.client_id === id)?.name ?? id;
     const appName = (id: string) => data.apps.find((a) => a.id === id)?.name ?? id;

@@ -4,6 +4,7 @@
 //! the JSON line `gatehouse-demo` prints, a contract scripts rely on.
 
 pub mod fleet;
+pub mod history;
 pub mod scale;
 pub mod world;
 

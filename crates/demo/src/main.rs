@@ -35,6 +35,11 @@ struct Cli {
     /// (granted ones are usage, refused ones grow the pending queue).
     #[arg(long, value_name = "MS")]
     fleet: Option<u64>,
+    /// Seed 90 days of history (hundreds of people, two dozen AI clients, a
+    /// dozen apps, usage, decisions, a pending queue of every age), the same
+    /// for the same seed.
+    #[arg(long, value_name = "SEED", num_args = 0..=1, default_missing_value = "1")]
+    history: Option<u64>,
 }
 
 #[tokio::main]
@@ -60,6 +65,23 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(seed) = cli.history {
+        let started = std::time::Instant::now();
+        match demo::history::seed(&demo, seed).await {
+            Ok(h) => tracing::info!(
+                people = h.people,
+                clients = h.clients,
+                connections = h.connections,
+                exchanges = h.exchanges,
+                took_ms = started.elapsed().as_millis() as u64,
+                "90 days of history seeded"
+            ),
+            Err(e) => {
+                eprintln!("gatehouse-demo: seeding the history failed: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     if let Some(path) = &cli.idp_config_out {
         let written = toml::to_string(&demo.idp.config)
             .map_err(|e| e.to_string())

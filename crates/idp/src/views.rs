@@ -11,10 +11,12 @@ use idp_store::{
 pub fn client_ref(idp: &Idp, client_id: &str) -> ClientRef {
     ClientRef {
         client_id: client_id.into(),
+        // The registry's (clients registered at run time included), not the config file's.
         name: idp
-            .config
+            .catalog()
             .client(client_id)
             .map(|c| c.name.clone())
+            .or_else(|| idp.config.client(client_id).map(|c| c.name.clone()))
             .unwrap_or_else(|| client_id.into()),
     }
 }

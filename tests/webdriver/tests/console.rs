@@ -557,6 +557,40 @@ async fn a_sensitive_scope_without_step_up_is_a_finding_remedied_in_one_click() 
 
 #[tokio::test]
 #[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
+async fn the_demo_with_its_history_has_something_on_every_screen() {
+    // SAFETY: one test thread; set before the app is spawned, removed after.
+    unsafe { std::env::set_var("GATEHOUSE_DEMO_HISTORY", "7") };
+    let launched = launch("judy").await;
+    unsafe { std::env::remove_var("GATEHOUSE_DEMO_HISTORY") };
+    let (_driver, w, _info) = launched;
+    let plan = demo::history::plan(7);
+    w.wait_for("[data-testid=request-row]", 30, |_| true).await;
+    assert!(
+        w.count("[data-testid=request-row]").await >= 4 + plan.pending.len(),
+        "the seeded queue and the history's"
+    );
+    w.screenshot("history-pending").await;
+    w.click_css("[data-testid=nav-overview]").await;
+    w.wait_for("[data-testid=finding]", 30, |_| true).await;
+    assert!(w.count("[data-testid=map-edge]").await >= 4 + plan.connections.len());
+    w.screenshot("history-overview").await;
+    w.click_css("[data-testid=nav-directory]").await;
+    w.wait_for("[data-testid=people]", 30, |_| true).await;
+    w.screenshot("history-people").await;
+    w.click_css("[data-testid=directory-tab-clients]").await;
+    w.wait_for("[data-testid=client-row]", 30, |_| true).await;
+    assert_eq!(
+        w.count("[data-testid=client-row][data-orphaned=true]")
+            .await,
+        1,
+        "the orphaned client"
+    );
+    w.screenshot("history-directory").await;
+    w.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a display, tauri-driver and a keyring: scripts/webdriver-tests.sh"]
 async fn a_link_from_a_second_launch_opens_its_request_and_a_bad_link_only_says_so() {
     let (driver, w, _info) = launch("carol").await;
     w.wait_for("[data-testid=request-row]", 30, |_| true).await;
