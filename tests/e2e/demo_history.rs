@@ -84,5 +84,12 @@ async fn the_history_fills_every_screen() {
     assert!(decided >= 38, "{decided}");
     let aged: Vec<u64> = stats.pending_by_age.iter().map(|b| b.count).collect();
     assert!(aged.iter().filter(|n| **n > 0).count() >= 3, "{aged:?}");
+    let reviews = judy.campaigns().await.unwrap();
+    assert_eq!(reviews.len(), 1);
+    assert_eq!(
+        (reviews[0].decided, reviews[0].items as usize),
+        (0, 4 + h.connections),
+        "a review due in two days, nothing decided"
+    );
     assert!(judy.audit_verify().await.unwrap().ok, "the chain holds");
 }

@@ -19,6 +19,15 @@ struct Scim {
 }
 
 impl Scim {
+    /// The demo's SCIM endpoint with its provisioning token.
+    fn of(i: &demo::DemoInfo) -> Scim {
+        Scim {
+            http: reqwest::Client::new(),
+            base: i.scim_url.clone(),
+            token: i.scim_token.clone(),
+        }
+    }
+
     async fn call(
         &self,
         method: Method,
@@ -116,11 +125,7 @@ async fn only_a_provisioner_api_token_reaches_scim() {
     let d = start_demo().await;
     let i = &d.info;
     assert_eq!(i.scim_url, format!("{}/scim/v2", i.idp));
-    let s = Scim {
-        http: reqwest::Client::new(),
-        base: i.scim_url.clone(),
-        token: i.scim_token.clone(),
-    };
+    let s = Scim::of(i);
     let (st, spc, _) = s.call(Method::GET, "/ServiceProviderConfig", None).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(spc["patch"]["supported"], true);
@@ -244,11 +249,7 @@ async fn only_a_provisioner_api_token_reaches_scim() {
 async fn provisioning_changes_what_the_gate_allows_at_the_next_exchange() {
     let d = start_demo().await;
     let i = &d.info;
-    let s = Scim {
-        http: reqwest::Client::new(),
-        base: i.scim_url.clone(),
-        token: i.scim_token.clone(),
-    };
+    let s = Scim::of(i);
     // The configuration's people are there for a connector to take over.
     let (_, all, _) = s
         .call(Method::GET, "/Users?count=2&startIndex=1", None)
@@ -488,11 +489,7 @@ async fn provisioning_changes_what_the_gate_allows_at_the_next_exchange() {
 async fn connector_writes_are_checked_and_deletes_are_final() {
     let d = start_demo().await;
     let i = &d.info;
-    let s = Scim {
-        http: reqwest::Client::new(),
-        base: i.scim_url.clone(),
-        token: i.scim_token.clone(),
-    };
+    let s = Scim::of(i);
     let (st, created, _) = s
         .call(
             Method::POST,
@@ -693,11 +690,7 @@ async fn connector_writes_are_checked_and_deletes_are_final() {
 async fn an_owner_who_leaves_hands_the_client_to_the_next_successor_and_the_last_orphans_it() {
     let d = start_demo().await;
     let i = &d.info;
-    let s = Scim {
-        http: reqwest::Client::new(),
-        base: i.scim_url.clone(),
-        token: i.scim_token.clone(),
-    };
+    let s = Scim::of(i);
     let mut ids = std::collections::HashMap::new();
     for name in ["o-first", "o-second", "o-third", "o-sponsor"] {
         let (st, p, _) = s
@@ -828,11 +821,7 @@ async fn live_connections(admin: &AdminClient, client: &str) -> u64 {
 async fn an_orphaned_clients_connections_are_suspended_after_the_grace_period_and_not_before() {
     let d = start_demo().await;
     let i = &d.info;
-    let s = Scim {
-        http: reqwest::Client::new(),
-        base: i.scim_url.clone(),
-        token: i.scim_token.clone(),
-    };
+    let s = Scim::of(i);
     let judy = admin_session(i, "judy", true).await;
     let policies: admin_api::LifecyclePolicies =
         serde_json::from_value(json!({"orphan_grace_days": 3})).unwrap();
@@ -926,11 +915,7 @@ async fn an_orphaned_clients_connections_are_suspended_after_the_grace_period_an
 async fn a_connection_whose_users_left_its_groups_is_a_finding() {
     let d = start_demo().await;
     let i = &d.info;
-    let s = Scim {
-        http: reqwest::Client::new(),
-        base: i.scim_url.clone(),
-        token: i.scim_token.clone(),
-    };
+    let s = Scim::of(i);
     let judy = admin_session(i, "judy", true).await;
     // alice and frank (engineering) use code-agent → docs, limited to engineering and security.
     for who in ["alice", "frank"] {

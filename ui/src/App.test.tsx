@@ -97,6 +97,25 @@ describe("Pending queue", () => {
     expect(container.querySelector('[data-testid="who"]')?.textContent).toContain("carol (approver)");
   });
 
+  it("a request decided under rules that have since changed says which", async () => {
+    const decided = {
+      ...queue[0],
+      status: "approved",
+      rules_changed: [{ scope: "crm.deals.write", risk_before: "write", risk_after: "destructive", sensitive_before: false, sensitive_after: true }],
+    };
+    mockIPC((cmd) => {
+      if (cmd === "idp_status") return { reachable: true, message: null };
+      if (cmd === "list_requests") return { items: [decided], total: 1 };
+      if (cmd === "get_request") return { request: decided, etag: '"v3"' };
+      return null;
+    }, { shouldMockEvents: true });
+    act(() => root.render(<App />));
+    await settle();
+    expect(container.querySelector('[data-testid="rules-changed"]')?.textContent).toContain(
+      "Decided (approved) under rules that have since changed:crm.deals.write: write → destructive, now sensitive",
+    );
+  });
+
   it("moves with j/k and approves with exactly the scopes left checked", async () => {
     act(() => root.render(<App />));
     await settle();

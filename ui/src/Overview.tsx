@@ -3,7 +3,8 @@
 // 30 days, its colour the highest risk granted; click an edge for its detail)
 // and three charts — the pending queue by age, decisions per day over two
 // weeks, ID-JAG issuance per hour and client over the last day. Plain SVG.
-// Below them, the least-privilege findings (see Findings.tsx).
+// Orphaned clients (no active owner left) are flagged in red. Below, the
+// least-privilege findings (see Findings.tsx).
 import { useEffect, useMemo, useState } from "react";
 import { ipc, type ConnectionView, type OverviewView, type Risk } from "./ipc";
 import { ago, RiskBadge, type ScreenProps } from "./common";
@@ -91,6 +92,7 @@ export function Overview(props: ScreenProps) {
 
   if (!data || !layout) return <main className="single"><p className="muted">Loading…</p></main>;
   const { clients, apps, usage, max, height, y, name, appName } = layout;
+  const orphaned = new Set(data.clients.filter((c) => c.orphaned).map((c) => c.client_id));
 
   const days = data.stats.decisions.map((d) => ({
     label: new Date(d.day_ms).toISOString().slice(5, 10),
@@ -113,6 +115,11 @@ export function Overview(props: ScreenProps) {
           <span className="muted">
             {data.connections.length} live connections · edge width: ID-JAGs in 30 days · colour: highest risk granted
           </span>
+          {orphaned.size > 0 && (
+            <span className="badge severity-high" data-testid="map-orphaned-count" title="AI clients with no active owner left">
+              {orphaned.size} orphaned
+            </span>
+          )}
         </div>
         <div className="map-row">
           <svg className="map" viewBox={`0 0 760 ${height}`} data-testid="relationship-map">
@@ -138,14 +145,19 @@ export function Overview(props: ScreenProps) {
                 </path>
               );
             })}
-            {clients.map((id, i) => (
-              <g key={id}>
-                <circle cx={200} cy={y(i, clients.length)} r={6} fill="#16213e" />
-                <text x={190} y={y(i, clients.length) + 4} textAnchor="end" fontSize="12">
-                  {name(id)}
-                </text>
-              </g>
-            ))}
+            {clients.map((id, i) => {
+              const orphan = orphaned.has(id);
+              return (
+                <g key={id} data-testid={orphan ? "map-orphaned" : undefined}>
+                  <circle cx={200} cy={y(i, clients.length)} r={6} fill={orphan ? "#d0452f" : "#16213e"} />
+                  <text x={190} y={y(i, clients.length) + 4} textAnchor="end" fontSize="12" fill={orphan ? "#a1261a" : undefined}>
+                    {orphan ? "⚠ " : ""}
+                    {name(id)}
+                    {orphan ? " (no owner)" : ""}
+                  </text>
+                </g>
+              );
+            })}
             {apps.map((id, i) => (
               <g key={id}>
                 <rect x={554} y={y(i, apps.length) - 6} width={12} height={12} fill="#1f4fd1" />

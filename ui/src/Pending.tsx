@@ -414,6 +414,19 @@ export function Pending({ tick, online, report, notify, focus }: ScreenProps) {
                 </ul>
               </div>
             )}
+            {(shown.request.rules_changed ?? []).length > 0 && (
+              <div className="banner warn" data-testid="rules-changed">
+                <p>Decided ({shown.request.status}) under rules that have since changed:</p>
+                <ul>
+                  {(shown.request.rules_changed ?? []).map((c) => (
+                    <li key={c.scope}>
+                      <code>{c.scope}</code>: {c.risk_before !== c.risk_after ? `${c.risk_before} → ${c.risk_after}` : c.risk_after}
+                      {c.sensitive_before !== c.sensitive_after && (c.sensitive_after ? ", now sensitive" : ", no longer sensitive")}
+                    </li>
+                  ))}
+                </ul>
+              </div>
+            )}
             {shown.request.justification && <blockquote>{shown.request.justification}</blockquote>}
             {shown.request.reapproval ? (
               <>

@@ -5,7 +5,8 @@
 //! quarter — some idle, some granted more than they use, some with sensitive
 //! scopes and no step-up — the ID-JAGs they were issued (the usage, findings
 //! and charts read the audit log), decisions over the last two weeks, a
-//! pending queue of every age, and an access review under way.
+//! pending queue of every age, and an access review due in two days with
+//! nothing decided.
 //!
 //! [`plan`] is a pure function of a seed (offsets from "now", no clock, no
 //! randomness of the system's): the same seed gives the same world. [`seed`]
@@ -597,6 +598,33 @@ pub async fn seed(demo: &Demo, seed: u64) -> Result<Seeded, sqlx::Error> {
         tx.commit().await?;
     }
     idp.connections.invalidate();
+
+    // A quarterly access review started 12 days ago and due in two, nothing
+    // decided yet: its reviewer has the whole queue ahead (past its due date
+    // the IdP would apply the default action on its own).
+    let admin = idp::services::Principal {
+        subject: "judy".into(),
+        roles: [admin_api::Role::Admin].into(),
+        acr: Some(xaa::ACR_MFA.into()),
+        auth_time: Some(now),
+        kind: idp::services::PrincipalKind::Session,
+        request_id: "demo-history".into(),
+    };
+    let review = admin_api::CreateCampaign {
+        name: "Q4 access review of AI connections".into(),
+        scope: Default::default(),
+        reviewers: vec!["ivan".into()],
+        fallback_reviewer: "ivan".into(),
+        starts_at: Some(now - 12 * DAY),
+        due_at: now + 2 * DAY,
+        default_action: admin_api::ReviewDefault::Recommendation,
+        per_user: false,
+        kind: admin_api::CampaignKind::Access,
+    };
+    idp::services::reviews::start_campaign(idp, &admin, &review)
+        .await
+        .map_err(|e| sqlx::Error::Protocol(format!("{e:?}")))?
+        .announce(idp);
     Ok(Seeded {
         people,
         clients: p.clients.len(),

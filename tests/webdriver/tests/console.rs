@@ -573,6 +573,12 @@ async fn the_demo_with_its_history_has_something_on_every_screen() {
     w.click_css("[data-testid=nav-overview]").await;
     w.wait_for("[data-testid=finding]", 30, |_| true).await;
     assert!(w.count("[data-testid=map-edge]").await >= 4 + plan.connections.len());
+    // The orphaned client is flagged on the map.
+    assert_eq!(w.count("[data-testid=map-orphaned]").await, 1);
+    w.wait_for("[data-testid=map-orphaned-count]", 10, |t| {
+        t.to_lowercase().contains("1 orphaned")
+    })
+    .await;
     w.screenshot("history-overview").await;
     w.click_css("[data-testid=nav-directory]").await;
     w.wait_for("[data-testid=people]", 30, |_| true).await;

@@ -10,7 +10,11 @@ use super::{
     views::{connection_from_row, connection_view},
 };
 use crate::{
-    services::connections::{self as services, Action, connection_filter, status_of},
+    services::{
+        Committed, ServiceResult,
+        connections::{self as services, Action, connection_filter, status_of},
+        renewal,
+    },
     state::SharedIdp,
 };
 use admin_api::*;
@@ -100,6 +104,27 @@ pub async fn revoke(
     transition(s, w, p, h, b, Action::Revoke).await
 }
 
+/// A change to connection `id` made against the version the caller read
+/// (`If-Match`; idempotent under `Idempotency-Key`): the body parsed as `B`,
+/// the service's commit announced, the connection answered with its version
+/// as the `ETag`.
+async fn versioned_change<B: serde::de::DeserializeOwned>(
+    (idp, who, id): (&SharedIdp, &Principal, &str),
+    (headers, body): (&HeaderMap, &Bytes),
+    verb: &str,
+    change: impl AsyncFnOnce(B, i64) -> ServiceResult<Committed<ConnectionView>>,
+) -> ApiResult<Response> {
+    let b: B = parse_body(body)?;
+    let route = format!("{verb} {id}");
+    idempotent(idp, who, headers, &route, body, || async {
+        let expected = if_match(headers)?;
+        let view = change(b, expected).await?.announce(idp);
+        let version = view.version;
+        Ok((StatusCode::OK, json!(view), Some(version)))
+    })
+    .await
+}
+
 async fn transition(
     State(idp): State<SharedIdp>,
     Extension(who): Extension<Principal>,
@@ -108,16 +133,15 @@ async fn transition(
     body: Bytes,
     action: Action,
 ) -> ApiResult<Response> {
-    let req: ReasonBody = parse_body(&body)?;
-    let route = format!("{} {id}", action.as_str());
-    idempotent(&idp, &who, &headers, &route, &body, || async {
-        let expected = if_match(&headers)?;
-        let view = services::change_status(&idp, &who, &id, expected, action, &req.reason)
-            .await?
-            .announce(&idp);
-        let version = view.version;
-        Ok((StatusCode::OK, json!(view), Some(version)))
-    })
+    let at = (&idp, &who, id.as_str());
+    versioned_change(
+        at,
+        (&headers, &body),
+        action.as_str(),
+        async |r: ReasonBody, v| {
+            services::change_status(&idp, &who, &id, v, action, &r.reason).await
+        },
+    )
     .await
 }
 
@@ -128,16 +152,13 @@ pub async fn modify(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let m: ModifyConnection = parse_body(&body)?;
-    let route = format!("modify {id}");
-    idempotent(&idp, &who, &headers, &route, &body, || async {
-        let expected = if_match(&headers)?;
-        let view = services::modify(&idp, &who, &id, expected, &m)
-            .await?
-            .announce(&idp);
-        let version = view.version;
-        Ok((StatusCode::OK, json!(view), Some(version)))
-    })
+    let at = (&idp, &who, id.as_str());
+    versioned_change(
+        at,
+        (&headers, &body),
+        "modify",
+        async |m: ModifyConnection, v| services::modify(&idp, &who, &id, v, &m).await,
+    )
     .await
 }
 
@@ -148,15 +169,9 @@ pub async fn attest(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let b: AttestBody = parse_body(&body)?;
-    let route = format!("attest {id}");
-    idempotent(&idp, &who, &headers, &route, &body, || async {
-        let expected = if_match(&headers)?;
-        let view = crate::services::renewal::attest(&idp, &who, &id, expected, &b)
-            .await?
-            .announce(&idp);
-        let version = view.version;
-        Ok((StatusCode::OK, json!(view), Some(version)))
+    let at = (&idp, &who, id.as_str());
+    versioned_change(at, (&headers, &body), "attest", async |b: AttestBody, v| {
+        renewal::attest(&idp, &who, &id, v, &b).await
     })
     .await
 }
@@ -168,15 +183,9 @@ pub async fn renew(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let b: RenewBody = parse_body(&body)?;
-    let route = format!("renew {id}");
-    idempotent(&idp, &who, &headers, &route, &body, || async {
-        let expected = if_match(&headers)?;
-        let view = crate::services::renewal::renew(&idp, &who, &id, expected, &b)
-            .await?
-            .announce(&idp);
-        let version = view.version;
-        Ok((StatusCode::OK, json!(view), Some(version)))
+    let at = (&idp, &who, id.as_str());
+    versioned_change(at, (&headers, &body), "renew", async |b: RenewBody, v| {
+        renewal::renew(&idp, &who, &id, v, &b).await
     })
     .await
 }

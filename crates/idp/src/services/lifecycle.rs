@@ -252,24 +252,12 @@ async fn suspend_idle(
     let idle = lifecycle::idle_connections(&mut tx, before, BATCH).await?;
     let reason = format!("no ID-JAG issued in {days} days");
     for id in &idle {
-        let Some(v) = connection_view(idp, &mut tx, id).await? else {
-            continue;
-        };
-        if v.status != ConnectionStatus::Active {
-            continue;
-        }
-        let e = system_event(INACTIVITY_ACTOR, "connection.suspend", id);
-        changes.push(
-            super::connections::set_status_in_tx(
-                idp,
-                &mut tx,
-                &v,
-                ConnectionStatus::Suspended,
-                &reason,
-                e,
-            )
-            .await?,
+        let moved = (
+            ConnectionStatus::Suspended,
+            INACTIVITY_ACTOR,
+            "connection.suspend",
         );
+        changes.extend(policy_moves(idp, &mut tx, id, moved, |_| reason.clone()).await?);
     }
     tx.commit().await?;
     Ok(idle.len() as u64)
@@ -327,21 +315,12 @@ async fn suspend_orphans(
             let mut tx = idp.store.begin_write().await?;
             let ids = lifecycle::active_connections_of(&mut tx, &client_id, BATCH).await?;
             for id in &ids {
-                let Some(v) = connection_view(idp, &mut tx, id).await? else {
-                    continue;
-                };
-                let e = system_event(ORPHAN_ACTOR, "connection.suspend", id);
-                changes.push(
-                    super::connections::set_status_in_tx(
-                        idp,
-                        &mut tx,
-                        &v,
-                        ConnectionStatus::Suspended,
-                        &reason,
-                        e,
-                    )
-                    .await?,
+                let moved = (
+                    ConnectionStatus::Suspended,
+                    ORPHAN_ACTOR,
+                    "connection.suspend",
                 );
+                changes.extend(policy_moves(idp, &mut tx, id, moved, |_| reason.clone()).await?);
             }
             suspended += ids.len() as u64;
             let last = ids.len() < BATCH as usize;
@@ -398,33 +377,49 @@ async fn lapse(idp: &Idp, now: i64, changes: &mut Vec<ChangeEvent>) -> ServiceRe
     let mut tx = idp.store.begin_write().await?;
     let ids = lifecycle::lapsed_connections(&mut tx, now, BATCH).await?;
     for id in &ids {
-        let Some(v) = connection_view(idp, &mut tx, id).await? else {
-            continue;
-        };
-        let not_renewed = v
-            .attestation
-            .as_ref()
-            .is_some_and(|a| a.renewal == Some(admin_api::RenewalDecision::NotRenewed));
-        let reason = if not_renewed {
-            "the approval expired; an approver decided not to renew it".to_owned()
-        } else {
-            "the approval expired unrenewed".to_owned()
-        };
-        let e = system_event(LIFETIME_ACTOR, "connection.lapse", id);
-        changes.push(
-            super::connections::set_status_in_tx(
-                idp,
-                &mut tx,
-                &v,
-                ConnectionStatus::Expired,
-                &reason,
-                e,
-            )
-            .await?,
+        let moved = (
+            ConnectionStatus::Expired,
+            LIFETIME_ACTOR,
+            "connection.lapse",
         );
+        let why = |v: &admin_api::ConnectionView| {
+            let not_renewed = v
+                .attestation
+                .as_ref()
+                .is_some_and(|a| a.renewal == Some(admin_api::RenewalDecision::NotRenewed));
+            if not_renewed {
+                "the approval expired; an approver decided not to renew it".to_owned()
+            } else {
+                "the approval expired unrenewed".to_owned()
+            }
+        };
+        changes.extend(policy_moves(idp, &mut tx, id, moved, why).await?);
     }
     tx.commit().await?;
     Ok(ids.len() as u64)
+}
+
+/// Moves the active connection `id` to a status by a policy — `(status,
+/// actor, audit kind)` — for the reason `why` gives (revocation events queued
+/// as for any suspension); `None` when it is no longer active.
+async fn policy_moves(
+    idp: &Idp,
+    tx: &mut idp_store::Conn,
+    id: &str,
+    (to, actor, kind): (ConnectionStatus, &str, &str),
+    why: impl FnOnce(&admin_api::ConnectionView) -> String,
+) -> Result<Option<ChangeEvent>, sqlx::Error> {
+    let Some(v) = connection_view(idp, tx, id).await? else {
+        return Ok(None);
+    };
+    if v.status != ConnectionStatus::Active {
+        return Ok(None);
+    }
+    let reason = why(&v);
+    let e = system_event(actor, kind, id);
+    Ok(Some(
+        super::connections::set_status_in_tx(idp, tx, &v, to, &reason, e).await?,
+    ))
 }
 
 /// The IdP's own periodic run (every node may run it: each action is a
