@@ -36,6 +36,20 @@ pub async fn blocked_in(c: &mut Conn, username: &str) -> DbResult<bool> {
     Ok(n > 0)
 }
 
+/// Lifts `username`'s block if it is still the one `blocked_at` set (a block
+/// made since, for another reason, stays); whether it did.
+pub async fn unblock(tx: &mut Conn, username: &str, blocked_at: i64) -> DbResult<bool> {
+    let done = sqlx::query(sql(
+        Backend::of(tx),
+        "DELETE FROM user_blocks WHERE username = ? AND created_at = ?",
+    ))
+    .bind(username)
+    .bind(blocked_at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 impl Db {
     /// Whether the help desk cut `username` off.
     pub async fn is_blocked(&self, username: &str) -> DbResult<bool> {

@@ -192,17 +192,3 @@ pub async fn receipts(c: &mut Conn, id: &str) -> DbResult<Vec<ReceiptView>> {
     .map(crate::outbox::receipt)
     .collect()
 }
-
-/// Lifts `username`'s block if it is still the one `blocked_at` set (a block
-/// made since, for another reason, stays); whether it did.
-pub async fn unblock(tx: &mut Conn, username: &str, blocked_at: i64) -> DbResult<bool> {
-    let done = sqlx::query(sql(
-        Backend::of(tx),
-        "DELETE FROM user_blocks WHERE username = ? AND created_at = ?",
-    ))
-    .bind(username)
-    .bind(blocked_at)
-    .execute(&mut *tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}

@@ -222,20 +222,17 @@ impl Db {
         lease_ms: i64,
         limit: i64,
     ) -> DbResult<Vec<Due>> {
-        let text: &'static str = match self.backend() {
-            Backend::Postgres => {
-                "UPDATE notification_outbox SET next_attempt_ms = ? WHERE id IN (SELECT id FROM notification_outbox WHERE status = 'pending' AND next_attempt_ms <= ? ORDER BY created_at_ms, id LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING id, channel_id, body, attempts"
-            }
-            Backend::Sqlite => {
-                "UPDATE notification_outbox SET next_attempt_ms = ? WHERE id IN (SELECT id FROM notification_outbox WHERE status = 'pending' AND next_attempt_ms <= ? ORDER BY created_at_ms, id LIMIT ?) RETURNING id, channel_id, body, attempts"
-            }
-        };
-        let rows = sqlx::query(sql(self.backend(), text))
-            .bind(now_ms + lease_ms)
-            .bind(now_ms)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = crate::outbox::claim_due(
+            self,
+            crate::outbox::Leased {
+                table: "notification_outbox",
+                key: "id",
+                order: "created_at_ms, id",
+                returning: "id, channel_id, body, attempts",
+            },
+            (now_ms, lease_ms, limit),
+        )
+        .await?;
         Ok(rows
             .iter()
             .map(|r| Due {

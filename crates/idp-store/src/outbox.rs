@@ -3,7 +3,7 @@
 //! revoked; delivered by the pusher with retries; each row is the receipt the
 //! console shows.
 
-use crate::{Backend, Conn, Db, DbResult, known_status, sql};
+use crate::{Backend, Conn, Db, DbResult, known_status, sql, sql::sql_owned};
 use admin_api::{ReceiptStatus, ReceiptView};
 use sqlx::{Row, any::AnyRow};
 
@@ -162,20 +162,17 @@ impl Db {
         lease_ms: i64,
         limit: i64,
     ) -> DbResult<Vec<DueSet>> {
-        let text: &'static str = match self.backend() {
-            Backend::Postgres => {
-                "UPDATE revocation_outbox SET next_attempt_ms = ? WHERE (event_id, receiver) IN (SELECT event_id, receiver FROM revocation_outbox WHERE status = 'pending' AND next_attempt_ms <= ? ORDER BY created_at_ms LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING event_id, receiver, connection_id, set_jwt, attempts"
-            }
-            Backend::Sqlite => {
-                "UPDATE revocation_outbox SET next_attempt_ms = ? WHERE (event_id, receiver) IN (SELECT event_id, receiver FROM revocation_outbox WHERE status = 'pending' AND next_attempt_ms <= ? ORDER BY created_at_ms LIMIT ?) RETURNING event_id, receiver, connection_id, set_jwt, attempts"
-            }
-        };
-        let rows = sqlx::query(sql(self.backend(), text))
-            .bind(now_ms + lease_ms)
-            .bind(now_ms)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = claim_due(
+            self,
+            Leased {
+                table: "revocation_outbox",
+                key: "event_id, receiver",
+                order: "created_at_ms",
+                returning: "event_id, receiver, connection_id, set_jwt, attempts",
+            },
+            (now_ms, lease_ms, limit),
+        )
+        .await?;
         Ok(rows
             .iter()
             .map(|r| DueSet {
@@ -187,4 +184,45 @@ impl Db {
             })
             .collect())
     }
+}
+
+/// An outbox whose rows are claimed for a lease: its table, the key columns
+/// of a row, the order rows are due in, and the columns a claim returns.
+pub(crate) struct Leased {
+    pub table: &'static str,
+    pub key: &'static str,
+    pub order: &'static str,
+    pub returning: &'static str,
+}
+
+/// Claims up to `limit` pending rows of `o` due at `now_ms` for `lease_ms`:
+/// their next attempt moves past the lease, so no other node (nor this one's
+/// next pass) sends them meanwhile; a node killed mid-delivery leaves them to
+/// the others once the lease runs out. On PostgreSQL rows another node is
+/// claiming are skipped, not waited for. (The revocation outbox and the
+/// notification outbox both claim this way.)
+pub(crate) async fn claim_due(
+    db: &Db,
+    o: Leased,
+    (now_ms, lease_ms, limit): (i64, i64, i64),
+) -> DbResult<Vec<AnyRow>> {
+    let skip_locked = match db.backend() {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let Leased {
+        table,
+        key,
+        order,
+        returning,
+    } = o;
+    let text = format!(
+        "UPDATE {table} SET next_attempt_ms = ? WHERE ({key}) IN (SELECT {key} FROM {table} WHERE status = 'pending' AND next_attempt_ms <= ? ORDER BY {order} LIMIT ?{skip_locked}) RETURNING {returning}"
+    );
+    sqlx::query(sql_owned(db.backend(), text))
+        .bind(now_ms + lease_ms)
+        .bind(now_ms)
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await
 }

@@ -178,7 +178,7 @@ pub async fn reinstate(
     }
     let mut unblocked = None;
     if let Some(u) = &k.blocked_user
-        && kills::unblock(&mut tx, u, k.killed_at).await?
+        && idp_store::blocks::unblock(&mut tx, u, k.killed_at).await?
     {
         events_queued +=
             revocation::enqueue_user_wide(idp, &mut tx, (SetEvent::Reinstated, Some(id)), u, &why)

@@ -35,11 +35,15 @@ pub fn answers_for(c: &Client, username: &str) -> bool {
         || c.successors.iter().any(|s| same(s, username))
 }
 
+/// Whether `username` is one of `c`'s owners.
+pub fn owns(c: &Client, username: &str) -> bool {
+    c.owners.iter().any(|o| same(o, username))
+}
+
 /// Whether `username` owns or sponsors `c`: they may then neither decide its
 /// requests nor review its access (separation of duties).
 pub fn accountable_for(c: &Client, username: &str) -> bool {
-    c.owners.iter().any(|o| same(o, username))
-        || c.sponsor.as_deref().is_some_and(|s| same(s, username))
+    owns(c, username) || c.sponsor.as_deref().is_some_and(|s| same(s, username))
 }
 
 /// The name keys of every active person of the directory.

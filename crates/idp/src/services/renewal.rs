@@ -82,11 +82,10 @@ pub async fn attest(
     let reason = required_reason(&body.reason)?;
     let mut tx = idp.store.begin_write().await?;
     let (v, expires_at) = time_bound(idp, &mut tx, id, expected).await?;
-    let owns = idp.catalog().client(&v.client.client_id).is_some_and(|c| {
-        c.owners.iter().any(|o| {
-            idp_store::directory::name_key(o) == idp_store::directory::name_key(&who.subject)
-        })
-    });
+    let owns = idp
+        .catalog()
+        .client(&v.client.client_id)
+        .is_some_and(|c| super::ownership::owns(&c, &who.subject));
     if !owns {
         return Err(ServiceError::forbidden(
             "only an owner of the client attests that its approval is still needed",
