@@ -11,7 +11,8 @@ as_root() {
 # Debian packages needed to build the workspace, the Tauri app, and to run it headless.
 DEBIAN_PACKAGES=(build-essential pkg-config curl ca-certificates
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev librsvg2-dev libayatana-appindicator3-dev
-  xvfb xauth x11-utils imagemagick gnome-keyring dbus-x11 libsecret-tools webkit2gtk-driver)
+  xvfb xauth x11-utils imagemagick gnome-keyring dbus-x11 libsecret-tools webkit2gtk-driver
+  openssl)  # openssl: the syslog-over-TLS test makes its CA and certificate with it
 
 ensure_debian_packages() {
   local missing=()
