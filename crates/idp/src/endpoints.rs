@@ -158,7 +158,7 @@ pub async fn revoke(
     body: axum::body::Bytes,
 ) -> Response {
     let run = async {
-        let form = Form::from_pairs(url::form_urlencoded::parse(&body).into_owned().collect())?;
+        let form = Form::parse(&body)?;
         let auth = authenticate(&idp, &headers, &form).await?;
         let token = form.require("token")?;
         let found = idp
@@ -194,7 +194,7 @@ pub async fn file_request(
     body: axum::body::Bytes,
 ) -> Response {
     let run = async {
-        let form = Form::from_pairs(url::form_urlencoded::parse(&body).into_owned().collect())?;
+        let form = Form::parse(&body)?;
         let auth = authenticate(&idp, &headers, &form).await?;
         if !auth.confidential {
             return Err(OAuthError::invalid_client(

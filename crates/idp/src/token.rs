@@ -33,7 +33,7 @@ pub async fn token(
 }
 
 fn parse_form(body: &[u8]) -> Result<Form, OAuthError> {
-    Form::from_pairs(url::form_urlencoded::parse(body).into_owned().collect())
+    Form::parse(body)
 }
 
 async fn dispatch(

@@ -152,7 +152,7 @@ async fn redeem(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<serde_json::Value, OAuthError> {
-    let form = Form::from_pairs(url::form_urlencoded::parse(body).into_owned().collect())?;
+    let form = Form::parse(body)?;
     let client_id = authenticate(app, headers, &form)?;
     let req = JwtBearerRequest::from_form(&form)?;
     let policy = IdJagPolicy::new(&app.config.trusted_idp.issuer, &app.config.issuer);

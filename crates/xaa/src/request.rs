@@ -28,6 +28,27 @@ impl Form {
         Ok(Self(map))
     }
 
+    /// Parses an `application/x-www-form-urlencoded` body as WHATWG's parser
+    /// (and `form_urlencoded`) does — pairs split on `&`, name from value on the
+    /// first `=`, `+` a space, `%XX` a byte, invalid UTF-8 replaced, empty pairs
+    /// skipped — in one pass that copies a component only once and decodes only
+    /// one that holds `%` or `+` (a token request's subject token is a kilobyte
+    /// that needs neither; the general parser cost the exchange 5 % of its CPU).
+    pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {
+        let pairs = body
+            .split(|&b| b == b'&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (name, value) = match pair.iter().position(|&b| b == b'=') {
+                    Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+                    None => (pair, &pair[..0]),
+                };
+                (decode_component(name), decode_component(value))
+            })
+            .collect();
+        Self::from_pairs(pairs)
+    }
+
     /// A parameter's value; an empty value counts as absent (RFC 6749 §3.1).
     pub fn get(&self, k: &str) -> Option<&str> {
         self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())
@@ -49,6 +70,40 @@ impl Form {
                     .ok_or_else(|| OAuthError::invalid_scope("the scope parameter is malformed"))
             })
             .transpose()
+    }
+}
+
+/// One form component decoded: `+` is a space, `%` and two hex digits a byte
+/// (any other `%` stays as it is), bytes that are not UTF-8 become U+FFFD.
+fn decode_component(raw: &[u8]) -> String {
+    if !raw.iter().any(|&b| b == b'%' || b == b'+') {
+        return String::from_utf8_lossy(raw).into_owned();
+    }
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => bytes.push(b' '),
+            b'%' => match (
+                raw.get(i + 1).and_then(|&b| hex(b)),
+                raw.get(i + 2).and_then(|&b| hex(b)),
+            ) {
+                (Some(hi), Some(lo)) => {
+                    bytes.push(hi << 4 | lo);
+                    i += 2;
+                }
+                _ => bytes.push(b'%'),
+            },
+            b => bytes.push(b),
+        }
+        i += 1;
+    }
+    match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     }
 }
 
@@ -263,6 +318,68 @@ mod tests {
             }
         }
         v
+    }
+
+    /// The one-pass parser agrees with `form_urlencoded` (the WHATWG parser)
+    /// on every input built from the characters that matter: separators,
+    /// `+`, whole and broken `%` escapes, multi-byte and invalid UTF-8.
+    #[test]
+    fn the_form_parser_agrees_with_the_whatwg_parser() {
+        let alphabet: &[&[u8]] = &[
+            b"a",
+            b"Z",
+            b"0",
+            b"=",
+            b"&",
+            b"+",
+            b"%",
+            b"%2",
+            b"%41",
+            b"%2B",
+            b"%26",
+            b"%3D",
+            b"%zz",
+            b"%C3%A9",
+            b"%FF",
+            "é".as_bytes(),
+            b"\xff",
+            b".",
+            b"-",
+            b"_",
+            b"~",
+            b" ",
+        ];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 24) as usize;
+            let body: Vec<u8> = (0..len)
+                .flat_map(|_| alphabet[(next() % alphabet.len() as u64) as usize].to_vec())
+                .collect();
+            let expected: Vec<(String, String)> =
+                url::form_urlencoded::parse(&body).into_owned().collect();
+            let mut names: Vec<&String> = expected.iter().map(|(k, _)| k).collect();
+            names.sort();
+            names.dedup();
+            match Form::parse(&body) {
+                Ok(f) => {
+                    assert_eq!(names.len(), expected.len(), "{body:?} has a repeated name");
+                    for (k, v) in &expected {
+                        assert_eq!(f.0.get(k), Some(v), "{body:?}");
+                    }
+                    assert_eq!(f.0.len(), expected.len(), "{body:?}");
+                }
+                Err(e) => {
+                    assert!(names.len() < expected.len(), "{body:?}: {e}");
+                    assert!(e.to_string().contains("is repeated"), "{e}");
+                }
+            }
+        }
     }
 
     fn leak(s: &str) -> &'static str {
