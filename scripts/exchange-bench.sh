@@ -9,6 +9,13 @@
 #   DATABASE_URL=postgres://… scripts/exchange-bench.sh   # the IdP on PostgreSQL
 #
 # Any bench-peer variable passes through (DURATION, CONNS, SIGN=0, PEER=0, …).
+# Unless FLOOR=0, the harness then measures two floors the same way, each on
+# CPU 0 with its tokens verified: tests/examples/http_floor on the IdP's own
+# listener stack answering with an ES256 JWT signed afresh per request and
+# nothing else ("floor-sign"), and with one token signed at start
+# ("floor-http"). What the exchange costs above floor-sign is Gatehouse's own
+# work; floor-sign's share of the signing ceiling bounds what any server on
+# this stack reaches. A summary of the ratios follows.
 # Then, unless OPEN_LOOP=0, the p99 at half of the c=16 peak: tests/examples/
 # open_loop sends at a fixed rate from CPU 1 and times each request from when
 # it was due (wrk's closed loop hides a stalled server's tail).
@@ -20,7 +27,7 @@ peer="${BENCH_PEER:-$(cd .. && pwd)/shared/bench-peer}"
 [ -x "$peer/run.sh" ] || { echo "no bench-peer harness at $peer (set BENCH_PEER)"; exit 1; }
 mode="${1:-success}"
 port="${PORT:-18080}"
-cargo build -q --release -p gatehouse-demo -p gatehouse-tests --bin gatehouse-demo --example exchange_form --example open_loop
+cargo build -q --release -p gatehouse-demo -p gatehouse-tests --bin gatehouse-demo --example exchange_form --example open_loop --example http_floor
 bin="$CARGO_TARGET_DIR/release"
 work="$(mktemp -d)"
 trap 'kill "$demo_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -45,6 +52,40 @@ if [ "$mode" = refused ]; then
 fi
 # The harness builds its own signing bench into its own folder, not ours.
 env -u CARGO_TARGET_DIR "$peer/run.sh" | tee "$work/harness.log"
+if [ "${FLOOR:-1}" != 0 ]; then
+  for floor in sign http; do
+    mode_arg=sign; [ "$floor" = http ] && mode_arg=plain
+    fport=$((port + 1))
+    env -u CARGO_TARGET_DIR PEER=0 SIGN=0 TARGET_NAME="floor-$floor" \
+      TARGET_URL="http://127.0.0.1:$fport/token" TARGET_CPUS="${TARGET_CPUS:-0}" \
+      TARGET_START="$bin/examples/http_floor 127.0.0.1:$fport $mode_arg" \
+      TARGET_JWKS_URL=auto TARGET_EXPECT_ALG=ES256 \
+      "$peer/run.sh" | tee -a "$work/floors.log"
+  done
+  # One summary: throughput per row, and each ratio that the issue asks for.
+  python3 - "$work/harness.log" "$work/floors.log" "$TARGET_NAME" <<'PY'
+import sys
+rows, ceiling = {}, None
+for path in sys.argv[1:3]:
+    for line in open(path):
+        cells = [c.strip() for c in line.strip().strip('|').split('|')]
+        if len(cells) >= 4 and cells[1] == 'wrk' and cells[2].isdigit():
+            rows[(cells[0], int(cells[2]))] = float(cells[3])
+        if len(cells) >= 3 and cells[0] == 'awslc-raw' and cells[1] == '1':
+            ceiling = float(cells[2])
+target = sys.argv[3]
+ratio = lambda a, b: f"{a / b:.2f}" if a and b else "-"
+num = lambda v: f"{v:,.0f}" if v else "-"
+print(f"\n## Summary ({target})\n")
+print("| conc | Gatehouse req/s | ÷ oidc-provider | ÷ floor-sign | ÷ signing ceiling | floor-sign ÷ ceiling | floor-http req/s |")
+print("|---:|---:|---:|---:|---:|---:|---:|")
+for c in sorted({c for (_, c) in rows}):
+    g = rows.get((target, c)); p = rows.get(('oidc-provider-single', c))
+    fs = rows.get(('floor-sign', c)); fh = rows.get(('floor-http', c))
+    print(f"| {c} | {num(g)} | {ratio(g, p)} | {ratio(g, fs)} | {ratio(g, ceiling)} | {ratio(fs, ceiling)} | {num(fh)} |")
+print(f"\nsigning ceiling (aws-lc-rs ES256, one core, same run): {num(ceiling)}/s")
+PY
+fi
 [ "${OPEN_LOOP:-1}" = 0 ] && exit 0
 peak="$(awk -F'|' -v t="$TARGET_NAME" '$2 ~ t && $4+0 == 16 { gsub(/ /, "", $5); print $5 }' "$work/harness.log" | head -1)"
 [ -n "$peak" ] || { echo "no c=16 row for $TARGET_NAME in the harness's table"; exit 1; }

@@ -7,7 +7,9 @@
 //!
 //! `open_loop URL RATE SECS [CONNS]`, with `FORM_BODY` and `AUTH_HEADER` in
 //! the environment as for the harness's wrk script (and `EXPECT_STATUS`, 200
-//! unless set: any other answer counts as failed). Prints one `OPEN …` line.
+//! unless set: any other answer counts as failed). Prints one `OPEN …` line;
+//! with `OPEN_TRACE=FILE`, also writes each request's due time and latency
+//! there (to see when the slow ones were due).
 
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,7 +26,7 @@ struct Plan {
 async fn connection(
     plan: std::sync::Arc<Plan>,
     mut due: tokio::sync::mpsc::UnboundedReceiver<Instant>,
-) -> (Vec<Duration>, u64) {
+) -> (Vec<(Instant, Duration)>, u64) {
     let (mut latencies, mut failed) = (Vec::new(), 0);
     let mut stream = tokio::net::TcpStream::connect(&plan.addr)
         .await
@@ -44,7 +46,7 @@ async fn connection(
             }
         };
         if ok {
-            latencies.push(at.elapsed());
+            latencies.push((at, at.elapsed()));
         } else {
             failed += 1;
         }
@@ -145,6 +147,19 @@ async fn main() {
     }
     pacer.join().expect("the pacer");
     let elapsed = start.elapsed().as_secs_f64();
+    if let Ok(path) = std::env::var("OPEN_TRACE") {
+        // Each request's due time (ms from the start) and latency (ms), in due order.
+        latencies.sort();
+        let lines: String = latencies
+            .iter()
+            .map(|(at, l)| {
+                let due = at.saturating_duration_since(start).as_secs_f64() * 1e3;
+                format!("{due:.3} {:.3}\n", l.as_secs_f64() * 1e3)
+            })
+            .collect();
+        std::fs::write(&path, lines).expect("the trace file");
+    }
+    let mut latencies: Vec<Duration> = latencies.into_iter().map(|(_, l)| l).collect();
     latencies.sort();
     let pct = |p: f64| {
         latencies
