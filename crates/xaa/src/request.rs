@@ -77,7 +77,10 @@ impl Form {
 /// (any other `%` stays as it is), bytes that are not UTF-8 become U+FFFD.
 fn decode_component(raw: &[u8]) -> String {
     if !raw.iter().any(|&b| b == b'%' || b == b'+') {
-        return String::from_utf8_lossy(raw).into_owned();
+        return match std::str::from_utf8(raw) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(raw).into_owned(),
+        };
     }
     fn hex(b: u8) -> Option<u8> {
         (b as char).to_digit(16).map(|d| d as u8)
