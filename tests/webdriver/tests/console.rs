@@ -1713,12 +1713,15 @@ async fn an_admin_registers_edits_and_retires_a_resource_app_with_a_second_facto
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    // Retiring needs a second factor: the screen asks, then finishes.
-    let row = w
-        .wait_for("[data-testid=app-row][data-app-id=wiki]", 10, |_| true)
-        .await;
-    w.click(&w.find_in(&row, "[data-testid=retire-app]").await.unwrap())
-        .await;
+    // Retiring needs a second factor: the screen asks, then finishes. The list
+    // reloads after the save above: click again if it re-rendered under the click.
+    w.click_until(
+        "[data-testid=app-row][data-app-id=wiki] [data-testid=retire-app]",
+        |_| true,
+        "[data-testid=retire-reason]",
+        |_| true,
+    )
+    .await;
     let reason = w
         .wait_for("[data-testid=retire-reason]", 10, |_| true)
         .await;
