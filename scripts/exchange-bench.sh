@@ -54,11 +54,10 @@ fi
 env -u CARGO_TARGET_DIR "$peer/run.sh" | tee "$work/harness.log"
 if [ "${FLOOR:-1}" != 0 ]; then
   for floor in sign http; do
-    mode_arg=sign; [ "$floor" = http ] && mode_arg=plain
     fport=$((port + 1))
     env -u CARGO_TARGET_DIR PEER=0 SIGN=0 TARGET_NAME="floor-$floor" \
       TARGET_URL="http://127.0.0.1:$fport/token" TARGET_CPUS="${TARGET_CPUS:-0}" \
-      TARGET_START="$bin/examples/http_floor 127.0.0.1:$fport $mode_arg" \
+      TARGET_START="$bin/examples/http_floor 127.0.0.1:$fport $floor" \
       TARGET_JWKS_URL=auto TARGET_EXPECT_ALG=ES256 \
       "$peer/run.sh" | tee -a "$work/floors.log"
   done

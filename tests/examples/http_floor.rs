@@ -3,7 +3,7 @@
 //! answering `POST /token` with an ES256 JWT the size of an ID-JAG and nothing
 //! else — no form parsing, client authentication, subject token, policy or
 //! audit. `http_floor ADDR sign` signs each answer afresh (one signature per
-//! request, as the exchange does); `http_floor ADDR plain` answers with one
+//! request, as the exchange does); `http_floor ADDR http` answers with one
 //! token signed at start (the HTTP stack alone). It publishes its key at
 //! `/jwks` (and discovery), so the harness verifies its tokens like any other
 //! target's. What the exchange costs above the `sign` floor is Gatehouse's own
@@ -32,11 +32,11 @@ fn jws(key: &EcdsaKeyPair, rng: &SystemRandom, signing_input: &str) -> String {
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let addr = args.next().expect("http_floor ADDR sign|plain");
+    let addr = args.next().expect("http_floor ADDR sign|http");
     let sign_each = match args.next().as_deref() {
         Some("sign") => true,
-        Some("plain") => false,
-        _ => panic!("http_floor ADDR sign|plain"),
+        Some("http") => false,
+        _ => panic!("http_floor ADDR sign|http"),
     };
     let rng = SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
