@@ -892,3 +892,60 @@ async fn codes_redeemed_at_once_while_others_commit_all_succeed() {
         }
     }
 }
+
+/// The audit writer commits a batch right where its task runs only when the
+/// SQLite write lock is free; a batch that finds it taken waits for it on the
+/// writer's own thread. Here the lock's holder is a task on the same
+/// one-thread runtime: a writer that waited for the lock on that thread would
+/// keep the holder from ever committing (until the busy timeout failed the
+/// append). The append must wait, the runtime must go on, and once the lock
+/// is free the event must land in the chain after the one before it.
+#[tokio::test(flavor = "current_thread")]
+async fn an_audit_append_that_finds_the_write_lock_taken_waits_off_the_runtime() {
+    use idp_store::audit::{AuditEvent, AuditOutcome};
+    use idp_store::audit_writer::AuditAppender;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&idp_store::sqlite_url(&dir.path().join("t.sqlite")))
+        .await
+        .unwrap();
+    let writer = AuditAppender::start(&db).await.unwrap();
+    let event = |n: i64| {
+        let mut e = AuditEvent::new("id_jag.exchange", AuditOutcome::Success);
+        e.detail = serde_json::json!({ "n": n });
+        e
+    };
+    assert_eq!(writer.append(event(1), 1).await.unwrap(), 1);
+
+    // BEGIN IMMEDIATE: the write lock, held until this task commits.
+    let holder = db.begin_write().await.unwrap();
+    let append = tokio::spawn({
+        let writer = writer.clone();
+        async move { writer.append(event(2), 2).await }
+    });
+    // On this one thread every ready task runs at each yield: the append is
+    // queued, gathered and tried against the lock well within these. A
+    // writer that waited for the lock here would hold the thread for its busy
+    // timeout (5 s and more) before these yields came back.
+    let tried = std::time::Instant::now();
+    for _ in 0..64 {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        tried.elapsed() < std::time::Duration::from_secs(3),
+        "the writer held the runtime's thread for {:?} while the lock was taken",
+        tried.elapsed()
+    );
+    assert!(
+        !append.is_finished(),
+        "the append finished while another connection held the write lock"
+    );
+    holder.commit().await.unwrap();
+    let seq = tokio::time::timeout(std::time::Duration::from_secs(30), append)
+        .await
+        .expect("the append still waits after the lock was released")
+        .unwrap()
+        .expect("the append failed instead of waiting for the lock");
+    assert_eq!(seq, 2);
+    let report = db.verify_audit().await.unwrap();
+    assert!(report.ok() && report.events == 2, "{report:?}");
+}
