@@ -18,7 +18,10 @@
 # this stack reaches. A summary of the ratios follows.
 # Then, unless OPEN_LOOP=0, the p99 at half of the c=16 peak: tests/examples/
 # open_loop sends at a fixed rate from CPU 1 and times each request from when
-# it was due (wrk's closed loop hides a stalled server's tail).
+# it was due (wrk's closed loop hides a stalled server's tail). Unless FLOOR=0,
+# floor-sign takes the same open loop after it: the tail this machine gives the
+# bare listener stack and one signature at that rate, beside Gatehouse's, with
+# how busy each server's core was.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -92,6 +95,36 @@ rate="$(python3 -c "print(round($peak / 2))")"
 tok="$(python3 -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=""))' "$SUBJECT_TOKEN")"
 export FORM_BODY="${TARGET_FORM_BODY//__SUBJECT_TOKEN__/$tok}"
 export AUTH_HEADER="Basic $(printf '%s:%s' "$TARGET_CLIENT_ID" "$TARGET_CLIENT_SECRET" | base64 -w0)"
-echo "[exchange-bench] open loop at half of the c=16 peak ($peak req/s): $rate req/s, 3 s warm-up then ${DURATION:-15} s"
-taskset -c 1 "$bin/examples/open_loop" "$TARGET_URL" "$rate" 3 > /dev/null
-taskset -c 1 "$bin/examples/open_loop" "$TARGET_URL" "$rate" "${DURATION:-15}"
+secs="${DURATION:-15}"
+# One open-loop run against the server `pid` at URL: its OPEN line, plus how
+# busy the server's core was meanwhile (CPU time ÷ wall time, from /proc).
+open_loop() {
+  local pid="$1" url="$2" before after
+  taskset -c 1 "$bin/examples/open_loop" "$url" "$rate" 3 > /dev/null
+  before="$(awk '{print $14 + $15}' "/proc/$pid/stat")"
+  line="$(taskset -c 1 "$bin/examples/open_loop" "$url" "$rate" "$secs")"
+  after="$(awk '{print $14 + $15}' "/proc/$pid/stat")"
+  echo "$line server_cpu=$(( (after - before) * 100 / $(getconf CLK_TCK) / secs ))%"
+}
+echo "[exchange-bench] open loop at half of the c=16 peak ($peak req/s): $rate req/s, 3 s warm-up then $secs s"
+gatehouse="$(open_loop "$demo_pid" "$TARGET_URL")"
+echo "$gatehouse"
+[ "${FLOOR:-1}" = 0 ] && exit 0
+# The same rate against floor-sign (listener stack + one signature, nothing
+# else): the tail this machine gives any server on this stack at that rate.
+fport=$((port + 1))
+taskset -c "${TARGET_CPUS:-0}" "$bin/examples/http_floor" "127.0.0.1:$fport" sign > /dev/null 2>&1 &
+floor_pid=$!
+trap 'kill "$demo_pid" "$floor_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:$fport/jwks" && break; sleep 0.1; done
+floor="$(unset AUTH_HEADER; export FORM_BODY=grant_type=x; open_loop "$floor_pid" "http://127.0.0.1:$fport/token")"
+echo "$floor (floor-sign)"
+python3 - "$gatehouse" "$floor" <<'PY'
+import sys
+g, f = ({k: v for k, v in (w.split('=', 1) for w in line.split()[1:] if '=' in w)} for line in sys.argv[1:3])
+print(f"\n| open loop at {g['rate']} req/s | p50 ms | p99 ms | p99.9 ms | server core busy |")
+print("|---|---:|---:|---:|---:|")
+for name, r in (("Gatehouse", g), ("floor-sign", f)):
+    print(f"| {name} | {r['p50_ms']} | {r['p99_ms']} | {r['p999_ms']} | {r['server_cpu']} |")
+print(f"\nGatehouse p99 ÷ floor-sign p99 at the same rate: {float(g['p99_ms']) / float(f['p99_ms']):.2f}")
+PY
