@@ -305,6 +305,23 @@ impl Window {
         self.find_all(css).await.len()
     }
 
+    /// Waits up to `secs` until exactly `n` elements match `css` (a list that
+    /// reloads after a change shows the old rows for a moment).
+    pub async fn wait_for_count(&self, css: &str, n: usize, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let now = self.count(css).await;
+            if now == n {
+                return;
+            }
+            if Instant::now() > deadline {
+                let shot = self.screenshot("timeout").await;
+                panic!("{now} `{css}`, not {n}, after {secs} s (screenshot {shot:?})");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     pub async fn click(&self, e: &Element) {
         self.post(&format!("/element/{}/click", e.0), json!({}))
             .await;
