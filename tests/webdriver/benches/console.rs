@@ -177,15 +177,31 @@ fn start_until(bin: &str, env: &[(&str, &str)], ready: fn(&str) -> bool) -> Star
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{bin}: {e}"));
     let (tx, rx) = mpsc::channel();
     let err = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if ready(&line) {
-                let _ = tx.send(());
+    // The last lines it wrote, to say where it stopped if it never gets ready.
+    let tail = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+    std::thread::spawn({
+        let tail = tail.clone();
+        move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if ready(&line) {
+                    let _ = tx.send(());
+                }
+                let mut tail = tail.lock().unwrap();
+                if tail.len() == 30 {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
             }
         }
     });
-    rx.recv_timeout(Duration::from_secs(90))
-        .unwrap_or_else(|_| panic!("{bin} never became ready"));
+    if rx.recv_timeout(Duration::from_secs(90)).is_err() {
+        let _ = child.kill();
+        let tail: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
+        panic!(
+            "{bin} never became ready in 90 s; its last lines:\n{}",
+            tail.join("\n")
+        );
+    }
     Started {
         ready_after: t.elapsed(),
         child,
