@@ -99,7 +99,7 @@ secs="${DURATION:-15}"
 # One open-loop run against the server `pid` at URL: its OPEN line, plus how
 # busy the server's core was meanwhile (CPU time ÷ wall time, from /proc).
 open_loop() {
-  local pid="$1" url="$2" before after
+  local pid="$1" url="$2" before after line
   taskset -c 1 "$bin/examples/open_loop" "$url" "$rate" 3 > /dev/null
   before="$(awk '{print $14 + $15}' "/proc/$pid/stat")"
   line="$(taskset -c 1 "$bin/examples/open_loop" "$url" "$rate" "$secs")"

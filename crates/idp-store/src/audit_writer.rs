@@ -106,16 +106,9 @@ impl Sink {
         match self {
             Sink::Sqlite { here, path, thread } => {
                 let refs: Vec<(&AuditEvent, i64)> = events.iter().map(|(e, at)| (e, *at)).collect();
-                match here.take().map_or_else(|| open_here(path), Ok) {
-                    Ok(mut c) => match append_sqlite(&mut c, &refs) {
-                        Ok(last) => {
-                            *here = Some(c);
-                            return Ok(last);
-                        }
-                        // Nothing of the batch is committed: the thread waits for the lock.
-                        Err(e) if lock_taken(&e) => *here = Some(c),
-                        Err(e) => return Err(e.to_string()),
-                    },
+                match append_on(here, || open_here(path), &refs, lock_taken) {
+                    Ok(last) => return Ok(last),
+                    // Nothing of the batch is committed: the thread waits for the lock.
                     Err(e) if lock_taken(&e) => {}
                     Err(e) => return Err(e.to_string()),
                 }
@@ -224,15 +217,32 @@ fn sqlite_thread(
     let mut conn = Some(conn);
     while let Some((events, done)) = batches.blocking_recv() {
         let refs: Vec<(&AuditEvent, i64)> = events.iter().map(|(e, at)| (e, *at)).collect();
-        let appended = match conn.take().map_or_else(|| open_sqlite(&path), Ok) {
-            Ok(mut c) => append_sqlite(&mut c, &refs).inspect(|_| conn = Some(c)),
-            Err(e) => Err(e),
-        };
+        let appended = append_on(&mut conn, || open_sqlite(&path), &refs, |_| false);
         let _ = done.send(appended.map_err(|e| e.to_string()));
     }
 }
 
-/// One batch on the writer thread's connection; returns the last sequence number.
+/// One batch on the connection in `slot` (opened by `open` if there is none),
+/// which stays there after a commit or an error `keep` accepts; after any
+/// other error the next batch opens a new one.
+fn append_on(
+    slot: &mut Option<rusqlite::Connection>,
+    open: impl FnOnce() -> rusqlite::Result<rusqlite::Connection>,
+    events: &[(&AuditEvent, i64)],
+    keep: fn(&rusqlite::Error) -> bool,
+) -> rusqlite::Result<i64> {
+    let mut c = match slot.take() {
+        Some(c) => c,
+        None => open()?,
+    };
+    let appended = append_sqlite(&mut c, events);
+    if appended.as_ref().map_or_else(keep, |_| true) {
+        *slot = Some(c);
+    }
+    appended
+}
+
+/// One batch in one write transaction on `c`; returns the last sequence number.
 fn append_sqlite(
     c: &mut rusqlite::Connection,
     events: &[(&AuditEvent, i64)],
