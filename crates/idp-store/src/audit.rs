@@ -238,6 +238,98 @@ pub async fn append(tx: &mut Conn, events: &[(&AuditEvent, i64)]) -> DbResult<(i
     Ok(rows.last().map_or(start, |r| (r.seq, r.hash.clone())))
 }
 
+/// The columns of `audit_events` in insert order, with their PostgreSQL types.
+const COLUMNS_PG: [(&str, &str); 13] = [
+    ("seq", "bigint"),
+    ("id", "text"),
+    ("at_ms", "bigint"),
+    ("kind", "text"),
+    ("actor", "text"),
+    ("client_id", "text"),
+    ("subject", "text"),
+    ("target", "text"),
+    ("outcome", "text"),
+    ("reason", "text"),
+    ("detail", "text"),
+    ("prev_hash", "text"),
+    ("hash", "text"),
+];
+
+/// What [`append_after`] did.
+pub(crate) enum AppendedAfter {
+    /// The events are committed; the chain's new head.
+    Committed((i64, String)),
+    /// Nothing was written: `head` was no longer the chain's head (another
+    /// writer appended since), or another append took its place meanwhile.
+    Moved,
+}
+
+/// PostgreSQL only: appends `events` after `head` — the head this writer
+/// committed or read last — in one autocommitted statement, one round trip
+/// instead of five (`BEGIN`, the writer lock, the head, the insert,
+/// `COMMIT`). The statement takes the writer lock first, so it never slips
+/// between another writer's head read and its insert (that writer would fail
+/// on the taken sequence number); it inserts only if the newest row is still
+/// `head`. Its snapshot predates the lock, so a writer that committed while
+/// this one waited for the lock is not seen there: the primary key on `seq`
+/// refuses the second row of that number, and that too is [`AppendedAfter::Moved`].
+pub(crate) async fn append_after(
+    c: &mut Conn,
+    head: &(i64, String),
+    events: &[(&AuditEvent, i64)],
+) -> DbResult<AppendedAfter> {
+    let rows = chain(Some(head.clone()), events);
+    let Some(last) = rows.last().map(|r| (r.seq, r.hash.clone())) else {
+        return Ok(AppendedAfter::Committed(head.clone()));
+    };
+    let values = (0..rows.len())
+        .map(|i| {
+            let cells = COLUMNS_PG
+                .iter()
+                .enumerate()
+                .map(|(j, (_, ty))| format!("${}::{ty}", 3 + i * COLUMNS_PG.len() + j))
+                .collect::<Vec<_>>();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let names = COLUMNS_PG.map(|(n, _)| n).join(", ");
+    let text = format!(
+        "INSERT INTO audit_events ({names}) SELECT * FROM (VALUES {values}) AS v({names})
+         WHERE (SELECT pg_advisory_xact_lock($1)) IS NOT NULL
+           AND (SELECT MAX(seq) FROM audit_events) = $2"
+    );
+    // Only placeholders and the fixed names and types above: nothing from the events.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(text))
+        .bind(crate::WRITER_LOCK)
+        .bind(head.0);
+    for r in &rows {
+        let e = r.event;
+        q = q
+            .bind(r.seq)
+            .bind(r.id.as_str())
+            .bind(r.at_ms)
+            .bind(e.kind.as_str())
+            .bind(e.actor.as_deref())
+            .bind(e.client_id.as_deref())
+            .bind(e.subject.as_deref())
+            .bind(e.target.as_deref())
+            .bind(e.outcome.as_str())
+            .bind(e.reason.as_deref())
+            .bind(r.detail.as_str())
+            .bind(r.prev_hash.as_str())
+            .bind(r.hash.as_str());
+    }
+    match q.execute(&mut *c).await {
+        Ok(done) if done.rows_affected() == rows.len() as u64 => Ok(AppendedAfter::Committed(last)),
+        Ok(_) => Ok(AppendedAfter::Moved),
+        Err(sqlx::Error::Database(e)) if e.kind() == sqlx::error::ErrorKind::UniqueViolation => {
+            Ok(AppendedAfter::Moved)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The one decoder of an `audit_events` row, and the exact detail text hashed.
 pub(crate) fn decode(r: &AnyRow) -> (StoredEvent, String) {
     let detail: String = r.get("detail");
@@ -353,6 +445,7 @@ impl Db {
         Ok(crate::audit_writer::PooledWriter {
             conn: self.acquire().await?,
             backend: self.backend(),
+            head: None,
         })
     }
 

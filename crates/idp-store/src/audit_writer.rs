@@ -16,8 +16,10 @@
 //! thread, which waits for it: the task must never wait for a lock on a
 //! runtime thread, whose holder may be a task waiting for that very thread (a
 //! sqlx transaction on a one-thread runtime: a deadlock until the busy
-//! timeout). On PostgreSQL the writer is a task over one pooled connection
-//! (the round trips are the network's anyway).
+//! timeout). On PostgreSQL the writer is a task over one pooled connection;
+//! while no other writer appended since its last batch, a batch is one
+//! autocommitted statement (see [`crate::audit::append_after`]), else a
+//! transaction that locks, reads the head and inserts.
 
 use crate::{
     Backend, Db, DbResult,
@@ -291,18 +293,31 @@ fn insert_row(
 pub struct PooledWriter {
     pub(crate) conn: sqlx::pool::PoolConnection<sqlx::Any>,
     pub(crate) backend: Backend,
+    /// The chain's head after this writer's last append (PostgreSQL): the
+    /// next batch goes after it in one statement while no one else appended.
+    pub(crate) head: Option<(i64, String)>,
 }
 
 impl PooledWriter {
     /// Appends `events` in one write transaction; returns the new head.
     pub async fn append(&mut self, events: &[(&AuditEvent, i64)]) -> DbResult<(i64, String)> {
+        use crate::audit::{AppendedAfter, append_after};
         use sqlx::Connection;
+        if self.backend == Backend::Postgres
+            && let Some(head) = self.head.take()
+            && let AppendedAfter::Committed(new) =
+                append_after(&mut self.conn, &head, events).await?
+        {
+            self.head = Some(new.clone());
+            return Ok(new);
+        }
         let mut tx = match self.backend {
             Backend::Sqlite => self.conn.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.conn.begin().await?,
         };
         let head = crate::audit::append(&mut tx, events).await?;
         tx.commit().await?;
+        self.head = Some(head.clone());
         Ok(head)
     }
 }

@@ -949,3 +949,96 @@ async fn an_audit_append_that_finds_the_write_lock_taken_waits_off_the_runtime()
     let report = db.verify_audit().await.unwrap();
     assert!(report.ok() && report.events == 2, "{report:?}");
 }
+
+/// Two nodes' audit writers on one database, and decisions that append in
+/// their own transactions, all at once: every append lands exactly once, the
+/// sequence numbers handed back are exactly 1..=n, and the chain verifies.
+/// On PostgreSQL a writer appends its next batch after the head it committed
+/// last in one statement; when another writer appended in between, that
+/// statement must write nothing and the batch go after the new head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_writers_on_two_nodes_and_decisions_share_one_unbroken_chain() {
+    use idp_store::audit::{AuditEvent, AuditOutcome};
+    use idp_store::audit_writer::AuditAppender;
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls = vec![idp_store::sqlite_url(&dir.path().join("t.sqlite"))];
+    if let Ok(server) = std::env::var("GATEHOUSE_POSTGRES")
+        && !server.is_empty()
+    {
+        urls.push(
+            idp_store::create_postgres_database(&server, "gh_test")
+                .await
+                .unwrap(),
+        );
+    }
+    let event = |n: i64| {
+        let mut e = AuditEvent::new("id_jag.exchange", AuditOutcome::Success);
+        e.detail = serde_json::json!({ "n": n });
+        e
+    };
+    for url in urls {
+        let (a, b) = (Db::open(&url).await.unwrap(), Db::open(&url).await.unwrap());
+        let (wa, wb) = (
+            AuditAppender::start(&a).await.unwrap(),
+            AuditAppender::start(&b).await.unwrap(),
+        );
+        // One at a time: A twice (its second batch goes after its own head),
+        // then B, then A again, whose head B has moved.
+        assert_eq!(wa.append(event(1), 1).await.unwrap(), 1, "{url}");
+        assert_eq!(wa.append(event(2), 2).await.unwrap(), 2, "{url}");
+        assert_eq!(wb.append(event(3), 3).await.unwrap(), 3, "{url}");
+        assert_eq!(wa.append(event(4), 4).await.unwrap(), 4, "{url}");
+        assert_eq!(
+            a.append_audit(&[(&event(5), 5)]).await.unwrap().0,
+            5,
+            "{url}"
+        );
+        assert_eq!(wa.append(event(6), 6).await.unwrap(), 6, "{url}");
+
+        // A decision on B holds the writer lock from before its head read to
+        // its commit. A's next batch, whose head is still current, must wait
+        // for it rather than take the number the decision is about to use.
+        let mut decision = b.begin_write().await.unwrap();
+        let mut batch = tokio::spawn({
+            let wa = wa.clone();
+            async move { wa.append(event(7), 7).await }
+        });
+        let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut batch).await;
+        assert!(
+            early.is_err(),
+            "{url}: A's batch was written while a decision held the writer lock: {early:?}"
+        );
+        let decided = idp_store::audit::append(&mut decision, &[(&event(8), 8)]).await;
+        assert_eq!(decided.unwrap().0, 7, "{url}");
+        decision.commit().await.unwrap();
+        assert_eq!(batch.await.unwrap().unwrap(), 8, "{url}");
+
+        // All at once.
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 9..809i64 {
+            let (wa, wb, a) = (wa.clone(), wb.clone(), a.clone());
+            tasks.spawn(async move {
+                match n % 5 {
+                    0 => a
+                        .append_audit(&[(&event(n), n)])
+                        .await
+                        .map(|h| h.0)
+                        .map_err(|e| e.to_string()),
+                    1 | 3 => wb.append(event(n), n).await,
+                    _ => wa.append(event(n), n).await,
+                }
+            });
+        }
+        let mut seqs = BTreeSet::new();
+        while let Some(done) = tasks.join_next().await {
+            let seq = done.unwrap().unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert!(
+                seqs.insert(seq),
+                "{url}: sequence number {seq} handed out twice"
+            );
+        }
+        assert_eq!(seqs, (9..809).collect::<BTreeSet<i64>>(), "{url}");
+        let report = a.verify_audit().await.unwrap();
+        assert!(report.ok() && report.events == 808, "{url}: {report:?}");
+    }
+}
