@@ -528,18 +528,45 @@ impl Db {
                 .map_err(|e| sqlx::Error::Protocol(format!("audit verification: {e}")));
         }
         use futures_util::TryStreamExt;
-        let mut rows = sqlx::query("SELECT * FROM audit_events ORDER BY seq").fetch(self.pool());
+        let mut rows = sqlx::query(VERIFY_ROWS).fetch(self.pool());
         let mut walk = ChainWalk::default();
-        while let Some(row) = rows.try_next().await? {
-            let (e, detail) = decode(&row);
-            let f = Fields::of(e.seq, &e.id, e.at_ms, &e.event, &detail);
-            if !walk.step(&f, &e.prev_hash, &e.hash) {
-                return Ok(walk.report(Some(e.seq)));
+        while let Some(r) = rows.try_next().await? {
+            // Borrowed straight from the row: no event is built and no detail
+            // parsed (building them made 1,000,000 events take 4.05 s, not 2.2–2.5).
+            let text = |i: usize| r.try_get::<&str, _>(i);
+            let maybe = |i: usize| r.try_get::<Option<&str>, _>(i);
+            let seq: i64 = r.try_get(0).unwrap_or(walk.expected_seq);
+            // A value of the wrong type (an edit outside the IdP) breaks the chain there.
+            let row: Result<(Fields<'_>, &str, &str), sqlx::Error> = (|| {
+                let f = Fields {
+                    seq: r.try_get(0)?,
+                    id: text(1)?,
+                    at_ms: r.try_get(2)?,
+                    kind: text(3)?,
+                    actor: maybe(4)?,
+                    client_id: maybe(5)?,
+                    subject: maybe(6)?,
+                    target: maybe(7)?,
+                    outcome: text(8)?,
+                    reason: maybe(9)?,
+                    detail: text(10)?,
+                };
+                Ok((f, text(11)?, text(12)?))
+            })();
+            let intact = match row {
+                Ok((f, prev_hash, hash)) => walk.step(&f, prev_hash, hash),
+                Err(_) => false,
+            };
+            if !intact {
+                return Ok(walk.report(Some(seq)));
             }
         }
         Ok(walk.report(None))
     }
 }
+
+/// Every row of the chain, its columns in the order [`Fields`] hashes them.
+const VERIFY_ROWS: &str = "SELECT seq, id, at_ms, kind, actor, client_id, subject, target, outcome, reason, detail, prev_hash, hash FROM audit_events ORDER BY seq";
 
 /// Walks the chain row by row.
 struct ChainWalk {
@@ -588,9 +615,7 @@ impl ChainWalk {
 /// [`Db::verify_audit`] on a SQLite file, in one read transaction.
 fn verify_sqlite(path: &std::path::Path) -> rusqlite::Result<ChainReport> {
     let c = crate::checkpoint::open(path)?;
-    let mut q = c.prepare(
-        "SELECT seq, id, at_ms, kind, actor, client_id, subject, target, outcome, reason, detail, prev_hash, hash FROM audit_events ORDER BY seq",
-    )?;
+    let mut q = c.prepare(VERIFY_ROWS)?;
     let mut rows = q.query([])?;
     let mut walk = ChainWalk::default();
     while let Some(r) = rows.next()? {
