@@ -112,10 +112,6 @@ impl Backend {
     }
 }
 
-/// A pooled PostgreSQL connection that came back this recently (pinged then)
-/// is handed out again without another ping.
-const ALIVE_BYPASS: Duration = Duration::from_millis(500);
-
 /// The one lock PostgreSQL writers take (SQLite has its own single writer).
 const WRITER_LOCK: i64 = 0x6761_7465_686f_7573;
 
@@ -295,9 +291,6 @@ impl Db {
                 };
                 AnyPoolOptions::new()
                     .max_connections(8)
-                    // A file's connection does not drop while idle: no ping
-                    // (a round trip to sqlx's worker thread) before each use.
-                    .test_before_acquire(false)
                     .after_connect(|c, _| {
                         Box::pin(async move {
                             sqlx::raw_sql(checkpoint::PRAGMAS)
@@ -313,20 +306,6 @@ impl Db {
                 AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(5))
-                    // sqlx pings every connection it hands out, a round trip
-                    // before each statement of the gate. It already pings each
-                    // one as it comes back (and drops it if that fails), so a
-                    // connection back within ALIVE_BYPASS is handed out as is
-                    // (HikariCP's rule); one idle for longer is pinged first.
-                    .test_before_acquire(false)
-                    .before_acquire(|c, meta| {
-                        Box::pin(async move {
-                            if meta.idle_for >= ALIVE_BYPASS {
-                                sqlx::Connection::ping(c).await?;
-                            }
-                            Ok(true)
-                        })
-                    })
                     .connect(url)
                     .await?
             }
