@@ -43,6 +43,7 @@ impl Db {
             backend: Backend::Sqlite,
             url: url.to_owned(),
             _checkpointer: None,
+            held: Default::default(),
         })
     }
 

@@ -2,7 +2,8 @@
 //! (with groups), whether the help desk blocked them, and the live connection
 //! of (client, app) — in one statement. On PostgreSQL the gate reads through
 //! on every exchange (another node may have revoked a moment ago), and four
-//! round trips per exchange were most of its latency; on SQLite the IdP's
+//! round trips per exchange were most of its latency (the one left runs on a
+//! connection held out of the pool, see `held`); on SQLite the IdP's
 //! in-process cache answers instead and this is not used.
 
 use crate::{
@@ -61,12 +62,14 @@ impl Db {
                 gate_statement!("json_group_array(g.display_name ORDER BY g.display_name)")
             }
         };
-        let r = sqlx::query(crate::sql(self.backend(), statement))
-            .bind(crate::directory::name_key(username))
-            .bind(client_id)
-            .bind(resource_app.unwrap_or(""))
-            .fetch_one(self.pool())
-            .await?;
+        let key = crate::directory::name_key(username);
+        let query = || {
+            sqlx::query(crate::sql(self.backend(), statement))
+                .bind(key.clone())
+                .bind(client_id)
+                .bind(resource_app.unwrap_or(""))
+        };
+        let r = self.fetch_one_held(query).await?;
         let person = match r.get::<Option<String>, _>("gate_username") {
             None => None,
             Some(username) => {

@@ -28,6 +28,7 @@ pub mod connections;
 pub mod directory;
 pub mod findings;
 pub mod gate;
+mod held;
 pub mod idempotency;
 pub mod keys;
 pub mod kills;
@@ -253,6 +254,8 @@ pub struct Db {
     url: String,
     /// SQLite's WAL checkpoints, while any handle lives.
     _checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
+    /// Connections held out of the pool for the gate's read (PostgreSQL).
+    held: std::sync::Arc<held::Held>,
 }
 
 impl std::fmt::Debug for Db {
@@ -325,6 +328,7 @@ impl Db {
             backend,
             url: url.to_owned(),
             _checkpointer,
+            held: Default::default(),
         };
         db.probe_write().await?;
         Ok(db)

@@ -847,6 +847,67 @@ async fn the_gate_reads_in_one_statement_what_the_separate_reads_return() {
     }
 }
 
+/// The gate's read runs on a connection held out of the pool (no ping before
+/// and after it). A held connection whose server process was ended meanwhile
+/// (a restart, an administrator) must not fail the exchange: the read is
+/// retried through the pool. And a write committed elsewhere is seen by the
+/// next read on the held connection (nothing is cached with it).
+#[tokio::test]
+async fn a_gate_read_whose_held_connection_was_ended_is_answered_through_the_pool() {
+    let Ok(server) = std::env::var("GATEHOUSE_POSTGRES") else {
+        eprintln!("GATEHOUSE_POSTGRES is not set: no held connections to end");
+        return;
+    };
+    if server.is_empty() {
+        return;
+    }
+    let url = idp_store::create_postgres_database(&server, "gh_test")
+        .await
+        .unwrap();
+    let db = Db::open(&url).await.unwrap();
+    db.seed_connection(&connection("agent", "docs", &ScopeCondition::All), 0)
+        .await
+        .unwrap();
+    let live = db
+        .live_connection("agent", "docs")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let read = async || db.gate_view("alice", "agent", Some("docs")).await;
+    assert!(read().await.unwrap().connection.is_some());
+    // The backend that ran the gate's statement is the held one.
+    let held: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+         AND pid <> pg_backend_pid() AND state = 'idle' \
+         AND query LIKE 'SELECT c.*, p.username AS gate_username%'",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        held.len(),
+        1,
+        "one connection held after one read: {held:?}"
+    );
+    let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1, 5000)")
+        .bind(held[0])
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert!(ended);
+    let v = read().await.expect("retried through the pool");
+    assert_eq!(v.connection.map(|c| c.id), Some(live.clone()));
+
+    // Revoked through another connection: the very next read sees it.
+    let mut tx = db.begin_write().await.unwrap();
+    connections::set_status(&mut tx, &live, ConnectionStatus::Revoked, "test", 2)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(read().await.unwrap().connection, None);
+}
+
 /// Sign-ins at once: each redemption reads its code and then marks it used.
 /// On SQLite a transaction that read a snapshot could not then write once
 /// another connection had committed (SQLITE_BUSY_SNAPSHOT, not retried by
