@@ -106,6 +106,31 @@ pub async fn cursor(c: &mut Conn) -> DbResult<Option<i64>> {
         .await
 }
 
+/// The cursor, held until `tx` ends, so one node derives at a time: on
+/// PostgreSQL a row lock (waiting reads the cursor the other node moved), not
+/// the writer lock, which would hold up every audit append — the exchanges'
+/// included — for the whole pass; on SQLite the transaction already holds the
+/// file's write lock.
+pub async fn lock_cursor(tx: &mut Conn) -> DbResult<Option<i64>> {
+    let statement = match Backend::of(tx) {
+        Backend::Postgres => "SELECT seq FROM notification_cursor WHERE id = 1 FOR UPDATE",
+        Backend::Sqlite => "SELECT seq FROM notification_cursor WHERE id = 1",
+    };
+    sqlx::query_scalar(statement).fetch_optional(&mut *tx).await
+}
+
+/// Starts the cursor at `seq` unless another node started it first.
+pub async fn start_cursor(tx: &mut Conn, seq: i64) -> DbResult<()> {
+    sqlx::query(sql(
+        Backend::of(tx),
+        "INSERT INTO notification_cursor (id, seq) VALUES (1, ?) ON CONFLICT (id) DO NOTHING",
+    ))
+    .bind(seq)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 pub async fn set_cursor(tx: &mut Conn, seq: i64) -> DbResult<()> {
     sqlx::query(sql(
         Backend::of(tx),

@@ -173,13 +173,17 @@ pub async fn derive(idp: &SharedIdp) -> Result<usize, sqlx::Error> {
             return Ok(0);
         }
     }
-    let mut tx = idp.store.begin_write().await?;
-    let head = notifications::audit_head(&mut tx).await?;
-    let Some(after) = notifications::cursor(&mut tx).await? else {
-        notifications::set_cursor(&mut tx, head).await?;
+    // Not the writer lock: the audit events up to any head a statement reads
+    // are all committed (appends take that lock through their commit), and
+    // the cursor's row lock is what keeps two nodes from deriving one event.
+    let mut tx = idp.store.begin_read_write().await?;
+    let Some(after) = notifications::lock_cursor(&mut tx).await? else {
+        let head = notifications::audit_head(&mut tx).await?;
+        notifications::start_cursor(&mut tx, head).await?;
         tx.commit().await?;
         return Ok(0);
     };
+    let head = notifications::audit_head(&mut tx).await?;
     if head <= after {
         return Ok(0);
     }
@@ -240,7 +244,8 @@ pub async fn deliver(idp: &SharedIdp, http: &reqwest::Client) -> Result<usize, s
         }
     });
     let outcomes = futures_util::future::join_all(sends).await;
-    let mut tx = idp.store.begin_write().await?;
+    // Rows this node claimed: no node-wide lock needed to record them.
+    let mut tx = idp.store.begin_read_write().await?;
     for (d, outcome) in due.iter().zip(&outcomes) {
         let attempts = d.attempts + 1;
         let now = idp.now_ms();

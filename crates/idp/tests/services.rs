@@ -534,3 +534,113 @@ async fn a_review_revokes_through_the_connection_and_the_deadline_defaults_the_r
         assert_eq!(reviews::run_due(&idp).await, 0, "{kind}: completed once");
     }
 }
+
+/// Two nodes on one PostgreSQL derive notifications at once (their own
+/// notifiers twice a second, and these calls): each audit event becomes the
+/// channel's notification once. And a pass never waits for the writer lock,
+/// which every audit append takes — each token exchange's too: a pass that
+/// held it for its whole transaction held up every exchange meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_derive_each_notification_once_and_never_wait_for_the_writer_lock() {
+    use idp_store::{audit::AuditEvent, notifications};
+    let Ok(server) = std::env::var("GATEHOUSE_POSTGRES") else {
+        eprintln!("GATEHOUSE_POSTGRES is not set: no second node to derive beside");
+        return;
+    };
+    if server.is_empty() {
+        return;
+    }
+    let url = idp_store::create_postgres_database(&server, "gh_svc")
+        .await
+        .unwrap();
+    let nodes = [build(&url).await, build(&url).await];
+    let mut tx = nodes[0].store.begin_write().await.unwrap();
+    notifications::insert_channel(
+        &mut tx,
+        &notifications::Channel {
+            id: "ch_1".into(),
+            name: "approvers".into(),
+            kind: "webhook".into(),
+            url: "http://127.0.0.1:9/hook".into(),
+            secret: None,
+            events: vec![],
+            created_by: "olga".into(),
+            created_at: 0,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    idp::notify::derive(&nodes[1]).await.unwrap();
+    let pending = async |node: &SharedIdp| {
+        let mut c = node.store.acquire().await.unwrap();
+        let cursor = notifications::cursor(&mut c).await.unwrap().unwrap();
+        cursor < notifications::audit_head(&mut c).await.unwrap()
+    };
+    let created = async |node: &SharedIdp, n: usize| {
+        for i in 0..n {
+            let mut e = AuditEvent::new(
+                "connection_request.created",
+                idp_store::audit::AuditOutcome::Success,
+            );
+            e.target = Some(format!("rq_{i}"));
+            e.detail = serde_json::json!({"resource_app": "crm"});
+            node.audit.record(e, node.now_ms()).await.unwrap();
+        }
+    };
+
+    // Appends on both nodes while both derive.
+    let deriving = |node: SharedIdp| {
+        tokio::spawn(async move {
+            for _ in 0..40 {
+                idp::notify::derive(&node).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let (a, b) = (deriving(nodes[0].clone()), deriving(nodes[1].clone()));
+    tokio::join!(created(&nodes[0], 60), created(&nodes[1], 60));
+    a.await.unwrap();
+    b.await.unwrap();
+
+    // With events waiting and the writer lock held, a pass still finishes.
+    let lock = loop {
+        created(&nodes[0], 3).await;
+        let lock = nodes[0].store.begin_write().await.unwrap();
+        if pending(&nodes[0]).await {
+            break lock;
+        }
+        // A notifier took them first; try again.
+    };
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        idp::notify::derive(&nodes[1]),
+    )
+    .await
+    .expect("a derive pass waited for the writer lock")
+    .unwrap();
+    drop(lock);
+
+    while pending(&nodes[0]).await {
+        idp::notify::derive(&nodes[0]).await.unwrap();
+    }
+    let mut c = nodes[0].store.acquire().await.unwrap();
+    let queued = notifications::receipts(&mut c, "ch_1", 10_000)
+        .await
+        .unwrap();
+    let mut seqs: Vec<i64> = queued.iter().map(|r| r.audit_seq).collect();
+    seqs.sort();
+    seqs.dedup();
+    assert_eq!(seqs.len(), queued.len(), "an event queued twice");
+    let created_events = idp_store::audit::AuditFilter {
+        kind: Some("connection_request.created".into()),
+        ..Default::default()
+    };
+    let (_, total) = nodes[0]
+        .store
+        .audit_page(&created_events, idp_store::audit::Order::Oldest, 0, 1)
+        .await
+        .unwrap();
+    assert!(total >= 123, "{total}");
+    assert_eq!(queued.len() as i64, total, "every event queued");
+}
