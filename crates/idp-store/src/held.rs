@@ -10,7 +10,9 @@
 //! mid-statement, is never held again (dropping it hands it to sqlx, which
 //! pings and closes it if broken); and a read that failed on a held
 //! connection because the connection was lost is retried once through the
-//! pool (reads only: retrying them changes nothing).
+//! pool (reads only: retrying them changes nothing). Nor does a connection
+//! escape the pool's own rules for long: after [`HELD_AT_MOST`] it goes back,
+//! where sqlx's maximum lifetime and idle timeout apply to it again.
 
 use crate::{Backend, Db, DbResult};
 use sqlx::{Any, IntoArguments, any::AnyRow, pool::PoolConnection, query::Query};
@@ -26,42 +28,61 @@ const KEEP: usize = 4;
 /// pool pinged it when it was first handed out; HikariCP's rule is the same).
 const FRESH_FOR: Duration = Duration::from_millis(500);
 
-/// Idle held connections, newest last.
+/// How long one connection stays out of the pool, however busy.
+const HELD_AT_MOST: Duration = Duration::from_secs(300);
+
+/// A connection out of the pool, and since when.
+pub(crate) struct HeldConnection {
+    conn: PoolConnection<Any>,
+    held_since: Instant,
+}
+
+/// Idle held connections (with when each was last used), newest last.
 #[derive(Default)]
 pub(crate) struct Held {
-    idle: Mutex<Vec<(PoolConnection<Any>, Instant)>>,
+    idle: Mutex<Vec<(HeldConnection, Instant)>>,
 }
 
 impl Held {
     /// The newest idle connection if it is fresh; stale ones go back to the pool.
-    pub(crate) fn take(&self) -> Option<PoolConnection<Any>> {
+    fn take(&self) -> Option<HeldConnection> {
         self.take_at(Instant::now())
     }
 
-    fn take_at(&self, now: Instant) -> Option<PoolConnection<Any>> {
+    fn take_at(&self, now: Instant) -> Option<HeldConnection> {
         let mut idle = self
             .idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (conn, since) = idle.pop()?;
-        if now.saturating_duration_since(since) < FRESH_FOR {
-            return Some(conn);
+        let (held, used) = idle.pop()?;
+        if now.saturating_duration_since(used) >= FRESH_FOR {
+            // The newest is stale, so all are: the pool pings them on return.
+            let stale: Vec<_> = idle.drain(..).collect();
+            drop(idle);
+            drop((held, stale));
+            return None;
         }
-        // The newest is stale, so all are: the pool pings them on return.
-        let stale: Vec<_> = idle.drain(..).collect();
-        drop(idle);
-        drop((conn, stale));
-        None
+        if now.saturating_duration_since(held.held_since) >= HELD_AT_MOST {
+            drop(idle);
+            drop(held);
+            return None;
+        }
+        Some(held)
     }
 
-    /// Holds `conn` after a statement succeeded on it (or returns it to the pool when full).
-    pub(crate) fn keep(&self, conn: PoolConnection<Any>) {
+    /// Holds a connection after a statement succeeded on it (or returns it
+    /// to the pool when full).
+    fn keep(&self, held: HeldConnection) {
+        self.keep_at(held, Instant::now());
+    }
+
+    fn keep_at(&self, held: HeldConnection, now: Instant) {
         let mut idle = self
             .idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if idle.len() < KEEP {
-            idle.push((conn, Instant::now()));
+            idle.push((held, now));
         }
     }
 }
@@ -80,19 +101,22 @@ impl Db {
         if self.backend() == Backend::Sqlite {
             return query().fetch_one(self.pool()).await;
         }
-        let Some(mut conn) = self.held.take() else {
+        let Some(mut held) = self.held.take() else {
             let mut conn = self.acquire().await?;
             let row = query().fetch_one(&mut *conn).await?;
-            self.held.keep(conn);
+            self.held.keep(HeldConnection {
+                conn,
+                held_since: Instant::now(),
+            });
             return Ok(row);
         };
-        match query().fetch_one(&mut *conn).await {
+        match query().fetch_one(&mut *held.conn).await {
             Ok(row) => {
-                self.held.keep(conn);
+                self.held.keep(held);
                 Ok(row)
             }
             Err(e) if connection_lost(&e) => {
-                drop(conn);
+                drop(held);
                 query().fetch_one(self.pool()).await
             }
             Err(e) => Err(e),
@@ -111,7 +135,6 @@ pub(crate) fn connection_lost(e: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Db;
 
     async fn db() -> (Db, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
@@ -119,6 +142,13 @@ mod tests {
             .await
             .unwrap();
         (db, dir)
+    }
+
+    async fn fresh(db: &Db, held_since: Instant) -> HeldConnection {
+        HeldConnection {
+            conn: db.acquire().await.unwrap(),
+            held_since,
+        }
     }
 
     fn held_count(h: &Held) -> usize {
@@ -130,24 +160,44 @@ mod tests {
         let (db, _dir) = db().await;
         let held = Held::default();
         assert!(held.take().is_none(), "nothing held yet");
-        held.keep(db.acquire().await.unwrap());
-        held.keep(db.acquire().await.unwrap());
-        let kept_at = Instant::now();
-        assert!(held.take_at(kept_at).is_some(), "fresh: handed out as is");
+        let now = Instant::now();
+        held.keep_at(fresh(&db, now).await, now);
+        held.keep_at(fresh(&db, now).await, now);
+        assert!(held.take_at(now).is_some(), "fresh: handed out as is");
         assert_eq!(held_count(&held), 1);
         assert!(
-            held.take_at(kept_at + FRESH_FOR).is_none(),
+            held.take_at(now + FRESH_FOR).is_none(),
             "idle for FRESH_FOR: back through the pool's ping instead"
         );
         assert_eq!(held_count(&held), 0, "the stale ones were all let go");
     }
 
     #[tokio::test]
+    async fn a_connection_busy_all_along_still_goes_back_to_the_pool_in_time() {
+        let (db, _dir) = db().await;
+        let held = Held::default();
+        let start = Instant::now();
+        let mut now = start;
+        held.keep_at(fresh(&db, start).await, now);
+        // Used every 100 ms, so never stale...
+        while now < start + HELD_AT_MOST - Duration::from_millis(100) {
+            now += Duration::from_millis(100);
+            let c = held.take_at(now).expect("fresh and young");
+            held.keep_at(c, now);
+        }
+        // ...until it has been out of the pool for HELD_AT_MOST.
+        now += Duration::from_millis(100);
+        assert!(held.take_at(now).is_none());
+        assert_eq!(held_count(&held), 0);
+    }
+
+    #[tokio::test]
     async fn at_most_keep_connections_are_held() {
         let (db, _dir) = db().await;
         let held = Held::default();
+        let now = Instant::now();
         for _ in 0..KEEP + 2 {
-            held.keep(db.acquire().await.unwrap());
+            held.keep_at(fresh(&db, now).await, now);
         }
         assert_eq!(held_count(&held), KEEP);
     }
