@@ -11,7 +11,10 @@ use idp_store::{
 };
 use std::{
     collections::HashMap,
-    sync::{Arc, RwLock},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 /// A registered client or app with what the admin API shows beside it.
@@ -92,10 +95,15 @@ impl Catalog {
     }
 }
 
-/// The current snapshot, swappable.
+/// The current snapshot, swappable. Reloads overlap (a writer's after its
+/// commit, the change feed's after a change it heard of): each takes a ticket
+/// before it reads, and its snapshot replaces only an older ticket's, so a
+/// reload that read before a commit never lands over one that read after it
+/// (under load a client's succession was seen undone that way).
 #[derive(Default)]
 pub struct Registry {
-    current: RwLock<Arc<Catalog>>,
+    current: RwLock<(u64, Arc<Catalog>)>,
+    tickets: AtomicU64,
 }
 
 fn parse<T: serde::de::DeserializeOwned>(e: Entry) -> Result<Registered<T>, sqlx::Error> {
@@ -117,11 +125,13 @@ impl Registry {
         self.current
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .1
             .clone()
     }
 
     /// Reads every entry from the store into a new snapshot.
     pub async fn reload(&self, store: &Db) -> Result<(), sqlx::Error> {
+        let ticket = self.ticket();
         let clients = store
             .registry(Kind::Client)
             .await?
@@ -134,12 +144,24 @@ impl Registry {
             .into_iter()
             .map(parse)
             .collect::<Result<Vec<_>, _>>()?;
-        *self
+        self.install(ticket, Catalog::new(clients, apps));
+        Ok(())
+    }
+
+    /// Taken before a reload reads: later tickets read later.
+    fn ticket(&self) -> u64 {
+        self.tickets.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Installs `catalog`, read under `ticket`, unless a later read is installed.
+    fn install(&self, ticket: u64, catalog: Catalog) {
+        let mut current = self
             .current
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Arc::new(Catalog::new(clients, apps));
-        Ok(())
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if ticket > current.0 {
+            *current = (ticket, Arc::new(catalog));
+        }
     }
 }
 
@@ -182,4 +204,41 @@ pub async fn seed(
         .collect();
     store.seed_registry(Kind::App, &writes, now).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A catalog with one client whose only owner is `owner`.
+    fn owned_by(owner: &str) -> Catalog {
+        let client: Client = serde_json::from_value(serde_json::json!({
+            "client_id": "bot", "name": "Bot", "auth": {"method": "none"}, "owners": [owner],
+        }))
+        .unwrap();
+        let registered = Registered {
+            item: Arc::new(client),
+            origin: Origin::Admin,
+            version: 1,
+            retired_at: None,
+            updated_at: 0,
+        };
+        Catalog::new(vec![registered], vec![])
+    }
+
+    fn owner(r: &Registry) -> String {
+        r.get().client("bot").unwrap().owners[0].clone()
+    }
+
+    #[test]
+    fn a_reload_that_read_first_never_lands_over_one_that_read_after_it() {
+        let r = Registry::default();
+        let (before_commit, after_commit) = (r.ticket(), r.ticket());
+        r.install(after_commit, owned_by("successor"));
+        r.install(before_commit, owned_by("leaver"));
+        assert_eq!(owner(&r), "successor", "the stale read was dropped");
+        let later = r.ticket();
+        r.install(later, owned_by("next"));
+        assert_eq!(owner(&r), "next", "a later read replaces it");
+    }
 }
