@@ -80,16 +80,7 @@ fn entry(kind: Kind, r: &AnyRow) -> DbResult<Entry> {
 impl Db {
     /// Every entry of `kind`, retired ones too, in key order.
     pub async fn registry(&self, kind: Kind) -> DbResult<Vec<Entry>> {
-        let text = match kind {
-            Kind::Client => "SELECT * FROM registry_clients ORDER BY client_id",
-            Kind::App => "SELECT * FROM registry_apps ORDER BY id",
-        };
-        sqlx::query(sql(self.backend(), text))
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(|r| entry(kind, r))
-            .collect()
+        all(&mut *self.acquire().await?, kind).await
     }
 
     /// Inserts the config's entries that are absent (by key, and for apps by
@@ -111,6 +102,21 @@ impl Db {
         tx.commit().await?;
         Ok(n)
     }
+}
+
+/// Every entry of `kind`, retired ones too, in key order, as `c` sees them
+/// (inside a write transaction: nothing committed elsewhere is missed).
+pub async fn all(c: &mut Conn, kind: Kind) -> DbResult<Vec<Entry>> {
+    let text = match kind {
+        Kind::Client => "SELECT * FROM registry_clients ORDER BY client_id",
+        Kind::App => "SELECT * FROM registry_apps ORDER BY id",
+    };
+    sqlx::query(sql(Backend::of(c), text))
+        .fetch_all(&mut *c)
+        .await?
+        .iter()
+        .map(|r| entry(kind, r))
+        .collect()
 }
 
 /// One entry by key, retired or not.

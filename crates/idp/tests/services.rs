@@ -644,3 +644,57 @@ async fn two_nodes_derive_each_notification_once_and_never_wait_for_the_writer_l
     assert!(total >= 123, "{total}");
     assert_eq!(queued.len() as i64, total, "every event queued");
 }
+
+/// A person leaves: a client registered a moment ago that this node's
+/// registry snapshot does not hold yet (another node wrote it, and its change
+/// has not reached this one) still passes to its successor, because the
+/// departure's transaction reads the clients itself.
+#[tokio::test]
+async fn a_client_this_node_has_not_reloaded_yet_still_passes_to_its_successor() {
+    use idp::services::directory::{Provisioner, create_person, delete_person};
+    use idp_store::registry::{self, EntryWrite, Kind, Origin};
+    for (idp, kind, _keep) in idps().await {
+        let who = Provisioner {
+            token_name: "hr".into(),
+            request_id: "test".into(),
+        };
+        let mut ids = Vec::new();
+        for name in ["leaver", "heir"] {
+            let body = serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": name, "active": true,
+            });
+            ids.push(create_person(&idp, &who, &body).await.unwrap().id);
+        }
+        // Written straight to the store, as another node would: no reload here.
+        let doc = serde_json::json!({
+            "client_id": "fresh-bot", "name": "Fresh", "auth": {"method": "none"},
+            "owners": ["leaver"], "successors": ["heir"],
+        });
+        let mut tx = idp.store.begin_write().await.unwrap();
+        let entry = EntryWrite {
+            key: "fresh-bot",
+            audience: None,
+            doc: &doc,
+        };
+        assert!(
+            registry::insert(&mut tx, Kind::Client, &entry, Origin::Admin, idp.now())
+                .await
+                .unwrap()
+        );
+        tx.commit().await.unwrap();
+        assert!(
+            idp.catalog().client("fresh-bot").is_none(),
+            "{kind}: not reloaded"
+        );
+
+        delete_person(&idp, &who, &ids[0], None).await.unwrap();
+        let mut c = idp.store.acquire().await.unwrap();
+        let stored = registry::get(&mut c, Kind::Client, "fresh-bot")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.doc["owners"], serde_json::json!(["heir"]), "{kind}");
+        assert_eq!(audited(&idp, "client.succession").await, 1, "{kind}");
+    }
+}

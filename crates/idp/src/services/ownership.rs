@@ -137,27 +137,20 @@ pub async fn person_left(
     tx: &mut Conn,
     username: &str,
 ) -> Result<Vec<AuditEvent>, sqlx::Error> {
-    let candidates: Vec<String> = idp
-        .catalog()
-        .clients
-        .iter()
-        .filter(|r| r.retired_at.is_none() && !r.item.admin && answers_for(&r.item, username))
-        .map(|r| r.item.client_id.clone())
-        .collect();
+    // Every client as the departure's transaction sees it, not this node's
+    // snapshot: one registered a moment ago (here, or on another node whose
+    // change has not reached this one yet) passes to its successor too.
     let mut events = Vec::new();
-    for client_id in candidates {
-        // Read again inside the transaction: the snapshot only said where to look.
-        let Some(entry) = registry::get(tx, Kind::Client, &client_id).await? else {
-            continue;
-        };
+    for entry in registry::all(tx, Kind::Client).await? {
         if entry.retired_at.is_some() {
             continue;
         }
         let mut c: Client = serde_json::from_value(entry.doc.clone())
             .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-        if !answers_for(&c, username) {
+        if c.admin || !answers_for(&c, username) {
             continue;
         }
+        let client_id = c.client_id.clone();
         let before =
             json!({ "owners": c.owners, "sponsor": c.sponsor, "successors": c.successors });
         let s = take_off(tx, &mut c, username).await?;
