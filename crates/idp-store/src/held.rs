@@ -125,7 +125,7 @@ impl Db {
 }
 
 /// Whether `e` says the connection itself is gone (not the statement's fault).
-pub(crate) fn connection_lost(e: &sqlx::Error) -> bool {
+fn connection_lost(e: &sqlx::Error) -> bool {
     matches!(
         e,
         sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_)

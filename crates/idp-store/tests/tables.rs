@@ -17,15 +17,22 @@ async fn databases() -> Vec<(Db, Option<tempfile::TempDir>)> {
         .await
         .unwrap();
     let mut out = vec![(sqlite, Some(dir))];
-    if let Ok(server) = std::env::var("GATEHOUSE_POSTGRES")
-        && !server.is_empty()
-    {
-        let url = idp_store::create_postgres_database(&server, "gh_test")
-            .await
-            .unwrap();
+    if let Some(url) = fresh_postgres().await {
         out.push((Db::open(&url).await.unwrap(), None));
     }
     out
+}
+
+/// A fresh database on the PostgreSQL server `GATEHOUSE_POSTGRES` names, if it names one.
+async fn fresh_postgres() -> Option<String> {
+    let server = std::env::var("GATEHOUSE_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())?;
+    Some(
+        idp_store::create_postgres_database(&server, "gh_test")
+            .await
+            .unwrap(),
+    )
 }
 
 fn connection<'a>(client: &'a str, app: &'a str, scopes: &'a ScopeCondition) -> NewConnection<'a> {
@@ -854,16 +861,10 @@ async fn the_gate_reads_in_one_statement_what_the_separate_reads_return() {
 /// next read on the held connection (nothing is cached with it).
 #[tokio::test]
 async fn a_gate_read_whose_held_connection_was_ended_is_answered_through_the_pool() {
-    let Ok(server) = std::env::var("GATEHOUSE_POSTGRES") else {
+    let Some(url) = fresh_postgres().await else {
         eprintln!("GATEHOUSE_POSTGRES is not set: no held connections to end");
         return;
     };
-    if server.is_empty() {
-        return;
-    }
-    let url = idp_store::create_postgres_database(&server, "gh_test")
-        .await
-        .unwrap();
     let db = Db::open(&url).await.unwrap();
     db.seed_connection(&connection("agent", "docs", &ScopeCondition::All), 0)
         .await
@@ -1032,15 +1033,7 @@ async fn audit_writers_on_two_nodes_and_decisions_share_one_unbroken_chain() {
     use idp_store::audit_writer::AuditAppender;
     let dir = tempfile::tempdir().unwrap();
     let mut urls = vec![idp_store::sqlite_url(&dir.path().join("t.sqlite"))];
-    if let Ok(server) = std::env::var("GATEHOUSE_POSTGRES")
-        && !server.is_empty()
-    {
-        urls.push(
-            idp_store::create_postgres_database(&server, "gh_test")
-                .await
-                .unwrap(),
-        );
-    }
+    urls.extend(fresh_postgres().await);
     let event = |n: i64| {
         let mut e = AuditEvent::new("id_jag.exchange", AuditOutcome::Success);
         e.detail = serde_json::json!({ "n": n });

@@ -72,15 +72,22 @@ async fn idps() -> Vec<(SharedIdp, &'static str, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = idp_store::sqlite_url(&dir.path().join("idp.db"));
     out.push((build(&sqlite).await, "sqlite", Some(dir)));
-    if let Ok(server) = std::env::var("GATEHOUSE_POSTGRES")
-        && !server.is_empty()
-    {
-        let url = idp_store::create_postgres_database(&server, "gh_svc")
-            .await
-            .unwrap();
+    if let Some(url) = fresh_postgres().await {
         out.push((build(&url).await, "postgres", None));
     }
     out
+}
+
+/// A fresh database on the PostgreSQL server `GATEHOUSE_POSTGRES` names, if it names one.
+async fn fresh_postgres() -> Option<String> {
+    let server = std::env::var("GATEHOUSE_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())?;
+    Some(
+        idp_store::create_postgres_database(&server, "gh_svc")
+            .await
+            .unwrap(),
+    )
 }
 
 async fn build(url: &str) -> SharedIdp {
@@ -543,16 +550,10 @@ async fn a_review_revokes_through_the_connection_and_the_deadline_defaults_the_r
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_derive_each_notification_once_and_never_wait_for_the_writer_lock() {
     use idp_store::{audit::AuditEvent, notifications};
-    let Ok(server) = std::env::var("GATEHOUSE_POSTGRES") else {
+    let Some(url) = fresh_postgres().await else {
         eprintln!("GATEHOUSE_POSTGRES is not set: no second node to derive beside");
         return;
     };
-    if server.is_empty() {
-        return;
-    }
-    let url = idp_store::create_postgres_database(&server, "gh_svc")
-        .await
-        .unwrap();
     let nodes = [build(&url).await, build(&url).await];
     let mut tx = nodes[0].store.begin_write().await.unwrap();
     notifications::insert_channel(
