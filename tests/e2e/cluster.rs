@@ -178,6 +178,8 @@ fn gatehouse_tests_redirect() -> String {
 
 struct Cluster {
     nodes: Vec<Node>,
+    /// The nodes' database.
+    database: String,
     _dir: tempfile::TempDir,
 }
 
@@ -199,7 +201,11 @@ async fn cluster(server: &str, n: usize, receiver: &str, clients: usize) -> Clus
     let nodes =
         futures_util::future::join_all(ports.iter().map(|p| start_node(&config, &database, *p)))
             .await;
-    Cluster { nodes, _dir: dir }
+    Cluster {
+        nodes,
+        database,
+        _dir: dir,
+    }
 }
 
 impl Cluster {
@@ -357,6 +363,44 @@ async fn a_suspend_acknowledged_on_one_node_is_refused_by_the_next_exchange_on_a
         (granted_after_suspend, refused_after_resume),
         (0, 0),
         "of {rounds} suspend → exchange pairs on the other node, none may succeed (and every resume must take effect)"
+    );
+}
+
+/// A user the help desk blocks (a write to the nodes' database, as another
+/// node commits it) is refused by the next exchange on a node that remembers
+/// the gate's view of them from the exchange just before: the audit commit
+/// finds the gate epoch moved. Unblocked, they are let through at once again.
+#[tokio::test]
+async fn a_block_committed_elsewhere_is_refused_by_the_next_exchange_on_a_node_that_remembers() {
+    use idp::store::{Db, blocks};
+    let Some(server) = postgres() else { return };
+    let c = cluster(&server, 1, "http://127.0.0.1:9", 0).await;
+    let db = Db::open(&c.database).await.unwrap();
+    let http = reqwest::Client::new();
+    let id_token = c.alice_id_token().await;
+    let rounds = 200;
+    let (mut granted_while_blocked, mut refused_after_unblock) = (0, 0);
+    for at in 0..rounds {
+        assert_eq!(exchange(&http, c.url(0), &id_token).await, Ok(()));
+        let mut tx = db.begin_write().await.unwrap();
+        blocks::block(&mut tx, "alice", "lost laptop", "helpdesk", at)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        if exchange(&http, c.url(0), &id_token).await != Err(xaa::ErrorCode::AccessDenied) {
+            granted_while_blocked += 1;
+        }
+        let mut tx = db.begin_write().await.unwrap();
+        assert!(blocks::unblock(&mut tx, "alice", at).await.unwrap());
+        tx.commit().await.unwrap();
+        if exchange(&http, c.url(0), &id_token).await.is_err() {
+            refused_after_unblock += 1;
+        }
+    }
+    assert_eq!(
+        (granted_while_blocked, refused_after_unblock),
+        (0, 0),
+        "of {rounds} block → exchange pairs, none may succeed (and every unblock must take effect)"
     );
 }
 
@@ -674,6 +718,7 @@ async fn readyz_follows_the_database_down_and_back_and_the_first_exchange_after_
     let http = reqwest::Client::new();
     let c = Cluster {
         nodes: vec![node],
+        database,
         _dir: dir,
     };
     let id_token = c.alice_id_token().await;

@@ -279,10 +279,14 @@ pub(crate) enum AppendedAfter {
 /// `head`. Its snapshot predates the lock, so a writer that committed while
 /// this one waited for the lock is not seen there: the primary key on `seq`
 /// refuses the second row of that number, and that too is [`AppendedAfter::Moved`].
+/// With `epoch`, it inserts only if the gate epoch is still that (see
+/// [`crate::gate::GateView::epoch`]); else it too is `Moved`, and the caller's
+/// transaction tells which events may go in.
 pub(crate) async fn append_after(
     c: &mut Conn,
     head: &(i64, String),
     events: &[(&AuditEvent, i64)],
+    epoch: Option<i64>,
 ) -> DbResult<AppendedAfter> {
     let rows = chain(Some(head.clone()), events);
     let Some(last) = rows.last().map(|r| (r.seq, r.hash.clone())) else {
@@ -293,7 +297,7 @@ pub(crate) async fn append_after(
             let cells = COLUMNS_PG
                 .iter()
                 .enumerate()
-                .map(|(j, (_, ty))| format!("${}::{ty}", 3 + i * COLUMNS_PG.len() + j))
+                .map(|(j, (_, ty))| format!("${}::{ty}", 4 + i * COLUMNS_PG.len() + j))
                 .collect::<Vec<_>>();
             format!("({})", cells.join(", "))
         })
@@ -303,12 +307,14 @@ pub(crate) async fn append_after(
     let text = format!(
         "INSERT INTO audit_events ({names}) SELECT * FROM (VALUES {values}) AS v({names})
          WHERE (SELECT pg_advisory_xact_lock($1)) IS NOT NULL
-           AND (SELECT MAX(seq) FROM audit_events) = $2"
+           AND (SELECT MAX(seq) FROM audit_events) = $2
+           AND ($3::bigint IS NULL OR (SELECT epoch FROM gate_epoch) = $3::bigint)"
     );
     // Only placeholders and the fixed names and types above: nothing from the events.
     let mut q = sqlx::query(sqlx::AssertSqlSafe(text))
         .bind(crate::WRITER_LOCK)
-        .bind(head.0);
+        .bind(head.0)
+        .bind(epoch);
     for r in &rows {
         q = bind_row(q, r);
     }

@@ -20,6 +20,14 @@
 //! while no other writer appended since its last batch, a batch is one
 //! autocommitted statement (see [`crate::audit::append_after`]), else a
 //! transaction that locks, reads the head and inserts.
+//!
+//! An event may be appended at a gate epoch ([`AuditAppender::append_at_epoch`]):
+//! the token exchange decided from a view of the gate this node kept in
+//! memory, and its event (and so its answer) stands only if nothing the gate
+//! reads changed since. The check is part of the batch's commit: the one
+//! statement inserts only while the epoch is the one the batch's exchanges
+//! saw, and otherwise the transaction that follows writes the batch's other
+//! events and hands those exchanges back to decide again.
 
 use crate::{
     Backend, Db, DbResult,
@@ -31,7 +39,14 @@ use tokio::sync::{mpsc, oneshot};
 /// At most this many events share one transaction.
 const BATCH: usize = 256;
 
-type Job = (AuditEvent, i64, oneshot::Sender<Result<i64, String>>);
+/// An event, when it happened, the gate epoch it stands on (if any), and
+/// where its sequence number goes (`None`: the epoch had moved, not written).
+type Job = (
+    AuditEvent,
+    i64,
+    Option<i64>,
+    oneshot::Sender<Result<Option<i64>, String>>,
+);
 
 /// A handle to the running writer; cloning shares it. The writer (task and
 /// thread) stops when the last handle is dropped.
@@ -76,9 +91,33 @@ impl AuditAppender {
 
     /// Appends `event` and waits until it is committed; returns its sequence number.
     pub async fn append(&self, event: AuditEvent, at_ms: i64) -> Result<i64, String> {
+        self.send(event, at_ms, None)
+            .await?
+            .ok_or_else(|| "the writer held back an event that stands on nothing".to_owned())
+    }
+
+    /// Appends `event` only if the gate epoch is still `epoch` when it
+    /// commits (PostgreSQL; see [`crate::gate::GateView::epoch`]), and waits.
+    /// `Ok(None)`: the epoch has moved, nothing was written, and what was
+    /// decided from the older view must be decided again on a fresh read.
+    pub async fn append_at_epoch(
+        &self,
+        event: AuditEvent,
+        at_ms: i64,
+        epoch: i64,
+    ) -> Result<Option<i64>, String> {
+        self.send(event, at_ms, Some(epoch)).await
+    }
+
+    async fn send(
+        &self,
+        event: AuditEvent,
+        at_ms: i64,
+        epoch: Option<i64>,
+    ) -> Result<Option<i64>, String> {
         let (done, wait) = oneshot::channel();
         self.tx
-            .send((event, at_ms, done))
+            .send((event, at_ms, epoch, done))
             .await
             .map_err(|_| "the writer has stopped".to_owned())?;
         wait.await
@@ -102,14 +141,25 @@ enum Sink {
     Pooled { db: Db, conn: Option<PooledWriter> },
 }
 
+/// One batch: the events in order, each flagged when it stands on the gate
+/// epoch, and that epoch (the newest any of them saw).
+struct Batch {
+    events: Vec<(AuditEvent, i64, bool)>,
+    epoch: Option<i64>,
+}
+
 impl Sink {
-    /// Commits `events`; returns the last sequence number.
-    async fn commit(&mut self, events: Vec<(AuditEvent, i64)>) -> Result<i64, String> {
+    /// Commits `batch`; returns the last sequence number written and whether
+    /// the epoch held (if not, only the events not standing on it were written).
+    async fn commit(&mut self, batch: Batch) -> Result<(i64, bool), String> {
         match self {
+            // Nothing moves the epoch on SQLite (see `GateView::epoch`).
             Sink::Sqlite { here, path, thread } => {
+                let events: Vec<(AuditEvent, i64)> =
+                    batch.events.into_iter().map(|(e, at, _)| (e, at)).collect();
                 let refs: Vec<(&AuditEvent, i64)> = events.iter().map(|(e, at)| (e, *at)).collect();
                 match append_on(here, || open_here(path), &refs, lock_taken) {
-                    Ok(last) => return Ok(last),
+                    Ok(last) => return Ok((last, true)),
                     // Nothing of the batch is committed: the thread waits for the lock.
                     Err(e) if lock_taken(&e) => {}
                     Err(e) => return Err(e.to_string()),
@@ -119,20 +169,31 @@ impl Sink {
                     .send((events, done))
                     .await
                     .map_err(|_| "the audit writer thread has stopped".to_owned())?;
-                wait.await
-                    .map_err(|_| "the audit writer thread has stopped".to_owned())?
+                let last = wait
+                    .await
+                    .map_err(|_| "the audit writer thread has stopped".to_owned())??;
+                Ok((last, true))
             }
             Sink::Pooled { db, conn } => {
-                let refs: Vec<(&AuditEvent, i64)> = events.iter().map(|(e, at)| (e, *at)).collect();
+                let refs: Vec<(&AuditEvent, i64, bool)> = batch
+                    .events
+                    .iter()
+                    .map(|(e, at, on)| (e, *at, *on))
+                    .collect();
                 let writer = match conn.take() {
                     Some(w) => Ok(w),
                     None => db.audit_writer().await,
                 };
                 let appended = match writer {
-                    Ok(mut w) => w.append(&refs).await.inspect(|_| *conn = Some(w)),
+                    Ok(mut w) => w
+                        .append_at_epoch(&refs, batch.epoch)
+                        .await
+                        .inspect(|_| *conn = Some(w)),
                     Err(e) => Err(e),
                 };
-                appended.map(|(last, _)| last).map_err(|e| e.to_string())
+                appended
+                    .map(|((last, _), held)| (last, held))
+                    .map_err(|e| e.to_string())
             }
         }
     }
@@ -159,22 +220,38 @@ async fn gather(mut sink: Sink, mut rx: mpsc::Receiver<Job>) {
                 break;
             }
         }
+        // The epoch only moves forward: an event that stands on an older one
+        // than another in the batch saw stands on a view that is gone.
+        let epoch = jobs.iter().filter_map(|j| j.2).max();
         let mut events = Vec::with_capacity(jobs.len());
         let mut waiting = Vec::with_capacity(jobs.len());
-        for (e, at, done) in jobs.drain(..) {
-            events.push((e, at));
-            waiting.push(done);
+        for (e, at, on, done) in jobs.drain(..) {
+            if on.is_some() && on < epoch {
+                let _ = done.send(Ok(None));
+                continue;
+            }
+            events.push((e, at, on.is_some()));
+            waiting.push((on.is_some(), done));
         }
-        match sink.commit(events).await {
-            Ok(last) => {
-                let first = last - waiting.len() as i64 + 1;
-                for (i, done) in waiting.into_iter().enumerate() {
-                    let _ = done.send(Ok(first + i as i64));
+        if waiting.is_empty() {
+            continue;
+        }
+        match sink.commit(Batch { events, epoch }).await {
+            Ok((last, held)) => {
+                let written = waiting.iter().filter(|(on, _)| held || !on).count();
+                let mut seq = last - written as i64 + 1;
+                for (on, done) in waiting {
+                    if on && !held {
+                        let _ = done.send(Ok(None));
+                    } else {
+                        let _ = done.send(Ok(Some(seq)));
+                        seq += 1;
+                    }
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "audit batch failed; nothing in it was acknowledged");
-                for done in waiting {
+                for (_, done) in waiting {
                     let _ = done.send(Err(e.clone()));
                 }
             }
@@ -301,23 +378,51 @@ pub struct PooledWriter {
 impl PooledWriter {
     /// Appends `events` in one write transaction; returns the new head.
     pub async fn append(&mut self, events: &[(&AuditEvent, i64)]) -> DbResult<(i64, String)> {
+        let all: Vec<(&AuditEvent, i64, bool)> =
+            events.iter().map(|(e, at)| (*e, *at, false)).collect();
+        self.append_at_epoch(&all, None).await.map(|(head, _)| head)
+    }
+
+    /// Appends `events` in one write transaction: all of them while the gate
+    /// epoch is still `epoch` (or there is none), else only those not flagged
+    /// as standing on it. Returns the new head and whether the epoch held.
+    pub async fn append_at_epoch(
+        &mut self,
+        events: &[(&AuditEvent, i64, bool)],
+        epoch: Option<i64>,
+    ) -> DbResult<((i64, String), bool)> {
         use crate::audit::{AppendedAfter, append_after};
         use sqlx::Connection;
-        if self.backend == Backend::Postgres
-            && let Some(head) = self.head.take()
-            && let AppendedAfter::Committed(new) =
-                append_after(&mut self.conn, &head, events).await?
-        {
-            self.head = Some(new.clone());
-            return Ok(new);
+        let postgres = self.backend == Backend::Postgres;
+        if postgres && let Some(head) = self.head.take() {
+            let all: Vec<(&AuditEvent, i64)> = events.iter().map(|(e, at, _)| (*e, *at)).collect();
+            if let AppendedAfter::Committed(new) =
+                append_after(&mut self.conn, &head, &all, epoch).await?
+            {
+                self.head = Some(new.clone());
+                return Ok((new, true));
+            }
         }
         let mut tx = match self.backend {
             Backend::Sqlite => self.conn.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.conn.begin().await?,
         };
-        let head = crate::audit::append(&mut tx, events).await?;
+        let held = match epoch {
+            Some(epoch) if postgres => {
+                // Under the writer lock, which every write the gate reads takes first.
+                crate::lock_writer(&mut tx).await?;
+                crate::gate::read_epoch(&mut tx).await? == epoch
+            }
+            _ => true,
+        };
+        let kept: Vec<(&AuditEvent, i64)> = events
+            .iter()
+            .filter(|(_, _, on)| held || !on)
+            .map(|(e, at, _)| (*e, *at))
+            .collect();
+        let head = crate::audit::append(&mut tx, &kept).await?;
         tx.commit().await?;
         self.head = Some(head.clone());
-        Ok(head)
+        Ok((head, held))
     }
 }

@@ -1,11 +1,13 @@
 //! What the token exchange's policy gate reads about one exchange — the person
 //! (with groups), whether the help desk blocked them, and the live connection
-//! of (client, app) — in one statement. On PostgreSQL the gate reads through
-//! on every exchange (another node may have revoked a moment ago), and four
-//! round trips per exchange were most of its latency (the one left runs on a
-//! connection held out of the pool, see `held`); on SQLite the IdP's
+//! of (client, app) — in one statement, with the gate epoch it was read at. On
+//! PostgreSQL another node may have revoked a moment ago: every write to these
+//! tables moves the epoch (migration 21's triggers), and a view the IdP keeps
+//! in memory stands only while the epoch has not moved — the exchange's audit
+//! event commits on that condition (`AuditAppender::append_at_epoch`), and an
+//! exchange whose view went stale is decided again on a fresh read. The read
+//! runs on a connection held out of the pool (see `held`). On SQLite the IdP's
 //! in-process cache answers instead and this is not used.
-
 use crate::{
     Backend, Db, DbResult,
     connections::{Connection, ConnectionRow},
@@ -25,7 +27,8 @@ macro_rules! gate_statement {
             $groups,
             " FROM group_members gm JOIN directory_groups g ON g.id = gm.group_id",
             " WHERE gm.person_id = p.id) AS gate_groups, ",
-            "(SELECT COUNT(*) FROM user_blocks b WHERE b.username = p.username) AS gate_blocked ",
+            "(SELECT COUNT(*) FROM user_blocks b WHERE b.username = p.username) AS gate_blocked, ",
+            "(SELECT epoch FROM gate_epoch) AS gate_epoch ",
             "FROM (SELECT 1 AS one) one ",
             "LEFT JOIN people p ON p.username_key = ? ",
             "LEFT JOIN connections c ON c.client_id = ? AND c.resource_app = ? ",
@@ -43,6 +46,12 @@ pub struct GateView {
     pub blocked: bool,
     /// The live (active or suspended) connection of (client, app), if any.
     pub connection: Option<Connection>,
+    /// The gate epoch this view was read at: on PostgreSQL every write to
+    /// what the gate reads moves it (migration 21's triggers), so a view kept
+    /// in memory is still the truth exactly while the epoch has not moved (see
+    /// [`crate::audit_writer::AuditAppender::append_at_epoch`]). Nothing moves
+    /// it on SQLite, where this process is the only writer.
+    pub epoch: i64,
 }
 
 impl Db {
@@ -93,6 +102,20 @@ impl Db {
             blocked: person.is_some() && r.get::<i64, _>("gate_blocked") > 0,
             person,
             connection,
+            epoch: r.get("gate_epoch"),
         })
     }
+
+    /// The gate epoch now (see [`GateView::epoch`]).
+    pub async fn gate_epoch(&self) -> DbResult<i64> {
+        let mut c = self.acquire().await?;
+        read_epoch(&mut c).await
+    }
+}
+
+/// The gate epoch as `c` sees it.
+pub(crate) async fn read_epoch(c: &mut crate::Conn) -> DbResult<i64> {
+    sqlx::query_scalar("SELECT epoch FROM gate_epoch")
+        .fetch_one(&mut *c)
+        .await
 }

@@ -35,7 +35,7 @@ pub fn migrator(backend: Backend) -> Migrator {
             14 "0014_lifecycle" "lifecycle", 15 "0015_notifications" "notifications",
             16 "0016_audit_streams" "audit_streams", 17 "0017_approval_lifetimes" "approval_lifetimes",
             18 "0018_kills" "kills", 19 "0019_agent_reviews" "agent_reviews",
-            20 "0020_findings" "findings",
+            20 "0020_findings" "findings", 21 "0021_gate_epoch" "gate_epoch",
         ),
         Backend::Postgres => migrations!("postgres":
             1 "0001_initial" "initial", 2 "0002_admin" "admin", 3 "0003_list_indexes" "list_indexes",
@@ -47,7 +47,7 @@ pub fn migrator(backend: Backend) -> Migrator {
             14 "0014_lifecycle" "lifecycle", 15 "0015_notifications" "notifications",
             16 "0016_audit_streams" "audit_streams", 17 "0017_approval_lifetimes" "approval_lifetimes",
             18 "0018_kills" "kills", 19 "0019_agent_reviews" "agent_reviews",
-            20 "0020_findings" "findings",
+            20 "0020_findings" "findings", 21 "0021_gate_epoch" "gate_epoch",
         ),
     };
     Migrator {

@@ -809,6 +809,7 @@ async fn the_gate_reads_in_one_statement_what_the_separate_reads_return() {
                 person,
                 blocked,
                 connection,
+                epoch: db.gate_epoch().await.unwrap(),
             }
         };
 
@@ -1104,4 +1105,172 @@ async fn audit_writers_on_two_nodes_and_decisions_share_one_unbroken_chain() {
         let report = a.verify_audit().await.unwrap();
         assert!(report.ok() && report.events == 808, "{url}: {report:?}");
     }
+}
+
+/// On PostgreSQL every write to what the token exchange's gate reads moves the
+/// gate epoch, in the writer's own transaction (one rolled back moves
+/// nothing), and a connection's last use does not: a node that remembers gate
+/// views checks at each exchange's audit commit that the epoch has not moved.
+/// The trigger on `connections` names every column but `last_used_at`, so a
+/// column added later cannot slip past it.
+#[tokio::test]
+async fn every_write_the_gate_reads_moves_the_gate_epoch_and_a_last_use_does_not() {
+    use idp_store::{
+        blocks,
+        directory::{self, SeedPerson},
+    };
+    let Some(url) = fresh_postgres().await else {
+        eprintln!("GATEHOUSE_POSTGRES is not set: the gate epoch moves on PostgreSQL only");
+        return;
+    };
+    let db = Db::open(&url).await.unwrap();
+    let mut last = db.gate_epoch().await.unwrap();
+    let mut moved = async |what: &str, expected: bool| {
+        let now = db.gate_epoch().await.unwrap();
+        assert_eq!(now > last, expected, "{what}: epoch {last} → {now}");
+        assert!(now >= last, "{what}: the epoch went back");
+        last = now;
+    };
+
+    let groups = vec!["engineering".to_string()];
+    let mut n = 0;
+    let mut new_id = move || {
+        n += 1;
+        format!("id{n}")
+    };
+    let seed = [SeedPerson {
+        username: "alice",
+        groups: &groups,
+        resource: serde_json::json!({"userName": "alice"}),
+    }];
+    let mut tx = db.begin_write().await.unwrap();
+    directory::seed(&mut tx, &seed, &mut new_id, 1)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    moved("a person, a group and a membership", true).await;
+    let (group, person): (String, String) =
+        sqlx::query_as("SELECT group_id, person_id FROM group_members")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    let mut tx = db.begin_write().await.unwrap();
+    directory::set_membership(&mut tx, &group, &person, false)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    moved("leaving a group", true).await;
+
+    db.seed_connection(&connection("agent", "docs", &ScopeCondition::All), 2)
+        .await
+        .unwrap();
+    moved("a new connection", true).await;
+    let live = db.live_connection("agent", "docs").await.unwrap().unwrap();
+    db.touch_connection(&live.id, 3).await.unwrap();
+    moved("a connection's last use", false).await;
+    let mut tx = db.begin_write().await.unwrap();
+    connections::set_status(&mut tx, &live.id, ConnectionStatus::Revoked, "t", 4)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    moved("a revoke rolled back", false).await;
+    let mut tx = db.begin_write().await.unwrap();
+    connections::set_status(&mut tx, &live.id, ConnectionStatus::Revoked, "t", 5)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    moved("a revoke", true).await;
+
+    let mut tx = db.begin_write().await.unwrap();
+    blocks::block(&mut tx, "alice", "lost laptop", "helpdesk", 6)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    moved("a block", true).await;
+    let mut tx = db.begin_write().await.unwrap();
+    assert!(blocks::unblock(&mut tx, "alice", 6).await.unwrap());
+    tx.commit().await.unwrap();
+    moved("an unblock", true).await;
+    let view = db.gate_view("alice", "agent", Some("docs")).await.unwrap();
+    assert_eq!(view.epoch, last, "a view says which epoch it was read at");
+
+    let columns: BTreeSet<String> = sqlx::query_scalar(
+        "SELECT attname::text FROM pg_attribute WHERE attrelid = 'connections'::regclass \
+         AND attnum > 0 AND NOT attisdropped",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap()
+    .into_iter()
+    .collect();
+    let watched: BTreeSet<String> = sqlx::query_scalar(
+        "SELECT a.attname::text FROM pg_trigger t JOIN pg_attribute a \
+         ON a.attrelid = t.tgrelid AND a.attnum = ANY(t.tgattr::int2[]) \
+         WHERE t.tgname = 'gate_epoch_connection_changes'",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap()
+    .into_iter()
+    .collect();
+    let unwatched: Vec<&String> = columns.difference(&watched).collect();
+    assert_eq!(unwatched, ["last_used_at"], "columns no trigger watches");
+}
+
+/// An audit event appended at a gate epoch is written only while that is
+/// still the epoch: after a write the gate reads it comes back unwritten (its
+/// exchange decides again), whether the batch's one statement found the epoch
+/// moved or another event in the batch had seen the newer one; the events
+/// beside it are written all the same, and the chain verifies.
+#[tokio::test]
+async fn an_event_at_a_moved_gate_epoch_is_not_written_and_its_batch_mates_are() {
+    use idp_store::audit::{AuditEvent, AuditOutcome};
+    use idp_store::audit_writer::AuditAppender;
+    let Some(url) = fresh_postgres().await else {
+        eprintln!("GATEHOUSE_POSTGRES is not set: the gate epoch moves on PostgreSQL only");
+        return;
+    };
+    let db = Db::open(&url).await.unwrap();
+    let writer = AuditAppender::start(&db).await.unwrap();
+    let event = |n: i64| {
+        let mut e = AuditEvent::new("id_jag.exchange", AuditOutcome::Success);
+        e.detail = serde_json::json!({ "n": n });
+        e
+    };
+    let old = db.gate_epoch().await.unwrap();
+    assert_eq!(writer.append_at_epoch(event(1), 1, old).await, Ok(Some(1)));
+    db.seed_connection(&connection("agent", "docs", &ScopeCondition::All), 2)
+        .await
+        .unwrap();
+    let new = db.gate_epoch().await.unwrap();
+    assert!(new > old);
+    // Alone: the one statement after the writer's own head writes nothing.
+    assert_eq!(writer.append_at_epoch(event(2), 2, old).await, Ok(None));
+    // Queued together: the old ones are dropped beside one at the new epoch.
+    let (a, b, c, d) = tokio::join!(
+        writer.append_at_epoch(event(3), 3, old),
+        writer.append(event(4), 4),
+        writer.append_at_epoch(event(5), 5, new),
+        writer.append_at_epoch(event(6), 6, old),
+    );
+    assert_eq!((a, b, c, d), (Ok(None), Ok(2), Ok(Some(3)), Ok(None)));
+    // Only old ones beside a plain one: the statement fails on the epoch, and
+    // the transaction after it writes the plain one alone.
+    let (e, f) = tokio::join!(
+        writer.append_at_epoch(event(7), 7, old),
+        writer.append(event(8), 8)
+    );
+    assert_eq!((e, f), (Ok(None), Ok(4)));
+    let written: Vec<i64> = db
+        .audit_events(None, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.event.detail["n"].as_i64().unwrap())
+        .collect();
+    let mut written = written;
+    written.sort();
+    assert_eq!(written, [1, 4, 5, 8]);
+    let report = db.verify_audit().await.unwrap();
+    assert!(report.ok() && report.events == 4, "{report:?}");
 }

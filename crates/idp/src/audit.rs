@@ -30,6 +30,21 @@ impl AuditLog {
     pub async fn record(&self, event: AuditEvent, at_ms: i64) -> Result<i64, AuditError> {
         self.writer.append(event, at_ms).await.map_err(AuditError)
     }
+
+    /// Appends `event` only if the gate epoch is still `epoch` as it commits;
+    /// `Ok(None)`: it had moved and nothing was written (see
+    /// `idp_store::audit_writer::AuditAppender::append_at_epoch`).
+    pub async fn record_at_epoch(
+        &self,
+        event: AuditEvent,
+        at_ms: i64,
+        epoch: i64,
+    ) -> Result<Option<i64>, AuditError> {
+        self.writer
+            .append_at_epoch(event, at_ms, epoch)
+            .await
+            .map_err(AuditError)
+    }
 }
 
 /// `connection_request.created`: a request no approver has seen yet (the

@@ -1,10 +1,16 @@
 //! An in-process read cache of live connections, blocked users and the
 //! directory's people, consulted by every token exchange so the hot path does
-//! not go to the database. Used on SQLite, where
-//! this process is the only writer: every write to `connections` calls
-//! [`ConnectionCache::invalidate`] after its commit, before it is acknowledged.
-//! On PostgreSQL other nodes write too, so the gate reads through: a revoke
-//! acknowledged by any node is seen by the very next exchange on every node.
+//! not go to the database. On SQLite this process is the only writer: every
+//! write to `connections` calls [`ConnectionCache::invalidate`] after its
+//! commit, before it is acknowledged, and what the cache holds is the truth.
+//! On PostgreSQL other nodes write too, and a revoke acknowledged by any node
+//! must be seen by the very next exchange on every node: there the cache holds
+//! gate views each read at a gate epoch (`idp_store::gate::GateView::epoch`,
+//! moved by every write the gate reads), a view from memory is [`Source::Remembered`],
+//! and the exchange's audit event commits only if that epoch is still the
+//! database's (`AuditLog::record_at_epoch`); if it moved, the exchange is
+//! decided again on a fresh read. A refusal for want of a connection is never
+//! answered from memory (it records a request and may repeat without writing).
 //! A generation counter keeps a reader that raced a write from caching what it
 //! read before the write (the classic stale-fill race).
 
@@ -19,10 +25,44 @@ use std::{
 
 type Key = (String, String);
 
+/// A gate view's key: the username's key, the client, the app (if known).
+type ViewKey = (String, String, Option<String>);
+
+/// At most this many gate views are remembered (PostgreSQL); a full memory starts over.
+const VIEWS_AT_MOST: usize = 65_536;
+
+/// Where a gate view came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Read after the exchange began (or, on SQLite, from a cache its only
+    /// writer keeps true): it is the truth.
+    Now,
+    /// From this node's memory (PostgreSQL): the truth while the gate epoch
+    /// is still `epoch`, which the exchange's audit commit checks.
+    Remembered { epoch: i64 },
+}
+
+/// Gate views of one gate epoch (PostgreSQL).
+#[derive(Default)]
+struct Views {
+    epoch: i64,
+    map: HashMap<ViewKey, GateView>,
+}
+
+/// Whether the gate may answer from memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// A remembered view will do; its epoch is checked at the audit commit.
+    Remembered,
+    /// Read what is true now.
+    Now,
+}
+
 #[derive(Default)]
 pub struct ConnectionCache {
     generation: AtomicU64,
     entries: RwLock<HashMap<Key, Option<Connection>>>,
+    views: RwLock<Views>,
     /// Users cut off by the help desk; `None` until first loaded.
     blocked: RwLock<Option<std::collections::HashSet<String>>>,
     /// People by lower-cased username (`None`: no such person).
@@ -110,17 +150,39 @@ impl ConnectionCache {
 
     /// What the exchange's gate reads: the person behind `username`, whether
     /// they are blocked, and the live connection of (client, app) when the
-    /// audience named a known app. On PostgreSQL one statement reads it all
-    /// (no cache there, see the module's first lines); here, the cache.
+    /// audience named a known app. On PostgreSQL one statement reads it all,
+    /// and the view is remembered (see the module's first lines) unless
+    /// `seen` is [`Source::Now`], which always reads; on SQLite, the cache.
     pub async fn gate(
         &self,
         store: &Db,
         username: &str,
         client_id: &str,
         app: Option<&str>,
-    ) -> DbResult<GateView> {
+        want: Want,
+    ) -> DbResult<(GateView, Source)> {
         if store.backend() == idp_store::Backend::Postgres {
-            return store.gate_view(username, client_id, app).await;
+            let key = (
+                idp_store::directory::name_key(username),
+                client_id.to_owned(),
+                app.map(str::to_owned),
+            );
+            if want == Want::Remembered
+                && let Some(v) = self.read(&self.views).map.get(&key)
+            {
+                return Ok((v.clone(), Source::Remembered { epoch: v.epoch }));
+            }
+            let seen = self.generation.load(Ordering::Acquire);
+            let view = store.gate_view(username, client_id, app).await?;
+            let mut views = self.write(&self.views);
+            if self.generation.load(Ordering::Acquire) == seen && view.epoch >= views.epoch {
+                if view.epoch > views.epoch || views.map.len() >= VIEWS_AT_MOST {
+                    views.map.clear();
+                    views.epoch = view.epoch;
+                }
+                views.map.insert(key, view.clone());
+            }
+            return Ok((view, Source::Now));
         }
         let person = self.person(store, username).await?;
         let blocked = match &person {
@@ -131,11 +193,35 @@ impl ConnectionCache {
             Some(app) => self.live(store, client_id, app).await?,
             None => None,
         };
-        Ok(GateView {
-            person,
-            blocked,
-            connection,
-        })
+        Ok((
+            GateView {
+                person,
+                blocked,
+                connection,
+                epoch: 0,
+            },
+            Source::Now,
+        ))
+    }
+
+    /// Forgets every gate view read before `epoch` (the audit commit found the
+    /// gate epoch moved past the one an exchange decided on).
+    pub fn forget_views_before(&self, epoch: i64) {
+        let mut views = self.write(&self.views);
+        if views.epoch < epoch {
+            views.map.clear();
+            views.epoch = epoch;
+        }
+    }
+
+    fn read<'a, T>(&self, lock: &'a RwLock<T>) -> std::sync::RwLockReadGuard<'a, T> {
+        lock.read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write<'a, T>(&self, lock: &'a RwLock<T>) -> std::sync::RwLockWriteGuard<'a, T> {
+        lock.write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Forgets everything; call after every committed write to `connections`,
@@ -153,10 +239,12 @@ impl ConnectionCache {
             .people
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut views = self.write(&self.views);
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.clear();
         *blocked = None;
         people.clear();
+        views.map.clear();
     }
 }
 

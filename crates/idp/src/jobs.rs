@@ -75,9 +75,11 @@ async fn change_feed(idp: SharedIdp) {
     }
 }
 
-/// On PostgreSQL: another node committed changes, so the feed reads them and the
-/// pusher looks for revocation events to deliver. (The gate reads connections
-/// through on PostgreSQL, so no cache waits for this.)
+/// On PostgreSQL: another node committed changes, so the feed reads them, the
+/// pusher looks for revocation events to deliver, and the gate views this node
+/// remembers go. (Nothing waits for this to be correct: an exchange decided
+/// from a remembered view commits only at the gate epoch it was read at, see
+/// `connection_cache`; forgetting early spares those exchanges a second try.)
 async fn listen_to_other_nodes(idp: SharedIdp) {
     loop {
         let mut listener = match idp.store.change_listener().await {
@@ -92,6 +94,7 @@ async fn listen_to_other_nodes(idp: SharedIdp) {
         loop {
             match listener.next().await {
                 Ok(()) => {
+                    idp.connections.invalidate();
                     idp.feed_wake.notify_one();
                     idp.outbox_wake.notify_one();
                 }

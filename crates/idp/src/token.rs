@@ -4,6 +4,7 @@
 use crate::{
     audit::{AuditEvent, AuditOutcome},
     client_auth::{Authenticated, authenticate},
+    connection_cache::{Source, Want},
     http_error::{OAuthResponse, db_error, token_json},
     policy::{self, Subject, Verdict},
     refusals::Seen,
@@ -331,40 +332,65 @@ struct Audited {
     /// ...unless it repeats a refusal recorded in full this window: then it is
     /// counted, and written with the window's count (see [`crate::refusals`]).
     repeat: bool,
+    /// Whether the gate may answer from this node's memory.
+    want: Want,
+    /// The gate epoch the outcome stands on, when the gate answered from
+    /// memory: the event commits (and the answer goes out) only at that epoch.
+    epoch: Option<i64>,
 }
 
 /// The token exchange: every outcome after parsing is audited, success or
 /// refusal (a repeated refusal within its count).
 async fn exchange(idp: &Idp, headers: &HeaderMap, form: &Form) -> Result<Response, OAuthError> {
-    let mut ev = AuditEvent::new("id_jag.exchange", AuditOutcome::Refused);
-    ev.client_id = form.get("client_id").map(str::to_owned);
-    ev.target = form.get("audience").map(str::to_owned);
-    let mut audited = Audited {
-        event: ev,
-        repeat: false,
-    };
-    let result = exchange_inner(idp, headers, form, &mut audited).await;
-    if audited.repeat {
-        idp.metrics
-            .exchanges
-            .inc(["refused", xaa::ErrorCode::AccessDenied.as_str()]);
-        return result;
-    }
-    let mut ev = audited.event;
-    match &result {
-        Ok(_) => ev.outcome = AuditOutcome::Success.as_str().into(),
-        Err(e) => {
-            ev.reason = Some(e.to_string());
-            if let Some(id) = &e.connection_request_id {
-                ev.detail["connection_request_id"] = json!(id);
+    let mut want = Want::Remembered;
+    let (result, recorded) = loop {
+        let mut ev = AuditEvent::new("id_jag.exchange", AuditOutcome::Refused);
+        ev.client_id = form.get("client_id").map(str::to_owned);
+        ev.target = form.get("audience").map(str::to_owned);
+        let mut audited = Audited {
+            event: ev,
+            repeat: false,
+            want,
+            epoch: None,
+        };
+        let result = exchange_inner(idp, headers, form, &mut audited).await;
+        if audited.repeat {
+            idp.metrics
+                .exchanges
+                .inc(["refused", xaa::ErrorCode::AccessDenied.as_str()]);
+            return result;
+        }
+        let mut ev = audited.event;
+        match &result {
+            Ok(_) => ev.outcome = AuditOutcome::Success.as_str().into(),
+            Err(e) => {
+                ev.reason = Some(e.to_string());
+                if let Some(id) = &e.connection_request_id {
+                    ev.detail["connection_request_id"] = json!(id);
+                }
             }
         }
-    }
-    let appending = std::time::Instant::now();
-    let recorded = idp.audit.record(ev, idp.now_ms()).await;
-    idp.metrics
-        .audit_append
-        .observe([], appending.elapsed().as_secs_f64());
+        let appending = std::time::Instant::now();
+        let recorded = match audited.epoch {
+            None => idp.audit.record(ev, idp.now_ms()).await,
+            Some(epoch) => match idp.audit.record_at_epoch(ev, idp.now_ms(), epoch).await {
+                Ok(Some(seq)) => Ok(seq),
+                // What the gate remembered has changed since: the answer
+                // (an ID-JAG, perhaps) is dropped unseen, and the exchange is
+                // decided again on what is true now.
+                Ok(None) => {
+                    idp.connections.forget_views_before(epoch + 1);
+                    want = Want::Now;
+                    continue;
+                }
+                Err(e) => Err(e),
+            },
+        };
+        idp.metrics
+            .audit_append
+            .observe([], appending.elapsed().as_secs_f64());
+        break (result, recorded);
+    };
     let counted = match (&recorded, &result) {
         (Err(_), _) => ("error", "server_error"),
         (Ok(_), Ok(_)) => ("success", ""),
@@ -382,10 +408,9 @@ async fn exchange_inner(
     form: &Form,
     audited: &mut Audited,
 ) -> Result<Response, OAuthError> {
-    let ev = &mut audited.event;
     // 1. The client is authenticated (confidential clients only).
     let auth = authenticate(idp, headers, form).await?;
-    ev.client_id = Some(auth.client.client_id.clone());
+    audited.event.client_id = Some(auth.client.client_id.clone());
     if !auth.confidential {
         return Err(OAuthError::invalid_client(
             "token exchange requires client authentication",
@@ -394,55 +419,71 @@ async fn exchange_inner(
     let req = TokenExchangeRequest::from_form(form)?;
     // 2. The subject token is valid and was issued to this client.
     let who = subject(idp, &auth.client.client_id, &req).await?;
-    ev.subject = Some(who.username.clone());
-    // One read of everything the gate needs (one statement on PostgreSQL);
-    // the checks below keep their order.
+    audited.event.subject = Some(who.username.clone());
     let app = idp.catalog().resource_app_by_audience(&req.audience);
-    let view = idp
-        .connections
-        .gate(
-            &idp.store,
-            &who.username,
-            &auth.client.client_id,
-            app.as_ref().map(|a| a.id.as_str()),
-        )
-        .await
-        .map_err(db_error)?;
-    let user = usable_person(view.person)?;
-    if view.blocked {
-        return Err(OAuthError::access_denied(
-            None,
-            "the help desk has suspended this user's AI app access",
-        ));
-    }
-    // 3. The audience and resource are known.
-    let app = app.ok_or_else(|| {
-        OAuthError::invalid_target("the audience is not a known resource authorization server")
-    })?;
-    if let Some(r) = &req.resource
-        && !app.mcp_servers.iter().any(|s| s == r)
-    {
-        return Err(OAuthError::invalid_target(
-            "the resource is not served by that authorization server",
-        ));
-    }
-    // 4–7. Connection, groups, scopes, step-up.
     let now = idp.now();
-    let conn = view.connection;
-    let verdict = policy::decide(
-        &app,
-        conn.as_ref(),
-        req.resource.as_deref(),
-        req.scope.as_ref(),
-        &Subject {
-            username: &user.username,
-            groups: &user.groups,
-            acr: who.acr.as_deref(),
-            auth_time: who.auth_time,
-        },
-        idp.config.tokens.id_jag,
-        now,
-    );
+    let mut want = audited.want;
+    let (user, app, verdict) = loop {
+        // One read of everything the gate needs (one statement on
+        // PostgreSQL, or this node's memory); the checks below keep their order.
+        let (view, source) = idp
+            .connections
+            .gate(
+                &idp.store,
+                &who.username,
+                &auth.client.client_id,
+                app.as_ref().map(|a| a.id.as_str()),
+                want,
+            )
+            .await
+            .map_err(db_error)?;
+        // Whatever is decided from here stands on this view.
+        audited.epoch = match source {
+            Source::Remembered { epoch } => Some(epoch),
+            Source::Now => None,
+        };
+        let user = usable_person(view.person)?;
+        if view.blocked {
+            return Err(OAuthError::access_denied(
+                None,
+                "the help desk has suspended this user's AI app access",
+            ));
+        }
+        // 3. The audience and resource are known.
+        let app = app.clone().ok_or_else(|| {
+            OAuthError::invalid_target("the audience is not a known resource authorization server")
+        })?;
+        if let Some(r) = &req.resource
+            && !app.mcp_servers.iter().any(|s| s == r)
+        {
+            return Err(OAuthError::invalid_target(
+                "the resource is not served by that authorization server",
+            ));
+        }
+        // 4–7. Connection, groups, scopes, step-up.
+        let verdict = policy::decide(
+            &app,
+            view.connection.as_ref(),
+            req.resource.as_deref(),
+            req.scope.as_ref(),
+            &Subject {
+                username: &user.username,
+                groups: &user.groups,
+                acr: who.acr.as_deref(),
+                auth_time: who.auth_time,
+            },
+            idp.config.tokens.id_jag,
+            now,
+        );
+        // No connection records a request and may be answered again without
+        // an audit commit to check the epoch: never from memory.
+        if matches!(verdict, Verdict::NoConnection { .. }) && audited.epoch.is_some() {
+            want = Want::Now;
+            continue;
+        }
+        break (user, app, verdict);
+    };
+    let ev = &mut audited.event;
     let (scopes, lifetime, connection_id, connection_version) = match verdict {
         Verdict::Allow {
             scopes,
