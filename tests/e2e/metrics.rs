@@ -114,6 +114,18 @@ async fn metrics_count_exchanges_by_outcome_and_time_every_endpoint() {
             "{code}: {text}"
         );
     }
+    // On SQLite the gate decides on what is true as read, never on memory.
+    let g = "gatehouse_gate_views";
+    let gate_total = format!("{g}_total");
+    assert!(
+        sample(&m, g, &gate_total, &[("source", "now")]).is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&m, g, &gate_total, &[("source", "remembered")]),
+        None,
+        "{text}"
+    );
     // Every request to /token timed, under its route, as a histogram.
     let h = "gatehouse_http_request_duration_seconds";
     assert_eq!(m[h]["type"], "histogram");

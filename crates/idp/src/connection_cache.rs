@@ -21,6 +21,7 @@ use std::{
         RwLock,
         atomic::{AtomicU64, Ordering},
     },
+    time::{Duration, Instant},
 };
 
 type Key = (String, String);
@@ -42,11 +43,59 @@ pub enum Source {
     Remembered { epoch: i64 },
 }
 
+impl Source {
+    /// Its `source` label in `gatehouse_gate_views_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Now => "now",
+            Source::Remembered { .. } => "remembered",
+        }
+    }
+}
+
+/// After the audit commit found a remembered view stale, the gate reads
+/// through for this long: while the epoch moves often (a SCIM sync, a bulk
+/// revoke), an exchange decided from memory would mostly be decided twice.
+const CHURN: Duration = Duration::from_secs(1);
+
 /// Gate views of one gate epoch (PostgreSQL).
 #[derive(Default)]
 struct Views {
     epoch: i64,
     map: HashMap<ViewKey, GateView>,
+    /// Until when memory is not used (see [`CHURN`]).
+    read_through_until: Option<Instant>,
+}
+
+impl Views {
+    /// The view of `key` to decide from at `now`, if memory may answer.
+    fn remembered(&self, key: &ViewKey, now: impl FnOnce() -> Instant) -> Option<&GateView> {
+        if self.read_through_until.is_some_and(|until| now() < until) {
+            return None;
+        }
+        self.map.get(key)
+    }
+
+    /// Keeps `view` (read at its epoch) unless a newer epoch was seen already.
+    fn keep(&mut self, key: ViewKey, view: &GateView) {
+        if view.epoch < self.epoch {
+            return;
+        }
+        if view.epoch > self.epoch || self.map.len() >= VIEWS_AT_MOST {
+            self.map.clear();
+            self.epoch = view.epoch;
+        }
+        self.map.insert(key, view.clone());
+    }
+
+    /// Forgets every view read before `epoch`, and reads through for [`CHURN`].
+    fn forget_before(&mut self, epoch: i64, now: Instant) {
+        if self.epoch < epoch {
+            self.map.clear();
+            self.epoch = epoch;
+        }
+        self.read_through_until = Some(now + CHURN);
+    }
 }
 
 /// Whether the gate may answer from memory.
@@ -151,8 +200,9 @@ impl ConnectionCache {
     /// What the exchange's gate reads: the person behind `username`, whether
     /// they are blocked, and the live connection of (client, app) when the
     /// audience named a known app. On PostgreSQL one statement reads it all,
-    /// and the view is remembered (see the module's first lines) unless
-    /// `seen` is [`Source::Now`], which always reads; on SQLite, the cache.
+    /// and the view is remembered (see the module's first lines); one from
+    /// memory answers unless `want` is [`Want::Now`] or a remembered view was
+    /// found stale in the last [`CHURN`]; on SQLite, the cache.
     pub async fn gate(
         &self,
         store: &Db,
@@ -168,19 +218,15 @@ impl ConnectionCache {
                 app.map(str::to_owned),
             );
             if want == Want::Remembered
-                && let Some(v) = self.read(&self.views).map.get(&key)
+                && let Some(v) = self.read(&self.views).remembered(&key, Instant::now)
             {
                 return Ok((v.clone(), Source::Remembered { epoch: v.epoch }));
             }
             let seen = self.generation.load(Ordering::Acquire);
             let view = store.gate_view(username, client_id, app).await?;
             let mut views = self.write(&self.views);
-            if self.generation.load(Ordering::Acquire) == seen && view.epoch >= views.epoch {
-                if view.epoch > views.epoch || views.map.len() >= VIEWS_AT_MOST {
-                    views.map.clear();
-                    views.epoch = view.epoch;
-                }
-                views.map.insert(key, view.clone());
+            if self.generation.load(Ordering::Acquire) == seen {
+                views.keep(key, &view);
             }
             return Ok((view, Source::Now));
         }
@@ -205,13 +251,10 @@ impl ConnectionCache {
     }
 
     /// Forgets every gate view read before `epoch` (the audit commit found the
-    /// gate epoch moved past the one an exchange decided on).
+    /// gate epoch moved past the one an exchange decided on), and reads
+    /// through for a while (see [`CHURN`]).
     pub fn forget_views_before(&self, epoch: i64) {
-        let mut views = self.write(&self.views);
-        if views.epoch < epoch {
-            views.map.clear();
-            views.epoch = epoch;
-        }
+        self.write(&self.views).forget_before(epoch, Instant::now());
     }
 
     fn read<'a, T>(&self, lock: &'a RwLock<T>) -> std::sync::RwLockReadGuard<'a, T> {
@@ -251,6 +294,57 @@ impl ConnectionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn view(epoch: i64) -> GateView {
+        GateView {
+            person: None,
+            blocked: false,
+            connection: None,
+            epoch,
+        }
+    }
+
+    #[test]
+    fn remembered_views_are_of_the_newest_epoch_and_rest_a_while_after_a_stale_one() {
+        let key = |u: &str| (u.to_owned(), "agent".to_owned(), Some("docs".to_owned()));
+        let t0 = Instant::now();
+        let mut views = Views::default();
+        views.keep(key("alice"), &view(5));
+        views.keep(key("bob"), &view(5));
+        assert_eq!(
+            views.remembered(&key("alice"), || t0).map(|v| v.epoch),
+            Some(5)
+        );
+        // A read at an older epoch (it raced a newer one) is not kept...
+        views.keep(key("carol"), &view(4));
+        assert!(views.remembered(&key("carol"), || t0).is_none());
+        // ...and one at a newer epoch drops every older view.
+        views.keep(key("carol"), &view(6));
+        assert!(views.remembered(&key("alice"), || t0).is_none());
+        assert_eq!(
+            views.remembered(&key("carol"), || t0).map(|v| v.epoch),
+            Some(6)
+        );
+
+        // The audit commit found epoch 6 stale: nothing of it or before stays,
+        // a late read at 6 is not kept, and memory rests for CHURN.
+        views.forget_before(7, t0);
+        views.keep(key("bob"), &view(6));
+        assert!(views.remembered(&key("bob"), || t0 + CHURN).is_none());
+        views.keep(key("bob"), &view(7));
+        assert!(views.remembered(&key("bob"), || t0).is_none(), "resting");
+        assert!(
+            views.remembered(&key("bob"), || t0 + CHURN / 2).is_none(),
+            "resting"
+        );
+        assert_eq!(
+            views
+                .remembered(&key("bob"), || t0 + CHURN)
+                .map(|v| v.epoch),
+            Some(7),
+            "after CHURN memory answers again"
+        );
+    }
     use admin_api::{ConnectionStatus, ScopeCondition};
     use idp_store::connections::{self, NewConnection};
 

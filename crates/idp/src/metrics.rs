@@ -25,6 +25,9 @@ pub struct IdpMetrics {
     pub http: HistogramVec<1>,
     /// Appending one audit event (the exchange answers after it).
     pub audit_append: HistogramVec<0>,
+    /// The exchange gate's views by where they came from (see
+    /// `connection_cache::Source`), and those from memory found stale.
+    pub gate_views: CounterVec<1>,
     /// One SET delivery attempt, by receiver.
     pub delivery: HistogramVec<1>,
 }
@@ -48,6 +51,11 @@ impl Default for IdpMetrics {
                 "Time to append one audit event, committed.",
                 [],
                 LATENCY_BUCKETS,
+            ),
+            gate_views: CounterVec::new(
+                "gatehouse_gate_views_total",
+                "Views the token-exchange gate decided on: `now` (the truth as read: a database read, or on SQLite the cache its only writer keeps true), `remembered` (this node's memory, on PostgreSQL; it stands if the gate epoch holds at the audit commit), `stale` (remembered, then found stale at the commit: the exchange was decided again).",
+                ["source"],
             ),
             delivery: HistogramVec::new(
                 "gatehouse_outbox_delivery_duration_seconds",
@@ -107,6 +115,7 @@ pub async fn render(idp: &SharedIdp) -> Result<String, sqlx::Error> {
     m.exchanges.render(&mut out);
     m.http.render(&mut out);
     m.audit_append.render(&mut out);
+    m.gate_views.render(&mut out);
     m.delivery.render(&mut out);
     let pool = idp.store.pool();
     let (size, idle) = (pool.size() as f64, pool.num_idle() as f64);

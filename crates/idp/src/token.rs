@@ -379,6 +379,7 @@ async fn exchange(idp: &Idp, headers: &HeaderMap, form: &Form) -> Result<Respons
                 // (an ID-JAG, perhaps) is dropped unseen, and the exchange is
                 // decided again on what is true now.
                 Ok(None) => {
+                    idp.metrics.gate_views.inc(["stale"]);
                     idp.connections.forget_views_before(epoch + 1);
                     want = Want::Now;
                     continue;
@@ -437,6 +438,7 @@ async fn exchange_inner(
             )
             .await
             .map_err(db_error)?;
+        idp.metrics.gate_views.inc([source.label()]);
         // Whatever is decided from here stands on this view.
         audited.epoch = match source {
             Source::Remembered { epoch } => Some(epoch),
