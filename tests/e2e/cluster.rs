@@ -404,6 +404,68 @@ async fn a_block_committed_elsewhere_is_refused_by_the_next_exchange_on_a_node_t
     );
 }
 
+/// A connection revoked and approved again elsewhere (writes to the nodes'
+/// database, as another node commits them) takes effect at the next exchange
+/// on a node that remembers the gate's view, both ways. A refusal for want of
+/// a connection may repeat without an audit commit, so it checks its view's
+/// epoch by a read made after it began; to reach that path the test lets the
+/// node's rest after a stale view (`connection_cache::CHURN`, 1 s) pass.
+#[tokio::test]
+async fn a_connection_revoked_and_approved_elsewhere_takes_effect_at_the_next_exchange() {
+    use idp::store::{Db, connections};
+    let Some(server) = postgres() else { return };
+    let c = cluster(&server, 1, "http://127.0.0.1:9", 0).await;
+    let db = Db::open(&c.database).await.unwrap();
+    let http = reqwest::Client::new();
+    let id_token = c.alice_id_token().await;
+    let approval = connections::NewConnection {
+        client_id: "agent",
+        resource_app: "docs",
+        scopes: &admin_api::ScopeCondition::All,
+        allowed_groups: &[],
+        allowed_resources: &[],
+        step_up: &[],
+        id_jag_lifetime: None,
+        expires_at: None,
+        approved_by: &[],
+        justification: None,
+        request_id: None,
+    };
+    let rounds = 10;
+    let (mut granted_after_revoke, mut refused_after_approval) = (0, 0);
+    for at in 0..rounds {
+        assert_eq!(exchange(&http, c.url(0), &id_token).await, Ok(()));
+        let live = db.live_connection("agent", "docs").await.unwrap().unwrap();
+        let mut tx = db.begin_write().await.unwrap();
+        connections::set_status(&mut tx, &live.id, ConnectionStatus::Revoked, "t", at)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        // The remembered grant is found stale at its commit: refused, on a
+        // fresh read, which the node remembers.
+        if exchange(&http, c.url(0), &id_token).await != Err(xaa::ErrorCode::AccessDenied) {
+            granted_after_revoke += 1;
+        }
+        // Not a wait for readiness: the node's rest after a stale view.
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        // From memory, its epoch checked and still current: refused.
+        if exchange(&http, c.url(0), &id_token).await != Err(xaa::ErrorCode::AccessDenied) {
+            granted_after_revoke += 1;
+        }
+        // From memory (no connection), its epoch checked and moved: read
+        // again, granted.
+        db.seed_connection(&approval, at).await.unwrap();
+        if exchange(&http, c.url(0), &id_token).await.is_err() {
+            refused_after_approval += 1;
+        }
+    }
+    assert_eq!(
+        (granted_after_revoke, refused_after_approval),
+        (0, 0),
+        "of {rounds} revoke → exchange → approve → exchange rounds, none may go the old way"
+    );
+}
+
 #[tokio::test]
 async fn two_writers_with_one_etag_on_two_nodes_one_wins_and_the_other_gets_412() {
     let Some(server) = postgres() else { return };

@@ -106,10 +106,12 @@ impl Db {
         })
     }
 
-    /// The gate epoch now (see [`GateView::epoch`]).
+    /// The gate epoch now (see [`GateView::epoch`]), read on a held connection.
     pub async fn gate_epoch(&self) -> DbResult<i64> {
-        let mut c = self.acquire().await?;
-        read_epoch(&mut c).await
+        let r = self
+            .fetch_one_held(|| sqlx::query("SELECT epoch FROM gate_epoch"))
+            .await?;
+        r.try_get(0)
     }
 }
 

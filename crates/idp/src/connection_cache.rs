@@ -9,8 +9,9 @@
 //! moved by every write the gate reads), a view from memory is [`Source::Remembered`],
 //! and the exchange's audit event commits only if that epoch is still the
 //! database's (`AuditLog::record_at_epoch`); if it moved, the exchange is
-//! decided again on a fresh read. A refusal for want of a connection is never
-//! answered from memory (it records a request and may repeat without writing).
+//! decided again on a fresh read. A refusal for want of a connection records a
+//! request and may repeat without writing: its view's epoch is checked by a
+//! read that begins after it asks ([`ConnectionCache::epoch_now`]).
 //! A generation counter keeps a reader that raced a write from caching what it
 //! read before the write (the classic stale-fill race).
 
@@ -18,11 +19,12 @@ use idp_store::{Connection, Db, DbResult, directory::DirectoryEntry, gate::GateV
 use std::{
     collections::HashMap,
     sync::{
-        RwLock,
+        Arc, Mutex, RwLock,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
+use tokio::sync::oneshot;
 
 type Key = (String, String);
 
@@ -107,11 +109,19 @@ pub enum Want {
     Now,
 }
 
+/// Reads of the gate epoch under way (PostgreSQL): who waits for the next one.
+#[derive(Default)]
+struct Probe {
+    running: bool,
+    waiting: Vec<oneshot::Sender<Result<i64, String>>>,
+}
+
 #[derive(Default)]
 pub struct ConnectionCache {
     generation: AtomicU64,
     entries: RwLock<HashMap<Key, Option<Connection>>>,
     views: RwLock<Views>,
+    probe: Arc<Mutex<Probe>>,
     /// Users cut off by the help desk; `None` until first loaded.
     blocked: RwLock<Option<std::collections::HashSet<String>>>,
     /// People by lower-cased username (`None`: no such person).
@@ -250,6 +260,28 @@ impl ConnectionCache {
         ))
     }
 
+    /// The gate epoch, read by a statement that begins after this call (so
+    /// after the exchange asking began): callers that ask while a read is
+    /// under way share the next one, one round trip for them all.
+    pub async fn epoch_now(&self, store: &Db) -> DbResult<i64> {
+        let (done, answer) = oneshot::channel();
+        let lead = {
+            let mut probe = self
+                .probe
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            probe.waiting.push(done);
+            !std::mem::replace(&mut probe.running, true)
+        };
+        if lead {
+            tokio::spawn(read_epochs(store.clone(), self.probe.clone()));
+        }
+        let read = answer
+            .await
+            .unwrap_or_else(|_| Err("the gate epoch read stopped".to_owned()));
+        read.map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))
+    }
+
     /// Forgets every gate view read before `epoch` (the audit commit found the
     /// gate epoch moved past the one an exchange decided on), and reads
     /// through for a while (see [`CHURN`]).
@@ -288,6 +320,27 @@ impl ConnectionCache {
         *blocked = None;
         people.clear();
         views.map.clear();
+    }
+}
+
+/// Reads the gate epoch for everyone waiting, again while more wait: each
+/// read begins after every call it answers was made.
+async fn read_epochs(store: Db, probe: Arc<Mutex<Probe>>) {
+    loop {
+        let waiting = {
+            let mut p = probe
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if p.waiting.is_empty() {
+                p.running = false;
+                return;
+            }
+            std::mem::take(&mut p.waiting)
+        };
+        let read = store.gate_epoch().await.map_err(|e| e.to_string());
+        for done in waiting {
+            let _ = done.send(read.clone());
+        }
     }
 }
 

@@ -75,11 +75,9 @@ async fn change_feed(idp: SharedIdp) {
     }
 }
 
-/// On PostgreSQL: another node committed changes, so the feed reads them, the
-/// pusher looks for revocation events to deliver, and the gate views this node
-/// remembers go. (Nothing waits for this to be correct: an exchange decided
-/// from a remembered view commits only at the gate epoch it was read at, see
-/// `connection_cache`; forgetting early spares those exchanges a second try.)
+/// On PostgreSQL: another node committed changes, so the feed reads them and the
+/// pusher looks for revocation events to deliver. (No gate view waits for this:
+/// one remembered is checked against the gate epoch, see `connection_cache`.)
 async fn listen_to_other_nodes(idp: SharedIdp) {
     loop {
         let mut listener = match idp.store.change_listener().await {
@@ -94,7 +92,6 @@ async fn listen_to_other_nodes(idp: SharedIdp) {
         loop {
             match listener.next().await {
                 Ok(()) => {
-                    idp.connections.invalidate();
                     idp.feed_wake.notify_one();
                     idp.outbox_wake.notify_one();
                 }

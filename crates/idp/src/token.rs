@@ -478,10 +478,19 @@ async fn exchange_inner(
             now,
         );
         // No connection records a request and may be answered again without
-        // an audit commit to check the epoch: never from memory.
-        if matches!(verdict, Verdict::NoConnection { .. }) && audited.epoch.is_some() {
-            want = Want::Now;
-            continue;
+        // an audit commit to check the epoch at: the epoch is checked now
+        // (one read shared with the refusals asking meanwhile), and a view
+        // that has gone stale is read again.
+        if matches!(verdict, Verdict::NoConnection { .. })
+            && let Some(epoch) = audited.epoch
+        {
+            let now = idp.connections.epoch_now(&idp.store).await;
+            if now.map_err(db_error)? != epoch {
+                want = Want::Now;
+                continue;
+            }
+            // True as of a read after the exchange began.
+            audited.epoch = None;
         }
         break (user, app, verdict);
     };
