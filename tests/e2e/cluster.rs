@@ -418,19 +418,8 @@ async fn a_connection_revoked_and_approved_elsewhere_takes_effect_at_the_next_ex
     let db = Db::open(&c.database).await.unwrap();
     let http = reqwest::Client::new();
     let id_token = c.alice_id_token().await;
-    let approval = connections::NewConnection {
-        client_id: "agent",
-        resource_app: "docs",
-        scopes: &admin_api::ScopeCondition::All,
-        allowed_groups: &[],
-        allowed_resources: &[],
-        step_up: &[],
-        id_jag_lifetime: None,
-        expires_at: None,
-        approved_by: &[],
-        justification: None,
-        request_id: None,
-    };
+    let approval =
+        connections::NewConnection::new("agent", "docs", &admin_api::ScopeCondition::All);
     let rounds = 10;
     let (mut granted_after_revoke, mut refused_after_approval) = (0, 0);
     for at in 0..rounds {

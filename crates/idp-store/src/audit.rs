@@ -308,7 +308,8 @@ pub(crate) async fn append_after(
         "INSERT INTO audit_events ({names}) SELECT * FROM (VALUES {values}) AS v({names})
          WHERE (SELECT pg_advisory_xact_lock($1)) IS NOT NULL
            AND (SELECT MAX(seq) FROM audit_events) = $2
-           AND ($3::bigint IS NULL OR (SELECT epoch FROM gate_epoch) = $3::bigint)"
+           AND ($3::bigint IS NULL OR {epoch} = $3::bigint)",
+        epoch = crate::gate::epoch_now!()
     );
     // Only placeholders and the fixed names and types above: nothing from the events.
     let mut q = sqlx::query(sqlx::AssertSqlSafe(text))

@@ -98,6 +98,28 @@ pub struct NewConnection<'a> {
     pub request_id: Option<&'a str>,
 }
 
+impl<'a> NewConnection<'a> {
+    /// `client_id` to `resource_app` for `scopes`, with nothing else: no
+    /// group or resource limits, no step-up, the default ID-JAG lifetime, no
+    /// expiry, no approver, justification or request on record. Set the rest
+    /// with struct update syntax.
+    pub fn new(client_id: &'a str, resource_app: &'a str, scopes: &'a ScopeCondition) -> Self {
+        Self {
+            client_id,
+            resource_app,
+            scopes,
+            allowed_groups: &[],
+            allowed_resources: &[],
+            step_up: &[],
+            id_jag_lifetime: None,
+            expires_at: None,
+            approved_by: &[],
+            justification: None,
+            request_id: None,
+        }
+    }
+}
+
 /// What a modification sets (the caller merged it with the current row).
 pub struct ConnectionChange<'a> {
     pub scopes: &'a ScopeCondition,

@@ -16,6 +16,18 @@ use crate::{
 };
 use sqlx::Row;
 
+/// The gate epoch as a scalar subquery, in every statement that reads or
+/// checks it (a macro, so that the literal statements can `concat!` it).
+macro_rules! epoch_now {
+    () => {
+        "(SELECT epoch FROM gate_epoch)"
+    };
+}
+pub(crate) use epoch_now;
+
+/// The gate epoch alone.
+const READ_EPOCH: &str = concat!("SELECT ", epoch_now!());
+
 /// The one statement, around the backend's way to aggregate the person's
 /// group names into one JSON array (NULL or `[]` when they have none).
 macro_rules! gate_statement {
@@ -28,7 +40,8 @@ macro_rules! gate_statement {
             " FROM group_members gm JOIN directory_groups g ON g.id = gm.group_id",
             " WHERE gm.person_id = p.id) AS gate_groups, ",
             "(SELECT COUNT(*) FROM user_blocks b WHERE b.username = p.username) AS gate_blocked, ",
-            "(SELECT epoch FROM gate_epoch) AS gate_epoch ",
+            epoch_now!(),
+            " AS gate_epoch ",
             "FROM (SELECT 1 AS one) one ",
             "LEFT JOIN people p ON p.username_key = ? ",
             "LEFT JOIN connections c ON c.client_id = ? AND c.resource_app = ? ",
@@ -108,16 +121,12 @@ impl Db {
 
     /// The gate epoch now (see [`GateView::epoch`]), read on a held connection.
     pub async fn gate_epoch(&self) -> DbResult<i64> {
-        let r = self
-            .fetch_one_held(|| sqlx::query("SELECT epoch FROM gate_epoch"))
-            .await?;
+        let r = self.fetch_one_held(|| sqlx::query(READ_EPOCH)).await?;
         r.try_get(0)
     }
 }
 
 /// The gate epoch as `c` sees it.
 pub(crate) async fn read_epoch(c: &mut crate::Conn) -> DbResult<i64> {
-    sqlx::query_scalar("SELECT epoch FROM gate_epoch")
-        .fetch_one(&mut *c)
-        .await
+    sqlx::query_scalar(READ_EPOCH).fetch_one(&mut *c).await
 }

@@ -36,19 +36,7 @@ async fn fresh_postgres() -> Option<String> {
 }
 
 fn connection<'a>(client: &'a str, app: &'a str, scopes: &'a ScopeCondition) -> NewConnection<'a> {
-    NewConnection {
-        client_id: client,
-        resource_app: app,
-        scopes,
-        allowed_groups: &[],
-        allowed_resources: &[],
-        step_up: &[],
-        id_jag_lifetime: None,
-        expires_at: None,
-        approved_by: &[],
-        justification: None,
-        request_id: None,
-    }
+    NewConnection::new(client, app, scopes)
 }
 
 #[tokio::test]

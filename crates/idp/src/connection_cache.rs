@@ -152,18 +152,12 @@ impl ConnectionCache {
         key: K,
         load: impl std::future::Future<Output = DbResult<V>>,
     ) -> DbResult<V> {
-        if let Some(hit) = map
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-        {
+        if let Some(hit) = read(map).get(&key) {
             return Ok(hit.clone());
         }
         let seen = self.generation.load(Ordering::Acquire);
         let found = load.await?;
-        let mut entries = map
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut entries = write(map);
         if self.generation.load(Ordering::Acquire) == seen {
             entries.insert(key, found.clone());
         }
@@ -175,22 +169,14 @@ impl ConnectionCache {
         if store.backend() == idp_store::Backend::Postgres {
             return store.is_blocked(username).await;
         }
-        if let Some(set) = self
-            .blocked
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_ref()
-        {
+        if let Some(set) = read(&self.blocked).as_ref() {
             return Ok(set.contains(username));
         }
         let seen = self.generation.load(Ordering::Acquire);
         let all = store.blocked_users().await?;
         let set: std::collections::HashSet<String> = all.into_iter().collect();
         let blocked = set.contains(username);
-        let mut slot = self
-            .blocked
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut slot = write(&self.blocked);
         if self.generation.load(Ordering::Acquire) == seen {
             *slot = Some(set);
         }
@@ -228,13 +214,13 @@ impl ConnectionCache {
                 app.map(str::to_owned),
             );
             if want == Want::Remembered
-                && let Some(v) = self.read(&self.views).remembered(&key, Instant::now)
+                && let Some(v) = read(&self.views).remembered(&key, Instant::now)
             {
                 return Ok((v.clone(), Source::Remembered { epoch: v.epoch }));
             }
             let seen = self.generation.load(Ordering::Acquire);
             let view = store.gate_view(username, client_id, app).await?;
-            let mut views = self.write(&self.views);
+            let mut views = write(&self.views);
             if self.generation.load(Ordering::Acquire) == seen {
                 views.keep(key, &view);
             }
@@ -266,10 +252,7 @@ impl ConnectionCache {
     pub async fn epoch_now(&self, store: &Db) -> DbResult<i64> {
         let (done, answer) = oneshot::channel();
         let lead = {
-            let mut probe = self
-                .probe
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut probe = lock(&self.probe);
             probe.waiting.push(done);
             !std::mem::replace(&mut probe.running, true)
         };
@@ -286,35 +269,16 @@ impl ConnectionCache {
     /// gate epoch moved past the one an exchange decided on), and reads
     /// through for a while (see [`CHURN`]).
     pub fn forget_views_before(&self, epoch: i64) {
-        self.write(&self.views).forget_before(epoch, Instant::now());
-    }
-
-    fn read<'a, T>(&self, lock: &'a RwLock<T>) -> std::sync::RwLockReadGuard<'a, T> {
-        lock.read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn write<'a, T>(&self, lock: &'a RwLock<T>) -> std::sync::RwLockWriteGuard<'a, T> {
-        lock.write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        write(&self.views).forget_before(epoch, Instant::now());
     }
 
     /// Forgets everything; call after every committed write to `connections`,
     /// `user_blocks` or the directory.
     pub fn invalidate(&self) {
-        let mut entries = self
-            .entries
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut blocked = self
-            .blocked
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut people = self
-            .people
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut views = self.write(&self.views);
+        let mut entries = write(&self.entries);
+        let mut blocked = write(&self.blocked);
+        let mut people = write(&self.people);
+        let mut views = write(&self.views);
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.clear();
         *blocked = None;
@@ -323,14 +287,31 @@ impl ConnectionCache {
     }
 }
 
+/// A lock's guard even if a thread panicked while it held it: every map here
+/// holds copies of the store's answers, each inserted or cleared whole, so a
+/// poisoned lock guards nothing half-written.
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Reads the gate epoch for everyone waiting, again while more wait: each
 /// read begins after every call it answers was made.
 async fn read_epochs(store: Db, probe: Arc<Mutex<Probe>>) {
     loop {
         let waiting = {
-            let mut p = probe
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut p = lock(&probe);
             if p.waiting.is_empty() {
                 p.running = false;
                 return;
@@ -408,19 +389,7 @@ mod tests {
         let store = Db::open(&url).await.unwrap();
         let cache = ConnectionCache::default();
         assert!(cache.live(&store, "c", "docs").await.unwrap().is_none());
-        let seed = NewConnection {
-            client_id: "c",
-            resource_app: "docs",
-            scopes: &ScopeCondition::All,
-            allowed_groups: &[],
-            allowed_resources: &[],
-            step_up: &[],
-            id_jag_lifetime: None,
-            expires_at: None,
-            approved_by: &[],
-            justification: None,
-            request_id: None,
-        };
+        let seed = NewConnection::new("c", "docs", &ScopeCondition::All);
         store.seed_connection(&seed, 1).await.unwrap();
         assert!(
             cache.live(&store, "c", "docs").await.unwrap().is_none(),
