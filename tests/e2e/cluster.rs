@@ -366,18 +366,26 @@ async fn a_suspend_acknowledged_on_one_node_is_refused_by_the_next_exchange_on_a
     );
 }
 
+/// One node on a fresh database, a handle of the test's own to that database
+/// (to commit writes as another node would), a client, and alice's ID token.
+async fn one_node_and_its_database(
+    server: &str,
+) -> (Cluster, idp::store::Db, reqwest::Client, String) {
+    let c = cluster(server, 1, "http://127.0.0.1:9", 0).await;
+    let db = idp::store::Db::open(&c.database).await.unwrap();
+    let id_token = c.alice_id_token().await;
+    (c, db, reqwest::Client::new(), id_token)
+}
+
 /// A user the help desk blocks (a write to the nodes' database, as another
 /// node commits it) is refused by the next exchange on a node that remembers
 /// the gate's view of them from the exchange just before: the audit commit
 /// finds the gate epoch moved. Unblocked, they are let through at once again.
 #[tokio::test]
 async fn a_block_committed_elsewhere_is_refused_by_the_next_exchange_on_a_node_that_remembers() {
-    use idp::store::{Db, blocks};
+    use idp::store::blocks;
     let Some(server) = postgres() else { return };
-    let c = cluster(&server, 1, "http://127.0.0.1:9", 0).await;
-    let db = Db::open(&c.database).await.unwrap();
-    let http = reqwest::Client::new();
-    let id_token = c.alice_id_token().await;
+    let (c, db, http, id_token) = one_node_and_its_database(&server).await;
     let rounds = 200;
     let (mut granted_while_blocked, mut refused_after_unblock) = (0, 0);
     for at in 0..rounds {
@@ -412,12 +420,9 @@ async fn a_block_committed_elsewhere_is_refused_by_the_next_exchange_on_a_node_t
 /// node's rest after a stale view (`connection_cache::CHURN`, 1 s) pass.
 #[tokio::test]
 async fn a_connection_revoked_and_approved_elsewhere_takes_effect_at_the_next_exchange() {
-    use idp::store::{Db, connections};
+    use idp::store::connections;
     let Some(server) = postgres() else { return };
-    let c = cluster(&server, 1, "http://127.0.0.1:9", 0).await;
-    let db = Db::open(&c.database).await.unwrap();
-    let http = reqwest::Client::new();
-    let id_token = c.alice_id_token().await;
+    let (c, db, http, id_token) = one_node_and_its_database(&server).await;
     let approval =
         connections::NewConnection::new("agent", "docs", &admin_api::ScopeCondition::All);
     let rounds = 10;

@@ -328,6 +328,8 @@ async fn read_epochs(store: Db, probe: Arc<Mutex<Probe>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use admin_api::{ConnectionStatus, ScopeCondition};
+    use idp_store::connections::{self, NewConnection};
 
     fn view(epoch: i64) -> GateView {
         GateView {
@@ -379,8 +381,6 @@ mod tests {
             "after CHURN memory answers again"
         );
     }
-    use admin_api::{ConnectionStatus, ScopeCondition};
-    use idp_store::connections::{self, NewConnection};
 
     #[tokio::test]
     async fn a_write_followed_by_invalidate_is_seen_at_once() {

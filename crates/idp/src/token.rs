@@ -484,8 +484,8 @@ async fn exchange_inner(
         if matches!(verdict, Verdict::NoConnection { .. })
             && let Some(epoch) = audited.epoch
         {
-            let now = idp.connections.epoch_now(&idp.store).await;
-            if now.map_err(db_error)? != epoch {
+            let current = idp.connections.epoch_now(&idp.store).await;
+            if current.map_err(db_error)? != epoch {
                 want = Want::Now;
                 continue;
             }
